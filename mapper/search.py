@@ -1,0 +1,264 @@
+"""Mapping search: exhaustive where the encoded mapspace is small, otherwise seeded random sampling
+followed by a guided local search (steepest descent over one-gene moves), both evaluating batches of
+genomes with the same numba kernel in parallel.
+
+Deterministic: the same (layer, arch, objective, seed, budget) always returns the same mapping — random
+draws come from numpy's PCG64 seeded per call, and parallel evaluation only fills disjoint slots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from accel._jit import jit_pair, njit, prange
+from accel.arch import Arch
+from accel.cost import (O_BASE, O_REASON, OBJECTIVES, REASONS, CostRecord, Mapping, _evaluate_into, _objective,
+                        compile_layer, evaluate, out_size, record_from_raw)
+from accel.workload import Layer
+from mapper.mapspace import MapSpace, NoValidMapping, build_mapspace
+
+
+@njit
+def _decode(g, spx, spy, splits, orders, keeps, L, T, SX, SY, ORD, KEEP):
+    """Genome → mapping arrays (written into T, SX, SY, ORD, KEEP)."""
+    s = g[0]
+    for f in range(L + 1):
+        for d in range(8):
+            SX[f, d] = spx[s, f, d]
+            SY[f, d] = spy[s, f, d]
+    for d in range(8):
+        k = g[1 + d]
+        for lv in range(L):
+            T[lv, d] = splits[s, d, k, lv]
+    for lv in range(L):
+        o = g[9 + lv]
+        for j in range(8):
+            ORD[lv, j] = orders[o, j]
+    v = g[9 + L]
+    for lv in range(L):
+        for o in range(3):
+            KEEP[lv, o] = keeps[v, lv, o]
+
+
+def _eval_genomes_impl(G, bounds, rel, present, sh, sw, dh, dw, window, is_mac, arch, spx, spy, splits, orders,
+                       keeps, objective, result, reason):
+    """Objective (inf if invalid) and reason code for each genome row of G."""
+    L = arch.n_levels
+    n = O_BASE + 13 * L
+    for i in prange(G.shape[0]):
+        T = np.empty((L, 8), dtype=np.int64)
+        SX = np.empty((L + 1, 8), dtype=np.int64)
+        SY = np.empty((L + 1, 8), dtype=np.int64)
+        ORD = np.empty((L, 8), dtype=np.int64)
+        KEEP = np.empty((L, 3), dtype=np.int64)
+        buf = np.empty(n)
+        _decode(G[i], spx, spy, splits, orders, keeps, L, T, SX, SY, ORD, KEEP)
+        _evaluate_into(bounds, rel, present, sh, sw, dh, dw, window, is_mac, arch, T, SX, SY, ORD, KEEP, buf)
+        result[i] = _objective(buf, objective)
+        reason[i] = buf[O_REASON]
+
+
+_eval_genomes_serial, _eval_genomes_parallel = jit_pair(_eval_genomes_impl)
+
+
+@njit
+def _enumerate(s, nsplits, n_orders, n_keeps, L, start, count, G):
+    """Genomes start … start+count-1 of spatial candidate s in mixed radix (fills G[:count])."""
+    for i in range(count):
+        idx = start + i
+        G[i, 0] = s
+        for d in range(8):
+            r = nsplits[s, d]
+            G[i, 1 + d] = idx % r
+            idx //= r
+        for lv in range(L):
+            G[i, 9 + lv] = idx % n_orders
+            idx //= n_orders
+        G[i, 9 + L] = idx % n_keeps
+
+
+@njit
+def _neighbours(best, nsplits, n_orders, n_keeps, L, rng_u, G):
+    """One-gene moves around ``best``: every split index ±1, ±2 and a few random jumps per dim, every
+    order of every level, every keep variant.  Returns the number of rows written into G."""
+    m = 0
+    s = best[0]
+    glen = best.shape[0]
+    for d in range(8):
+        r = nsplits[s, d]
+        if r <= 1:
+            continue
+        cur = best[1 + d]
+        for delta in (-2, -1, 1, 2):
+            v = cur + delta
+            if 0 <= v < r:
+                for j in range(glen):
+                    G[m, j] = best[j]
+                G[m, 1 + d] = v
+                m += 1
+        for t in range(3):
+            v = int(rng_u[(d * 3 + t) % rng_u.shape[0]] * r)
+            if v != cur:
+                for j in range(glen):
+                    G[m, j] = best[j]
+                G[m, 1 + d] = v
+                m += 1
+    for lv in range(L):
+        for o in range(n_orders):
+            if o != best[9 + lv]:
+                for j in range(glen):
+                    G[m, j] = best[j]
+                G[m, 9 + lv] = o
+                m += 1
+    for v in range(n_keeps):
+        if v != best[9 + L]:
+            for j in range(glen):
+                G[m, j] = best[j]
+            G[m, 9 + L] = v
+            m += 1
+    return m
+
+
+@dataclass
+class SearchResult:
+    mapping: Mapping
+    cost: CostRecord
+    objective: str
+    evaluations: int
+    valid_evaluations: int
+    exhaustive: bool
+    mapspace_size: int
+
+
+class _Evaluator:
+    def __init__(self, ms: MapSpace, objective: str, parallel: bool):
+        la = compile_layer(ms.layer)
+        self.args = (la.bounds, la.rel, la.present, la.stride_h, la.stride_w, la.dil_h, la.dil_w, la.window,
+                     la.is_mac, ms.arch.arrays, ms.spatial_x, ms.spatial_y, ms.splits, ms.orders, ms.keeps,
+                     OBJECTIVES[objective])
+        self.fn = _eval_genomes_parallel if parallel else _eval_genomes_serial
+        self.count = 0
+        self.valid = 0
+        self.reasons = np.zeros(len(REASONS), dtype=np.int64)
+
+    def __call__(self, G: np.ndarray) -> np.ndarray:
+        res = np.empty(len(G))
+        reason = np.empty(len(G))
+        self.fn(G, *self.args, res, reason)
+        self.count += len(G)
+        ok = np.isfinite(res)
+        self.valid += int(ok.sum())
+        self.reasons += np.bincount(reason.astype(np.int64), minlength=len(REASONS))[: len(REASONS)]
+        return res
+
+
+def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int = 0, samples: int = 6000,
+                   rounds: int = 60, restarts: int = 4, exhaustive_limit: int = 20000, parallel: bool = True,
+                   mapspace: MapSpace | None = None) -> SearchResult:
+    """Best mapping of ``layer`` on ``arch`` for ``objective`` (latency | energy | edp).
+
+    Mapspaces with at most ``exhaustive_limit`` genomes are enumerated completely (guaranteed optimum of
+    the encoded space); larger ones draw ``samples`` random genomes (spread evenly over the spatial
+    candidates) and run steepest-descent local search from the ``restarts`` best distinct ones for up to
+    ``rounds`` rounds each.  Raises :class:`NoValidMapping` naming the constraint that ruled everything out.
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, got {objective!r}")
+    ms = mapspace or build_mapspace(layer, arch)
+    ev = _Evaluator(ms, objective, parallel)
+    L = arch.arrays.n_levels
+    glen = ms.genome_len
+    S = len(ms.spatial_x)
+    n_orders, n_keeps = len(ms.orders), len(ms.keeps)
+    size = ms.size()
+    exhaustive = size <= exhaustive_limit
+    best_g = None
+    best_v = np.inf
+    if exhaustive:
+        per_s = (np.prod(ms.nsplits.astype(np.int64), axis=1) * n_orders ** L * n_keeps).astype(np.int64)
+        for s in range(S):
+            G = np.empty((int(per_s[s]), glen), dtype=np.int64)
+            _enumerate(s, ms.nsplits, n_orders, n_keeps, L, 0, len(G), G)
+            v = ev(G)
+            i = int(np.argmin(v))
+            if v[i] < best_v:
+                best_v, best_g = v[i], G[i].copy()
+    else:
+        rng = np.random.Generator(np.random.PCG64(seed))
+        per = max(1, samples // S)
+        G = np.empty((per * S, glen), dtype=np.int64)
+        G[:, 0] = np.repeat(np.arange(S), per)
+        for d in range(8):
+            G[:, 1 + d] = (rng.random(len(G)) * ms.nsplits[G[:, 0], d]).astype(np.int64)
+        for lv in range(L):
+            G[:, 9 + lv] = rng.integers(0, n_orders, len(G))
+        G[:, 9 + L] = rng.integers(0, n_keeps, len(G))
+        v = ev(G)
+        order = np.argsort(v, kind="stable")
+        starts = []
+        seen_s = set()
+        for i in order:  # best genome of each of the best spatial candidates first
+            if not np.isfinite(v[i]):
+                break
+            if G[i, 0] not in seen_s:
+                seen_s.add(int(G[i, 0]))
+                starts.append(G[i].copy())
+            if len(starts) >= restarts:
+                break
+        nb = np.empty((8 * 7 + L * n_orders + n_keeps + 8, glen), dtype=np.int64)
+        for g in starts:
+            cur, cur_v = g, ev(g[None, :])[0]
+            for _ in range(rounds):
+                m = _neighbours(cur, ms.nsplits, n_orders, n_keeps, L, rng.random(24), nb)
+                if m == 0:
+                    break
+                vals = ev(nb[:m])
+                j = int(np.argmin(vals))
+                if vals[j] < cur_v:
+                    cur, cur_v = nb[j].copy(), vals[j]
+                else:
+                    break
+            if cur_v < best_v:
+                best_v, best_g = cur_v, cur
+    if best_g is None or not np.isfinite(best_v):
+        raise NoValidMapping(_why_none(layer, arch, ev.reasons))
+    mapping = genome_to_mapping(ms, best_g)
+    rec = evaluate(layer, arch, mapping)
+    return SearchResult(mapping=mapping, cost=rec, objective=objective, evaluations=ev.count,
+                        valid_evaluations=ev.valid, exhaustive=exhaustive, mapspace_size=size)
+
+
+def genome_to_mapping(ms: MapSpace, g: np.ndarray) -> Mapping:
+    L = ms.arch.arrays.n_levels
+    T = np.empty((L, 8), dtype=np.int64)
+    SX = np.empty((L + 1, 8), dtype=np.int64)
+    SY = np.empty((L + 1, 8), dtype=np.int64)
+    ORD = np.empty((L, 8), dtype=np.int64)
+    KEEP = np.empty((L, 3), dtype=np.int64)
+    _decode(g, ms.spatial_x, ms.spatial_y, ms.splits, ms.orders, ms.keeps, L, T, SX, SY, ORD, KEEP)
+    return Mapping(T, SX, SY, ORD, KEEP)
+
+
+def _why_none(layer: Layer, arch: Arch, reasons: np.ndarray) -> str:
+    counts = {REASONS[i]: int(c) for i, c in enumerate(reasons) if c and i}
+    if not counts:
+        return f"no valid mapping for {layer.name} ({layer.describe()}) on {arch.name}"
+    worst = max(counts, key=counts.get)
+    detail = "; ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+    return (f"no valid mapping for layer {layer.name!r} ({layer.describe()}) on {arch.name}: "
+            f"most candidates failed because {worst} ({detail})")
+
+
+def raw_record(ms: MapSpace, g: np.ndarray) -> np.ndarray:
+    """Full cost vector of one genome (for tests and benchmarks)."""
+    m = genome_to_mapping(ms, g)
+    out = np.zeros(out_size(ms.arch.arrays.n_levels))
+    la = compile_layer(ms.layer)
+    _evaluate_into(la.bounds, la.rel, la.present, la.stride_h, la.stride_w, la.dil_h, la.dil_w, la.window,
+                   la.is_mac, ms.arch.arrays, m.temporal, m.spatial_x, m.spatial_y, m.order, m.keep, out)
+    return out
+
+
+__all__ = ["search_mapping", "SearchResult", "NoValidMapping", "genome_to_mapping", "record_from_raw"]

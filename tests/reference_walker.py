@@ -1,0 +1,206 @@
+"""A slow, literal reference for the access counts of :func:`accel.cost.evaluate`.
+
+Nothing here uses the kernel's footprint / fill / distinct formulas.  The walker builds the mapped loop nest
+explicitly, enumerates the data coordinates every buffer instance holds as Python sets, walks the temporal
+iterations in order and counts a fill whenever the set an instance needs differs from the one it holds.
+
+Loop nest (outer → inner)::
+
+    level 0 temporal │ fan-out 1 spatial (x, y) │ level 1 temporal │ … │ level L-1 temporal │ fan-out L (MACs)
+
+Only loops with a factor > 1 are materialised (a factor-1 loop has a single iteration).  A dim's index is
+the mixed-radix number of its loops, outer loops more significant; the nest runs over the padded bounds and
+padded points are real points.
+
+For an operand ``o`` the keepers are level 0, every level ``l > 0`` with ``keep[l][o] == 1``, and the MACs as
+a virtual level ``L``.  For each consecutive pair (parent ``a``, child ``b``):
+
+* a child instance = one combination of the spatial indices of fan-outs 1..b; its parent instance = the
+  spatial indices of fan-outs 1..a;
+* a "step" = one iteration of the temporal loops of levels 0..b-1 (walked in nest order);
+* at a step, a child needs the set of coordinates touched by its sub-nest (temporal loops of levels b..L-1
+  and fan-outs b+1..L); for ``b == L`` that is the single coordinate of the point;
+* if the needed set differs from the held set, the child fills (loads the new set).
+
+Counting rules (``b < L`` for every child-side count; the MACs have no access counters):
+
+weights / inputs
+    child writes += |new set|; parent reads += |∪ new sets of the filling children of one parent instance|
+    with multicast, else Σ |new set|.
+outputs
+    a fill first drains the held tile (if any; every tile held at the end is drained too): child reads +=
+    |old|; parent writes += |∪ drained tiles of the parent's children at that step| with spatial reduction,
+    else Σ |old| plus read-modify-write parent reads Σ |old| − |∪ old|.  Then the part of the new tile that
+    this parent instance has produced before (at an earlier step) is read back down: parent reads +=
+    |∪ (new ∩ produced)| with spatial reduction, else Σ |new ∩ produced|; child writes += |new ∩ produced|.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Loop:
+    kind: str  # "T" temporal, "S" spatial
+    where: int  # level (temporal) or fan-out index (spatial)
+    dim: int
+    factor: int
+    weight: int = 1  # value of one step of this loop in its dim's index (product of inner factors of the dim)
+
+
+def build_nest(T, SX, SY, ORD, L: int) -> list[Loop]:
+    """The loops with factor > 1, outer → inner, with their mixed-radix weights."""
+    raw: list[tuple[str, int, int, int]] = []
+    for lv in range(L):
+        if lv > 0:
+            for d in range(8):
+                if SX[lv][d] > 1:
+                    raw.append(("S", lv, d, int(SX[lv][d])))
+            for d in range(8):
+                if SY[lv][d] > 1:
+                    raw.append(("S", lv, d, int(SY[lv][d])))
+        for d in ORD[lv]:
+            d = int(d)
+            if T[lv][d] > 1:
+                raw.append(("T", lv, d, int(T[lv][d])))
+    for d in range(8):
+        if SX[L][d] > 1:
+            raw.append(("S", L, d, int(SX[L][d])))
+    for d in range(8):
+        if SY[L][d] > 1:
+            raw.append(("S", L, d, int(SY[L][d])))
+    loops = []
+    for i, (kind, where, d, f) in enumerate(raw):
+        w = 1
+        for kind2, where2, d2, f2 in raw[i + 1:]:
+            if d2 == d:
+                w *= f2
+        loops.append(Loop(kind, where, d, f, w))
+    return loops
+
+
+def _offsets(loops: list[Loop]) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Every index combination of ``loops`` (nest order, innermost fastest) → (indices, 8-dim offset)."""
+    out = []
+    for idx in itertools.product(*(range(lp.factor) for lp in loops)):
+        v = [0] * 8
+        for i, lp in zip(idx, loops):
+            v[lp.dim] += i * lp.weight
+        out.append((idx, tuple(v)))
+    return out
+
+
+def _add(a, b):
+    return tuple(x + y for x, y in zip(a, b))
+
+
+def coordinate_fn(layer, o: int):
+    """Point (8 dim indices) → the data coordinate of operand ``o`` it touches."""
+    rel = layer.relevance[o]
+    if o == 1 and layer.window:
+        sh, sw = layer.stride
+        dh, dw = layer.dilation
+        lead = [d for d in range(4) if rel[d]]
+        return lambda v: tuple(v[d] for d in lead) + (v[4] * sh + v[6] * dh, v[5] * sw + v[7] * dw)
+    dims = [d for d in range(8) if rel[d]]
+    return lambda v: tuple(v[d] for d in dims)
+
+
+@dataclass
+class WalkResult:
+    reads: np.ndarray  # (L, 3)
+    writes: np.ndarray  # (L, 3)
+    compute_cycles: int
+    padded_points: int
+    fills: dict  # (operand, parent, child) -> fills per child instance (max over instances)
+
+
+def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
+    """Count accesses by simulating the mapped loop nest (see module docstring)."""
+    a_arr = arch.arrays
+    L = a_arr.n_levels
+    multicast = bool(a_arr.multicast)
+    spatial_red = bool(a_arr.spatial_reduction)
+    T = np.asarray(T).tolist()
+    SX = np.asarray(SX).tolist()
+    SY = np.asarray(SY).tolist()
+    ORD = np.asarray(ORD).tolist()
+    KEEP = np.asarray(KEEP).tolist()
+    loops = build_nest(T, SX, SY, ORD, L)
+    reads = np.zeros((L, 3))
+    writes = np.zeros((L, 3))
+    fills_log = {}
+    compute = math.prod(lp.factor for lp in loops if lp.kind == "T")
+    padded = math.prod(lp.factor for lp in loops)
+    for o in range(3):
+        if not any(layer.relevance[o]):
+            continue
+        coord = coordinate_fn(layer, o)
+        keepers = [0] + [lv for lv in range(1, L) if KEEP[lv][o] == 1] + [L]
+        for a, b in zip(keepers, keepers[1:]):
+            outer = [lp for lp in loops if lp.kind == "T" and lp.where < b]
+            child_loops = [lp for lp in loops if lp.kind == "S" and lp.where <= b]
+            inner = [lp for lp in loops if (lp.kind == "T" and lp.where >= b) or (lp.kind == "S" and lp.where > b)]
+            n_parent_digits = sum(1 for lp in child_loops if lp.where <= a)
+            inner_off = [v for _, v in _offsets(inner)]
+            children = [(idx, v, idx[:n_parent_digits]) for idx, v in _offsets(child_loops)]
+            held: dict = {idx: None for idx, _, _ in children}
+            produced: dict = {}  # parent instance -> set of output coordinates produced so far
+            nfills: dict = {idx: 0 for idx, _, _ in children}
+            child_counts = b < L
+
+            def drain(old_by_parent):
+                for parent, olds in old_by_parent.items():
+                    tot = sum(len(s) for s in olds)
+                    uni = len(set().union(*olds))
+                    if child_counts:
+                        reads[b, o] += tot
+                    if spatial_red:
+                        writes[a, o] += uni
+                    else:
+                        writes[a, o] += tot
+                        reads[a, o] += tot - uni
+
+            for _, step in _offsets(outer):
+                new_by_parent: dict = {}
+                old_by_parent: dict = {}
+                for idx, cv, parent in children:
+                    base = _add(step, cv)
+                    need = frozenset(coord(_add(base, off)) for off in inner_off)
+                    if need == held[idx]:
+                        continue
+                    nfills[idx] += 1
+                    if held[idx] is not None:
+                        old_by_parent.setdefault(parent, []).append(held[idx])
+                    new_by_parent.setdefault(parent, []).append(need)
+                    held[idx] = need
+                if o < 2:
+                    for parent, news in new_by_parent.items():
+                        tot = sum(len(s) for s in news)
+                        if child_counts:
+                            writes[b, o] += tot
+                        reads[a, o] += len(set().union(*news)) if multicast else tot
+                else:
+                    drain(old_by_parent)
+                    for parent, news in new_by_parent.items():
+                        seen = produced.setdefault(parent, set())
+                        back = [s & seen for s in news]
+                        tot = sum(len(s) for s in back)
+                        if child_counts:
+                            writes[b, o] += tot
+                        reads[a, o] += len(set().union(*back)) if spatial_red else tot
+                        for s in news:
+                            seen |= s
+            if o == 2:
+                final: dict = {}
+                for idx, _, parent in children:
+                    if held[idx] is not None:
+                        final.setdefault(parent, []).append(held[idx])
+                drain(final)
+            fills_log[(o, a, b)] = max(nfills.values())
+    return WalkResult(reads=reads, writes=writes, compute_cycles=compute, padded_points=padded, fills=fills_log)

@@ -1,0 +1,275 @@
+"""The cost kernel against a literal loop-nest walker (tests/reference_walker.py) on random small cases.
+
+The walker enumerates data coordinates as Python sets and counts fills by simulation; the kernel uses
+closed-form tile / refetch formulas.  Random archs are built with ``parse_arch`` (1–4 levels, optional
+fan-outs above shared levels, PE array, MAC lanes, multicast / spatial reduction on or off, random keeps);
+random mappings factor (padded) dims across every temporal level and spatial fan-out, with random loop
+orders and random keep subsets.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from accel.arch import parse_arch
+from accel.cost import Mapping, evaluate
+from accel.workload import DIMS, OPERANDS, Layer
+from reference_walker import build_nest, walk
+
+OPS = ("conv", "fc", "matmul", "maxpool", "add")
+MAX_POINTS = 600
+
+SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+# ---- strategies ---------------------------------------------------------------------------------------
+def _shrink_to(dims: dict, limit: int) -> dict:
+    while math.prod(dims.values()) > limit:
+        big = max(dims, key=lambda k: dims[k])
+        dims[big] -= 1
+    return dims
+
+
+@st.composite
+def layers(draw, ops=OPS):
+    op = draw(st.sampled_from(ops))
+    small = st.integers(1, 3)
+    if op == "conv":
+        dims = dict(G=draw(st.integers(1, 2)), N=draw(st.integers(1, 2)), K=draw(small), C=draw(small),
+                    P=draw(st.integers(1, 4)), Q=draw(small), R=draw(small), S=draw(small))
+        kw = dict(stride=(draw(st.integers(1, 2)), draw(st.integers(1, 3))),
+                  dilation=(draw(st.integers(1, 2)), draw(st.integers(1, 2))))
+    elif op == "fc":
+        dims = dict(N=draw(st.integers(1, 4)), K=draw(st.integers(1, 6)), C=draw(st.integers(1, 6)))
+        kw = {}
+    elif op == "matmul":
+        dims = dict(G=draw(st.integers(1, 2)), P=draw(st.integers(1, 4)), K=draw(st.integers(1, 4)),
+                    C=draw(st.integers(1, 4)))
+        kw = {}
+    elif op == "maxpool":
+        dims = dict(G=draw(st.integers(1, 2)), N=draw(st.integers(1, 2)), K=draw(small), P=draw(st.integers(1, 4)),
+                    Q=draw(small), R=draw(small), S=draw(small))
+        kw = dict(stride=(draw(st.integers(1, 2)), draw(st.integers(1, 3))),
+                  dilation=(draw(st.integers(1, 2)), draw(st.integers(1, 2))))
+    else:  # add
+        dims = dict(N=draw(st.integers(1, 2)), K=draw(st.integers(1, 4)), P=draw(st.integers(1, 4)),
+                    Q=draw(st.integers(1, 4)))
+        kw = dict(binary=True, broadcast=draw(st.booleans()))
+    dims = _shrink_to(dims, MAX_POINTS)
+    return Layer(name="t", op=op, **dims, **kw)
+
+
+def _subset(draw, items):
+    return [x for x in items if draw(st.booleans())]
+
+
+@st.composite
+def archs(draw):
+    """(arch, n_levels): DRAM, 0–2 shared buffers (optional fan-out above each), 0–2 per-PE levels."""
+    n_shared = draw(st.integers(0, 2))
+    n_pe = draw(st.integers(0, 2)) if n_shared == 0 else draw(st.integers(1, 2))
+    levels = [dict(name="DRAM", word_bits=64, keeps=list(OPERANDS), read_energy_pj=100.0, write_energy_pj=120.0,
+                   read_bandwidth_bits=64, write_bandwidth_bits=64)]
+    for i in range(n_shared):
+        keeps = _subset(draw, OPERANDS)
+        lv = dict(name=f"B{i}", size_bytes=1e9, word_bits=32, keeps=keeps,
+                  bypass_optional=_subset(draw, keeps), read_energy_pj=8.0, write_energy_pj=9.0)
+        if draw(st.booleans()):
+            lv["fanout"] = dict(x=draw(st.integers(1, 3)), y=draw(st.integers(1, 2)))
+        levels.append(lv)
+    for i in range(n_pe):
+        keeps = _subset(draw, OPERANDS)
+        levels.append(dict(name=f"RF{i}", size_bytes=1e9, word_bits=16, keeps=keeps, per_pe=True,
+                           bypass_optional=_subset(draw, keeps), read_energy_pj=1.0, write_energy_pj=1.5))
+    cfg = dict(
+        version=1, name="rand", clock_mhz=100.0, static_power_mw=draw(st.sampled_from([0.0, 5.0])),
+        bitwidths=dict(weights=8, inputs=draw(st.sampled_from([8, 16])), outputs=16, psums=24),
+        pe_array=dict(rows=draw(st.integers(1, 3)), cols=draw(st.integers(1, 4)), macs_per_pe=draw(st.integers(1, 2)),
+                      mac_energy_pj=2.0),
+        noc=dict(multicast=draw(st.booleans()), spatial_reduction=draw(st.booleans()), energy_pj_per_bit=0.01),
+        dataflow=dict(preset="unconstrained"),
+        levels=levels,
+    )
+    return parse_arch(cfg)
+
+
+def _primes(n: int) -> list[int]:
+    out, p = [], 2
+    while n > 1:
+        while n % p == 0:
+            out.append(p)
+            n //= p
+        p += 1
+    return out
+
+
+@st.composite
+def mappings(draw, layer: Layer, arch):
+    a = arch.arrays
+    L = a.n_levels
+    T = np.ones((L, 8), dtype=np.int64)
+    SX = np.ones((L + 1, 8), dtype=np.int64)
+    SY = np.ones((L + 1, 8), dtype=np.int64)
+    slots = [("T", lv) for lv in range(L)]
+    slots += [("X", f) for f in range(1, L + 1) if a.fanout_x[f] > 1]
+    slots += [("Y", f) for f in range(1, L + 1) if a.fanout_y[f] > 1]
+    arrays = {"T": T, "X": SX, "Y": SY}
+    for d, bound in enumerate(layer.dims):
+        padded = bound + (draw(st.integers(0, 2)) if draw(st.integers(0, 4)) == 0 else 0)
+        for p in _primes(padded):
+            kind, where = draw(st.sampled_from(slots))
+            arrays[kind][where, d] *= p
+    # spatial factors that overflow a fan-out move to DRAM's temporal loops
+    for arr, cap in ((SX, a.fanout_x), (SY, a.fanout_y)):
+        for f in range(1, L + 1):
+            while np.prod(arr[f]) > cap[f]:
+                d = int(np.flatnonzero(arr[f] > 1)[0])
+                T[0, d] *= arr[f, d]
+                arr[f, d] = 1
+    order = np.array([draw(st.permutations(range(8))) for _ in range(L)], dtype=np.int64)
+    keep = np.zeros((L, 3), dtype=np.int64)
+    keep[0] = 1
+    for lv in range(1, L):
+        for o in range(3):
+            if a.keeps[lv, o] and draw(st.booleans()):
+                keep[lv, o] = 1
+    return Mapping(temporal=T, spatial_x=SX, spatial_y=SY, order=order, keep=keep)
+
+
+@st.composite
+def cases(draw, ops=OPS):
+    layer = draw(layers(ops))
+    arch = draw(archs())
+    m = draw(mappings(layer, arch))
+    return layer, arch, m
+
+
+def _run(layer, arch, m):
+    rec = evaluate(layer, arch, m)
+    assert rec.valid, (rec.reason, m.loop_nest(arch))
+    ref = walk(layer, arch, m.temporal, m.spatial_x, m.spatial_y, m.order, m.keep)
+    return rec, ref
+
+
+def _describe(layer, arch, m) -> str:
+    a = arch.arrays
+    return (f"\nlayer: {layer.describe()} relevance-window={layer.window}\n"
+            f"arch: levels={arch.level_names} keeps={a.keeps.tolist()} fanout_x={a.fanout_x.tolist()} "
+            f"fanout_y={a.fanout_y.tolist()} multicast={a.multicast} spatial_reduction={a.spatial_reduction}\n"
+            f"keep={m.keep.tolist()}\n{m.loop_nest(arch)}")
+
+
+def _compare(layer, arch, m, operands=(0, 1, 2)):
+    rec, ref = _run(layer, arch, m)
+    names = arch.level_names
+    bad = []
+    for lv, name in enumerate(names):
+        for o in operands:
+            on = OPERANDS[o]
+            for what, k, r in (("reads", rec.reads[name][on], ref.reads[lv, o]),
+                               ("writes", rec.writes[name][on], ref.writes[lv, o])):
+                if not math.isclose(k, r, rel_tol=1e-9, abs_tol=1e-9):
+                    bad.append(f"{what}[{name}][{on}]: kernel {k:g} walker {r:g}")
+    assert not bad, "\n".join(bad) + _describe(layer, arch, m)
+    assert rec.compute_cycles == ref.compute_cycles
+    return rec, ref
+
+
+# ---- hand-checked walker sanity ---------------------------------------------------------------------------
+def _arch(levels, rows=1, cols=1, macs=1, multicast=True, spatial_reduction=True):
+    base = [dict(name="DRAM", word_bits=16, keeps=list(OPERANDS), read_energy_pj=1.0, write_energy_pj=1.0)]
+    return parse_arch(dict(version=1, name="h", clock_mhz=1.0, pe_array=dict(rows=rows, cols=cols, macs_per_pe=macs,
+                                                                                mac_energy_pj=1.0),
+                           noc=dict(multicast=multicast, spatial_reduction=spatial_reduction),
+                           levels=base + levels))
+
+
+def _mapping(L, T=None, SX=None, SY=None, order=None, keep=None):
+    Tm = np.ones((L, 8), dtype=np.int64)
+    SXm = np.ones((L + 1, 8), dtype=np.int64)
+    SYm = np.ones((L + 1, 8), dtype=np.int64)
+    for (lv, d), f in (T or {}).items():
+        Tm[lv, DIMS.index(d)] = f
+    for (lv, d), f in (SX or {}).items():
+        SXm[lv, DIMS.index(d)] = f
+    for (lv, d), f in (SY or {}).items():
+        SYm[lv, DIMS.index(d)] = f
+    ordm = np.array([[DIMS.index(c) for c in (order or {}).get(lv, "GNKCPQRS")] for lv in range(L)], dtype=np.int64)
+    keepm = np.ones((L, 3), dtype=np.int64) if keep is None else np.array(keep, dtype=np.int64)
+    return Mapping(temporal=Tm, spatial_x=SXm, spatial_y=SYm, order=ordm, keep=keepm)
+
+
+def test_walker_nest_weights_are_mixed_radix():
+    m = _mapping(2, T={(0, "K"): 2, (1, "K"): 3}, SX={(2, "K"): 2}, order={0: "KGNCPQRS", 1: "KGNCPQRS"})
+    loops = build_nest(m.temporal, m.spatial_x, m.spatial_y, m.order, 2)
+    assert [(lp.kind, lp.where, lp.factor, lp.weight) for lp in loops] == [("T", 0, 2, 6), ("T", 1, 3, 2),
+                                                                            ("S", 2, 2, 1)]
+
+
+def test_walker_fc_hand_counts():
+    """FC K=2 C=3 on DRAM → RF (all kept), K outer, C inner at DRAM; one MAC."""
+    arch = _arch([dict(name="RF", size_bytes=1e6, word_bits=16, keeps=list(OPERANDS), per_pe=True,
+                       read_energy_pj=1.0, write_energy_pj=1.0)])
+    layer = Layer(name="fc", op="fc", K=2, C=3)
+    m = _mapping(2, T={(0, "K"): 2, (0, "C"): 3}, order={0: "KCGNPQRS"})
+    r = walk(layer, arch, m.temporal, m.spatial_x, m.spatial_y, m.order, m.keep)
+    # every weight is loaded once; inputs (c) are reloaded for each k; each output tile (k) filled once.
+    assert r.reads[0].tolist() == [6, 6, 0]  # outputs: no psum read back (each k visited once)
+    assert r.writes[1].tolist() == [6, 6, 0]
+    assert r.reads[1].tolist() == [6, 6, 2]  # MACs read W, I per point; RF drains 2 output tiles
+    assert r.writes[0].tolist() == [0, 0, 2]
+    # C outer: outputs are revisited -> psums read back (k, c) = 2 * (3 - 1)
+    m2 = _mapping(2, T={(0, "K"): 2, (0, "C"): 3}, order={0: "CKGNPQRS"})
+    r2 = walk(layer, arch, m2.temporal, m2.spatial_x, m2.spatial_y, m2.order, m2.keep)
+    assert r2.writes[0, 2] == 6 and r2.reads[0, 2] == 4 and r2.writes[1, 2] == 4 and r2.reads[1, 2] == 6
+    assert r2.reads[0, 0] == 6 and r2.reads[0, 1] == 3  # inputs stay while K iterates
+
+
+def test_walker_multicast_and_reduction_hand_counts():
+    """1 level, 4 MAC lanes over C (reduction): weights distinct per lane, inputs distinct, outputs reduced."""
+    layer = Layer(name="fc", op="fc", K=3, C=4)
+    for mc, sr in ((True, True), (False, False)):
+        arch = _arch([], cols=4, multicast=mc, spatial_reduction=sr)
+        m = _mapping(1, T={(0, "K"): 3}, SX={(1, "C"): 4})
+        r = walk(layer, arch, m.temporal, m.spatial_x, m.spatial_y, m.order, m.keep)
+        assert r.reads[0, 0] == 12 and r.reads[0, 1] == (4 if mc else 12)
+        assert r.writes[0, 2] == (3 if sr else 12)
+        assert r.reads[0, 2] == (0 if sr else 9)  # without reduction: read-modify-write of the extra lanes
+
+
+# ---- kernel vs walker -----------------------------------------------------------------------------------
+@settings(max_examples=200, **SETTINGS)
+@given(cases(ops=("fc", "matmul", "add")))
+def test_kernel_matches_walker_non_window(case):
+    _compare(*case)
+
+
+@settings(max_examples=200, **SETTINGS)
+@given(cases(ops=("conv", "maxpool")))
+def test_kernel_matches_walker_window_layers(case):
+    _compare(*case)
+
+
+# ---- invariants -----------------------------------------------------------------------------------------
+@settings(max_examples=150, **SETTINGS)
+@given(cases())
+def test_cost_invariants(case):
+    layer, arch, m = case
+    rec = evaluate(layer, arch, m)
+    assert rec.valid
+    a = arch.arrays
+    dram = arch.level_names[0]
+    sizes = layer.operand_sizes()
+    for o in (0, 1):
+        assert rec.reads[dram][OPERANDS[o]] >= sizes[o]
+    assert rec.writes[dram]["outputs"] >= sizes[2]
+    e_point = a.mac_energy_pj if layer.is_mac else a.op_energy_pj
+    assert rec.energy_pj >= layer.points * e_point * (1 - 1e-12)
+    assert rec.latency_cycles >= layer.points / rec.active_macs - 1e-9
+    assert rec.compute_cycles == math.prod(int(x) for x in m.temporal.ravel())
+    assert rec.compute_cycles * rec.active_macs >= layer.points
