@@ -239,6 +239,33 @@ def _semantic_errors(cfg: ArchConfig) -> list[tuple[str, str]]:
     return errs
 
 
+def _raw_capacity_errors(data: dict) -> list[tuple[str, str]]:
+    """"Level too small to hold one value" on the raw mapping, so these are reported even when other
+    fields fail validation (pydantic stops before cross-field checks)."""
+    errs: list[tuple[str, str]] = []
+    bw = data.get("bitwidths") if isinstance(data.get("bitwidths"), dict) else {}
+
+    def bits(o: str) -> float:
+        v = bw.get("psums" if o == "outputs" else o, 16)
+        return v if isinstance(v, (int, float)) and v > 0 else 16
+
+    levels = data.get("levels") if isinstance(data.get("levels"), list) else []
+    for i, lv in enumerate(levels):
+        if not isinstance(lv, dict):
+            continue
+        parts = lv.get("partitions_bytes")
+        if isinstance(parts, dict):
+            for o, b in parts.items():
+                if o in OPERANDS and isinstance(b, (int, float)) and 0 < b * 8 < bits(o):
+                    errs.append((f"levels[{i}].partitions_bytes.{o}", f"{b} B cannot hold one {bits(o):g}-bit {o} value"))
+        size = lv.get("size_bytes")
+        keeps = lv.get("keeps") if isinstance(lv.get("keeps"), list) else []
+        need = sum(bits(o) for o in keeps if o in OPERANDS)
+        if isinstance(size, (int, float)) and 0 < size * 8 < need:
+            errs.append((f"levels[{i}].size_bytes", f"{size} B cannot hold one value of each kept operand ({need:g} bits)"))
+    return errs
+
+
 def _operand_bits(b: Bitwidths, operand: str, outer: bool) -> int:
     if operand == "weights":
         return b.weights
@@ -269,6 +296,8 @@ def parse_arch(data: object, source: str = "<config>") -> "Arch":
             elif err["type"] == "missing":
                 msg = "required key missing"
             errs.append((_fmt_loc(tuple(err["loc"])), msg))
+        seen = {p for p, _ in errs}
+        errs += [e for e in _raw_capacity_errors(data) if e[0] not in seen]
         raise ConfigError(source, errs) from None
     errs = _semantic_errors(cfg)
     if errs:

@@ -118,6 +118,9 @@ class WalkResult:
     compute_cycles: int
     padded_points: int
     fills: dict  # (operand, parent, child) -> fills per child instance (max over instances)
+    # (operand, parent, child) -> number of (step, child) where a loop of a dim relevant to the operand moved
+    # but the child's tile set stayed the same (sliding-window coincidences: e.g. (q, s) -> (q+1, s-1))
+    coincidences: dict
 
 
 def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
@@ -135,6 +138,7 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
     reads = np.zeros((L, 3))
     writes = np.zeros((L, 3))
     fills_log = {}
+    coincidences = {}
     compute = math.prod(lp.factor for lp in loops if lp.kind == "T")
     padded = math.prod(lp.factor for lp in loops)
     for o in range(3):
@@ -153,6 +157,9 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
             produced: dict = {}  # parent instance -> set of output coordinates produced so far
             nfills: dict = {idx: 0 for idx, _, _ in children}
             child_counts = b < L
+            relevant = [i for i, lp in enumerate(outer) if layer.relevance[o][lp.dim]]
+            n_coinc = 0
+            prev = None
 
             def drain(old_by_parent):
                 for parent, olds in old_by_parent.items():
@@ -166,13 +173,16 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
                         writes[a, o] += tot
                         reads[a, o] += tot - uni
 
-            for _, step in _offsets(outer):
+            for sidx, step in _offsets(outer):
+                moved = prev is not None and any(sidx[i] != prev[i] for i in relevant)
+                prev = sidx
                 new_by_parent: dict = {}
                 old_by_parent: dict = {}
                 for idx, cv, parent in children:
                     base = _add(step, cv)
                     need = frozenset(coord(_add(base, off)) for off in inner_off)
                     if need == held[idx]:
+                        n_coinc += moved
                         continue
                     nfills[idx] += 1
                     if held[idx] is not None:
@@ -203,4 +213,6 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
                         final.setdefault(parent, []).append(held[idx])
                 drain(final)
             fills_log[(o, a, b)] = max(nfills.values())
-    return WalkResult(reads=reads, writes=writes, compute_cycles=compute, padded_points=padded, fills=fills_log)
+            coincidences[(o, a, b)] = n_coinc
+    return WalkResult(reads=reads, writes=writes, compute_cycles=compute, padded_points=padded, fills=fills_log,
+                      coincidences=coincidences)

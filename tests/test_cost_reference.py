@@ -220,24 +220,31 @@ def test_walker_fc_hand_counts():
     r = walk(layer, arch, m.temporal, m.spatial_x, m.spatial_y, m.order, m.keep)
     # every weight is loaded once; inputs (c) are reloaded for each k; each output tile (k) filled once.
     assert r.reads[0].tolist() == [6, 6, 0]  # outputs: no psum read back (each k visited once)
-    assert r.writes[1].tolist() == [6, 6, 0]
+    assert r.writes[1].tolist() == [6, 6, 2]  # fills of W, I; the MAC drains each output once into the RF
     assert r.reads[1].tolist() == [6, 6, 2]  # MACs read W, I per point; RF drains 2 output tiles
     assert r.writes[0].tolist() == [0, 0, 2]
     # C outer: outputs are revisited -> psums read back (k, c) = 2 * (3 - 1)
     m2 = _mapping(2, T={(0, "K"): 2, (0, "C"): 3}, order={0: "CKGNPQRS"})
     r2 = walk(layer, arch, m2.temporal, m2.spatial_x, m2.spatial_y, m2.order, m2.keep)
-    assert r2.writes[0, 2] == 6 and r2.reads[0, 2] == 4 and r2.writes[1, 2] == 4 and r2.reads[1, 2] == 6
+    # RF: 4 psums read back down + 6 MAC drains written; 6 drains to DRAM + 4 psums sent back to the MAC
+    assert r2.writes[0, 2] == 6 and r2.reads[0, 2] == 4 and r2.writes[1, 2] == 10 and r2.reads[1, 2] == 10
     assert r2.reads[0, 0] == 6 and r2.reads[0, 1] == 3  # inputs stay while K iterates
 
 
 def test_walker_multicast_and_reduction_hand_counts():
-    """1 level, 4 MAC lanes over C (reduction): weights distinct per lane, inputs distinct, outputs reduced."""
-    layer = Layer(name="fc", op="fc", K=3, C=4)
+    """DRAM only, 4 MAC lanes."""
     for mc, sr in ((True, True), (False, False)):
         arch = _arch([], cols=4, multicast=mc, spatial_reduction=sr)
+        # lanes over K, C temporal: the input c is shared by the lanes (multicast), outputs stay in the lanes
+        layer = Layer(name="fc", op="fc", K=4, C=3)
+        m = _mapping(1, T={(0, "C"): 3}, SX={(1, "K"): 4})
+        r = walk(layer, arch, m.temporal, m.spatial_x, m.spatial_y, m.order, m.keep)
+        assert r.reads[0].tolist() == [12, 3 if mc else 12, 0] and r.writes[0].tolist() == [0, 0, 4]
+        # lanes over C (reduction), K temporal: each output drained once per k, reduced across lanes
+        layer = Layer(name="fc", op="fc", K=3, C=4)
         m = _mapping(1, T={(0, "K"): 3}, SX={(1, "C"): 4})
         r = walk(layer, arch, m.temporal, m.spatial_x, m.spatial_y, m.order, m.keep)
-        assert r.reads[0, 0] == 12 and r.reads[0, 1] == (4 if mc else 12)
+        assert r.reads[0, 0] == 12 and r.reads[0, 1] == 4  # each lane keeps its input c across k
         assert r.writes[0, 2] == (3 if sr else 12)
         assert r.reads[0, 2] == (0 if sr else 9)  # without reduction: read-modify-write of the extra lanes
 

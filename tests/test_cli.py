@@ -1,0 +1,111 @@
+"""The accelsim command: contracts of eval/map/configs, exit codes, no tracebacks on bad input."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from accel.cli import main
+from tests.conftest import ROOT
+
+EYERISS = str(ROOT / "configs" / "eyeriss.yaml")
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "accel", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_eval_json_contract(capsys):
+    assert main(["eval", "resnet18", "--hw", EYERISS, "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= {"network", "hw", "objective", "layers", "total"}
+    assert out["network"] == "resnet18" and out["hw"] == "eyeriss" and out["objective"] == "edp"
+    for layer in out["layers"]:
+        assert set(layer) >= {"name", "op", "macs", "latency_cycles", "energy_pj", "utilization", "mapping",
+                              "energy_breakdown_pj"}
+        for level, ops in layer["energy_breakdown_pj"].items():
+            assert all(isinstance(v, float) for v in ops.values())
+    t = out["total"]
+    assert set(t) >= {"macs", "latency_cycles", "latency_s", "energy_pj", "edp"}
+    assert t["macs"] == sum(layer["macs"] for layer in out["layers"])
+    assert t["latency_cycles"] == pytest.approx(sum(layer["latency_cycles"] for layer in out["layers"]))
+    assert t["edp"] == pytest.approx(t["energy_pj"] * t["latency_s"])
+
+
+def test_eval_resnet50_gmacs(capsys):
+    assert main(["eval", "resnet50", "--hw", EYERISS, "--format", "json", "--objective", "latency"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["total"]["macs"] / 1e9 == pytest.approx(4.09, rel=0.01)
+    ops = [layer["op"] for layer in out["layers"]]
+    assert ops.count("conv") == 53 and ops.count("fc") == 1
+
+
+def test_eval_table_and_files(tmp_path, capsys):
+    assert main(["eval", "alexnet", "--hw", "eyeriss", "--batch", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "CONV1" in text and "total:" in text
+    pq = tmp_path / "r.parquet"
+    assert main(["eval", "alexnet", "--hw", EYERISS, "--format", "parquet", "-o", str(pq)]) == 0
+    df = pd.read_parquet(pq)
+    assert {"layer", "latency_cycles", "energy_pj"} <= set(df.columns) and len(df) == 11
+    csvp = tmp_path / "r.csv"
+    assert main(["eval", "alexnet", "--hw", EYERISS, "--format", "csv", "-o", str(csvp)]) == 0
+    assert len(pd.read_csv(csvp)) == 11
+
+
+def test_map_command(capsys):
+    assert main(["map", "--hw", EYERISS, "--layer", "conv N=1 K=64 C=64 P=56 Q=56 R=3 S=3"]) == 0
+    out = capsys.readouterr().out
+    assert "parallel-for" in out and "MAC" in out and "latency:" in out
+    assert main(["map", "--hw", EYERISS, "--layer", "conv K=32 C=32 P=8 Q=8 R=3 S=3 groups=2", "--format", "json"]) == 0
+    js = json.loads(capsys.readouterr().out)
+    assert js["latency_cycles"] > 0 and "mapping" in js
+
+
+def test_configs_lists_all(capsys):
+    assert main(["configs"]) == 0
+    out = capsys.readouterr().out
+    assert "eyeriss" in out and "INVALID" not in out
+
+
+@pytest.mark.parametrize("args,code,needle", [
+    (["eval", "nosuchnet", "--hw", EYERISS], 1, "unknown network"),
+    (["eval", "resnet18", "--hw", "/nonexistent.yaml"], 1, "no such file"),
+    (["map", "--hw", EYERISS, "--layer", "conv K=x"], 1, "not an integer"),
+    (["map", "--hw", EYERISS, "--layer", "blah K=1"], 1, "unknown op"),
+    (["eval", "resnet18", "--hw", EYERISS, "--batch", "0"], 1, "--batch"),
+    (["eval"], 2, "usage"),
+    (["frobnicate"], 2, "usage"),
+])
+def test_errors_are_clean(args, code, needle):
+    r = run(*args)
+    assert r.returncode == code, r.stderr
+    assert needle in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_invalid_config_reports_paths(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((ROOT / "configs" / "eyeriss.yaml").read_text().replace("clock_mhz: 200", "clock_mhz: -200\nfoo: 1"))
+    r = run("eval", "resnet18", "--hw", str(bad))
+    assert r.returncode == 1 and "clock_mhz" in r.stderr and "foo: unknown key" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_no_valid_mapping_is_clear(tmp_path):
+    cfg = (ROOT / "configs" / "eyeriss.yaml").read_text().replace("weights: 448", "weights: 2")
+    p = tmp_path / "tiny.yaml"
+    p.write_text(cfg)
+    # row-stationary keeps a whole filter row (S=3 weights) in the spad; a 1-weight spad cannot
+    r = run("map", "--hw", str(p), "--layer", "conv K=4 C=4 P=4 Q=4 R=3 S=3")
+    assert r.returncode == 1
+    assert "no valid mapping" in r.stderr and "capacity" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_help_is_fast_and_lazy():
+    code = "import sys, accel.cli; accel.cli.build_parser(); print(sorted(m for m in ('torch','onnx','tvm','dask','numba','pandas') if m in sys.modules))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.stdout.strip() == "[]"

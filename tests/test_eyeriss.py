@@ -1,0 +1,73 @@
+"""Eyeriss chip (JSSC 2017, Table V): AlexNet CONV1-5 at batch 4 on configs/eyeriss.yaml.
+
+Processing latency per layer within 15 % of the chip, the total within 10 %, active PEs within 5 %.
+Traffic is reported next to the chip's (printed with -s); the model's DRAM/GLB traffic is higher than the
+chip's because it has no halo (sliding-window) reuse across temporal steps.
+"""
+
+import csv
+
+import pytest
+
+from accel.evaluate import NetworkEvaluator
+from accel.zoo import get_network
+from tests.conftest import shared_path
+
+REF = shared_path("reference", "eyeriss_alexnet_jssc2017.csv")
+
+
+@pytest.fixture(scope="module")
+def results(eyeriss):
+    if not REF.exists():
+        pytest.skip(f"{REF} not present")
+    with REF.open() as f:
+        chip = {row["layer"]: row for row in csv.DictReader(f)}
+    net = get_network("alexnet", batch=4)
+    ev = NetworkEvaluator(eyeriss, objective="edp", seed=0)
+    ours = {layer.name: ev.layer(layer) for layer in net.layers if layer.name in chip}
+    return chip, ours
+
+
+LAYERS = ["CONV1", "CONV2", "CONV3", "CONV4", "CONV5"]
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_layer_latency_within_15pct(results, name):
+    chip, ours = results
+    model_ms = ours[name].cost.latency_s * 1e3
+    chip_ms = float(chip[name]["processing_latency_ms"])
+    assert abs(model_ms / chip_ms - 1) <= 0.15, (name, model_ms, chip_ms)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_layer_macs_match_chip_table(results, name):
+    chip, ours = results
+    assert ours[name].layer.macs == pytest.approx(float(chip[name]["macs"]), rel=0.01)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_active_pes_within_5pct(results, name):
+    chip, ours = results
+    assert abs(ours[name].cost.active_pes / float(chip[name]["active_pes"]) - 1) <= 0.05
+
+
+def test_total_latency_within_10pct(results):
+    chip, ours = results
+    total = sum(r.cost.latency_s for r in ours.values()) * 1e3
+    assert abs(total / float(chip["TOTAL"]["processing_latency_ms"]) - 1) <= 0.10
+
+
+def test_report_traffic(results):
+    """Not a tolerance test: prints the side-by-side table (pytest -s) and checks traffic ≥ compulsory."""
+    chip, ours = results
+    print("\nlayer  model_ms chip_ms  PEs(model/chip)  GLB_MB(model/chip)  DRAM_MB(model/chip)")
+    for name in LAYERS:
+        c = ours[name].cost
+        glb = (sum(c.reads["GLB"].values()) + sum(c.writes["GLB"].values())) * 2 / 1e6
+        dram = (sum(c.reads["DRAM"].values()) + sum(c.writes["DRAM"].values())) * 2 / 1e6
+        print(f"{name}  {c.latency_s * 1e3:7.2f} {float(chip[name]['processing_latency_ms']):7.2f}  "
+              f"{c.active_pes:4d}/{chip[name]['active_pes']:>4}  {glb:8.1f}/{chip[name]['glb_access_mb']:>5}  "
+              f"{dram:8.1f}/{chip[name]['dram_access_mb']:>5}")
+        w, i, o = ours[name].layer.operand_sizes()
+        compulsory_mb = (w + i + o) * 2 / 1e6
+        assert dram >= compulsory_mb * 0.999
