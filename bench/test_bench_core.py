@@ -1,0 +1,88 @@
+"""Speed benchmarks of the foundation (pytest-benchmark; run with --benchmark-enable).
+
+Targets (issue #2): >= 1e6 mapping evaluations/s per core; the N=1 C=K=64 P=Q=56 R=S=3 layer mapped on
+eyeriss in <= 20 ms warm; ResNet-50 on eyeriss in <= 1 s warm; first call (JIT) <= 10 s.
+Numba is warmed up outside the timed region; rates go to ``extra_info``.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from accel.arch import load_arch
+from accel.evaluate import NetworkEvaluator
+from accel.workload import parse_layer_spec
+from accel.zoo import get_network
+from mapper.mapspace import build_mapspace
+from mapper.search import _Evaluator, search_mapping
+
+ROOT = Path(__file__).resolve().parent.parent
+LAYER = parse_layer_spec("conv N=1 K=64 C=64 P=56 Q=56 R=3 S=3", name="conv3x3_64")
+
+
+@pytest.fixture(scope="module")
+def eyeriss():
+    return load_arch(ROOT / "configs" / "eyeriss.yaml")
+
+
+def _random_genomes(ms, n, seed=0):
+    rng = np.random.default_rng(seed)
+    L = ms.arch.arrays.n_levels
+    G = np.empty((n, ms.genome_len), dtype=np.int64)
+    G[:, 0] = rng.integers(0, len(ms.spatial_x), n)
+    for d in range(8):
+        G[:, 1 + d] = (rng.random(n) * ms.nsplits[G[:, 0], d]).astype(np.int64)
+    for lv in range(L):
+        G[:, 9 + lv] = rng.integers(0, len(ms.orders), n)
+    G[:, 9 + L] = rng.integers(0, len(ms.keeps), n)
+    return G
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+def test_mapping_evaluations_per_second(benchmark, eyeriss, parallel):
+    ms = build_mapspace(LAYER, eyeriss)
+    ev = _Evaluator(ms, "edp", parallel=parallel)
+    G = _random_genomes(ms, 200_000)
+    ev(G[:100])  # JIT warm-up outside the timed region
+    benchmark(ev, G)
+    rate = len(G) / benchmark.stats.stats.median
+    cores = 1 if not parallel else os.cpu_count()
+    benchmark.extra_info["evaluations_per_s"] = rate
+    benchmark.extra_info["evaluations_per_s_per_core"] = rate / cores
+
+
+def test_map_conv3x3_64_on_eyeriss(benchmark, eyeriss):
+    search_mapping(LAYER, eyeriss)  # warm-up
+    res = benchmark(search_mapping, LAYER, eyeriss)
+    benchmark.extra_info["evaluations"] = res.evaluations
+    benchmark.extra_info["latency_cycles"] = res.cost.latency_cycles
+
+
+def test_resnet50_on_eyeriss(benchmark, eyeriss):
+    net = get_network("resnet50")
+    NetworkEvaluator(eyeriss).network(net)  # warm-up (JIT), then a fresh evaluator (no mapping cache) per round
+    res = benchmark.pedantic(lambda: NetworkEvaluator(eyeriss).network(net), rounds=5, iterations=1)
+    benchmark.extra_info["latency_s"] = res.latency_s
+    benchmark.extra_info["unique_layer_shapes"] = res.meta["unique_layer_shapes"]
+
+
+def test_first_call_with_cold_jit_cache(benchmark):
+    """Fresh process, empty NUMBA_CACHE_DIR: import + compile + map one layer."""
+    code = ("from accel.arch import load_arch; from accel.workload import parse_layer_spec; "
+            "from mapper.search import search_mapping; "
+            f"search_mapping(parse_layer_spec('conv K=64 C=64 P=56 Q=56 R=3 S=3'), load_arch('{ROOT}/configs/eyeriss.yaml'))")
+
+    def cold():
+        with tempfile.TemporaryDirectory() as d:
+            env = dict(os.environ, NUMBA_CACHE_DIR=d)
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True, env=env)
+            return time.perf_counter() - t
+
+    benchmark.pedantic(cold, rounds=1, iterations=1)
