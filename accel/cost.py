@@ -40,7 +40,7 @@ import numpy as np
 
 from accel._jit import jit_pair, njit, prange
 from accel.arch import Arch, ArchArrays
-from accel.workload import DIMS, N_DIMS, OPERANDS, Layer
+from accel.workload import DIMS, N_DIMS, OPERANDS, Layer, distinct_taps
 
 # ---- output record layout (flat float64 vector) --------------------------------------------------
 O_LATENCY = 0
@@ -116,28 +116,7 @@ def compile_layer(layer: Layer) -> LayerArrays:
 
 
 # ---- kernels ---------------------------------------------------------------------------------------
-@njit
-def _gcd(a, b):
-    while b:
-        a, b = b, a % b
-    return a
-
-
-@njit
-def _distinct(p, r, s, d):
-    """Distinct values of i*s + j*d for 0 ≤ i < p, 0 ≤ j < r (rows of input a p-row × r-tap window touches).
-
-    With g = gcd(s, d), s' = s/g, d' = d/g: i*s' + j*d' = i2*s' + j2*d' iff (i-i2, j2-j) = k(d', s'), so
-    each value's representations form a chain (i - k d', j + k s'); counting one element per chain,
-    distinct = p*r - max(0, p - d')*max(0, r - s').  For dilation 1 this is the familiar
-    (p-1)*s + r when r ≥ s (overlapping windows) and p*r when windows do not overlap.
-    """
-    if p <= 1 or r <= 1:
-        return p * r
-    g = _gcd(s, d)
-    s2 = s // g
-    d2 = d // g
-    return p * r - max(0, p - d2) * max(0, r - s2)
+_distinct = njit(distinct_taps)  # one definition, shared with Layer.operand_sizes
 
 
 @njit

@@ -52,6 +52,23 @@ ELTWISE_OPS = frozenset({"add", "mul", "relu", "relu6", "sigmoid", "hardswish", 
 ALL_OPS = MAC_OPS | POOL_OPS | ELTWISE_OPS
 
 
+def distinct_taps(p: int, r: int, s: int, d: int) -> int:
+    """Distinct values of i*s + j*d for 0 ≤ i < p, 0 ≤ j < r: the input rows a p-row × r-tap window with
+    stride s and dilation d touches.
+
+    With g = gcd(s, d), s' = s/g, d' = d/g: i*s' + j*d' = i2*s' + j2*d' iff (i-i2, j2-j) = k(d', s'), so
+    each value's representations form a chain (i - k d', j + k s'); counting one element per chain,
+    distinct = p*r - max(0, p - d')*max(0, r - s').  For dilation 1 this is the familiar (p-1)*s + r when
+    r ≥ s (overlapping windows) and p*r when the stride skips rows.  (Compiled by numba in accel.cost.)
+    """
+    if p <= 1 or r <= 1:
+        return p * r
+    g = math.gcd(s, d)
+    s2 = s // g
+    d2 = d // g
+    return p * r - max(0, p - d2) * max(0, r - s2)
+
+
 def _rel(*dims: str) -> tuple[bool, ...]:
     return tuple(d in dims for d in DIMS)
 
@@ -150,7 +167,8 @@ class Layer:
         return h, w
 
     def operand_sizes(self) -> tuple[int, int, int]:
-        """Distinct elements of (weights, inputs, outputs), padding included for inputs."""
+        """Distinct elements of (weights, inputs, outputs): the compulsory traffic.  Input rows/cols are the
+        ones the windows touch (padding included, rows skipped by a stride larger than the window excluded)."""
         g, n, k, c, p, q, r, s = self.dims
         rel = self.relevance
         sizes = []
@@ -159,7 +177,8 @@ class Layer:
                 sizes.append(0)
                 continue
             if o == 1 and self.window:
-                h, w = self.input_hw
+                h = distinct_taps(self.P, self.R, self.stride[0], self.dilation[0])
+                w = distinct_taps(self.Q, self.S, self.stride[1], self.dilation[1])
                 sizes.append(g * n * c * h * w if self.op == "conv" else g * n * k * h * w)
                 continue
             sizes.append(math.prod(v for v, m in zip(self.dims, rel[o]) if m))

@@ -20,6 +20,7 @@ A mapping is chosen by a small integer *genome*:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -43,15 +44,16 @@ def divisors(n: int) -> list[int]:
     return small + large[::-1]
 
 
-def ordered_factorizations(n: int, parts: int) -> list[tuple[int, ...]]:
+@functools.lru_cache(maxsize=4096)
+def ordered_factorizations(n: int, parts: int) -> tuple[tuple[int, ...], ...]:
     """All (f_0, …, f_{parts-1}) with Π f = n (f_0 outermost)."""
     if parts == 1:
-        return [(n,)]
+        return ((n,),)
     out = []
     for f in divisors(n):
         for rest in ordered_factorizations(n // f, parts - 1):
             out.append((f,) + rest)
-    return out
+    return tuple(out)
 
 
 def padded_extents(n: int, slack: float = 0.15) -> list[int]:
@@ -148,7 +150,8 @@ def _spatial_candidates(layer: Layer, arch: Arch, max_spatial: int):
         allow_x = a.allow_x if is_pe else all_dims
         allow_y = a.allow_y if is_pe else all_dims
         new = []
-        for sx, sy in beams:
+        for cand in beams:
+            sx, sy = cand[0], cand[1]
             used = np.prod(sx, axis=0) * np.prod(sy, axis=0)
             rem = -(-bounds // used)
             fixed_y = None
@@ -166,25 +169,48 @@ def _spatial_candidates(layer: Layer, arch: Arch, max_spatial: int):
                     new.append((nsx, nsy))
         if not new:
             continue
-        scored = sorted(new, key=lambda c: _lb(bounds, c))
-        beams = _diverse(scored, bounds, max_spatial if f == L else max(max_spatial, 24))
-    beams = sorted(beams, key=lambda c: _lb(bounds, c))[:max_spatial]
-    return beams, bounds
+        new = [_with_lb(bounds, c) for c in new]
+        scored = _diverse(sorted(new, key=lambda c: c[2]), bounds, len(new))
+        beams = _select(scored, bounds, max_spatial if f == L else max(max_spatial, 24))
+    return _select(sorted(beams, key=lambda c: _lb(bounds, c)), bounds, max_spatial), bounds
+
+
+def _select(ranked, bounds, k):
+    """The k best by lower bound plus the best of every distinct active-MAC count (all when few).
+
+    When fill/drain or bandwidth dominate (small layers) fewer active PEs can win, and a larger array must
+    still be able to pick what a smaller one would: more PEs never make the best mapping worse.
+    """
+    if len(ranked) <= 6 * k:
+        return ranked
+    chosen = ranked[:k]
+    have = {_lb(bounds, c)[1] for c in chosen}
+    for c in ranked[k:]:
+        active = _lb(bounds, c)[1]
+        if active not in have:
+            have.add(active)
+            chosen.append(c)
+    return chosen
 
 
 def _lb(bounds, cand):
+    """(compute-cycle lower bound, active MACs) of a spatial candidate (memoised on the candidate)."""
+    if len(cand) == 3:
+        return cand[2]
     sx, sy = cand
-    s = np.prod(sx, axis=0) * np.prod(sy, axis=0)
-    cyc = float(np.prod(-(-bounds // s)))
-    return (cyc, float(np.prod(s)))
+    s = sx.prod(axis=0) * sy.prod(axis=0)
+    return (float((-(-bounds // s)).prod()), float(s.prod()))
+
+
+def _with_lb(bounds, cand):
+    return (cand[0], cand[1], _lb(bounds, cand))
 
 
 def _diverse(scored, bounds, k):
     """Top-k by lower bound, skipping candidates whose per-dim unroll duplicates an earlier one."""
     out, seen = [], set()
     for c in scored:
-        key = tuple((np.prod(c[0], axis=0) * np.prod(c[1], axis=0)).tolist()) + tuple(c[0].ravel()) \
-            + tuple(c[1].ravel())
+        key = c[0].tobytes() + c[1].tobytes()
         if key in seen:
             continue
         seen.add(key)
@@ -231,7 +257,8 @@ def build_mapspace(layer: Layer, arch: Arch, max_spatial: int = 8, max_splits: i
     cands, bounds = _spatial_candidates(layer, arch, max_spatial)
     S = len(cands)
     split_lists = []
-    for sx, sy in cands:
+    for cand in cands:
+        sx, sy = cand[0], cand[1]
         used = np.prod(sx, axis=0) * np.prod(sy, axis=0)
         per_dim = []
         for d in range(N_DIMS):

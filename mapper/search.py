@@ -79,10 +79,14 @@ def _enumerate(s, nsplits, n_orders, n_keeps, L, start, count, G):
         G[i, 9 + L] = idx % n_keeps
 
 
+SCAN_LIMIT = 160  # dims with at most this many split choices are scanned completely in each round
+
+
 @njit
 def _neighbours(best, nsplits, n_orders, n_keeps, L, rng_u, G):
-    """One-gene moves around ``best``: every split index ±1, ±2 and a few random jumps per dim, every
-    order of every level, every keep variant.  Returns the number of rows written into G."""
+    """One-gene moves around ``best`` (coordinate descent): every split choice of a dim with at most
+    SCAN_LIMIT choices (else ±1, ±2 and random jumps), every order of every level, every keep variant.
+    Returns the number of rows written into G."""
     m = 0
     s = best[0]
     glen = best.shape[0]
@@ -91,6 +95,14 @@ def _neighbours(best, nsplits, n_orders, n_keeps, L, rng_u, G):
         if r <= 1:
             continue
         cur = best[1 + d]
+        if r <= SCAN_LIMIT:
+            for v in range(r):
+                if v != cur:
+                    for j in range(glen):
+                        G[m, j] = best[j]
+                    G[m, 1 + d] = v
+                    m += 1
+            continue
         for delta in (-2, -1, 1, 2):
             v = cur + delta
             if 0 <= v < r:
@@ -98,8 +110,8 @@ def _neighbours(best, nsplits, n_orders, n_keeps, L, rng_u, G):
                     G[m, j] = best[j]
                 G[m, 1 + d] = v
                 m += 1
-        for t in range(3):
-            v = int(rng_u[(d * 3 + t) % rng_u.shape[0]] * r)
+        for t in range(12):
+            v = int(rng_u[(d * 12 + t) % rng_u.shape[0]] * r)
             if v != cur:
                 for j in range(glen):
                     G[m, j] = best[j]
@@ -155,18 +167,18 @@ class _Evaluator:
 
 
 def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int = 0, samples: int = 6000,
-                   rounds: int = 60, restarts: int = 4, exhaustive_limit: int = 20000, parallel: bool = True,
-                   mapspace: MapSpace | None = None) -> SearchResult:
+                   rounds: int = 60, restarts: int = 4, exhaustive_limit: int = 100_000, parallel: bool = True,
+                   mapspace: MapSpace | None = None, max_spatial: int = 8) -> SearchResult:
     """Best mapping of ``layer`` on ``arch`` for ``objective`` (latency | energy | edp).
 
     Mapspaces with at most ``exhaustive_limit`` genomes are enumerated completely (guaranteed optimum of
     the encoded space); larger ones draw ``samples`` random genomes (spread evenly over the spatial
-    candidates) and run steepest-descent local search from the ``restarts`` best distinct ones for up to
+    candidates; ``max_spatial`` bounds how many are kept, see :mod:`mapper.mapspace`) and run steepest-descent local search from the ``restarts`` best distinct ones for up to
     ``rounds`` rounds each.  Raises :class:`NoValidMapping` naming the constraint that ruled everything out.
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, got {objective!r}")
-    ms = mapspace or build_mapspace(layer, arch)
+    ms = mapspace or build_mapspace(layer, arch, max_spatial=max_spatial)
     ev = _Evaluator(ms, objective, parallel)
     L = arch.arrays.n_levels
     glen = ms.genome_len
@@ -207,11 +219,11 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
                 starts.append(G[i].copy())
             if len(starts) >= restarts:
                 break
-        nb = np.empty((8 * 7 + L * n_orders + n_keeps + 8, glen), dtype=np.int64)
+        nb = np.empty((8 * max(SCAN_LIMIT, 16) + L * n_orders + n_keeps + 8, glen), dtype=np.int64)
         for g in starts:
             cur, cur_v = g, ev(g[None, :])[0]
             for _ in range(rounds):
-                m = _neighbours(cur, ms.nsplits, n_orders, n_keeps, L, rng.random(24), nb)
+                m = _neighbours(cur, ms.nsplits, n_orders, n_keeps, L, rng.random(96), nb)
                 if m == 0:
                     break
                 vals = ev(nb[:m])

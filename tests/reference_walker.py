@@ -121,6 +121,9 @@ class WalkResult:
     # (operand, parent, child) -> number of (step, child) where a loop of a dim relevant to the operand moved
     # but the child's tile set stayed the same (sliding-window coincidences: e.g. (q, s) -> (q+1, s-1))
     coincidences: dict
+    # (operand, parent, child) -> dims whose index values, over all children of one parent instance at one step,
+    # do not form a contiguous range (a bypassed level's temporal loop sits between two fan-outs of the pair)
+    strided: dict
 
 
 def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
@@ -139,6 +142,7 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
     writes = np.zeros((L, 3))
     fills_log = {}
     coincidences = {}
+    strided = {}
     compute = math.prod(lp.factor for lp in loops if lp.kind == "T")
     padded = math.prod(lp.factor for lp in loops)
     for o in range(3):
@@ -157,6 +161,13 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
             produced: dict = {}  # parent instance -> set of output coordinates produced so far
             nfills: dict = {idx: 0 for idx, _, _ in children}
             child_counts = b < L
+            vals = [set() for _ in range(8)]
+            for idx, cv, parent in children:
+                if all(i == 0 for i in parent):
+                    for off in inner_off:
+                        for d in range(8):
+                            vals[d].add(cv[d] + off[d])
+            strided[(o, a, b)] = {d for d in range(8) if max(vals[d]) - min(vals[d]) + 1 != len(vals[d])}
             relevant = [i for i, lp in enumerate(outer) if layer.relevance[o][lp.dim]]
             n_coinc = 0
             prev = None
@@ -215,4 +226,4 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
             fills_log[(o, a, b)] = max(nfills.values())
             coincidences[(o, a, b)] = n_coinc
     return WalkResult(reads=reads, writes=writes, compute_cycles=compute, padded_points=padded, fills=fills_log,
-                      coincidences=coincidences)
+                      coincidences=coincidences, strided=strided)

@@ -1,0 +1,344 @@
+"""The built-in zoo networks as PyTorch modules, and an offline ONNX exporter for them.
+
+Every network of :mod:`accel.zoo` is written here as a plain ``torch.nn.Module`` (no torchvision) with the
+torchvision layout (BatchNorm, activations and dropout included; AlexNet is the grouped Caffe
+``bvlc_alexnet`` without LRN, as in the zoo).  :func:`export_onnx` writes one to an ``.onnx`` file with
+PyTorch's built-in TorchScript exporter (``torch.onnx.export(..., dynamo=False)``), which needs no network
+access and no extra package, in eval mode: the exporter folds each BatchNorm into its Conv, so the
+resulting graph imports (:func:`accel.onnx_import.load_onnx_network`) to exactly the zoo's layer list.
+Only VGG-16 differs from torchvision: its ``AdaptiveAvgPool2d((7, 7))`` (the identity at 224×224, and not
+a layer in the zoo either) is left out.
+
+``torch`` is imported lazily: importing this module does not need it; calling anything here does.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+__all__ = ["INPUT_RESOLUTION", "MODELS", "build_model", "export_onnx", "list_models"]
+
+# default input resolution per network (as accel.zoo)
+INPUT_RESOLUTION = {"alexnet": 227, "vgg16": 224, "resnet18": 224, "resnet50": 224, "mobilenet_v2": 224,
+                    "mobilenet_v3_large": 224}
+
+MODELS: dict[str, Callable[[], object]] = {}
+
+
+def _register(fn):
+    MODELS[fn.__name__] = fn
+    return fn
+
+
+def _make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """torchvision's ``_make_divisible``."""
+    min_value = divisor if min_value is None else min_value
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
+def _classes():
+    """Module classes, defined on first use so that importing this file does not import torch."""
+    global _CLASSES
+    if _CLASSES is not None:
+        return _CLASSES
+    import torch
+    from torch import nn
+
+    def conv_bn_act(cin, cout, k, stride=1, groups=1, act=nn.ReLU):
+        layers = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+        if act is not None:
+            layers.append(act(inplace=True))
+        return nn.Sequential(*layers)
+
+    class AlexNet(nn.Module):
+        """Caffe ``bvlc_alexnet`` (two-tower groups, no LRN), 227×227 input."""
+
+        def __init__(self, num_classes: int = 1000):
+            super().__init__()
+            self.features = nn.Sequential(
+                nn.Conv2d(3, 96, 11, stride=4), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+                nn.Conv2d(96, 256, 5, padding=2, groups=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+                nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(inplace=True),
+                nn.Conv2d(384, 384, 3, padding=1, groups=2), nn.ReLU(inplace=True),
+                nn.Conv2d(384, 256, 3, padding=1, groups=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2))
+            self.classifier = nn.Sequential(
+                nn.Linear(256 * 6 * 6, 4096), nn.ReLU(inplace=True), nn.Dropout(),
+                nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(), nn.Linear(4096, num_classes))
+
+        def forward(self, x):
+            return self.classifier(torch.flatten(self.features(x), 1))
+
+    class VGG16(nn.Module):
+        """torchvision ``vgg16`` (configuration D) without the identity ``AdaptiveAvgPool2d((7, 7))``."""
+
+        cfg = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
+
+        def __init__(self, num_classes: int = 1000):
+            super().__init__()
+            layers, c = [], 3
+            for v in self.cfg:
+                if v == "M":
+                    layers.append(nn.MaxPool2d(2, 2))
+                else:
+                    layers += [nn.Conv2d(c, v, 3, padding=1), nn.ReLU(inplace=True)]
+                    c = v
+            self.features = nn.Sequential(*layers)
+            self.classifier = nn.Sequential(
+                nn.Linear(512 * 7 * 7, 4096), nn.ReLU(True), nn.Dropout(),
+                nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(), nn.Linear(4096, num_classes))
+
+        def forward(self, x):
+            return self.classifier(torch.flatten(self.features(x), 1))
+
+    class BasicBlock(nn.Module):
+        expansion = 1
+
+        def __init__(self, cin, planes, stride=1):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, planes, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(planes)
+            self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(planes)
+            self.relu = nn.ReLU(inplace=True)
+            self.downsample = None
+            if stride != 1 or cin != planes:
+                self.downsample = nn.Sequential(nn.Conv2d(cin, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
+
+        def forward(self, x):
+            y = self.relu(self.bn1(self.conv1(x)))
+            y = self.bn2(self.conv2(y))
+            idt = x if self.downsample is None else self.downsample(x)
+            return self.relu(y + idt)
+
+    class Bottleneck(nn.Module):
+        expansion = 4
+
+        def __init__(self, cin, planes, stride=1):
+            super().__init__()
+            out = planes * 4
+            self.conv1 = nn.Conv2d(cin, planes, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(planes)
+            self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)  # v1.5: stride in the 3x3
+            self.bn2 = nn.BatchNorm2d(planes)
+            self.conv3 = nn.Conv2d(planes, out, 1, bias=False)
+            self.bn3 = nn.BatchNorm2d(out)
+            self.relu = nn.ReLU(inplace=True)
+            self.downsample = None
+            if stride != 1 or cin != out:
+                self.downsample = nn.Sequential(nn.Conv2d(cin, out, 1, stride, bias=False), nn.BatchNorm2d(out))
+
+        def forward(self, x):
+            y = self.relu(self.bn1(self.conv1(x)))
+            y = self.relu(self.bn2(self.conv2(y)))
+            y = self.bn3(self.conv3(y))
+            idt = x if self.downsample is None else self.downsample(x)
+            return self.relu(y + idt)
+
+    class ResNet(nn.Module):
+        def __init__(self, block, layers, num_classes: int = 1000):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+            self.bn1 = nn.BatchNorm2d(64)
+            self.relu = nn.ReLU(inplace=True)
+            self.maxpool = nn.MaxPool2d(3, 2, 1)
+            c = 64
+            stages = []
+            for i, (planes, n) in enumerate(zip((64, 128, 256, 512), layers)):
+                blocks = []
+                for j in range(n):
+                    blocks.append(block(c, planes, 2 if (i > 0 and j == 0) else 1))
+                    c = planes * block.expansion
+                stages.append(nn.Sequential(*blocks))
+            self.layer1, self.layer2, self.layer3, self.layer4 = stages
+            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+            self.fc = nn.Linear(c, num_classes)
+
+        def forward(self, x):
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+            return self.fc(torch.flatten(self.avgpool(x), 1))
+
+    class InvertedResidualV2(nn.Module):
+        def __init__(self, cin, cout, stride, t):
+            super().__init__()
+            hidden = int(round(cin * t))
+            self.use_res = stride == 1 and cin == cout
+            layers = []
+            if t != 1:
+                layers.append(conv_bn_act(cin, hidden, 1, act=nn.ReLU6))
+            layers += [conv_bn_act(hidden, hidden, 3, stride, groups=hidden, act=nn.ReLU6),
+                       nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout)]
+            self.conv = nn.Sequential(*layers)
+
+        def forward(self, x):
+            return x + self.conv(x) if self.use_res else self.conv(x)
+
+    class MobileNetV2(nn.Module):
+        # (t, c, n, s): Sandler et al. 2018, Table 2
+        setting = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
+                   (6, 320, 1, 1))
+
+        def __init__(self, num_classes: int = 1000):
+            super().__init__()
+            c = 32
+            feats = [conv_bn_act(3, c, 3, 2, act=nn.ReLU6)]
+            for t, cout, n, s in self.setting:
+                for i in range(n):
+                    feats.append(InvertedResidualV2(c, cout, s if i == 0 else 1, t))
+                    c = cout
+            feats.append(conv_bn_act(c, 1280, 1, act=nn.ReLU6))
+            self.features = nn.Sequential(*feats)
+            self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, num_classes))
+
+        def forward(self, x):
+            x = nn.functional.adaptive_avg_pool2d(self.features(x), (1, 1))
+            return self.classifier(torch.flatten(x, 1))
+
+    class SqueezeExcitation(nn.Module):
+        def __init__(self, c, squeeze):
+            super().__init__()
+            self.avgpool = nn.AdaptiveAvgPool2d(1)
+            self.fc1 = nn.Conv2d(c, squeeze, 1)
+            self.fc2 = nn.Conv2d(squeeze, c, 1)
+            self.activation = nn.ReLU()
+            self.scale_activation = nn.Hardsigmoid()
+
+        def forward(self, x):
+            s = self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
+            return s * x
+
+    class InvertedResidualV3(nn.Module):
+        def __init__(self, cin, k, exp, cout, se, act, stride):
+            super().__init__()
+            self.use_res = stride == 1 and cin == cout
+            a = nn.Hardswish if act == "HS" else nn.ReLU
+            layers = []
+            if exp != cin:
+                layers.append(conv_bn_act(cin, exp, 1, act=a))
+            layers.append(conv_bn_act(exp, exp, k, stride, groups=exp, act=a))
+            if se:
+                layers.append(SqueezeExcitation(exp, _make_divisible(exp // 4, 8)))
+            layers.append(conv_bn_act(exp, cout, 1, act=None))
+            self.block = nn.Sequential(*layers)
+
+        def forward(self, x):
+            y = self.block(x)
+            return y + x if self.use_res else y
+
+    class MobileNetV3Large(nn.Module):
+        # (in, kernel, expanded, out, SE, activation, stride): torchvision _mobilenet_v3_conf("mobilenet_v3_large")
+        setting = (
+            (16, 3, 16, 16, False, "RE", 1), (16, 3, 64, 24, False, "RE", 2), (24, 3, 72, 24, False, "RE", 1),
+            (24, 5, 72, 40, True, "RE", 2), (40, 5, 120, 40, True, "RE", 1), (40, 5, 120, 40, True, "RE", 1),
+            (40, 3, 240, 80, False, "HS", 2), (80, 3, 200, 80, False, "HS", 1), (80, 3, 184, 80, False, "HS", 1),
+            (80, 3, 184, 80, False, "HS", 1), (80, 3, 480, 112, True, "HS", 1), (112, 3, 672, 112, True, "HS", 1),
+            (112, 5, 672, 160, True, "HS", 2), (160, 5, 960, 160, True, "HS", 1), (160, 5, 960, 160, True, "HS", 1))
+
+        def __init__(self, num_classes: int = 1000):
+            super().__init__()
+            feats = [conv_bn_act(3, 16, 3, 2, act=nn.Hardswish)]
+            for cfg in self.setting:
+                feats.append(InvertedResidualV3(*cfg))
+            feats.append(conv_bn_act(160, 960, 1, act=nn.Hardswish))
+            self.features = nn.Sequential(*feats)
+            self.avgpool = nn.AdaptiveAvgPool2d(1)
+            self.classifier = nn.Sequential(nn.Linear(960, 1280), nn.Hardswish(inplace=True), nn.Dropout(0.2),
+                                            nn.Linear(1280, num_classes))
+
+        def forward(self, x):
+            return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+    _CLASSES = {"AlexNet": AlexNet, "VGG16": VGG16, "ResNet": ResNet, "BasicBlock": BasicBlock,
+                "Bottleneck": Bottleneck, "MobileNetV2": MobileNetV2, "MobileNetV3Large": MobileNetV3Large}
+    return _CLASSES
+
+
+_CLASSES: dict | None = None
+
+
+@_register
+def alexnet():
+    return _classes()["AlexNet"]()
+
+
+@_register
+def vgg16():
+    return _classes()["VGG16"]()
+
+
+@_register
+def resnet18():
+    c = _classes()
+    return c["ResNet"](c["BasicBlock"], (2, 2, 2, 2))
+
+
+@_register
+def resnet50():
+    c = _classes()
+    return c["ResNet"](c["Bottleneck"], (3, 4, 6, 3))
+
+
+@_register
+def mobilenet_v2():
+    return _classes()["MobileNetV2"]()
+
+
+@_register
+def mobilenet_v3_large():
+    return _classes()["MobileNetV3Large"]()
+
+
+def list_models() -> list[str]:
+    return sorted(MODELS)
+
+
+def _key(name: str) -> str:
+    key = name.strip().lower().replace("-", "_")
+    if key not in MODELS:
+        from accel.workload import WorkloadError
+
+        raise WorkloadError(f"unknown network {name!r}; known networks: {', '.join(list_models())}")
+    return key
+
+
+def build_model(name: str):
+    """The network as a ``torch.nn.Module`` in eval mode (random weights)."""
+    import torch
+
+    torch.manual_seed(0)
+    return MODELS[_key(name)]().eval()
+
+
+def export_onnx(name: str, path: str | os.PathLike, batch: int = 1, dynamic_batch: bool = False,
+                opset: int = 17, export_params: bool = True) -> Path:
+    """Export zoo network ``name`` to ``path`` (input ``"input"`` of shape (batch, 3, res, res)).
+
+    Uses the TorchScript exporter (``dynamo=False``, offline, no onnxscript needed) in eval mode with
+    constant folding, which folds BatchNorm into the convolutions.  ``dynamic_batch=True`` makes the batch
+    dim symbolic (``"batch"``).  Returns the path.
+    """
+    import warnings
+
+    import torch
+
+    key = _key(name)
+    model = build_model(key)
+    res = INPUT_RESOLUTION[key]
+    x = torch.randn(batch, 3, res, res)
+    path = Path(path)
+    kwargs = dict(input_names=["input"], output_names=["logits"], opset_version=opset, do_constant_folding=True,
+                  export_params=export_params)
+    if dynamic_batch:
+        kwargs["dynamic_axes"] = {"input": {0: "batch"}, "logits": {0: "batch"}}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(model, (x,), str(path), dynamo=False, **kwargs)
+        except TypeError:  # a torch without the ``dynamo`` keyword: the TorchScript exporter is the default
+            torch.onnx.export(model, (x,), str(path), **kwargs)
+    return path
