@@ -4,10 +4,12 @@ mapping), 2 usage error.  Heavy imports happen inside the subcommands so ``accel
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
 OBJECTIVES = ("edp", "latency", "energy")
+EXTENSIONS = ("accel.cli_nas", "accel.cli_study", "accel.cli_xcheck", "accel.cli_joint")
 FORMATS = ("table", "csv", "json", "parquet")
 
 
@@ -24,17 +26,54 @@ def _load_arch(path: str):
         raise UserError(str(e)) from None
 
 
-def _load_network(spec: str, batch: int):
+def _parse_input_shapes(items: list[str] | None) -> dict[str, tuple[int, ...]] | None:
+    if not items:
+        return None
+    out = {}
+    for item in items:
+        name, sep, dims = item.rpartition("=")
+        try:
+            shape = tuple(int(d) for d in dims.lower().split("x"))
+        except ValueError:
+            shape = ()
+        if not sep or not name or not shape or min(shape) < 1:
+            raise UserError(f"--input-shape {item!r}: expected NAME=1x3x224x224")
+        out[name] = shape
+    return out
+
+
+def _load_network(spec: str, batch: int, input_shapes=None, fuse: bool = True, allow_unsupported: bool = False):
     from accel.workload import WorkloadError
     from accel.zoo import get_network
 
     p = Path(spec)
+    space, sep, encoding = spec.partition(":")
+    if sep and not p.exists() and space.isidentifier():
+        from nas.registry import network_from_spec  # SPACE:ENCODING, e.g. nb201:|nor_conv_3x3~0|+...
+
+        try:
+            return network_from_spec(spec, batch=batch)
+        except (WorkloadError, ValueError, KeyError) as e:
+            raise UserError(f"{spec}: {e}") from None
     if p.suffix.lower() == ".onnx" or p.exists():
         try:
             from accel.onnx_import import load_onnx_network  # noqa: PLC0415
         except ImportError:
             raise UserError(f"{spec}: ONNX import needs the 'onnx' extra (pip install 'accelsim[onnx]')") from None
-        return load_onnx_network(str(p), batch=batch)
+        try:
+            net = load_onnx_network(str(p), batch=batch, input_shapes=input_shapes, fuse=fuse,
+                                    allow_unsupported=allow_unsupported)
+        except WorkloadError as e:
+            raise UserError(str(e)) from None
+        report = getattr(net, "import_report", None) or {}
+        if report.get("unsupported"):
+            names = ", ".join(f"{u['op_type']} ({u['node']})" for u in report["unsupported"])
+            print(f"accelsim: warning: costed as zero (unsupported): {names}", file=sys.stderr)
+        if report:
+            from accel.onnx_import import format_import_report
+
+            print(format_import_report(report), file=sys.stderr)
+        return net
     try:
         return get_network(spec, batch=batch)
     except WorkloadError as e:
@@ -51,7 +90,8 @@ def cmd_eval(args) -> int:
     if args.format == "parquet" and not args.output:
         raise UserError("--format parquet needs -o FILE")
     arch = _load_arch(args.hw)
-    net = _load_network(args.network, args.batch)
+    net = _load_network(args.network, args.batch, _parse_input_shapes(args.input_shape), not args.no_fuse,
+                        args.allow_unsupported)
     try:
         res = evaluate_network(net, arch, objective=args.objective, seed=args.seed)
     except NoValidMapping as e:
@@ -134,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--format", choices=FORMATS, default="table")
     e.add_argument("-o", "--output", help="write to FILE instead of stdout")
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--input-shape", action="append", metavar="NAME=1x3x224x224",
+                   help="ONNX: fix a graph input's shape (repeatable)")
+    e.add_argument("--no-fuse", action="store_true", help="ONNX: cost BatchNorm/activations as separate layers")
+    e.add_argument("--allow-unsupported", action="store_true", help="ONNX: cost unsupported operators as zero")
     e.set_defaults(func=cmd_eval)
     m = sub.add_parser("map", help="find the best mapping of one layer",
                        description='Layer syntax: "conv N=1 K=64 C=64 P=56 Q=56 R=3 S=3 [stride=2] [dilation=1] '
@@ -147,6 +191,15 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(func=cmd_map)
     c = sub.add_parser("configs", help="list shipped accelerator configs")
     c.set_defaults(func=cmd_configs)
+    # Subcommands of the other areas register themselves; each module imports only argparse at import time.
+    for name in EXTENSIONS:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+            continue
+        mod.add_parsers(sub)
     return p
 
 

@@ -31,6 +31,7 @@ class NetworkResult:
     objective: str
     layers: list[LayerResult]
     meta: dict = field(default_factory=dict)
+    import_report: dict | None = None  # ONNX import: fused / free / unsupported nodes
 
     @property
     def macs(self) -> int:
@@ -76,13 +77,22 @@ class NetworkResult:
                 "mapping": r.mapping.to_dict(self.arch),
                 "energy_breakdown_pj": e_lvl,
                 "onnx_nodes": list(r.layer.source),
+                "unsupported": False,
             })
-        return {
+        rep = self.import_report or {}
+        for u in rep.get("unsupported", []):  # costed as zero, marked
+            layers.append({"name": u["node"], "op": u["op_type"], "macs": 0, "ops": 0, "latency_cycles": 0.0,
+                           "latency_s": 0.0, "energy_pj": 0.0, "utilization": 0.0, "mapping": None,
+                           "energy_breakdown_pj": {}, "onnx_nodes": [u["node"]], "unsupported": True})
+        out = {
             "network": self.network, "hw": self.arch.name, "objective": self.objective, "layers": layers,
             "total": {"macs": self.macs, "latency_cycles": self.latency_cycles, "latency_s": self.latency_s,
                       "energy_pj": self.energy_pj, "edp": self.edp},
             "meta": self.meta,
         }
+        if rep:
+            out["onnx_import"] = {k: rep.get(k, []) for k in ("fused", "free", "unsupported", "notes")}
+        return out
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy per-layer table (one row per layer), units in column names, metadata in ``df.attrs``."""
@@ -93,11 +103,16 @@ class NetworkResult:
                    "macs": r.layer.macs, "ops": r.layer.ops, "latency_cycles": c.latency_cycles,
                    "latency_s": c.latency_s, "compute_cycles": c.compute_cycles,
                    "stall_cycles": sum(c.stall_cycles.values()), "energy_pj": c.energy_pj,
-                   "mac_energy_pj": c.mac_energy_pj, "utilization": c.utilization, "active_pes": c.active_pes}
+                   "mac_energy_pj": c.mac_energy_pj, "utilization": c.utilization, "active_pes": c.active_pes,
+                   "unsupported": False}
             for lv, ops in c.energy_breakdown_pj.items():
                 for o, v in ops.items():
                     row[f"energy_{lv}_{o}_pj"] = v
             rows.append(row)
+        for u in (self.import_report or {}).get("unsupported", []):
+            rows.append({"network": self.network, "hw": self.arch.name, "layer": u["node"], "op": u["op_type"],
+                         "macs": 0, "ops": 0, "latency_cycles": 0.0, "latency_s": 0.0, "energy_pj": 0.0,
+                         "unsupported": True})
         df = pd.DataFrame(rows)
         df.attrs.update({"objective": self.objective, "hw_digest": self.arch.digest(), **self.meta})
         return df
@@ -128,7 +143,8 @@ class NetworkEvaluator:
         results = [self.layer(layer) for layer in net.layers]
         meta = {"accelsim_version": __version__, "hw_digest": self.arch.digest(), "seed": self.seed,
                 "unique_layer_shapes": len({r.layer.shape_key() for r in results})}
-        return NetworkResult(net.name, self.arch, self.objective, results, meta)
+        return NetworkResult(net.name, self.arch, self.objective, results, meta,
+                             getattr(net, "import_report", None))
 
 
 def evaluate_network(net: Network, arch: Arch, objective: str = "edp", seed: int = 0) -> NetworkResult:

@@ -109,3 +109,48 @@ def test_help_is_fast_and_lazy():
     code = "import sys, accel.cli; accel.cli.build_parser(); print(sorted(m for m in ('torch','onnx','tvm','dask','numba','pandas') if m in sys.modules))"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.stdout.strip() == "[]"
+
+
+def _tiny_onnx(path, op="Relu"):
+    onnx = pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3, 16, 16])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    w = helper.make_tensor("w", TensorProto.FLOAT, [8, 3, 3, 3], np.ones(8 * 27, dtype=np.float32))
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv0", pads=[1, 1, 1, 1]),
+             helper.make_node(op, ["c"] if op == "Relu" else ["c", "c"], ["y"], name="tail",
+                              **({} if op == "Relu" else {"equation": "nchw,nchw->nchw"}))]
+    onnx.save(helper.make_model(helper.make_graph(nodes, "g", [x], [y], [w]),
+                                opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def test_eval_onnx_json_has_onnx_nodes(tmp_path, capsys):
+    p = tmp_path / "m.onnx"
+    _tiny_onnx(p)
+    assert main(["eval", str(p), "--hw", EYERISS, "--format", "json", "--input-shape", "x=2x3x16x16"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    (layer,) = out["layers"]
+    assert layer["op"] == "conv" and layer["macs"] == 2 * 8 * 27 * 16 * 16
+    assert layer["onnx_nodes"] == ["conv0"]
+    assert out["onnx_import"]["fused"][0]["node"] == "tail"
+    assert main(["eval", str(p), "--hw", EYERISS, "--format", "json", "--no-fuse"]) == 0
+    assert [l["op"] for l in json.loads(capsys.readouterr().out)["layers"]] == ["conv", "relu"]
+
+
+def test_eval_onnx_unsupported_and_bad_files(tmp_path):
+    p = tmp_path / "u.onnx"
+    _tiny_onnx(p, op="Einsum")
+    r = run("eval", str(p), "--hw", EYERISS)
+    assert r.returncode == 1 and "Einsum" in r.stderr and "Traceback" not in r.stderr
+    r = run("eval", str(p), "--hw", EYERISS, "--allow-unsupported", "--format", "json")
+    assert r.returncode == 0 and "warning" in r.stderr
+    rows = json.loads(r.stdout)["layers"]
+    assert [(l["op"], l["unsupported"]) for l in rows] == [("conv", False), ("Einsum", True)]
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x00garbage")
+    r = run("eval", str(bad), "--hw", EYERISS)
+    assert r.returncode == 1 and "not a valid ONNX" in r.stderr and "Traceback" not in r.stderr
+    r = run("eval", str(p), "--hw", EYERISS, "--input-shape", "x=1xfoo")
+    assert r.returncode == 1 and "--input-shape" in r.stderr
