@@ -133,7 +133,7 @@ def test_eval_onnx_json_has_onnx_nodes(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     (layer,) = out["layers"]
     assert layer["op"] == "conv" and layer["macs"] == 2 * 8 * 27 * 16 * 16
-    assert layer["onnx_nodes"] == ["conv0"]
+    assert layer["onnx_nodes"] == ["conv0", "tail"]  # the fused ReLU traces back too
     assert out["onnx_import"]["fused"][0]["node"] == "tail"
     assert main(["eval", str(p), "--hw", EYERISS, "--format", "json", "--no-fuse"]) == 0
     assert [l["op"] for l in json.loads(capsys.readouterr().out)["layers"]] == ["conv", "relu"]
