@@ -92,8 +92,12 @@ def cmd_eval(args) -> int:
     arch = _load_arch(args.hw)
     net = _load_network(args.network, args.batch, _parse_input_shapes(args.input_shape), not args.no_fuse,
                         args.allow_unsupported)
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
     try:
-        res = evaluate_network(net, arch, objective=args.objective, seed=args.seed)
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            res = evaluate_network(net, arch, objective=args.objective, seed=args.seed, executor=pool)
     except NoValidMapping as e:
         raise UserError(str(e)) from None
     text = write_result(res, args.format, args.output)

@@ -6,6 +6,7 @@ latencies and energy the sum of layer energies.  EDP is reported in pJ·s (energ
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -121,7 +122,7 @@ class NetworkResult:
 class NetworkEvaluator:
     """Maps and costs networks on one accelerator, caching mappings by unique layer shape."""
 
-    def __init__(self, arch: Arch, objective: str = "edp", seed: int = 0, parallel: bool = True):
+    def __init__(self, arch: Arch, objective: str = "edp", seed: int = 0, parallel: bool = False):
         self.arch = arch
         self.objective = objective
         self.seed = seed
@@ -139,14 +140,25 @@ class NetworkEvaluator:
             self._cache[key] = hit
         return LayerResult(layer, hit[0], hit[1], hit[2])
 
-    def network(self, net: Network) -> NetworkResult:
-        results = [self.layer(layer) for layer in net.layers]
+    def network(self, net: Network, executor: Executor | None = None) -> NetworkResult:
+        """Map and cost every layer.  With an ``executor`` (threads: the numba kernels release the GIL)
+        the unique layer shapes are mapped concurrently; results are identical to the serial path."""
+        layers = net.layers
+        if executor is not None:
+            todo: dict[tuple, Layer] = {}
+            for layer in layers:
+                if layer.shape_key() not in self._cache:
+                    todo.setdefault(layer.shape_key(), layer)
+            for _ in executor.map(self.layer, list(todo.values())):
+                pass
+        results = [self.layer(layer) for layer in layers]
         meta = {"accelsim_version": __version__, "hw_digest": self.arch.digest(), "seed": self.seed,
                 "unique_layer_shapes": len({r.layer.shape_key() for r in results})}
         return NetworkResult(net.name, self.arch, self.objective, results, meta,
                              getattr(net, "import_report", None))
 
 
-def evaluate_network(net: Network, arch: Arch, objective: str = "edp", seed: int = 0) -> NetworkResult:
-    """Map and cost every layer of ``net`` on ``arch``."""
-    return NetworkEvaluator(arch, objective, seed).network(net)
+def evaluate_network(net: Network, arch: Arch, objective: str = "edp", seed: int = 0,
+                     executor: Executor | None = None) -> NetworkResult:
+    """Map and cost every layer of ``net`` on ``arch`` (unique shapes concurrently on ``executor``)."""
+    return NetworkEvaluator(arch, objective, seed).network(net, executor)

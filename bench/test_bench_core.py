@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -64,10 +65,12 @@ def test_map_conv3x3_64_on_eyeriss(benchmark, eyeriss):
     benchmark.extra_info["latency_cycles"] = res.cost.latency_cycles
 
 
-def test_resnet50_on_eyeriss(benchmark, eyeriss):
+@pytest.mark.parametrize("threads", [1, os.cpu_count()], ids=["1thread", "allcores"])
+def test_resnet50_on_eyeriss(benchmark, eyeriss, threads):
     net = get_network("resnet50")
     NetworkEvaluator(eyeriss).network(net)  # warm-up (JIT), then a fresh evaluator (no mapping cache) per round
-    res = benchmark.pedantic(lambda: NetworkEvaluator(eyeriss).network(net), rounds=5, iterations=1)
+    with ThreadPoolExecutor(threads) as pool:
+        res = benchmark.pedantic(lambda: NetworkEvaluator(eyeriss).network(net, pool), rounds=5, iterations=1)
     benchmark.extra_info["latency_s"] = res.latency_s
     benchmark.extra_info["unique_layer_shapes"] = res.meta["unique_layer_shapes"]
 

@@ -167,7 +167,7 @@ class _Evaluator:
 
 
 def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int = 0, samples: int = 6000,
-                   rounds: int = 60, restarts: int = 4, exhaustive_limit: int = 100_000, parallel: bool = True,
+                   rounds: int = 60, restarts: int = 4, exhaustive_limit: int = 100_000, parallel: bool = False,
                    mapspace: MapSpace | None = None, max_spatial: int = 8) -> SearchResult:
     """Best mapping of ``layer`` on ``arch`` for ``objective`` (latency | energy | edp).
 
@@ -175,6 +175,10 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
     the encoded space); larger ones draw ``samples`` random genomes (spread evenly over the spatial
     candidates; ``max_spatial`` bounds how many are kept, see :mod:`mapper.mapspace`) and run steepest-descent local search from the ``restarts`` best distinct ones for up to
     ``rounds`` rounds each.  Raises :class:`NoValidMapping` naming the constraint that ruled everything out.
+
+    ``parallel=True`` evaluates each batch with the ``prange`` kernel (same code as the serial one); it
+    costs ~4 s more JIT on first use, so networks instead map their layers concurrently on threads
+    (the kernels release the GIL) with the serial kernel — see :class:`accel.evaluate.NetworkEvaluator`.
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, got {objective!r}")
