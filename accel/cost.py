@@ -120,6 +120,65 @@ _distinct = njit(distinct_taps)  # one definition, shared with Layer.operand_siz
 
 
 @njit
+def _spread_indices(d, a, b, x_in, T, SX, SY, vals):
+    """Indices of dim ``d`` that the children of one level-``a`` instance cover at one temporal step
+    (pair a → b): the child extent x_in[b, d], spread by every fan-out a+1..b whose place value includes
+    the (fixed) temporal loops of the bypassed levels in between.  Writes into ``vals``; returns the count."""
+    n = x_in[b, d]
+    for i in range(n):
+        vals[i] = i
+    place = n
+    for f in range(b, a, -1):
+        sp = SX[f, d] * SY[f, d]
+        if sp > 1:
+            for s_ in range(1, sp):
+                for i in range(n):
+                    vals[s_ * n + i] = vals[i] + s_ * place
+            n *= sp
+        place *= sp
+        if f - 1 > a:
+            place *= T[f - 1, d]
+    return n
+
+
+@njit
+def _window_union(d_out, d_tap, a, b, x_in, T, SX, SY, stride, dil):
+    """Distinct input rows i*stride + j*dil over the (possibly strided) index sets of an output dim and
+    its filter dim, counted exactly by marking (used only when a bypassed level's temporal loop sits
+    between two fan-outs of the pair, which makes the children's indices non-contiguous)."""
+    size_o = x_in[b, d_out]
+    size_t = x_in[b, d_tap]
+    for f in range(a + 1, b + 1):
+        size_o *= SX[f, d_out] * SY[f, d_out]
+        size_t *= SX[f, d_tap] * SY[f, d_tap]
+    po = np.empty(size_o, dtype=np.int64)
+    pt = np.empty(size_t, dtype=np.int64)
+    no = _spread_indices(d_out, a, b, x_in, T, SX, SY, po)
+    nt = _spread_indices(d_tap, a, b, x_in, T, SX, SY, pt)
+    top = po[no - 1] * stride + pt[nt - 1] * dil + 1
+    mark = np.zeros(top, dtype=np.uint8)
+    count = 0
+    for i in range(no):
+        for j in range(nt):
+            v = po[i] * stride + pt[j] * dil
+            if mark[v] == 0:
+                mark[v] = 1
+                count += 1
+    return count
+
+
+@njit
+def _strided(d, a, b, T, SX, SY):
+    """True if a temporal loop of a level strictly between a and b sits inside a fan-out of d in (a, b]."""
+    for f in range(a + 1, b + 1):
+        if SX[f, d] * SY[f, d] > 1:
+            for lv in range(f, b):
+                if T[lv, d] > 1:
+                    return True
+    return False
+
+
+@njit
 def _footprint(o, x, rel, present, window, sh, sw, dh, dw):
     """Elements of operand ``o`` touched by a sub-nest whose per-dim extents are ``x`` (8,)."""
     if present[o] == 0:
@@ -286,6 +345,14 @@ def _evaluate_into(bounds, rel, present, sh, sw, dh, dw, window, is_mac, arch, T
                 x_u[d] = x_in[b, d] * sp
                 between *= sp
             union = _footprint(o, x_u, rel, present, window, sh, sw, dh, dw)
+            if o == 1 and window == 1 and b - a > 1 and (_strided(4, a, b, T, SX, SY) or _strided(6, a, b, T, SX, SY)
+                                                          or _strided(5, a, b, T, SX, SY)
+                                                          or _strided(7, a, b, T, SX, SY)):
+                union = float(_window_union(4, 6, a, b, x_in, T, SX, SY, sh, dh)) \
+                    * float(_window_union(5, 7, a, b, x_in, T, SX, SY, sw, dw))
+                for d in range(4):
+                    if rel[o, d] == 1:
+                        union *= x_u[d]
             child_total = fills * tile * inst[b]  # values delivered to (or drained from) all children
             if o < 2:
                 parent_reads = fills * union * inst[a] if arch.multicast == 1 else child_total

@@ -261,7 +261,7 @@ def test_kernel_matches_walker_non_window(case):
 
 
 def _known_window_deviations(layer, arch, ref) -> dict[tuple[str, int], str]:
-    """Input counters the two known kernel deviations (see the xfail tests below) can affect, with the
+    """Input counters the known kernel deviation (see the xfail tests below) can affect, with the
     direction the kernel is off: ``"over"`` (kernel ≥ walker), ``"under"`` (kernel ≤ walker) or ``"any"``."""
     out: dict[tuple[str, int], str] = {}
     if not layer.window:
@@ -270,13 +270,10 @@ def _known_window_deviations(layer, arch, ref) -> dict[tuple[str, int], str]:
     for (o, a, b), n in ref.coincidences.items():
         if o != 1:
             continue
-        strided = arch.arrays.multicast == 1 and bool(ref.strided[(o, a, b)] & {4, 5, 6, 7})
         if n:  # kernel refetches on every move of a relevant loop, the walker reuses an identical set
-            out[("reads", a)] = "any" if strided else "over"
+            out[("reads", a)] = "over"
             if b < L:
                 out[("writes", b)] = "over"
-        elif strided:  # kernel counts the multicast union as a contiguous window
-            out[("reads", a)] = "under"
     return out
 
 
@@ -323,7 +320,7 @@ def test_window_deviation_classifier():
 
 # ---- known kernel deviations from the literal model (minimal cases; remove xfail when the kernel is fixed) --
 @pytest.mark.xfail(strict=True, reason=(
-    "kernel bug: fills = product of temporal factors down to the innermost relevant loop assumes a new input "
+    "known conservative approximation (no sliding-window halo reuse across temporal steps): fills = product of temporal factors down to the innermost relevant loop assumes a new input "
     "tile whenever a relevant loop moves; with sliding windows consecutive iterations (q, s) = (0, 1) -> (1, 0) "
     "need the same input column w = q*stride + s*dilation = 1, which stays resident (kernel 4 DRAM input "
     "reads, literal model 3)"))
@@ -334,12 +331,8 @@ def test_known_deviation_window_coincidence_refetch():
     _compare(layer, arch, m)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kernel bug: the multicast union of a pair (a, b) spanning a bypassed level is sized as a contiguous "
-    "window (_footprint of x_in[b] * spatial factors), but a temporal loop of the bypassed level sits between "
-    "the fan-outs, so the children's P rows are strided ({t, t+2}); with R=2 lanes they need inputs rows "
-    "{t..t+3} = 4 per step, not distinct(2, 2) = 3 (kernel 6 DRAM input reads, literal model 8)"))
-def test_known_deviation_strided_multicast_union():
+# formerly a known deviation (multicast union of a pair spanning a bypassed level); fixed in the kernel
+def test_strided_multicast_union_is_exact():
     arch = _arch([dict(name="RF", size_bytes=1e6, word_bits=16, keeps=["weights", "outputs"], per_pe=True,
                        read_energy_pj=1.0, write_energy_pj=1.0)], cols=2, macs=2)
     layer = Layer(name="c", op="conv", P=4, R=2)
