@@ -244,7 +244,9 @@ def _evaluate_into(bounds, rel, present, sh, sw, dh, dw, window, is_mac, arch, T
     # ---- dataflow constraints (at the PE-array fan-out and the innermost level) ----
     pe = arch.pe_level
     inner = L - 1
-    for d in range(8):
+    # Dataflow rules and systolic timing describe how MACs flow through the array; pooling and element-wise
+    # layers run as plain vector ops (one op per MAC unit per cycle) with any unrolling.
+    for d in range(8 if is_mac == 1 else 0):
         if pe <= L:
             if SX[pe, d] > 1 and arch.allow_x[d] == 0:
                 out[O_REASON] = 4
@@ -396,7 +398,7 @@ def _evaluate_into(bounds, rel, present, sh, sw, dh, dw, window, is_mac, arch, T
     if arch.psum_acc_cycles > 0 and red_spatial > 1 and present[2] == 1:
         accum = arch.psum_acc_cycles * psum_drains_per_pe
     fold = 0.0
-    if arch.systolic == 1:
+    if arch.systolic == 1 and is_mac == 1:
         fold = folds * (arch.fold_rows_coef * arch.fanout_y[pe] + arch.fold_cols_coef * arch.fanout_x[pe]
                         + arch.fold_const) + arch.layer_const
         fill_cycles = 0.0  # the per-fold model already contains the array's fill and drain
@@ -462,20 +464,50 @@ def _objective(out, objective):
     return out[O_LATENCY] * out[O_ENERGY]
 
 
-def _batch_impl(bounds, rel, present, sh, sw, dh, dw, window, is_mac, arch, T, SX, SY, ORD, KEEP, objective,
-                result, reason):
-    """Evaluate B mappings (leading axis of T, SX, SY, ORD, KEEP); write objective and reason code."""
-    B = T.shape[0]
-    n = O_BASE + arch.n_levels * 13
-    for i in prange(B):
+# The mapper's batch evaluation lives here, next to the kernel it calls: numba's on-disk cache only
+# notices edits to the file that defines a cached function, so a caller in another module could keep a
+# stale copy of _evaluate_into.  Genomes are the mapper's encoding (mapper.mapspace).
+@njit
+def _decode(g, spx, spy, splits, orders, keeps, L, T, SX, SY, ORD, KEEP):
+    """Genome → mapping arrays (written into T, SX, SY, ORD, KEEP)."""
+    s = g[0]
+    for f in range(L + 1):
+        for d in range(8):
+            SX[f, d] = spx[s, f, d]
+            SY[f, d] = spy[s, f, d]
+    for d in range(8):
+        k = g[1 + d]
+        for lv in range(L):
+            T[lv, d] = splits[s, d, k, lv]
+    for lv in range(L):
+        o = g[9 + lv]
+        for j in range(8):
+            ORD[lv, j] = orders[o, j]
+    v = g[9 + L]
+    for lv in range(L):
+        for o in range(3):
+            KEEP[lv, o] = keeps[v, lv, o]
+
+
+def _eval_genomes_impl(G, bounds, rel, present, sh, sw, dh, dw, window, is_mac, arch, spx, spy, splits, orders,
+                       keeps, objective, result, reason):
+    """Objective (inf if invalid) and reason code for each genome row of G."""
+    L = arch.n_levels
+    n = O_BASE + 13 * L
+    for i in prange(G.shape[0]):
+        T = np.empty((L, 8), dtype=np.int64)
+        SX = np.empty((L + 1, 8), dtype=np.int64)
+        SY = np.empty((L + 1, 8), dtype=np.int64)
+        ORD = np.empty((L, 8), dtype=np.int64)
+        KEEP = np.empty((L, 3), dtype=np.int64)
         buf = np.empty(n)
-        _evaluate_into(bounds, rel, present, sh, sw, dh, dw, window, is_mac, arch, T[i], SX[i], SY[i], ORD[i],
-                       KEEP[i], buf)
+        _decode(G[i], spx, spy, splits, orders, keeps, L, T, SX, SY, ORD, KEEP)
+        _evaluate_into(bounds, rel, present, sh, sw, dh, dw, window, is_mac, arch, T, SX, SY, ORD, KEEP, buf)
         result[i] = _objective(buf, objective)
         reason[i] = buf[O_REASON]
 
 
-_batch_serial, _batch_parallel = jit_pair(_batch_impl)
+_eval_genomes_serial, _eval_genomes_parallel = jit_pair(_eval_genomes_impl)
 
 OBJECTIVES = {"latency": 0, "energy": 1, "edp": 2}
 
@@ -627,21 +659,6 @@ def record_from_raw(out: np.ndarray, arch: Arch) -> CostRecord:
         utilization=float(out[O_POINTS] / (lat * peak)) if valid and lat > 0 else 0.0,
         active_pes=int(out[O_ACTIVE_PES]), active_macs=int(out[O_ACTIVE_MACS]),
         padded_points_ratio=float(out[O_PAD_RATIO]), points=float(out[O_POINTS]), raw=out.copy())
-
-
-def evaluate_batch(layer: Layer, arch: Arch, T, SX, SY, ORD, KEEP, objective: str = "edp",
-                   parallel: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Objective value (inf if invalid) and reason code for B mappings given as stacked arrays."""
-    if arch.arrays.im2col:
-        layer = lower_im2col(layer)
-    la = compile_layer(layer)
-    B = T.shape[0]
-    res = np.empty(B)
-    reason = np.empty(B)
-    fn = _batch_parallel if parallel else _batch_serial
-    fn(la.bounds, la.rel, la.present, la.stride_h, la.stride_w, la.dil_h, la.dil_w, la.window, la.is_mac,
-       arch.arrays, T, SX, SY, ORD, KEEP, OBJECTIVES[objective], res, reason)
-    return res, reason
 
 
 def math_lower_bound_cycles(layer: Layer, arch: Arch) -> float:

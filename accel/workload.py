@@ -27,7 +27,8 @@ inputs and performs one compare (max) or add (avg) per point, and it is charged 
 energy.  An element-wise layer iterates N×K×P×Q once, reading one or two inputs and writing one output,
 one op per point.  Both go through the same loop-nest data-movement model as convolutions (so their DRAM
 and buffer traffic and bandwidth stalls are costed like any other layer), and their ops execute at one
-op per MAC unit per cycle.  Reshape-like layers (flatten, concat) move no data in this model and are not
+op per MAC unit per cycle, mapped freely (a dataflow's unrolling/stationarity rules and a systolic array's
+per-fold timing describe how MACs flow through the array, not vector ops).  Reshape-like layers (flatten, concat) move no data in this model and are not
 layers at all: the builder only records the tensor shapes.
 """
 

@@ -1,17 +1,13 @@
 """PyTorch modules for the cross-check (``accelsim xcheck``) networks that the zoo does not provide, and their
 ONNX export.
 
-* :func:`nb201_module`: a NAS-Bench-201 ``TinyNetwork`` (Dong & Yang, ICLR 2020) for one cell, written to
-  match :func:`nas.nb201.build_network` layer for layer: 3×3 stem conv + BN, three stages of five cells
-  (C = 16, 32, 64) separated by ``ResNetBasicblock`` reductions, ``lastact`` BN + ReLU, global average pool,
-  classifier.  ``nor_conv_kxk`` is ReLU → Conv → BN, ``avg_pool_3x3`` is stride 1 pad 1
-  (``count_include_pad=False`` as in NAS-Bench-201), ``skip_connect`` the identity.  Only the *effective*
-  edges (:func:`nas.nb201.effective_edges`, ``prune=True``) are built, as a compiler removes dead or
-  constant-zero edges; a cell with no input→output path outputs zeros.
+* NAS-Bench-201 cells: :func:`nas.nb201_torch.build_nb201_torch` (``prune=True``: the same convolutions as
+  the accelsim network), BatchNorm statistics randomised so BN folding is exercised.
 * :func:`mbconv_module`: a small MobileNetV2-style network of MBConv blocks (1×1 expand → k×k depthwise →
   1×1 project, ReLU6, residual when shapes allow) with a per-block choice of expansion ratio and kernel
-  size — the OFA / CHaNAS block space (CHaNAS Sec. 3, "MBConv blocks with kernel 3/5/7, expand 3/4/6") at
-  CIFAR resolution, so a set of such networks can be tuned and measured within minutes on a laptop CPU.
+  size — the OFA / CHaNAS unit choices (kernel 3/5/7, expansion 3/4/6; :mod:`nas.mbconv` has the full ImageNet-size
+  OFA space) on a fixed six-block CIFAR-size skeleton, so a set of such networks can be MetaSchedule-tuned and
+  measured within minutes on a 2-core CPU.
 
 Names: ``nb201:<arch string>`` and ``mbconv:<e>k<k>-...`` (one token per block, e.g. ``mbconv:e3k3-e6k5-...``).
 ``torch`` is imported lazily.
@@ -22,7 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["MBCONV_SKELETON", "MBCONV_EXPANDS", "MBCONV_KERNELS", "nb201_module", "mbconv_module",
+__all__ = ["MBCONV_SKELETON", "MBCONV_EXPANDS", "MBCONV_KERNELS", "mbconv_module",
            "parse_mbconv", "mbconv_name", "sample_mbconv", "export_module_onnx", "module_for", "input_shape_for"]
 
 # MBConv skeleton at 32×32: (output channels, stride) per block, after a 3×3 stem to 16 channels.
@@ -66,81 +62,6 @@ def sample_mbconv(n: int, seed: int = 0) -> list[str]:
         if name not in names:
             names.append(name)
     return names
-
-
-def nb201_module(arch, classes: int = 10, channels: int = 16, cells_per_stage: int = 5):
-    """The NAS-Bench-201 network of ``arch`` (anything :func:`nas.nb201.as_arch` takes) as a ``torch.nn.Module``
-    in eval mode, seeded random weights (BatchNorm running statistics randomised so BN folding is not a no-op)."""
-    import torch
-    from torch import nn
-
-    from nas.nb201 import N_NODES, as_arch, effective_edges
-
-    a = as_arch(arch)
-    edges = effective_edges(a, prune=True)
-
-    def relu_conv_bn(cin, cout, k, stride, pad):
-        return nn.Sequential(nn.ReLU(inplace=False), nn.Conv2d(cin, cout, k, stride, pad, bias=False),
-                             nn.BatchNorm2d(cout))
-
-    class Cell(nn.Module):
-        def __init__(self, c):
-            super().__init__()
-            self.ops = nn.ModuleDict()
-            for i, j, op in edges:
-                key = f"{i}{j}"
-                if op == "nor_conv_1x1":
-                    self.ops[key] = relu_conv_bn(c, c, 1, 1, 0)
-                elif op == "nor_conv_3x3":
-                    self.ops[key] = relu_conv_bn(c, c, 3, 1, 1)
-                elif op == "avg_pool_3x3":
-                    self.ops[key] = nn.AvgPool2d(3, 1, 1, count_include_pad=False)
-                else:  # skip_connect
-                    self.ops[key] = nn.Identity()
-
-        def forward(self, x):
-            nodes = {0: x}
-            for j in range(1, N_NODES):
-                terms = [self.ops[f"{i}{jj}"](nodes[i]) for i, jj, _ in edges if jj == j and i in nodes]
-                if terms:
-                    acc = terms[0]
-                    for t in terms[1:]:
-                        acc = acc + t
-                    nodes[j] = acc
-            out = nodes.get(N_NODES - 1)
-            return out if out is not None else torch.zeros_like(x)
-
-    class ResBlock(nn.Module):
-        def __init__(self, cin, planes):
-            super().__init__()
-            self.conv_a = relu_conv_bn(cin, planes, 3, 2, 1)
-            self.conv_b = relu_conv_bn(planes, planes, 3, 1, 1)
-            self.downsample = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(cin, planes, 1, bias=False))
-
-        def forward(self, x):
-            return self.downsample(x) + self.conv_b(self.conv_a(x))
-
-    class TinyNetwork(nn.Module):
-        def __init__(self):
-            super().__init__()
-            c = channels
-            layers = [nn.Conv2d(3, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c)]
-            for stage in range(3):
-                if stage:
-                    layers.append(ResBlock(c, 2 * c))
-                    c *= 2
-                layers += [Cell(c) for _ in range(cells_per_stage)]
-            self.cells = nn.Sequential(*layers)
-            self.lastact = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=False))
-            self.pool = nn.AdaptiveAvgPool2d(1)
-            self.classifier = nn.Linear(c, classes)
-
-        def forward(self, x):
-            y = self.pool(self.lastact(self.cells(x)))
-            return self.classifier(torch.flatten(y, 1))
-
-    torch.manual_seed(0)
-    return _randomise_bn(TinyNetwork()).eval()
 
 
 def mbconv_module(blocks: tuple[tuple[int, int], ...] | str):
@@ -210,7 +131,12 @@ def module_for(name: str):
     """The torch module of an ``nb201:<arch>`` or ``mbconv:<blocks>`` network name."""
     space, sep, enc = name.partition(":")
     if sep and space == "nb201":
-        return nb201_module(enc)
+        import torch
+
+        from nas.nb201_torch import build_nb201_torch
+
+        torch.manual_seed(0)
+        return _randomise_bn(build_nb201_torch(enc, prune=True)).eval()
     if sep and space == "mbconv":
         return mbconv_module(enc)
     raise ValueError(f"{name!r}: not an nb201:<arch> or mbconv:<blocks> network")

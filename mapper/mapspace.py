@@ -146,7 +146,7 @@ def _spatial_candidates(layer: Layer, arch: Arch, max_spatial: int):
         fx, fy = int(a.fanout_x[f]), int(a.fanout_y[f])
         if fx * fy == 1:
             continue
-        is_pe = f == a.pe_level
+        is_pe = f == a.pe_level and layer.is_mac  # dataflow rules constrain MAC layers only
         allow_x = a.allow_x if is_pe else all_dims
         allow_y = a.allow_y if is_pe else all_dims
         new = []
@@ -267,12 +267,13 @@ def build_mapspace(layer: Layer, arch: Arch, max_spatial: int = 8, max_splits: i
             for ext in padded_extents(rem):
                 for ch in ordered_factorizations(ext, L):
                     inner = ch[L - 1]
-                    if inner > 1 and not a.innermost_only[d]:
-                        continue
-                    if a.innermost_full[d] and inner < rem:
-                        continue
-                    if a.spatial_full[d] and used[d] < bounds[d] <= a.fanout_y[a.pe_level] and max(ch) > 1:
-                        continue
+                    if layer.is_mac:
+                        if inner > 1 and not a.innermost_only[d]:
+                            continue
+                        if a.innermost_full[d] and inner < rem:
+                            continue
+                        if a.spatial_full[d] and used[d] < bounds[d] <= a.fanout_y[a.pe_level] and max(ch) > 1:
+                            continue
                     chains.append(ch)
             if not chains:  # the rules leave nothing: keep the outermost-only chain, evaluation says why
                 chains = [(rem,) + (1,) * (L - 1)]

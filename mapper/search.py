@@ -12,55 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from accel._jit import jit_pair, njit, prange
+from accel._jit import njit
 from accel.arch import Arch
-from accel.cost import (O_BASE, O_REASON, OBJECTIVES, REASONS, CostRecord, Mapping, _evaluate_into, _objective,
-                        compile_layer, evaluate, out_size, record_from_raw)
+from accel.cost import (OBJECTIVES, REASONS, CostRecord, Mapping, _decode, _eval_genomes_parallel,
+                        _eval_genomes_serial, _evaluate_into, compile_layer, evaluate, out_size, record_from_raw)
 from accel.workload import Layer
 from mapper.mapspace import MapSpace, NoValidMapping, build_mapspace
 
 
-@njit
-def _decode(g, spx, spy, splits, orders, keeps, L, T, SX, SY, ORD, KEEP):
-    """Genome → mapping arrays (written into T, SX, SY, ORD, KEEP)."""
-    s = g[0]
-    for f in range(L + 1):
-        for d in range(8):
-            SX[f, d] = spx[s, f, d]
-            SY[f, d] = spy[s, f, d]
-    for d in range(8):
-        k = g[1 + d]
-        for lv in range(L):
-            T[lv, d] = splits[s, d, k, lv]
-    for lv in range(L):
-        o = g[9 + lv]
-        for j in range(8):
-            ORD[lv, j] = orders[o, j]
-    v = g[9 + L]
-    for lv in range(L):
-        for o in range(3):
-            KEEP[lv, o] = keeps[v, lv, o]
-
-
-def _eval_genomes_impl(G, bounds, rel, present, sh, sw, dh, dw, window, is_mac, arch, spx, spy, splits, orders,
-                       keeps, objective, result, reason):
-    """Objective (inf if invalid) and reason code for each genome row of G."""
-    L = arch.n_levels
-    n = O_BASE + 13 * L
-    for i in prange(G.shape[0]):
-        T = np.empty((L, 8), dtype=np.int64)
-        SX = np.empty((L + 1, 8), dtype=np.int64)
-        SY = np.empty((L + 1, 8), dtype=np.int64)
-        ORD = np.empty((L, 8), dtype=np.int64)
-        KEEP = np.empty((L, 3), dtype=np.int64)
-        buf = np.empty(n)
-        _decode(G[i], spx, spy, splits, orders, keeps, L, T, SX, SY, ORD, KEEP)
-        _evaluate_into(bounds, rel, present, sh, sw, dh, dw, window, is_mac, arch, T, SX, SY, ORD, KEEP, buf)
-        result[i] = _objective(buf, objective)
-        reason[i] = buf[O_REASON]
-
-
-_eval_genomes_serial, _eval_genomes_parallel = jit_pair(_eval_genomes_impl)
 
 
 @njit

@@ -1,0 +1,402 @@
+"""``accelsim sweep | codesign | rankcorr | plot``: accelerator sweeps, semi-decoupled co-design,
+ranking-correlation studies and plots.  Only argparse and the standard library are imported here; the
+handlers import the heavy modules.
+
+::
+
+    accelsim sweep SPEC.yaml --workload W [--workload ...] -o results.parquet [--jobs N]
+                   [--scheduler tcp://HOST:PORT | --dask-local] [--per-layer] [--batch-size B] [--plot out.png]
+    accelsim codesign --space nb201 --ref-hw configs/eyeriss.yaml --sweep SPEC.yaml --keep 20 --objective edp
+                   [--max-latency-ms X ...] [--min-accuracy A ...] [--format table|json] [--study] [--plot out.png]
+    accelsim rankcorr --space nb201 --sample 1000 --hw a.yaml --hw b.yaml ... [--metric latency|energy|edp]
+                   [--from-sweep results.parquet] [--top-k K] [--format table|json] [--plot heatmap.png]
+                   [--scatter-plot scatter.png [--pair A B]]
+    accelsim plot {breakdown,roofline} NETWORK --hw CONFIG -o out.png [--batch N] [--objective edp]
+    accelsim plot pareto RESULTS.parquet -o out.png [--x latency_s] [--y energy_pj]
+
+Workloads: zoo names, ``.onnx`` files, ``nb201:<arch string|index>``, ``nb201-sample:N:SEED`` (see
+:mod:`accel.sweep`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import time
+
+SPACES = ("nb201",)
+
+
+class ProgressBar:
+    """Plain-text progress bar with ETA on stderr (redrawn in place on a terminal, a line per 10 % else).
+    Called as ``progress(done, total)``; the rate is measured from the first call, so resumed work does
+    not distort the ETA."""
+
+    def __init__(self, label: str, unit: str = "points", stream=None, width: int = 28):
+        self.label, self.unit, self.width = label, unit, width
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.t0: float | None = None
+        self.d0 = 0
+        self.last_decile = -1
+
+    @staticmethod
+    def _fmt(s: float) -> str:
+        s = int(round(s))
+        return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else (f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s")
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if self.t0 is None:
+            self.t0, self.d0 = now, done
+        frac = done / total if total else 1.0
+        fill = int(self.width * frac)
+        el = now - self.t0
+        rate = (done - self.d0) / el if el > 0 and done > self.d0 else 0.0
+        eta = self._fmt((total - done) / rate) if rate > 0 else ("0s" if done >= total else "?")
+        line = (f"{self.label} [{'#' * fill}{'.' * (self.width - fill)}] {done}/{total} {self.unit} "
+                f"{100 * frac:3.0f}%  elapsed {self._fmt(el)}  ETA {eta}")
+        if self.tty:
+            self.stream.write("\r" + line + ("\n" if done >= total else ""))
+            self.stream.flush()
+        else:
+            dec = int(10 * frac)
+            if dec != self.last_decile or done >= total:
+                self.last_decile = dec
+                self.stream.write(line + "\n")
+                self.stream.flush()
+
+
+def _user_error(msg: str):
+    from accel.cli import UserError
+
+    return UserError(msg)
+
+
+@contextlib.contextmanager
+def _executor(args):
+    """The Executor the flags ask for: SerialExecutor (--jobs 1), a local process pool (default), a Dask
+    LocalCluster (--dask-local) or an existing Dask scheduler (--scheduler)."""
+    jobs = args.jobs
+    if jobs is not None and jobs < 1:
+        raise _user_error("--jobs must be >= 1")
+    if args.scheduler or args.dask_local:
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise _user_error("--scheduler / --dask-local need Dask: pip install 'accelsim[dask]'") from None
+        with contextlib.ExitStack() as stack:
+            if args.dask_local:
+                cluster = stack.enter_context(LocalCluster(n_workers=jobs or os.cpu_count() or 1, threads_per_worker=1,
+                                                           processes=True, dashboard_address=None))
+                client = stack.enter_context(Client(cluster))
+            else:
+                try:
+                    client = stack.enter_context(Client(args.scheduler, timeout="20s"))
+                except (OSError, TimeoutError, ValueError) as e:
+                    raise _user_error(f"--scheduler {args.scheduler}: cannot connect ({e})") from None
+            yield client.get_executor()
+        return
+    if jobs == 1:
+        from accel.sweep import SerialExecutor
+
+        yield SerialExecutor()
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as ex:
+        yield ex
+
+
+def _spec_error(e) -> Exception:
+    return _user_error(str(e))
+
+
+def _save(fig, path: str) -> None:
+    try:
+        fig.savefig(path, dpi=150)
+    except (OSError, ValueError) as e:
+        raise _user_error(f"cannot write plot {path}: {e}") from None
+    print(f"wrote {path}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------------------------
+# sweep
+# ---------------------------------------------------------------------------------------------
+def cmd_sweep(args) -> int:
+    from accel.sweep import SweepError, SweepSpecError, load_sweep, run_sweep
+
+    if args.batch_size < 1:
+        raise _user_error("--batch-size must be >= 1")
+    try:
+        sw = load_sweep(args.spec)
+    except SweepSpecError as e:
+        raise _spec_error(e) from None
+    t0 = time.perf_counter()
+    try:
+        with _executor(args) as ex:
+            df = run_sweep(sw, args.workload, args.output, executor=ex, progress=ProgressBar("sweep"),
+                           batch_size=args.batch_size, per_layer=args.per_layer)
+    except (SweepError, SweepSpecError) as e:
+        raise _user_error(str(e)) from None
+    el = time.perf_counter() - t0
+    n_pts = df.attrs.get("n_points", 0)
+    ok = df[df["status"] == "ok"]
+    dropped = df[df["status"] != "ok"].drop_duplicates("point")
+    print(f"wrote {args.output}: {n_pts} design points x {len(df.attrs.get('workloads', []))} workloads, "
+          f"{len(df)} rows, {ok['point'].nunique()} points with results, {len(dropped)} with a dropped row; "
+          f"{el:.1f} s", file=sys.stderr)
+    if len(dropped):
+        kinds = r"^(invalid config|duplicate|area unknown|area|power|no valid mapping)"
+        reasons = dropped["reason"].str.extract(kinds)[0].fillna("other").value_counts()
+        for r, n in reasons.items():
+            print(f"  dropped: {n} x {r}", file=sys.stderr)
+    if args.plot and len(ok) and "layer" not in df.columns:
+        from accel.plots import plot_pareto
+
+        tot = ok.groupby("point")[["latency_s", "energy_pj"]].sum()
+        nw = ok.groupby("point")["workload"].count()
+        tot = tot[nw == nw.max()]
+        fig = plot_pareto(tot, "latency_s", "energy_pj", label="design points",
+                          xlabel="latency summed over workloads (s)", ylabel="energy summed over workloads (pJ)")
+        fig.axes[0].set_title(f"{sw.name}: latency vs energy")
+        _save(fig, args.plot)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# codesign
+# ---------------------------------------------------------------------------------------------
+def cmd_codesign(args) -> int:
+    import json
+
+    from accel.arch import ConfigError, load_arch
+    from accel.sweep import SweepSpecError, load_sweep
+    from nas.codesign import Constraint, run_codesign
+
+    if args.keep < 1:
+        raise _user_error("--keep must be >= 1")
+    if args.nas_budget < 1:
+        raise _user_error("--nas-budget must be >= 1")
+    for v in args.max_latency_ms or []:
+        if v <= 0:
+            raise _user_error(f"--max-latency-ms must be > 0, got {v}")
+    for v in args.min_accuracy or []:
+        if not 0 <= v <= 100:
+            raise _user_error(f"--min-accuracy is a percentage in [0, 100], got {v}")
+    try:
+        study_ks = sorted({int(x) for x in args.keep_study.split(",") if x.strip()})
+    except ValueError:
+        raise _user_error(f"--keep-study: expected comma-separated integers, got {args.keep_study!r}") from None
+    if any(k < 1 for k in study_ks):
+        raise _user_error("--keep-study values must be >= 1")
+    try:
+        ref = load_arch(args.ref_hw)
+    except ConfigError as e:
+        raise _user_error(str(e)) from None
+    try:
+        sw = load_sweep(args.sweep)
+    except SweepSpecError as e:
+        raise _spec_error(e) from None
+    accs = args.min_accuracy or [None]
+    lats = args.max_latency_ms or [None]
+    cons = None
+    if args.min_accuracy or args.max_latency_ms:
+        cons = [Constraint(a, None if lat is None else lat * 1e-3) for a in accs for lat in lats]
+    with _executor(args) as ex:
+        res = run_codesign(sw, ref, objective=args.objective, keep=args.keep, constraints=cons,
+                           keep_mode=args.keep_mode, dataset=args.dataset, nas_budget=args.nas_budget,
+                           nas_seed=args.nas_seed, keep_study=study_ks, executor=ex,
+                           progress=ProgressBar("codesign", "accelerators"))
+    if args.format == "json":
+        print(json.dumps(res.to_json(study=args.study), indent=1))
+    else:
+        text = res.table()
+        if not args.study:
+            text = text.split("\ngap (%) vs keep")[0].rstrip()
+        print(text)
+    if args.plot:
+        import numpy as np
+
+        from accel.plots import new_figure, plot_gap_vs_keep, plot_pareto
+        from nas import nb201
+        from nas.hwcost import nb201_hwcost
+
+        table = nb201_hwcost(ref, dataset=res.meta["dataset"], batch=sw.spec.batch, objective=sw.spec.objective,
+                             seed=sw.spec.seed)
+        table["accuracy"] = nb201.accuracies(res.meta["dataset"])[table["index"].to_numpy()]
+        kept = np.unique(np.concatenate([r["kept"] for r in res.results]))
+        fig, axes = new_figure(1, 2)
+        plot_pareto(table, "latency_s", "accuracy", maximize_y=True, ax=axes[0, 0], label="NB201 archs",
+                    xlabel=f"latency on {ref.name} (s)", ylabel="accuracy (%)",
+                    highlight=table.set_index("index").loc[kept].reset_index(), highlight_label="kept (stage 1)")
+        plot_gap_vs_keep(res.study["keep"], [str(c) for c in res.constraints], ax=axes[0, 1])
+        _save(fig, args.plot)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# rankcorr
+# ---------------------------------------------------------------------------------------------
+def cmd_rankcorr(args) -> int:
+    import json
+
+    from accel.arch import ConfigError, load_arch
+    from accel.rankcorr import nb201_table, rank_correlations, sweep_table
+
+    if args.top_k < 1:
+        raise _user_error("--top-k must be >= 1")
+    if args.from_sweep:
+        if args.hw:
+            raise _user_error("give either --hw configs or --from-sweep, not both")
+        try:
+            table = sweep_table(args.from_sweep, args.metric)
+        except (OSError, ValueError) as e:
+            raise _user_error(f"{args.from_sweep}: {e}") from None
+    else:
+        if not args.hw or len(args.hw) < 2:
+            raise _user_error("give at least two --hw configs (or --from-sweep results.parquet)")
+        from nas import nb201
+
+        if not 2 <= args.sample <= nb201.N_ARCHS:
+            raise _user_error(f"--sample must be in [2, {nb201.N_ARCHS}]")
+        try:
+            archs = [load_arch(h) for h in args.hw]
+        except ConfigError as e:
+            raise _user_error(str(e)) from None
+        table = nb201_table(archs, sample=args.sample, seed=args.seed, metric=args.metric, dataset=args.dataset)
+    try:
+        rc = rank_correlations(table, top_k=args.top_k, metric=args.metric)
+    except ValueError as e:
+        raise _user_error(str(e)) from None
+    print(json.dumps(rc.to_json(), indent=1) if args.format == "json" else rc.table())
+    if args.plot:
+        from accel.plots import plot_rank_heatmap
+
+        _save(plot_rank_heatmap(rc.spearman, title=f"Spearman ρ of {args.metric} (n = {rc.n})"), args.plot)
+    if args.scatter_plot:
+        from accel.plots import plot_rank_scatter
+
+        cols = list(table.columns)
+        a, b = args.pair or cols[:2]
+        for c in (a, b):
+            if c not in cols:
+                raise _user_error(f"--pair: no column {c!r} (columns: {', '.join(map(str, cols))})")
+        _save(plot_rank_scatter(table[a], table[b], top_k=rc.top_k), args.scatter_plot)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# plot
+# ---------------------------------------------------------------------------------------------
+def cmd_plot(args) -> int:
+    if args.kind == "pareto":
+        import pandas as pd
+
+        from accel.plots import plot_pareto
+
+        try:
+            df = pd.read_parquet(args.target)
+        except (OSError, ValueError) as e:
+            raise _user_error(f"{args.target}: cannot read a Parquet table ({e})") from None
+        for c in (args.x, args.y):
+            if c not in df.columns:
+                raise _user_error(f"{args.target}: no column {c!r}")
+        if "status" in df.columns:
+            df = df[df["status"] == "ok"]
+        if "point" in df.columns and "workload" in df.columns:
+            df = df.groupby("point")[[args.x, args.y]].sum()
+        _save(plot_pareto(df, args.x, args.y), args.output)
+        return 0
+    from accel.cli import _load_arch, _load_network
+    from accel.evaluate import evaluate_network
+    from accel.plots import plot_energy_breakdown, plot_roofline
+    from mapper.mapspace import NoValidMapping
+
+    if not args.hw:
+        raise _user_error(f"plot {args.kind} needs --hw CONFIG")
+    if args.batch < 1:
+        raise _user_error("--batch must be >= 1")
+    arch = _load_arch(args.hw)
+    net = _load_network(args.target, args.batch)
+    try:
+        res = evaluate_network(net, arch, objective=args.objective)
+    except NoValidMapping as e:
+        raise _user_error(str(e)) from None
+    fn = plot_energy_breakdown if args.kind == "breakdown" else plot_roofline
+    _save(fn(res), args.output)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# parsers
+# ---------------------------------------------------------------------------------------------
+def _add_executor_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--jobs", type=int, default=None, help="local worker processes (default: all CPUs; 1 = in-process)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--scheduler", metavar="ADDR", help="use an existing Dask cluster (tcp://HOST:PORT)")
+    g.add_argument("--dask-local", action="store_true", help="start a Dask LocalCluster with --jobs workers")
+
+
+def add_parsers(sub) -> None:
+    """Register sweep, codesign, rankcorr and plot on the ``accelsim`` subparsers object."""
+    s = sub.add_parser("sweep", help="evaluate every design point of a sweep spec on workloads (resumable)",
+                       description="Workloads: zoo names, .onnx files, nb201:<arch string|index>, "
+                                   "nb201-sample:N:SEED (N distinct NAS-Bench-201 CIFAR-10 archs). "
+                                   "Rerun the same command after an interruption to resume.")
+    s.add_argument("spec", help="sweep spec YAML (see configs/sweeps/demo.yaml)")
+    s.add_argument("--workload", action="append", required=True, help="workload (repeatable)")
+    s.add_argument("-o", "--output", required=True, help="results Parquet file")
+    _add_executor_flags(s)
+    s.add_argument("--per-layer", action="store_true", help="one row per layer instead of per workload")
+    s.add_argument("--batch-size", type=int, default=8, help="design points per task (default 8)")
+    s.add_argument("--plot", metavar="FILE", help="latency vs energy Pareto front across the sweep (PNG/PDF)")
+    s.set_defaults(func=cmd_sweep)
+
+    c = sub.add_parser("codesign", help="semi-decoupled network/accelerator co-design vs the joint optimum")
+    c.add_argument("--space", choices=SPACES, default="nb201")
+    c.add_argument("--ref-hw", required=True, help="reference accelerator for stage 1 (YAML or shipped name)")
+    c.add_argument("--sweep", required=True, help="sweep spec YAML of the accelerators to co-design")
+    c.add_argument("--keep", type=int, default=20, help="architectures kept from stage 1 (default 20)")
+    c.add_argument("--keep-mode", choices=("topk", "pareto"), default="topk")
+    c.add_argument("--objective", choices=("edp", "latency", "energy", "accuracy"), default="edp")
+    c.add_argument("--max-latency-ms", type=float, nargs="+", metavar="X", help="latency bound(s) on the accelerator")
+    c.add_argument("--min-accuracy", type=float, nargs="+", metavar="A",
+                   help="accuracy bound(s) in %% (default, with no bound given: the 50th/90th/99th percentiles)")
+    c.add_argument("--dataset", default="cifar10", help="cifar10 | cifar100 | imagenet16-120 accuracies")
+    c.add_argument("--nas-budget", type=int, default=1000, help="stage-1 NAS queries (default 1000)")
+    c.add_argument("--nas-seed", type=int, default=0)
+    c.add_argument("--keep-study", default="1,2,5,10,20,50,100", help="keep values for the study (comma-separated)")
+    c.add_argument("--study", action="store_true", help="also report gap vs --keep and vs distance from the reference")
+    c.add_argument("--format", choices=("table", "json"), default="table")
+    c.add_argument("--plot", metavar="FILE", help="accuracy-vs-latency Pareto front on the reference + gap vs keep")
+    _add_executor_flags(c)
+    c.set_defaults(func=cmd_codesign)
+
+    r = sub.add_parser("rankcorr", help="rank correlation of architectures across accelerators")
+    r.add_argument("--space", choices=SPACES, default="nb201")
+    r.add_argument("--sample", type=int, default=1000, help="NB201 archs sampled (default 1000)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--hw", action="append", help="accelerator config (repeatable, at least two)")
+    r.add_argument("--metric", choices=("latency", "energy", "edp"), default="latency")
+    r.add_argument("--from-sweep", metavar="RESULTS", help="use a sweep results table instead (workloads x points)")
+    r.add_argument("--top-k", type=int, default=50, help="k of the top-k overlap (default 50)")
+    r.add_argument("--dataset", default="cifar10")
+    r.add_argument("--format", choices=("table", "json"), default="table")
+    r.add_argument("--plot", metavar="FILE", help="Spearman heatmap (PNG/PDF)")
+    r.add_argument("--scatter-plot", metavar="FILE", help="rank scatter of a pair of columns")
+    r.add_argument("--pair", nargs=2, metavar=("A", "B"), help="columns of the rank scatter (default: first two)")
+    r.set_defaults(func=cmd_rankcorr)
+
+    p = sub.add_parser("plot", help="plots: per-layer energy breakdown, roofline, Pareto front of a results table")
+    p.add_argument("kind", choices=("breakdown", "roofline", "pareto"))
+    p.add_argument("target", help="NETWORK (breakdown, roofline) or a results Parquet file (pareto)")
+    p.add_argument("-o", "--output", required=True, help="PNG/PDF file")
+    p.add_argument("--hw", help="accelerator config (breakdown, roofline)")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--objective", choices=("edp", "latency", "energy"), default="edp")
+    p.add_argument("--x", default="latency_s", help="pareto: x column (minimised)")
+    p.add_argument("--y", default="energy_pj", help="pareto: y column (minimised)")
+    p.set_defaults(func=cmd_plot)

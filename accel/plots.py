@@ -1,0 +1,205 @@
+"""Plots for sweeps, co-design and rank-correlation studies (matplotlib, object API: no pyplot state, no
+global style).  Every function takes ``ax=None`` (a new :class:`matplotlib.figure.Figure` is made) or an
+Axes to draw into, and returns the Figure; save it with ``fig.savefig("out.png")`` (PNG, PDF, SVG by
+extension).  matplotlib is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from accel.evaluate import NetworkResult
+
+__all__ = ["plot_pareto", "plot_rank_heatmap", "plot_rank_scatter", "plot_energy_breakdown", "plot_roofline",
+           "plot_gap_vs_keep", "new_figure"]
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] | None = None):
+    """A Figure with a grid of Axes (not registered with pyplot)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize or (6.4 * ncols, 4.6 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, axes
+
+
+def _ax(ax: "Axes | None", figsize=(6.4, 4.6)) -> "tuple[Figure, Axes]":
+    if ax is not None:
+        return ax.figure, ax
+    fig, axes = new_figure(figsize=figsize)
+    return fig, axes[0, 0]
+
+
+def plot_pareto(df: pd.DataFrame, x: str, y: str, maximize_y: bool = False, ax: "Axes | None" = None,
+                label: str | None = None, log: bool = True, xlabel: str | None = None, ylabel: str | None = None,
+                highlight: pd.DataFrame | None = None, highlight_label: str = "selected") -> "Figure":
+    """Scatter of ``df[x]`` vs ``df[y]`` with the Pareto front (``x`` minimised; ``y`` minimised unless
+    ``maximize_y``) drawn as a step line; e.g. accuracy vs latency_s of NB201 archs on one accelerator, or
+    latency_s vs energy_pj across a sweep's design points.  ``highlight`` rows are marked on top."""
+    from accel.sweep import pareto_mask
+
+    fig, ax = _ax(ax)
+    xs = df[x].to_numpy(dtype=float)
+    ys = df[y].to_numpy(dtype=float)
+    front = pareto_mask(xs, ys, maximize_y=maximize_y)
+    ax.scatter(xs[~front], ys[~front], s=8, alpha=0.35, color="tab:gray", label=f"{label or 'points'} ({len(xs)})")
+    order = np.argsort(xs[front], kind="stable")
+    ax.step(xs[front][order], ys[front][order], where="post", color="tab:red", lw=1.2)
+    ax.scatter(xs[front], ys[front], s=18, color="tab:red", label=f"Pareto front ({int(front.sum())})", zorder=3)
+    if highlight is not None and len(highlight):
+        ax.scatter(highlight[x], highlight[y], s=70, facecolors="none", edgecolors="tab:blue", lw=1.5,
+                   label=highlight_label, zorder=4)
+    if log:
+        ax.set_xscale("log")
+        if not maximize_y and (ys[np.isfinite(ys)] > 0).all():
+            ax.set_yscale("log")
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or y)
+    ax.legend(loc="best", fontsize="small")
+    ax.grid(True, which="both", alpha=0.3)
+    return fig
+
+
+def plot_rank_heatmap(matrix: pd.DataFrame, ax: "Axes | None" = None, title: str = "Spearman ρ",
+                      vmin: float = -1.0, vmax: float = 1.0) -> "Figure":
+    """Heatmap of a square correlation / overlap matrix (e.g. :attr:`accel.rankcorr.RankCorr.spearman`),
+    values printed in the cells when there are at most 15 columns."""
+    n = len(matrix)
+    fig, ax = _ax(ax, figsize=(1.2 + 0.55 * n + 1.5, 1.0 + 0.55 * n))
+    data = matrix.to_numpy(dtype=float)
+    im = ax.imshow(data, vmin=vmin, vmax=vmax, cmap="viridis")
+    ax.set_xticks(range(n), [str(c) for c in matrix.columns], rotation=60, ha="right", fontsize="small")
+    ax.set_yticks(range(n), [str(c) for c in matrix.index], fontsize="small")
+    if n <= 15:
+        for i in range(n):
+            for j in range(n):
+                v = data[i, j]
+                ax.text(j, i, "–" if np.isnan(v) else f"{v:.2f}", ha="center", va="center", fontsize="x-small",
+                        color="white" if np.isnan(v) or v < (vmin + vmax) / 2 else "black")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    return fig
+
+
+def plot_rank_scatter(a: pd.Series, b: pd.Series, ax: "Axes | None" = None, top_k: int | None = None) -> "Figure":
+    """Rank of every row under ``a`` vs under ``b`` (1 = lowest value = best), with Spearman ρ and
+    Kendall τ-b in the title; rows in ``a``'s top-k are highlighted."""
+    from scipy.stats import kendalltau, spearmanr
+
+    fig, ax = _ax(ax, figsize=(5.2, 5.0))
+    both = pd.concat([a, b], axis=1).dropna()
+    ra = both.iloc[:, 0].rank(method="average").to_numpy()
+    rb = both.iloc[:, 1].rank(method="average").to_numpy()
+    ax.scatter(ra, rb, s=6, alpha=0.5, color="tab:blue")
+    if top_k:
+        top = ra <= top_k
+        ax.scatter(ra[top], rb[top], s=14, color="tab:red", label=f"top-{top_k} under {a.name}")
+        ax.legend(loc="lower right", fontsize="small")
+    n = len(both)
+    ax.plot([1, n], [1, n], color="k", lw=0.8, alpha=0.5)
+    rho = spearmanr(ra, rb).statistic
+    tau = kendalltau(ra, rb).statistic
+    ax.set_xlabel(f"rank on {a.name}")
+    ax.set_ylabel(f"rank on {b.name}")
+    ax.set_title(f"ρ = {rho:.3f}, τ = {tau:.3f} (n = {n})")
+    ax.set_aspect("equal", adjustable="box")
+    return fig
+
+
+def plot_energy_breakdown(result: "NetworkResult", ax: "Axes | None" = None, unit: str = "uJ") -> "Figure":
+    """Stacked bars, one per layer: energy by memory level (all operands), MAC/op, NoC and static energy
+    (from :class:`accel.evaluate.NetworkResult`), in µJ (``unit="uJ"``) or pJ."""
+    scale = {"uJ": 1e-6, "pJ": 1.0}[unit]
+    layers = [r for r in result.layers if r.cost is not None]
+    fig, ax = _ax(ax, figsize=(max(6.4, 0.22 * len(layers) + 2), 4.6))
+    levels = result.arch.level_names
+    parts: dict[str, np.ndarray] = {}
+    for lv in levels:
+        parts[lv] = np.array([sum(r.cost.energy_breakdown_pj[lv].values()) for r in layers]) * scale
+    parts["MAC/op"] = np.array([r.cost.mac_energy_pj for r in layers]) * scale
+    parts["NoC"] = np.array([r.cost.noc_energy_pj for r in layers]) * scale
+    parts["static"] = np.array([r.cost.static_energy_pj for r in layers]) * scale
+    x = np.arange(len(layers))
+    bottom = np.zeros(len(layers))
+    for name, v in parts.items():
+        if not v.any():
+            continue
+        ax.bar(x, v, bottom=bottom, label=name, width=0.8)
+        bottom += v
+    if len(layers) <= 60:
+        ax.set_xticks(x, [r.layer.name for r in layers], rotation=90, fontsize="x-small")
+    else:
+        ax.set_xlabel("layer index")
+    ax.set_ylabel(f"energy ({'µJ' if unit == 'uJ' else 'pJ'})")
+    ax.set_title(f"{result.network} on {result.arch.name}: energy by level")
+    ax.legend(fontsize="small")
+    return fig
+
+
+def plot_roofline(result: "NetworkResult", ax: "Axes | None" = None) -> "Figure":
+    """Roofline of one network on one accelerator: per layer, operational intensity (MACs or ops per byte
+    of DRAM traffic, reads + writes at the operands' DRAM bitwidths) vs achieved MACs/ops per cycle,
+    under the roof min(peak MAC/cycle, intensity × DRAM bandwidth in bytes/cycle) (Williams et al.,
+    CACM 2009)."""
+    fig, ax = _ax(ax)
+    arch = result.arch
+    a = arch.arrays
+    dram = arch.level_names[0]
+    bits = a.op_bits[0]
+    oi, perf, mac = [], [], []
+    for r in result.layers:
+        c = r.cost
+        if c is None or c.latency_cycles <= 0:
+            continue
+        byts = sum((c.reads[dram][o] + c.writes[dram][o]) * bits[k] / 8 for k, o in enumerate(("weights", "inputs", "outputs")))
+        if byts <= 0:
+            continue
+        oi.append(c.points / byts)
+        perf.append(c.points / c.latency_cycles)
+        mac.append(r.layer.is_mac)
+    oi, perf, mac = np.array(oi), np.array(perf), np.array(mac, dtype=bool)
+    peak = float(arch.peak_macs_per_cycle)
+    bw = float(a.read_bw[0]) / 8  # bytes per cycle
+    lo = min(oi.min() if len(oi) else 1.0, peak / bw if np.isfinite(bw) else 1.0) / 4
+    hi = max(oi.max() if len(oi) else 1.0, peak / bw if np.isfinite(bw) else 1.0) * 4
+    xs = np.geomspace(lo, hi, 200)
+    roof = np.minimum(peak, xs * bw) if np.isfinite(bw) else np.full_like(xs, peak)
+    ax.plot(xs, roof, color="k", lw=1.5, label=f"roof: {peak:g} MAC/cycle, DRAM {bw:g} B/cycle")
+    ax.scatter(oi[mac], perf[mac], s=16, color="tab:blue", label="conv / fc / matmul layers")
+    if (~mac).any():
+        ax.scatter(oi[~mac], perf[~mac], s=16, marker="x", color="tab:orange", label="pooling / element-wise layers")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("operational intensity (MAC or op per DRAM byte)")
+    ax.set_ylabel("attained MAC or op per cycle")
+    ax.set_title(f"{result.network} on {arch.name}")
+    ax.legend(fontsize="small")
+    ax.grid(True, which="both", alpha=0.3)
+    return fig
+
+
+def plot_gap_vs_keep(keep_rows: Sequence[dict], constraint_labels: Sequence[str], ax: "Axes | None" = None) -> "Figure":
+    """Co-design study: optimality gap (%) of the semi-decoupled result vs the number of kept archs, one
+    line per constraint (``keep_rows``: :attr:`nas.codesign.CodesignResult.study` ``["keep"]``);
+    gaps with no feasible semi-decoupled pair are left out."""
+    fig, ax = _ax(ax)
+    ks = [r["keep"] for r in keep_rows]
+    for ci, lab in enumerate(constraint_labels):
+        g = [r["gap_pct"][ci] for r in keep_rows]
+        pts = [(k, v) for k, v in zip(ks, g) if v is not None]
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=lab)
+    ax.set_xscale("log")
+    ax.set_xlabel("architectures kept from stage 1 (--keep)")
+    ax.set_ylabel("optimality gap (%)")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.legend(fontsize="small")
+    ax.grid(True, which="both", alpha=0.3)
+    return fig

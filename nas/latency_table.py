@@ -1,0 +1,374 @@
+"""Latency lookup tables (CHaNAS) and layer-adaptive latency correction (BBSSP).
+
+* :class:`LayerTable` — per unique layer shape latency (s) and energy (pJ).  Built from the accelsim
+  model (each shape mapped once on the accelerator, lazily, through a shared
+  :class:`accel.evaluate.NetworkEvaluator`) or from measurements (:meth:`LayerTable.from_frame`).  A
+  network's table latency is the sum over its layers — CHaNAS eq. (5) at layer granularity; since
+  accelsim runs layers one after another this equals :func:`accel.evaluate.evaluate_network`.
+* :class:`BlockTable` — CHaNAS' block LUT: one entry per distinct block (an MBConv unit, a DARTS cell,
+  an FBNet layer, an NB201 cell) keyed by the shapes of its layers; a network is the sum of its blocks
+  (eq. 5).  From the model a block entry is the sum of its layers; from measurements it is whatever the
+  device took for the block, which captures fusion the layer table cannot.
+* :func:`fit_correction` — BBSSP's layer-adaptive correction (Zeng et al. ASP-DAC 2020, §"layer adaptive
+  latency correction"): a table built from isolated layers mispredicts whole networks because a compiler
+  treats layer types differently.  With ``T[n, t]`` = table latency of the layers of type ``t`` in network
+  ``n`` and measured whole-network latencies ``y[n]``, fit factors ``α_t ≥ 0`` (NNLS) minimising the
+  relative error ``Σ_n ((Σ_t α_t T[n, t] − y[n]) / y[n])²``; corrected latency = ``Σ_t α_t T[n, t]``.
+  :func:`correction_study` reports the error before (α = 1) and after on held-out networks.
+* :class:`SpaceHardware` — per-architecture hardware metrics for a search space (latency, energy, MACs),
+  the ``hardware`` half of a NAS problem: NAS-Bench-201 uses :func:`nas.hwcost.nb201_hwcost` (all
+  15,625 archs at once), other spaces the layer table.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from accel.workload import Layer, Network
+
+__all__ = ["layer_type", "layer_key", "LayerTable", "BlockTable", "LatencyCorrection", "fit_correction",
+           "correction_study", "SpaceHardware", "type_matrix", "BLOCK_PATTERNS"]
+
+Progress = Callable[[int, int], None]
+
+
+def layer_type(layer: Layer) -> str:
+    """The correction class of a layer: ``conv{R}x{S}``, ``dwconv{R}x{S}`` (depthwise), ``gconv{R}x{S}``
+    (other grouped), ``fc`` (also matmul), ``maxpool``, ``avgpool``, or the element-wise op name."""
+    if layer.op == "conv":
+        kind = "dwconv" if layer.G > 1 and layer.K == 1 and layer.C == 1 else ("gconv" if layer.G > 1 else "conv")
+        return f"{kind}{layer.R}x{layer.S}"
+    if layer.op in ("fc", "matmul"):
+        return "fc"
+    return layer.op
+
+
+def layer_key(layer: Layer) -> str:
+    """A readable string that identifies everything the cost model sees (like ``Layer.shape_key``)."""
+    flags = (" binary" if layer.binary else "") + (" broadcast" if layer.broadcast else "")
+    return layer.describe() + flags
+
+
+# ---------------------------------------------------------------------------------------------
+# Layer table
+# ---------------------------------------------------------------------------------------------
+class LayerTable:
+    """Latency (s) and energy (pJ) per unique layer shape (module docstring).
+
+    ``evaluator``: a :class:`accel.evaluate.NetworkEvaluator` that fills misses from the model; None for a
+    measured table (a miss raises ``KeyError``).  Layers the mapper cannot place on the accelerator cost
+    ``inf`` (``unmappable`` lists them).
+    """
+
+    def __init__(self, evaluator=None, entries: dict[str, tuple[float, float]] | None = None, source: str = ""):
+        self.evaluator = evaluator
+        self.entries: dict[str, tuple[float, float]] = dict(entries or {})
+        self.types: dict[str, str] = {}
+        self.unmappable: list[str] = []
+        self.source = source or (evaluator.arch.name if evaluator is not None else "measured")
+
+    @classmethod
+    def from_model(cls, hw, objective: str = "edp", seed: int = 0) -> "LayerTable":
+        """An empty table that maps each new shape on ``hw`` (an :class:`accel.arch.Arch` or config path)."""
+        from accel.arch import Arch, load_arch
+        from accel.evaluate import NetworkEvaluator
+
+        arch = hw if isinstance(hw, Arch) else load_arch(hw)
+        return cls(NetworkEvaluator(arch, objective=objective, seed=seed))
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame) -> "LayerTable":
+        """A measured table: columns ``layer`` (:func:`layer_key` strings), ``latency_s`` and optionally
+        ``energy_pj`` (NaN when absent)."""
+        missing = {"layer", "latency_s"} - set(df.columns)
+        if missing:
+            raise ValueError(f"layer table frame: missing columns {sorted(missing)}")
+        energy = df["energy_pj"] if "energy_pj" in df.columns else pd.Series(np.nan, index=df.index)
+        entries = {str(k): (float(t), float(e)) for k, t, e in zip(df["layer"], df["latency_s"], energy)}
+        return cls(None, entries, source=str(df.attrs.get("source", "measured")))
+
+    def prefetch(self, layers: Iterable[Layer], executor: Executor | None = None,
+                 progress: Progress | None = None) -> int:
+        """Fill the entries of all new shapes among ``layers`` (concurrently on ``executor``: threads);
+        returns how many were new.  ``progress(done, total)`` after each."""
+        todo: dict[str, Layer] = {}
+        for layer in layers:
+            k = layer_key(layer)
+            if k not in self.entries:
+                todo.setdefault(k, layer)
+        if not todo or self.evaluator is None:
+            return 0
+        items = list(todo.items())
+        results = executor.map(self._model, [la for _, la in items]) if executor else map(self._model, (la for _, la in items))
+        for n, ((k, layer), val) in enumerate(zip(items, results), start=1):
+            self._store(k, layer, val)
+            if progress:
+                progress(n, len(items))
+        return len(items)
+
+    def _model(self, layer: Layer) -> tuple[float, float] | None:
+        from mapper.mapspace import NoValidMapping
+
+        try:
+            c = self.evaluator.layer(layer).cost
+        except NoValidMapping:
+            return None
+        return float(c.latency_s), float(c.energy_pj)
+
+    def _store(self, k: str, layer: Layer, val: tuple[float, float] | None) -> None:
+        if val is None:
+            self.unmappable.append(k)
+            val = (math.inf, math.inf)
+        self.entries[k] = val
+        self.types[k] = layer_type(layer)
+
+    def layer(self, layer: Layer) -> tuple[float, float]:
+        """(latency_s, energy_pj) of one layer."""
+        k = layer_key(layer)
+        hit = self.entries.get(k)
+        if hit is None:
+            if self.evaluator is None:
+                raise KeyError(f"layer table ({self.source}) has no entry for {k!r}")
+            self._store(k, layer, self._model(layer))
+            hit = self.entries[k]
+        return hit
+
+    def network(self, net: Network) -> dict[str, float]:
+        """Table totals: ``latency_s``, ``energy_pj``, ``macs`` and ``layers``."""
+        lat = en = 0.0
+        for layer in net.layers:
+            t, e = self.layer(layer)
+            lat += t
+            en += e
+        return {"latency_s": lat, "energy_pj": en, "macs": float(net.macs), "layers": float(len(net.graph))}
+
+    def by_type(self, net: Network) -> dict[str, float]:
+        """Table latency (s) of ``net`` summed per :func:`layer_type`."""
+        out: dict[str, float] = {}
+        for layer in net.layers:
+            t = layer_type(layer)
+            out[t] = out.get(t, 0.0) + self.layer(layer)[0]
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per entry: layer, type, latency_s, energy_pj (``attrs['source']``)."""
+        df = pd.DataFrame({"layer": list(self.entries), "type": [self.types.get(k, "") for k in self.entries],
+                           "latency_s": [v[0] for v in self.entries.values()],
+                           "energy_pj": [v[1] for v in self.entries.values()]})
+        df.attrs["source"] = self.source
+        return df
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+# ---------------------------------------------------------------------------------------------
+# Block table (CHaNAS eq. 5)
+# ---------------------------------------------------------------------------------------------
+# How layer names group into blocks, per space (layers outside any block are their own block).
+BLOCK_PATTERNS: dict[str, str] = {
+    "nb201": r"^(stage\d+\.cell\d+|reduce\d+)\.",
+    "darts": r"^(cell\d+)\.",
+    "mbconv": r"^(stage\d+\.unit\d+|first_block)\.",
+    "fbnet": r"^(layer\d+)\.",
+}
+
+
+def split_blocks(net: Network, pattern: str) -> list[tuple[str, list[Layer]]]:
+    """Layers grouped into blocks by the name prefix ``pattern`` captures, in network order."""
+    rx = re.compile(pattern)
+    blocks: dict[str, list[Layer]] = {}
+    for layer in net.layers:
+        m = rx.match(layer.name)
+        blocks.setdefault(m.group(1) if m else layer.name, []).append(layer)
+    return list(blocks.items())
+
+
+def block_key(layers: Sequence[Layer]) -> str:
+    """A block's identity: the :func:`layer_key` of its layers in order, joined by ``; ``."""
+    return "; ".join(layer_key(la) for la in layers)
+
+
+class BlockTable:
+    """Block latency LUT (module docstring).  ``layers``: a :class:`LayerTable` that fills misses (model
+    source); None for a measured table (a miss raises ``KeyError``)."""
+
+    def __init__(self, pattern: str, layers: LayerTable | None = None, entries: dict[str, float] | None = None):
+        self.pattern = pattern
+        self.layers = layers
+        self.entries: dict[str, float] = dict(entries or {})
+
+    @classmethod
+    def for_space(cls, space_name: str, layers: LayerTable | None = None) -> "BlockTable":
+        base = space_name.split("_")[0]
+        if base not in BLOCK_PATTERNS:
+            raise KeyError(f"no block pattern for space {space_name!r} (known: {', '.join(BLOCK_PATTERNS)})")
+        return cls(BLOCK_PATTERNS[base], layers)
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, pattern: str) -> "BlockTable":
+        """A measured table: columns ``block`` (:func:`block_key` strings) and ``latency_s``."""
+        missing = {"block", "latency_s"} - set(df.columns)
+        if missing:
+            raise ValueError(f"block table frame: missing columns {sorted(missing)}")
+        return cls(pattern, None, {str(k): float(v) for k, v in zip(df["block"], df["latency_s"])})
+
+    def block(self, layers: Sequence[Layer]) -> float:
+        k = block_key(layers)
+        hit = self.entries.get(k)
+        if hit is None:
+            if self.layers is None:
+                raise KeyError(f"block table has no entry for {k!r}")
+            hit = self.entries[k] = sum(self.layers.layer(la)[0] for la in layers)
+        return hit
+
+    def latency_s(self, net: Network) -> float:
+        """Σ over the network's blocks of their table latency (s)."""
+        return sum(self.block(ls) for _, ls in split_blocks(net, self.pattern))
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"block": list(self.entries), "latency_s": list(self.entries.values())})
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+# ---------------------------------------------------------------------------------------------
+# BBSSP layer-adaptive correction
+# ---------------------------------------------------------------------------------------------
+def type_matrix(nets: Sequence[Network], table: LayerTable, types: Sequence[str] | None = None
+                ) -> tuple[np.ndarray, list[str]]:
+    """(n_nets × n_types) table latency (s) per layer type, and the type names (sorted unless given)."""
+    per = [table.by_type(n) for n in nets]
+    names = list(types) if types is not None else sorted({t for p in per for t in p})
+    return np.array([[p.get(t, 0.0) for t in names] for p in per], dtype=float), names
+
+
+@dataclass(frozen=True)
+class LatencyCorrection:
+    """Per-layer-type multiplicative factors (``factors[type]``); types never seen in training keep 1."""
+
+    factors: dict[str, float]
+
+    def predict(self, net: Network, table: LayerTable) -> float:
+        """Corrected latency (s) = Σ_t α_t · (table latency of the type-t layers)."""
+        return sum(self.factors.get(t, 1.0) * v for t, v in table.by_type(net).items())
+
+    def predict_matrix(self, T: np.ndarray, types: Sequence[str]) -> np.ndarray:
+        return T @ np.array([self.factors.get(t, 1.0) for t in types])
+
+
+def fit_correction(nets: Sequence[Network], measured_latency_s: Sequence[float], table: LayerTable
+                   ) -> LatencyCorrection:
+    """Fit α_t ≥ 0 by non-negative least squares on relative error (module docstring).  A type that no
+    training network exercises keeps α = 1."""
+    from scipy.optimize import nnls
+
+    y = np.asarray(measured_latency_s, dtype=float)
+    if len(nets) != len(y) or len(y) == 0:
+        raise ValueError(f"need one measured latency per network, got {len(y)} for {len(nets)} networks")
+    if not np.all(np.isfinite(y)) or np.any(y <= 0):
+        raise ValueError("measured latencies must be positive and finite")
+    T, types = type_matrix(nets, table)
+    if not np.all(np.isfinite(T)):
+        raise ValueError("the layer table has unmappable (infinite) entries for some training networks")
+    used = T.sum(axis=0) > 0
+    A = T[:, used] / y[:, None]
+    alpha, _ = nnls(A, np.ones(len(y)))
+    factors = {t: 1.0 for t in types}
+    factors.update({t: float(a) for t, a in zip(np.array(types)[used], alpha)})
+    return LatencyCorrection(factors)
+
+
+def correction_study(nets: Sequence[Network], measured_latency_s: Sequence[float], table: LayerTable,
+                     train_fraction: float = 0.5, seed: int = 0) -> tuple[LatencyCorrection, pd.DataFrame]:
+    """Split networks into train / held-out (seeded), fit on train, and return the correction plus one
+    row per network: ``network, split, measured_s, table_s, corrected_s, table_err, corrected_err``
+    (relative errors, signed).  ``df.attrs``: MAPE before/after on the held-out networks and the factors."""
+    y = np.asarray(measured_latency_s, dtype=float)
+    n = len(nets)
+    if n < 2:
+        raise ValueError("need at least two networks")
+    perm = np.random.Generator(np.random.PCG64(seed)).permutation(n)
+    n_train = min(n - 1, max(1, int(round(train_fraction * n))))
+    train = set(perm[:n_train].tolist())
+    corr = fit_correction([nets[i] for i in sorted(train)], y[sorted(train)], table)
+    T, types = type_matrix(nets, table)
+    raw = T.sum(axis=1)
+    fixed = corr.predict_matrix(T, types)
+    df = pd.DataFrame({"network": [net.name for net in nets],
+                       "split": ["train" if i in train else "test" for i in range(n)],
+                       "measured_s": y, "table_s": raw, "corrected_s": fixed,
+                       "table_err": raw / y - 1.0, "corrected_err": fixed / y - 1.0})
+    test = df[df["split"] == "test"]
+    df.attrs.update({"mape_before": float(test["table_err"].abs().mean()),
+                     "mape_after": float(test["corrected_err"].abs().mean()),
+                     "max_err_before": float(test["table_err"].abs().max()),
+                     "max_err_after": float(test["corrected_err"].abs().max()),
+                     "factors": dict(corr.factors), "n_train": n_train, "n_test": n - n_train,
+                     "table_source": table.source, "seed": seed})
+    return corr, df
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-architecture hardware metrics for a space
+# ---------------------------------------------------------------------------------------------
+class SpaceHardware:
+    """``hardware(arch) -> {latency_s, energy_pj, macs}`` for one space on one accelerator, cached per arch.
+
+    NAS-Bench-201 spaces are costed all at once by :func:`nas.hwcost.nb201_hwcost` (one matrix product
+    over the 15,625 archs); other spaces build each arch's network and sum a :class:`LayerTable` filled
+    from the model (each unique layer shape is mapped once for the whole search).  ``area_mm2`` of the
+    accelerator joins the metrics when the config defines it, so it can be constrained like the others.
+    """
+
+    def __init__(self, space, hw, batch: int = 1, objective: str = "edp", seed: int = 0,
+                 executor: Executor | None = None):
+        from accel.arch import Arch, area_mm2, load_arch
+
+        self.space = space
+        self.arch = hw if isinstance(hw, Arch) else load_arch(hw)
+        self.batch = batch
+        self.executor = executor
+        self.table = LayerTable.from_model(self.arch, objective, seed)
+        area = area_mm2(self.arch)
+        self.area_mm2 = float(area) if math.isfinite(area) else None
+        self._cache: dict[Any, dict[str, float]] = {}
+        self._nb201 = None
+        if getattr(space, "name", "") == "nb201":
+            from nas.hwcost import nb201_hwcost
+
+            df = nb201_hwcost(evaluator=self.table.evaluator, dataset=space.dataset, batch=batch)
+            self._nb201 = {c: df[c].to_numpy(dtype=float) for c in ("latency_s", "energy_pj", "macs")}
+            self._nb201_shapes = int(df.attrs["unique_layer_shapes"])
+
+    def __call__(self, arch) -> dict[str, float]:
+        m = self._cache.get(arch)
+        if m is None:
+            if self._nb201 is not None:
+                from nas import nb201
+
+                i = nb201.arch_to_index(arch)
+                m = {c: float(v[i]) for c, v in self._nb201.items()}
+            else:
+                net = self.space.build_network(arch, batch=self.batch)
+                if self.executor is not None:
+                    self.table.prefetch(net.layers, self.executor)
+                tot = self.table.network(net)
+                m = {"latency_s": tot["latency_s"], "energy_pj": tot["energy_pj"], "macs": tot["macs"]}
+            if self.area_mm2 is not None:
+                m["area_mm2"] = self.area_mm2
+            self._cache[arch] = m
+        return m
+
+    @property
+    def unique_layer_shapes(self) -> int:
+        """Unique layer shapes mapped so far."""
+        return len(self.table) if self._nb201 is None else self._nb201_shapes
