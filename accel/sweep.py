@@ -37,7 +37,8 @@ table with ``status == "dropped"``, their ``reason`` and NaN metrics.
 Workloads (strings): a zoo name (``resnet50``), an ``.onnx`` file, ``nb201:<arch string>`` or
 ``nb201:<official index>`` (one NAS-Bench-201 CIFAR-10 network), ``nb201-sample:N:SEED`` (N distinct
 NB201 archs drawn uniformly with ``numpy.random.Generator(PCG64(SEED))``; each becomes one workload
-``nb201:<arch string>``).  NB201 workloads are costed with :func:`nas.hwcost.nb201_hwcost` on the design
+``nb201:<arch string>``), ``layer:<spec>`` (one layer in the ``accelsim map --layer`` syntax, e.g.
+``"layer:conv K=64 C=64 P=56 Q=56 R=3 S=3"``; the spec's batch multiplies its N).  NB201 workloads are costed with :func:`nas.hwcost.nb201_hwcost` on the design
 point's :class:`~accel.evaluate.NetworkEvaluator`: the ~21 unique layer shapes are mapped once per design
 point and every arch's totals follow from a matrix product, so 100 archs cost about as much as one.
 
@@ -557,8 +558,8 @@ class Workload:
     """A workload of a sweep: ``label`` is its name in the results table."""
 
     label: str
-    kind: Literal["zoo", "onnx", "nb201"]
-    ref: str | int  # zoo name, .onnx path, or NB201 official index
+    kind: Literal["zoo", "onnx", "nb201", "layer"]
+    ref: str | int  # zoo name, .onnx path, NB201 official index, or layer spec
 
 
 def parse_workloads(specs: Sequence[str]) -> list[Workload]:
@@ -600,6 +601,15 @@ def parse_workloads(specs: Sequence[str]) -> list[Workload]:
             for idx in rng.choice(nb201.N_ARCHS, size=n, replace=False):
                 add(Workload(f"nb201:{nb201.arch_str(int(idx))}", "nb201", int(idx)))
             continue
+        if head == "layer" and sep:
+            from accel.workload import WorkloadError, parse_layer_spec
+
+            try:
+                parse_layer_spec(rest)
+            except WorkloadError as e:
+                raise SweepError(f"workload {s!r}: {e}") from None
+            add(Workload(f"layer:{' '.join(rest.split())}", "layer", " ".join(rest.split())))
+            continue
         p = Path(s)
         if p.suffix.lower() == ".onnx":
             if not p.is_file():
@@ -625,6 +635,15 @@ def _network(kind: str, ref: str | int, batch: int):
         from accel.onnx_import import load_onnx_network
 
         return load_onnx_network(str(ref), batch=batch)
+    if kind == "layer":
+        import networkx as nx
+
+        from accel.workload import Network, parse_layer_spec
+
+        layer = parse_layer_spec(str(ref), name="layer")
+        g = nx.DiGraph()
+        g.add_node(layer.name, layer=layer)
+        return Network(f"layer:{ref}", g, (layer.N, layer.C * layer.G, *layer.input_hw)).with_batch(batch)
     from nas import nb201
 
     return nb201.build_network(int(ref), "cifar10", batch)

@@ -75,3 +75,347 @@ def export_network(name: str, cache_dir: str | os.PathLike) -> Path:
         export_onnx(name, tmp)
     tmp.replace(out)
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the model side
+# ---------------------------------------------------------------------------------------------------------
+def narrow_arch(arch, threads: int):
+    """``arch`` with its PE array reduced to ``threads`` PEs (1 × threads) when it has more: the real runs use
+    ``threads`` cores, so the model must too."""
+    pe = dict(arch.config.pe_array.model_dump(mode="python"))
+    if pe["rows"] * pe["cols"] <= threads:
+        return arch
+    pe["rows"], pe["cols"] = 1, int(threads)
+    return arch.with_config(pe_array=pe)
+
+
+def layer_class(layer) -> str:
+    """The BBSSP correction class of an accelsim layer: conv1x1, conv3x3, conv5x5+ (dense), dwconv (groups =
+    channels), fc, pool, eltwise."""
+    if layer.op == "conv":
+        if layer.G > 1 and layer.K == 1 and layer.C == 1:
+            return "dwconv"
+        if layer.R == 1 and layer.S == 1:
+            return "fc" if layer.P == 1 and layer.Q == 1 else "conv1x1"
+        return "conv3x3" if max(layer.R, layer.S) <= 3 else "conv5x5+"
+    if layer.op in ("fc", "matmul"):
+        return "fc"
+    if layer.op in ("maxpool", "avgpool"):
+        return "pool"
+    return "eltwise"
+
+
+LAYER_CLASSES = ("conv1x1", "conv3x3", "conv5x5+", "dwconv", "fc", "pool", "eltwise")
+
+
+def predict_networks(onnx_paths: dict[str, Path], arch, progress=None) -> dict:
+    """Map and cost every network (accelsim ONNX import of the file that also runs) → {name: NetworkResult}.
+    One :class:`~accel.evaluate.NetworkEvaluator` (objective latency) is shared, so each distinct layer shape
+    is mapped once across the whole candidate set."""
+    from accel.evaluate import NetworkEvaluator
+    from accel.onnx_import import load_onnx_network
+
+    ev = NetworkEvaluator(arch, objective="latency", seed=0)
+    out = {}
+    for i, (name, path) in enumerate(onnx_paths.items()):
+        net = load_onnx_network(path)
+        net.name = name
+        out[name] = ev.network(net)
+        if progress:
+            progress(f"model {i + 1}/{len(onnx_paths)}: {name}")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# per-kernel → per-layer
+# ---------------------------------------------------------------------------------------------------------
+def _kernel_key(k: dict) -> tuple | None:
+    """Shape key of a TVM kernel call comparable with :func:`_layer_key` (None: a kernel with no layer, e.g. a
+    stand-alone ReLU or reshape that accelsim fuses into its producer or treats as free)."""
+    name, shapes = k["kernel"], k["arg_shapes"]
+    if not shapes:
+        return None
+    out = shapes[-1]
+    if "conv2d" in name and len(shapes) >= 3 and len(shapes[0]) == 4 and len(shapes[1]) == 4:
+        n, cin, _, _ = shapes[0]
+        kk, cpg, r, s = shapes[1]
+        g = max(1, cin // cpg)
+        return ("conv", g, kk // g, cpg, out[2], out[3], r, s)
+    if "matmul" in name or "dense" in name:
+        return ("fc", out[-1], shapes[0][-1])
+    if "pool" in name or name.startswith("mean") or "_mean" in name:
+        return ("pool", int(np.prod(out)))
+    return None
+
+
+def _layer_key(layer) -> tuple:
+    if layer.op == "conv" and not (layer.R == 1 and layer.S == 1 and layer.P == 1 and layer.Q == 1 and layer.G == 1):
+        return ("conv", layer.G, layer.K, layer.C, layer.P, layer.Q, layer.R, layer.S)
+    if layer.op in ("fc", "matmul", "conv"):
+        return ("fc", layer.K, layer.C)
+    if layer.op in ("maxpool", "avgpool"):
+        return ("pool", layer.N * layer.G * layer.K * layer.P * layer.Q)
+    return ("eltwise", layer.N * layer.G * layer.K * layer.P * layer.Q)
+
+
+def kernel_layer_table(name: str, kernels: list[dict], result) -> list[dict]:
+    """Match measured kernel calls (execution order) to the accelsim layers of the same network by shape key
+    (first unmatched layer with that key, in topological order).  One row per kernel call: ``kernel``,
+    ``layer`` (None when unmatched), ``layer_class``, ``measured_s``, ``predicted_s``.  Element-wise kernels
+    are fused into their producer by TVM, so their time is inside the matched conv's kernel; stand-alone
+    element-wise kernels stay unmatched (``layer`` None) and count only in network totals."""
+    free: dict[tuple, list] = {}
+    for r in result.layers:
+        free.setdefault(_layer_key(r.layer), []).append(r)
+    rows = []
+    for k in kernels:
+        key = _kernel_key(k)
+        hit = free.get(key, []) if key else []
+        r = hit.pop(0) if hit else None
+        rows.append({"network": name, "kernel": k["kernel"], "call": k["index"],
+                     "layer": r.layer.name if r else None,
+                     "layer_class": layer_class(r.layer) if r else None,
+                     "measured_s": k["latency_s"], "predicted_s": r.cost.latency_s if r else np.nan})
+    return rows
+
+
+def class_features(result) -> np.ndarray:
+    """Predicted latency (s) summed per :data:`LAYER_CLASSES` entry for one network, shape (n_classes,)."""
+    x = np.zeros(len(LAYER_CLASSES))
+    for r in result.layers:
+        x[LAYER_CLASSES.index(layer_class(r.layer))] += r.cost.latency_s
+    return x
+
+
+# ---------------------------------------------------------------------------------------------------------
+# BBSSP layer-adaptive correction
+# ---------------------------------------------------------------------------------------------------------
+def fit_correction(features: np.ndarray, measured_s: np.ndarray) -> np.ndarray:
+    """BBSSP layer-adaptive latency correction (Zeng et al., ASP-DAC 2020): measured network latency ≈
+    Σ_c α_c · (model latency of the network's class-c layers) + β, α ≥ 0, β ≥ 0 (β: per-inference runtime
+    overhead).  Fitted by non-negative least squares on *relative* residuals (each network's row divided by
+    its measured latency, so small and large networks weigh alike).  ``features``: (n_networks, n_classes)
+    from :func:`class_features`; returns (n_classes + 1,) = (α..., β).  Classes absent from the training set
+    get α = the median of the fitted α of the present classes."""
+    from scipy.optimize import nnls
+
+    X = np.hstack([features, np.ones((len(features), 1))])
+    w = 1.0 / measured_s
+    present = np.flatnonzero(np.any(X > 0, axis=0))
+    coef_p, _ = nnls(X[:, present] * w[:, None], np.ones(len(measured_s)))
+    coef = np.zeros(X.shape[1])
+    coef[present] = coef_p
+    absent = [c for c in range(features.shape[1]) if c not in present]
+    if absent:
+        fitted = [coef[c] for c in present if c < features.shape[1]]
+        coef[absent] = float(np.median(fitted)) if fitted else 1.0
+    return coef
+
+
+def apply_correction(features: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    return features @ coef[:-1] + coef[-1]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# statistics
+# ---------------------------------------------------------------------------------------------------------
+def rank_stats(pred: np.ndarray, meas: np.ndarray) -> dict:
+    """Spearman ρ, Kendall τ-b (tie-corrected) and MAPE (%) of ``pred`` against ``meas`` (same units)."""
+    from scipy.stats import kendalltau, spearmanr
+
+    pred, meas = np.asarray(pred, float), np.asarray(meas, float)
+    if len(pred) < 3:
+        return {"spearman": None, "kendall": None, "mape_pct": None}
+    rho = spearmanr(pred, meas).statistic
+    tau = kendalltau(pred, meas, variant="b").statistic
+    mape = float(np.mean(np.abs(pred - meas) / meas) * 100)
+    f = lambda v: None if v is None or not np.isfinite(v) else float(v)  # noqa: E731
+    return {"spearman": f(rho), "kendall": f(tau), "mape_pct": mape}
+
+
+def split_train(names: list[str], train_fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask of the training networks: a seeded random ``train_fraction`` of them (at least 2, and
+    at least 2 left for evaluation)."""
+    n = len(names)
+    k = min(max(2, int(round(train_fraction * n))), n - 2)
+    mask = np.zeros(n, dtype=bool)
+    mask[np.random.default_rng(seed).permutation(n)[:k]] = True
+    return mask
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the whole cross-check
+# ---------------------------------------------------------------------------------------------------------
+def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_dir: str | os.PathLike = DEFAULT_DB,
+               trials: int = 0, threads: int = 1, warmup: int = 3, repeats: int = 5, number: int = 10,
+               cache_dir: str | os.PathLike | None = None, train_fraction: float = 0.5, seed: int = 0,
+               per_layer: bool = True, progress=None, executor=None) -> dict:
+    """Cross-check ``names`` (see :func:`export_network`) on ``arch`` against real runs.
+
+    ``backends``: "tvm" (MetaSchedule-tuned kernels from ``db_dir``; with ``trials`` > 0 the missing kernels of
+    the union of tasks are tuned first with that many trials each and stored there), "ort" (onnxruntime CPU).
+    Measurement: :mod:`accel.measure` protocol (``warmup``/``repeats``/``number``, ``threads`` intra-op
+    threads, all candidates of all backends interleaved, two passes).  ``executor`` is accepted for interface
+    uniformity and unused: measurements must share one process and the model step shares one mapping cache.
+
+    Returns ``{"networks": DataFrame (one row per network × backend), "layers": DataFrame (per kernel call,
+    TVM), "summary": {backend: stats}, "refused": {backend: {network: reason}}, "numerics": {network:
+    max relative |tvm − ort|}, "tuning": info}``.
+    """
+    import tempfile
+
+    import pandas as pd
+
+    from accel import measure as M
+
+    del executor
+    for b in backends:
+        if b not in ("tvm", "ort"):
+            raise ValueError(f"unknown backend {b!r} (known: tvm, ort)")
+        why = M.tvm_available() if b == "tvm" else M.ort_available()
+        if why:
+            raise M.MeasureError(why)
+    if len(names) < 3:
+        raise ValueError(f"a cross-check needs at least 3 networks to rank, got {len(names)}")
+    say = progress or (lambda msg: None)
+    cache = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "accelsim-xcheck-onnx"
+    paths = {}
+    for i, n in enumerate(names):
+        paths[n] = export_network(n, cache)
+        say(f"export {i + 1}/{len(names)}: {n}")
+    model_arch = narrow_arch(arch, threads)
+    results = predict_networks(paths, model_arch, say)
+
+    rng = np.random.default_rng(seed)
+    inputs = {}
+    for n, p in paths.items():
+        import onnx
+
+        g = onnx.load(str(p), load_external_data=False).graph
+        inits = {t.name for t in g.initializer}
+        inp = next(i for i in g.input if i.name not in inits)
+        shape = tuple(d.dim_value if d.dim_value > 0 else 1 for d in inp.type.tensor_type.shape.dim)
+        inputs[n] = rng.standard_normal(shape).astype(np.float32)
+
+    runners, refused, tuning, numerics = [], {b: {} for b in backends}, {}, {}
+    tvm_runner_of, ort_runner_of = {}, {}
+    if "tvm" in backends:
+        M.set_tvm_threads(threads)
+        target = M.cpu_target(threads)
+        mods = {n: M.relax_module(p, target) for n, p in paths.items()}
+        if trials > 0:
+            tasks, _ = M.union_tasks(mods, target)
+            tuning = M.tune_union(tasks, target, db_dir, trials, progress=say)
+        db = M.open_database(db_dir)
+        for n, mod in mods.items():
+            miss = M.missing_kernels(mod, target, db)
+            if miss:
+                refused["tvm"][n] = f"{len(miss)} kernel(s) not in the tuning database {db_dir}: " + ", ".join(miss[:4])
+                continue
+            vm, dev = M.compile_tvm(mod, target, db)
+            tvm_runner_of[n] = M.tvm_runner(n, vm, dev, inputs[n])
+            say(f"tvm build: {n}")
+    if "ort" in backends or "tvm" in backends:  # ort is also the numerical reference for TVM
+        for n, p in paths.items():
+            ort_runner_of[n] = M.ort_runner(n, M.ort_session(p, threads), inputs[n])
+    for n, r in tvm_runner_of.items():
+        a, b = r.output(), ort_runner_of[n].output()
+        numerics[n] = float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(b)))))
+    runners = list(tvm_runner_of.values()) + ([r for r in ort_runner_of.values()] if "ort" in backends else [])
+    passes = []
+    for k in range(2):  # two full passes: the test-retest ceiling
+        passes.append(M.measure_interleaved(runners, warmup, repeats, number,
+                                            progress=lambda m, k=k: say(f"measure pass {k + 1}/2 {m}")))
+    rows = []
+    for i, r in enumerate(runners):
+        res = results[r.name]
+        rows.append({"network": r.name, "backend": r.backend, "macs": res.macs,
+                     "predicted_s": res.latency_s, "measured_s": float(min(passes[0][i], passes[1][i])),
+                     "measured_pass1_s": float(passes[0][i]), "measured_pass2_s": float(passes[1][i]),
+                     "max_rel_err_vs_ort": numerics.get(r.name) if r.backend == "tvm" else None})
+    df = pd.DataFrame(rows)
+    layer_rows = []
+    if per_layer:
+        for n, r in tvm_runner_of.items():
+            layer_rows += kernel_layer_table(n, M.kernel_times(r, runs=number), results[n])
+    layers = pd.DataFrame(layer_rows)
+
+    feats = {n: class_features(results[n]) for n in names}
+    summary = {}
+    df["corrected_s"] = np.nan
+    df["train"] = False
+    for b in backends:
+        sub = df[df.backend == b]
+        if len(sub) < 3:
+            summary[b] = {"networks": len(sub), "note": "fewer than 3 measured networks"}
+            continue
+        nm = list(sub.network)
+        pred, meas, macs = sub.predicted_s.to_numpy(), sub.measured_s.to_numpy(), sub.macs.to_numpy(float)
+        s = {"networks": len(sub), **rank_stats(pred, meas)}
+        m = rank_stats(macs, meas)
+        s.update({"macs_spearman": m["spearman"], "macs_kendall": m["kendall"]})
+        s["test_retest_spearman"] = rank_stats(sub.measured_pass1_s, sub.measured_pass2_s)["spearman"]
+        train = split_train(nm, train_fraction, seed)
+        X = np.array([feats[n] for n in nm])
+        coef = fit_correction(X[train], meas[train])
+        corr = apply_correction(X, coef)
+        df.loc[sub.index, "corrected_s"] = corr
+        df.loc[sub.index, "train"] = train
+        held = ~train
+        before, after = rank_stats(pred[held], meas[held]), rank_stats(corr[held], meas[held])
+        s["correction"] = {"train_networks": int(train.sum()), "heldout_networks": int(held.sum()),
+                           "coef": {c: float(v) for c, v in zip((*LAYER_CLASSES, "overhead_s"), coef)},
+                           "heldout_before": before, "heldout_after": after,
+                           "heldout_macs": rank_stats(macs[held], meas[held])}
+        if b == "tvm" and len(layers):
+            mt = layers.dropna(subset=["layer"])
+            s["per_layer"] = {"matched_kernel_calls": int(len(mt)), "kernel_calls": int(len(layers)),
+                              "matched_time_fraction": float(mt.measured_s.sum() / layers.measured_s.sum()),
+                              **rank_stats(mt.predicted_s, mt.measured_s)}
+        summary[b] = s
+    df.attrs.update({"hw": arch.name, "hw_digest": arch.digest(), "threads": threads, "warmup": warmup,
+                     "repeats": repeats, "number": number, "seed": seed, "tuning_db": str(db_dir)})
+    return {"networks": df, "layers": layers, "summary": summary, "refused": refused, "numerics": numerics,
+            "tuning": tuning}
+
+
+def to_json(out: dict) -> list[dict]:
+    """The ``--format json`` contract: one object per backend ``{"backend", "networks": [{"name", "macs",
+    "predicted_ms", "measured_ms"}], "spearman", "kendall", "macs_spearman", "macs_kendall",
+    "test_retest_spearman"}`` plus ``mape_pct``, ``correction`` (held-out before/after), ``refused``."""
+    df, res = out["networks"], []
+    for b, s in out["summary"].items():
+        sub = df[df.backend == b]
+        nets = [{"name": r.network, "macs": int(r.macs), "predicted_ms": r.predicted_s * 1e3,
+                 "measured_ms": r.measured_s * 1e3, "corrected_ms": r.corrected_s * 1e3, "train": bool(r.train)}
+                for r in sub.itertuples()]
+        res.append({"backend": b, "networks": nets, **{k: s.get(k) for k in (
+            "spearman", "kendall", "mape_pct", "macs_spearman", "macs_kendall", "test_retest_spearman")},
+            "correction": s.get("correction"), "per_layer": s.get("per_layer"),
+            "refused": [{"name": n, "reason": why} for n, why in out["refused"].get(b, {}).items()]})
+    return res
+
+
+def plot_xcheck(df, ax=None):
+    """Measured vs predicted latency (ms, log-log) per backend, with MACs (scaled to the measured median) as the
+    naive proxy.  Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    else:
+        fig = ax.figure
+    for b, sub in df.groupby("backend"):
+        ax.scatter(sub.predicted_s * 1e3, sub.measured_s * 1e3, s=14, label=f"{b}: model")
+        if sub.corrected_s.notna().any():
+            ax.scatter(sub.corrected_s * 1e3, sub.measured_s * 1e3, s=14, marker="x", label=f"{b}: corrected")
+    lo = float(np.nanmin(df[["predicted_s", "measured_s"]].to_numpy())) * 1e3
+    hi = float(np.nanmax(df[["predicted_s", "measured_s", "corrected_s"]].to_numpy())) * 1e3
+    ax.plot([lo, hi], [lo, hi], lw=0.8, color="0.5")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("predicted latency (ms)")
+    ax.set_ylabel("measured latency (ms)")
+    ax.legend(fontsize=7)
+    return fig

@@ -28,8 +28,6 @@ operator of layer l, ``bits[l]`` its bitwidth as
 
 from __future__ import annotations
 
-import copy
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -39,9 +37,7 @@ from nas.joint.quant import ActQuantizer, QuantConv2d, mix_quantize_weight, quan
 from nas.joint.space import MAX_EXPANSION, OPS, FBNetSpace, OpSpec, SlotSpec
 from nas.torch_ops import ChannelShuffle, ConvBNAct
 
-__all__ = ["SearchableLayer", "FBNetSupernet", "DerivedBlock", "DerivedNet", "derive_network", "BitSel"]
-
-BitSel = "int | tuple[int, torch.Tensor] | torch.Tensor"
+__all__ = ["SearchableLayer", "FBNetSupernet", "DerivedBlock", "DerivedNet", "derive_network"]
 
 
 def _block_diag_1x1(w: torch.Tensor, c_out: int, c_in: int) -> torch.Tensor:
@@ -169,18 +165,18 @@ class DerivedBlock(nn.Module):
         self.w_bits, self.a_bits = int(w_bits), int(a_bits)
         self.residual = slot.residual(op)
         cin, cout = slot.c_in, slot.c_out
-        q = dict(w_bits=w_bits, a_bits=a_bits)
+        wb, ab = self.w_bits, self.a_bits
         if op.is_skip:
-            self.proj = None if self.residual else QuantConv2d(cin, cout, 1, slot.stride, **q)
+            self.proj = None if self.residual else QuantConv2d(cin, cout, 1, slot.stride, w_bits=wb, a_bits=ab)
             self.bn_p = None if self.residual else nn.BatchNorm2d(cout)
             return
         m = op.expansion * cin
-        self.conv1 = QuantConv2d(cin, m, 1, groups=op.groups, **q)
+        self.conv1 = QuantConv2d(cin, m, 1, groups=op.groups, w_bits=wb, a_bits=ab)
         self.bn1 = nn.BatchNorm2d(m)
         self.shuffle = ChannelShuffle(2) if op.groups == 2 else None
-        self.dw = QuantConv2d(m, m, op.kernel, slot.stride, op.kernel // 2, groups=m, **q)
+        self.dw = QuantConv2d(m, m, op.kernel, slot.stride, op.kernel // 2, groups=m, w_bits=wb, a_bits=ab)
         self.bn2 = nn.BatchNorm2d(m)
-        self.conv3 = QuantConv2d(m, cout, 1, groups=op.groups, **q)
+        self.conv3 = QuantConv2d(m, cout, 1, groups=op.groups, w_bits=wb, a_bits=ab)
         self.bn3 = nn.BatchNorm2d(cout)
 
     def quant_convs(self) -> list[QuantConv2d]:
@@ -260,7 +256,3 @@ def derive_network(supernet: FBNetSupernet, ops: list[int], bit_index: list[int]
             _copy_bn(dst, src)
     return net
 
-
-def clone(module: nn.Module) -> nn.Module:
-    """A deep copy (same weights, independent parameters)."""
-    return copy.deepcopy(module)
