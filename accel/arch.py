@@ -398,7 +398,8 @@ class Arch:
     def summary(self) -> str:
         c = self.config
         glb = [lv for lv in c.levels[1:] if not lv.per_pe]
-        glb_s = ", ".join(f"{lv.name} {lv.size_bytes / 1024:g} KiB" for lv in glb if lv.size_bytes)
+        glb_s = ", ".join(f"{lv.name} {lv.size_bytes / 1024:g} KiB" if lv.size_bytes else
+                          f"{lv.name} {sum(lv.partitions_bytes.values()) / 1024:g} KiB (partitioned)" for lv in glb)
         return (f"{c.pe_array.rows}x{c.pe_array.cols} PEs x{c.pe_array.macs_per_pe} MAC, "
                 f"{self.peak_macs_per_cycle} MAC/cycle @ {c.clock_mhz:g} MHz, {glb_s or 'no shared buffer'}, "
                 f"{c.dataflow.preset}, {c.bitwidths.weights}/{c.bitwidths.inputs}-bit W/I")
