@@ -93,7 +93,7 @@ class MapSpace:
         return int(per_s.sum())
 
 
-def _axis_candidates(bounds, allowed, cap, fixed=None, max_dims=2):
+def _axis_candidates(bounds, allowed, cap, fixed=None, max_dims=2, limit=64):
     """Spatial factor vectors for one array axis of size ``cap``: up to ``max_dims`` dims, each with a
     divisor of its bound or the largest factor that fits (imperfect).  ``fixed`` forces dims' factors."""
     opts = []
@@ -132,6 +132,20 @@ def _axis_candidates(bounds, allowed, cap, fixed=None, max_dims=2):
                     rec(i + 1, room // f, vec)
                     vec[d] = base[d]
             rec(0, cap // used, base.copy())
+    if len(opts) > limit:
+        # rank one axis on its own (fewest folds of the remaining extents), keep the best and the best of
+        # each distinct used-lane count so that smaller unrolls stay available
+        keyed = sorted(opts, key=lambda v: (float(np.prod(-(-bounds // v))), -float(np.prod(v))))
+        kept = keyed[:limit // 2]
+        seen = {int(np.prod(v)) for v in kept}
+        for v in keyed[limit // 2:]:
+            n = int(np.prod(v))
+            if n not in seen:
+                seen.add(n)
+                kept.append(v)
+                if len(kept) >= limit:
+                    break
+        opts = kept
     return opts
 
 
@@ -190,6 +204,8 @@ def _select(ranked, bounds, k):
         if active not in have:
             have.add(active)
             chosen.append(c)
+            if len(chosen) >= 3 * k:  # big arrays have hundreds of distinct counts: keep the best few
+                break
     return chosen
 
 
