@@ -221,12 +221,8 @@ def cmd_codesign(args) -> int:
         import numpy as np
 
         from accel.plots import new_figure, plot_gap_vs_keep, plot_pareto
-        from nas import nb201
-        from nas.hwcost import nb201_hwcost
 
-        table = nb201_hwcost(ref, dataset=res.meta["dataset"], batch=sw.spec.batch, objective=sw.spec.objective,
-                             seed=sw.spec.seed)
-        table["accuracy"] = nb201.accuracies(res.meta["dataset"])[table["index"].to_numpy()]
+        table = res.reference
         kept = np.unique(np.concatenate([r["kept"] for r in res.results]))
         fig, axes = new_figure(1, 2)
         plot_pareto(table, "latency_s", "accuracy", maximize_y=True, ax=axes[0, 0], label="NB201 archs",

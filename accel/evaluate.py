@@ -122,11 +122,18 @@ class NetworkResult:
 class NetworkEvaluator:
     """Maps and costs networks on one accelerator, caching mappings by unique layer shape."""
 
-    def __init__(self, arch: Arch, objective: str = "edp", seed: int = 0, parallel: bool = False):
+    def __init__(self, arch: Arch, objective: str = "edp", seed: int = 0, parallel: bool = False,
+                 effort: str = "thorough"):
+        from mapper.search import BUDGETS
+
+        if effort not in BUDGETS:
+            raise ValueError(f"effort must be one of {sorted(BUDGETS)}, got {effort!r}")
         self.arch = arch
         self.objective = objective
         self.seed = seed
         self.parallel = parallel
+        self.effort = effort
+        self.budget = BUDGETS[effort]
         self._cache: dict[tuple, tuple[Mapping, CostRecord, int]] = {}
 
     def layer(self, layer: Layer) -> LayerResult:
@@ -135,7 +142,10 @@ class NetworkEvaluator:
         key = layer.shape_key()
         hit = self._cache.get(key)
         if hit is None:
-            res = search_mapping(layer, self.arch, objective=self.objective, seed=self.seed, parallel=self.parallel)
+            b = self.budget
+            res = search_mapping(layer, self.arch, objective=self.objective, seed=self.seed, parallel=self.parallel,
+                                 samples=b.samples, rounds=b.rounds, restarts=b.restarts,
+                                 exhaustive_limit=b.exhaustive_limit)
             hit = (res.mapping, res.cost, res.evaluations)
             self._cache[key] = hit
         return LayerResult(layer, hit[0], hit[1], hit[2])

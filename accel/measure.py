@@ -45,6 +45,10 @@ import numpy as np
 
 MIN_WARMUP, MIN_REPEATS, MIN_NUMBER = 3, 5, 10
 DB_TARGET_FILE = "target.json"
+# Kernels are identified by their anchor block (the conv / matmul / pool at the heart of a fused kernel,
+# tensor values ignored): fused variants with different element-wise epilogues share one tuning record, the
+# CHaNAS "tune each block once" reuse.  Tasks, database and the apply pass all use this equality.
+MODULE_EQUALITY = "anchor-block"
 
 
 class MeasureError(RuntimeError):
@@ -136,9 +140,14 @@ def relax_module(onnx_path: str | os.PathLike, target):
 
 
 def _task_key(task) -> str:
+    """Identity of a kernel under :data:`MODULE_EQUALITY`: the structural hash of its anchor block (of the
+    whole function when it has none)."""
     import tvm_ffi
+    from tvm.s_tir.analysis import find_anchor_sblock
 
-    return f"{tvm_ffi.structural_hash(task.dispatched[0]) & 0xFFFFFFFFFFFFFFFF:016x}"
+    mod = task.dispatched[0]
+    anchor = find_anchor_sblock(mod)
+    return f"{tvm_ffi.structural_hash(anchor if anchor is not None else mod) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
 def extract_tasks(mod, target) -> list:
@@ -146,7 +155,7 @@ def extract_tasks(mod, target) -> list:
     import tvm
     from tvm.s_tir import meta_schedule as ms
 
-    return ms.relax_integration.extract_tasks(mod, tvm.target.Target(target))
+    return ms.relax_integration.extract_tasks(mod, tvm.target.Target(target), module_equality=MODULE_EQUALITY)
 
 
 def union_tasks(mods: dict[str, object], target) -> tuple[list, dict[str, list[str]]]:
@@ -185,7 +194,8 @@ def open_database(db_dir: str | os.PathLike, create: bool = False):
         raise MeasureError(f"{d}: no MetaSchedule tuning database here (expected {wl.name} and {rec.name}); "
                            f"tune with --trials N")
     d.mkdir(parents=True, exist_ok=True)
-    return ms.database.JSONDatabase(path_workload=str(wl), path_tuning_record=str(rec), allow_missing=create)
+    return ms.database.JSONDatabase(path_workload=str(wl), path_tuning_record=str(rec), allow_missing=create,
+                                    module_equality=MODULE_EQUALITY)
 
 
 def database_target(db_dir: str | os.PathLike) -> dict | None:
@@ -195,10 +205,13 @@ def database_target(db_dir: str | os.PathLike) -> dict | None:
 
 def tune_union(tasks: list, target, db_dir: str | os.PathLike, trials_per_task: int,
                progress: Callable[[str], None] | None = None, max_workers: int | None = None,
-               build_timeout_s: float = 120.0) -> dict:
+               build_timeout_s: float = 120.0, search: str = "evolutionary") -> dict:
     """Tune every task in ``tasks`` (``trials_per_task`` MetaSchedule trials each) and merge the best record
     per kernel into the database in ``db_dir`` (kept small: only the top record per workload is stored).
-    Tasks already in the database are skipped.  Returns ``{"tuned": n, "skipped": n, "seconds": s}``."""
+    Tasks already in the database are skipped.  ``search``: MetaSchedule's "evolutionary" search (XGBoost
+    cost model) or "replay-trace" (random schedules from the same design space, measured; far cheaper per
+    trial on a loaded 2-core machine).  Returns ``{"tuned", "skipped", "seconds", "failed", "search",
+    "trials_per_task"}``."""
     import tempfile
 
     import tvm
@@ -207,21 +220,24 @@ def tune_union(tasks: list, target, db_dir: str | os.PathLike, trials_per_task: 
     tgt = tvm.target.Target(target)
     db = open_database(db_dir, create=True)
     todo = [t for t in tasks if _needs_tuning(t) and db.query_tuning_record(t.dispatched[0], tgt, t.task_name) is None]
-    info = {"tuned": len(todo), "skipped": len(tasks) - len(todo), "seconds": 0.0}
+    info = {"tuned": len(todo), "skipped": len(tasks) - len(todo), "seconds": 0.0, "search": search,
+            "trials_per_task": trials_per_task}
     if not todo:
         return info
     t0 = time.perf_counter()
     workers = max_workers or os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="accelsim-tune-") as work:
         ctxs, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(todo, work_dir=work,
-                                                                              num_threads=workers, seed=0)
+                                                                              num_threads=workers, seed=0,
+                                                                              strategy=search)
         if progress:
             progress(f"tuning {len(todo)} kernels × {trials_per_task} trials")
         builder = ms.builder.LocalBuilder(max_workers=workers, timeout_sec=build_timeout_s, f_build=_build_no_intrin)
         runner = ms.runner.LocalRunner(timeout_sec=30)
         tuned = ms.tune_tasks(tasks=ctxs, task_weights=[float(w) for w in weights], work_dir=work,
                               max_trials_global=trials_per_task * len(todo), max_trials_per_task=trials_per_task,
-                              num_trials_per_iter=min(64, trials_per_task), builder=builder, runner=runner)
+                              num_trials_per_iter=min(64, trials_per_task), builder=builder, runner=runner,
+                              module_equality=MODULE_EQUALITY)
         missing = [t.task_name for t in todo if tuned.query_tuning_record(t.dispatched[0], tgt, t.task_name) is None]
         tuned.dump_pruned(db)  # best record per workload only
     Path(db_dir, DB_TARGET_FILE).write_text(json.dumps(target if isinstance(target, dict) else str(target)) + "\n")
@@ -233,6 +249,17 @@ def tune_union(tasks: list, target, db_dir: str | os.PathLike, trials_per_task: 
 def _needs_tuning(task) -> bool:
     """False for kernels TVM already marks as scheduled (MetaSchedule skips them; they need no record)."""
     return not bool(task.mod.attrs.get("tirx.is_scheduled", False)) if task.mod.attrs is not None else True
+
+
+def gpu_default_schedule(mod, target):
+    """TVM's default GPU schedules (dlight rules: matmul, GEMV, reductions, fallback) for every kernel of a
+    fused Relax module — the untuned CUDA baseline before MetaSchedule."""
+    import tvm
+    from tvm.s_tir import dlight as dl
+
+    with tvm.target.Target(target):
+        return dl.ApplyDefaultSchedule(dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(),
+                                       dl.gpu.GeneralReduction(), dl.gpu.Fallback())(mod)
 
 
 def missing_kernels(mod, target, db) -> list[str]:
@@ -287,10 +314,11 @@ def tvm_runner(name: str, vm, dev, x: np.ndarray) -> Runner:
 
     xin = tvm.runtime.tensor(x, device=dev)
     f = vm["main"]
+    on_cpu = str(dev).startswith("cpu")
 
     def call():
         out = f(xin)
-        if dev.device_type != 1:
+        if not on_cpu:  # GPU launches are asynchronous: wait for the kernels
             dev.sync()
         return out
 

@@ -68,12 +68,16 @@ def plot_pareto(df: pd.DataFrame, x: str, y: str, maximize_y: bool = False, ax: 
 
 
 def plot_rank_heatmap(matrix: pd.DataFrame, ax: "Axes | None" = None, title: str = "Spearman ρ",
-                      vmin: float = -1.0, vmax: float = 1.0) -> "Figure":
+                      vmin: float | None = None, vmax: float = 1.0) -> "Figure":
     """Heatmap of a square correlation / overlap matrix (e.g. :attr:`accel.rankcorr.RankCorr.spearman`),
-    values printed in the cells when there are at most 15 columns."""
+    values printed in the cells when there are at most 15 columns.  ``vmin`` defaults to the smallest
+    value rounded down to 0.05 (rank correlations across accelerators are often all above 0.8)."""
     n = len(matrix)
     fig, ax = _ax(ax, figsize=(1.2 + 0.55 * n + 1.5, 1.0 + 0.55 * n))
     data = matrix.to_numpy(dtype=float)
+    if vmin is None:
+        finite = data[np.isfinite(data)]
+        vmin = float(np.floor(min(finite.min(), vmax - 0.05) * 20) / 20) if finite.size else -1.0
     im = ax.imshow(data, vmin=vmin, vmax=vmax, cmap="viridis")
     ax.set_xticks(range(n), [str(c) for c in matrix.columns], rotation=60, ha="right", fontsize="small")
     ax.set_yticks(range(n), [str(c) for c in matrix.index], fontsize="small")

@@ -39,6 +39,7 @@ class RankCorr:
     n: int
     top_k: int
     metric: str = ""
+    rows: str = "rows"  # what the rows are (architectures, workloads)
 
     def to_json(self) -> dict:
         cols = list(self.spearman.columns)
@@ -49,7 +50,7 @@ class RankCorr:
     def table(self) -> str:
         fmt = {"float_format": lambda v: f"{v:.3f}"}
         return "\n".join([
-            f"rank correlation of {self.metric or 'the metric'} over {self.n} architectures",
+            f"rank correlation of {self.metric or 'the metric'} over {self.n} {self.rows}",
             "", "Spearman rho:", self.spearman.to_string(**fmt),
             "", "Kendall tau-b:", self.kendall.to_string(**fmt),
             "", f"top-{self.top_k} overlap (fraction of the {self.top_k} best shared):", self.topk_overlap.to_string(**fmt),
@@ -93,7 +94,8 @@ def rank_correlations(table: pd.DataFrame, top_k: int = 50, metric: str = "") ->
             tau[i, j] = tau[j, i] = tt
             ov[i, j] = ov[j, i] = o
     mk = lambda a: pd.DataFrame(a, index=cols, columns=cols)  # noqa: E731
-    return RankCorr(mk(rho), mk(tau), mk(ov), n, k, metric)
+    rows = {"arch": "architectures", "workload": "workloads"}.get(str(t.index.name), "rows")
+    return RankCorr(mk(rho), mk(tau), mk(ov), n, k, metric, rows)
 
 
 def _labels(archs) -> list[str]:
@@ -131,7 +133,7 @@ def nb201_table(hws: Sequence, sample: int = 1000, seed: int = 0, metric: str = 
             st = cost_structure(dataset, batch)
             macs = st.counts(idx) @ st.layer_macs
         cols["macs"] = np.asarray(macs, dtype=float)
-        cols["params"] = nb201_params(idx, batch).astype(float) if dataset == "cifar10" else np.full(len(idx), np.nan)
+        cols["params"] = nb201_params(idx, batch, dataset).astype(float)
     out = pd.DataFrame(cols, index=pd.Index(nb201.arch_strings()[idx], name="arch"))
     out.attrs.update({"metric": metric, "sample": sample, "seed": seed, "dataset": dataset, "batch": batch,
                       "nb201_index": idx.tolist()})
@@ -156,6 +158,7 @@ def sweep_table(results: pd.DataFrame | str | Path, metric: str = "latency", pro
     wide = wide.reindex([w for w in order if w in wide.index])
     wide = wide.dropna(axis=1, how="any")
     wide.columns = [f"#{int(p)}" for p in wide.columns]
+    wide.index.name = "workload"
     if proxies:
         per_w = ok.drop_duplicates("workload").set_index("workload")
         for p in PROXIES:

@@ -10,6 +10,7 @@ Sweep spec (``version: 1``; pydantic, ``extra="forbid"``; every error is reporte
     samples: 300                   # random mode only
     seed: 0                        # random draws and the mapper's seed
     objective: edp                 # mapping objective per layer: edp | latency | energy
+    search_effort: fast            # mapper budget per layer: fast (default) | thorough
     batch: 1                       # workload batch size
     parameters:
       - path: [pe_array.rows, pe_array.cols]      # several paths: values are tuples (zipped) ...
@@ -210,6 +211,9 @@ class SweepSpec(_Strict):
     samples: int | None = Field(None, ge=1, le=MAX_POINTS)
     seed: int = 0
     objective: Literal["edp", "latency", "energy"] = "edp"
+    search_effort: Literal["fast", "thorough"] = Field(
+        "fast", description="mapper budget per layer (mapper.search.BUDGETS); fast is ~4x cheaper, EDP within a "
+                            "few % of thorough")
     batch: int = Field(1, ge=1)
     parameters: list[Parameter] = Field(default_factory=list)
     constraints: Constraints = Constraints()
@@ -358,7 +362,7 @@ class Sweep:
     spec: SweepSpec
     source: str
     base: Arch
-    _locs: list[list[tuple[list, str]]] = field(default_factory=list, repr=False)
+    locs: list[list[tuple[list, str]]] = field(repr=False)  # per parameter: (config location, canonical path)
 
     @property
     def name(self) -> str:
@@ -406,7 +410,7 @@ class Sweep:
         base = self.base.config.model_dump(mode="json")
         cols: dict[str, Any] = {}
         set_area: set[int] = set()
-        for par, locs, v in zip(self.spec.parameters, self._locs, values):
+        for par, locs, v in zip(self.spec.parameters, self.locs, values):
             vs = v if (isinstance(v, (list, tuple)) and len(locs) > 1) else [v] * len(locs)
             for (loc, _), p, x in zip(locs, par.paths, vs):
                 _set(cfg, loc, x)
@@ -496,11 +500,11 @@ def parse_sweep(data: object, source: str = "<sweep>", base_dir: str | Path = ".
             seen_paths[canon] = where
             pl.append((loc, canon))
         locs.append(pl)
-    if errs:
-        raise SweepSpecError(source, errs)
     # probe each value alone on the base config: type / range errors on the parameter's own path are
     # spec errors (every point would fail); errors elsewhere are combinations (dropped points)
     for i, (par, pl) in enumerate(zip(spec.parameters, locs)):
+        if len(pl) != len(par.paths):  # a path did not resolve (reported above)
+            continue
         if par.uniform is not None:
             probes = [(f"parameters[{i}].uniform.low", par.uniform.low), (f"parameters[{i}].uniform.high", par.uniform.high)]
             if par.uniform.integer:
@@ -529,9 +533,7 @@ def parse_sweep(data: object, source: str = "<sweep>", base_dir: str | Path = ".
                          "add them to the config or drop the area constraint"))
     if errs:
         raise SweepSpecError(source, errs)
-    sw = Sweep(spec, source, base)
-    sw._locs = locs
-    return sw
+    return Sweep(spec, source, base, locs)
 
 
 def load_sweep(path: str | Path) -> Sweep:
@@ -619,7 +621,7 @@ def parse_workloads(specs: Sequence[str]) -> list[Workload]:
         key = s.lower().replace("-", "_")
         if key not in list_networks():
             raise SweepError(f"unknown workload {s!r}: expected a zoo network ({', '.join(list_networks())}), "
-                             "an .onnx file, nb201:<arch string|index> or nb201-sample:N:SEED")
+                             "an .onnx file, nb201:<arch string|index>, nb201-sample:N:SEED or layer:<spec>")
         add(Workload(key, "zoo", key))
     return out
 
@@ -666,18 +668,20 @@ def _derive(r: dict) -> dict:
 
 
 @functools.lru_cache(maxsize=8)
-def _nb201_shape_weights(batch: int) -> np.ndarray:
+def _nb201_shape_weights(dataset: str, batch: int) -> np.ndarray:
     from nas.hwcost import cost_structure
 
-    st = cost_structure("cifar10", batch)
-    return np.array([lay.operand_sizes()[0] if lay.op in ("conv", "fc") else 0 for lay in st.layers], dtype=np.int64)
+    st = cost_structure(dataset, batch)
+    return np.array([_weight_count_layer(lay) for lay in st.layers], dtype=np.int64)
 
 
-def nb201_params(indices: Sequence[int], batch: int = 1) -> np.ndarray:
-    """Weight count of NB201 CIFAR-10 networks by official index (from the shared layer-shape counts)."""
+def nb201_params(indices: Sequence[int], batch: int = 1, dataset: str = "cifar10") -> np.ndarray:
+    """Weight count (conv + fc) of NB201 networks by official index, from the unique layer shapes and
+    their per-arch counts (:class:`nas.hwcost.NB201CostStructure`); shape (n,) int64."""
     from nas.hwcost import cost_structure
 
-    return cost_structure("cifar10", batch).counts(np.asarray(indices, dtype=np.int64)) @ _nb201_shape_weights(batch)
+    idx = np.asarray(indices, dtype=np.int64)
+    return cost_structure(dataset, batch).counts(idx) @ _nb201_shape_weights(dataset, batch)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -696,6 +700,7 @@ class _Task:
     net_batch: int
     per_layer: bool
     max_power_mw: float | None
+    effort: str
 
 
 def _point_rows(p: DesignPoint, task: _Task) -> list[dict]:
@@ -716,7 +721,7 @@ def _point_rows(p: DesignPoint, task: _Task) -> list[dict]:
     if p.dropped:
         return [row(w, p.reason) for w in wl]
     arch = parse_arch(p.config, p.label("sweep"))
-    ev = NetworkEvaluator(arch, objective=task.objective, seed=task.seed, parallel=False)
+    ev = NetworkEvaluator(arch, objective=task.objective, seed=task.seed, parallel=False, effort=task.effort)
     rows: list[dict] = []
     nb = [w for w in wl if w.kind == "nb201"]
     nb_tot: dict[str, dict] = {}
@@ -753,7 +758,7 @@ def _point_rows(p: DesignPoint, task: _Task) -> list[dict]:
                 for lr, rec in zip(res.layers, lf.to_dict("records")):
                     r = row(w, params=_weight_count_layer(lr.layer), **{m: rec.pop(m) for m in
                                                                       ("macs", "latency_cycles", "latency_s", "energy_pj")})
-                    r["shape"] = lr.layer.describe()
+                    r.update({"layer": rec.pop("layer"), "op": rec.pop("op"), "shape": lr.layer.describe()})
                     r.update(rec)
                     _derive(r)
                     rows.append(r)
@@ -888,7 +893,8 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
     if progress:
         progress(done_pts, total)
     tasks = iter(_Task(b, tuple(points[b * batch_size:(b + 1) * batch_size]), tuple(wls), sweep.spec.objective,
-                       sweep.spec.seed, sweep.spec.batch, per_layer, sweep.spec.constraints.max_power_mw) for b in todo)
+                       sweep.spec.seed, sweep.spec.batch, per_layer, sweep.spec.constraints.max_power_mw,
+                       sweep.spec.search_effort) for b in todo)
     own = executor is None and bool(todo)
     if own:
         from concurrent.futures import ProcessPoolExecutor

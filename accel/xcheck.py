@@ -250,11 +250,12 @@ def split_train(names: list[str], train_fraction: float, seed: int) -> np.ndarra
 def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_dir: str | os.PathLike = DEFAULT_DB,
                trials: int = 0, threads: int = 1, warmup: int = 3, repeats: int = 5, number: int = 10,
                cache_dir: str | os.PathLike | None = None, train_fraction: float = 0.5, seed: int = 0,
-               per_layer: bool = True, progress=None, executor=None) -> dict:
+               per_layer: bool = True, search: str = "evolutionary", progress=None, executor=None) -> dict:
     """Cross-check ``names`` (see :func:`export_network`) on ``arch`` against real runs.
 
     ``backends``: "tvm" (MetaSchedule-tuned kernels from ``db_dir``; with ``trials`` > 0 the missing kernels of
-    the union of tasks are tuned first with that many trials each and stored there), "ort" (onnxruntime CPU).
+    the union of tasks are tuned first with that many trials each, MetaSchedule ``search`` strategy, and stored
+    there), "ort" (onnxruntime CPU), "tvm-gpu" (CUDA, TVM's default GPU schedules; needs a GPU).
     Measurement: :mod:`accel.measure` protocol (``warmup``/``repeats``/``number``, ``threads`` intra-op
     threads, all candidates of all backends interleaved, two passes).  ``executor`` is accepted for interface
     uniformity and unused: measurements must share one process and the model step shares one mapping cache.
@@ -271,9 +272,9 @@ def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_
 
     del executor
     for b in backends:
-        if b not in ("tvm", "ort"):
-            raise ValueError(f"unknown backend {b!r} (known: tvm, ort)")
-        why = M.tvm_available() if b == "tvm" else M.ort_available()
+        if b not in ("tvm", "ort", "tvm-gpu"):
+            raise ValueError(f"unknown backend {b!r} (known: tvm, ort, tvm-gpu)")
+        why = {"tvm": M.tvm_available, "ort": M.ort_available, "tvm-gpu": M.gpu_available}[b]()
         if why:
             raise M.MeasureError(why)
     if len(names) < 3:
@@ -284,7 +285,8 @@ def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_
     for i, n in enumerate(names):
         paths[n] = export_network(n, cache)
         say(f"export {i + 1}/{len(names)}: {n}")
-    model_arch = narrow_arch(arch, threads)
+    # CPU runs use `threads` cores, so the model gets that many PEs; a GPU run uses the whole device
+    model_arch = arch if "tvm-gpu" in backends else narrow_arch(arch, threads)
     results = predict_networks(paths, model_arch, say)
 
     rng = np.random.default_rng(seed)
@@ -299,14 +301,14 @@ def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_
         inputs[n] = rng.standard_normal(shape).astype(np.float32)
 
     runners, refused, tuning, numerics = [], {b: {} for b in backends}, {}, {}
-    tvm_runner_of, ort_runner_of = {}, {}
+    tvm_runner_of, ort_runner_of, gpu_runners = {}, {}, []
     if "tvm" in backends:
         M.set_tvm_threads(threads)
         target = M.cpu_target(threads)
         mods = {n: M.relax_module(p, target) for n, p in paths.items()}
         if trials > 0:
             tasks, _ = M.union_tasks(mods, target)
-            tuning = M.tune_union(tasks, target, db_dir, trials, progress=say)
+            tuning = M.tune_union(tasks, target, db_dir, trials, progress=say, search=search)
         db = M.open_database(db_dir)
         for n, mod in mods.items():
             miss = M.missing_kernels(mod, target, db)
@@ -316,13 +318,24 @@ def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_
             vm, dev = M.compile_tvm(mod, target, db)
             tvm_runner_of[n] = M.tvm_runner(n, vm, dev, inputs[n])
             say(f"tvm build: {n}")
+    if "tvm-gpu" in backends:
+        # CUDA (sm_90 tag fits H100/H200): TVM's default GPU schedules; reported as backend "tvm-gpu"
+        gtarget = M.gpu_target()
+        for n, p in paths.items():
+            mod = M.gpu_default_schedule(M.relax_module(p, gtarget), gtarget)
+            vm, dev = M.compile_tvm(mod, gtarget)
+            r = M.tvm_runner(n, vm, dev, inputs[n])
+            r.backend = "tvm-gpu"
+            gpu_runners.append(r)
+            say(f"tvm-gpu build: {n}")
     if "ort" in backends or "tvm" in backends:  # ort is also the numerical reference for TVM
         for n, p in paths.items():
             ort_runner_of[n] = M.ort_runner(n, M.ort_session(p, threads), inputs[n])
     for n, r in tvm_runner_of.items():
         a, b = r.output(), ort_runner_of[n].output()
         numerics[n] = float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(b)))))
-    runners = list(tvm_runner_of.values()) + ([r for r in ort_runner_of.values()] if "ort" in backends else [])
+    runners = (list(tvm_runner_of.values()) + ([r for r in ort_runner_of.values()] if "ort" in backends else [])
+               + gpu_runners)
     passes = []
     for k in range(2):  # two full passes: the test-retest ceiling
         passes.append(M.measure_interleaved(runners, warmup, repeats, number,
@@ -367,7 +380,9 @@ def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_
         s["correction"] = {"train_networks": int(train.sum()), "heldout_networks": int(held.sum()),
                            "coef": {c: float(v) for c, v in zip((*LAYER_CLASSES, "overhead_s"), coef)},
                            "heldout_before": before, "heldout_after": after,
-                           "heldout_macs": rank_stats(macs[held], meas[held])}
+                           # MACs are not a latency: only their ranks are comparable (no MAPE)
+                           "heldout_macs": {k: v for k, v in rank_stats(macs[held], meas[held]).items()
+                                            if k != "mape_pct"}}
         if b == "tvm" and len(layers):
             mt = layers.dropna(subset=["layer"])
             s["per_layer"] = {"matched_kernel_calls": int(len(mt)), "kernel_calls": int(len(layers)),

@@ -23,7 +23,9 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -95,19 +97,20 @@ class MapSpace:
 
 def _axis_candidates(bounds, allowed, cap, fixed=None, max_dims=2, limit=64):
     """Spatial factor vectors for one array axis of size ``cap``: up to ``max_dims`` dims, each with a
-    divisor of its bound or the largest factor that fits (imperfect).  ``fixed`` forces dims' factors."""
-    opts = []
-    base = np.ones(N_DIMS, dtype=np.int64)
+    divisor of its bound or a ceil split that fits (imperfect).  ``fixed`` forces dims' factors.
+    Enumerated with plain ints (this runs once per layer and fan-out, in Python)."""
+    bnd = [int(b) for b in bounds]
+    base = [1] * N_DIMS
     if fixed:
         for d, f in fixed.items():
-            base[d] = f
-    used = int(np.prod(base))
+            base[d] = int(f)
+    used = math.prod(base)
     if used > cap:
         return []
-    free = [d for d in range(N_DIMS) if allowed[d] and bounds[d] > 1 and not (fixed and d in fixed)]
+    free = [d for d in range(N_DIMS) if allowed[d] and bnd[d] > 1 and not (fixed and d in fixed)]
 
     def factor_opts(d, room):
-        b = bounds[d]
+        b = bnd[d]
         fs = {f for f in divisors(b) if f <= room}
         fs.add(min(b, room))
         # ceil splits that minimise folding: b split into k folds of ceil(b/k)
@@ -115,31 +118,33 @@ def _axis_candidates(bounds, allowed, cap, fixed=None, max_dims=2, limit=64):
             v = -(-b // k)
             if v <= room:
                 fs.add(v)
+        fs.discard(1)
         return sorted(fs)
 
-    opts.append(base.copy())
+    opts = [tuple(base)]
     for nd in range(1, max_dims + 1):
         for combo in itertools.combinations(free, nd):
             def rec(i, room, vec):
                 if i == len(combo):
-                    opts.append(vec.copy())
+                    opts.append(tuple(vec))
                     return
                 d = combo[i]
                 for f in factor_opts(d, room):
-                    if f == 1:
-                        continue
                     vec[d] = f
                     rec(i + 1, room // f, vec)
-                    vec[d] = base[d]
-            rec(0, cap // used, base.copy())
+                vec[d] = base[d]
+            rec(0, cap // used, list(base))
     if len(opts) > limit:
         # rank one axis on its own (fewest folds of the remaining extents), keep the best and the best of
         # each distinct used-lane count so that smaller unrolls stay available
-        keyed = sorted(opts, key=lambda v: (float(np.prod(-(-bounds // v))), -float(np.prod(v))))
+        def key(v):
+            return (math.prod(-(-b // f) for b, f in zip(bnd, v)), -math.prod(v))
+
+        keyed = sorted(opts, key=key)
         kept = keyed[:limit // 2]
-        seen = {int(np.prod(v)) for v in kept}
+        seen = {math.prod(v) for v in kept}
         for v in keyed[limit // 2:]:
-            n = int(np.prod(v))
+            n = math.prod(v)
             if n not in seen:
                 seen.add(n)
                 kept.append(v)
@@ -149,47 +154,79 @@ def _axis_candidates(bounds, allowed, cap, fixed=None, max_dims=2, limit=64):
     return opts
 
 
+def _axis_cached(memo, rem, allowed, cap, fixed):
+    key = (rem, allowed, cap, tuple(sorted(fixed.items())) if fixed else ())
+    if key not in memo:
+        memo[key] = _axis_candidates(rem, allowed, cap, fixed)
+    return memo[key]
+
+
+class _Cand(NamedTuple):
+    """A (partial) spatial assignment: per fan-out (x, y) factor tuples, the per-dim product and its
+    (compute-cycle lower bound, active MACs) score."""
+
+    fans: tuple  # ((f, vx, vy), ...)
+    used: tuple  # (8,) Π spatial factors per dim
+    lb: tuple  # (cycles lower bound, active MACs)
+
+
+def _score(bounds, used):
+    return (math.prod(-(-b // u) for b, u in zip(bounds, used)), math.prod(used))
+
+
 def _spatial_candidates(layer: Layer, arch: Arch, max_spatial: int):
+    """Beam search over the fan-outs (outermost first) of spatial assignments, scored by _score; pure
+    Python ints (numpy only for the chosen ones)."""
+    memo: dict = {}
     a = arch.arrays
     L = a.n_levels
-    bounds = np.array(layer.dims, dtype=np.int64)
-    beams = [(np.ones((L + 1, N_DIMS), dtype=np.int64), np.ones((L + 1, N_DIMS), dtype=np.int64))]
-    all_dims = np.ones(N_DIMS, dtype=np.int64)
-    # outermost fan-out first; each keeps a beam of the best partial assignments
+    bounds = tuple(int(b) for b in layer.dims)
+    ones = (1,) * N_DIMS
+    beams = [_Cand((), ones, _score(bounds, ones))]
+    all_dims = (1,) * N_DIMS
     for f in range(1, L + 1):
         fx, fy = int(a.fanout_x[f]), int(a.fanout_y[f])
         if fx * fy == 1:
             continue
         is_pe = f == a.pe_level and layer.is_mac  # dataflow rules constrain MAC layers only
-        allow_x = a.allow_x if is_pe else all_dims
-        allow_y = a.allow_y if is_pe else all_dims
+        allow_x = tuple(int(v) for v in a.allow_x) if is_pe else all_dims
+        allow_y = tuple(int(v) for v in a.allow_y) if is_pe else all_dims
         new = []
+        seen = set()
         for cand in beams:
-            sx, sy = cand[0], cand[1]
-            used = np.prod(sx, axis=0) * np.prod(sy, axis=0)
-            rem = -(-bounds // used)
+            rem = tuple(-(-b // u) for b, u in zip(bounds, cand.used))
             fixed_y = None
             if is_pe:
-                full = [d for d in range(N_DIMS) if a.spatial_full[d] and 1 < rem[d] <= fy]
-                fixed_y = {d: int(rem[d]) for d in full}
-            ys = _axis_candidates(rem, allow_y, fy, fixed_y)
-            xs = _axis_candidates(rem, allow_x, fx)
+                fixed_y = {d: rem[d] for d in range(N_DIMS) if a.spatial_full[d] and 1 < rem[d] <= fy}
+            ys = _axis_cached(memo, rem, allow_y, fy, fixed_y)
+            xs = _axis_cached(memo, rem, allow_x, fx, None)
             for vy in ys:
                 for vx in xs:
-                    if np.any(vx * vy > rem):  # never unroll beyond the extent
+                    prod = tuple(x * y for x, y in zip(vx, vy))
+                    if any(p > r for p, r in zip(prod, rem)):  # never unroll beyond the extent
                         continue
-                    nsx, nsy = sx.copy(), sy.copy()
-                    nsx[f], nsy[f] = vx, vy
-                    new.append((nsx, nsy))
+                    fans = cand.fans + ((f, vx, vy),)
+                    if fans in seen:
+                        continue
+                    seen.add(fans)
+                    used = tuple(u * p for u, p in zip(cand.used, prod))
+                    new.append(_Cand(fans, used, _score(bounds, used)))
         if not new:
             continue
-        new = [_with_lb(bounds, c) for c in new]
-        scored = _diverse(sorted(new, key=lambda c: c[2]), bounds, len(new))
-        beams = _select(scored, bounds, max_spatial if f == L else max(max_spatial, 24))
-    return _select(sorted(beams, key=lambda c: _lb(bounds, c)), bounds, max_spatial), bounds
+        new.sort(key=lambda c: c.lb)
+        beams = _select(new, max_spatial if f == L else max(max_spatial, 24))
+    chosen = _select(sorted(beams, key=lambda c: c.lb), max_spatial)
+    out = []
+    for c in chosen:
+        sx = np.ones((L + 1, N_DIMS), dtype=np.int64)
+        sy = np.ones((L + 1, N_DIMS), dtype=np.int64)
+        for f, vx, vy in c.fans:
+            sx[f], sy[f] = vx, vy
+        out.append((sx, sy, c.lb))
+    return out, np.array(bounds, dtype=np.int64)
 
 
-def _select(ranked, bounds, k):
+def _select(ranked, k):
     """The k best by lower bound plus the best of every distinct active-MAC count (all when few).
 
     When fill/drain or bandwidth dominate (small layers) fewer active PEs can win, and a larger array must
@@ -198,42 +235,14 @@ def _select(ranked, bounds, k):
     if len(ranked) <= 6 * k:
         return ranked
     chosen = ranked[:k]
-    have = {_lb(bounds, c)[1] for c in chosen}
+    have = {c.lb[1] for c in chosen}
     for c in ranked[k:]:
-        active = _lb(bounds, c)[1]
-        if active not in have:
-            have.add(active)
+        if c.lb[1] not in have:
+            have.add(c.lb[1])
             chosen.append(c)
             if len(chosen) >= 3 * k:  # big arrays have hundreds of distinct counts: keep the best few
                 break
     return chosen
-
-
-def _lb(bounds, cand):
-    """(compute-cycle lower bound, active MACs) of a spatial candidate (memoised on the candidate)."""
-    if len(cand) == 3:
-        return cand[2]
-    sx, sy = cand
-    s = sx.prod(axis=0) * sy.prod(axis=0)
-    return (float((-(-bounds // s)).prod()), float(s.prod()))
-
-
-def _with_lb(bounds, cand):
-    return (cand[0], cand[1], _lb(bounds, cand))
-
-
-def _diverse(scored, bounds, k):
-    """Top-k by lower bound, skipping candidates whose per-dim unroll duplicates an earlier one."""
-    out, seen = [], set()
-    for c in scored:
-        key = c[0].tobytes() + c[1].tobytes()
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append(c)
-        if len(out) >= k:
-            break
-    return out
 
 
 def _orders(layer: Layer) -> np.ndarray:
@@ -264,8 +273,60 @@ def _keep_variants(arch: Arch) -> np.ndarray:
     return np.array(out, dtype=np.int64)
 
 
+def _temporal_chains(rem: int, L: int, is_mac: bool, inner_ok: bool, inner_full: bool, full_spatial: bool,
+                     max_splits: int) -> np.ndarray:
+    """(K, L) temporal factor chains of one dim's remaining extent ``rem`` (outermost level first)."""
+    chains = []
+    for ext in padded_extents(rem):
+        for ch in ordered_factorizations(ext, L):
+            if is_mac:
+                inner = ch[L - 1]
+                if inner > 1 and not inner_ok:
+                    continue
+                if inner_full and inner < rem:
+                    continue
+                if full_spatial and max(ch) > 1:
+                    continue
+            chains.append(ch)
+    if not chains:  # the rules leave nothing: keep the outermost-only chain, evaluation says why
+        chains = [(rem,) + (1,) * (L - 1)]
+    if len(chains) > max_splits:  # thin evenly (perfect factorizations come first in the list)
+        idx = np.linspace(0, len(chains) - 1, max_splits).astype(int)
+        chains = [chains[i] for i in idx]
+    return np.array(chains, dtype=np.int64)
+
+
+_CACHE: "OrderedDict[tuple, MapSpace]" = OrderedDict()
+_CACHE_SIZE = 512
+
+
+def _structure_key(layer: Layer, arch: Arch, max_spatial: int, max_splits: int) -> tuple:
+    """Everything the encoded mapspace depends on: the layer's shape and the arch's fan-outs, dataflow
+    rules and keep/bypass pattern — not sizes, bandwidths, bitwidths or energies, so design points of a
+    sweep that differ only in those share one mapspace."""
+    a = arch.arrays
+    arrs = (a.fanout_x, a.fanout_y, a.allow_x, a.allow_y, a.spatial_full, a.innermost_only, a.innermost_full,
+            a.keeps, a.bypass_ok)
+    return (layer.shape_key(), a.n_levels, a.pe_level, a.im2col, max_spatial, max_splits) + \
+        tuple(x.tobytes() for x in arrs)
+
+
 def build_mapspace(layer: Layer, arch: Arch, max_spatial: int = 8, max_splits: int = 600) -> MapSpace:
-    """Encode the mapspace of ``layer`` on ``arch`` (see module docstring)."""
+    """Encode the mapspace of ``layer`` on ``arch`` (see module docstring); memoised on the structure
+    (:func:`_structure_key`), the arrays are shared read-only."""
+    key = _structure_key(layer, arch, max_spatial, max_splits)
+    hit = _CACHE.get(key)
+    if hit is not None:
+        _CACHE.move_to_end(key)
+        return replace(hit, arch=arch)
+    ms = _build_mapspace(layer, arch, max_spatial, max_splits)
+    _CACHE[key] = ms
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return ms
+
+
+def _build_mapspace(layer: Layer, arch: Arch, max_spatial: int, max_splits: int) -> MapSpace:
     a = arch.arrays
     if a.im2col:
         layer = lower_im2col(layer)
@@ -273,31 +334,19 @@ def build_mapspace(layer: Layer, arch: Arch, max_spatial: int = 8, max_splits: i
     cands, bounds = _spatial_candidates(layer, arch, max_spatial)
     S = len(cands)
     split_lists = []
+    memo: dict[tuple, np.ndarray] = {}
     for cand in cands:
         sx, sy = cand[0], cand[1]
         used = np.prod(sx, axis=0) * np.prod(sy, axis=0)
         per_dim = []
         for d in range(N_DIMS):
             rem = int(-(-bounds[d] // used[d]))
-            chains = []
-            for ext in padded_extents(rem):
-                for ch in ordered_factorizations(ext, L):
-                    inner = ch[L - 1]
-                    if layer.is_mac:
-                        if inner > 1 and not a.innermost_only[d]:
-                            continue
-                        if a.innermost_full[d] and inner < rem:
-                            continue
-                        if a.spatial_full[d] and used[d] < bounds[d] <= a.fanout_y[a.pe_level] and max(ch) > 1:
-                            continue
-                    chains.append(ch)
-            if not chains:  # the rules leave nothing: keep the outermost-only chain, evaluation says why
-                chains = [(rem,) + (1,) * (L - 1)]
-            if len(chains) > max_splits:
-                # keep perfect chains first, then thin the rest evenly
-                idx = np.linspace(0, len(chains) - 1, max_splits).astype(int)
-                chains = [chains[i] for i in idx]
-            per_dim.append(chains)
+            full_spatial = bool(a.spatial_full[d] and used[d] < bounds[d] <= a.fanout_y[a.pe_level])
+            key = (rem, d, full_spatial)
+            if key not in memo:
+                memo[key] = _temporal_chains(rem, L, bool(layer.is_mac), bool(a.innermost_only[d]),
+                                             bool(a.innermost_full[d]), full_spatial, max_splits)
+            per_dim.append(memo[key])
         split_lists.append(per_dim)
     kmax = max(len(c) for per in split_lists for c in per)
     splits = np.ones((S, N_DIMS, kmax, L), dtype=np.int64)
@@ -305,10 +354,10 @@ def build_mapspace(layer: Layer, arch: Arch, max_spatial: int = 8, max_splits: i
     for s, per in enumerate(split_lists):
         for d, chains in enumerate(per):
             nsplits[s, d] = len(chains)
-            splits[s, d, : len(chains)] = np.array(chains, dtype=np.int64)
+            splits[s, d, : len(chains)] = chains
     spx = np.stack([c[0] for c in cands])
     spy = np.stack([c[1] for c in cands])
-    lb = np.array([_lb(bounds, c)[0] for c in cands])
+    lb = np.array([float(c[2][0]) for c in cands])
     return MapSpace(layer=layer, arch=arch, spatial_x=spx, spatial_y=spy, splits=splits, nsplits=nsplits,
                     orders=_orders(layer), keeps=_keep_variants(arch), lower_bound=lb)
 

@@ -92,6 +92,22 @@ def _neighbours(best, nsplits, n_orders, n_keeps, L, rng_u, G):
     return m
 
 
+@dataclass(frozen=True)
+class SearchBudget:
+    """How hard :func:`search_mapping` looks.  ``THOROUGH`` is the default for single networks; ``FAST``
+    (about 4x fewer evaluations) is for sweeps over many design points (see bench/ for the quality cost)."""
+
+    samples: int = 6000
+    rounds: int = 60
+    restarts: int = 4
+    exhaustive_limit: int = 20_000
+
+
+THOROUGH = SearchBudget()
+FAST = SearchBudget(samples=1000, rounds=10, restarts=2, exhaustive_limit=3_000)
+BUDGETS = {"thorough": THOROUGH, "fast": FAST}
+
+
 @dataclass
 class SearchResult:
     mapping: Mapping
@@ -126,7 +142,7 @@ class _Evaluator:
 
 
 def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int = 0, samples: int = 6000,
-                   rounds: int = 60, restarts: int = 4, exhaustive_limit: int = 100_000, parallel: bool = False,
+                   rounds: int = 60, restarts: int = 4, exhaustive_limit: int = 20_000, parallel: bool = False,
                    mapspace: MapSpace | None = None, max_spatial: int = 8) -> SearchResult:
     """Best mapping of ``layer`` on ``arch`` for ``objective`` (latency | energy | edp).
 

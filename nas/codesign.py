@@ -24,7 +24,8 @@ search can look costs up) + |kept archs (union over constraints)| × accelerator
 (:attr:`CodesignResult.study`) repeats the selection for several ``keep`` values and for groups of
 accelerators binned by their distance from the reference (mean |log2| ratio of the swept numeric
 parameters, plus 1 per differing categorical one), with the Spearman ρ between each accelerator's and the
-reference's cost over all archs.
+reference's cost over all archs.  The sweep's area budget drops accelerators; its power budget makes
+(arch, accelerator) pairs above it infeasible in stage 2 and in the joint baseline (stage 1 ignores it).
 
 The arrays path (:func:`semi_decoupled`) runs the same selection on given cost tables with an exhaustive
 stage 1; it is the small synthetic case the tests check against brute force.
@@ -35,7 +36,6 @@ from __future__ import annotations
 import math
 from concurrent.futures import Executor, Future, wait, FIRST_COMPLETED
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -86,33 +86,36 @@ class Choice:
     hw: int
     objective: float
     latency_s: float
+    accuracy: float
 
 
 def best_choice(values: np.ndarray, latency_s: np.ndarray, accuracy: np.ndarray, constraint: Constraint,
                 maximize: bool, archs: np.ndarray | None = None, hws: np.ndarray | None = None) -> Choice | None:
     """Best feasible (hw, arch) of the tables ``values``/``latency_s`` (n_hw, n_arch) with per-arch
-    ``accuracy`` (n_arch,).  Ties on the objective go to the lower latency, then the lower hw row, then
-    the lower arch column.  ``archs`` / ``hws`` relabel columns / rows in the returned Choice.
-    None when nothing is feasible."""
+    ``accuracy`` (n_arch,).  ``archs`` / ``hws`` label the columns / rows (default: positions).  Ties on
+    the objective go to the lower latency, then the higher accuracy, then the lower hw label, then the
+    lower arch label (so that equal-cost NB201 archs resolve the same way on every subset).  None when
+    nothing is feasible."""
     v = np.asarray(values, dtype=float)
     lat = np.asarray(latency_s, dtype=float)
-    ok = constraint.feasible(np.asarray(accuracy)[None, :], lat) & np.isfinite(v)
+    acc = np.asarray(accuracy, dtype=float)
+    ok = constraint.feasible(acc[None, :], lat) & np.isfinite(v)
     if not ok.any():
         return None
     r, c = np.nonzero(ok)
+    al = np.asarray(archs, dtype=np.int64)[c] if archs is not None else c
+    hl = np.asarray(hws, dtype=np.int64)[r] if hws is not None else r
     key = -v[r, c] if maximize else v[r, c]
-    i = np.lexsort((c, r, lat[r, c], key))[0]
-    a = int(archs[c[i]]) if archs is not None else int(c[i])
-    h = int(hws[r[i]]) if hws is not None else int(r[i])
-    return Choice(a, h, float(v[r[i], c[i]]), float(lat[r[i], c[i]]))
+    i = np.lexsort((al, hl, -acc[c], lat[r, c], key))[0]
+    return Choice(int(al[i]), int(hl[i]), float(v[r[i], c[i]]), float(lat[r[i], c[i]]), float(acc[c[i]]))
 
 
 def _better(a: Choice | None, b: Choice | None, maximize: bool) -> Choice | None:
     """The better of two choices (same tie rules as :func:`best_choice`)."""
     if a is None or b is None:
         return a or b
-    ka = (-a.objective if maximize else a.objective, a.latency_s, a.hw, a.arch)
-    kb = (-b.objective if maximize else b.objective, b.latency_s, b.hw, b.arch)
+    ka = (-a.objective if maximize else a.objective, a.latency_s, -a.accuracy, a.hw, a.arch)
+    kb = (-b.objective if maximize else b.objective, b.latency_s, -b.accuracy, b.hw, b.arch)
     return a if ka <= kb else b
 
 
@@ -127,23 +130,47 @@ def gap_pct(semi: Choice | None, joint: Choice | None, maximize: bool) -> float 
     return 100.0 * d / abs(joint.objective)
 
 
+def _first_of_group(ranked: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """``ranked`` with only the first (best) member of each group left, order kept."""
+    if groups is None or not len(ranked):
+        return ranked
+    _, first = np.unique(np.asarray(groups)[ranked], return_index=True)
+    return ranked[np.sort(first)]
+
+
 def select_topk(ref_values: np.ndarray, ref_latency_s: np.ndarray, accuracy: np.ndarray, constraint: Constraint,
-                maximize: bool, keep: int, candidates: np.ndarray | None = None) -> np.ndarray:
-    """Stage-1 selection: the ``keep`` best candidates feasible on the reference, best first (ties: lower
-    reference latency, then lower index).  ``candidates``: indices the NAS queried (all when None)."""
+                maximize: bool, keep: int, candidates: np.ndarray | None = None,
+                groups: np.ndarray | None = None) -> np.ndarray:
+    """Stage-1 selection: the ``keep`` best candidates on the reference, best first.
+
+    The accuracy bound is hard (it does not depend on the accelerator).  The latency bound is a property
+    of the accelerator, so on the reference it ranks rather than filters: candidates within it come first
+    (by objective; ties: lower latency, higher accuracy, lower index), then the others by how far they
+    exceed it (they may fit on a faster accelerator).  ``candidates``: the indices the NAS queried (all
+    when None).  ``groups`` (e.g. NB201 cell signatures: the same layers, so the same cost on *every*
+    accelerator): only the best member of each group is kept, since a second one cannot win on any
+    accelerator where the first does not."""
     cand = np.arange(len(ref_values)) if candidates is None else np.unique(np.asarray(candidates, dtype=np.int64))
-    v, lat = np.asarray(ref_values, float)[cand], np.asarray(ref_latency_s, float)[cand]
-    ok = constraint.feasible(np.asarray(accuracy)[cand], lat) & np.isfinite(v)
-    cand, v, lat = cand[ok], v[ok], lat[ok]
-    order = np.lexsort((cand, lat, -v if maximize else v))
-    return cand[order[:keep]]
+    v = np.asarray(ref_values, float)[cand]
+    lat = np.asarray(ref_latency_s, float)[cand]
+    acc = np.asarray(accuracy, float)[cand]
+    ok = Constraint(min_accuracy=constraint.min_accuracy).feasible(acc, lat) & np.isfinite(v)
+    cand, v, lat, acc = cand[ok], v[ok], lat[ok], acc[ok]
+    if constraint.max_latency_s is not None:
+        viol = np.maximum(0.0, lat / constraint.max_latency_s - 1.0)
+    else:
+        viol = np.zeros(len(cand))
+    primary = np.where(viol == 0, -v if maximize else v, np.inf)
+    ranked = cand[np.lexsort((cand, -acc, lat, primary, viol))]
+    return _first_of_group(ranked, groups)[:keep]
 
 
 def select_pareto(ref_cost: np.ndarray, accuracy: np.ndarray, constraint: Constraint, keep: int,
-                  candidates: np.ndarray | None = None) -> np.ndarray:
+                  candidates: np.ndarray | None = None, groups: np.ndarray | None = None) -> np.ndarray:
     """Stage-1 selection, Pareto variant: candidates on the front of (accuracy ↑, reference cost ↓) that
     meet the constraint's accuracy bound (hardware bounds are left to stage 2: the front spans every
-    latency level), thinned to at most ``keep`` archs evenly along the front; ordered by cost."""
+    latency level), one per group (see :func:`select_topk`), thinned to at most ``keep`` archs evenly along
+    the front; ordered by cost."""
     from accel.sweep import pareto_mask
 
     cand = np.arange(len(ref_cost)) if candidates is None else np.unique(np.asarray(candidates, dtype=np.int64))
@@ -155,7 +182,7 @@ def select_pareto(ref_cost: np.ndarray, accuracy: np.ndarray, constraint: Constr
     front = pareto_mask(cost, acc, maximize_y=True)
     cand, cost = cand[front], cost[front]
     order = np.lexsort((cand, cost))
-    cand = cand[order]
+    cand = _first_of_group(cand[order], groups)
     if len(cand) > keep:
         cand = cand[np.unique(np.round(np.linspace(0, len(cand) - 1, keep)).astype(np.int64))]
     return cand
@@ -188,18 +215,19 @@ def param_distance(params: dict[str, Any], ref: dict[str, Any]) -> float:
 # ---------------------------------------------------------------------------------------------
 def semi_decoupled(ref_values: np.ndarray, ref_latency_s: np.ndarray, values: np.ndarray, latency_s: np.ndarray,
                    accuracy: np.ndarray, constraints: Sequence[Constraint], keep: int, maximize: bool = False,
-                   keep_mode: str = "topk", ref_cost: np.ndarray | None = None) -> list[dict]:
+                   keep_mode: str = "topk", ref_cost: np.ndarray | None = None,
+                   groups: np.ndarray | None = None) -> list[dict]:
     """Semi-decoupled vs joint on given tables: ``ref_*`` (n_arch,) on the reference, ``values`` /
     ``latency_s`` (n_hw, n_arch) on the swept accelerators, ``accuracy`` (n_arch,) in %.  Stage 1 ranks
     every arch on the reference.  ``ref_cost`` (Pareto mode): the reference cost to trade against
-    accuracy (default: ``ref_values``).  Returns per constraint ``{"constraint", "kept", "semi", "joint",
+    accuracy (default: ``ref_values``); ``groups``: see :func:`select_topk`.  Returns per constraint ``{"constraint", "kept", "semi", "joint",
     "gap_pct"}`` with :class:`Choice` objects."""
     out = []
     for c in constraints:
         if keep_mode == "topk":
-            kept = select_topk(ref_values, ref_latency_s, accuracy, c, maximize, keep)
+            kept = select_topk(ref_values, ref_latency_s, accuracy, c, maximize, keep, groups=groups)
         else:
-            kept = select_pareto(ref_values if ref_cost is None else ref_cost, accuracy, c, keep)
+            kept = select_pareto(ref_values if ref_cost is None else ref_cost, accuracy, c, keep, groups=groups)
         semi = (best_choice(np.asarray(values)[:, kept], np.asarray(latency_s)[:, kept], np.asarray(accuracy)[kept], c,
                             maximize, archs=kept) if len(kept) else None)
         joint = best_choice(values, latency_s, accuracy, c, maximize)
@@ -223,6 +251,8 @@ class _HwTask:
     seed: int
     ref_cost: np.ndarray  # (15625,) reference cost (for Spearman ρ)
     cost_metric: str
+    max_power_mw: float | None  # the sweep's power budget: pairs above it are infeasible
+    effort: str  # mapper search budget (the sweep spec's search_effort)
 
 
 def _hw_batch(task: _HwTask) -> list[dict]:
@@ -241,7 +271,8 @@ def _hw_batch(task: _HwTask) -> list[dict]:
     out = []
     for p in task.points:
         arch = parse_arch(p.config, f"point {p.point}")
-        ev = NetworkEvaluator(arch, objective=task.mapping_objective, seed=task.seed, parallel=False)
+        ev = NetworkEvaluator(arch, objective=task.mapping_objective, seed=task.seed, parallel=False,
+                              effort=task.effort)
         try:
             df = nb201_hwcost(evaluator=ev, dataset=task.dataset, batch=task.batch, workers=1)
         except NoValidMapping as e:
@@ -249,6 +280,8 @@ def _hw_batch(task: _HwTask) -> list[dict]:
             continue
         lat = df["latency_s"].to_numpy()
         vals = np.asarray(acc, dtype=float) if metric == "accuracy" else df[metric].to_numpy()
+        if task.max_power_mw is not None:  # average power, pJ/s = 1e-9 mW
+            vals = np.where(df["energy_pj"].to_numpy() / lat * 1e-9 <= task.max_power_mw, vals, np.nan)
         cost = df[task.cost_metric].to_numpy()
         rho = float(spearmanr(task.ref_cost, cost).statistic)
         joint, kv, kl = [], [], []
@@ -275,6 +308,7 @@ class CodesignResult:
     study: dict = field(default_factory=dict)
     hw: pd.DataFrame = field(default_factory=pd.DataFrame)  # per accelerator: point, distance, rho, error
     meta: dict = field(default_factory=dict)
+    reference: pd.DataFrame = field(default_factory=pd.DataFrame)  # nb201_hwcost of the reference + accuracy
 
     def _pair(self, ch: Choice | None) -> dict | None:
         from nas import nb201
@@ -314,8 +348,9 @@ class CodesignResult:
                 lines.append(f"  {name:>5}: {ch.objective:.6g} {unit}  arch {nb201.arch_str(ch.arch)} "
                              f"(acc {nb201.accuracies(self.meta['dataset'])[ch.arch]:.2f}%, latency {ch.latency_s * 1e3:.4g} ms)")
                 lines.append(f"         hw {self.labels[ch.hw]}")
-            g = r["gap_pct"]
-            lines.append(f"  gap: {'n/a' if g is None else f'{g:.4g} %'}")
+            g, g1 = r["gap_pct"], r["stage1_gap_pct"]
+            lines.append(f"  gap: {'n/a' if g is None else f'{g:.4g} %'}   (stage 1 on the reference: best kept arch "
+                         f"{'n/a' if g1 is None else f'{g1:.4g} %'} from the reference's own optimum)")
         e = self.evaluations
         lines.append("")
         lines.append(f"evaluations: semi-decoupled {e['semi']:,}, joint {e['joint']:,} "
@@ -325,7 +360,9 @@ class CodesignResult:
             lines.append("gap (%) vs keep, per constraint:")
             for row in self.study["keep"]:
                 gaps = ", ".join("n/a" if g is None else f"{g:.3g}" for g in row["gap_pct"])
-                lines.append(f"  keep {row['keep']:>5}: {gaps}   (semi evaluations {row['evaluations_semi']:,})")
+                g1 = ", ".join("n/a" if g is None else f"{g:.3g}" for g in row["stage1_gap_pct"])
+                lines.append(f"  keep {row['keep']:>5}: {gaps}   (on the reference: {g1}; "
+                             f"semi evaluations {row['evaluations_semi']:,})")
             lines.append("gap (%) vs distance of the swept accelerators from the reference, per constraint:")
             for row in self.study["distance"]:
                 gaps = ", ".join("n/a" if g is None else f"{g:.3g}" for g in row["gap_pct"])
@@ -336,8 +373,8 @@ class CodesignResult:
         return "\n".join(lines)
 
 
-def _stage1(ref: pd.DataFrame, acc: np.ndarray, c: Constraint, objective: str, keep: int, keep_mode: str,
-            budget: int, seed: int, dataset: str) -> tuple[np.ndarray, int]:
+def _stage1(ref: pd.DataFrame, c: Constraint, objective: str, keep_mode: str, budget: int, seed: int,
+            dataset: str) -> tuple[np.ndarray, int]:
     """NAS on the reference accelerator; returns (queried arch indices, distinct archs queried)."""
     from nas.nb201 import NB201Space
     from nas.search import NB201Problem, Objective, random_search, regularized_evolution
@@ -378,7 +415,7 @@ def run_codesign(sweep, ref_hw, objective: str = "edp", keep: int = 20, constrai
     from accel.arch import Arch, load_arch
     from accel.sweep import Sweep, SerialExecutor, _resolve, load_sweep
     from nas import nb201
-    from nas.hwcost import nb201_hwcost
+    from nas.hwcost import nb201_hwcost, signatures
 
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, got {objective!r}")
@@ -396,23 +433,29 @@ def run_codesign(sweep, ref_hw, objective: str = "edp", keep: int = 20, constrai
     mapping_objective = sw.spec.objective
 
     # stage 1 on the reference
-    ref_table = nb201_hwcost(ref, dataset=dataset, batch=sw.spec.batch, objective=mapping_objective, seed=sw.spec.seed)
+    from accel.evaluate import NetworkEvaluator
+
+    ref_ev = NetworkEvaluator(ref, objective=mapping_objective, seed=sw.spec.seed, effort=sw.spec.search_effort)
+    ref_table = nb201_hwcost(ref, dataset=dataset, batch=sw.spec.batch, objective=mapping_objective,
+                             seed=sw.spec.seed, evaluator=ref_ev)
     ref_vals = acc.astype(float) if metric == "accuracy" else ref_table[metric].to_numpy()
     ref_lat = ref_table["latency_s"].to_numpy()
     ref_cost = ref_table[cost_metric].to_numpy()
     kmax = max([keep, *[k for k in keep_study if k >= 1]])
+    # archs with the same cell signature have the same layers, hence the same cost on every accelerator
+    groups = np.unique(signatures(), axis=0, return_inverse=True)[1].reshape(-1)
     kept_all, queries = [], []
     pareto_hist = None
     for c in cons:
         if keep_mode == "pareto":
             if pareto_hist is None:
-                pareto_hist = _stage1(ref_table, acc, Constraint(), objective, kmax, "pareto", nas_budget, nas_seed, dataset)
+                pareto_hist = _stage1(ref_table, Constraint(), objective, "pareto", nas_budget, nas_seed, dataset)
             cand, q = pareto_hist
-            kept = select_pareto(ref_cost, acc, c, kmax, candidates=cand)
+            kept = select_pareto(ref_cost, acc, c, kmax, candidates=cand, groups=groups)
             queries.append(q if not queries else 0)
         else:
-            cand, q = _stage1(ref_table, acc, c, objective, kmax, "topk", nas_budget, nas_seed, dataset)
-            kept = select_topk(ref_vals, ref_lat, acc, c, maximize, kmax, candidates=cand)
+            cand, q = _stage1(ref_table, c, objective, "topk", nas_budget, nas_seed, dataset)
+            kept = select_topk(ref_vals, ref_lat, acc, c, maximize, kmax, candidates=cand, groups=groups)
             queries.append(q)
         kept_all.append(kept)
 
@@ -421,7 +464,9 @@ def run_codesign(sweep, ref_hw, objective: str = "edp", keep: int = 20, constrai
     live = [p for p in points if not p.dropped]
     labels = {p.point: p.label(sw.name) for p in points}
     tasks = [_HwTask(tuple(live[i:i + batch_size]), tuple(cons), tuple(kept_all), objective, mapping_objective, dataset,
-                     sw.spec.batch, sw.spec.seed, ref_cost, cost_metric) for i in range(0, len(live), batch_size)]
+                     sw.spec.batch, sw.spec.seed, ref_cost, cost_metric, sw.spec.constraints.max_power_mw,
+                     sw.spec.search_effort)
+             for i in range(0, len(live), batch_size)]
     ex = executor or SerialExecutor()
     rows: list[dict] = []
     done = 0
@@ -483,12 +528,21 @@ def run_codesign(sweep, ref_hw, objective: str = "edp", keep: int = 20, constrai
                 joint = _better(joint, r["joint"][ci], maximize)
         return semi, joint
 
+    def stage1_gap(ci: int, k: int) -> float | None:
+        """How far the best kept arch is from the true optimum *on the reference* (search quality)."""
+        kept = kept_all[ci][:k]
+        best = best_choice(ref_vals[None, :], ref_lat[None, :], acc, cons[ci], maximize)
+        found = (best_choice(ref_vals[None, kept], ref_lat[None, kept], acc[kept], cons[ci], maximize, archs=kept)
+                 if len(kept) else None)
+        return gap_pct(found, best, maximize)
+
     everything = np.ones(len(ok), dtype=bool)
     results = []
     for ci, c in enumerate(cons):
         semi, joint = solve(ci, keep, everything)
         results.append({"constraint": c, "kept": kept_all[ci][:keep], "semi": semi, "joint": joint,
-                        "gap_pct": gap_pct(semi, joint, maximize), "stage1_queries": queries[ci]})
+                        "gap_pct": gap_pct(semi, joint, maximize), "stage1_queries": queries[ci],
+                        "stage1_gap_pct": stage1_gap(ci, keep)})
     n_hw = len(ok)
 
     def semi_evals(k: int) -> int:
@@ -503,7 +557,8 @@ def run_codesign(sweep, ref_hw, objective: str = "edp", keep: int = 20, constrai
     study: dict[str, Any] = {"keep": [], "distance": []}
     for k in sorted({k for k in (*keep_study, keep) if 1 <= k <= kmax}):
         gaps = [gap_pct(*solve(ci, k, everything), maximize) for ci in range(len(cons))]
-        study["keep"].append({"keep": k, "gap_pct": gaps, "evaluations_semi": semi_evals(k)})
+        study["keep"].append({"keep": k, "gap_pct": gaps, "evaluations_semi": semi_evals(k),
+                              "stage1_gap_pct": [stage1_gap(ci, k) for ci in range(len(cons))]})
     if n_hw:
         dist = hw.set_index("point").loc[hw_ids, "distance"].to_numpy()
         rho = hw.set_index("point").loc[hw_ids, "spearman_rho"].to_numpy()
@@ -528,4 +583,6 @@ def run_codesign(sweep, ref_hw, objective: str = "edp", keep: int = 20, constrai
             "n_hw_dropped": len(points) - len(live), "nas_budget": nas_budget, "nas_seed": nas_seed,
             "reference": ref.name, "reference_digest": ref.digest(), "mapping_objective": mapping_objective,
             "spec_hash": sw.digest()}
-    return CodesignResult(objective, cons, keep, keep_mode, sw.name, labels, results, evaluations, study, hw, meta)
+    ref_table["accuracy"] = acc[ref_table["index"].to_numpy()]
+    return CodesignResult(objective, cons, keep, keep_mode, sw.name, labels, results, evaluations, study, hw, meta,
+                          ref_table)

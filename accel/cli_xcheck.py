@@ -1,0 +1,205 @@
+"""``accelsim xcheck``: the model against real TVM (MetaSchedule-tuned) and onnxruntime runs.
+
+Only argparse/stdlib at import time (the handler imports numpy, pandas, tvm, onnxruntime)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_parsers(sub) -> None:
+    x = sub.add_parser(
+        "xcheck", help="cross-check model predictions against real compiled runs (TVM, onnxruntime)",
+        description="Export networks to ONNX, compile with apache-tvm (MetaSchedule-tuned kernels from a tuning "
+                    "database) and/or run with onnxruntime (1 thread), time them (interleaved, warm-up, "
+                    "min over repeats, two passes), and compare with the model: Spearman rho, Kendall tau-b, "
+                    "MAPE, MACs as a naive proxy, test-retest ceiling, BBSSP layer-adaptive correction.")
+    x.add_argument("--space", choices=("nb201", "mbconv"), help="sample candidates from a space")
+    x.add_argument("--sample", type=int, default=0, help="number of candidates to sample from --space")
+    x.add_argument("--network", action="append", default=[], metavar="NET",
+                   help="zoo name, nb201:<arch>, mbconv:<blocks> or an .onnx file (repeatable)")
+    x.add_argument("--hw", required=True, help="hardware config YAML (e.g. configs/cpu-host.yaml)")
+    x.add_argument("--backend", action="append", choices=("tvm", "ort", "tvm-gpu"),
+                   help="tvm (tuned kernels), ort (onnxruntime CPU), tvm-gpu (CUDA; skipped without a GPU); "
+                        "repeatable, default tvm")
+    x.add_argument("--tuning-db", metavar="DIR", help="MetaSchedule tuning database (default bench/tvm_tuning_db)")
+    x.add_argument("--trials", type=int, default=0,
+                   help="tune kernels missing from the database with N trials each first (default 0: no tuning)")
+    x.add_argument("--search", choices=("evolutionary", "replay-trace"), default="evolutionary",
+                   help="MetaSchedule search for --trials (default evolutionary)")
+    x.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
+    x.add_argument("--repeats", type=int, default=5)
+    x.add_argument("--number", type=int, default=10)
+    x.add_argument("--warmup", type=int, default=3)
+    x.add_argument("--seed", type=int, default=0)
+    x.add_argument("--train-fraction", type=float, default=0.5,
+                   help="fraction of networks the BBSSP correction is fitted on (rest: held out)")
+    x.add_argument("--cache-dir", help="where exported ONNX files are kept")
+    x.add_argument("--plot", metavar="PNG", help="write predicted-vs-measured scatter")
+    x.add_argument("-o", "--output", metavar="FILE", help="per-network table (.parquet, or .csv)")
+    x.add_argument("--summary-json", metavar="FILE", help="also write the JSON result to FILE")
+    x.add_argument("--format", choices=("table", "json"), default="table")
+    x.set_defaults(func=cmd_xcheck)
+
+
+def _names(args) -> list[str]:
+    from accel.cli import UserError
+
+    names = list(args.network)
+    if args.space:
+        if args.sample < 1:
+            raise UserError("--space needs --sample N (N >= 1)")
+        from accel.xcheck import sample_nb201
+        from accel.xcheck_models import sample_mbconv
+
+        names += sample_nb201(args.sample, args.seed) if args.space == "nb201" else sample_mbconv(args.sample, args.seed)
+    elif args.sample:
+        raise UserError("--sample needs --space nb201|mbconv")
+    if not names:
+        raise UserError("nothing to cross-check: give --space SPACE --sample N and/or --network NET")
+    from pathlib import Path
+
+    from accel.torch_zoo import list_models
+
+    for n in names:
+        if n.lower().endswith(".onnx"):
+            if not Path(n).is_file():
+                raise UserError(f"--network {n}: no such ONNX file")
+        elif ":" in n:
+            space, _, enc = n.partition(":")
+            try:
+                if space == "nb201":
+                    from nas.nb201 import as_arch
+
+                    as_arch(enc)
+                elif space == "mbconv":
+                    from accel.xcheck_models import parse_mbconv
+
+                    parse_mbconv(enc)
+                else:
+                    raise ValueError(f"unknown space {space!r} (nb201, mbconv)")
+            except ValueError as e:
+                raise UserError(f"--network {n}: {e}") from None
+        elif n.strip().lower().replace("-", "_") not in list_models():
+            raise UserError(f"--network {n}: unknown network (zoo: {', '.join(list_models())}; "
+                            f"or nb201:<arch>, mbconv:<blocks>, FILE.onnx)")
+    if len(set(names)) < 3:
+        raise UserError(f"need at least 3 distinct networks to rank, got {len(set(names))}")
+    return list(dict.fromkeys(names))
+
+
+def cmd_xcheck(args) -> int:
+    from accel.cli import UserError, _load_arch
+
+    backends = tuple(dict.fromkeys(args.backend or ["tvm"]))
+    if args.threads < 1:
+        raise UserError("--threads must be >= 1")
+    if args.trials < 0:
+        raise UserError("--trials must be >= 0")
+    if not 0 < args.train_fraction < 1:
+        raise UserError("--train-fraction must be in (0, 1)")
+    if args.warmup < 3 or args.repeats < 5 or args.number < 10:
+        raise UserError("measurement protocol: --warmup >= 3, --repeats >= 5, --number >= 10")
+    if args.output and not args.output.endswith((".parquet", ".csv")):
+        raise UserError(f"-o {args.output}: expected a .parquet or .csv file name")
+    arch = _load_arch(args.hw)
+    names = _names(args)
+    from accel import measure as M
+    from accel.xcheck import DEFAULT_DB, run_xcheck, to_json
+
+    if "tvm-gpu" in backends and M.gpu_available():
+        print(f"accelsim xcheck: skipping the GPU cross-check (tvm-gpu): {M.gpu_available()}", file=sys.stderr)
+        backends = tuple(b for b in backends if b != "tvm-gpu")
+        if not backends:
+            return 0
+    for b in backends:
+        why = {"tvm": M.tvm_available, "ort": M.ort_available, "tvm-gpu": M.gpu_available}[b]()
+        if why:
+            raise UserError(f"--backend {b}: {why}")
+    db = args.tuning_db or str(DEFAULT_DB)
+    if "tvm" in backends and args.trials == 0:
+        from pathlib import Path
+
+        if not (Path(db) / "database_workload.json").is_file():
+            raise UserError(f"--tuning-db {db}: no MetaSchedule tuning database there (database_workload.json); "
+                            f"tune with --trials N")
+
+    def progress(msg: str) -> None:
+        print(f"[xcheck] {msg}", file=sys.stderr, flush=True)
+
+    try:
+        out = run_xcheck(names, arch, backends, db_dir=db, trials=args.trials, threads=args.threads,
+                         warmup=args.warmup, repeats=args.repeats, number=args.number, cache_dir=args.cache_dir,
+                         train_fraction=args.train_fraction, seed=args.seed, search=args.search,
+                         progress=progress)
+    except (M.MeasureError, ValueError, FileNotFoundError) as e:
+        raise UserError(str(e)) from None
+    js = to_json(out)
+    if args.output:
+        df = out["networks"]
+        df.to_parquet(args.output) if args.output.endswith(".parquet") else df.to_csv(args.output, index=False)
+    if args.plot:
+        out_fig = __import__("accel.xcheck", fromlist=["plot_xcheck"]).plot_xcheck(out["networks"])
+        out_fig.savefig(args.plot, dpi=120, bbox_inches="tight")
+    if args.summary_json:
+        with open(args.summary_json, "w") as f:
+            json.dump({"command": _command(args, names, backends), "results": js}, f, indent=1)
+            f.write("\n")
+    if args.format == "json":
+        print(json.dumps(js[0] if len(js) == 1 else js, indent=1))
+        return 0
+    _print_table(out, js)
+    return 0
+
+
+def _command(args, names: list[str], backends: tuple[str, ...]) -> str:
+    """The command line that reproduces this run (networks spelled out)."""
+    import shlex
+
+    parts = ["accelsim", "xcheck", "--hw", args.hw]
+    if args.space:
+        parts += ["--space", args.space, "--sample", str(args.sample)]
+    for n in args.network:
+        parts += ["--network", n]
+    for b in backends:
+        parts += ["--backend", b]
+    for opt in ("tuning_db", "threads", "repeats", "number", "warmup", "seed", "train_fraction"):
+        v = getattr(args, opt)
+        if v is not None:
+            parts += ["--" + opt.replace("_", "-"), str(v)]
+    return shlex.join(parts)
+
+
+def _fmt(v, spec=".3f") -> str:
+    return "n/a" if v is None else format(v, spec)
+
+
+def _print_table(out: dict, js: list[dict]) -> None:
+    for r in js:
+        print(f"backend {r['backend']}: {len(r['networks'])} networks measured")
+        print(f"  {'network':<72} {'MMACs':>8} {'pred ms':>9} {'meas ms':>9} {'corr ms':>9}")
+        for n in r["networks"]:
+            print(f"  {n['name'][:72]:<72} {n['macs'] / 1e6:8.1f} {n['predicted_ms']:9.3f} {n['measured_ms']:9.3f} "
+                  f"{n['corrected_ms']:9.3f}{'  (train)' if n['train'] else ''}")
+        print(f"  model: Spearman {_fmt(r['spearman'])}  Kendall tau-b {_fmt(r['kendall'])}  MAPE {_fmt(r['mape_pct'], '.1f')} %")
+        print(f"  MACs:  Spearman {_fmt(r['macs_spearman'])}  Kendall tau-b {_fmt(r['macs_kendall'])}")
+        print(f"  test-retest Spearman (noise ceiling) {_fmt(r['test_retest_spearman'])}")
+        c = r.get("correction")
+        if c:
+            b, a, m = c["heldout_before"], c["heldout_after"], c["heldout_macs"]
+            print(f"  BBSSP correction (fit on {c['train_networks']}, held-out {c['heldout_networks']}): "
+                  f"rho {_fmt(b['spearman'])} -> {_fmt(a['spearman'])}, tau-b {_fmt(b['kendall'])} -> "
+                  f"{_fmt(a['kendall'])}, MAPE {_fmt(b['mape_pct'], '.1f')} % -> {_fmt(a['mape_pct'], '.1f')} % "
+                  f"(MACs held-out rho {_fmt(m['spearman'])})")
+        p = r.get("per_layer")
+        if p:
+            print(f"  per layer: {p['matched_kernel_calls']}/{p['kernel_calls']} kernel calls matched to layers "
+                  f"({100 * p['matched_time_fraction']:.0f} % of kernel time), Spearman {_fmt(p['spearman'])}, "
+                  f"MAPE {_fmt(p['mape_pct'], '.1f')} %")
+        for x in r["refused"]:
+            print(f"  refused: {x['name']}: {x['reason']}")
+    if out["numerics"]:
+        worst = max(out["numerics"].values())
+        print(f"numerics: max |tvm - ort| / max(1, max|ort|) = {worst:.2e} over {len(out['numerics'])} networks")
