@@ -106,7 +106,8 @@ class LayerTable:
         if not todo or self.evaluator is None:
             return 0
         items = list(todo.items())
-        results = executor.map(self._model, [la for _, la in items]) if executor else map(self._model, (la for _, la in items))
+        layers = [la for _, la in items]
+        results = executor.map(self._model, layers) if executor else map(self._model, layers)
         for n, ((k, layer), val) in enumerate(zip(items, results), start=1):
             self._store(k, layer, val)
             if progress:

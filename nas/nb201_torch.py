@@ -9,8 +9,7 @@ The macro skeleton follows NAS-Bench-201's ``TinyNetwork`` (Dong & Yang, ICLR 20
 
 ``prune=True`` keeps only the edges that :func:`nas.nb201.effective_edges` keeps (the accelsim
 network's default, so the two have the same convolutions); ``prune=False`` builds every non-``none``
-edge like the benchmark's training code did (use it for zero-cost proxies).  ``bn=False`` drops every
-BatchNorm (synflow's BN-free copy).
+edge like the benchmark's training code did (use it for zero-cost proxies).
 """
 
 from __future__ import annotations
@@ -19,16 +18,16 @@ import torch
 from torch import nn
 
 from nas import nb201
-from nas.torch_ops import ReLUConvBN, norm
+from nas.torch_ops import ReLUConvBN
 
 __all__ = ["NB201Cell", "NB201Net", "build_nb201_torch"]
 
 
-def _op(op: str, c: int, bn: bool) -> nn.Module:
+def _op(op: str, c: int) -> nn.Module:
     if op == "nor_conv_1x1":
-        return ReLUConvBN(c, c, 1, 1, 0, bn=bn)
+        return ReLUConvBN(c, c, 1, 1, 0)
     if op == "nor_conv_3x3":
-        return ReLUConvBN(c, c, 3, 1, 1, bn=bn)
+        return ReLUConvBN(c, c, 3, 1, 1)
     if op == "avg_pool_3x3":
         return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
     if op == "skip_connect":
@@ -39,10 +38,10 @@ def _op(op: str, c: int, bn: bool) -> nn.Module:
 class NB201Cell(nn.Module):
     """One cell: node j = Σ_i op_{i→j}(node i) over the kept edges; a node with no kept input is zero."""
 
-    def __init__(self, arch: nb201.ArchLike, channels: int, prune: bool = True, bn: bool = True):
+    def __init__(self, arch: nb201.ArchLike, channels: int, prune: bool = True):
         super().__init__()
         self.edges = nb201.effective_edges(arch, prune)
-        self.ops = nn.ModuleList(_op(op, channels, bn) for _, _, op in self.edges)
+        self.ops = nn.ModuleList(_op(op, channels) for _, _, op in self.edges)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes: list[torch.Tensor | None] = [x] + [None] * (nb201.N_NODES - 1)
@@ -62,10 +61,10 @@ class NB201Cell(nn.Module):
 class _ResBlock(nn.Module):
     """NAS-Bench-201 ``ResNetBasicblock(inplanes, planes, stride=2)``."""
 
-    def __init__(self, c_in: int, c_out: int, bn: bool):
+    def __init__(self, c_in: int, c_out: int):
         super().__init__()
-        self.conv_a = ReLUConvBN(c_in, c_out, 3, 2, 1, bn=bn)
-        self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, 1, bn=bn)
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, 2, 1)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, 1)
         self.downsample = nn.Sequential(nn.AvgPool2d(2, stride=2, padding=0),
                                         nn.Conv2d(c_in, c_out, 1, bias=False))
 
@@ -77,19 +76,19 @@ class NB201Net(nn.Module):
     """The NAS-Bench-201 ``TinyNetwork`` of one arch (see module docstring)."""
 
     def __init__(self, arch: nb201.ArchLike, num_classes: int = 10, channels: int = 16, cells_per_stage: int = 5,
-                 prune: bool = True, bn: bool = True):
+                 prune: bool = True):
         super().__init__()
         self.arch = nb201.as_arch(arch)
-        self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False), norm(channels, bn))
+        self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
         cells: list[nn.Module] = []
         c = channels
         for stage in range(3):
             if stage:
-                cells.append(_ResBlock(c, 2 * c, bn))
+                cells.append(_ResBlock(c, 2 * c))
                 c *= 2
-            cells.extend(NB201Cell(self.arch, c, prune, bn) for _ in range(cells_per_stage))
+            cells.extend(NB201Cell(self.arch, c, prune) for _ in range(cells_per_stage))
         self.cells = nn.Sequential(*cells)
-        self.lastact = nn.Sequential(norm(c, bn), nn.ReLU(inplace=False))
+        self.lastact = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=False))
         self.classifier = nn.Linear(c, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -98,8 +97,8 @@ class NB201Net(nn.Module):
 
 
 def build_nb201_torch(arch: nb201.ArchLike, dataset: str = "cifar10", channels: int = 16, cells_per_stage: int = 5,
-                      prune: bool = True, bn: bool = True) -> NB201Net:
+                      prune: bool = True) -> NB201Net:
     """The torch model of ``arch`` for ``dataset`` (cifar10: 10 classes, cifar100: 100, imagenet16: 120;
     inputs are N×3×32×32, or N×3×16×16 for ImageNet16-120)."""
     _, classes, _ = nb201.DATASETS[nb201.canonical_dataset(dataset)]
-    return NB201Net(arch, classes, channels, cells_per_stage, prune, bn)
+    return NB201Net(arch, classes, channels, cells_per_stage, prune)

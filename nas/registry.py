@@ -106,11 +106,11 @@ class NB201SearchSpace(NB201Space):
     def build_network(self, arch, dataset: str | None = None, batch: int = 1):
         return nb201.build_network(arch, dataset or self.dataset, batch)
 
-    def build_torch(self, arch, prune: bool = True, bn: bool = True):
+    def build_torch(self, arch, prune: bool = True):
         """See :func:`nas.nb201_torch.build_nb201_torch` (``prune=False``: every non-none edge, as trained)."""
         from nas.nb201_torch import build_nb201_torch
 
-        return build_nb201_torch(arch, self.dataset, prune=prune, bn=bn)
+        return build_nb201_torch(arch, self.dataset, prune=prune)
 
     def accuracy(self, arch, dataset: str | None = None) -> float:
         return nb201.nb201_accuracy(arch, dataset or self.dataset)

@@ -1,6 +1,8 @@
 """PyTorch building blocks for the NAS spaces' ``nn.Module`` builders (CPU, inference shapes).
 
-Every module here mirrors one construct of an accelsim network builder in :mod:`nas.nb201`,
+BatchNorm is always built; zero-cost proxies that score BN-free copies replace it afterwards
+(:func:`nas.proxies.without_bn`).  Every module here mirrors one construct of an accelsim network
+builder in :mod:`nas.nb201`,
 :mod:`nas.darts`, :mod:`nas.mbconv` or :mod:`nas.fbnet`: the torch model and the accelsim
 :class:`~accel.workload.Network` of an architecture contain the same convolutions and linear layers
 with the same shapes (checked by ``tests/test_nas_spaces.py`` with :func:`count_macs`).  Batch norm and
@@ -16,15 +18,9 @@ import torch
 from torch import nn
 
 __all__ = [
-    "norm", "Zero", "ReLUConvBN", "SepConv", "DilConv", "FactorizedReduce", "SqueezeExcite", "ChannelShuffle",
+    "Zero", "ReLUConvBN", "SepConv", "DilConv", "FactorizedReduce", "SqueezeExcite", "ChannelShuffle",
     "ConvBNAct", "count_macs", "mac_layers",
 ]
-
-
-def norm(channels: int, enabled: bool = True, affine: bool = True) -> nn.Module:
-    """BatchNorm2d, or Identity when ``enabled`` is False (synflow scores BN-free copies, Abdelfattah et al.
-    ICLR 2021 §3)."""
-    return nn.BatchNorm2d(channels, affine=affine) if enabled else nn.Identity()
 
 
 class Zero(nn.Module):
@@ -37,44 +33,40 @@ class Zero(nn.Module):
 class ReLUConvBN(nn.Sequential):
     """ReLU → Conv(k, stride, pad, dilation) → BN (NAS-Bench-201 ``nor_conv_kxk``, DARTS preprocessing)."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1,
-                 bn: bool = True, affine: bool = True):
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1):
         super().__init__(nn.ReLU(inplace=False),
                          nn.Conv2d(c_in, c_out, kernel, stride, padding, dilation=dilation, bias=False),
-                         norm(c_out, bn, affine))
+                         nn.BatchNorm2d(c_out))
 
 
 class DilConv(nn.Sequential):
     """DARTS ``DilConv``: ReLU → depthwise k×k (stride, dilation) → pointwise 1×1 → BN (Liu et al. ICLR 2019)."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, dilation: int,
-                 bn: bool = True, affine: bool = True):
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, dilation: int):
         super().__init__(nn.ReLU(inplace=False),
                          nn.Conv2d(c_in, c_in, kernel, stride, padding, dilation=dilation, groups=c_in, bias=False),
-                         nn.Conv2d(c_in, c_out, 1, bias=False), norm(c_out, bn, affine))
+                         nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out))
 
 
 class SepConv(nn.Sequential):
     """DARTS ``SepConv``: two stacked DilConv(dilation 1); only the first is strided."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, bn: bool = True,
-                 affine: bool = True):
-        super().__init__(DilConv(c_in, c_in, kernel, stride, padding, 1, bn, affine),
-                         DilConv(c_in, c_out, kernel, 1, padding, 1, bn, affine))
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int):
+        super().__init__(DilConv(c_in, c_in, kernel, stride, padding, 1), DilConv(c_in, c_out, kernel, 1, padding, 1))
 
 
 class FactorizedReduce(nn.Module):
     """DARTS ``FactorizedReduce``: ReLU, two 1×1 stride-2 convs (C_out/2 each; the second on the input
     shifted by one pixel, ``x[:, :, 1:, 1:]``), channel concat, BN."""
 
-    def __init__(self, c_in: int, c_out: int, bn: bool = True, affine: bool = True):
+    def __init__(self, c_in: int, c_out: int):
         super().__init__()
         if c_out % 2:
             raise ValueError(f"FactorizedReduce needs an even output width, got {c_out}")
         self.relu = nn.ReLU(inplace=False)
         self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
         self.conv_2 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
-        self.bn = norm(c_out, bn, affine)
+        self.bn = nn.BatchNorm2d(c_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(x)
@@ -113,10 +105,9 @@ class ConvBNAct(nn.Sequential):
     """Conv(k, stride, pad = k//2, groups) → BN → activation (None: linear)."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int = 1, stride: int = 1, groups: int = 1,
-                 act: type[nn.Module] | None = nn.ReLU, bn: bool = True, bias: bool = False):
-        layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, groups=groups, bias=bias)]
-        if bn:
-            layers.append(nn.BatchNorm2d(c_out))
+                 act: type[nn.Module] | None = nn.ReLU):
+        layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, groups=groups, bias=False),
+                                   nn.BatchNorm2d(c_out)]
         if act is not None:
             layers.append(act())
         super().__init__(*layers)
