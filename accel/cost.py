@@ -142,39 +142,47 @@ def _spread_indices(d, a, b, x_in, T, SX, SY, vals):
 
 
 @njit
-def _window_union(d_out, d_tap, a, b, x_in, T, SX, SY, stride, dil):
-    """Distinct input rows i*stride + j*dil over the (possibly strided) index sets of an output dim and
-    its filter dim, counted exactly by marking (used only when a bypassed level's temporal loop sits
-    between two fan-outs of the pair, which makes the children's indices non-contiguous)."""
-    size_o = x_in[b, d_out]
-    size_t = x_in[b, d_tap]
-    for f in range(a + 1, b + 1):
-        size_o *= SX[f, d_out] * SY[f, d_out]
-        size_t *= SX[f, d_tap] * SY[f, d_tap]
-    po = np.empty(size_o, dtype=np.int64)
-    pt = np.empty(size_t, dtype=np.int64)
-    no = _spread_indices(d_out, a, b, x_in, T, SX, SY, po)
-    nt = _spread_indices(d_tap, a, b, x_in, T, SX, SY, pt)
-    top = po[no - 1] * stride + pt[nt - 1] * dil + 1
-    mark = np.zeros(top, dtype=np.uint8)
-    count = 0
-    for i in range(no):
-        for j in range(nt):
-            v = po[i] * stride + pt[j] * dil
-            if mark[v] == 0:
-                mark[v] = 1
-                count += 1
-    return count
+def _strided_window_union(a, b, x_in, T, SX, SY, sh, sw, dh, dw):
+    """Distinct input rows × cols the children of one level-``a`` instance read at one temporal step when
+    their output/filter indices are non-contiguous (a bypassed level's temporal loop sits between two
+    fan-outs of the pair): i*stride + j*dilation over the actual index sets, counted exactly by marking."""
+    total = 1.0
+    for axis in range(2):
+        d_out = 4 + axis  # P or Q
+        d_tap = 6 + axis  # R or S
+        stride = sh if axis == 0 else sw
+        dil = dh if axis == 0 else dw
+        size_o = x_in[b, d_out]
+        size_t = x_in[b, d_tap]
+        for f in range(a + 1, b + 1):
+            size_o *= SX[f, d_out] * SY[f, d_out]
+            size_t *= SX[f, d_tap] * SY[f, d_tap]
+        po = np.empty(size_o, dtype=np.int64)
+        pt = np.empty(size_t, dtype=np.int64)
+        no = _spread_indices(d_out, a, b, x_in, T, SX, SY, po)
+        nt = _spread_indices(d_tap, a, b, x_in, T, SX, SY, pt)
+        mark = np.zeros(po[no - 1] * stride + pt[nt - 1] * dil + 1, dtype=np.uint8)
+        count = 0
+        for i in range(no):
+            for j in range(nt):
+                v = po[i] * stride + pt[j] * dil
+                if mark[v] == 0:
+                    mark[v] = 1
+                    count += 1
+        total *= count
+    return total
 
 
 @njit
-def _strided(d, a, b, T, SX, SY):
-    """True if a temporal loop of a level strictly between a and b sits inside a fan-out of d in (a, b]."""
-    for f in range(a + 1, b + 1):
-        if SX[f, d] * SY[f, d] > 1:
-            for lv in range(f, b):
-                if T[lv, d] > 1:
-                    return True
+def _strided(a, b, T, SX, SY):
+    """True if, for a window dim (P, Q, R, S), a temporal loop of a level strictly between a and b sits
+    inside a fan-out in (a, b] that unrolls it (the children's indices are then non-contiguous)."""
+    for d in range(4, 8):
+        for f in range(a + 1, b + 1):
+            if SX[f, d] * SY[f, d] > 1:
+                for lv in range(f, b):
+                    if T[lv, d] > 1:
+                        return True
     return False
 
 
@@ -347,11 +355,8 @@ def _evaluate_into(bounds, rel, present, sh, sw, dh, dw, window, is_mac, arch, T
                 x_u[d] = x_in[b, d] * sp
                 between *= sp
             union = _footprint(o, x_u, rel, present, window, sh, sw, dh, dw)
-            if o == 1 and window == 1 and b - a > 1 and (_strided(4, a, b, T, SX, SY) or _strided(6, a, b, T, SX, SY)
-                                                          or _strided(5, a, b, T, SX, SY)
-                                                          or _strided(7, a, b, T, SX, SY)):
-                union = float(_window_union(4, 6, a, b, x_in, T, SX, SY, sh, dh)) \
-                    * float(_window_union(5, 7, a, b, x_in, T, SX, SY, sw, dw))
+            if o == 1 and window == 1 and b - a > 1 and _strided(a, b, T, SX, SY):
+                union = _strided_window_union(a, b, x_in, T, SX, SY, sh, sw, dh, dw)
                 for d in range(4):
                     if rel[o, d] == 1:
                         union *= x_u[d]

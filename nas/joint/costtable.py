@@ -15,6 +15,7 @@ the exported network.
 
 from __future__ import annotations
 
+import math
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -65,6 +66,11 @@ class CostTable:
         en = self.fixed_energy_pj + self.energy_pj[li, o, b].sum(axis=0)
         return lat, en
 
+    def valid_designs(self) -> np.ndarray:
+        """(D,) bool: designs on which every (layer, op, bits) choice and the fixed layers could be mapped."""
+        ok = np.isfinite(self.latency_s).all(axis=(0, 1, 2)) & np.isfinite(self.energy_pj).all(axis=(0, 1, 2))
+        return ok & np.isfinite(self.fixed_latency_s) & np.isfinite(self.fixed_energy_pj)
+
     def uniform_expectation(self, d: int) -> tuple[float, float]:
         """(latency_s, energy_pj) on design d averaged over operators and bitwidths uniformly: the scale
         the search normalises hardware cost by."""
@@ -86,13 +92,17 @@ class CostTable:
         return df
 
 
-def _map_one(layer: Layer, arch: Arch, objective: str, seed: int, parallel: bool) -> tuple[float, float]:
-    """(latency_s, energy_pj) of ``layer`` on ``arch`` with the mapper's best mapping (the same call as
-    :meth:`accel.evaluate.NetworkEvaluator.layer`)."""
+def _map_one(layer: Layer, arch: Arch, objective: str, seed: int, parallel: bool) -> tuple[float, float, str]:
+    """(latency_s, energy_pj, "") of ``layer`` on ``arch`` with the mapper's best mapping (the same call as
+    :meth:`accel.evaluate.NetworkEvaluator.layer`); (nan, nan, reason) when no mapping is valid."""
+    from mapper.mapspace import NoValidMapping
     from mapper.search import search_mapping
 
-    res = search_mapping(layer, arch, objective=objective, seed=seed, parallel=parallel)
-    return float(res.cost.latency_s), float(res.cost.energy_pj)
+    try:
+        res = search_mapping(layer, arch, objective=objective, seed=seed, parallel=parallel)
+    except NoValidMapping as e:
+        return math.nan, math.nan, str(e)
+    return float(res.cost.latency_s), float(res.cost.energy_pj), ""
 
 
 def build_cost_table(space: FBNetSpace, bits: Sequence[BitPair], archs: Sequence[Arch], labels: Sequence[str],
@@ -102,8 +112,9 @@ def build_cost_table(space: FBNetSpace, bits: Sequence[BitPair], archs: Sequence
 
     ``archs[d]`` / ``labels[d]``: the designs (columns).  ``executor``: mapping searches run there (serial
     numba kernels, which release the GIL, so a thread pool scales); None runs them here with the parallel
-    kernels.  ``progress(done, total)`` is called after each mapping search.  Raises
-    :class:`mapper.mapspace.NoValidMapping` if a layer cannot be mapped on a design at some precision, and
+    kernels.  ``progress(done, total)`` is called after each mapping search.  A layer that cannot be
+    mapped on a design at some precision makes its entries NaN (``meta["unmappable"]`` lists them;
+    :meth:`CostTable.valid_designs` tells which designs run everything).  Raises
     :class:`nas.joint.precision.BitwidthsError` if a precision exceeds a design's reference precision.
     """
     t0 = time.perf_counter()
@@ -136,7 +147,7 @@ def build_cost_table(space: FBNetSpace, bits: Sequence[BitPair], archs: Sequence
     fixed_keys = [[key(d, layer, None) for layer in fixed] for d in range(D)]
 
     total = len(work)
-    results: dict[tuple, tuple[float, float]] = {}
+    results: dict[tuple, tuple[float, float, str]] = {}
     if executor is None:
         for i, (k, (layer, arch)) in enumerate(work.items()):
             results[k] = _map_one(layer, arch, objective, seed, True)
@@ -159,6 +170,7 @@ def build_cost_table(space: FBNetSpace, bits: Sequence[BitPair], archs: Sequence
             en[idx] += results[k][1]
     flat = np.array([sum(results[k][0] for k in ks) for ks in fixed_keys])
     fen = np.array([sum(results[k][1] for k in ks) for ks in fixed_keys])
+    unmappable = [f"{labels[k[0]]}: {r[2]}" for k, r in results.items() if r[2]]
     meta = {"mapping_searches": total, "build_s": time.perf_counter() - t0, "objective": objective, "seed": seed,
-            "batch": batch, "law": law.name, "space": space.describe()}
+            "batch": batch, "law": law.name, "space": space.describe(), "unmappable": unmappable}
     return CostTable(lat, en, flat, fen, bits, list(labels), meta)

@@ -1,5 +1,7 @@
 """The FBNet search space as the joint search sees it: macro skeleton, the nine candidate operators per
-searchable layer, and the accelsim layers of every (layer, operator) choice.
+searchable layer, and the accelsim layers of every (layer, operator) choice.  The operator list, stage
+table and block builder are :mod:`nas.fbnet`'s (the fixed ImageNet space); this module adds the scaled
+and CIFAR variants a CPU search needs and per-layer slots.
 
 FBNet (Wu et al., CVPR 2019, Table 1 and Table 2): a fixed stem (3×3 conv, 16 channels), 22 searchable
 layers in 7 stages of (channels, depth) = (16, 1), (24, 4), (32, 4), (64, 4), (112, 4), (184, 4), (352, 1),
@@ -15,8 +17,9 @@ conv (stride s) + BN + ReLU — the FBNet / Auto-NBA ``Identity`` op (Fu et al.,
 
 CIFAR adaptation (as Auto-NBA's CIFAR search): stem stride 1, stage strides (1, 1, 2, 2, 1, 2, 1) and a
 1504-channel head, so a 32×32 input ends at 4×4.  For CI-sized runs ``width_mult`` scales every channel count (rounded to a
-multiple of 4, so both halves of a group-2 conv stay whole) and ``max_depth`` caps the layers per stage
-(the first ``max_depth`` layers of each stage are kept; ``None`` keeps all 22).
+multiple of 4, so both halves of a group-2 conv stay whole), ``max_depth`` caps the layers per stage
+(the first ``max_depth`` layers of each stage are kept) and ``num_stages`` keeps only the first stages
+(``None`` for both keeps all 22 layers).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import math
 from dataclasses import dataclass
 
 from accel.workload import Layer, Network, NetworkBuilder, Tensor
+from nas import fbnet
 
 __all__ = ["OPS", "OpSpec", "SlotSpec", "FBNetSpace", "FBNET_STAGES", "CIFAR_STRIDES", "IMAGENET_STRIDES"]
 
@@ -43,20 +47,17 @@ class OpSpec:
         return self.name == "skip"
 
 
-OPS: tuple[OpSpec, ...] = (
-    OpSpec("k3_e1", 3, 1, 1), OpSpec("k3_e1_g2", 3, 1, 2), OpSpec("k3_e3", 3, 3, 1), OpSpec("k3_e6", 3, 6, 1),
-    OpSpec("k5_e1", 5, 1, 1), OpSpec("k5_e1_g2", 5, 1, 2), OpSpec("k5_e3", 5, 3, 1), OpSpec("k5_e6", 5, 6, 1),
-    OpSpec("skip"),
-)
+# the operator list, stage table and widths are nas.fbnet's (FBNet Tables 1 and 2)
+OPS: tuple[OpSpec, ...] = tuple(OpSpec(n, *(fbnet.block_params(n) or (0, 0, 1))) for n in fbnet.OPS)
 MAX_EXPANSION = max(o.expansion for o in OPS)
 MAX_KERNEL = max(o.kernel for o in OPS)
 
-# (channels, depth) per stage, FBNet Table 1; stem 16 channels, head 1984 channels
-FBNET_STAGES: tuple[tuple[int, int], ...] = ((16, 1), (24, 4), (32, 4), (64, 4), (112, 4), (184, 4), (352, 1))
-FBNET_STEM = 16
-FBNET_HEAD = 1984  # ImageNet head; Auto-NBA's CIFAR search uses 1504
+# (channels, depth) per stage; stem 16 channels, head 1984 channels
+FBNET_STAGES: tuple[tuple[int, int], ...] = tuple((c, n) for c, n, _ in fbnet.STAGES)
+FBNET_STEM = fbnet.STEM_WIDTH
+FBNET_HEAD = fbnet.LAST_WIDTH  # ImageNet head; Auto-NBA's CIFAR search uses 1504
 CIFAR_HEAD = 1504
-IMAGENET_STRIDES = (2, 1, 2, 2, 2, 1, 2, 1)  # stem, then the 7 stages (FBNet Table 1)
+IMAGENET_STRIDES = (2,) + tuple(st for _, _, st in fbnet.STAGES)  # stem, then the 7 stages (FBNet Table 1)
 CIFAR_STRIDES = (1, 1, 1, 2, 2, 1, 2, 1)  # Auto-NBA's CIFAR setting
 
 
@@ -90,6 +91,7 @@ class FBNetSpace:
 
     width_mult: float = 1.0
     max_depth: int | None = None
+    num_stages: int | None = None
     resolution: int = 32
     num_classes: int = 10
     strides: tuple[int, ...] = CIFAR_STRIDES
@@ -100,6 +102,8 @@ class FBNetSpace:
             raise ValueError(f"width_mult must be > 0, got {self.width_mult}")
         if self.max_depth is not None and self.max_depth < 1:
             raise ValueError(f"max_depth must be >= 1, got {self.max_depth}")
+        if self.num_stages is not None and not 1 <= self.num_stages <= len(FBNET_STAGES):
+            raise ValueError(f"num_stages must be in 1..{len(FBNET_STAGES)}, got {self.num_stages}")
         if self.resolution < 8:
             raise ValueError(f"resolution must be >= 8 pixels, got {self.resolution}")
         if self.num_classes < 2:
@@ -128,7 +132,7 @@ class FBNetSpace:
         out = []
         c_in = self.stem_channels
         size = self.stem_out_size
-        for s, (c, depth) in enumerate(FBNET_STAGES):
+        for s, (c, depth) in enumerate(FBNET_STAGES[:self.num_stages]):
             c_out = _round_channels(c * self.width_mult)
             n = depth if self.max_depth is None else min(depth, self.max_depth)
             for i in range(n):
@@ -155,19 +159,10 @@ class FBNetSpace:
         return b.conv(x, self.stem_channels, 3, self.strides[0], 1, name="stem")
 
     def add_block(self, b: NetworkBuilder, x: Tensor, slot: SlotSpec, op: OpSpec, prefix: str) -> Tensor:
-        """The accelsim layers of ``op`` at ``slot`` (conv + BN + ReLU are one conv layer: BN folds and the
-        activation fuses, as the ONNX importer does).  Layer names start with ``prefix``."""
-        if op.is_skip:
-            if slot.residual(op):
-                return x
-            return b.conv(x, slot.c_out, 1, slot.stride, 0, name=f"{prefix}.proj")
-        mid = slot.c_in * op.expansion
-        y = b.conv(x, mid, 1, 1, 0, groups=op.groups, name=f"{prefix}.conv1")
-        y = b.conv(y, mid, op.kernel, slot.stride, op.kernel // 2, groups=mid, name=f"{prefix}.dw")
-        y = b.conv(y, slot.c_out, 1, 1, 0, groups=op.groups, name=f"{prefix}.conv3")
-        if slot.residual(op):
-            y = b.add(y, x, name=f"{prefix}.add")
-        return y
+        """The accelsim layers of ``op`` at ``slot`` — :mod:`nas.fbnet`'s block builder (conv + BN + ReLU are
+        one conv layer: BN folds and the activation fuses, as the ONNX importer does).  Layer names start
+        with ``prefix``: ``.pw``, ``.dw``, ``.pwl``, ``.add``, or ``.skip_conv``."""
+        return fbnet._block(b, x, op.name, slot.c_out, slot.stride, prefix)
 
     def add_head(self, b: NetworkBuilder, x: Tensor) -> Tensor:
         y = b.conv(x, self.head_channels, 1, 1, 0, name="head")

@@ -141,6 +141,8 @@ class FBNetSupernet(nn.Module):
         self.layers = nn.ModuleList([SearchableLayer(slot, self.bits) for slot in space.slots])
         self.head = ConvBNAct(space.slots[-1].c_out, space.head_channels, 1)
         self.fc = nn.Linear(space.head_channels, space.num_classes)
+        nn.init.normal_(self.fc.weight, std=1e-3)  # near-zero logits at the start, as Auto-NBA initialises it
+        nn.init.zeros_(self.fc.bias)
 
     def forward(self, x: torch.Tensor, ops, bits, op_gates=None) -> torch.Tensor:
         """Logits (N, classes) of the path ``ops`` at ``bits`` (see the module docstring)."""
