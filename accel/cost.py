@@ -79,6 +79,11 @@ def out_size(n_levels: int) -> int:
     return O_BASE + n_levels + 4 * 3 * n_levels
 
 
+def scratch(n_levels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scratch arrays for :func:`_evaluate_into` (x_in, inst, x_u)."""
+    return (np.empty((n_levels + 1, 8), dtype=np.int64), np.empty(n_levels + 1), np.empty(8, dtype=np.int64))
+
+
 class LayerArrays(NamedTuple):
     """A layer compiled for the kernels."""
 
@@ -206,12 +211,14 @@ def _footprint(o, x, rel, present, window, sh, sw, dh, dw):
 
 
 @njit
-def _evaluate_into(bounds, rel, present, sh, sw, dh, dw, window, is_mac, arch, T, SX, SY, ORD, KEEP, out):
+def _evaluate_into(bounds, rel, present, sh, sw, dh, dw, window, is_mac, arch, T, SX, SY, ORD, KEEP, out,
+                   x_in, inst, x_u):
     """Cost of one mapping; fills ``out`` (see O_* layout) and returns latency (cycles) or inf if invalid.
 
     Shapes: T (L, 8) temporal factors; SX, SY (L+1, 8) spatial factors per fan-out (row 0 unused);
     ORD (L, 8) loop order per level, outer → inner, as dim indices; KEEP (L, 3) 1 if the level holds the
-    operand.  Units: cycles, pJ, bits; access counts in values.
+    operand.  Scratch (overwritten, so batch kernels allocate once per chunk): x_in (L+1, 8) int64,
+    inst (L+1,) float64, x_u (8,) int64.  Units: cycles, pJ, bits; access counts in values.
     """
     L = arch.n_levels
     out[:] = 0.0
@@ -280,13 +287,14 @@ def _evaluate_into(bounds, rel, present, sh, sw, dh, dw, window, is_mac, arch, T
                 out[O_REASON] = 7
                 return inf
     # ---- per-level inner extents: x_in[lv, d] = factors at/inside level lv's temporal loops ----
-    x_in = np.ones((L + 1, 8), dtype=np.int64)  # row L: the MACs (tile 1)
+    for d in range(8):  # row L: the MACs (tile 1)
+        x_in[L, d] = 1
     for lv in range(L - 1, -1, -1):
         for d in range(8):
             x_in[lv, d] = x_in[lv + 1, d] * T[lv, d] * (SX[lv + 1, d] * SY[lv + 1, d] if lv + 1 <= L else 1)
     # x_in[L-1] includes fan-out L (MAC lanes) since a PE's registers feed all its lanes; x_in[L] = 1.
     # instances used below each fan-out: inst[lv] = Π spatial factors of fan-outs 1..lv
-    inst = np.ones(L + 1)
+    inst[0] = 1.0
     for f in range(1, L + 1):
         u = 1.0
         for d in range(8):
@@ -320,7 +328,6 @@ def _evaluate_into(bounds, rel, present, sh, sw, dh, dw, window, is_mac, arch, T
     noc_bits = 0.0
     fill_cycles = 0.0
     psum_drains_per_pe = 0.0
-    x_u = np.empty(8, dtype=np.int64)
     for o in range(3):
         if present[o] == 0:
             continue
@@ -499,17 +506,24 @@ def _eval_genomes_impl(G, bounds, rel, present, sh, sw, dh, dw, window, is_mac, 
     """Objective (inf if invalid) and reason code for each genome row of G."""
     L = arch.n_levels
     n = O_BASE + 13 * L
-    for i in prange(G.shape[0]):
+    B = G.shape[0]
+    chunk = 256  # scratch is allocated once per chunk, not per genome
+    for c in prange((B + chunk - 1) // chunk):
         T = np.empty((L, 8), dtype=np.int64)
         SX = np.empty((L + 1, 8), dtype=np.int64)
         SY = np.empty((L + 1, 8), dtype=np.int64)
         ORD = np.empty((L, 8), dtype=np.int64)
         KEEP = np.empty((L, 3), dtype=np.int64)
         buf = np.empty(n)
-        _decode(G[i], spx, spy, splits, orders, keeps, L, T, SX, SY, ORD, KEEP)
-        _evaluate_into(bounds, rel, present, sh, sw, dh, dw, window, is_mac, arch, T, SX, SY, ORD, KEEP, buf)
-        result[i] = _objective(buf, objective)
-        reason[i] = buf[O_REASON]
+        x_in = np.empty((L + 1, 8), dtype=np.int64)
+        inst = np.empty(L + 1)
+        x_u = np.empty(8, dtype=np.int64)
+        for i in range(c * chunk, min(B, (c + 1) * chunk)):
+            _decode(G[i], spx, spy, splits, orders, keeps, L, T, SX, SY, ORD, KEEP)
+            _evaluate_into(bounds, rel, present, sh, sw, dh, dw, window, is_mac, arch, T, SX, SY, ORD, KEEP, buf,
+                           x_in, inst, x_u)
+            result[i] = _objective(buf, objective)
+            reason[i] = buf[O_REASON]
 
 
 _eval_genomes_serial, _eval_genomes_parallel = jit_pair(_eval_genomes_impl)
@@ -634,7 +648,7 @@ def evaluate(layer: Layer, arch: Arch, m: Mapping) -> CostRecord:
     L = a.n_levels
     out = np.zeros(out_size(L))
     _evaluate_into(la.bounds, la.rel, la.present, la.stride_h, la.stride_w, la.dil_h, la.dil_w, la.window,
-                   la.is_mac, a, *mapping_arrays(m), out)
+                   la.is_mac, a, *mapping_arrays(m), out, *scratch(L))
     return record_from_raw(out, arch)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from accel._jit import njit
 from accel.arch import Arch
 from accel.cost import (OBJECTIVES, REASONS, CostRecord, Mapping, _decode, _eval_genomes_parallel,
-                        _eval_genomes_serial, _evaluate_into, compile_layer, evaluate, out_size, record_from_raw)
+                        _eval_genomes_serial, _evaluate_into, compile_layer, evaluate, out_size, record_from_raw, scratch)
 from accel.workload import Layer
 from mapper.mapspace import MapSpace, NoValidMapping, build_mapspace
 
@@ -248,7 +248,8 @@ def raw_record(ms: MapSpace, g: np.ndarray) -> np.ndarray:
     out = np.zeros(out_size(ms.arch.arrays.n_levels))
     la = compile_layer(ms.layer)
     _evaluate_into(la.bounds, la.rel, la.present, la.stride_h, la.stride_w, la.dil_h, la.dil_w, la.window,
-                   la.is_mac, ms.arch.arrays, m.temporal, m.spatial_x, m.spatial_y, m.order, m.keep, out)
+                   la.is_mac, ms.arch.arrays, m.temporal, m.spatial_x, m.spatial_y, m.order, m.keep, out,
+                   *scratch(ms.arch.arrays.n_levels))
     return out
 
 
