@@ -35,7 +35,9 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from accel.schema import Strict, YamlError, pydantic_errors
 
 from accel.workload import DIM_INDEX, DIMS, N_DIMS, OPERANDS
 
@@ -46,29 +48,22 @@ Operand = Literal["weights", "inputs", "outputs"]
 Dim = Literal["G", "N", "K", "C", "P", "Q", "R", "S"]
 
 
-class ConfigError(ValueError):
+class ConfigError(YamlError):
     """Invalid accelerator config; ``errors`` lists (yaml_path, message)."""
 
-    def __init__(self, source: str, errors: list[tuple[str, str]]):
-        self.source = source
-        self.errors = errors
-        lines = [f"{source}: {len(errors)} error(s) in accelerator config"]
-        lines += [f"  {path}: {msg}" for path, msg in errors]
-        super().__init__("\n".join(lines))
+    what = "accelerator config"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Bitwidths(_Strict):
+class Bitwidths(Strict):
     weights: int = Field(16, ge=1, le=64)
     inputs: int = Field(16, ge=1, le=64)
     outputs: int = Field(16, ge=1, le=64)
     psums: int = Field(16, ge=1, le=64, description="width of partial sums held below DRAM")
 
 
-class Systolic(_Strict):
+class Systolic(Strict):
     """Systolic timing: each fold (one pass of the stationary tile) adds rows_coef·rows + cols_coef·cols +
     constant cycles of fill/skew/drain (full array dims: a partial fold is padded), plus ``layer_constant``
     once per layer.  SCALE-Sim v2: ws/is (2, 1, -2), os (1, 1, -2), layer_constant -1 (accel/systolic.py)."""
@@ -79,7 +74,7 @@ class Systolic(_Strict):
     layer_constant: int = 0
 
 
-class PEArray(_Strict):
+class PEArray(Strict):
     rows: int = Field(ge=1)
     cols: int = Field(ge=1)
     macs_per_pe: int = Field(1, ge=1)
@@ -92,12 +87,12 @@ class PEArray(_Strict):
     area_mm2: float | None = Field(None, ge=0)
 
 
-class Fanout(_Strict):
+class Fanout(Strict):
     x: int = Field(1, ge=1)
     y: int = Field(1, ge=1)
 
 
-class Level(_Strict):
+class Level(Strict):
     name: str
     size_bytes: float | None = Field(None, gt=0, description="null: unbounded (DRAM)")
     partitions_bytes: dict[Operand, float] | None = None
@@ -138,7 +133,7 @@ class Level(_Strict):
         return self
 
 
-class NoC(_Strict):
+class NoC(Strict):
     multicast: bool = True
     spatial_reduction: bool = True
     energy_pj_per_bit: float = Field(0.0, ge=0)
@@ -147,7 +142,7 @@ class NoC(_Strict):
 PRESETS = ("row_stationary", "weight_stationary", "output_stationary", "input_stationary", "unconstrained")
 
 
-class Dataflow(_Strict):
+class Dataflow(Strict):
     preset: Literal["row_stationary", "weight_stationary", "output_stationary", "input_stationary",
                     "unconstrained"] = "unconstrained"
     spatial_x: list[Dim] | None = None
@@ -157,7 +152,7 @@ class Dataflow(_Strict):
     innermost_full: list[Dim] | None = None
 
 
-class ArchConfig(_Strict):
+class ArchConfig(Strict):
     version: int
     name: str
     description: str = ""
@@ -274,13 +269,6 @@ def _operand_bits(b: Bitwidths, operand: str, outer: bool) -> int:
     return b.outputs if outer else b.psums
 
 
-def _fmt_loc(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "<root>"
-
-
 def parse_arch(data: object, source: str = "<config>") -> "Arch":
     """Validate a parsed YAML mapping; raise :class:`ConfigError` listing every problem with its path."""
     if not isinstance(data, dict):
@@ -288,14 +276,7 @@ def parse_arch(data: object, source: str = "<config>") -> "Arch":
     try:
         cfg = ArchConfig.model_validate(data)
     except ValidationError as e:
-        errs = []
-        for err in e.errors():
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key"
-            elif err["type"] == "missing":
-                msg = "required key missing"
-            errs.append((_fmt_loc(tuple(err["loc"])), msg))
+        errs = pydantic_errors(e)
         seen = {p for p, _ in errs}
         errs += [e for e in _raw_capacity_errors(data) if e[0] not in seen]
         raise ConfigError(source, errs) from None

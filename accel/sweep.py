@@ -70,10 +70,11 @@ from typing import Any, Callable, Literal, Sequence
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from accel import __version__
 from accel.arch import Arch, ConfigError, area_mm2, load_arch, parse_arch
+from accel.schema import Strict, YamlError, fmt_loc, pydantic_errors
 
 __all__ = [
     "SWEEP_SCHEMA_VERSION", "SweepSpec", "SweepSpecError", "SweepError", "Sweep", "DesignPoint", "Workload",
@@ -86,15 +87,10 @@ MAX_POINTS = 1_000_000
 Progress = Callable[[int, int], None]
 
 
-class SweepSpecError(ValueError):
+class SweepSpecError(YamlError):
     """Invalid sweep spec; ``errors`` lists (yaml_path, message)."""
 
-    def __init__(self, source: str, errors: list[tuple[str, str]]):
-        self.source = source
-        self.errors = errors
-        lines = [f"{source}: {len(errors)} error(s) in sweep spec"]
-        lines += [f"  {path}: {msg}" for path, msg in errors]
-        super().__init__("\n".join(lines))
+    what = "sweep spec"
 
 
 class SweepError(ValueError):
@@ -104,11 +100,9 @@ class SweepError(ValueError):
 # ---------------------------------------------------------------------------------------------
 # Spec schema
 # ---------------------------------------------------------------------------------------------
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class RangeSpec(_Strict):
+class RangeSpec(Strict):
     """Values from ``start`` to ``stop`` (inclusive when hit) by ``step`` (arithmetic) or ``factor``
     (geometric).  Integral start/step/factor give integers."""
 
@@ -145,7 +139,7 @@ class RangeSpec(_Strict):
         return [int(round(v)) for v in out] if integral else out
 
 
-class UniformSpec(_Strict):
+class UniformSpec(Strict):
     """Continuous draw in [low, high] (random mode only), log-uniform with ``log: true``."""
 
     low: float
@@ -162,7 +156,7 @@ class UniformSpec(_Strict):
         return self
 
 
-class Parameter(_Strict):
+class Parameter(Strict):
     path: str | list[str] = Field(description="dotted config path(s); levels by name, e.g. levels.GLB.size_bytes")
     values: list[Any] | None = None
     range: RangeSpec | None = None
@@ -196,13 +190,13 @@ class Parameter(_Strict):
         raise ValueError("a uniform parameter has no discrete domain")
 
 
-class Constraints(_Strict):
+class Constraints(Strict):
     max_area_mm2: float | None = Field(None, gt=0)
     max_power_mw: float | None = Field(None, gt=0)
     scale_area_with_capacity: bool = True
 
 
-class SweepSpec(_Strict):
+class SweepSpec(Strict):
     version: int
     name: str
     description: str = ""
@@ -242,11 +236,7 @@ class SweepSpec(_Strict):
 # ---------------------------------------------------------------------------------------------
 # Config paths
 # ---------------------------------------------------------------------------------------------
-def _fmt_loc(loc: Sequence) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "<root>"
+_fmt_loc = fmt_loc
 
 
 def _resolve(cfg: dict, path: str) -> tuple[list, str]:
@@ -454,19 +444,7 @@ class Sweep:
         return out
 
 
-def _pydantic_errors(e: ValidationError) -> list[tuple[str, str]]:
-    errs = []
-    for err in e.errors():
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif err["type"] == "missing":
-            msg = "required key missing"
-        elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        loc = [p for p in err["loc"] if p not in ("list[str]", "str", "function-after[_check(), RangeSpec]")]
-        errs.append((_fmt_loc(tuple(loc)), msg))
-    return errs
+_pydantic_errors = pydantic_errors
 
 
 def parse_sweep(data: object, source: str = "<sweep>", base_dir: str | Path = ".") -> Sweep:
