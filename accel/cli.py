@@ -96,8 +96,16 @@ def cmd_eval(args) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
     try:
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            res = evaluate_network(net, arch, objective=args.objective, seed=args.seed, executor=pool)
+        if args.bitwidths:  # per-layer precisions (accelsim joint's bitwidths.json)
+            from nas.joint.precision import BitwidthsError, evaluate_with_bitwidths
+
+            try:
+                res = evaluate_with_bitwidths(net, arch, args.bitwidths, objective=args.objective, seed=args.seed)
+            except BitwidthsError as e:
+                raise UserError(f"{args.bitwidths}: {e}") from None
+        else:
+            with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+                res = evaluate_network(net, arch, objective=args.objective, seed=args.seed, executor=pool)
     except NoValidMapping as e:
         raise UserError(str(e)) from None
     text = write_result(res, args.format, args.output)
@@ -182,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ONNX: fix a graph input's shape (repeatable)")
     e.add_argument("--no-fuse", action="store_true", help="ONNX: cost BatchNorm/activations as separate layers")
     e.add_argument("--allow-unsupported", action="store_true", help="ONNX: cost unsupported operators as zero")
+    e.add_argument("--bitwidths", metavar="JSON",
+                   help="per-layer weight/activation bitwidths (bitwidths.json written by accelsim joint)")
     e.set_defaults(func=cmd_eval)
     m = sub.add_parser("map", help="find the best mapping of one layer",
                        description='Layer syntax: "conv N=1 K=64 C=64 P=56 Q=56 R=3 S=3 [stride=2] [dilation=1] '

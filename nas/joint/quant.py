@@ -12,8 +12,9 @@
 For the bitwidth search, :func:`mix_quantize_weight` / :class:`ActQuantizer` also take a probability vector
 over bitwidth choices and return Σ_b p_b·Q_b(x): one tensor, so the layer still runs *one* convolution —
 the constant-memory soft relaxation of Auto-NBA's heterogeneous sampling (Fu et al., ICML 2021; its
-released code mixes quantized tensors this way; after EdMIPS, Cai & Vasconcelos CVPR 2020).  16 or more bits are treated as full precision in training
-(16-bit fixed point is below fp32 training noise), while the hardware model still costs them at 16 bits.
+released code mixes quantized tensors this way; after EdMIPS, Cai & Vasconcelos CVPR 2020).  16 or more
+bits are treated as full precision in training (16-bit fixed point is below fp32 training noise), while
+the hardware model still costs them at 16 bits.
 """
 
 from __future__ import annotations

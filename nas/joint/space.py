@@ -5,8 +5,8 @@ and CIFAR variants a CPU search needs and per-layer slots.
 
 FBNet (Wu et al., CVPR 2019, Table 1 and Table 2): a fixed stem (3×3 conv, 16 channels), 22 searchable
 layers in 7 stages of (channels, depth) = (16, 1), (24, 4), (32, 4), (64, 4), (112, 4), (184, 4), (352, 1),
-a fixed 1×1 head conv (1984 channels; 1504 in Auto-NBA's CIFAR search), global average pooling and a linear classifier.  Each searchable
-layer picks one of nine operators:
+a fixed 1×1 head conv (1984 channels; 1504 in Auto-NBA's CIFAR search), global average pooling and a
+linear classifier.  Each searchable layer picks one of nine operators:
 
     k3_e1  k3_e1_g2  k3_e3  k3_e6  k5_e1  k5_e1_g2  k5_e3  k5_e6  skip
 
@@ -16,8 +16,8 @@ identity when stride = 1 and C_in = C_out.  ``skip`` is the identity when the sh
 conv (stride s) + BN + ReLU — the FBNet / Auto-NBA ``Identity`` op (Fu et al., ICML 2021, code release).
 
 CIFAR adaptation (as Auto-NBA's CIFAR search): stem stride 1, stage strides (1, 1, 2, 2, 1, 2, 1) and a
-1504-channel head, so a 32×32 input ends at 4×4.  For CI-sized runs ``width_mult`` scales every channel count (rounded to a
-multiple of 4, so both halves of a group-2 conv stay whole), ``max_depth`` caps the layers per stage
+1504-channel head, so a 32×32 input ends at 4×4.  For CI-sized runs ``width_mult`` scales every channel
+count (rounded to a multiple of 4, so both halves of a group-2 conv stay whole), ``max_depth`` caps the layers per stage
 (the first ``max_depth`` layers of each stage are kept) and ``num_stages`` keeps only the first stages
 (``None`` for both keeps all 22 layers).
 """

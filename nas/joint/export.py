@@ -1,0 +1,76 @@
+"""ONNX export of a derived network and the ONNX node names of its quantized layers.
+
+The network is exported in eval mode with fake quantization off (the float graph: the precision of each
+layer travels in ``bitwidths.json``), with PyTorch's TorchScript exporter (``dynamo=False``: offline, no
+onnxscript) and constant folding, which folds every BatchNorm into its convolution — so the graph imports
+(:func:`accel.onnx_import.load_onnx_network`) to exactly the layers of
+:meth:`nas.joint.space.FBNetSpace.build_network`.
+
+Node names are recovered by order, not by the exporter's naming scheme: the exporter emits nodes in
+execution order, so the i-th Conv/Gemm node of the graph is the i-th Conv2d/Linear module called in a
+forward pass (checked against the weight initializer's shape) and the i-th Add node is the residual add
+of the i-th residual block.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+
+from nas.joint.supernet import DerivedNet
+from nas.torch_ops import mac_layers
+
+__all__ = ["ExportError", "export_onnx"]
+
+
+class ExportError(RuntimeError):
+    """The exported graph does not line up with the network (a bug, not a user error)."""
+
+
+def export_onnx(net: DerivedNet, path: str | Path, opset: int = 17) -> dict[int, list[str]]:
+    """Write ``net`` (batch 1, input ``"input"``, output ``"logits"``) to ``path``; return, for each block
+    index that has costed layers, the ONNX node names of its convolutions and residual add."""
+    import onnx
+
+    path = Path(path)
+    res = net.space.resolution
+    x = torch.zeros(1, 3, res, res)
+    was = net.training
+    net.eval()
+    net.set_quantize(False)
+    try:
+        calls = mac_layers(net, x)  # (module name, MACs) in call order
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(net, (x,), str(path), dynamo=False, input_names=["input"], output_names=["logits"],
+                              opset_version=opset, do_constant_folding=True)
+    finally:
+        net.set_quantize(True)
+        net.train(was)
+    model = onnx.load(str(path), load_external_data=False)
+    inits = {t.name: tuple(t.dims) for t in model.graph.initializer}
+    mac_nodes = [n for n in model.graph.node if n.op_type in ("Conv", "Gemm")]
+    add_nodes = [n for n in model.graph.node if n.op_type == "Add"]
+    if len(mac_nodes) != len(calls):
+        raise ExportError(f"{path}: {len(mac_nodes)} Conv/Gemm nodes for {len(calls)} conv/linear calls")
+    modules = dict(net.named_modules())
+    node_of: dict[str, str] = {}
+    for node, (name, _) in zip(mac_nodes, calls):
+        want = tuple(modules[name].weight.shape)
+        got = inits.get(node.input[1])
+        if got != want:
+            raise ExportError(f"{path}: node {node.name!r} has weight shape {got}, module {name!r} {want}")
+        node_of[name] = node.name
+    residual = [i for i, b in enumerate(net.blocks) if b.residual and not b.op.is_skip]
+    if len(add_nodes) != len(residual):
+        raise ExportError(f"{path}: {len(add_nodes)} Add nodes for {len(residual)} residual blocks")
+    out: dict[int, list[str]] = {}
+    for i, block in enumerate(net.blocks):
+        names = [node_of[f"blocks.{i}.{n}"] for n, m in block.named_children() if m in block.quant_convs()]
+        if names:
+            out[i] = names
+    for i, node in zip(residual, add_nodes):
+        out[i].append(node.name)
+    return out
