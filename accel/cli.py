@@ -102,7 +102,7 @@ def cmd_eval(args) -> int:
             try:
                 res = evaluate_with_bitwidths(net, arch, args.bitwidths, objective=args.objective, seed=args.seed)
             except BitwidthsError as e:
-                raise UserError(f"{args.bitwidths}: {e}") from None
+                raise UserError(str(e)) from None
         else:
             with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
                 res = evaluate_network(net, arch, objective=args.objective, seed=args.seed, executor=pool)
