@@ -37,7 +37,7 @@ import numpy as np
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from accel.schema import Strict, YamlError, pydantic_errors
+from accel.schema import Strict, YamlError, read_yaml, pydantic_errors
 
 from accel.workload import DIM_INDEX, DIMS, N_DIMS, OPERANDS
 
@@ -291,16 +291,7 @@ def load_arch(path: str | Path) -> "Arch":
     p = Path(path)
     if not p.exists() and not p.suffix:
         p = CONFIG_DIR / f"{path}.yaml"
-    if not p.exists():
-        raise ConfigError(str(path), [("<file>", "no such file")])
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
-        raise ConfigError(str(p), [(where, f"not valid YAML: {getattr(e, 'problem', e)}")]) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(str(p), [("<file>", f"cannot read: {e}")]) from None
+    data = read_yaml(p, ConfigError)
     return parse_arch(data, str(p))
 
 

@@ -53,3 +53,21 @@ def pydantic_errors(e: ValidationError) -> list[tuple[str, str]]:
         loc = [p for p in err["loc"] if p not in _LOC_NOISE]
         errs.append((fmt_loc(loc), msg))
     return errs
+
+
+def read_yaml(path, error: type[YamlError]):
+    """``yaml.safe_load`` a file; a missing, unreadable or malformed file raises ``error`` with where."""
+    import yaml
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.exists():
+        raise error(str(path), [("<file>", "no such file")])
+    try:
+        return yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
+        raise error(str(p), [(where, f"not valid YAML: {getattr(e, 'problem', e)}")]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise error(str(p), [("<file>", f"cannot read: {e}")]) from None

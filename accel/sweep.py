@@ -74,7 +74,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from accel import __version__
 from accel.arch import Arch, ConfigError, area_mm2, load_arch, parse_arch
-from accel.schema import Strict, YamlError, fmt_loc, pydantic_errors
+from accel.schema import Strict, YamlError, read_yaml, fmt_loc, pydantic_errors
 
 __all__ = [
     "SWEEP_SCHEMA_VERSION", "SweepSpec", "SweepSpecError", "SweepError", "Sweep", "DesignPoint", "Workload",
@@ -517,16 +517,7 @@ def parse_sweep(data: object, source: str = "<sweep>", base_dir: str | Path = ".
 def load_sweep(path: str | Path) -> Sweep:
     """Load and validate a sweep spec YAML (``yaml.safe_load``)."""
     p = Path(path)
-    if not p.exists():
-        raise SweepSpecError(str(path), [("<file>", "no such file")])
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
-        raise SweepSpecError(str(p), [(where, f"not valid YAML: {getattr(e, 'problem', e)}")]) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SweepSpecError(str(p), [("<file>", f"cannot read: {e}")]) from None
+    data = read_yaml(p, SweepSpecError)
     return parse_sweep(data, str(p), p.parent)
 
 
