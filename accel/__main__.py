@@ -1,3 +1,3 @@
-from accel.cli import main
+from accel.app.cli import main
 
 raise SystemExit(main())

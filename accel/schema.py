@@ -3,6 +3,7 @@ pydantic base model, and errors that list every problem with its YAML path."""
 
 from __future__ import annotations
 
+from accel.errors import ConfigInputError
 from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -14,7 +15,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class YamlError(ValueError):
+class YamlError(ConfigInputError):
     """Invalid YAML input; ``errors`` lists (yaml_path, message), all of them at once."""
 
     what = "input"

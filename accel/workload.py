@@ -34,6 +34,7 @@ layers at all: the builder only records the tensor shapes.
 
 from __future__ import annotations
 
+from accel.errors import WorkloadInputError
 import math
 from dataclasses import dataclass, field
 
@@ -83,7 +84,7 @@ _REL_ELT_UNARY = (_rel(), _rel("G", "N", "K", "P", "Q"), _rel("G", "N", "K", "P"
 _REL_ELT_BCAST = (_rel("G", "N", "K"), _rel("G", "N", "K", "P", "Q"), _rel("G", "N", "K", "P", "Q"))
 
 
-class WorkloadError(ValueError):
+class WorkloadError(WorkloadInputError):
     """An impossible layer or network description."""
 
 

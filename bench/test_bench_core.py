@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from accel.arch import load_arch
-from accel.evaluate import NetworkEvaluator
+from mapper.network import NetworkEvaluator
 from accel.workload import parse_layer_spec
 from accel.zoo import get_network
 from mapper.mapspace import build_mapspace

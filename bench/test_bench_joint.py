@@ -89,7 +89,7 @@ def test_supernet_steps(benchmark):
 
 @pytest.mark.slow
 def test_joint_study_synthetic(benchmark, tmp_path):
-    from accel.cli import main
+    from accel.app.cli import main
 
     spec = tmp_path / "hw.yaml"
     spec.write_text(STUDY_HW)

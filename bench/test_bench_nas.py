@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from accel.arch import load_arch
-from accel.evaluate import NetworkEvaluator
+from mapper.network import NetworkEvaluator
 from nas import nb201
 from nas.hwcost import cost_structure, nb201_hwcost
 from nas.nb201 import NB201Space

@@ -5,7 +5,7 @@
 Target (issue "accelerator sweeps at scale"): 1,000 accelerator configs x 100 NAS-Bench-201 archs in
 <= 60 s on 2 cores, warm.  "Warm" = numba kernels compiled and cached on disk and the two worker
 processes of the pool already started (a one-point sweep runs on the same pool first); the timed call is
-the whole :func:`accel.sweep.run_sweep`: expansion, batching, mapping the 21 unique NB201 CIFAR layer
+the whole :func:`accel.app.sweep.run_sweep`: expansion, batching, mapping the 21 unique NB201 CIFAR layer
 shapes once per design point, the per-arch sums, Parquet parts and the final table.
 
 ``test_sweep_40x100`` is the quick variant for regression tracking; ``extra_info`` has the per-config
@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from accel.sweep import parse_sweep, run_sweep
+from accel.app.sweep import run_sweep
+from accel.designspace import parse_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKLOADS = ["nb201-sample:100:0"]

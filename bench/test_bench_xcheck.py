@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from accel.cli import main
-from accel.xcheck_models import sample_mbconv
+from accel.app.cli import main
+from accel.app.xcheck_models import sample_mbconv
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "results" / "xcheck_cpu.json"

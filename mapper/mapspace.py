@@ -20,6 +20,7 @@ A mapping is chosen by a small integer *genome*:
 
 from __future__ import annotations
 
+from accel.errors import MappingError
 import functools
 import itertools
 import math
@@ -68,7 +69,7 @@ def padded_extents(n: int, slack: float = 0.15) -> list[int]:
     return out
 
 
-class NoValidMapping(ValueError):
+class NoValidMapping(MappingError):
     """No mapping satisfies the constraints; the message says which constraint ruled them out."""
 
 

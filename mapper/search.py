@@ -153,7 +153,7 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
 
     ``parallel=True`` evaluates each batch with the ``prange`` kernel (same code as the serial one); it
     costs ~4 s more JIT on first use, so networks instead map their layers concurrently on threads
-    (the kernels release the GIL) with the serial kernel — see :class:`accel.evaluate.NetworkEvaluator`.
+    (the kernels release the GIL) with the serial kernel — see :class:`mapper.network.NetworkEvaluator`.
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, got {objective!r}")

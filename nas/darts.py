@@ -29,6 +29,7 @@ BN / ReLU are fused (no layers), concatenation is free.  DARTS_V2 has 3.35 M par
 
 from __future__ import annotations
 
+from accel.errors import WorkloadInputError
 import itertools
 import math
 from typing import NamedTuple
@@ -58,7 +59,7 @@ class Genotype(NamedTuple):
     reduce: Cell
 
 
-class DartsError(ValueError):
+class DartsError(WorkloadInputError):
     """A malformed DARTS genotype string or cell."""
 
 

@@ -20,6 +20,7 @@ Encoding: the 22 block names joined by ``-`` (e.g. ``k3_e1-k3_e6-skip-...``).
 
 from __future__ import annotations
 
+from accel.errors import WorkloadInputError
 import itertools
 
 import numpy as np
@@ -40,7 +41,7 @@ STEM_WIDTH, LAST_WIDTH, CLASSES, RESOLUTION = 16, 1984, 1000, 224
 Arch = tuple[str, ...]
 
 
-class FBNetError(ValueError):
+class FBNetError(WorkloadInputError):
     """A malformed FBNet architecture."""
 
 

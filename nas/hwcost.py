@@ -8,10 +8,10 @@ cell at a given stage has one of four shapes (conv 1×1, conv 3×3, avg pool 3×
 
 where the five count vectors over the unique layer shapes are read off five networks built with
 :func:`nas.nb201.build_network` (so they cannot drift from it).  :func:`nb201_hwcost` maps each unique
-shape once with :meth:`accel.evaluate.NetworkEvaluator.layer` (≈21 shapes for CIFAR), then computes
+shape once with :meth:`mapper.network.NetworkEvaluator.layer` (≈21 shapes for CIFAR), then computes
 every arch's totals as one matrix product ``(archs × 5) @ (5 × shapes) @ (shapes × metrics)``.
 
-Totals equal :func:`accel.evaluate.evaluate_network` on the same network (layers run one after another:
+Totals equal :func:`mapper.network.evaluate_network` on the same network (layers run one after another:
 latency and energy add up; EDP = total energy × total latency), up to float summation order.
 """
 
@@ -136,7 +136,7 @@ def cost_structure(dataset: str = "cifar10", batch: int = 1, prune: bool = True)
 
 
 def _evaluator(hw, objective: str, seed: int, evaluator):
-    from accel.evaluate import NetworkEvaluator
+    from mapper.network import NetworkEvaluator
 
     if evaluator is not None:
         return evaluator
@@ -151,7 +151,7 @@ def nb201_hwcost(hw: HwArch | str | Path | None = None, archs: Iterable[nb201.Ar
 
     ``hw``: an :class:`accel.arch.Arch` or a config path (ignored when ``evaluator`` is given).
     ``archs``: archs (tuples, strings or official indices); all 15,625 when None, in official order.
-    ``evaluator``: a :class:`accel.evaluate.NetworkEvaluator` to reuse (its mapping cache carries over
+    ``evaluator``: a :class:`mapper.network.NetworkEvaluator` to reuse (its mapping cache carries over
     between calls); by default a fresh one mapping each unique layer shape once for ``objective``.
     ``workers``: threads mapping unique shapes concurrently (numba kernels release the GIL; a fresh
     evaluator uses the serial kernels so threads do not nest).  Default: CPU count.  Results do not

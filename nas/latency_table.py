@@ -2,9 +2,9 @@
 
 * :class:`LayerTable` — per unique layer shape latency (s) and energy (pJ).  Built from the accelsim
   model (each shape mapped once on the accelerator, lazily, through a shared
-  :class:`accel.evaluate.NetworkEvaluator`) or from measurements (:meth:`LayerTable.from_frame`).  A
+  :class:`mapper.network.NetworkEvaluator`) or from measurements (:meth:`LayerTable.from_frame`).  A
   network's table latency is the sum over its layers — CHaNAS eq. (5) at layer granularity; since
-  accelsim runs layers one after another this equals :func:`accel.evaluate.evaluate_network`.
+  accelsim runs layers one after another this equals :func:`mapper.network.evaluate_network`.
 * :class:`BlockTable` — CHaNAS' block LUT: one entry per distinct block (an MBConv unit, a DARTS cell,
   an FBNet layer, an NB201 cell) keyed by the shapes of its layers; a network is the sum of its blocks
   (eq. 5).  From the model a block entry is the sum of its layers; from measurements it is whatever the
@@ -62,7 +62,7 @@ def layer_key(layer: Layer) -> str:
 class LayerTable:
     """Latency (s) and energy (pJ) per unique layer shape (module docstring).
 
-    ``evaluator``: a :class:`accel.evaluate.NetworkEvaluator` that fills misses from the model; None for a
+    ``evaluator``: a :class:`mapper.network.NetworkEvaluator` that fills misses from the model; None for a
     measured table (a miss raises ``KeyError``).  Layers the mapper cannot place on the accelerator cost
     ``inf`` (``unmappable`` lists them).
     """
@@ -78,7 +78,7 @@ class LayerTable:
     def from_model(cls, hw, objective: str = "edp", seed: int = 0) -> "LayerTable":
         """An empty table that maps each new shape on ``hw`` (an :class:`accel.arch.Arch` or config path)."""
         from accel.arch import Arch, load_arch
-        from accel.evaluate import NetworkEvaluator
+        from mapper.network import NetworkEvaluator
 
         arch = hw if isinstance(hw, Arch) else load_arch(hw)
         return cls(NetworkEvaluator(arch, objective=objective, seed=seed))

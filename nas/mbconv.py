@@ -26,6 +26,7 @@ group per stage of ``.``-separated units ``k{kernel}e{expansion}`` with a traili
 
 from __future__ import annotations
 
+from accel.errors import WorkloadInputError
 import itertools
 import math
 import re
@@ -53,7 +54,7 @@ STEM_WIDTH, FIRST_BLOCK_WIDTH, FINAL_EXPAND_WIDTH, LAST_WIDTH, CLASSES = 16, 16,
 Unit = tuple[int, int, bool]  # (kernel, expansion, squeeze-excite)
 
 
-class MBConvError(ValueError):
+class MBConvError(WorkloadInputError):
     """A malformed MBConv architecture or encoding."""
 
 

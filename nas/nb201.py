@@ -34,6 +34,7 @@ costed.  ``prune=False`` instead costs every non-``none`` edge as an eager frame
 
 from __future__ import annotations
 
+from accel.errors import WorkloadInputError
 import functools
 import importlib.resources
 import io
@@ -76,7 +77,7 @@ _DATASET_ALIASES = {"cifar10": "cifar10", "cifar-10": "cifar10", "cifar10-valid"
 _TABLE = "nasbench201_accuracy.csv.gz"
 
 
-class NB201Error(ValueError):
+class NB201Error(WorkloadInputError):
     """A malformed NAS-Bench-201 architecture, index or dataset name."""
 
 

@@ -19,6 +19,7 @@ other two datasets), ``darts`` (alias ``nb301``), ``mbconv`` (aliases ``ofa``, `
 
 from __future__ import annotations
 
+from accel.errors import WorkloadInputError
 import itertools
 from typing import Any, Callable
 
@@ -31,7 +32,7 @@ __all__ = ["SPACES", "ALIASES", "SpecError", "NB201SearchSpace", "get_space", "p
            "space_names"]
 
 
-class SpecError(ValueError):
+class SpecError(WorkloadInputError):
     """An unknown space name or a malformed ``SPACE:ENCODING`` string."""
 
 

@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import pytest
 
-from accel.cli import main
+from accel.app.cli import main
 from tests.conftest import ROOT
 
 EYERISS = str(ROOT / "configs" / "eyeriss.yaml")
@@ -106,7 +106,7 @@ def test_no_valid_mapping_is_clear(tmp_path):
 
 
 def test_help_is_fast_and_lazy():
-    code = "import sys, accel.cli; accel.cli.build_parser(); print(sorted(m for m in ('torch','onnx','tvm','dask','numba','pandas') if m in sys.modules))"
+    code = "import sys, accel.app.cli; accel.app.cli.build_parser(); print(sorted(m for m in ('torch','onnx','tvm','dask','numba','pandas') if m in sys.modules))"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.stdout.strip() == "[]"
 

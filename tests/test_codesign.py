@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from nas.codesign import (Constraint, best_choice, gap_pct, param_distance, select_pareto, select_topk,
+from accel.app.codesign import (Constraint, best_choice, gap_pct, param_distance, select_pareto, select_topk,
                           semi_decoupled)
 from tests.conftest import ROOT
 
@@ -129,9 +129,9 @@ def test_param_distance():
 
 def test_nb201_driver_contract_and_joint_is_brute_force(tmp_path, capsys):
     from accel.arch import parse_arch
-    from accel.cli import main
-    from accel.evaluate import NetworkEvaluator
-    from accel.sweep import load_sweep
+    from accel.app.cli import main
+    from mapper.network import NetworkEvaluator
+    from accel.designspace import load_sweep
     from nas import nb201
     from nas.hwcost import nb201_hwcost
 

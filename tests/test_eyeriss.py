@@ -10,7 +10,7 @@ import csv
 
 import pytest
 
-from accel.evaluate import NetworkEvaluator
+from mapper.network import NetworkEvaluator
 from accel.zoo import get_network
 from tests.conftest import shared_path
 

@@ -11,7 +11,7 @@ import os
 import pytest
 
 from accel.arch import list_configs, load_arch
-from accel.evaluate import evaluate_network
+from mapper.network import evaluate_network
 from accel.zoo import get_network
 from tests.conftest import ROOT
 

@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
 from accel.arch import load_arch  # noqa: E402
-from accel.cli import main  # noqa: E402
+from accel.app.cli import main  # noqa: E402
 from accel.onnx_import import load_onnx_network  # noqa: E402
 from nas.joint.precision import evaluate_with_bitwidths, load_bitwidths  # noqa: E402
 from nas.joint.space import OPS, FBNetSpace  # noqa: E402
@@ -101,7 +101,7 @@ def test_exported_design_reevaluates_to_the_summary(run):
     assert set(per_block) == {f"L{i}" for i in range(space.n_slots) if i not in identity}
     assert res.meta["bitwidths"] and all(tuple(v) in {(4, 4), (8, 8)} for v in res.meta["bitwidths"].values())
     # the same network without per-layer precisions costs differently (the bitwidths matter)
-    from accel.evaluate import evaluate_network
+    from mapper.network import evaluate_network
 
     assert evaluate_network(net, arch).latency_s != res.latency_s
 
@@ -148,7 +148,7 @@ def test_joint_bad_input(tmp_path, capsys):
 
 
 def test_help_lists_joint_and_stays_light():
-    out = subprocess.run([sys.executable, "-c", "import sys; from accel.cli import build_parser; build_parser(); "
+    out = subprocess.run([sys.executable, "-c", "import sys; from accel.app.cli import build_parser; build_parser(); "
                           "print(sorted(m for m in ('torch', 'onnx', 'numba') if m in sys.modules))"],
                          capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from accel.evaluate import evaluate_network
+from mapper.network import evaluate_network
 from accel.workload import Layer, NetworkBuilder
 from nas.joint.costtable import build_cost_table
 from nas.joint.hwspace import HwSpaceError, load_hw_space

@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from accel.evaluate import evaluate_network  # noqa: E402
+from mapper.network import evaluate_network  # noqa: E402
 from nas.joint.costtable import CostTable  # noqa: E402
 from nas.joint.data import make_synthetic, split_train_val  # noqa: E402
 from nas.joint.engine import DesignEngine, gumbel_softmax, straight_through  # noqa: E402

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from accel.cli import main
+from accel.app.cli import main
 from nas import nb201
 from nas.latency_table import SpaceHardware
 from nas.profiling import NASProblem, best_archs, pareto_front, run_search
@@ -146,7 +146,7 @@ def test_usage_error_and_light_import():
     r = subprocess.run([sys.executable, "-m", "accel", "nas", "--hw", EYERISS, "--strategy", "magic"],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2 and "invalid choice" in r.stderr
-    code = ("import sys, accel.cli_nas; "
+    code = ("import sys, accel.app.cli_nas; "
             "print(sorted(m for m in ('numpy', 'pandas', 'torch', 'nas') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.stdout.strip() == "[]"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from accel.arch import load_arch
-from accel.evaluate import NetworkEvaluator, evaluate_network
+from mapper.network import NetworkEvaluator, evaluate_network
 from nas import nb201
 from nas.hwcost import cost_structure, nb201_hwcost, signatures
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from accel.arch import load_arch
-from accel.evaluate import NetworkEvaluator
+from mapper.network import NetworkEvaluator
 from nas import mbconv, nb201
 from nas.latency_table import (BLOCK_PATTERNS, BlockTable, LayerTable, SpaceHardware, correction_study,
                                fit_correction, layer_type, split_blocks, type_matrix)

@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from accel import plots
+from accel.app import plots
 
 
 @pytest.fixture(scope="module")
 def result(eyeriss):
-    from accel.evaluate import evaluate_network
+    from mapper.network import evaluate_network
     from nas.nb201 import build_network
 
     return evaluate_network(build_network("|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|none~1|none~2|"),

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from accel.rankcorr import rank_correlations, sweep_table, topk_overlap
+from accel.app.rankcorr import rank_correlations, sweep_table, topk_overlap
 from tests.conftest import ROOT
 
 
@@ -56,7 +56,7 @@ def test_sweep_table_keeps_complete_points_only():
 
 
 def test_rankcorr_command(tmp_path, capsys):
-    from accel.cli import main
+    from accel.app.cli import main
 
     hm, sc = tmp_path / "hm.png", tmp_path / "sc.png"
     assert main(["rankcorr", "--space", "nb201", "--sample", "40", "--hw", str(ROOT / "configs" / "eyeriss.yaml"),

@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from accel.sweep import (SerialExecutor, SweepError, SweepSpecError, load_sweep, pareto_mask, parse_sweep,
-                         parse_workloads, run_sweep)
+from accel.app.sweep import SerialExecutor, parse_workloads, run_sweep
+from accel.designspace import SweepError, SweepSpecError, load_sweep, parse_sweep
+from accel.pareto import pareto_mask
 from tests.conftest import ROOT
 
 LAYER = "layer:conv K=16 C=16 P=8 Q=8 R=3 S=3"
@@ -239,7 +240,7 @@ def test_rerun_of_a_finished_sweep_is_a_no_op(small_spec, reference, tmp_path):
 
 def test_per_layer_rows_sum_to_the_totals(small_spec):
     """The NB201 fast path (unique shapes x counts) and the per-layer network path agree."""
-    from accel.sweep import _run_batch, _Task
+    from accel.app.sweep import _run_batch, _Task
 
     pts = tuple(load_sweep(small_spec).points()[:1])
     wl = tuple(parse_workloads(["nb201:|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|"]))

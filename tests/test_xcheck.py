@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from accel.arch import load_arch
-from accel.cli import main
+from accel.app.cli import main
 from accel.workload import Layer
-from accel.xcheck import (DEFAULT_DB, LAYER_CLASSES, _kernel_key, _layer_key, apply_correction, fit_correction,
+from accel.app.xcheck import (DEFAULT_DB, LAYER_CLASSES, _kernel_key, _layer_key, apply_correction, fit_correction,
                           narrow_arch, rank_stats, sample_nb201, split_train)
 from tests.conftest import ROOT
 
@@ -21,13 +21,13 @@ CPU = ROOT / "configs" / "cpu-host.yaml"
 
 
 def _tvm_why():
-    from accel.measure import tvm_available
+    from accel.app.measure import tvm_available
 
     return tvm_available()
 
 
 def _ort_why():
-    from accel.measure import ort_available
+    from accel.app.measure import ort_available
 
     return ort_available()
 
@@ -104,7 +104,7 @@ def test_cli_usage_error_and_missing_db(tmp_path, capsys):
 
 
 def test_gpu_backend_skips_with_message(capsys):
-    from accel.measure import gpu_available
+    from accel.app.measure import gpu_available
 
     if gpu_available() is None:
         pytest.skip("a GPU is present: the GPU cross-check runs instead of skipping")
@@ -124,7 +124,7 @@ def test_real_crosscheck_invariants(onnx_cache, tmp_path):
     pytest.importorskip("torch")
     if _ort_why():
         pytest.skip(_ort_why())
-    from accel.xcheck import run_xcheck, to_json
+    from accel.app.xcheck import run_xcheck, to_json
 
     backends = ("ort",) if _tvm_why() else ("tvm", "ort")
     names = sample_nb201(20, 0)[:5]
@@ -160,8 +160,8 @@ def test_untuned_network_is_refused(onnx_cache):
     pytest.importorskip("torch")
     if _tvm_why():
         pytest.skip(_tvm_why())
-    from accel import measure as M
-    from accel.xcheck import export_network
+    from accel.app import measure as M
+    from accel.app.xcheck import export_network
 
     target = M.cpu_target(1)
     db = M.open_database(DEFAULT_DB)

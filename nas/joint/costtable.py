@@ -1,6 +1,6 @@
 """Precomputed hardware cost of every (searchable layer × operator × bitwidth × accelerator design).
 
-Layers run one after another in accelsim (:mod:`accel.evaluate`), so a network's latency and energy are
+Layers run one after another in accelsim (:mod:`mapper.network`), so a network's latency and energy are
 sums over its layers.  For the FBNet space that makes the cost of any (architecture, bitwidths, design)
 separable::
 
@@ -94,7 +94,7 @@ class CostTable:
 
 def _map_one(layer: Layer, arch: Arch, objective: str, seed: int, parallel: bool) -> tuple[float, float, str]:
     """(latency_s, energy_pj, "") of ``layer`` on ``arch`` with the mapper's best mapping (the same call as
-    :meth:`accel.evaluate.NetworkEvaluator.layer`); (nan, nan, reason) when no mapping is valid."""
+    :meth:`mapper.network.NetworkEvaluator.layer`); (nan, nan, reason) when no mapping is valid."""
     from mapper.mapspace import NoValidMapping
     from mapper.search import search_mapping
 

@@ -14,6 +14,7 @@ The directory may hold the files directly or in the archive's folder (``cifar-10
 
 from __future__ import annotations
 
+from accel.errors import InputError
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +29,7 @@ CIFAR_MEAN = (0.4914, 0.4822, 0.4465)  # per-channel mean / std of CIFAR-10 trai
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
 
 
-class DataError(ValueError):
+class DataError(InputError):
     """Missing or malformed dataset files."""
 
 

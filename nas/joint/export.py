@@ -14,6 +14,7 @@ of the i-th residual block.
 
 from __future__ import annotations
 
+from accel.errors import ExternalToolError
 import warnings
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from nas.torch_ops import mac_layers
 __all__ = ["ExportError", "export_onnx"]
 
 
-class ExportError(RuntimeError):
+class ExportError(ExternalToolError):
     """The exported graph does not line up with the network (a bug, not a user error)."""
 
 

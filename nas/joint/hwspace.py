@@ -1,4 +1,4 @@
-"""The accelerator design space of a joint search: a sweep spec (:mod:`accel.sweep`) read as independent
+"""The accelerator design space of a joint search: a sweep spec (:mod:`accel.app.sweep`) read as independent
 categorical design dimensions.
 
 Each ``parameters[i]`` entry of the sweep spec is one design dimension (a PE-array shape, a buffer size, a
@@ -6,7 +6,7 @@ dataflow preset, a spatial-unrolling rule ``dataflow.spatial_x`` …, or several
 ``values`` / ``range`` are the dimension's choices.  The differentiable accelerator search engine
 (:mod:`nas.joint.engine`) keeps one categorical distribution per dimension.  The design points of the
 sweep (grid or random draws) that survive its validation (invalid combinations, duplicates and area
-budgets are dropped by :meth:`accel.sweep.Sweep.points`) are the designs the engine may sample.
+budgets are dropped by :meth:`accel.app.sweep.Sweep.points`) are the designs the engine may sample.
 
 What a joint search cannot take from a sweep spec: ``uniform`` (continuous) parameters, parameters that
 set global ``bitwidths`` (the search picks per-layer precisions) and the ``max_power_mw`` constraint (a
@@ -17,6 +17,7 @@ Temporal tiling and loop order are not design dimensions here: for every sampled
 
 from __future__ import annotations
 
+from accel.errors import InputError
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from accel.arch import Arch, parse_arch
 __all__ = ["HwSpaceError", "DesignDim", "HwSpace", "load_hw_space", "hw_space_from_sweep"]
 
 
-class HwSpaceError(ValueError):
+class HwSpaceError(InputError):
     """A hardware design space the joint search cannot use."""
 
 
@@ -81,7 +82,7 @@ class HwSpace:
 
 
 def hw_space_from_sweep(sw) -> HwSpace:
-    """:class:`HwSpace` of a validated :class:`accel.sweep.Sweep`."""
+    """:class:`HwSpace` of a validated :class:`accel.app.sweep.Sweep`."""
     spec = sw.spec
     errs = []
     for i, par in enumerate(spec.parameters):
@@ -118,9 +119,9 @@ def hw_space_from_sweep(sw) -> HwSpace:
 
 
 def load_hw_space(path: str | Path) -> HwSpace:
-    """Load a sweep-spec YAML (:func:`accel.sweep.load_sweep`) as a joint-search design space.
+    """Load a sweep-spec YAML (:func:`accel.app.sweep.load_sweep`) as a joint-search design space.
     Raises :class:`HwSpaceError` (spec errors are listed with their YAML paths)."""
-    from accel.sweep import SweepSpecError, load_sweep
+    from accel.designspace import SweepSpecError, load_sweep
 
     try:
         sw = load_sweep(path)

@@ -35,6 +35,7 @@ key matches run on the accelerator as configured.
 
 from __future__ import annotations
 
+from accel.errors import InputError
 import json
 import math
 import threading
@@ -56,7 +57,7 @@ BITWIDTHS_FORMAT = "accelsim-bitwidths/1"
 BitPair = tuple[int, int]
 
 
-class BitwidthsError(ValueError):
+class BitwidthsError(InputError):
     """Invalid bitwidths file or a bitwidth the accelerator cannot run."""
 
 
@@ -192,7 +193,7 @@ def write_bitwidths(path: str | Path, layers: Mapping[str, Mapping], law: Precis
 class PrecisionEvaluator:
     """Maps and costs layers of one accelerator at per-layer precisions.
 
-    Keeps one :class:`accel.evaluate.NetworkEvaluator` per precision variant of ``arch`` (so mappings are
+    Keeps one :class:`mapper.network.NetworkEvaluator` per precision variant of ``arch`` (so mappings are
     cached by layer shape within a variant); ``layer(layer, bits)`` with ``bits=None`` costs on ``arch``
     itself.  Thread-safe for concurrent ``layer`` calls on distinct shapes.
     """
@@ -212,7 +213,7 @@ class PrecisionEvaluator:
         return self.evaluator(bits, mac).arch
 
     def evaluator(self, bits: BitPair | None, mac: bool = True):
-        from accel.evaluate import NetworkEvaluator
+        from mapper.network import NetworkEvaluator
 
         key = None if bits is None else (int(bits[0]) if mac else int(bits[1]), int(bits[1]), bool(mac))
         with self._lock:
@@ -224,7 +225,7 @@ class PrecisionEvaluator:
         return ev
 
     def layer(self, layer: Layer, bits: BitPair | None):
-        """:class:`accel.evaluate.LayerResult` of ``layer`` at ``bits`` (raises NoValidMapping)."""
+        """:class:`mapper.network.LayerResult` of ``layer`` at ``bits`` (raises NoValidMapping)."""
         return self.evaluator(bits, layer.is_mac).layer(layer)
 
 
@@ -270,17 +271,17 @@ def match_bitwidths(net: Network, pairs: Mapping[str, BitPair]) -> dict[str, Bit
 
 def evaluate_with_bitwidths(net: Network, arch: Arch, bitwidths: str | Path | Mapping | BitwidthsFile,
                             objective: str = "edp", seed: int = 0, evaluator: PrecisionEvaluator | None = None):
-    """Map and cost ``net`` on ``arch`` with per-layer precisions: an :class:`accel.evaluate.NetworkResult`
+    """Map and cost ``net`` on ``arch`` with per-layer precisions: an :class:`mapper.network.NetworkResult`
     whose totals are ``accelsim eval``'s with each listed layer costed on its precision variant.
 
     ``bitwidths``: a ``bitwidths.json`` path, its parsed mapping or a :class:`BitwidthsFile`.  Layers are
-    mapped with ``objective`` and ``seed`` exactly as :func:`accel.evaluate.evaluate_network` maps them
+    mapped with ``objective`` and ``seed`` exactly as :func:`mapper.network.evaluate_network` maps them
     (same mapper call), so with an empty ``layers`` table the result equals ``evaluate_network``.
     ``result.meta["bitwidths"]`` maps layer name → [w, a].  Raises :class:`BitwidthsError` and
     :class:`mapper.mapspace.NoValidMapping`.
     """
     from accel import __version__
-    from accel.evaluate import NetworkResult
+    from mapper.network import NetworkResult
 
     spec = bitwidths if isinstance(bitwidths, BitwidthsFile) else load_bitwidths(bitwidths)
     per_layer = match_bitwidths(net, spec.pairs())

@@ -15,7 +15,7 @@ handlers import the heavy modules.
     accelsim plot pareto RESULTS.parquet -o out.png [--x latency_s] [--y energy_pj]
 
 Workloads: zoo names, ``.onnx`` files, ``nb201:<arch string|index>``, ``nb201-sample:N:SEED`` (see
-:mod:`accel.sweep`).
+:mod:`accel.app.sweep`).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class ProgressBar:
 
 
 def _user_error(msg: str):
-    from accel.cli import UserError
+    from accel.app.cli import UserError
 
     return UserError(msg)
 
@@ -100,7 +100,7 @@ def _executor(args):
             yield client.get_executor()
         return
     if jobs == 1:
-        from accel.sweep import SerialExecutor
+        from accel.app.sweep import SerialExecutor
 
         yield SerialExecutor()
         return
@@ -126,7 +126,8 @@ def _save(fig, path: str) -> None:
 # sweep
 # ---------------------------------------------------------------------------------------------
 def cmd_sweep(args) -> int:
-    from accel.sweep import SweepError, SweepSpecError, load_sweep, run_sweep
+    from accel.app.sweep import run_sweep
+    from accel.designspace import SweepError, SweepSpecError, load_sweep
 
     if args.batch_size < 1:
         raise _user_error("--batch-size must be >= 1")
@@ -154,7 +155,7 @@ def cmd_sweep(args) -> int:
         for r, n in reasons.items():
             print(f"  dropped: {n} x {r}", file=sys.stderr)
     if args.plot and len(ok) and "layer" not in df.columns:
-        from accel.plots import plot_pareto
+        from accel.app.plots import plot_pareto
 
         tot = ok.groupby("point")[["latency_s", "energy_pj"]].sum()
         nw = ok.groupby("point")["workload"].count()
@@ -173,8 +174,8 @@ def cmd_codesign(args) -> int:
     import json
 
     from accel.arch import ConfigError, load_arch
-    from accel.sweep import SweepSpecError, load_sweep
-    from nas.codesign import Constraint, run_codesign
+    from accel.designspace import SweepSpecError, load_sweep
+    from accel.app.codesign import Constraint, run_codesign
 
     if args.keep < 1:
         raise _user_error("--keep must be >= 1")
@@ -220,7 +221,7 @@ def cmd_codesign(args) -> int:
     if args.plot:
         import numpy as np
 
-        from accel.plots import new_figure, plot_gap_vs_keep, plot_pareto
+        from accel.app.plots import new_figure, plot_gap_vs_keep, plot_pareto
 
         table = res.reference
         kept = np.unique(np.concatenate([r["kept"] for r in res.results]))
@@ -240,7 +241,7 @@ def cmd_rankcorr(args) -> int:
     import json
 
     from accel.arch import ConfigError, load_arch
-    from accel.rankcorr import nb201_table, rank_correlations, sweep_table
+    from accel.app.rankcorr import nb201_table, rank_correlations, sweep_table
 
     if args.top_k < 1:
         raise _user_error("--top-k must be >= 1")
@@ -269,11 +270,11 @@ def cmd_rankcorr(args) -> int:
         raise _user_error(str(e)) from None
     print(json.dumps(rc.to_json(), indent=1) if args.format == "json" else rc.table())
     if args.plot:
-        from accel.plots import plot_rank_heatmap
+        from accel.app.plots import plot_rank_heatmap
 
         _save(plot_rank_heatmap(rc.spearman, title=f"Spearman ρ of {args.metric} (n = {rc.n})"), args.plot)
     if args.scatter_plot:
-        from accel.plots import plot_rank_scatter
+        from accel.app.plots import plot_rank_scatter
 
         cols = list(table.columns)
         a, b = args.pair or cols[:2]
@@ -291,7 +292,7 @@ def cmd_plot(args) -> int:
     if args.kind == "pareto":
         import pandas as pd
 
-        from accel.plots import plot_pareto
+        from accel.app.plots import plot_pareto
 
         try:
             df = pd.read_parquet(args.target)
@@ -306,9 +307,9 @@ def cmd_plot(args) -> int:
             df = df.groupby("point")[[args.x, args.y]].sum()
         _save(plot_pareto(df, args.x, args.y), args.output)
         return 0
-    from accel.cli import _load_arch, _load_network
-    from accel.evaluate import evaluate_network
-    from accel.plots import plot_energy_breakdown, plot_roofline
+    from accel.app.cli import _load_arch, _load_network
+    from mapper.network import evaluate_network
+    from accel.app.plots import plot_energy_breakdown, plot_roofline
     from mapper.mapspace import NoValidMapping
 
     if not args.hw:

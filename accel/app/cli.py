@@ -3,17 +3,18 @@ mapping), 2 usage error.  Heavy imports happen inside the subcommands so ``accel
 
 from __future__ import annotations
 
+from accel.errors import InputError
 import argparse
 import importlib
 import sys
 from pathlib import Path
 
 OBJECTIVES = ("edp", "latency", "energy")
-EXTENSIONS = ("accel.cli_nas", "accel.cli_study", "accel.cli_xcheck", "accel.cli_joint")
+EXTENSIONS = ("accel.app.cli_nas", "accel.app.cli_study", "accel.app.cli_xcheck", "accel.app.cli_joint")
 FORMATS = ("table", "csv", "json", "parquet")
 
 
-class UserError(Exception):
+class UserError(InputError):
     """Invalid input: printed as one message, exit code 1."""
 
 
@@ -81,8 +82,8 @@ def _load_network(spec: str, batch: int, input_shapes=None, fuse: bool = True, a
 
 
 def cmd_eval(args) -> int:
-    from accel.evaluate import evaluate_network
-    from accel.report import write_result
+    from mapper.network import evaluate_network
+    from accel.app.report import write_result
     from mapper.mapspace import NoValidMapping
 
     if args.batch < 1:

@@ -20,7 +20,7 @@ STRATEGIES = ("evolution", "random", "exhaustive", "profiling", "cdf")
 
 
 def _err():
-    from accel.cli import UserError
+    from accel.app.cli import UserError
 
     return UserError
 
@@ -67,7 +67,7 @@ def _table(rows: list[list[str]], head: list[str]) -> str:
 def cmd_nas(args) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
-    from accel.cli import _load_arch
+    from accel.app.cli import _load_arch
     from nas.latency_table import SpaceHardware
     from nas.profiling import NASProblem, best_archs, make_accuracy, pareto_front, run_search
     from nas.search import Objective
@@ -291,7 +291,7 @@ def cmd_nas_predictor(args) -> int:
 
 
 def cmd_nas_latency(args) -> int:
-    from accel.cli import _load_arch
+    from accel.app.cli import _load_arch
     from nas.latency_table import LayerTable, correction_study
 
     UserError = _err()

@@ -1,10 +1,10 @@
 """``accelsim xcheck``: the analytical model against real compiled runs (TVM with MetaSchedule-tuned kernels,
 onnxruntime), per network and per layer, with the BBSSP layer-adaptive correction.
 
-Flow (measurement protocol and tuning: :mod:`accel.measure`):
+Flow (measurement protocol and tuning: :mod:`accel.app.measure`):
 
 1. Candidates: NAS-Bench-201 cells (``nb201:<arch>``, sampled uniformly with a seeded generator), small
-   MBConv networks (``mbconv:...``, :mod:`accel.xcheck_models`), zoo networks (``resnet18`` ...) or ONNX files.
+   MBConv networks (``mbconv:...``, :mod:`accel.app.xcheck_models`), zoo networks (``resnet18`` ...) or ONNX files.
 2. Each is exported to ONNX (torch 2.13, offline TorchScript exporter, BatchNorm folded) and the *same* ONNX
    file feeds every party: accelsim's ONNX importer (the model's layers), TVM's Relax ONNX frontend, and
    onnxruntime — so the model predicts exactly the graph that runs.
@@ -66,7 +66,7 @@ def export_network(name: str, cache_dir: str | os.PathLike) -> Path:
         return out
     tmp = out.with_suffix(".tmp.onnx")
     if ":" in name:
-        from accel.xcheck_models import export_module_onnx, input_shape_for, module_for
+        from accel.app.xcheck_models import export_module_onnx, input_shape_for, module_for
 
         export_module_onnx(module_for(name), input_shape_for(name), tmp)
     else:
@@ -111,9 +111,9 @@ LAYER_CLASSES = ("conv1x1", "conv3x3", "conv5x5+", "dwconv", "fc", "pool", "eltw
 
 def predict_networks(onnx_paths: dict[str, Path], arch, progress=None) -> dict:
     """Map and cost every network (accelsim ONNX import of the file that also runs) → {name: NetworkResult}.
-    One :class:`~accel.evaluate.NetworkEvaluator` (objective latency) is shared, so each distinct layer shape
+    One :class:`~mapper.network.NetworkEvaluator` (objective latency) is shared, so each distinct layer shape
     is mapped once across the whole candidate set."""
-    from accel.evaluate import NetworkEvaluator
+    from mapper.network import NetworkEvaluator
     from accel.onnx_import import load_onnx_network
 
     ev = NetworkEvaluator(arch, objective="latency", seed=0)
@@ -256,7 +256,7 @@ def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_
     ``backends``: "tvm" (MetaSchedule-tuned kernels from ``db_dir``; with ``trials`` > 0 the missing kernels of
     the union of tasks are tuned first with that many trials each, MetaSchedule ``search`` strategy, and stored
     there), "ort" (onnxruntime CPU), "tvm-gpu" (CUDA, TVM's default GPU schedules; needs a GPU).
-    Measurement: :mod:`accel.measure` protocol (``warmup``/``repeats``/``number``, ``threads`` intra-op
+    Measurement: :mod:`accel.app.measure` protocol (``warmup``/``repeats``/``number``, ``threads`` intra-op
     threads, all candidates of all backends interleaved, two passes).  ``executor`` is accepted for interface
     uniformity and unused: measurements must share one process and the model step shares one mapping cache.
 
@@ -268,7 +268,7 @@ def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_
 
     import pandas as pd
 
-    from accel import measure as M
+    from accel.app import measure as M
 
     del executor
     for b in backends:

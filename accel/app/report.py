@@ -6,7 +6,7 @@ import json
 import math
 from pathlib import Path
 
-from accel.evaluate import NetworkResult
+from mapper.network import NetworkResult
 
 
 def _si(v: float, unit: str) -> str:

@@ -45,14 +45,14 @@ def add_parsers(sub) -> None:
 
 
 def _names(args) -> list[str]:
-    from accel.cli import UserError
+    from accel.app.cli import UserError
 
     names = list(args.network)
     if args.space:
         if args.sample < 1:
             raise UserError("--space needs --sample N (N >= 1)")
-        from accel.xcheck import sample_nb201
-        from accel.xcheck_models import sample_mbconv
+        from accel.app.xcheck import sample_nb201
+        from accel.app.xcheck_models import sample_mbconv
 
         names += sample_nb201(args.sample, args.seed) if args.space == "nb201" else sample_mbconv(args.sample, args.seed)
     elif args.sample:
@@ -75,7 +75,7 @@ def _names(args) -> list[str]:
 
                     as_arch(enc)
                 elif space == "mbconv":
-                    from accel.xcheck_models import parse_mbconv
+                    from accel.app.xcheck_models import parse_mbconv
 
                     parse_mbconv(enc)
                 else:
@@ -91,7 +91,7 @@ def _names(args) -> list[str]:
 
 
 def cmd_xcheck(args) -> int:
-    from accel.cli import UserError, _load_arch
+    from accel.app.cli import UserError, _load_arch
 
     backends = tuple(dict.fromkeys(args.backend or ["tvm"]))
     if args.threads < 1:
@@ -106,8 +106,8 @@ def cmd_xcheck(args) -> int:
         raise UserError(f"-o {args.output}: expected a .parquet or .csv file name")
     arch = _load_arch(args.hw)
     names = _names(args)
-    from accel import measure as M
-    from accel.xcheck import DEFAULT_DB, run_xcheck, to_json
+    from accel.app import measure as M
+    from accel.app.xcheck import DEFAULT_DB, run_xcheck, to_json
 
     if "tvm-gpu" in backends and M.gpu_available():
         print(f"accelsim xcheck: skipping the GPU cross-check (tvm-gpu): {M.gpu_available()}", file=sys.stderr)
@@ -141,7 +141,7 @@ def cmd_xcheck(args) -> int:
         df = out["networks"]
         df.to_parquet(args.output) if args.output.endswith(".parquet") else df.to_csv(args.output, index=False)
     if args.plot:
-        out_fig = __import__("accel.xcheck", fromlist=["plot_xcheck"]).plot_xcheck(out["networks"])
+        out_fig = __import__("accel.app.xcheck", fromlist=["plot_xcheck"]).plot_xcheck(out["networks"])
         out_fig.savefig(args.plot, dpi=120, bbox_inches="tight")
     if args.summary_json:
         with open(args.summary_json, "w") as f:

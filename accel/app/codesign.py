@@ -1,7 +1,7 @@
 """Semi-decoupled network/accelerator co-design on NAS-Bench-201 (Lu, Yan, Shi, Ren, arXiv 2203.13921, 2022).
 
 Problem: choose an architecture ``a`` (NB201, real CIFAR accuracies from :mod:`nas.nb201`) and an
-accelerator ``h`` (the design points of a sweep spec, :mod:`accel.sweep`) that optimise an objective —
+accelerator ``h`` (the design points of a sweep spec, :mod:`accel.app.sweep`) that optimise an objective —
 minimise EDP (pJ·s), latency (s) or energy (pJ) of ``a`` on ``h``, or maximise accuracy — subject to a
 constraint (accuracy ≥ A %, latency ≤ X ms on ``h``).
 
@@ -171,7 +171,7 @@ def select_pareto(ref_cost: np.ndarray, accuracy: np.ndarray, constraint: Constr
     meet the constraint's accuracy bound (hardware bounds are left to stage 2: the front spans every
     latency level), one per group (see :func:`select_topk`), thinned to at most ``keep`` archs evenly along
     the front; ordered by cost."""
-    from accel.sweep import pareto_mask
+    from accel.pareto import pareto_mask
 
     cand = np.arange(len(ref_cost)) if candidates is None else np.unique(np.asarray(candidates, dtype=np.int64))
     acc = np.asarray(accuracy, float)[cand]
@@ -261,7 +261,7 @@ def _hw_batch(task: _HwTask) -> list[dict]:
     from scipy.stats import spearmanr
 
     from accel.arch import parse_arch
-    from accel.evaluate import NetworkEvaluator
+    from mapper.network import NetworkEvaluator
     from mapper.mapspace import NoValidMapping
     from nas import nb201
     from nas.hwcost import nb201_hwcost
@@ -408,12 +408,13 @@ def run_codesign(sweep, ref_hw, objective: str = "edp", keep: int = 20, constrai
                  executor: Executor | None = None, progress: Callable[[int, int], None] | None = None,
                  batch_size: int = 4) -> CodesignResult:
     """Semi-decoupled co-design vs the joint baseline over the design points of ``sweep`` (a
-    :class:`accel.sweep.Sweep` or spec path), with ``ref_hw`` (Arch or config path) as the stage-1
+    :class:`accel.app.sweep.Sweep` or spec path), with ``ref_hw`` (Arch or config path) as the stage-1
     reference (see the module docstring).  ``constraints``: default :func:`default_constraints`.
     ``executor`` runs batches of ``batch_size`` accelerators (None: in this process);
     ``progress(done_accelerators, total)``."""
     from accel.arch import Arch, load_arch
-    from accel.sweep import Sweep, SerialExecutor, _resolve, load_sweep
+    from accel.app.sweep import SerialExecutor
+    from accel.designspace import Sweep, _resolve, load_sweep
     from nas import nb201
     from nas.hwcost import nb201_hwcost, signatures
 
@@ -433,7 +434,7 @@ def run_codesign(sweep, ref_hw, objective: str = "edp", keep: int = 20, constrai
     mapping_objective = sw.spec.objective
 
     # stage 1 on the reference
-    from accel.evaluate import NetworkEvaluator
+    from mapper.network import NetworkEvaluator
 
     ref_ev = NetworkEvaluator(ref, objective=mapping_objective, seed=sw.spec.seed, effort=sw.spec.search_effort)
     ref_table = nb201_hwcost(ref, dataset=dataset, batch=sw.spec.batch, objective=mapping_objective,

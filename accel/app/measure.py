@@ -34,6 +34,7 @@ tensor-intrinsic library (35–49 s) in ``default_build`` and hit the 30 s build
 
 from __future__ import annotations
 
+from accel.errors import ExternalToolError
 import json
 import os
 import time
@@ -51,7 +52,7 @@ DB_TARGET_FILE = "target.json"
 MODULE_EQUALITY = "anchor-block"
 
 
-class MeasureError(RuntimeError):
+class MeasureError(ExternalToolError):
     """A real run could not be set up (missing backend, missing tuned kernels, bad ONNX file)."""
 
 

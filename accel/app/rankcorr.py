@@ -7,9 +7,9 @@ two columns is |top_k(a) ∩ top_k(b)| / k where ``top_k`` are the k rows with t
 broken by row order, so proxies with many ties — MACs — are read with that in mind).
 
 Tables come from :func:`nb201_table` (a uniform sample of NAS-Bench-201 archs costed on each accelerator
-with :func:`nas.hwcost.nb201_hwcost`) or :func:`sweep_table` (a results table of :func:`accel.sweep.run_sweep`:
+with :func:`nas.hwcost.nb201_hwcost`) or :func:`sweep_table` (a results table of :func:`accel.app.sweep.run_sweep`:
 workloads × design points).  The premise of semi-decoupled co-design (Lu et al. 2022, see
-:mod:`nas.codesign`) is that these correlations are high across accelerators.
+:mod:`accel.app.codesign`) is that these correlations are high across accelerators.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def nb201_table(hws: Sequence, sample: int = 1000, seed: int = 0, metric: str = 
     (``Arch`` or config path), indexed by arch string; plus ``macs`` and ``params`` proxy columns.
     ``objective``: the per-layer mapping objective."""
     from accel.arch import Arch, load_arch
-    from accel.sweep import nb201_params
+    from accel.app.sweep import nb201_params
     from nas import nb201
     from nas.hwcost import nb201_hwcost
 

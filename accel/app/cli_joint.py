@@ -7,7 +7,7 @@ Only argparse and the standard library are imported here; the handler imports th
                    [--energy-weight W] [--objective plain|gen-gap] [--bits 4,6,8,16] [--compare] -o run/
 
 ``--data``: a directory with the CIFAR-10 or CIFAR-100 binary files, or ``synthetic``.  ``--hw-space``:
-a sweep spec (``accelsim sweep``'s format, :mod:`accel.sweep`); each of its parameters is one design
+a sweep spec (``accelsim sweep``'s format, :mod:`accel.app.sweep`); each of its parameters is one design
 dimension of the differentiable accelerator search.  Writes ``network.onnx``, ``bitwidths.json``,
 ``accelerator.yaml``, ``curves.png``, ``summary.json``, ``history.parquet`` and ``cost_table.parquet``
 into the output directory (see :mod:`nas.joint.pipeline`).
@@ -85,7 +85,7 @@ def _load_data(args):
 
 
 def cmd_joint(args) -> int:
-    from accel.cli import UserError
+    from accel.app.cli import UserError
 
     if args.epochs < 1:
         raise UserError("--epochs must be >= 1")

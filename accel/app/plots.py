@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from accel.evaluate import NetworkResult
+    from mapper.network import NetworkResult
 
 __all__ = ["plot_pareto", "plot_rank_heatmap", "plot_rank_scatter", "plot_energy_breakdown", "plot_roofline",
            "plot_gap_vs_keep", "new_figure"]
@@ -43,7 +43,7 @@ def plot_pareto(df: pd.DataFrame, x: str, y: str, maximize_y: bool = False, ax: 
     """Scatter of ``df[x]`` vs ``df[y]`` with the Pareto front (``x`` minimised; ``y`` minimised unless
     ``maximize_y``) drawn as a step line; e.g. accuracy vs latency_s of NB201 archs on one accelerator, or
     latency_s vs energy_pj across a sweep's design points.  ``highlight`` rows are marked on top."""
-    from accel.sweep import pareto_mask
+    from accel.pareto import pareto_mask
 
     fig, ax = _ax(ax)
     xs = df[x].to_numpy(dtype=float)
@@ -69,7 +69,7 @@ def plot_pareto(df: pd.DataFrame, x: str, y: str, maximize_y: bool = False, ax: 
 
 def plot_rank_heatmap(matrix: pd.DataFrame, ax: "Axes | None" = None, title: str = "Spearman ρ",
                       vmin: float | None = None, vmax: float = 1.0) -> "Figure":
-    """Heatmap of a square correlation / overlap matrix (e.g. :attr:`accel.rankcorr.RankCorr.spearman`),
+    """Heatmap of a square correlation / overlap matrix (e.g. :attr:`accel.app.rankcorr.RankCorr.spearman`),
     values printed in the cells when there are at most 15 columns.  ``vmin`` defaults to the smallest
     value rounded down to 0.05 (rank correlations across accelerators are often all above 0.8)."""
     n = len(matrix)
@@ -119,7 +119,7 @@ def plot_rank_scatter(a: pd.Series, b: pd.Series, ax: "Axes | None" = None, top_
 
 def plot_energy_breakdown(result: "NetworkResult", ax: "Axes | None" = None, unit: str = "uJ") -> "Figure":
     """Stacked bars, one per layer: energy by memory level (all operands), MAC/op, NoC and static energy
-    (from :class:`accel.evaluate.NetworkResult`), in µJ (``unit="uJ"``) or pJ."""
+    (from :class:`mapper.network.NetworkResult`), in µJ (``unit="uJ"``) or pJ."""
     scale = {"uJ": 1e-6, "pJ": 1.0}[unit]
     layers = [r for r in result.layers if r.cost is not None]
     fig, ax = _ax(ax, figsize=(max(6.4, 0.22 * len(layers) + 2), 4.6))
@@ -191,7 +191,7 @@ def plot_roofline(result: "NetworkResult", ax: "Axes | None" = None) -> "Figure"
 
 def plot_gap_vs_keep(keep_rows: Sequence[dict], constraint_labels: Sequence[str], ax: "Axes | None" = None) -> "Figure":
     """Co-design study: optimality gap (%) of the semi-decoupled result vs the number of kept archs, one
-    line per constraint (``keep_rows``: :attr:`nas.codesign.CodesignResult.study` ``["keep"]``);
+    line per constraint (``keep_rows``: :attr:`accel.app.codesign.CodesignResult.study` ``["keep"]``);
     gaps with no feasible semi-decoupled pair are left out."""
     fig, ax = _ax(ax)
     ks = [r["keep"] for r in keep_rows]
