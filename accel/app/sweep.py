@@ -35,7 +35,7 @@ from typing import Callable, Literal, Sequence
 import numpy as np
 import pandas as pd
 
-from accel import __version__
+from accel._version import __version__
 
 from accel.arch import parse_arch
 from accel.designspace import DesignPoint, Sweep, SweepError, load_sweep
