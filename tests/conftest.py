@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+DATA = ROOT / "tests" / "data"
 
 
 @pytest.fixture(scope="session")
@@ -14,9 +14,9 @@ def eyeriss():
     return load_arch(ROOT / "configs" / "eyeriss.yaml")
 
 
-def shared_path(*parts: str) -> Path:
-    """A file under ../shared (present in CI and on developer machines)."""
-    return SHARED.joinpath(*parts)
+def data_path(*parts: str) -> Path:
+    """A file under tests/data (reference data copied into the repo, sources in tests/data/SOURCES.md)."""
+    return DATA.joinpath(*parts)
 
 
 os.environ.setdefault("MPLBACKEND", "Agg")
