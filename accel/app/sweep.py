@@ -491,6 +491,12 @@ class _Layout:
         return df, ""
 
 
+def _differences(old: dict, ident: dict) -> str:
+    """'; they differ in batch_size, workloads' for the identity keys whose values differ ('' if none known)."""
+    diff = [k for k in sorted(ident) if k in old and old[k] != json.loads(json.dumps(ident[k]))]
+    return f"; they differ in {', '.join(diff)}" if diff else ""
+
+
 def _corrupt_manifest(path: Path, parts: Path, detail: str) -> SweepError:
     n = len(list(parts.glob("part-*.parquet")))
     return SweepError(f"{path}: the sweep manifest is corrupted ({detail}), so the {n} part file(s) in {parts} cannot "
@@ -509,13 +515,11 @@ def _read_manifest(path: Path, parts: Path, ident: dict, run_id: str) -> _Manife
         raise _corrupt_manifest(path, parts, f"not readable JSON: {e}") from None
     if isinstance(data, dict) and isinstance(data.get("run_id"), str) and data["run_id"] != run_id:
         old = data.get("identity") if isinstance(data.get("identity"), dict) else data
-        diff = sorted(k for k in ident if k in old and old[k] != json.loads(json.dumps(ident[k])))
         raise SweepError(
             f"{parts} holds partial results of a different sweep: its manifest is for spec digest "
             f"{old.get('spec_hash', '?')} (sweep {old.get('sweep', '?')!r}, run {data['run_id']}), this sweep has spec "
-            f"digest {ident['spec_hash']} (sweep {ident['sweep']!r}, run {run_id})"
-            + (f"; they differ in {', '.join(diff)}" if diff else "")
-            + "; choose another output path, or rerun with --force (force=True) to discard those parts")
+            f"digest {ident['spec_hash']} (sweep {ident['sweep']!r}, run {run_id}){_differences(old, ident)}; choose "
+            "another output path, or rerun with --force (force=True) to discard those parts")
     try:
         m = _Manifest.model_validate(data)
     except ValidationError as e:
@@ -649,7 +653,8 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
         elif not force:
             what = ("is not a readable Parquet table" if old is None else
                     f"holds the results of a different sweep (spec digest {old.get('spec_hash', '?')}, run "
-                    f"{old.get('run_id', '?')}; this sweep has spec digest {ident['spec_hash']}, run {run_id})")
+                    f"{old.get('run_id', '?')}; this sweep has spec digest {ident['spec_hash']}, run {run_id}"
+                    f"{_differences(old, ident)})")
             raise SweepError(f"{out} {what}; choose another output path, or rerun with --force (force=True) to "
                              "replace it")
 
