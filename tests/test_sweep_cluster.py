@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -99,7 +98,8 @@ def test_sweep_on_a_dask_cluster_survives_a_killed_worker(cluster, tmp_path):
     from accel.app.cli import main
 
     out = tmp_path / "cli.parquet"
-    assert main(["sweep", str(spec), "--workload", LAYER, "-o", str(out), "--scheduler", addr, "--batch-size", "1"]) == 0
+    argv = ["sweep", str(spec), "--workload", LAYER, "-o", str(out), "--scheduler", addr, "--batch-size", "1"]
+    assert main(argv) == 0
     pd.testing.assert_frame_equal(pd.read_parquet(out), ref)
 
     # 2. the library with a distributed Client's executor; a worker is SIGKILLed once the first part exists

@@ -186,7 +186,8 @@ def test_a_final_table_of_another_sweep_is_never_replaced(tmp_path, reference):
     with pytest.raises(SweepError, match=rf"holds the results of a different sweep \(spec digest {OTHER.digest()}"):
         _resume(out)
     out.write_bytes(b"not parquet")
-    with pytest.raises(SweepError, match="is not a readable Parquet table; choose another output path, or rerun with --force"):
+    with pytest.raises(SweepError, match="is not a readable Parquet table; choose another output path, or rerun with "
+                                         "--force"):
         _resume(out)
     assert out.read_bytes() == b"not parquet" and before
     df, _ = _resume(out, force=True)

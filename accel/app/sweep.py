@@ -318,6 +318,9 @@ Log = Callable[[str], None]
 _log = logging.getLogger(__name__)
 MANIFEST_FORMAT = 1
 _PART_RE = re.compile(r"part-(\d{6})\.parquet")
+# batches submitted ahead of the finished ones: enough to keep a large Dask cluster busy (the driver's own
+# CPU count says nothing about the cluster's), small enough that pending tasks cost little memory
+_MAX_INFLIGHT_BATCHES = 1024
 
 
 class _PartEntry(BaseModel):
@@ -452,7 +455,8 @@ class _Layout:
         if got != want:
             others = sorted({self._batch_of.get(int(p), -1) for p in got} - {-1, b})
             where = f" (batch {', '.join(map(str, others))})" if others else ""
-            return f"belongs to another batch: it holds points {_ranges(got)}{where}, batch {b} is points {_ranges(want)}"
+            return (f"belongs to another batch: it holds points {_ranges(got)}{where}, batch {b} is points "
+                    f"{_ranges(want)}")
         by_id = self._hw_digest
         for pt, dg in zip(df["point"].tolist(), df["hw_digest"].tolist()):
             if by_id[int(pt)] != dg:
@@ -460,7 +464,8 @@ class _Layout:
                         f"has {by_id[int(pt)] or '-'}")
         wls = set(df["workload"].tolist())
         if wls != set(self.workloads):
-            return f"belongs to another sweep: its workloads are {sorted(wls)}, this sweep's are {sorted(self.workloads)}"
+            return (f"belongs to another sweep: its workloads are {sorted(wls)}, this sweep's are "
+                    f"{sorted(self.workloads)}")
         bad = _table_problem(df, want, self.workloads, self.per_layer)
         return f"is incomplete: {bad}" if bad else ""
 
@@ -469,7 +474,8 @@ class _Layout:
         if entry is None:
             return None, "is not in the manifest"
         if entry.batch != b or entry.points != self.ids(b):
-            return None, f"belongs to another batch: the manifest records it as batch {entry.batch}, points {_ranges(entry.points)}"
+            return None, (f"belongs to another batch: the manifest records it as batch {entry.batch}, points "
+                          f"{_ranges(entry.points)}")
         try:
             data = path.read_bytes()
         except OSError as e:
@@ -564,7 +570,8 @@ def _stored_attrs(out: Path) -> dict | None:
 def _set_aside(path: Path, parts: Path) -> Path:
     dest_dir = parts / "rejected"
     dest_dir.mkdir(exist_ok=True)
-    dest = dest_dir / f"{path.name}.rejected-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{time.time_ns() % 10**9:09d}"
+    stamp = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{time.time_ns() % 10**9:09d}"
+    dest = dest_dir / f"{path.name}.rejected-{stamp}"
     os.replace(path, dest)
     return dest
 
@@ -583,9 +590,9 @@ def _clean_parts(parts: Path) -> None:
         shutil.rmtree(parts, ignore_errors=True)
 
 
-def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str | Path, executor: Executor | None = None,
-              progress: Progress | None = None, batch_size: int = 8, per_layer: bool = False, force: bool = False,
-              log: Log | None = None) -> pd.DataFrame:
+def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str | Path,
+              executor: Executor | None = None, progress: Progress | None = None, batch_size: int = 8,
+              per_layer: bool = False, force: bool = False, log: Log | None = None) -> pd.DataFrame:
     """Evaluate every design point of ``spec`` on ``workloads``; write the tidy table to ``out_path`` (Parquet).
 
     ``executor``: any :class:`concurrent.futures.Executor` (a process pool, ``dask.distributed``'s
@@ -652,6 +659,7 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
             say(f"sweep: {out} is this sweep's table but {bad}; recomputing it")
         elif not force:
             what = ("is not a readable Parquet table" if old is None else
+                    "is a Parquet table but not a sweep results table (no run_id)" if "run_id" not in old else
                     f"holds the results of a different sweep (spec digest {old.get('spec_hash', '?')}, run "
                     f"{old.get('run_id', '?')}; this sweep has spec digest {ident['spec_hash']}, run {run_id}"
                     f"{_differences(old, ident)})")
@@ -692,7 +700,8 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
                 continue
             dest = _set_aside(path, parts)
             rejected.append({"part": path.name, "reason": why, "moved_to": str(dest)})
-            say(f"sweep: {path.name} {why}; set aside as {dest}" + (f", batch {b} will be recomputed" if b >= 0 else ""))
+            say(f"sweep: {path.name} {why}; set aside as {dest}"
+                + (f", batch {b} will be recomputed" if b >= 0 else ""))
         entries = {k: v for k, v in entries.items() if v.batch in frames and k == lay.name(v.batch)}
         _write_atomic(manifest_path, save_manifest())
 
@@ -709,7 +718,7 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
             from concurrent.futures import ProcessPoolExecutor
 
             executor = ProcessPoolExecutor(max_workers=max(1, min(os.cpu_count() or 1, len(todo))))
-        window = 2 * (os.cpu_count() or 1) + 2
+        window = _MAX_INFLIGHT_BATCHES
         inflight: dict[Future, _Task] = {}
 
         def finish(f: Future) -> None:
