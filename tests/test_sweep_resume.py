@@ -238,3 +238,41 @@ def test_a_running_sweep_holds_a_lock(tmp_path):
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(SweepError, match="is in use by another running sweep"):
             _resume(out)
+
+
+def test_per_layer_resume_with_a_batch_of_dropped_points(tmp_path):
+    """Per-layer tables: a batch whose points are all dropped has no ``layer`` column; it is still a valid
+    part, and the resumed table equals an uninterrupted run."""
+    data = _spec("pl", [27648, 110592])
+    data["parameters"].append({"path": "levels.spad.partitions_bytes.inputs", "values": [24, 3]})
+    data["parameters"].append({"path": "bitwidths.inputs", "values": [16, 32]})  # 3 bytes x 32 bits: invalid
+    sw = parse_sweep(data, "pl.yaml", ROOT)
+    assert sum(p.dropped for p in sw.points()) == 4
+    ref_out = tmp_path / "ref.parquet"
+    ref = run_sweep(sw, WL, ref_out, executor=SerialExecutor(), batch_size=1, per_layer=True)
+    out = tmp_path / "pl.parquet"
+
+    def progress(done, total):
+        if done >= 6:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_sweep(sw, WL, out, executor=SerialExecutor(), batch_size=1, per_layer=True, progress=progress)
+    msgs: list[str] = []
+    df = run_sweep(sw, WL, out, executor=SerialExecutor(), batch_size=1, per_layer=True, log=msgs.append)
+    assert msgs == [] and df.attrs["resumed_points"] == 6
+    pd.testing.assert_frame_equal(df, ref)
+    assert out.read_bytes() == ref_out.read_bytes()
+
+
+def test_a_finished_table_does_not_clean_another_sweeps_parts(tmp_path, reference):
+    out = tmp_path / "d.parquet"
+    run_sweep(SPEC, WL, out, executor=SerialExecutor(), batch_size=BATCH)
+    with pytest.raises(Stop):  # --force run of another sweep into the same path, interrupted
+        run_sweep(OTHER, WL, out, executor=SerialExecutor(), batch_size=BATCH, force=True,
+                  progress=lambda d, t: (_ for _ in ()).throw(Stop) if d else None)
+    parts = out.with_name(out.name + ".parts")
+    assert len(list(parts.glob("part-*"))) == 1
+    df, _ = _resume(out)  # this sweep's table is returned; the other sweep's parts stay
+    _same(df, out, reference)
+    assert len(list(parts.glob("part-*"))) == 1

@@ -400,7 +400,8 @@ def _ranges(ids: Sequence[int]) -> str:
 def _table_problem(df: pd.DataFrame, ids: Sequence[int], workloads: Sequence[str], per_layer: bool) -> str:
     """Why ``df`` is not exactly the rows of design points ``ids`` × ``workloads`` ('' when it is): every
     (point, workload) pair present, once (per layer: each (point, workload, layer) once)."""
-    need = ["point", "workload"] + (["layer"] if per_layer else [])
+    # per layer: a table of dropped points only (no mapping was made) has no layer column
+    need = ["point", "workload"] + (["layer"] if per_layer and "layer" in df.columns else [])
     missing_cols = [c for c in need + ["hw_digest"] if c not in df.columns]
     if missing_cols:
         return f"has no {', '.join(missing_cols)} column"
@@ -576,6 +577,17 @@ def _set_aside(path: Path, parts: Path) -> Path:
     return dest
 
 
+def _manifest_run_id(parts: Path) -> str | None:
+    """The run id recorded in ``parts``' manifest (None: no manifest; '?': unreadable)."""
+    try:
+        data = json.loads((parts / "manifest.json").read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return "?"
+    return str(data.get("run_id")) if isinstance(data, dict) else "?"
+
+
 def _clean_parts(parts: Path) -> None:
     """Remove the parts directory, except rejected parts (kept in ``rejected/`` for inspection)."""
     rejected = parts / "rejected"
@@ -652,7 +664,8 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
             prev = pd.read_parquet(out)
             bad = _table_problem(prev, all_ids, lay.workloads, per_layer)
             if not bad:
-                _clean_parts(parts)
+                if _manifest_run_id(parts) in (run_id, None):  # leftovers of the run that wrote it
+                    _clean_parts(parts)
                 if progress:
                     progress(total, total)
                 return prev
