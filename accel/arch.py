@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 
 import numpy as np
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from accel.schema import (MAX_AREA_MM2, MAX_BANDWIDTH_BITS, MAX_CLOCK_MHZ, MAX_CYCLES_TERM, MAX_ENERGY_PJ,

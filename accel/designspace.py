@@ -59,7 +59,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from accel.arch import Arch, ConfigError, area_mm2, load_arch, parse_arch
 from accel.schema import (MAX_LOOP_BOUND, MAX_SEED, Strict, YamlError, fmt_loc, is_finite_tree, pydantic_errors,
-                          read_yaml)
+                          read_yaml, show_value)
 
 
 __all__ = [
@@ -475,7 +475,7 @@ def parse_sweep(data: object, source: str = "<sweep>", base_dir: str | Path = ".
             kind = "values" if par.values is not None else "range"
             probes = [(f"parameters[{i}].{kind}[{j}]", v) for j, v in enumerate(par.domain())]
         bad = [(where, v) for where, v in probes if not is_finite_tree(v)]
-        errs += [(where, f"{v!r}: must be a finite number (NaN and ±inf are refused)") for where, v in bad]
+        errs += [(where, f"{show_value(v)}: must be a finite number (NaN and ±inf are refused)") for where, v in bad]
         if bad or len(pl) != len(par.paths):  # a path did not resolve (reported above)
             continue
         for where, v in probes:
@@ -490,7 +490,7 @@ def parse_sweep(data: object, source: str = "<sweep>", base_dir: str | Path = ".
                 own = {c for _, c in pl}
                 mine = [f"{p}: {m}" for p, m in e.errors if p in own]
                 if mine:
-                    errs.append((where, f"{v!r}: " + "; ".join(mine)))
+                    errs.append((where, f"{show_value(v)}: " + "; ".join(mine)))
     c = spec.constraints
     if c.max_area_mm2 is not None and math.isnan(area_mm2(base)):
         if not any(canon.endswith("area_mm2") for pl in locs for _, canon in pl):

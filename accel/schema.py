@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -56,7 +57,7 @@ __all__ = [
     "Strict", "YamlError", "StrictLoader", "read_yaml", "fmt_loc", "pydantic_errors", "MAX_LOOP_BOUND",
     "MAX_LAYER_POINTS", "MAX_PES", "MAX_OPERAND_BITS", "MAX_LAYER_BITS", "MAX_WORD_BITS", "MAX_SIZE_BYTES",
     "MAX_BANDWIDTH_BITS", "MAX_ENERGY_PJ", "MIN_CLOCK_MHZ", "MAX_CLOCK_MHZ", "MAX_POWER_MW", "MAX_AREA_MM2",
-    "MAX_CYCLES_TERM", "MAX_SEED", "duplicate_keys", "is_finite_tree",
+    "MAX_CYCLES_TERM", "MAX_SEED", "duplicate_keys", "is_finite_tree", "show_value",
 ]
 
 MAX_LOOP_BOUND = 2**31
@@ -113,9 +114,11 @@ _BOUND_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_e
 _UNBOUNDED_KEYS = ("size_bytes", "read_bandwidth_bits", "write_bandwidth_bits")
 
 
-def _show(v: object) -> str:
-    s = repr(v)
-    return s if len(s) <= 60 else s[:57] + "..."
+def show_value(v: object) -> str:
+    """A user value for an error message: bounded in size however large or deep ``v`` is."""
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxtuple, r.maxdict, r.maxstring, r.maxother, r.maxlong = 2, 6, 6, 6, 40, 40, 40
+    return r.repr(v)
 
 
 def pydantic_errors(e: ValidationError) -> list[tuple[str, str]]:
@@ -129,16 +132,16 @@ def pydantic_errors(e: ValidationError) -> list[tuple[str, str]]:
         elif err["type"] == "missing":
             msg = "required key missing"
         elif err["type"] == "finite_number":
-            msg = f"must be a finite number, got {_show(err.get('input'))}"
+            msg = f"must be a finite number, got {show_value(err.get('input'))}"
             if loc and loc[-1] == "size_bytes":
                 msg += " (only the outermost level may be unbounded: it omits size_bytes or writes null)"
             elif loc and loc[-1] in _UNBOUNDED_KEYS:
                 msg += f" (an unbounded bandwidth omits {loc[-1]} or writes null)"
         elif err["type"] in _BOUND_ERRORS:
-            msg = f"{msg}, got {_show(err.get('input'))}"
+            msg = f"{msg}, got {show_value(err.get('input'))}"
         elif err["type"] in _TYPE_ERRORS:
             v = err.get("input")
-            msg = f"{msg}, got {_show(v)} ({type(v).__name__})"
+            msg = f"{msg}, got {show_value(v)} ({type(v).__name__})"
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
         errs.append((fmt_loc(loc), msg))
@@ -160,9 +163,15 @@ StrictLoader.add_implicit_resolver(
     list("-+0123456789"))
 
 
-def duplicate_keys(loader: yaml.SafeLoader, node: yaml.Node, loc: tuple = ()) -> list[tuple[str, str]]:
-    """(yaml_path, message) for every key given twice in one mapping of ``node`` (both line numbers)."""
+def duplicate_keys(loader: yaml.SafeLoader, node: yaml.Node, loc: tuple = (),
+                   _seen: set[int] | None = None) -> list[tuple[str, str]]:
+    """(yaml_path, message) for every key given twice in one mapping of ``node`` (both line numbers).  A node
+    reached again through an alias is checked once (no exponential walk of alias chains)."""
     errs: list[tuple[str, str]] = []
+    _seen = set() if _seen is None else _seen
+    if id(node) in _seen:
+        return errs
+    _seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: dict[object, int] = {}
         for key_node, value_node in node.value:
@@ -177,10 +186,10 @@ def duplicate_keys(loader: yaml.SafeLoader, node: yaml.Node, loc: tuple = ()) ->
                         seen[key] = line
                 except TypeError:  # unhashable: PyYAML reports it when constructing the document
                     pass
-            errs += duplicate_keys(loader, value_node, loc + ((str(key),) if key is not None else ("?",)))
+            errs += duplicate_keys(loader, value_node, loc + ((str(key),) if key is not None else ("?",)), _seen)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            errs += duplicate_keys(loader, item, loc + (i,))
+            errs += duplicate_keys(loader, item, loc + (i,), _seen)
     return errs
 
 
@@ -216,12 +225,15 @@ def read_yaml(path, error: type[YamlError]):
         raise error(str(p), [("<file>", f"{kind} nested too deeply")]) from None
 
 
-def is_finite_tree(v: object) -> bool:
-    """False when ``v`` is, or (in lists/dicts) contains, a NaN or infinite float."""
+def is_finite_tree(v: object, _seen: set[int] | None = None) -> bool:
+    """False when ``v`` is, or (in lists/dicts) contains, a NaN or infinite float.  A container reached
+    again (YAML aliases share objects) is checked once."""
     if isinstance(v, float):
         return math.isfinite(v)
-    if isinstance(v, (list, tuple)):
-        return all(is_finite_tree(x) for x in v)
-    if isinstance(v, dict):
-        return all(is_finite_tree(x) for x in v.values())
+    if isinstance(v, (list, tuple, dict)):
+        _seen = set() if _seen is None else _seen
+        if id(v) in _seen:
+            return True
+        _seen.add(id(v))
+        return all(is_finite_tree(x, _seen) for x in (v.values() if isinstance(v, dict) else v))
     return True

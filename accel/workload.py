@@ -220,14 +220,15 @@ class Layer:
 # Parsing the `accelsim map --layer` syntax
 # ---------------------------------------------------------------------------------------------
 _LAYER_KEYS = set(DIMS) | {"stride", "dilation", "groups"}
-_POSITIVE_INT = re.compile(r"[0-9]+")
+_SPEC_INT = re.compile(r"[+-]?([0-9]+)")
 
 
 def _spec_int(key: str, text: str) -> int:
-    """One layer-spec integer: decimal digits only, 1 … 2^31."""
-    if not _POSITIVE_INT.fullmatch(text):
-        raise WorkloadError(f"layer spec: {key}={text!r} is not a positive integer")
-    if len(text) > 12 or not 1 <= int(text) <= MAX_LOOP_BOUND:  # length first: no huge-int arithmetic
+    """One layer-spec integer: decimal, from 1 to 2^31."""
+    m = _SPEC_INT.fullmatch(text)
+    if not m:
+        raise WorkloadError(f"layer spec: {key}={text!r} is not an integer")
+    if len(m.group(1)) > 12 or not 1 <= int(text) <= MAX_LOOP_BOUND:  # length first: no huge-int arithmetic
         raise WorkloadError(f"layer spec: {key}={text} is out of range (1 to {MAX_LOOP_BOUND}, i.e. 2^31)")
     return int(text)
 

@@ -56,6 +56,15 @@ def test_yaml_12_floats_and_safe_loading_only(tmp_path):
     assert "not valid YAML" in next(iter(errs.values()))
 
 
+def test_yaml_alias_chains_are_checked_in_linear_time(tmp_path):
+    """9^10 values behind aliases (a "billion laughs" spec): refused quickly, with a bounded message."""
+    chain = ["&b0 [1, 1, 1, 1, 1, 1, 1, 1, 1]"] + [f"&b{i} [" + ", ".join([f"*b{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    t0 = time.perf_counter()
+    errs = sweep_errors(tmp_path, SWEEP + f"parameters:\n  - path: pe_array.rows\n    values: [{', '.join(chain)}]\n")
+    assert time.perf_counter() - t0 < 20
+    assert "valid integer" in errs["parameters[0].values[9]"] and len(errs["parameters[0].values[9]"]) < 400
+
+
 # ---- strict types --------------------------------------------------------------------------------
 @pytest.mark.parametrize("old,new,path,rule", [
     ("  rows: 12", "  rows: yes", "pe_array.rows", "valid integer, got True (bool)"),
@@ -135,9 +144,10 @@ def test_shipped_configs_and_demo_sweep_load():
     ("conv K=16 K=32 C=8", "key 'K' is given twice"),
     ("conv K=16 stride=2 stride=1", "key 'stride' is given twice"),
     ("conv K=16 stride=2x3x4", "stride='2x3x4' must be one integer or two (VxH)"),
-    ("conv K=16 dilation=1x", "dilation='' is not a positive integer"),
-    ("conv K=1.5", "K='1.5' is not a positive integer"),
-    ("conv K=-3", "K='-3' is not a positive integer"),
+    ("conv K=16 dilation=1x", "dilation='' is not an integer"),
+    ("conv K=1.5", "K='1.5' is not an integer"),
+    ("conv K=1_000", "K='1_000' is not an integer"),
+    ("conv K=-3", "K=-3 is out of range (1 to 2147483648, i.e. 2^31)"),
     ("conv K=0", "K=0 is out of range (1 to 2147483648"),
     ("conv groups=0", "groups=0 is out of range"),
     ("conv K=2147483649", "out of range (1 to 2147483648, i.e. 2^31)"),
