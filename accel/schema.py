@@ -117,7 +117,7 @@ _UNBOUNDED_KEYS = ("size_bytes", "read_bandwidth_bits", "write_bandwidth_bits")
 def show_value(v: object) -> str:
     """A user value for an error message: bounded in size however large or deep ``v`` is."""
     r = reprlib.Repr()
-    r.maxlevel, r.maxlist, r.maxtuple, r.maxdict, r.maxstring, r.maxother, r.maxlong = 2, 6, 6, 6, 40, 40, 40
+    r.maxlevel, r.maxlist, r.maxtuple, r.maxdict, r.maxstring, r.maxother, r.maxlong = 1, 6, 6, 6, 40, 40, 40
     return r.repr(v)
 
 
