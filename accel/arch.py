@@ -20,8 +20,12 @@ A config (``version: 1``) describes
   level may iterate (stationarity) and dims it must iterate completely.
 * ``clock_mhz``, ``static_power_mw``.
 
-:func:`load_arch` validates with pydantic (``extra="forbid"``) and reports *all* problems with their YAML
-paths as one :class:`ConfigError`.  :func:`compile_arch` turns the frozen :class:`Arch` into
+:func:`load_arch` validates with pydantic (:class:`accel.schema.Strict`: ``extra="forbid"``, strict types,
+finite floats, duplicate YAML keys refused) and reports *all* problems with their YAML paths as one
+:class:`ConfigError`.  Every number has a documented range (the table in :mod:`accel.schema`): at most 2^24
+MAC lanes in all (rows × cols × macs_per_pe × every fan-out), sizes ≤ 1 PiB, bandwidths ≤ 2^40 bits/cycle,
+energies ≤ 10^6 pJ, 10^-3 ≤ clock_mhz ≤ 10^6.  Only the outermost level (DRAM) may be unbounded: it omits
+``size_bytes`` (or writes ``null``); ``.inf`` is not a size.  :func:`compile_arch` turns the frozen :class:`Arch` into
 :class:`ArchArrays`, a NamedTuple of numpy arrays and scalars that the numba kernels take.
 """
 
@@ -34,10 +38,11 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 
 import numpy as np
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from accel.schema import Strict, YamlError, read_yaml, pydantic_errors
+from accel.schema import (MAX_AREA_MM2, MAX_BANDWIDTH_BITS, MAX_CLOCK_MHZ, MAX_CYCLES_TERM, MAX_ENERGY_PJ,
+                          MAX_OPERAND_BITS, MAX_PES, MAX_POWER_MW, MAX_SIZE_BYTES, MAX_WORD_BITS, MIN_CLOCK_MHZ, Strict,
+                          YamlError, pydantic_errors, read_yaml)
 
 from accel.workload import DIM_INDEX, DIMS, N_DIMS, OPERANDS
 
@@ -67,10 +72,10 @@ class ConfigError(YamlError):
 
 
 class Bitwidths(Strict):
-    weights: int = Field(16, ge=1, le=64)
-    inputs: int = Field(16, ge=1, le=64)
-    outputs: int = Field(16, ge=1, le=64)
-    psums: int = Field(16, ge=1, le=64, description="width of partial sums held below DRAM")
+    weights: int = Field(16, ge=1, le=MAX_OPERAND_BITS)
+    inputs: int = Field(16, ge=1, le=MAX_OPERAND_BITS)
+    outputs: int = Field(16, ge=1, le=MAX_OPERAND_BITS)
+    psums: int = Field(16, ge=1, le=MAX_OPERAND_BITS, description="width of partial sums held below DRAM")
 
 
 class Systolic(Strict):
@@ -78,53 +83,56 @@ class Systolic(Strict):
     constant cycles of fill/skew/drain (full array dims: a partial fold is padded), plus ``layer_constant``
     once per layer.  SCALE-Sim v2: ws/is (2, 1, -2), os (1, 1, -2), layer_constant -1 (accel/systolic.py)."""
 
-    rows_coef: int = 0
-    cols_coef: int = 0
-    constant: int = 0
-    layer_constant: int = 0
+    rows_coef: int = Field(0, ge=-MAX_CYCLES_TERM, le=MAX_CYCLES_TERM)
+    cols_coef: int = Field(0, ge=-MAX_CYCLES_TERM, le=MAX_CYCLES_TERM)
+    constant: int = Field(0, ge=-MAX_CYCLES_TERM, le=MAX_CYCLES_TERM)
+    layer_constant: int = Field(0, ge=-MAX_CYCLES_TERM, le=MAX_CYCLES_TERM)
 
 
 class PEArray(Strict):
-    rows: int = Field(ge=1)
-    cols: int = Field(ge=1)
-    macs_per_pe: int = Field(1, ge=1)
-    mac_energy_pj: float = Field(gt=0, description="one MAC at reference_bits × reference_bits")
-    reference_bits: int = Field(16, ge=1)
-    op_energy_pj: float | None = Field(None, gt=0, description="one pooling/element-wise op; default: "
-                                       "the MAC energy scaled to an adder (output bits / 16 of the MAC)")
-    psum_accumulate_cycles: int = Field(0, ge=0)
+    rows: int = Field(ge=1, le=MAX_PES)
+    cols: int = Field(ge=1, le=MAX_PES)
+    macs_per_pe: int = Field(1, ge=1, le=MAX_PES)
+    mac_energy_pj: float = Field(gt=0, le=MAX_ENERGY_PJ, description="one MAC at reference_bits × reference_bits")
+    reference_bits: int = Field(16, ge=1, le=MAX_OPERAND_BITS)
+    op_energy_pj: float | None = Field(None, gt=0, le=MAX_ENERGY_PJ, description="one pooling/element-wise op; "
+                                       "default: the MAC energy scaled to an adder (output bits / 16 of the MAC)")
+    psum_accumulate_cycles: int = Field(0, ge=0, le=MAX_CYCLES_TERM)
     systolic: Systolic | None = None
-    area_mm2: float | None = Field(None, ge=0)
+    area_mm2: float | None = Field(None, ge=0, le=MAX_AREA_MM2, description="per PE")
 
 
 class Fanout(Strict):
-    x: int = Field(1, ge=1)
-    y: int = Field(1, ge=1)
+    x: int = Field(1, ge=1, le=MAX_PES)
+    y: int = Field(1, ge=1, le=MAX_PES)
 
 
 class Level(Strict):
     name: str
-    size_bytes: float | None = Field(None, gt=0, description="null: unbounded (DRAM)")
+    size_bytes: float | None = Field(None, gt=0, le=MAX_SIZE_BYTES,
+                                     description="omitted / null: unbounded (only the outermost level, DRAM)")
     partitions_bytes: dict[Operand, float] | None = None
-    word_bits: int = Field(ge=1)
+    word_bits: int = Field(ge=1, le=MAX_WORD_BITS)
     keeps: list[Operand]
     bypass_optional: list[Operand] = Field(default_factory=list)
-    read_bandwidth_bits: float | None = Field(None, gt=0, description="per instance per cycle; null: unbounded")
-    write_bandwidth_bits: float | None = Field(None, gt=0)
+    read_bandwidth_bits: float | None = Field(None, gt=0, le=MAX_BANDWIDTH_BITS,
+                                              description="per instance per cycle; omitted / null: unbounded")
+    write_bandwidth_bits: float | None = Field(None, gt=0, le=MAX_BANDWIDTH_BITS)
     shared_port: bool = False
-    read_energy_pj: float = Field(ge=0, description="per word_bits access")
-    write_energy_pj: float = Field(ge=0)
+    read_energy_pj: float = Field(ge=0, le=MAX_ENERGY_PJ, description="per word_bits access")
+    write_energy_pj: float = Field(ge=0, le=MAX_ENERGY_PJ)
     per_pe: bool = False
     fanout: Fanout | None = None
-    area_mm2: float | None = Field(None, ge=0)
+    area_mm2: float | None = Field(None, ge=0, le=MAX_AREA_MM2, description="per instance")
 
     @field_validator("partitions_bytes")
     @classmethod
     def _positive_parts(cls, v):
         if v is not None:
             for k, b in v.items():
-                if b <= 0:
-                    raise ValueError(f"partition for {k} must be > 0 bytes, got {b}")
+                if not 0 < b <= MAX_SIZE_BYTES:
+                    raise ValueError(f"partition for {k} must be > 0 and <= {MAX_SIZE_BYTES:.0f} bytes (1 PiB), "
+                                     f"got {b}")
         return v
 
     @model_validator(mode="after")
@@ -146,7 +154,7 @@ class Level(Strict):
 class NoC(Strict):
     multicast: bool = True
     spatial_reduction: bool = True
-    energy_pj_per_bit: float = Field(0.0, ge=0)
+    energy_pj_per_bit: float = Field(0.0, ge=0, le=MAX_ENERGY_PJ)
 
 
 PRESETS = ("row_stationary", "weight_stationary", "output_stationary", "input_stationary", "unconstrained")
@@ -167,8 +175,8 @@ class ArchConfig(Strict):
     name: str
     description: str = ""
     sources: list[str] = Field(default_factory=list)
-    clock_mhz: float = Field(gt=0)
-    static_power_mw: float = Field(0.0, ge=0)
+    clock_mhz: float = Field(ge=MIN_CLOCK_MHZ, le=MAX_CLOCK_MHZ)
+    static_power_mw: float = Field(0.0, ge=0, le=MAX_POWER_MW)
     bitwidths: Bitwidths = Bitwidths()
     pe_array: PEArray
     noc: NoC = NoC()
@@ -239,6 +247,11 @@ def _semantic_errors(cfg: ArchConfig) -> list[tuple[str, str]]:
                              f"{level.size_bytes} B cannot hold one value of each kept operand ({need} bits)"))
     if len({level.name for level in lv}) != len(lv):
         errs.append(("levels", "level names must be unique"))
+    pa = cfg.pe_array
+    lanes = pa.rows * pa.cols * pa.macs_per_pe * math.prod(x.fanout.x * x.fanout.y for x in lv[1:] if x.fanout)
+    if lanes > MAX_PES:
+        errs.append(("pe_array", f"{lanes:,} MAC lanes (rows x cols x macs_per_pe x every fan-out) exceed the "
+                                 f"limit of {MAX_PES:,} (2^24)"))
     if cfg.pe_array.systolic is not None and cfg.pe_array.psum_accumulate_cycles:
         errs.append(("pe_array", "a systolic array accumulates in the MAC: psum_accumulate_cycles must be 0"))
     return errs
@@ -252,7 +265,7 @@ def _raw_capacity_errors(data: dict) -> list[tuple[str, str]]:
 
     def bits(o: str) -> float:
         v = bw.get("psums" if o == "outputs" else o, 16)
-        return v if isinstance(v, (int, float)) and v > 0 else 16
+        return v if _is_number(v) and 0 < v <= MAX_OPERAND_BITS else 16
 
     levels = data.get("levels") if isinstance(data.get("levels"), list) else []
     for i, lv in enumerate(levels):
@@ -261,14 +274,18 @@ def _raw_capacity_errors(data: dict) -> list[tuple[str, str]]:
         parts = lv.get("partitions_bytes")
         if isinstance(parts, dict):
             for o, b in parts.items():
-                if o in OPERANDS and isinstance(b, (int, float)) and 0 < b * 8 < bits(o):
+                if o in OPERANDS and _is_number(b) and 0 < b * 8 < bits(o):
                     errs.append((f"levels[{i}].partitions_bytes.{o}", f"{b} B cannot hold one {bits(o):g}-bit {o} value"))
         size = lv.get("size_bytes")
         keeps = lv.get("keeps") if isinstance(lv.get("keeps"), list) else []
         need = sum(bits(o) for o in keeps if o in OPERANDS)
-        if isinstance(size, (int, float)) and 0 < size * 8 < need:
+        if _is_number(size) and 0 < size * 8 < need:
             errs.append((f"levels[{i}].size_bytes", f"{size} B cannot hold one value of each kept operand ({need:g} bits)"))
     return errs
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _operand_bits(b: Bitwidths, operand: str, outer: bool) -> int:

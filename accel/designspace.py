@@ -34,6 +34,13 @@ loaded, so a value of the wrong type or out of range is a spec error (``paramete
 design point with the config errors as its reason.  Other drop reasons: a duplicate of an earlier point
 (random mode), an area or power budget exceeded, an unknown area.  Dropped points stay in the results
 table with ``status == "dropped"``, their ``reason`` and NaN metrics.
+
+Bounds (refused when the spec is loaded, before any expansion): a ``range`` has at most
+:data:`MAX_RANGE_VALUES` (10^4) values, a positive ``step`` or a ``factor`` > 1, and ``start`` <= ``stop``; a
+grid (product of every parameter's value count) and a random ``samples`` are at most :data:`MAX_POINTS`
+(10^6) points; every number (``values``, ``range``, ``uniform``, constraints) must be finite; ``batch`` is at
+most 2^31 and ``seed`` is 0 … 2^63 - 1.  Types are strict (:class:`accel.schema.Strict`: ``samples: "10"``
+and ``batch: true`` are refused) and duplicate YAML keys are refused.
 """
 
 from __future__ import annotations
@@ -51,16 +58,18 @@ import numpy as np
 from pydantic import Field, ValidationError, model_validator
 
 from accel.arch import Arch, ConfigError, area_mm2, load_arch, parse_arch
-from accel.schema import Strict, YamlError, read_yaml, fmt_loc, pydantic_errors
+from accel.schema import (MAX_LOOP_BOUND, MAX_SEED, Strict, YamlError, fmt_loc, is_finite_tree, pydantic_errors,
+                          read_yaml, show_value)
 
 
 __all__ = [
     "SWEEP_SCHEMA_VERSION", "SweepSpec", "SweepSpecError", "SweepError", "Sweep", "DesignPoint", "load_sweep",
-    "parse_sweep", "MAX_POINTS",
+    "parse_sweep", "MAX_POINTS", "MAX_RANGE_VALUES",
 ]
 
 SWEEP_SCHEMA_VERSION = 1
 MAX_POINTS = 1_000_000
+MAX_RANGE_VALUES = 10_000
 
 
 class SweepSpecError(YamlError):
@@ -95,20 +104,31 @@ class RangeSpec(Strict):
             raise ValueError(f"stop ({self.stop}) is below start ({self.start})")
         if self.factor is not None and self.start <= 0:
             raise ValueError("a geometric range needs start > 0")
-        if len(self.values()) > 10_000:
-            raise ValueError("range has more than 10,000 values")
+        if self.count() > MAX_RANGE_VALUES:
+            raise ValueError(f"range has more than {MAX_RANGE_VALUES:,} values (the limit)")
         return self
+
+    def count(self) -> float:
+        """Number of values, computed without expanding (inf when it overflows a float)."""
+        if self.step is not None:
+            span = (self.stop - self.start) / self.step
+        else:
+            ratio = self.stop / self.start
+            span = math.log(ratio) / math.log(self.factor) if math.isfinite(ratio) else math.inf
+        if not math.isfinite(span):
+            return math.inf
+        return math.floor(span + 1e-9) + 1
 
     def values(self) -> list[float | int]:
         out: list[float] = []
         tol = 1e-9 * max(1.0, abs(self.stop))
         if self.step is not None:
-            n = int(math.floor((self.stop - self.start) / self.step + 1e-9)) + 1
-            out = [self.start + i * self.step for i in range(min(n, 10_001))]
+            n = min(self.count(), MAX_RANGE_VALUES + 1)
+            out = [self.start + i * self.step for i in range(int(n))]
             integral = float(self.start).is_integer() and float(self.step).is_integer()
         else:
             v = self.start
-            while v <= self.stop + tol and len(out) <= 10_000:
+            while v <= self.stop + tol and len(out) <= MAX_RANGE_VALUES:
                 out.append(v)
                 v *= self.factor
             integral = float(self.start).is_integer() and float(self.factor).is_integer()
@@ -157,6 +177,14 @@ class Parameter(Strict):
     def paths(self) -> list[str]:
         return list(self.path) if isinstance(self.path, list) else [self.path]
 
+    def size(self) -> float:
+        """Number of discrete values (grid mode), without expanding a range."""
+        if self.values is not None:
+            return len(self.values)
+        if self.range is not None:
+            return self.range.count()
+        return math.inf
+
     def domain(self) -> list[Any]:
         """Discrete values (grid mode; random mode picks one uniformly)."""
         if self.values is not None:
@@ -179,12 +207,12 @@ class SweepSpec(Strict):
     base: str = Field(description="accelerator YAML (relative to the spec file) or shipped config name")
     mode: Literal["grid", "random"] = "grid"
     samples: int | None = Field(None, ge=1, le=MAX_POINTS)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     objective: Literal["edp", "latency", "energy"] = "edp"
     search_effort: Literal["fast", "thorough"] = Field(
         "fast", description="mapper budget per layer (mapper.search.BUDGETS); fast is ~4x cheaper, EDP within a "
                             "few % of thorough")
-    batch: int = Field(1, ge=1)
+    batch: int = Field(1, ge=1, le=MAX_LOOP_BOUND)
     parameters: list[Parameter] = Field(default_factory=list)
     constraints: Constraints = Constraints()
 
@@ -408,6 +436,11 @@ def parse_sweep(data: object, source: str = "<sweep>", base_dir: str | Path = ".
         spec = SweepSpec.model_validate(data)
     except ValidationError as e:
         raise SweepSpecError(source, _pydantic_errors(e)) from None
+    if spec.mode == "grid":  # before anything is expanded
+        n = math.prod(p.size() for p in spec.parameters)
+        if n > MAX_POINTS:
+            raise SweepSpecError(source, [("parameters", f"the grid has {n:,} points (limit {MAX_POINTS:,}): the "
+                                                         "product of every parameter's value count")])
     base_path = Path(base_dir) / spec.base
     try:
         base = load_arch(base_path if base_path.exists() else spec.base)
@@ -434,8 +467,6 @@ def parse_sweep(data: object, source: str = "<sweep>", base_dir: str | Path = ".
     # probe each value alone on the base config: type / range errors on the parameter's own path are
     # spec errors (every point would fail); errors elsewhere are combinations (dropped points)
     for i, (par, pl) in enumerate(zip(spec.parameters, locs)):
-        if len(pl) != len(par.paths):  # a path did not resolve (reported above)
-            continue
         if par.uniform is not None:
             probes = [(f"parameters[{i}].uniform.low", par.uniform.low), (f"parameters[{i}].uniform.high", par.uniform.high)]
             if par.uniform.integer:
@@ -443,6 +474,10 @@ def parse_sweep(data: object, source: str = "<sweep>", base_dir: str | Path = ".
         else:
             kind = "values" if par.values is not None else "range"
             probes = [(f"parameters[{i}].{kind}[{j}]", v) for j, v in enumerate(par.domain())]
+        bad = [(where, v) for where, v in probes if not is_finite_tree(v)]
+        errs += [(where, f"{show_value(v)}: must be a finite number (NaN and ±inf are refused)") for where, v in bad]
+        if bad or len(pl) != len(par.paths):  # a path did not resolve (reported above)
+            continue
         for where, v in probes:
             if len(pl) > 1 and not isinstance(v, (list, tuple)):
                 v = [v] * len(pl)
@@ -455,7 +490,7 @@ def parse_sweep(data: object, source: str = "<sweep>", base_dir: str | Path = ".
                 own = {c for _, c in pl}
                 mine = [f"{p}: {m}" for p, m in e.errors if p in own]
                 if mine:
-                    errs.append((where, f"{v!r}: " + "; ".join(mine)))
+                    errs.append((where, f"{show_value(v)}: " + "; ".join(mine)))
     c = spec.constraints
     if c.max_area_mm2 is not None and math.isnan(area_mm2(base)):
         if not any(canon.endswith("area_mm2") for pl in locs for _, canon in pl):

@@ -30,13 +30,21 @@ and buffer traffic and bandwidth stalls are costed like any other layer), and th
 op per MAC unit per cycle, mapped freely (a dataflow's unrolling/stationarity rules and a systolic array's
 per-fold timing describe how MACs flow through the array, not vector ops).  Reshape-like layers (flatten, concat) move no data in this model and are not
 layers at all: the builder only records the tensor shapes.
+
+Bounds (:mod:`accel.schema`): every loop bound (G N K C P Q R S), stride and dilation is an integer from 1 to
+2^31 (:data:`~accel.schema.MAX_LOOP_BOUND`), and a layer has at most 2^53 loop-nest points (MACs or ops,
+:data:`~accel.schema.MAX_LAYER_POINTS`: float64 counts stay exact and int64 traffic counts cannot overflow).
+A layer beyond them raises :class:`WorkloadError` at construction, so the mapper never sees it.
 """
 
 from __future__ import annotations
 
-from accel.errors import WorkloadInputError
 import math
+import re
 from dataclasses import dataclass, field
+
+from accel.errors import WorkloadInputError
+from accel.schema import MAX_LAYER_POINTS, MAX_LOOP_BOUND
 
 import networkx as nx
 import numpy as np
@@ -119,10 +127,18 @@ class Layer:
             raise WorkloadError(f"layer {self.name!r}: unknown op {self.op!r} (known: {sorted(ALL_OPS)})")
         for d in DIMS:
             v = getattr(self, d)
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise WorkloadError(f"layer {self.name!r}: dim {d} must be a positive integer, got {v!r}")
-        if min(self.stride) < 1 or min(self.dilation) < 1:
-            raise WorkloadError(f"layer {self.name!r}: stride and dilation must be >= 1")
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= MAX_LOOP_BOUND:
+                raise WorkloadError(f"layer {self.name!r}: dim {d} must be an integer from 1 to {MAX_LOOP_BOUND} "
+                                    f"(2^31), got {v!r}")
+        for what in ("stride", "dilation"):
+            v = getattr(self, what)
+            if len(v) != 2 or not all(1 <= x <= MAX_LOOP_BOUND for x in v):
+                raise WorkloadError(f"layer {self.name!r}: {what} must be two integers from 1 to {MAX_LOOP_BOUND} "
+                                    f"(2^31), got {v!r}")
+        points = math.prod(int(getattr(self, d)) for d in DIMS)
+        if points > MAX_LAYER_POINTS:
+            raise WorkloadError(f"layer {self.name!r}: {points:.3g} loop-nest points (MACs / ops) exceed the limit of "
+                                f"{MAX_LAYER_POINTS:.3g} (2^53)")
 
     # ---- derived quantities -------------------------------------------------------------------
     @property
@@ -204,6 +220,17 @@ class Layer:
 # Parsing the `accelsim map --layer` syntax
 # ---------------------------------------------------------------------------------------------
 _LAYER_KEYS = set(DIMS) | {"stride", "dilation", "groups"}
+_SPEC_INT = re.compile(r"[+-]?([0-9]+)")
+
+
+def _spec_int(key: str, text: str) -> int:
+    """One layer-spec integer: decimal, from 1 to 2^31."""
+    m = _SPEC_INT.fullmatch(text)
+    if not m:
+        raise WorkloadError(f"layer spec: {key}={text!r} is not an integer")
+    if len(m.group(1)) > 12 or not 1 <= int(text) <= MAX_LOOP_BOUND:  # length first: no huge-int arithmetic
+        raise WorkloadError(f"layer spec: {key}={text} is out of range (1 to {MAX_LOOP_BOUND}, i.e. 2^31)")
+    return int(text)
 
 
 def parse_layer_spec(spec: str, name: str = "layer") -> Layer:
@@ -212,6 +239,10 @@ def parse_layer_spec(spec: str, name: str = "layer") -> Layer:
     First word: op (conv, fc, matmul, maxpool, avgpool, add, mul, relu).  Then KEY=VALUE pairs: any of
     G N K C P Q R S (per-group K and C), ``stride=2`` or ``stride=2x1``, ``dilation=…``, ``groups=g``
     (``groups`` sets G and divides the given K and C, which are then read as totals).
+
+    Rules (each violation raises :class:`WorkloadError` naming the key and the rule): a key at most once;
+    values are decimal integers from 1 to 2^31; ``stride`` / ``dilation`` take one or two (``VxH``) of
+    them; the layer has at most 2^53 loop-nest points (MACs / ops).
     """
     words = spec.split()
     if not words:
@@ -227,17 +258,17 @@ def parse_layer_spec(spec: str, name: str = "layer") -> Layer:
         key = k if k in DIMS else k.lower()
         if key not in _LAYER_KEYS:
             raise WorkloadError(f"layer spec: unknown key {k!r} (known: {', '.join(sorted(_LAYER_KEYS))})")
-        try:
-            if key in ("stride", "dilation"):
-                a = [int(x) for x in v.lower().split("x")]
-                vals[key] = (a[0], a[-1])
-            else:
-                vals[key] = int(v)
-        except ValueError:
-            raise WorkloadError(f"layer spec: {k}={v!r} is not an integer") from None
+        if key in vals:
+            raise WorkloadError(f"layer spec: key {k!r} is given twice (each key at most once)")
+        if key in ("stride", "dilation"):
+            parts = v.lower().split("x")
+            if len(parts) not in (1, 2):
+                raise WorkloadError(f"layer spec: {k}={v!r} must be one integer or two (VxH), got {len(parts)}")
+            a = [_spec_int(k, x) for x in parts]
+            vals[key] = (a[0], a[-1])
+        else:
+            vals[key] = _spec_int(k, v)
     groups = int(vals.pop("groups", 1))
-    if groups < 1:
-        raise WorkloadError("layer spec: groups must be >= 1")
     if groups > 1:
         for d in ("K", "C"):
             if d in vals:

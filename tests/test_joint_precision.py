@@ -9,8 +9,8 @@ from mapper.network import evaluate_network
 from accel.workload import Layer, NetworkBuilder
 from nas.joint.costtable import build_cost_table
 from nas.joint.hwspace import HwSpaceError, load_hw_space
-from nas.joint.precision import (BitwidthsError, PrecisionEvaluator, PrecisionLaw, evaluate_with_bitwidths,
-                                 load_bitwidths, parse_bit_choices, write_bitwidths)
+from accel.precision import BitwidthsError, BitwidthsFileError, PrecisionLaw, load_bitwidths, write_bitwidths
+from nas.joint.precision import PrecisionEvaluator, evaluate_with_bitwidths, parse_bit_choices
 from nas.joint.space import OPS, FBNetSpace
 
 from .conftest import ROOT
@@ -29,7 +29,7 @@ def test_bitfusion_lanes():
 def test_parse_bit_choices():
     assert parse_bit_choices("4,6,8,16") == ((4, 4), (6, 6), (8, 8), (16, 16))
     assert parse_bit_choices("4x8, 8") == ((4, 8), (8, 8))
-    for bad in ("4,4", "x", "0", "4y8", "64"):
+    for bad in ("4,4", "x", "0", "4y8", "64", "33", "4x-8", "²", "9" * 5000):
         with pytest.raises(BitwidthsError):
             parse_bit_choices(bad)
 
@@ -88,8 +88,10 @@ def test_bitwidths_file_errors(tmp_path, eyeriss):
     with pytest.raises(BitwidthsError, match="no such file"):
         load_bitwidths(tmp_path / "missing.json")
     p.write_text(json.dumps({"format": "accelsim-bitwidths/1", "layers": {"x": {"weights": 4}}, "extra": 1}))
-    with pytest.raises(BitwidthsError, match="layers.x.activations: required key missing.*extra: unknown key"):
+    with pytest.raises(BitwidthsFileError) as e:
         load_bitwidths(p)
+    assert dict(e.value.errors) == {"layers.x.activations": "required key missing", "extra": "unknown key"}
+    assert isinstance(e.value, BitwidthsError) and str(p) in str(e.value)
     doc = {"format": "accelsim-bitwidths/1", "layers": {"nope": {"weights": 4, "activations": 4}}}
     with pytest.raises(BitwidthsError, match="not in network"):
         evaluate_with_bitwidths(_net(), eyeriss, doc)

@@ -5,8 +5,9 @@ cost model.
 Modules (torch is imported only by the ones that train):
 
 * :mod:`nas.joint.space` — FBNet space: skeleton, nine operators, accelsim layers of every choice.
-* :mod:`nas.joint.precision` — precision-scalable PEs (Bit-Fusion law), ``bitwidths.json``,
-  :func:`~nas.joint.precision.evaluate_with_bitwidths`.
+* :mod:`nas.joint.precision` — :func:`~nas.joint.precision.evaluate_with_bitwidths` and the ``--bits``
+  choices; the precision model itself (precision-scalable PEs, Bit-Fusion law, ``bitwidths.json``) is core:
+  :mod:`accel.precision`.
 * :mod:`nas.joint.hwspace` — a sweep spec (:mod:`accel.app.sweep`) as categorical design dimensions.
 * :mod:`nas.joint.costtable` — accelsim cost of every (layer, op, bits, design), precomputed.
 * :mod:`nas.joint.data` — CIFAR-10/100 binary loader, synthetic data.
