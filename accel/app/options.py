@@ -113,7 +113,9 @@ class StoreOnce(argparse._StoreAction):
         seen = namespace.__dict__.setdefault("_given_once", set())
         if self.option_strings:
             if self.dest in seen:
-                raise argparse.ArgumentError(self, "given more than once (this option takes one value)")
+                name = "/".join(s for s in self.option_strings if s not in self.deprecated)
+                raise argparse.ArgumentError(None, f"argument {name}: given more than once (this option takes one "
+                                                   "value)")
             seen.add(self.dest)
         if option_string in self.deprecated:
             warn_deprecated(option_string, self.option_strings[0])

@@ -225,7 +225,7 @@ def prepare_outputs(args) -> None:
         if key in seen:
             raise OutputError(f"{option} {value}: the same file is also given to {seen[key]}")
         seen[key] = option
-        if kind == "figure":
-            figure_format(value, option)
         exists_ok = force or (kind == "sweep" and sweep_manifest(value).exists())
         check_output(value, exists_ok, option, directory=kind == "dir")
+        if kind == "figure":
+            figure_format(value, option)
