@@ -189,7 +189,7 @@ def _map_format(s: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from accel.app.options import Parser, add_effort_option, add_output_options, int_in, positive_int, seed_int
+    from accel.app.options import Parser, add_effort_option, add_output_options, int_in, seed_int
 
     p = Parser(prog="accelsim", description="Fast analytical DNN accelerator simulator.  Exit codes: 0 ok, "
                                             "1 error (bad input, output refused), 2 usage error, 3 internal error "

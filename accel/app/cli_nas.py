@@ -13,7 +13,6 @@ row per arch / network).  The format follows :func:`accel.app.output.resolve_for
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys

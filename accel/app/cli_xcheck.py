@@ -4,13 +4,12 @@ Only argparse/stdlib at import time (the handler imports numpy, pandas, tvm, onn
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
 
 def add_parsers(sub) -> None:
-    from accel.app.options import add_output_options, fraction_open, int_in, nonneg_int, positive_int, seed_int
+    from accel.app.options import add_output_options, fraction_open, nonneg_int, positive_int, seed_int
 
     x = sub.add_parser(
         "xcheck", help="cross-check model predictions against real compiled runs (TVM, onnxruntime)",

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_DB = Path(__file__).resolve().parent.parent / "bench" / "tvm_tuning_db"
+DEFAULT_DB = Path(__file__).resolve().parents[2] / "bench" / "tvm_tuning_db"  # accel/app/xcheck.py -> repo root
 
 
 def sample_nb201(n: int, seed: int = 0) -> list[str]:
