@@ -175,3 +175,26 @@ def test_cli_eval_with_bitwidths_reproduces_the_summary(run, capsys):
     r = subprocess.run([sys.executable, "-m", "accel", "eval", str(out / "network.onnx"), "--hw",
                         str(out / "accelerator.yaml"), "--bitwidths", str(bad)], capture_output=True, text=True)
     assert r.returncode == 1 and "Traceback" not in r.stderr
+
+
+def test_joint_runs_on_the_shipped_sweep_spec(tmp_path, capsys):
+    """configs/sweeps/demo.yaml (global bitwidths swept, a power budget) is accepted: both are left out
+    with a warning; the run writes its directory in one piece (no temp directory left next to it)."""
+    threads = torch.get_num_threads()
+    out = tmp_path / "demo"
+    try:
+        rc = main(["joint", "--space", "fbnet", "--data", "synthetic", "--sweep", str(ROOT / "configs" / "sweeps" / "demo.yaml"),
+                   "--epochs", "2", "--warmup-epochs", "1", "--latency-weight", "2", "--bits", "8", "--width-mult", "0.25",
+                   "--max-depth", "1", "--stages", "1", "--resolution", "16", "--train-samples", "100",
+                   "--test-samples", "50", "--batch-size", "32", "--finetune-epochs", "0", "--jobs", "2", "-o", str(out)])
+    finally:
+        torch.set_num_threads(threads)
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "left out" in err and "max_power_mw (250 mW) is not applied" in err
+    s = json.loads((out / "summary.json").read_text())
+    assert s["search"]["designs"] == 144
+    assert [p.name for p in tmp_path.iterdir()] == ["demo"]
+    assert main(["joint", "--space", "fbnet", "--data", "synthetic", "--sweep", "x.yaml", "--epochs", "1",
+                 "--latency-weight", "1", "-o", str(out)]) == 1
+    assert "not empty; use --force" in capsys.readouterr().err and (out / "summary.json").exists()
