@@ -77,6 +77,8 @@ def test_configs_lists_all(capsys):
     (["map", "--hw", EYERISS, "--layer", "blah K=1"], 1, "unknown op"),
     (["eval", "resnet18", "--hw", EYERISS, "--batch", "0"], 2, "argument --batch: must be an integer in [1, 65,536]"),
     (["eval", "resnet18", "--hw", EYERISS, "--format", "parquet"], 1, "--format parquet needs -o FILE"),
+    (["rankcorr", "--from-sweep", "/nonexistent.parquet"], 1, "--from-sweep /nonexistent.parquet: no such file"),
+    (["plot", "pareto", str(EYERISS), "-o", "/tmp/accelsim-never-written.png"], 1, "not a readable Parquet table"),
     (["eval"], 2, "usage"),
     (["frobnicate"], 2, "usage"),
 ])

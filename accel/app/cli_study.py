@@ -124,6 +124,18 @@ def _save(fig, path: str, option: str) -> None:
     report_written(path)
 
 
+def _read_parquet(path: str, what: str):
+    """A results table (sweep or nas ``-o`` Parquet) named on the command line."""
+    import pandas as pd
+
+    if not os.path.isfile(path):
+        raise _user_error(f"{what} {path}: no such file")
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as e:
+        raise _user_error(f"{what} {path}: not a readable Parquet table ({e})") from None
+
+
 def _load_sweep(path: str, effort: str):
     """The sweep spec at ``path``; ``--effort`` other than default overrides its ``search_effort``."""
     from accel.app.options import effort_budget
@@ -248,10 +260,11 @@ def cmd_rankcorr(args) -> int:
     if args.from_sweep:
         if args.hw:
             raise _user_error("give either --hw configs or --from-sweep, not both")
+        results = _read_parquet(args.from_sweep, "--from-sweep")
         try:
-            table = sweep_table(args.from_sweep, args.metric)
-        except (OSError, ValueError) as e:
-            raise _user_error(f"{args.from_sweep}: {e}") from None
+            table = sweep_table(results, args.metric)
+        except ValueError as e:
+            raise _user_error(f"--from-sweep {args.from_sweep}: {e}") from None
     else:
         if not args.hw or len(args.hw) < 2:
             raise _user_error("give at least two --hw configs (or --from-sweep results.parquet)")
@@ -291,14 +304,9 @@ def cmd_rankcorr(args) -> int:
 # ---------------------------------------------------------------------------------------------
 def cmd_plot(args) -> int:
     if args.kind == "pareto":
-        import pandas as pd
-
         from accel.app.plots import plot_pareto
 
-        try:
-            df = pd.read_parquet(args.target)
-        except (OSError, ValueError) as e:
-            raise _user_error(f"{args.target}: cannot read a Parquet table ({e})") from None
+        df = _read_parquet(args.target, "plot pareto")
         for c in (args.x, args.y):
             if c not in df.columns:
                 raise _user_error(f"{args.target}: no column {c!r}")
