@@ -89,8 +89,6 @@ def cmd_eval(args) -> int:
     from mapper.mapspace import NoValidMapping
     from mapper.network import NetworkEvaluator
 
-    if args.format == "parquet" and not args.output:
-        raise UserError("--format parquet needs -o FILE")
     if args.bitwidths and args.effort == "fast":
         raise UserError("--effort fast: not available with --bitwidths (per-layer precisions are mapped with the "
                         "thorough budget)")

@@ -48,8 +48,6 @@ def _emit(args, df, summary_json, summary_text) -> None:
     from accel.app.output import emit_text, report_written, write_frame
 
     if args.format in ("csv", "parquet"):
-        if not args.output and args.format == "parquet":
-            raise _err()("--format parquet needs -o FILE")
         if args.output:
             write_frame(df, args.output, args.format)
             report_written(args.output)

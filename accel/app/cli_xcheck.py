@@ -104,8 +104,6 @@ def cmd_xcheck(args) -> int:
     backends = tuple(dict.fromkeys(args.backend or ["tvm"]))
     if args.warmup < 3 or args.repeats < 5 or args.number < 10:
         raise UserError("measurement protocol: --warmup >= 3, --repeats >= 5, --number >= 10")
-    if args.format == "parquet" and not args.output:
-        raise UserError("--format parquet needs -o FILE")
     arch = _load_arch(args.hw)
     names = _names(args)
     from accel.app import measure as M

@@ -216,6 +216,8 @@ def prepare_outputs(args) -> None:
     if formats:
         args.format = resolve_format(getattr(args, "output", None), getattr(args, "format", None), formats,
                                      args.default_format)
+        if args.format == "parquet" and not getattr(args, "output", None):
+            raise OutputError("--format parquet needs -o FILE (Parquet is not written to stdout)")
     seen: dict[str, str] = {}
     for dest, (option, kind) in (getattr(args, "outputs", None) or {}).items():
         value = getattr(args, dest, None)
