@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_DB = Path(__file__).resolve().parents[2] / "bench" / "tvm_tuning_db"  # accel/app/xcheck.py -> repo root
+DEFAULT_DB = Path(__file__).resolve().parents[2] / "bench" / "tvm_tuning_db"
 
 
 def sample_nb201(n: int, seed: int = 0) -> list[str]:
