@@ -42,7 +42,17 @@ from accel.schema import Strict, YamlError, read_yaml, pydantic_errors
 from accel.workload import DIM_INDEX, DIMS, N_DIMS, OPERANDS
 
 SCHEMA_VERSION = 1
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+def _config_dir() -> Path:
+    """The shipped configs: ``accel/configs`` in an installed wheel (setup.py copies the repo-root
+    ``configs/`` there), else the repo-root ``configs/`` (source checkout, editable install)."""
+    here = Path(__file__).resolve().parent
+    packaged, root = here / "configs", here.parent / "configs"
+    return root if not packaged.is_dir() and root.is_dir() else packaged
+
+
+CONFIG_DIR = _config_dir()
 
 Operand = Literal["weights", "inputs", "outputs"]
 Dim = Literal["G", "N", "K", "C", "P", "Q", "R", "S"]
@@ -466,9 +476,14 @@ def compile_arch(cfg: ArchConfig) -> ArchArrays:
     )
 
 
-def list_configs(directory: Path = CONFIG_DIR) -> list[Path]:
-    """Shipped accelerator YAMLs (sorted)."""
-    return sorted(p for p in directory.glob("*.yaml"))
+def list_configs(directory: Path | None = None) -> list[Path]:
+    """Shipped accelerator YAMLs (sorted); none found (a broken install) is a :class:`ConfigError`."""
+    directory = CONFIG_DIR if directory is None else Path(directory)
+    paths = sorted(directory.glob("*.yaml"))
+    if not paths:
+        raise ConfigError(str(directory), [("<dir>", "no accelerator configs (*.yaml) found: the shipped configs "
+                                                     "are missing from this installation")])
+    return paths
 
 
 def area_mm2(arch: Arch) -> float:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from accel import __version__
+from accel._version import __version__
 from accel.arch import Arch
 from accel.cost import CostRecord, Mapping
 from accel.workload import OPERANDS, Layer, Network

@@ -163,7 +163,7 @@ def nb201_hwcost(hw: HwArch | str | Path | None = None, archs: Iterable[nb201.Ar
     """
     import os
 
-    from accel import __version__
+    from accel._version import __version__
 
     if evaluator is None and hw is None:
         raise ValueError("nb201_hwcost: give hw (Arch or config path) or an evaluator")

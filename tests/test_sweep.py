@@ -291,20 +291,22 @@ def test_executors_give_identical_tables(small_spec, reference, tmp_path):
     pd.testing.assert_frame_equal(dask_df, reference)
 
 
-def test_resume_after_sigkill(small_spec, reference, tmp_path):
+@pytest.mark.parametrize("kill_after_parts", [1, 4])
+def test_resume_after_sigkill(small_spec, reference, tmp_path, kill_after_parts):
     out = tmp_path / "killed.parquet"
     parts = out.with_name(out.name + ".parts")
     cmd = [sys.executable, "-m", "accel", "sweep", str(small_spec), "--workload", LAYER, "--workload", LAYER2,
            "-o", str(out), "--jobs", "1", "--batch-size", "3"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while not list(parts.glob("part-*.parquet")) and time.monotonic() < deadline and proc.poll() is None:
+    while len(list(parts.glob("part-*.parquet"))) < kill_after_parts and time.monotonic() < deadline \
+            and proc.poll() is None:
         time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done = sorted(parts.glob("part-*.parquet"))
     assert proc.returncode == -signal.SIGKILL
-    assert 1 <= len(done) < 6 and not out.exists(), "the sweep should have been killed mid-run"
+    assert kill_after_parts <= len(done) < 6 and not out.exists(), "the sweep should have been killed mid-run"
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert f"{sum(min(3, 16 - 3 * b) for b in range(len(done)))}/16 points" in r.stderr.splitlines()[0]

@@ -14,28 +14,36 @@ Results (:func:`run_sweep`): a tidy table, one row per design point × workload 
 power_mw, area_mm2``), the swept values as ``hw.<path>`` columns, ``hw_digest`` (hash of the point's
 validated config) and run metadata in ``df.attrs`` (accelsim version, spec hash, seed, objective,
 workloads).  Work is sent to a :class:`concurrent.futures.Executor` in batches of design points; every
-finished batch is written at once as ``<out>.parts/part-NNNNNN.parquet`` (temp file + atomic rename) next
-to a ``manifest.json``, so a sweep killed at any moment resumes where it stopped, and the final table
-(concatenated in batch order, then sorted by point) is identical to an uninterrupted run.
+finished batch is written at once as ``<out>.parts/part-NNNNNN.parquet`` (temp file + atomic rename) and
+recorded in ``<out>.parts/manifest.json`` (its batch's point ids, row count and sha256), so a sweep killed
+at any moment resumes where it stopped; a resume re-verifies every part against the manifest and sets
+aside (and recomputes) any part that fails, and the final table (sorted by point) is identical to an
+uninterrupted run.
 """
 
 from __future__ import annotations
 
 import functools
+import contextlib
 import hashlib
+import io
 import json
+import logging
 import math
 import os
+import re
 import shutil
+import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from accel import __version__
+from accel._version import __version__
 
 from accel.arch import parse_arch
 from accel.designspace import DesignPoint, Sweep, SweepError, load_sweep
@@ -306,35 +314,323 @@ class SerialExecutor(Executor):
         return f
 
 
-def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Write via a temp file in the same directory, fsync, then rename over ``path`` (atomic on POSIX)."""
+Log = Callable[[str], None]
+_log = logging.getLogger(__name__)
+MANIFEST_FORMAT = 1
+_PART_RE = re.compile(r"part-(\d{6})\.parquet")
+# batches submitted ahead of the finished ones: enough to keep a large Dask cluster busy (the driver's own
+# CPU count says nothing about the cluster's), small enough that pending tasks cost little memory
+_MAX_INFLIGHT_BATCHES = 1024
+
+
+class _PartEntry(BaseModel):
+    """What the manifest records of one part file: its batch, the batch's point ids, rows and sha256 of the bytes."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    batch: int = Field(ge=0)
+    points: list[int]
+    rows: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class _Manifest(BaseModel):
+    """``<out>.parts/manifest.json``: the sweep the parts belong to (``identity``: spec digest, workloads,
+    accelsim version, batch size, seed, objective, …; ``run_id`` is its hash) and one entry per part file."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    format: Literal[1]
+    run_id: str
+    identity: dict[str, Any]
+    parts: dict[str, _PartEntry]
+
+
+def _stage(path: Path, data: bytes) -> Path:
+    """Write ``data`` to a hidden temp file next to ``path`` and fsync it; returns the temp path."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    write(tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _publish(tmp: Path, path: Path) -> None:
+    """Rename a staged temp file over ``path`` (atomic on POSIX) and fsync the directory entry."""
     os.replace(tmp, path)
+    with contextlib.suppress(OSError):  # not every file system lets a directory be opened / fsynced
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` by ``data`` atomically: readers see the old file or the whole new one, never a part."""
+    _publish(_stage(path, data), path)
+
+
+def _parquet_bytes(df: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return buf.getvalue()
 
 
 def _parts_dir(out: Path) -> Path:
     return out.with_name(out.name + ".parts")
 
 
-def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str | Path, executor: Executor | None = None,
-              progress: Progress | None = None, batch_size: int = 8, per_layer: bool = False) -> pd.DataFrame:
+def _ranges(ids: Sequence[int]) -> str:
+    """Point ids as compact ranges: ``0-2, 5``."""
+    out, ids = [], sorted(ids)
+    i = 0
+    while i < len(ids):
+        j = i
+        while j + 1 < len(ids) and ids[j + 1] == ids[j] + 1:
+            j += 1
+        out.append(f"{ids[i]}" if i == j else f"{ids[i]}-{ids[j]}")
+        i = j + 1
+    return ", ".join(out) if out else "none"
+
+
+def _table_problem(df: pd.DataFrame, ids: Sequence[int], workloads: Sequence[str], per_layer: bool) -> str:
+    """Why ``df`` is not exactly the rows of design points ``ids`` × ``workloads`` ('' when it is): every
+    (point, workload) pair present, once (per layer: each (point, workload, layer) once)."""
+    # per layer: a table of dropped points only (no mapping was made) has no layer column
+    need = ["point", "workload"] + (["layer"] if per_layer and "layer" in df.columns else [])
+    missing_cols = [c for c in need + ["hw_digest"] if c not in df.columns]
+    if missing_cols:
+        return f"has no {', '.join(missing_cols)} column"
+    got = set(zip(df["point"].tolist(), df["workload"].tolist()))
+    want = {(int(p), w) for p in ids for w in workloads}
+    if got != want:
+        parts = []
+        if got - want:
+            parts.append(f"{len(got - want)} unexpected (point, workload) pairs, e.g. {sorted(got - want, key=str)[0]}")
+        if want - got:
+            parts.append(f"{len(want - got)} missing, e.g. {sorted(want - got, key=str)[0]}")
+        return "; ".join(parts)
+    dup = df.duplicated(need)
+    if dup.any():
+        r = df[dup].iloc[0]
+        return f"{int(dup.sum())} duplicated rows, e.g. point {r['point']} on {r['workload']}"
+    return ""
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How a sweep's design points are batched, and what its parts must hold."""
+
+    points: Sequence[DesignPoint]
+    batch_size: int
+    workloads: tuple[str, ...]
+    per_layer: bool
+
+    @property
+    def n_batches(self) -> int:
+        return -(-len(self.points) // self.batch_size)
+
+    def ids(self, b: int) -> list[int]:
+        return [p.point for p in self.points[b * self.batch_size:(b + 1) * self.batch_size]]
+
+    def name(self, b: int) -> str:
+        return f"part-{b:06d}.parquet"
+
+    @functools.cached_property
+    def _batch_of(self) -> dict[int, int]:
+        return {p.point: i // self.batch_size for i, p in enumerate(self.points)}
+
+    @functools.cached_property
+    def _hw_digest(self) -> dict[int, str]:
+        return {p.point: p.hw_digest for p in self.points}
+
+    def content_problem(self, df: pd.DataFrame, b: int) -> str:
+        """Why ``df`` is not batch ``b`` of this sweep ('' when it is)."""
+        if not {"point", "workload", "hw_digest"} <= set(df.columns):
+            return "belongs to another sweep: it is not a sweep part (no point/workload/hw_digest columns)"
+        want, got = self.ids(b), sorted(set(df["point"].tolist()))
+        if got != want:
+            others = sorted({self._batch_of.get(int(p), -1) for p in got} - {-1, b})
+            where = f" (batch {', '.join(map(str, others))})" if others else ""
+            return (f"belongs to another batch: it holds points {_ranges(got)}{where}, batch {b} is points "
+                    f"{_ranges(want)}")
+        by_id = self._hw_digest
+        for pt, dg in zip(df["point"].tolist(), df["hw_digest"].tolist()):
+            if by_id[int(pt)] != dg:
+                return (f"belongs to another sweep: its point {pt} has hw_digest {dg or '-'}, this sweep's point {pt} "
+                        f"has {by_id[int(pt)] or '-'}")
+        wls = set(df["workload"].tolist())
+        if wls != set(self.workloads):
+            return (f"belongs to another sweep: its workloads are {sorted(wls)}, this sweep's are "
+                    f"{sorted(self.workloads)}")
+        bad = _table_problem(df, want, self.workloads, self.per_layer)
+        return f"is incomplete: {bad}" if bad else ""
+
+    def load(self, path: Path, b: int, entry: _PartEntry | None) -> tuple[pd.DataFrame | None, str]:
+        """Read and verify part ``path`` as batch ``b``: returns (table, '') or (None, why it is rejected)."""
+        if entry is None:
+            return None, "is not in the manifest"
+        if entry.batch != b or entry.points != self.ids(b):
+            return None, (f"belongs to another batch: the manifest records it as batch {entry.batch}, points "
+                          f"{_ranges(entry.points)}")
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            return None, f"cannot be read ({e.strerror or e})"
+        checksum_ok = hashlib.sha256(data).hexdigest() == entry.sha256
+        try:
+            df = pd.read_parquet(io.BytesIO(data))
+        except Exception as e:  # noqa: BLE001 - any reader error means the part is unusable
+            why = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            return None, (f"is corrupted: it fails its sha256 checksum and cannot be read ({why})" if not checksum_ok
+                          else f"cannot be read ({why})")
+        bad = self.content_problem(df, b)
+        if bad:
+            return None, bad
+        if not checksum_ok:
+            return None, "is corrupted: it fails its sha256 checksum"
+        if len(df) != entry.rows:
+            return None, f"has {len(df)} rows, the manifest records {entry.rows}"
+        return df, ""
+
+
+def _differences(old: dict, ident: dict) -> str:
+    """'; they differ in batch_size, workloads' for the identity keys whose values differ ('' if none known)."""
+    diff = [k for k in sorted(ident) if k in old and old[k] != json.loads(json.dumps(ident[k]))]
+    return f"; they differ in {', '.join(diff)}" if diff else ""
+
+
+def _corrupt_manifest(path: Path, parts: Path, detail: str) -> SweepError:
+    n = len(list(parts.glob("part-*.parquet")))
+    return SweepError(f"{path}: the sweep manifest is corrupted ({detail}), so the {n} part file(s) in {parts} cannot "
+                      f"be verified; rerun with --force (force=True) to discard them and start over, or choose "
+                      f"another output path")
+
+
+def _read_manifest(path: Path, parts: Path, ident: dict, run_id: str) -> _Manifest | None:
+    """The manifest of ``parts`` (None when there is none); raises :class:`SweepError` when it is corrupted
+    or belongs to another sweep."""
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise _corrupt_manifest(path, parts, f"not readable JSON: {e}") from None
+    if isinstance(data, dict) and isinstance(data.get("run_id"), str) and data["run_id"] != run_id:
+        old = data.get("identity") if isinstance(data.get("identity"), dict) else data
+        raise SweepError(
+            f"{parts} holds partial results of a different sweep: its manifest is for spec digest "
+            f"{old.get('spec_hash', '?')} (sweep {old.get('sweep', '?')!r}, run {data['run_id']}), this sweep has spec "
+            f"digest {ident['spec_hash']} (sweep {ident['sweep']!r}, run {run_id}){_differences(old, ident)}; choose "
+            "another output path, or rerun with --force (force=True) to discard those parts")
+    try:
+        m = _Manifest.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(map(str, err["loc"])) or "top level"
+        raise _corrupt_manifest(path, parts, f"{loc}: {err['msg']}") from None
+    if m.identity != json.loads(json.dumps(ident)):
+        raise _corrupt_manifest(path, parts, "its sweep identity does not match its run id")
+    return m
+
+
+@contextlib.contextmanager
+def _locked(parts: Path):
+    """Hold an exclusive lock on ``parts`` (``.lock``; released by the OS if the process dies)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    with open(parts / ".lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise SweepError(f"{parts} is in use by another running sweep (lock {parts / '.lock'}); wait for it to "
+                             "finish or choose another output path") from None
+        yield
+
+
+def _stored_attrs(out: Path) -> dict | None:
+    """``df.attrs`` of the Parquet table ``out`` (from the schema metadata; no data read), None when ``out`` is
+    not a readable Parquet file."""
+    import pyarrow.parquet as pq
+
+    try:
+        md = pq.read_schema(out).metadata or {}
+        attrs = json.loads(md.get(b"PANDAS_ATTRS", b"{}"))
+    except Exception:  # noqa: BLE001 - any reader error: not a table we can recognise
+        return None
+    return attrs if isinstance(attrs, dict) else {}
+
+
+def _set_aside(path: Path, parts: Path) -> Path:
+    dest_dir = parts / "rejected"
+    dest_dir.mkdir(exist_ok=True)
+    stamp = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{time.time_ns() % 10**9:09d}"
+    dest = dest_dir / f"{path.name}.rejected-{stamp}"
+    os.replace(path, dest)
+    return dest
+
+
+def _manifest_run_id(parts: Path) -> str | None:
+    """The run id recorded in ``parts``' manifest (None: no manifest; '?': unreadable)."""
+    try:
+        data = json.loads((parts / "manifest.json").read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return "?"
+    return str(data.get("run_id")) if isinstance(data, dict) else "?"
+
+
+def _clean_parts(parts: Path) -> None:
+    """Remove the parts directory, except rejected parts (kept in ``rejected/`` for inspection)."""
+    rejected = parts / "rejected"
+    if rejected.is_dir() and any(rejected.iterdir()):
+        for p in parts.iterdir():
+            if p != rejected:
+                if p.is_dir():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(parts, ignore_errors=True)
+
+
+def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str | Path,
+              executor: Executor | None = None, progress: Progress | None = None, batch_size: int = 8,
+              per_layer: bool = False, force: bool = False, log: Log | None = None) -> pd.DataFrame:
     """Evaluate every design point of ``spec`` on ``workloads``; write the tidy table to ``out_path`` (Parquet).
 
     ``executor``: any :class:`concurrent.futures.Executor` (a process pool, ``dask.distributed``'s
     ``client.get_executor()``, :class:`SerialExecutor`); None = a local process pool over all CPUs, created
     and shut down here.  Tasks are batches of ``batch_size`` design points; the driver (this process)
-    writes each finished batch to ``<out_path>.parts/`` at once (atomic rename), so workers need no
-    shared file system.  ``progress(done_points, total_points)`` is called once at the start (with the
-    points already done by an interrupted earlier run) and after every batch.
+    writes each finished batch to ``<out_path>.parts/part-NNNNNN.parquet`` and records it in
+    ``<out_path>.parts/manifest.json`` (batch, point ids, rows, sha256 of the file bytes; the manifest entry
+    is written before the part is renamed into place, both atomically), so workers need no shared file
+    system and a kill at any moment loses at most the batches in flight.  ``progress(done_points,
+    total_points)`` is called once at the start (with the points already done by an interrupted earlier
+    run) and after every batch; ``log(message)`` (default: a ``logging`` warning, shown on stderr) reports
+    parts set aside.
 
-    Rerunning the same sweep (same spec, base config, workloads, batch size, per_layer, accelsim version)
-    skips finished batches; a different sweep over existing parts is refused (:class:`SweepError`).
-    When every batch is done, the parts are concatenated in batch order, sorted by point (stable) and
-    written to ``out_path``; the parts directory is then removed.  Returns the table (``df.attrs``:
-    run metadata).
+    Resume: rerunning the same sweep (same spec and base config — ``Sweep.digest()`` —, workloads, batch
+    size, per_layer, accelsim version) re-verifies every part against the manifest and reuses it; a part
+    that is not in the manifest, fails its checksum, cannot be read, holds another batch's points or
+    another sweep's rows is moved to ``<out_path>.parts/rejected/`` (reported through ``log`` and in the
+    returned ``df.attrs["rejected_parts"]``) and its batch is recomputed.  A corrupted manifest, parts of
+    a different sweep, or an existing ``out_path`` that is not this sweep's table raise
+    :class:`SweepError`; ``force=True`` discards the old parts (and lets ``out_path`` be replaced).
+
+    When every batch is done, the table (sorted by point) is checked to hold each design point × workload
+    exactly once and written atomically to ``out_path``; the parts directory is then removed (rejected
+    parts are kept).  A finished table of the same sweep is returned as it is.  Returns the table
+    (``df.attrs``: run metadata as stored in the file, plus this call's ``resumed_points`` and
+    ``rejected_parts``, which are not stored).
     """
     sweep = spec if isinstance(spec, Sweep) else load_sweep(spec)
     if batch_size < 1:
@@ -343,6 +639,9 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
     out = Path(out_path)
     if not out.parent.is_dir():
         raise SweepError(f"output directory {out.parent} does not exist")
+    if out.is_dir():
+        raise SweepError(f"output {out} is a directory; give a .parquet file path")
+    say = log or _log.warning
     points = sweep.points()
     ident = {"accelsim_version": __version__, "sweep": sweep.name, "spec_hash": sweep.digest(),
              "workloads": [w.label for w in wls], "batch_size": batch_size, "per_layer": per_layer,
@@ -352,84 +651,143 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
     attrs = {**ident, "run_id": run_id, "base_hw": sweep.base.name, "base_hw_digest": sweep.base.digest(),
              "parameters": sweep.columns, "constraints": sweep.spec.constraints.model_dump(mode="json"),
              "dropped_points": sum(p.dropped for p in points)}
+    lay = _Layout(points, batch_size, tuple(ident["workloads"]), per_layer)
+    all_ids = [p.point for p in points]
     parts = _parts_dir(out)
     total = len(points)
-    if out.exists() and not parts.exists():
-        try:
+    if not total:
+        raise SweepError(f"sweep {sweep.name!r} has no design points")
+
+    if out.exists():  # a finished table: ours is returned as it is; another sweep's is never replaced silently
+        old = _stored_attrs(out)
+        if old is not None and old.get("run_id") == run_id:
             prev = pd.read_parquet(out)
-        except Exception:  # noqa: BLE001 - not our table: recompute and overwrite
-            prev = None
-        if prev is not None and prev.attrs.get("run_id") == run_id:
-            if progress:
-                progress(total, total)
-            return prev
+            bad = _table_problem(prev, all_ids, lay.workloads, per_layer)
+            if not bad:
+                if _manifest_run_id(parts) in (run_id, None):  # leftovers of the run that wrote it
+                    _clean_parts(parts)
+                if progress:
+                    progress(total, total)
+                return prev
+            say(f"sweep: {out} is this sweep's table but {bad}; recomputing it")
+        elif not force:
+            what = ("is not a readable Parquet table" if old is None else
+                    "is a Parquet table but not a sweep results table (no run_id)" if "run_id" not in old else
+                    f"holds the results of a different sweep (spec digest {old.get('spec_hash', '?')}, run "
+                    f"{old.get('run_id', '?')}; this sweep has spec digest {ident['spec_hash']}, run {run_id}"
+                    f"{_differences(old, ident)})")
+            raise SweepError(f"{out} {what}; choose another output path, or rerun with --force (force=True) to "
+                             "replace it")
+
     parts.mkdir(exist_ok=True)
-    manifest = parts / "manifest.json"
-    if manifest.exists():
-        try:
-            old = json.loads(manifest.read_text())
-        except (OSError, ValueError):
-            old = {}
-        if old.get("run_id") != run_id:
-            raise SweepError(f"{parts} holds partial results of a different sweep (run {old.get('run_id')}, "
-                             f"this is {run_id}); delete it or choose another output path")
-    else:
-        _write_atomic(manifest, lambda t: t.write_text(json.dumps({**ident, "run_id": run_id}, indent=1)))
-    for stray in parts.glob(".*.tmp-*"):
-        stray.unlink(missing_ok=True)
-    n_batches = -(-total // batch_size) if total else 0
-    part = [parts / f"part-{b:06d}.parquet" for b in range(n_batches)]
-    todo = [b for b in range(n_batches) if not part[b].exists()]
-    done_pts = total - sum(min(batch_size, total - b * batch_size) for b in todo)
-    if progress:
-        progress(done_pts, total)
-    tasks = iter(_Task(b, tuple(points[b * batch_size:(b + 1) * batch_size]), tuple(wls), sweep.spec.objective,
-                       sweep.spec.seed, sweep.spec.batch, per_layer, sweep.spec.constraints.max_power_mw,
-                       sweep.spec.search_effort) for b in todo)
-    own = executor is None and bool(todo)
-    if own:
-        from concurrent.futures import ProcessPoolExecutor
+    with _locked(parts):
+        manifest_path = parts / "manifest.json"
+        if force:
+            for p in parts.iterdir():
+                if p.is_dir():
+                    shutil.rmtree(p)
+                elif p.name != ".lock":
+                    p.unlink()
+        for stray in parts.glob(".*.tmp-*"):
+            stray.unlink(missing_ok=True)
+        m = _read_manifest(manifest_path, parts, ident, run_id)
+        entries: dict[str, _PartEntry] = dict(m.parts) if m else {}
 
-        executor = ProcessPoolExecutor(max_workers=max(1, min(os.cpu_count() or 1, len(todo))))
-    window = 2 * (os.cpu_count() or 1) + 2
-    inflight: dict[Future, _Task] = {}
+        def save_manifest() -> bytes:
+            doc = _Manifest(format=MANIFEST_FORMAT, run_id=run_id, identity=json.loads(json.dumps(ident)),
+                            parts=dict(sorted(entries.items())))
+            return doc.model_dump_json(indent=1).encode()
 
-    def finish(f: Future) -> None:
-        nonlocal done_pts
-        t = inflight.pop(f)
-        df = f.result()
-        _write_atomic(part[t.batch_id], lambda tmp: df.to_parquet(tmp, index=False))
-        done_pts += len(t.points)
+        # ---- verify what an earlier run left -----------------------------------------------------
+        frames: dict[int, pd.DataFrame] = {}
+        rejected: list[dict] = []
+        for path in sorted(parts.glob("part-*")):
+            mt = _PART_RE.fullmatch(path.name)
+            b = int(mt.group(1)) if mt else -1
+            if not 0 <= b < lay.n_batches:
+                df, why = None, f"is not a part of this sweep (it has {lay.n_batches} batches)"
+            else:
+                df, why = lay.load(path, b, entries.get(path.name))
+            if df is not None:
+                frames[b] = df
+                continue
+            dest = _set_aside(path, parts)
+            rejected.append({"part": path.name, "reason": why, "moved_to": str(dest)})
+            say(f"sweep: {path.name} {why}; set aside as {dest}"
+                + (f", batch {b} will be recomputed" if b >= 0 else ""))
+        entries = {k: v for k, v in entries.items() if v.batch in frames and k == lay.name(v.batch)}
+        _write_atomic(manifest_path, save_manifest())
+
+        todo = [b for b in range(lay.n_batches) if b not in frames]
+        resumed = sum(len(lay.ids(b)) for b in frames)
+        done_pts = resumed
         if progress:
             progress(done_pts, total)
-
-    try:
-        exhausted = not todo
-        while True:
-            while not exhausted and len(inflight) < window:
-                t = next(tasks, None)
-                if t is None:
-                    exhausted = True
-                    break
-                f = executor.submit(_run_batch, t)  # type: ignore[union-attr]
-                inflight[f] = t
-                if f.done():  # a synchronous executor: write at once
-                    finish(f)
-            if not inflight:
-                break
-            ready, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
-            for f in sorted(ready, key=lambda f: inflight[f].batch_id):
-                finish(f)
-    finally:
-        for f in inflight:
-            f.cancel()
+        tasks = iter(_Task(b, tuple(points[b * batch_size:(b + 1) * batch_size]), tuple(wls), sweep.spec.objective,
+                           sweep.spec.seed, sweep.spec.batch, per_layer, sweep.spec.constraints.max_power_mw,
+                           sweep.spec.search_effort) for b in todo)
+        own = executor is None and bool(todo)
         if own:
-            executor.shutdown(wait=True, cancel_futures=True)  # type: ignore[union-attr]
-    frames = [pd.read_parquet(p) for p in part]
-    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    if len(df):
+            from concurrent.futures import ProcessPoolExecutor
+
+            executor = ProcessPoolExecutor(max_workers=max(1, min(os.cpu_count() or 1, len(todo))))
+        window = _MAX_INFLIGHT_BATCHES
+        inflight: dict[Future, _Task] = {}
+
+        def finish(f: Future) -> None:
+            """Record a finished batch: stage the part, add its manifest entry, then rename the part in."""
+            nonlocal done_pts
+            t = inflight.pop(f)
+            data = _parquet_bytes(f.result())
+            df = pd.read_parquet(io.BytesIO(data))  # exactly what a resume would read back
+            bad = lay.content_problem(df, t.batch_id)
+            if bad:
+                raise SweepError(f"internal error: batch {t.batch_id} {bad}")
+            path = parts / lay.name(t.batch_id)
+            tmp = _stage(path, data)
+            entries[path.name] = _PartEntry(batch=t.batch_id, points=lay.ids(t.batch_id), rows=len(df),
+                                            sha256=hashlib.sha256(data).hexdigest())
+            _write_atomic(manifest_path, save_manifest())
+            _publish(tmp, path)
+            frames[t.batch_id] = df
+            done_pts += len(t.points)
+            if progress:
+                progress(done_pts, total)
+
+        try:
+            exhausted = not todo
+            while True:
+                while not exhausted and len(inflight) < window:
+                    t = next(tasks, None)
+                    if t is None:
+                        exhausted = True
+                        break
+                    f = executor.submit(_run_batch, t)  # type: ignore[union-attr]
+                    inflight[f] = t
+                    if f.done():  # a synchronous executor: write at once
+                        finish(f)
+                if not inflight:
+                    break
+                ready, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+                for f in sorted(ready, key=lambda f: inflight[f].batch_id):
+                    finish(f)
+        finally:
+            for f in inflight:
+                f.cancel()
+            if own:
+                executor.shutdown(wait=True, cancel_futures=True)  # type: ignore[union-attr]
+
+        # ---- the final table: complete, checked, written atomically ---------------------------------
+        df = pd.concat([frames[b] for b in range(lay.n_batches)], ignore_index=True)
         df = df.sort_values("point", kind="stable").reset_index(drop=True)
-    df.attrs = attrs
-    _write_atomic(out, lambda tmp: df.to_parquet(tmp, index=False))
-    shutil.rmtree(parts, ignore_errors=True)
+        bad = _table_problem(df, all_ids, lay.workloads, per_layer)
+        if bad:
+            raise SweepError(f"internal error: the assembled table has {bad}; {out} was not written, the parts in "
+                             f"{parts} are kept")
+        df.attrs = attrs
+        _write_atomic(out, _parquet_bytes(df))
+        _clean_parts(parts)
+    if rejected:
+        say(f"sweep: {len(rejected)} part(s) were set aside and recomputed; they are kept in {parts / 'rejected'}")
+    df.attrs = {**attrs, "resumed_points": resumed, "rejected_parts": rejected}
     return df

@@ -280,7 +280,7 @@ def evaluate_with_bitwidths(net: Network, arch: Arch, bitwidths: str | Path | Ma
     ``result.meta["bitwidths"]`` maps layer name → [w, a].  Raises :class:`BitwidthsError` and
     :class:`mapper.mapspace.NoValidMapping`.
     """
-    from accel import __version__
+    from accel._version import __version__
     from mapper.network import NetworkResult
 
     spec = bitwidths if isinstance(bitwidths, BitwidthsFile) else load_bitwidths(bitwidths)
