@@ -163,7 +163,7 @@ def cmd_sweep(args) -> int:
     try:
         with _executor(args) as ex:
             df = run_sweep(sw, args.workload, args.output, executor=ex, progress=ProgressBar("sweep"),
-                           batch_size=args.batch_size, per_layer=args.per_layer)
+                           batch_size=args.batch_size, per_layer=args.per_layer, force=args.force)
     except (SweepError, SweepSpecError) as e:
         raise _user_error(str(e)) from None
     el = time.perf_counter() - t0
