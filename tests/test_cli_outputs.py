@@ -230,14 +230,18 @@ def test_atomic_directory(tmp_path):
 
 
 def test_sweep_resume_is_left_to_the_runner(small_sweep, tmp_path, capsys):
-    """An existing file without the runner's manifest is refused; with a manifest next to it, the runner
-    decides (here: the parts belong to a different sweep, so it refuses with its own message)."""
+    """An existing file without the runner's manifest is refused before work; with a manifest next to it,
+    the runner decides (here: the parts belong to another sweep, so it refuses with its own message)."""
     out = tmp_path / "s.parquet"
     parts = tmp_path / "s.parquet.parts"
     parts.mkdir()
     (parts / "manifest.json").write_text(json.dumps({"run_id": "someone-else"}))
-    rc, err = _run(capsys, ["sweep", str(small_sweep), "--workload", f"layer:{LAYER}", "--jobs", "1", "-o", str(out)])
-    assert rc == 1 and "different sweep" in err and "--force" not in err
+    argv = ["sweep", str(small_sweep), "--workload", f"layer:{LAYER}", "--jobs", "1", "-o", str(out)]
+    rc, err = _run(capsys, argv)
+    assert rc == 1 and "file exists" not in err and str(parts) in err, err
+    out.write_text("precious")
+    rc, err = _run(capsys, argv)
+    assert rc == 1 and "file exists" not in err and out.read_text() == "precious", err
 
 
 # ---------------------------------------------------------------------------------------------
