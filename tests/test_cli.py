@@ -75,7 +75,10 @@ def test_configs_lists_all(capsys):
     (["eval", "resnet18", "--hw", "/nonexistent.yaml"], 1, "no such file"),
     (["map", "--hw", EYERISS, "--layer", "conv K=x"], 1, "not an integer"),
     (["map", "--hw", EYERISS, "--layer", "blah K=1"], 1, "unknown op"),
-    (["eval", "resnet18", "--hw", EYERISS, "--batch", "0"], 1, "--batch"),
+    (["eval", "resnet18", "--hw", EYERISS, "--batch", "0"], 2, "argument --batch: must be an integer in [1, 65,536]"),
+    (["eval", "resnet18", "--hw", EYERISS, "--format", "parquet"], 1, "--format parquet needs -o FILE"),
+    (["rankcorr", "--from-sweep", "/nonexistent.parquet"], 1, "--from-sweep /nonexistent.parquet: no such file"),
+    (["plot", "pareto", str(EYERISS), "-o", "/tmp/accelsim-never-written.png"], 1, "not a readable Parquet table"),
     (["eval"], 2, "usage"),
     (["frobnicate"], 2, "usage"),
 ])
@@ -154,3 +157,19 @@ def test_eval_onnx_unsupported_and_bad_files(tmp_path):
     assert r.returncode == 1 and "not a valid ONNX" in r.stderr and "Traceback" not in r.stderr
     r = run("eval", str(p), "--hw", EYERISS, "--input-shape", "x=1xfoo")
     assert r.returncode == 1 and "--input-shape" in r.stderr
+
+
+def test_eval_table_of_an_all_unsupported_graph(tmp_path, capsys):
+    """--allow-unsupported on a graph with no supported operator: a table (not a TypeError), every node
+    listed as costed as zero."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    node = helper.make_node("Einsum", ["x", "x"], ["y"], name="only", equation="nchw,nchw->nchw")
+    p = tmp_path / "u.onnx"
+    onnx.save(helper.make_model(helper.make_graph([node], "g", [x], [y]), opset_imports=[helper.make_opsetid("", 17)]), p)
+    assert main(["eval", str(p), "--hw", EYERISS, "--allow-unsupported"]) == 0
+    out = capsys.readouterr().out
+    assert "only" in out and "unsupported: costed as zero" in out and "total: 0.000 GMACs in 0 layers" in out

@@ -139,7 +139,7 @@ def test_nb201_driver_contract_and_joint_is_brute_force(tmp_path, capsys):
             "parameters": [{"path": ["bitwidths.weights", "bitwidths.inputs"], "values": [[16, 16], [8, 8]]}]}
     p = tmp_path / "two.yaml"
     p.write_text(yaml.safe_dump(spec))
-    assert main(["codesign", "--space", "nb201", "--ref-hw", str(ROOT / "configs" / "eyeriss.yaml"), "--sweep", str(p),
+    assert main(["codesign", "--space", "nb201", "--hw", str(ROOT / "configs" / "eyeriss.yaml"), "--sweep", str(p),
                  "--keep", "3", "--objective", "edp", "--min-accuracy", "91", "--max-latency-ms", "100",
                  "--nas-budget", "150", "--format", "json", "--jobs", "1", "--keep-study", "1,3,10"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -31,7 +31,7 @@ parameters:
 TINY_ARGS = ["--space", "fbnet", "--data", "synthetic", "--epochs", "3", "--warmup-epochs", "1", "--latency-weight", "2",
              "--bits", "4,8", "--width-mult", "0.25", "--max-depth", "1", "--stages", "2", "--resolution", "16",
              "--train-samples", "600", "--test-samples", "200", "--batch-size", "32", "--finetune-epochs", "1",
-             "--workers", "2"]
+             "--jobs", "2"]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def run(tmp_path_factory):
     threads = torch.get_num_threads()
     t0 = time.process_time()  # CPU seconds of all threads: independent of other load on the machine
     try:
-        rc = main(["joint", *TINY_ARGS, "--hw-space", str(spec), "--objective", "gen-gap", "--compare", "-o", str(out)])
+        rc = main(["joint", *TINY_ARGS, "--sweep", str(spec), "--objective", "gen-gap", "--compare", "-o", str(out)])
     finally:
         torch.set_num_threads(threads)
     return rc, out, time.process_time() - t0
@@ -124,27 +124,31 @@ def test_joint_bad_input(tmp_path, capsys):
     spec = tmp_path / "hw.yaml"
     spec.write_text(HW_SPACE)
     cases = [
-        (["--hw-space", str(tmp_path / "none.yaml")], "no such file"),
-        (["--hw-space", str(spec), "--bits", "4,banana"], "bitwidth choice 'banana'"),
-        (["--hw-space", str(spec), "--data", str(tmp_path)], "no CIFAR binary files"),
+        (["--sweep", str(tmp_path / "none.yaml")], "no such file"),
+        (["--sweep", str(spec), "--bits", "4,banana"], "bitwidth choice 'banana'"),
+        (["--sweep", str(spec), "--data", str(tmp_path)], "no CIFAR binary files"),
     ]
     bad = tmp_path / "bad.yaml"
-    bad.write_text(HW_SPACE + "  - path: bitwidths.weights\n    values: [8, 16]\n")
-    cases.append((["--hw-space", str(bad)], "per-layer bitwidths"))
+    bad.write_text(HW_SPACE.replace("parameters:", "mode: random\nsamples: 4\nparameters:")
+                   + "  - path: levels.DRAM.read_bandwidth_bits\n    uniform: {low: 32, high: 128}\n")
+    cases.append((["--sweep", str(bad)], "continuous (uniform) parameters cannot be design choices"))
     for extra, msg in cases:
         args = list(TINY_ARGS)
-        if "--data" in extra:
-            i = args.index("--data")
-            del args[i:i + 2]
+        for opt in ("--data", "--bits"):  # single-valued: the case's value replaces the default one
+            if opt in extra:
+                i = args.index(opt)
+                del args[i:i + 2]
         rc = main(["joint", *args, *extra, "-o", str(tmp_path / "out")])
         err = capsys.readouterr().err
         assert rc == 1 and msg in err and "Traceback" not in err, (extra, err)
-    rc = main(["joint", *TINY_ARGS, "--hw-space", str(spec), "--epochs", "0", "-o", str(tmp_path / "o")])
-    assert rc == 1 and "--epochs must be >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["joint", *TINY_ARGS, "--sweep", str(spec), "--epochs", "0", "-o", str(tmp_path / "o")])
+    assert e.value.code == 2 and "argument --epochs: must be an integer in [1, 10,000]" in capsys.readouterr().err
     (tmp_path / "afile").write_text("x")
-    rc = main(["joint", *TINY_ARGS, "--hw-space", str(spec), "-o", str(tmp_path / "afile" / "run")])
+    rc = main(["joint", *TINY_ARGS, "--sweep", str(spec), "-o", str(tmp_path / "afile" / "run")])
     err = capsys.readouterr().err
-    assert rc == 1 and "cannot create the output directory" in err and "Traceback" not in err
+    assert rc == 1 and "afile is not a directory" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "o").exists()  # failed runs leave no directory
 
 
 def test_help_lists_joint_and_stays_light():
@@ -171,3 +175,26 @@ def test_cli_eval_with_bitwidths_reproduces_the_summary(run, capsys):
     r = subprocess.run([sys.executable, "-m", "accel", "eval", str(out / "network.onnx"), "--hw",
                         str(out / "accelerator.yaml"), "--bitwidths", str(bad)], capture_output=True, text=True)
     assert r.returncode == 1 and "Traceback" not in r.stderr
+
+
+def test_joint_runs_on_the_shipped_sweep_spec(tmp_path, capsys):
+    """configs/sweeps/demo.yaml (global bitwidths swept, a power budget) is accepted: both are left out
+    with a warning; the run writes its directory in one piece (no temp directory left next to it)."""
+    threads = torch.get_num_threads()
+    out = tmp_path / "demo"
+    try:
+        rc = main(["joint", "--space", "fbnet", "--data", "synthetic", "--sweep", str(ROOT / "configs" / "sweeps" / "demo.yaml"),
+                   "--epochs", "2", "--warmup-epochs", "1", "--latency-weight", "2", "--bits", "8", "--width-mult", "0.25",
+                   "--max-depth", "1", "--stages", "1", "--resolution", "16", "--train-samples", "100",
+                   "--test-samples", "50", "--batch-size", "32", "--finetune-epochs", "0", "--jobs", "2", "-o", str(out)])
+    finally:
+        torch.set_num_threads(threads)
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "left out" in err and "max_power_mw (250 mW) is not applied" in err
+    s = json.loads((out / "summary.json").read_text())
+    assert s["search"]["designs"] == 144
+    assert [p.name for p in tmp_path.iterdir()] == ["demo"]
+    assert main(["joint", "--space", "fbnet", "--data", "synthetic", "--sweep", "x.yaml", "--epochs", "1",
+                 "--latency-weight", "1", "-o", str(out)]) == 1
+    assert "not empty; use --force" in capsys.readouterr().err and (out / "summary.json").exists()

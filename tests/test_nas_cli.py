@@ -94,10 +94,13 @@ def test_profiling_and_cdf_strategies(capsys):
 
 
 def test_table_output_files_and_plot(tmp_path, capsys):
-    pq, png = tmp_path / "r.parquet", tmp_path / "p.png"
-    assert main(["nas", "--hw", "eyeriss", "--strategy", "random", "--budget", "40", "--max-latency-ms", "5",
-                 "-o", str(pq), "--plot", str(png), "--pareto"]) == 0
-    text = capsys.readouterr().out
+    pq, png, txt = tmp_path / "r.parquet", tmp_path / "p.png", tmp_path / "r.txt"
+    argv = ["nas", "--hw", "eyeriss", "--strategy", "random", "--budget", "40", "--max-latency-ms", "5", "--pareto"]
+    assert main([*argv, "-o", str(pq), "--plot", str(png)]) == 0
+    out = capsys.readouterr()
+    assert out.out == "" and f"wrote {pq}" in out.err and f"plotted {png}" in out.err
+    assert main([*argv, "-o", str(txt)]) == 0
+    text = txt.read_text()
     assert "Pareto front" in text and "strategy random, 40 evaluated" in text
     df = pd.read_parquet(pq)
     assert len(df) == 40 and {"arch", "accuracy", "latency_s", "energy_pj", "score", "feasible"} <= set(df.columns)
@@ -132,12 +135,23 @@ def test_other_space_with_proxy(capsys):
     (["--strategy", "cdf"], "--max-latency-ms"),
     (["--space", "fbnet"], "no accuracy table"),
     (["--accuracy", "proxy:flops"], "unknown proxy"),
-    (["--budget", "0"], "--budget"),
-    (["--max-latency-ms", "-1"], "must be > 0"),
     (["--max-area-mm2", "5"], "defines no area"),
 ])
 def test_errors(capsys, argv, message):
     assert main(["nas", "--hw", EYERISS, "--budget", "5", *argv]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--budget", "0"], "argument --budget: must be an integer in [1, 1,000,000]"),
+    (["--max-latency-ms", "-1"], "argument --max-latency-ms: must be > 0"),
+    (["--latency-weight", "nan"], "argument --latency-weight: must be a finite number"),
+])
+def test_option_value_errors(capsys, argv, message):
+    with pytest.raises(SystemExit) as e:
+        main(["nas", "--hw", EYERISS, *argv])
+    assert e.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
 

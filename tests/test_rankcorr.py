@@ -60,7 +60,7 @@ def test_rankcorr_command(tmp_path, capsys):
 
     hm, sc = tmp_path / "hm.png", tmp_path / "sc.png"
     assert main(["rankcorr", "--space", "nb201", "--sample", "40", "--hw", str(ROOT / "configs" / "eyeriss.yaml"),
-                 "--hw", "shidiannao-like", "--metric", "edp", "--top-k", "5", "--format", "json", "--plot", str(hm),
+                 "--hw", "shidiannao-like", "--metric", "edp", "--top", "5", "--format", "json", "--plot", str(hm),
                  "--scatter-plot", str(sc), "--pair", "eyeriss", "macs"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["columns"] == ["eyeriss", "shidiannao-like", "macs", "params"] and out["n"] == 40 and out["top_k"] == 5

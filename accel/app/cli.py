@@ -1,5 +1,7 @@
-"""The ``accelsim`` command.  Exit codes: 0 ok, 1 invalid input (bad config, unknown network, no valid
-mapping), 2 usage error.  Heavy imports happen inside the subcommands so ``accelsim --help`` is fast."""
+"""The ``accelsim`` command.  Exit codes: 0 ok, 1 error (invalid input, no valid mapping, an output that
+must not be written), 2 usage error (argparse: unknown option, bad option value), 3 internal error (a
+bug), 130 interrupted.  Grammar and output rules: :mod:`accel.app.options`, :mod:`accel.app.output`.
+Heavy imports happen inside the subcommands so ``accelsim --help`` is fast."""
 
 from __future__ import annotations
 
@@ -82,14 +84,14 @@ def _load_network(spec: str, batch: int, input_shapes=None, fuse: bool = True, a
 
 
 def cmd_eval(args) -> int:
-    from mapper.network import evaluate_network
-    from accel.app.report import write_result
+    from accel.app.options import effort_budget
+    from accel.app.report import render_result
     from mapper.mapspace import NoValidMapping
+    from mapper.network import NetworkEvaluator
 
-    if args.batch < 1:
-        raise UserError("--batch must be >= 1")
-    if args.format == "parquet" and not args.output:
-        raise UserError("--format parquet needs -o FILE")
+    if args.bitwidths and args.effort == "fast":
+        raise UserError("--effort fast: not available with --bitwidths (per-layer precisions are mapped with the "
+                        "thorough budget)")
     arch = _load_arch(args.hw)
     net = _load_network(args.network, args.batch, _parse_input_shapes(args.input_shape), not args.no_fuse,
                         args.allow_unsupported)
@@ -105,62 +107,62 @@ def cmd_eval(args) -> int:
             except BitwidthsError as e:
                 raise UserError(str(e)) from None
         else:
+            ev = NetworkEvaluator(arch, args.objective, args.seed, effort=effort_budget(args.effort, "thorough"))
             with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-                res = evaluate_network(net, arch, objective=args.objective, seed=args.seed, executor=pool)
+                res = ev.network(net, executor=pool)
     except NoValidMapping as e:
         raise UserError(str(e)) from None
-    text = write_result(res, args.format, args.output)
-    if text is not None:
-        print(text)
-    elif args.output:
-        print(f"wrote {args.output}", file=sys.stderr)
+    render_result(res, args.format, args.output)
     return 0
 
 
 def cmd_map(args) -> int:
     import json
 
+    from accel.app.options import effort_budget
+    from accel.app.output import emit_text
     from accel.workload import WorkloadError, parse_layer_spec
     from mapper.mapspace import NoValidMapping
-    from mapper.search import search_mapping
+    from mapper.search import BUDGETS, search_mapping
 
     arch = _load_arch(args.hw)
     try:
         layer = parse_layer_spec(args.layer)
     except WorkloadError as e:
         raise UserError(str(e)) from None
+    b = BUDGETS[effort_budget(args.effort, "thorough")]
     try:
-        res = search_mapping(layer, arch, objective=args.objective, seed=args.seed)
+        res = search_mapping(layer, arch, objective=args.objective, seed=args.seed, samples=b.samples,
+                             rounds=b.rounds, restarts=b.restarts, exhaustive_limit=b.exhaustive_limit)
     except NoValidMapping as e:
         raise UserError(str(e)) from None
     c = res.cost
     if args.format == "json":
-        print(json.dumps({
+        emit_text(json.dumps({
             "layer": layer.describe(), "hw": arch.name, "objective": args.objective,
             "mapping": res.mapping.to_dict(arch), "latency_cycles": c.latency_cycles, "latency_s": c.latency_s,
             "energy_pj": c.energy_pj, "utilization": c.utilization, "active_pes": c.active_pes,
             "compute_cycles": c.compute_cycles, "stall_cycles": c.stall_cycles, "fill_drain_cycles": c.fill_drain_cycles,
             "energy_breakdown_pj": c.energy_breakdown_pj, "reads": c.reads, "writes": c.writes,
-            "evaluations": res.evaluations, "exhaustive": res.exhaustive}, indent=1))
+            "evaluations": res.evaluations, "exhaustive": res.exhaustive}, indent=1), args.output)
         return 0
-    print(f"layer: {layer.describe()}   ({layer.macs:,} MACs)")
-    print(f"hw: {arch.name} ({arch.summary()})")
-    print(f"objective: {args.objective}; searched {res.evaluations:,} mappings "
-          f"({'exhaustive' if res.exhaustive else 'sampled + local search'}, mapspace {res.mapspace_size:.3g})")
-    print()
-    print(res.mapping.loop_nest(arch))
-    print()
-    print(f"latency: {c.latency_cycles:,.0f} cycles ({c.latency_s * 1e6:.2f} µs): compute {c.compute_cycles:,.0f}, "
-          f"psum accumulate {c.accumulate_cycles:,.0f}, systolic folds {c.fold_overhead_cycles:,.0f}, "
-          f"fill/drain {c.fill_drain_cycles:,.0f}")
-    print("stalls: " + ", ".join(f"{k} {v:,.0f}" for k, v in c.stall_cycles.items()))
-    print(f"utilization: {c.utilization:.3f} (spatial {c.spatial_utilization:.3f}, {c.active_pes} PEs active, "
-          f"padding waste {100 * (c.padded_points_ratio - 1):.1f} %)")
-    print(f"energy: {c.energy_pj / 1e6:.3f} µJ (MAC {c.mac_energy_pj / 1e6:.3f}, NoC {c.noc_energy_pj / 1e6:.3f}, "
-          f"static {c.static_energy_pj / 1e6:.3f})")
+    lines = [f"layer: {layer.describe()}   ({layer.macs:,} MACs)",
+             f"hw: {arch.name} ({arch.summary()})",
+             f"objective: {args.objective}; searched {res.evaluations:,} mappings "
+             f"({'exhaustive' if res.exhaustive else 'sampled + local search'}, mapspace {res.mapspace_size:.3g})",
+             "", res.mapping.loop_nest(arch), "",
+             f"latency: {c.latency_cycles:,.0f} cycles ({c.latency_s * 1e6:.2f} µs): compute {c.compute_cycles:,.0f}, "
+             f"psum accumulate {c.accumulate_cycles:,.0f}, systolic folds {c.fold_overhead_cycles:,.0f}, "
+             f"fill/drain {c.fill_drain_cycles:,.0f}",
+             "stalls: " + ", ".join(f"{k} {v:,.0f}" for k, v in c.stall_cycles.items()),
+             f"utilization: {c.utilization:.3f} (spatial {c.spatial_utilization:.3f}, {c.active_pes} PEs active, "
+             f"padding waste {100 * (c.padded_points_ratio - 1):.1f} %)",
+             f"energy: {c.energy_pj / 1e6:.3f} µJ (MAC {c.mac_energy_pj / 1e6:.3f}, NoC {c.noc_energy_pj / 1e6:.3f}, "
+             f"static {c.static_energy_pj / 1e6:.3f})"]
     for lv, ops in c.energy_breakdown_pj.items():
         acc = ", ".join(f"{o} {c.reads[lv][o]:,.0f}r/{c.writes[lv][o]:,.0f}w" for o in ops)
-        print(f"  {lv:>6}: {sum(ops.values()) / 1e6:9.3f} µJ   {acc}")
+        lines.append(f"  {lv:>6}: {sum(ops.values()) / 1e6:9.3f} µJ   {acc}")
+    emit_text("\n".join(lines), args.output)
     return 0
 
 
@@ -176,35 +178,56 @@ def cmd_configs(args) -> int:
     return 0
 
 
+ZOO_NETWORKS = "alexnet, vgg16, resnet18, resnet50, mobilenet_v2, mobilenet_v3_large"
+"""Shown in ``eval --help`` (kept equal to :func:`accel.zoo.list_networks` by tests/test_cli_grammar.py)."""
+
+
+def _map_format(s: str) -> str:
+    return "table" if s == "text" else s  # ``--format text``: the old name of map's table output
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="accelsim", description="Fast analytical DNN accelerator simulator.")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    e = sub.add_parser("eval", help="map and cost a network on an accelerator")
-    e.add_argument("network", help="zoo name (accelsim eval --list) or an .onnx file")
-    e.add_argument("--hw", required=True, help="accelerator YAML (or a shipped config name)")
-    e.add_argument("--objective", choices=OBJECTIVES, default="edp")
-    e.add_argument("--batch", type=int, default=1)
-    e.add_argument("--format", choices=FORMATS, default="table")
-    e.add_argument("-o", "--output", help="write to FILE instead of stdout")
-    e.add_argument("--seed", type=int, default=0)
+    from accel.app.options import Parser, add_effort_option, add_output_options, int_in, seed_int
+
+    p = Parser(prog="accelsim", description="Fast analytical DNN accelerator simulator.  Exit codes: 0 ok, "
+                                            "1 error (bad input, output refused), 2 usage error, 3 internal error "
+                                            "(a bug: please report it), 130 interrupted.")
+    p.add_argument("--debug", action="store_true", help="print the Python traceback of an internal error")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    e = sub.add_parser("eval", help="map and cost a network on an accelerator",
+                       description="Map every layer of NETWORK on an accelerator and report per-layer latency, "
+                                   "energy and utilization.")
+    e.add_argument("network", help=f"zoo name ({ZOO_NETWORKS}), an .onnx file, or a NAS architecture "
+                                   "SPACE:ENCODING (e.g. nb201:|nor_conv_3x3~0|+...)")
+    e.add_argument("--hw", required=True, help="accelerator YAML (or a shipped config name, see accelsim configs)")
+    e.add_argument("--objective", choices=OBJECTIVES, default="edp", help="per-layer mapping objective (default edp)")
+    e.add_argument("--batch", type=int_in(1, 65536), default=1, help="inference batch size (default 1)")
+    add_output_options(e, FORMATS, "the per-layer results")
+    e.add_argument("--seed", type=seed_int, default=0, help="mapper random seed (default 0)")
+    add_effort_option(e, "thorough")
     e.add_argument("--input-shape", action="append", metavar="NAME=1x3x224x224",
                    help="ONNX: fix a graph input's shape (repeatable)")
     e.add_argument("--no-fuse", action="store_true", help="ONNX: cost BatchNorm/activations as separate layers")
     e.add_argument("--allow-unsupported", action="store_true", help="ONNX: cost unsupported operators as zero")
     e.add_argument("--bitwidths", metavar="JSON",
                    help="per-layer weight/activation bitwidths (bitwidths.json written by accelsim joint)")
-    e.set_defaults(func=cmd_eval)
+    e.set_defaults(func=cmd_eval, outputs={"output": ("-o", "file")})
     m = sub.add_parser("map", help="find the best mapping of one layer",
                        description='Layer syntax: "conv N=1 K=64 C=64 P=56 Q=56 R=3 S=3 [stride=2] [dilation=1] '
                                    '[groups=g]" (op first: conv, fc, matmul, maxpool, avgpool, add, mul, relu; '
                                    'K and C are per group unless groups= is given).')
-    m.add_argument("--hw", required=True)
-    m.add_argument("--layer", required=True)
-    m.add_argument("--objective", choices=OBJECTIVES, default="edp")
-    m.add_argument("--format", choices=("text", "json"), default="text")
-    m.add_argument("--seed", type=int, default=0)
-    m.set_defaults(func=cmd_map)
-    c = sub.add_parser("configs", help="list shipped accelerator configs")
+    m.add_argument("--hw", required=True, help="accelerator YAML (or a shipped config name)")
+    m.add_argument("--layer", required=True, help='layer spec, e.g. "conv K=64 C=64 P=56 Q=56 R=3 S=3"')
+    m.add_argument("--objective", choices=OBJECTIVES, default="edp", help="mapping objective (default edp)")
+    m.add_argument("--seed", type=seed_int, default=0, help="mapper random seed (default 0)")
+    add_effort_option(m, "thorough")
+    add_output_options(m, None, "the mapping and its cost")
+    m.add_argument("--format", choices=("table", "json"), type=_map_format, default=None,
+                   help="table (loop nest and cost; 'text' is accepted) | json (default: from -o's extension, "
+                        "else table)")
+    m.set_defaults(func=cmd_map, outputs={"output": ("-o", "file")}, formats=("table", "json"))
+    c = sub.add_parser("configs", help="list shipped accelerator configs",
+                       description="List the shipped accelerator configs (configs/*.yaml), one line each.")
     c.set_defaults(func=cmd_configs)
     # Subcommands of the other areas register themselves; each module imports only argparse at import time.
     for name in EXTENSIONS:
@@ -219,15 +242,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``accelsim``.  Errors accelsim raises on purpose (:class:`accel.errors.AccelsimError`) print
+    ``accelsim: error: MSG`` and exit 1; Ctrl-C exits 130; anything else is a bug: ``accelsim: internal
+    error — please report: TYPE: MSG``, exit 3 (traceback only with ``accelsim --debug``)."""
+    from accel.errors import AccelsimError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        from accel.app.output import prepare_outputs
+
+        prepare_outputs(args)
         return args.func(args)
-    except UserError as e:
+    except AccelsimError as e:
         print(f"accelsim: error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("accelsim: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         return 0
+    except Exception as e:  # noqa: BLE001 - the catch-all of the command line
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        print(f"accelsim: internal error — please report: {type(e).__name__}: {e}"
+              + ("" if args.debug else " (rerun with accelsim --debug for the traceback)"), file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

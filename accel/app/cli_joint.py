@@ -3,67 +3,116 @@ Only argparse and the standard library are imported here; the handler imports th
 
 ::
 
-    accelsim joint --space fbnet --data DIR|synthetic --hw-space SPEC.yaml --epochs E --latency-weight W
-                   [--energy-weight W] [--objective plain|gen-gap] [--bits 4,6,8,16] [--compare] -o run/
+    accelsim joint --space fbnet --data DIR|synthetic --sweep SPEC.yaml --epochs E --latency-weight W
+                   [--energy-weight W] [--objective plain|gen-gap] [--bits 4,6,8,16] [--compare] -o run/ [--force]
 
-``--data``: a directory with the CIFAR-10 or CIFAR-100 binary files, or ``synthetic``.  ``--hw-space``:
-a sweep spec (``accelsim sweep``'s format, :mod:`accel.app.sweep`); each of its parameters is one design
-dimension of the differentiable accelerator search.  Writes ``network.onnx``, ``bitwidths.json``,
-``accelerator.yaml``, ``curves.png``, ``summary.json``, ``history.parquet`` and ``cost_table.parquet``
-into the output directory (see :mod:`nas.joint.pipeline`).
+``--data``: a directory with the CIFAR-10 or CIFAR-100 binary files, or ``synthetic``.  ``--sweep``:
+a sweep spec (``accelsim sweep``'s format, :mod:`accel.designspace`); each of its discrete parameters is
+one design dimension of the differentiable accelerator search.  What joint does with the rest of a spec
+(:func:`joint_sweep`): a parameter sweeping the global ``bitwidths`` is left out (the search picks
+per-layer precisions from ``--bits`` instead) and ``constraints.max_power_mw`` is not applied (a design's
+power depends on the network being searched), each with a warning; ``uniform`` parameters are refused.
+Writes ``network.onnx``, ``bitwidths.json``, ``accelerator.yaml``, ``curves.png``, ``summary.json``,
+``history.parquet`` and ``cost_table.parquet`` into the output directory (see :mod:`nas.joint.pipeline`),
+which appears only when the run succeeds (built in a temp directory next to it, then renamed).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
-from pathlib import Path
 
 SPACES = ("fbnet",)
 
 
 def add_parsers(sub) -> None:
+    from accel.app.options import (float_in, fraction_open, int_in, nonneg_float, nonneg_int, positive_float,
+                                   positive_int, seed_int)
+
     p = sub.add_parser("joint", help="joint network x bitwidth x accelerator search (Auto-NBA, FBNet space)",
                        description="Auto-NBA joint search of FBNet networks, per-layer bitwidths and accelerator "
                                    "designs on the accelsim cost model; writes network.onnx, bitwidths.json, "
-                                   "accelerator.yaml, curves.png and summary.json.")
+                                   "accelerator.yaml, curves.png and summary.json into the -o directory.  "
+                                   "--sweep: a sweep spec whose discrete parameters are the design dimensions "
+                                   "(global-bitwidth parameters and max_power_mw are ignored with a warning).")
     p.add_argument("--space", choices=SPACES, required=True, help="network search space")
     p.add_argument("--data", required=True, metavar="DIR|synthetic",
                    help="CIFAR-10/100 binary directory (data_batch_*.bin / train.bin) or 'synthetic'")
-    p.add_argument("--hw-space", required=True, metavar="SPEC.yaml", help="accelerator design space (sweep spec)")
-    p.add_argument("--epochs", type=int, required=True, help="supernet epochs (warm-up + search)")
-    p.add_argument("--latency-weight", type=float, required=True, help="weight of latency / reference latency")
-    p.add_argument("--energy-weight", type=float, default=0.0, help="weight of energy / reference energy (default 0)")
+    p.add_argument("--sweep", "--hw-space", required=True, metavar="SPEC.yaml", deprecated=("--hw-space",),
+                   help="accelerator design space (a sweep spec, e.g. configs/sweeps/demo.yaml)")
+    p.add_argument("--epochs", type=int_in(1, 10_000), required=True, help="supernet epochs (warm-up + search)")
+    p.add_argument("--latency-weight", type=nonneg_float, required=True,
+                   help="weight of latency / reference latency (>= 0)")
+    p.add_argument("--energy-weight", type=nonneg_float, default=0.0,
+                   help="weight of energy / reference energy (>= 0, default 0)")
     p.add_argument("--objective", choices=("plain", "gen-gap"), default="plain",
                    help="supernet weight loss: cross-entropy, or CHaNAS L_train + lambda*|L_val - L_train|")
-    p.add_argument("--gen-gap-lambda", type=float, default=0.45, help="lambda of the gen-gap objective (CHaNAS: 0.45)")
-    p.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--gen-gap-lambda", type=nonneg_float, default=0.45,
+                   help="lambda of the gen-gap objective (CHaNAS: 0.45)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="output directory (must not exist or be empty, unless --force replaces it)")
+    p.add_argument("--force", action="store_true", help="replace an existing non-empty output directory")
     g = p.add_argument_group("search space size")
     g.add_argument("--bits", default="4,6,8,16", help="bitwidth choices: N (weights = activations) or WxA, comma-separated")
     g.add_argument("--law", choices=("bitfusion", "none"), default="bitfusion",
                    help="PE throughput vs precision: Bit-Fusion bricks, or fixed-precision PEs")
-    g.add_argument("--width-mult", type=float, default=1.0, help="channel multiplier (FBNet: 1.0)")
-    g.add_argument("--max-depth", type=int, default=None, help="at most this many searchable layers per stage")
-    g.add_argument("--stages", type=int, default=None, help="keep only the first N of FBNet's 7 stages")
-    g.add_argument("--resolution", type=int, default=32, help="input resolution in pixels (images are resized)")
+    g.add_argument("--width-mult", type=float_in(0, 4, lo_open=True), default=1.0,
+                   help="channel multiplier in (0, 4] (FBNet: 1.0)")
+    g.add_argument("--max-depth", type=positive_int, default=None, help="at most this many searchable layers per stage")
+    g.add_argument("--stages", type=int_in(1, 7), default=None, help="keep only the first N of FBNet's 7 stages")
+    g.add_argument("--resolution", type=int_in(8, 1024), default=32, help="input resolution in pixels (images are resized)")
     t = p.add_argument_group("training")
-    t.add_argument("--warmup-epochs", type=int, default=None, help="weight-only epochs first (default epochs // 3)")
-    t.add_argument("--finetune-epochs", type=int, default=2, help="fine-tuning epochs of the derived network")
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--lr", type=float, default=0.05, help="SGD learning rate of the weights")
-    t.add_argument("--arch-lr", type=float, default=0.02, help="Adam learning rate of operator/bitwidth logits")
-    t.add_argument("--design-lr", type=float, default=0.05, help="Adam learning rate of the design logits")
-    t.add_argument("--train-samples", type=int, default=None,
+    t.add_argument("--warmup-epochs", type=nonneg_int, default=None, help="weight-only epochs first (default epochs // 3)")
+    t.add_argument("--finetune-epochs", type=nonneg_int, default=2, help="fine-tuning epochs of the derived network")
+    t.add_argument("--batch-size", type=int_in(1, 65536), default=64, help="training batch size (default 64)")
+    t.add_argument("--lr", type=positive_float, default=0.05, help="SGD learning rate of the weights")
+    t.add_argument("--arch-lr", type=positive_float, default=0.02, help="Adam learning rate of operator/bitwidth logits")
+    t.add_argument("--design-lr", type=positive_float, default=0.05, help="Adam learning rate of the design logits")
+    t.add_argument("--train-samples", type=positive_int, default=None,
                    help="use at most N training images (synthetic: generate N; default 2000 synthetic, all CIFAR)")
-    t.add_argument("--test-samples", type=int, default=None, help="use at most N test images (synthetic default 500)")
-    t.add_argument("--val-fraction", type=float, default=0.2, help="share of the training images used for validation")
+    t.add_argument("--test-samples", type=positive_int, default=None,
+                   help="use at most N test images (synthetic default 500)")
+    t.add_argument("--val-fraction", type=fraction_open, default=0.2,
+                   help="share of the training images used for validation, in (0, 1)")
     t.add_argument("--no-augment", action="store_true", help="no random crop / flip")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=seed_int, default=0, help="data, search and training seed (default 0)")
     p.add_argument("--compare", action="store_true",
                    help="also evaluate the reference accelerator and the decoupled baseline (NAS, then sweep)")
-    p.add_argument("--workers", type=int, default=None, help="threads for the mapping searches (default: CPU count)")
-    p.add_argument("--torch-threads", type=int, default=1, help="torch intra-op threads (default 1)")
-    p.set_defaults(func=cmd_joint)
+    p.add_argument("--jobs", "--workers", type=positive_int, default=None, deprecated=("--workers",),
+                   help="threads for the mapping searches (default: CPU count)")
+    p.add_argument("--torch-threads", type=positive_int, default=1, help="torch intra-op threads (default 1)")
+    p.set_defaults(func=cmd_joint, outputs={"output": ("-o", "dir")})
+
+
+def joint_sweep(path: str):
+    """The hardware design space of ``--sweep``: the spec's parameters that are accelerator design choices.
+    A parameter setting the global ``bitwidths`` is left out (the joint search picks per-layer precisions
+    from ``--bits``) and ``constraints.max_power_mw`` is not applied; each prints a warning.  Other
+    unsupported content (``uniform`` parameters) raises :class:`nas.joint.hwspace.HwSpaceError`."""
+    from accel.designspace import SweepSpecError, load_sweep
+    from nas.joint.hwspace import HwSpaceError, hw_space_from_sweep
+
+    try:
+        sw = load_sweep(path)
+    except SweepSpecError as e:
+        raise HwSpaceError(str(e)) from None
+    spec = sw.spec
+    keep = [i for i, par in enumerate(spec.parameters) if not any(q.split(".")[0] == "bitwidths" for q in par.paths)]
+    for i, par in enumerate(spec.parameters):
+        if i not in keep:
+            print(f"accelsim: warning: {path}: parameters[{i}] ({', '.join(par.paths)}) left out: the joint search "
+                  "picks per-layer bitwidths from --bits", file=sys.stderr)
+    update: dict = {}
+    if len(keep) != len(spec.parameters):
+        update["parameters"] = [spec.parameters[i] for i in keep]
+    if spec.constraints.max_power_mw is not None:
+        print(f"accelsim: warning: {path}: constraints.max_power_mw ({spec.constraints.max_power_mw:g} mW) is not "
+              "applied: a design's power depends on the network being searched", file=sys.stderr)
+        update["constraints"] = spec.constraints.model_copy(update={"max_power_mw": None})
+    if update:
+        sw = dataclasses.replace(sw, spec=spec.model_copy(update=update), locs=[sw.locs[i] for i in keep])
+    return hw_space_from_sweep(sw)
 
 
 def _load_data(args):
@@ -86,15 +135,8 @@ def _load_data(args):
 
 def cmd_joint(args) -> int:
     from accel.app.cli import UserError
+    from accel.app.output import atomic_directory
 
-    if args.epochs < 1:
-        raise UserError("--epochs must be >= 1")
-    if args.latency_weight < 0 or args.energy_weight < 0:
-        raise UserError("--latency-weight and --energy-weight must be >= 0")
-    for flag, v in (("--train-samples", args.train_samples), ("--test-samples", args.test_samples),
-                    ("--workers", args.workers), ("--torch-threads", args.torch_threads), ("--batch-size", args.batch_size)):
-        if v is not None and v < 1:
-            raise UserError(f"{flag} must be >= 1")
     try:
         import torch
     except ImportError:
@@ -103,7 +145,7 @@ def cmd_joint(args) -> int:
 
     from mapper.mapspace import NoValidMapping
     from nas.joint.data import DataError, split_train_val
-    from nas.joint.hwspace import HwSpaceError, load_hw_space
+    from nas.joint.hwspace import HwSpaceError
     from nas.joint.pipeline import run_joint
     from nas.joint.precision import BitwidthsError, PrecisionLaw, parse_bit_choices
     from nas.joint.search import JointConfig
@@ -112,7 +154,7 @@ def cmd_joint(args) -> int:
     torch.set_num_threads(args.torch_threads)
     try:
         bits = parse_bit_choices(args.bits)
-        hw = load_hw_space(args.hw_space)
+        hw = joint_sweep(args.sweep)
         train_all, test = _load_data(args)
         train, val = split_train_val(train_all, args.val_fraction, args.seed)
         space = FBNetSpace(width_mult=args.width_mult, max_depth=args.max_depth, num_stages=args.stages,
@@ -133,14 +175,10 @@ def cmd_joint(args) -> int:
     def progress(msg: str, done: int, total: int) -> None:
         print(f"  {msg}", file=sys.stderr, flush=True)
 
+    workers = args.jobs or os.cpu_count() or 1
     try:
-        Path(args.output).mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"-o {args.output}: cannot create the output directory ({e.strerror or e})") from None
-    workers = args.workers or os.cpu_count() or 1
-    try:
-        with ThreadPoolExecutor(workers) as pool:
-            summary = run_joint(args.output, space, train, val, test, hw, config, bits, PrecisionLaw(args.law),
+        with atomic_directory(args.output, args.force) as tmp_dir, ThreadPoolExecutor(workers) as pool:
+            summary = run_joint(tmp_dir, space, train, val, test, hw, config, bits, PrecisionLaw(args.law),
                                 compare=args.compare, executor=pool, progress=progress)
     except (BitwidthsError, NoValidMapping) as e:
         raise UserError(str(e)) from None

@@ -3,15 +3,16 @@
 Only argparse / stdlib at import time: numpy, pandas, torch and the NAS modules load inside the handlers.
 
 ``accelsim nas --space nb201 --hw configs/eyeriss.yaml --strategy evolution --budget 500
---max-latency-ms 5 [--accuracy table|proxy:synflow|predictor] [--seed 0] [-o result.parquet]
-[--format table|json] [--plot pareto.png]`` searches a space for accurate archs that meet the
-constraints on the accelerator; ``--format json`` prints ``{"space", "hw", "strategy", "evaluated",
-"best": [{"arch", "accuracy", "latency_ms", "energy_mj"}, ...], ...}``, best first.
+--max-latency-ms 5 [--accuracy table|proxy:synflow|predictor] [--seed 0] [--format table|json|csv|parquet]
+[-o FILE] [--plot pareto.png]`` searches a space for accurate archs that meet the constraints on the
+accelerator.  Its result is the summary (``table``, or ``json``: ``{"space", "hw", "strategy",
+"evaluated", "best": [{"arch", "accuracy", "latency_ms", "energy_mj"}, ...], ...}``, best first) or the
+query history, one row per evaluated arch (``csv``, ``parquet``); the studies likewise (summary, or one
+row per arch / network).  The format follows :func:`accel.app.output.resolve_format`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -36,18 +37,26 @@ def _space(name: str):
 
 def _jsonable(obj):
     """attrs → JSON-safe values (for Parquet metadata and --format json)."""
-    return json.loads(json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+    from accel.app.output import jsonable
+
+    return jsonable(obj)
 
 
-def _write_frame(df, path: str) -> None:
-    from pathlib import Path
+def _emit(args, df, summary_json, summary_text) -> None:
+    """The command's result in ``args.format``: the per-row table ``df`` (csv, parquet) or the summary
+    (json, table) — to ``-o`` (atomically) or stdout."""
+    from accel.app.output import emit_text, report_written, write_frame
 
-    df = df.copy()
-    df.attrs = _jsonable(dict(df.attrs))
-    if Path(path).suffix.lower() == ".csv":
-        df.to_csv(path, index=False)
+    if args.format in ("csv", "parquet"):
+        if args.output:
+            write_frame(df, args.output, args.format)
+            report_written(args.output)
+        else:
+            emit_text(df.to_csv(index=False), None)
+    elif args.format == "json":
+        emit_text(json.dumps(_jsonable(summary_json()), indent=1), args.output)
     else:
-        df.to_parquet(path, index=False)
+        emit_text(summary_text(), args.output)
 
 
 def _fmt(v: float, digits: int = 3) -> str:
@@ -73,15 +82,12 @@ def cmd_nas(args) -> int:
     from nas.search import Objective
 
     UserError = _err()
-    if args.budget < 1:
-        raise UserError("--budget must be >= 1")
-    if args.batch < 1:
-        raise UserError("--batch must be >= 1")
-    for opt in ("max_latency_ms", "max_energy_mj", "max_area_mm2"):
-        v = getattr(args, opt)
-        if v is not None and not v > 0:
-            raise UserError(f"--{opt.replace('_', '-')} must be > 0, got {v}")
+    if args.tournament > args.population:
+        raise UserError(f"--tournament {args.tournament} exceeds --population {args.population} (the tournament "
+                        "samples from the population)")
     space = _space(args.space)
+    if args.accuracy == "predictor" and space.finite and args.predictor_samples > space.size:
+        raise UserError(f"--predictor-samples {args.predictor_samples} exceeds the {space.size:,} archs of {space.name}")
     if args.strategy == "exhaustive" and not space.finite:
         raise UserError(f"--strategy exhaustive: space {space.name} has {space.size:.3g} archs (finite spaces: nb201)")
     if args.strategy == "cdf" and args.max_latency_ms is None:
@@ -92,7 +98,7 @@ def cmd_nas(args) -> int:
         constraints["latency_s"] = args.max_latency_ms * 1e-3
     if args.max_energy_mj is not None:
         constraints["energy_pj"] = args.max_energy_mj * 1e9
-    with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+    with ThreadPoolExecutor(args.jobs) as pool:
         hardware = SpaceHardware(space, arch, batch=args.batch, objective=args.objective, seed=args.seed,
                                  executor=pool if args.jobs > 1 else None)
         if args.max_area_mm2 is not None:
@@ -109,7 +115,7 @@ def cmd_nas(args) -> int:
         objective = Objective(weights=weights, refs={"latency_s": 1e-3}, constraints=constraints)
         params: dict = {}
         if args.strategy in ("evolution", "profiling", "cdf"):
-            params.update(population_size=args.population, sample_size=min(args.tournament, args.population),
+            params.update(population_size=args.population, sample_size=args.tournament,
                           crossover_prob=args.crossover)
         if args.strategy == "evolution":
             params["novelty"] = not args.plain_evolution
@@ -140,18 +146,19 @@ def cmd_nas(args) -> int:
     improved = df[df["best_score"].ne(df["best_score"].shift()) & df["best_score"].notna()]
     trajectory = [{"evaluated": int(q) + 1, "best_score": float(s), "arch": a}
                   for q, s, a in zip(improved["query"], improved["best_score"], improved["best_arch"])]
-    if args.output:
-        _write_frame(df, args.output)
     if args.plot:
         import matplotlib
 
-        matplotlib.use("Agg")
+        matplotlib.use("Agg")  # nas.profiling.plot_pareto uses pyplot
+        from accel.app.output import report_written, save_figure
         from nas.profiling import plot_pareto
 
         fig = plot_pareto(df, latency_bound_s=constraints.get("latency_s"))
         fig.axes[0].set_title(f"{space.name} on {arch.name}: {args.strategy}, {len(df)} evaluated")
-        fig.savefig(args.plot, dpi=120, bbox_inches="tight")
-    if args.format == "json":
+        save_figure(fig, args.plot, "--plot", dpi=120)
+        report_written(args.plot, "plotted")
+
+    def summary() -> dict:
         out = {"space": space.name, "hw": arch.name, "strategy": args.strategy, "evaluated": int(len(df)),
                "best": best, "accuracy_signal": acc_info, "constraints": constraints, "seed": args.seed,
                "unique_archs": int(df["arch"].nunique()), "trajectory": trajectory}
@@ -159,14 +166,11 @@ def cmd_nas(args) -> int:
                   "rejected_by_prefilter"):
             if k in df.attrs:
                 out[k] = df.attrs[k]
-        print(json.dumps(_jsonable(out), indent=1))
-    else:
-        print(_nas_text(df, space, arch, args, best, trajectory, acc_info, constraints))
+        return out
+
+    _emit(args, df, summary, lambda: _nas_text(df, space, arch, args, best, trajectory, acc_info, constraints))
     if not best:
         print("accelsim: warning: no evaluated architecture satisfies the constraints", file=sys.stderr)
-    for what, path in (("wrote", args.output), ("plotted", args.plot)):
-        if path:
-            print(f"{what} {path}", file=sys.stderr)
     return 0
 
 
@@ -243,26 +247,23 @@ def cmd_nas_proxies(args) -> int:
     bad = [n for n in names if n not in PROXIES]
     if bad:
         raise UserError(f"--proxies: unknown {bad} (known: {', '.join(PROXIES)})")
-    if args.archs < 3 or args.batch < 2:
-        raise UserError("--archs must be >= 3 and --batch >= 2")
-    if args.threads:
+    if space.finite and args.archs > space.size:
+        raise UserError(f"--archs {args.archs} exceeds the {space.size:,} archs of {space.name}")
+    if args.torch_threads:
         import torch
 
-        torch.set_num_threads(args.threads)
+        torch.set_num_threads(args.torch_threads)
     archs = _sample_archs(space, args.archs, args.seed)
     df = proxy_study(space, archs, space.accuracy, names, args.batch, args.seed,
                      progress=None if args.quiet else _progress("proxies"))
     rho = df.attrs["spearman"]
-    if args.output:
-        _write_frame(df, args.output)
-    if args.format == "json":
-        print(json.dumps({"space": space.name, "archs": len(df), "batch": args.batch, "seed": args.seed,
-                          "dataset": getattr(space, "dataset", None), "spearman": rho,
-                          "seconds_per_arch": float(df["seconds"].mean())}, indent=1))
-    else:
-        print(f"{len(df)} {space.name} archs ({getattr(space, 'dataset', '')} accuracy), synthetic batch of "
-              f"{args.batch}, seed {args.seed}, {df['seconds'].mean():.2f} s/arch")
-        print(_table([[p, f"{rho[p]:+.3f}"] for p in names], ["proxy", "spearman_rho"]))
+    _emit(args, df,
+          lambda: {"space": space.name, "archs": len(df), "batch": args.batch, "seed": args.seed,
+                   "dataset": getattr(space, "dataset", None), "spearman": rho,
+                   "seconds_per_arch": float(df["seconds"].mean())},
+          lambda: f"{len(df)} {space.name} archs ({getattr(space, 'dataset', '')} accuracy), synthetic batch of "
+                  f"{args.batch}, seed {args.seed}, {df['seconds'].mean():.2f} s/arch\n"
+                  + _table([[p, f"{rho[p]:+.3f}"] for p in names], ["proxy", "spearman_rho"]))
     return 0
 
 
@@ -273,20 +274,13 @@ def cmd_nas_predictor(args) -> int:
     space = _space(args.space)
     if not callable(getattr(space, "accuracy", None)):
         raise UserError(f"space {space.name} has no accuracy table to train on (use nb201*)")
-    if args.train < 2 or args.test < 2:
-        raise UserError("--train and --test must be >= 2")
     if space.finite and args.train + args.test > space.size:
         raise UserError(f"--train + --test exceeds the {space.size} archs of {space.name}")
     df = predictor_study(space, space.accuracy, args.train, args.test, args.seed, MLPPredictor(seed=args.seed))
-    if args.output:
-        _write_frame(df, args.output)
     a = df.attrs
-    if args.format == "json":
-        print(json.dumps({k: a[k] for k in ("space", "n_train", "n_test", "seed", "spearman", "kendall", "rmse")},
-                         indent=1))
-    else:
-        print(f"MLP predictor on {space.name}: trained on {a['n_train']} archs, held-out {a['n_test']}: "
-              f"Spearman {a['spearman']:.3f}, Kendall {a['kendall']:.3f}, RMSE {a['rmse']:.2f} points")
+    _emit(args, df, lambda: {k: a[k] for k in ("space", "n_train", "n_test", "seed", "spearman", "kendall", "rmse")},
+          lambda: f"MLP predictor on {space.name}: trained on {a['n_train']} archs, held-out {a['n_test']}: "
+                  f"Spearman {a['spearman']:.3f}, Kendall {a['kendall']:.3f}, RMSE {a['rmse']:.2f} points")
     return 0
 
 
@@ -296,8 +290,8 @@ def cmd_nas_latency(args) -> int:
 
     UserError = _err()
     space = _space(args.space)
-    if args.networks < 4:
-        raise UserError("--networks must be >= 4")
+    if space.finite and args.networks > space.size:
+        raise UserError(f"--networks {args.networks} exceeds the {space.size:,} archs of {space.name}")
     table_hw = _load_arch(args.hw)
     measured_hw = _load_arch(args.measured_hw)
     archs = _sample_archs(space, args.networks, args.seed)
@@ -314,19 +308,18 @@ def cmd_nas_latency(args) -> int:
         raise UserError(str(e)) from None
     df.insert(0, "arch", [space.encode(a) for a in archs])
     df.attrs.update({"space": space.name, "table_hw": table_hw.name, "measured_hw": measured_hw.name})
-    if args.output:
-        _write_frame(df, args.output)
     a = df.attrs
-    if args.format == "json":
-        print(json.dumps(_jsonable({k: a[k] for k in ("space", "table_hw", "measured_hw", "n_train", "n_test",
-                                                       "mape_before", "mape_after", "max_err_before",
-                                                       "max_err_after", "factors")}), indent=1))
-    else:
-        print(f"{space.name}: layer table from {table_hw.name}, whole-network latency 'measured' on "
-              f"{measured_hw.name}; fit on {a['n_train']} networks, held-out {a['n_test']}")
-        print(f"held-out error: mean |rel err| {a['mape_before'] * 100:.2f} % -> {a['mape_after'] * 100:.2f} %, "
-              f"max {a['max_err_before'] * 100:.2f} % -> {a['max_err_after'] * 100:.2f} %")
-        print(_table([[t, f"{f:.4f}"] for t, f in a["factors"].items()], ["layer type", "factor"]))
+
+    def text() -> str:
+        return "\n".join([
+            f"{space.name}: layer table from {table_hw.name}, whole-network latency 'measured' on "
+            f"{measured_hw.name}; fit on {a['n_train']} networks, held-out {a['n_test']}",
+            f"held-out error: mean |rel err| {a['mape_before'] * 100:.2f} % -> {a['mape_after'] * 100:.2f} %, "
+            f"max {a['max_err_before'] * 100:.2f} % -> {a['max_err_after'] * 100:.2f} %",
+            _table([[t, f"{f:.4f}"] for t, f in a["factors"].items()], ["layer type", "factor"])])
+
+    _emit(args, df, lambda: {k: a[k] for k in ("space", "table_hw", "measured_hw", "n_train", "n_test", "mape_before",
+                                               "mape_after", "max_err_before", "max_err_after", "factors")}, text)
     return 0
 
 
@@ -335,81 +328,92 @@ def cmd_nas_latency(args) -> int:
 # ---------------------------------------------------------------------------------------------
 def add_parsers(sub) -> None:
     """Register ``nas``, ``nas-proxies``, ``nas-predictor`` and ``nas-latency`` on argparse subparsers."""
+    from accel.app.options import (MAX_BUDGET, add_output_options, fraction_open, int_in, nonneg_float,
+                                   nonneg_int, positive_float, positive_int, probability, seed_int)
+
+    formats = ("table", "json", "csv", "parquet")
     spaces = "nb201 (nb201_cifar100, nb201_imagenet16), darts (nb301), mbconv (ofa, chanas), fbnet"
     n = sub.add_parser("nas", help="hardware-aware neural architecture search on an accelerator",
                        description=f"Search a space ({spaces}) for accurate architectures that meet latency / "
                                    "energy / area constraints on an accelerator.  Every arch is also a valid "
-                                   "NETWORK for 'accelsim eval' as SPACE:ENCODING.")
+                                   "NETWORK for 'accelsim eval' as SPACE:ENCODING.  Result: the summary "
+                                   "(table, json) or the query history, one row per evaluation (csv, parquet).")
     n.add_argument("--space", default="nb201", help=f"search space: {spaces} (default nb201)")
     n.add_argument("--hw", required=True, help="accelerator YAML (or a shipped config name)")
     n.add_argument("--strategy", choices=STRATEGIES, default="evolution",
                    help="evolution (regularized), random, exhaustive (finite spaces), profiling (BBSSP), "
                         "cdf (CHaNAS latency-CDF division)")
-    n.add_argument("--budget", type=int, default=500, help="accuracy evaluations (default 500)")
-    n.add_argument("--max-latency-ms", type=float, help="latency bound (ms)")
-    n.add_argument("--max-energy-mj", type=float, help="energy bound per inference (mJ)")
-    n.add_argument("--max-area-mm2", type=float, help="accelerator area bound (mm²; the config must define areas)")
-    n.add_argument("--latency-weight", type=float, default=0.0,
-                   help="soft trade-off: accuracy points given up per e-fold of latency (default 0)")
+    n.add_argument("--budget", type=int_in(1, MAX_BUDGET), default=500,
+                   help=f"accuracy evaluations (1..{MAX_BUDGET:,}, default 500)")
+    n.add_argument("--max-latency-ms", type=positive_float, help="latency bound (ms, > 0)")
+    n.add_argument("--max-energy-mj", type=positive_float, help="energy bound per inference (mJ, > 0)")
+    n.add_argument("--max-area-mm2", type=positive_float,
+                   help="accelerator area bound (mm², > 0; the config must define areas)")
+    n.add_argument("--latency-weight", type=nonneg_float, default=0.0,
+                   help="soft trade-off: accuracy points given up per e-fold of latency (>= 0, default 0)")
     n.add_argument("--accuracy", default="table", metavar="table|proxy:NAME|predictor",
                    help="accuracy signal: the NAS-Bench-201 table, a zero-cost proxy (synflow, naswot, grad_norm, "
                         "snip) or an MLP predictor trained on --predictor-samples table queries")
-    n.add_argument("--predictor-samples", type=int, default=200)
-    n.add_argument("--proxy-batch", type=int, default=32, help="synthetic batch size for proxies")
-    n.add_argument("--seed", type=int, default=0)
-    n.add_argument("--batch", type=int, default=1, help="inference batch for hardware cost")
+    n.add_argument("--predictor-samples", type=positive_int, default=200,
+                   help="table queries the predictor is trained on (default 200)")
+    n.add_argument("--proxy-batch", type=int_in(1, 4096), default=32, help="synthetic batch size for proxies")
+    n.add_argument("--seed", type=seed_int, default=0, help="search seed (default 0)")
+    n.add_argument("--batch", type=int_in(1, 65536), default=1, help="inference batch for hardware cost")
     n.add_argument("--objective", choices=("edp", "latency", "energy"), default="edp", help="mapping objective")
-    n.add_argument("--population", type=int, default=50)
-    n.add_argument("--tournament", type=int, default=10)
-    n.add_argument("--crossover", type=float, default=0.2, help="crossover probability")
+    n.add_argument("--population", type=int_in(1, MAX_BUDGET), default=50, help="evolution population (default 50)")
+    n.add_argument("--tournament", type=positive_int, default=10,
+                   help="tournament size, at most --population (default 10)")
+    n.add_argument("--crossover", type=probability, default=0.2, help="crossover probability in [0, 1]")
     n.add_argument("--plain-evolution", action="store_true",
                    help="evolution: single-edit mutations and repeated proposals allowed (default: multi-edit "
                         "mutations, no repeats)")
-    n.add_argument("--base-per-subspace", type=int, default=8, help="profiling: base networks per sub-space")
-    n.add_argument("--keep", type=int, default=2, help="profiling: sub-spaces kept")
-    n.add_argument("--cdf-samples", type=int, default=100, help="cdf: hardware samples per sub-space")
-    n.add_argument("--min-feasible", type=float, default=0.1, help="cdf: minimum feasible fraction of a sub-space")
-    n.add_argument("--top", type=int, default=5, help="best architectures to print")
+    n.add_argument("--base-per-subspace", type=positive_int, default=8, help="profiling: base networks per sub-space")
+    n.add_argument("--keep", type=positive_int, default=2, help="profiling: sub-spaces kept")
+    n.add_argument("--cdf-samples", type=positive_int, default=100, help="cdf: hardware samples per sub-space")
+    n.add_argument("--min-feasible", type=probability, default=0.1,
+                   help="cdf: minimum feasible fraction of a sub-space, in [0, 1]")
+    n.add_argument("--top", type=positive_int, default=5, help="best architectures to print")
     n.add_argument("--pareto", action="store_true", help="print the accuracy/latency Pareto front instead")
-    n.add_argument("--jobs", type=int, default=1, help="threads mapping new layer shapes")
-    n.add_argument("--format", choices=("table", "json"), default="table")
-    n.add_argument("-o", "--output", help="write the query history (Parquet, or CSV by extension)")
-    n.add_argument("--plot", help="write an accuracy-vs-latency plot with the Pareto front (PNG)")
-    n.set_defaults(func=cmd_nas)
+    n.add_argument("--jobs", type=positive_int, default=1, help="threads mapping new layer shapes (default 1)")
+    add_output_options(n, formats, "the summary (table, json) or the query history (csv, parquet)")
+    n.add_argument("--plot", metavar="FILE", help="accuracy-vs-latency plot with the Pareto front (.png/.pdf/.svg)")
+    n.set_defaults(func=cmd_nas, outputs={"output": ("-o", "file"), "plot": ("--plot", "figure")})
 
-    p = sub.add_parser("nas-proxies", help="Spearman rho of zero-cost proxies with NAS-Bench-201 accuracy")
-    p.add_argument("--space", default="nb201")
-    p.add_argument("--archs", type=int, default=500, help="random archs (default 500)")
+    p = sub.add_parser("nas-proxies", help="Spearman rho of zero-cost proxies with NAS-Bench-201 accuracy",
+                       description="Result: the summary (table, json) or one row per arch (csv, parquet).")
+    p.add_argument("--space", default="nb201", help="search space with an accuracy table (nb201*)")
+    p.add_argument("--archs", type=int_in(3, None), default=500, help="random archs (>= 3, default 500)")
     p.add_argument("--proxies", help="comma-separated subset of synflow,naswot,grad_norm,snip")
-    p.add_argument("--batch", type=int, default=32, help="synthetic batch size")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--batch", type=int_in(2, 4096), default=32, help="synthetic batch size (>= 2, default 32)")
+    p.add_argument("--seed", type=seed_int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--torch-threads", "--threads", type=nonneg_int, default=0, deprecated=("--threads",),
+                   help="torch CPU threads (default 0: torch's choice)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    p.add_argument("--format", choices=("table", "json"), default="table")
-    p.add_argument("-o", "--output", help="write per-arch values (Parquet, or CSV by extension)")
-    p.set_defaults(func=cmd_nas_proxies)
+    add_output_options(p, formats, "the summary (table, json) or per-arch values (csv, parquet)")
+    p.set_defaults(func=cmd_nas_proxies, outputs={"output": ("-o", "file")})
 
-    q = sub.add_parser("nas-predictor", help="held-out Spearman rho of the MLP accuracy predictor")
-    q.add_argument("--space", default="nb201")
-    q.add_argument("--train", type=int, default=500)
-    q.add_argument("--test", type=int, default=2000)
-    q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--format", choices=("table", "json"), default="table")
-    q.add_argument("-o", "--output")
-    q.set_defaults(func=cmd_nas_predictor)
+    q = sub.add_parser("nas-predictor", help="held-out Spearman rho of the MLP accuracy predictor",
+                       description="Result: the summary (table, json) or one row per held-out arch (csv, parquet).")
+    q.add_argument("--space", default="nb201", help="search space with an accuracy table (nb201*)")
+    q.add_argument("--train", type=int_in(2, None), default=500, help="training archs (>= 2, default 500)")
+    q.add_argument("--test", type=int_in(2, None), default=2000, help="held-out archs (>= 2, default 2000)")
+    q.add_argument("--seed", type=seed_int, default=0, help="sampling and training seed (default 0)")
+    add_output_options(q, formats, "the summary (table, json) or per-arch predictions (csv, parquet)")
+    q.set_defaults(func=cmd_nas_predictor, outputs={"output": ("-o", "file")})
 
     t = sub.add_parser("nas-latency", help="BBSSP layer-adaptive latency correction: error before/after",
                        description="Build a layer latency table on --hw, take whole-network latencies from "
                                    "--measured-hw as the 'measurement', fit per-layer-type factors on part of the "
-                                   "networks and report the error on the held-out rest.")
-    t.add_argument("--space", default="nb201")
+                                   "networks and report the error on the held-out rest.  Result: the summary "
+                                   "(table, json) or one row per network (csv, parquet).")
+    t.add_argument("--space", default="nb201", help="search space the networks are sampled from (default nb201)")
     t.add_argument("--hw", required=True, help="accelerator the table is built on")
     t.add_argument("--measured-hw", required=True, help="accelerator standing in for the measured device")
-    t.add_argument("--networks", type=int, default=100)
-    t.add_argument("--train-fraction", type=float, default=0.5)
-    t.add_argument("--batch", type=int, default=1)
-    t.add_argument("--objective", choices=("edp", "latency", "energy"), default="edp")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--format", choices=("table", "json"), default="table")
-    t.add_argument("-o", "--output")
-    t.set_defaults(func=cmd_nas_latency)
+    t.add_argument("--networks", type=int_in(4, None), default=100, help="networks sampled (>= 4, default 100)")
+    t.add_argument("--train-fraction", type=fraction_open, default=0.5,
+                   help="share of the networks the factors are fitted on, in (0, 1)")
+    t.add_argument("--batch", type=int_in(1, 65536), default=1, help="inference batch size (default 1)")
+    t.add_argument("--objective", choices=("edp", "latency", "energy"), default="edp", help="mapping objective")
+    t.add_argument("--seed", type=seed_int, default=0, help="sampling and mapper seed (default 0)")
+    add_output_options(t, formats, "the summary (table, json) or per-network errors (csv, parquet)")
+    t.set_defaults(func=cmd_nas_latency, outputs={"output": ("-o", "file")})

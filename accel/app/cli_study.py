@@ -4,12 +4,14 @@ handlers import the heavy modules.
 
 ::
 
-    accelsim sweep SPEC.yaml --workload W [--workload ...] -o results.parquet [--jobs N]
-                   [--scheduler tcp://HOST:PORT | --dask-local] [--per-layer] [--batch-size B] [--plot out.png]
-    accelsim codesign --space nb201 --ref-hw configs/eyeriss.yaml --sweep SPEC.yaml --keep 20 --objective edp
-                   [--max-latency-ms X ...] [--min-accuracy A ...] [--format table|json] [--study] [--plot out.png]
+    accelsim sweep SPEC.yaml --workload W [--workload ...] -o results.parquet [--force] [--jobs N]
+                   [--scheduler tcp://HOST:PORT | --dask-local] [--per-layer] [--batch-size B] [--effort E]
+                   [--plot out.png]
+    accelsim codesign --space nb201 --hw configs/eyeriss.yaml --sweep SPEC.yaml --keep 20 --objective edp
+                   [--max-latency-ms X ...] [--min-accuracy A ...] [--format table|json] [-o FILE] [--study]
+                   [--plot out.png]
     accelsim rankcorr --space nb201 --sample 1000 --hw a.yaml --hw b.yaml ... [--metric latency|energy|edp]
-                   [--from-sweep results.parquet] [--top-k K] [--format table|json] [--plot heatmap.png]
+                   [--from-sweep results.parquet] [--top K] [--format table|json] [-o FILE] [--plot heatmap.png]
                    [--scatter-plot scatter.png [--pair A B]]
     accelsim plot {breakdown,roofline} NETWORK --hw CONFIG -o out.png [--batch N] [--objective edp]
     accelsim plot pareto RESULTS.parquet -o out.png [--x latency_s] [--y energy_pj]
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import sys
 import time
@@ -114,12 +117,38 @@ def _spec_error(e) -> Exception:
     return _user_error(str(e))
 
 
-def _save(fig, path: str) -> None:
+def _save(fig, path: str, option: str) -> None:
+    from accel.app.output import report_written, save_figure
+
+    save_figure(fig, path, option)
+    report_written(path)
+
+
+def _read_parquet(path: str, what: str):
+    """A results table (sweep or nas ``-o`` Parquet) named on the command line."""
+    import pandas as pd
+
+    if not os.path.isfile(path):
+        raise _user_error(f"{what} {path}: no such file")
     try:
-        fig.savefig(path, dpi=150)
+        return pd.read_parquet(path)
     except (OSError, ValueError) as e:
-        raise _user_error(f"cannot write plot {path}: {e}") from None
-    print(f"wrote {path}", file=sys.stderr)
+        raise _user_error(f"{what} {path}: not a readable Parquet table ({e})") from None
+
+
+def _load_sweep(path: str, effort: str):
+    """The sweep spec at ``path``; ``--effort`` other than default overrides its ``search_effort``."""
+    from accel.app.options import effort_budget
+    from accel.designspace import SweepSpecError, load_sweep
+
+    try:
+        sw = load_sweep(path)
+    except SweepSpecError as e:
+        raise _spec_error(e) from None
+    key = effort_budget(effort, sw.spec.search_effort)
+    if key != sw.spec.search_effort:
+        sw = dataclasses.replace(sw, spec=sw.spec.model_copy(update={"search_effort": key}))
+    return sw
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,19 +156,14 @@ def _save(fig, path: str) -> None:
 # ---------------------------------------------------------------------------------------------
 def cmd_sweep(args) -> int:
     from accel.app.sweep import run_sweep
-    from accel.designspace import SweepError, SweepSpecError, load_sweep
+    from accel.designspace import SweepError, SweepSpecError
 
-    if args.batch_size < 1:
-        raise _user_error("--batch-size must be >= 1")
-    try:
-        sw = load_sweep(args.spec)
-    except SweepSpecError as e:
-        raise _spec_error(e) from None
+    sw = _load_sweep(args.spec, args.effort)
     t0 = time.perf_counter()
     try:
         with _executor(args) as ex:
             df = run_sweep(sw, args.workload, args.output, executor=ex, progress=ProgressBar("sweep"),
-                           batch_size=args.batch_size, per_layer=args.per_layer)
+                           batch_size=args.batch_size, per_layer=args.per_layer, force=args.force)
     except (SweepError, SweepSpecError) as e:
         raise _user_error(str(e)) from None
     el = time.perf_counter() - t0
@@ -163,7 +187,7 @@ def cmd_sweep(args) -> int:
         fig = plot_pareto(tot, "latency_s", "energy_pj", label="design points",
                           xlabel="latency summed over workloads (s)", ylabel="energy summed over workloads (pJ)")
         fig.axes[0].set_title(f"{sw.name}: latency vs energy")
-        _save(fig, args.plot)
+        _save(fig, args.plot, "--plot")
     return 0
 
 
@@ -174,33 +198,20 @@ def cmd_codesign(args) -> int:
     import json
 
     from accel.arch import ConfigError, load_arch
-    from accel.designspace import SweepSpecError, load_sweep
     from accel.app.codesign import Constraint, run_codesign
+    from accel.app.output import emit_text
 
-    if args.keep < 1:
-        raise _user_error("--keep must be >= 1")
-    if args.nas_budget < 1:
-        raise _user_error("--nas-budget must be >= 1")
-    for v in args.max_latency_ms or []:
-        if v <= 0:
-            raise _user_error(f"--max-latency-ms must be > 0, got {v}")
-    for v in args.min_accuracy or []:
-        if not 0 <= v <= 100:
-            raise _user_error(f"--min-accuracy is a percentage in [0, 100], got {v}")
     try:
         study_ks = sorted({int(x) for x in args.keep_study.split(",") if x.strip()})
     except ValueError:
         raise _user_error(f"--keep-study: expected comma-separated integers, got {args.keep_study!r}") from None
-    if any(k < 1 for k in study_ks):
-        raise _user_error("--keep-study values must be >= 1")
+    if not study_ks or any(k < 1 for k in study_ks):
+        raise _user_error("--keep-study: give integers >= 1, comma-separated")
     try:
-        ref = load_arch(args.ref_hw)
+        ref = load_arch(args.hw)
     except ConfigError as e:
         raise _user_error(str(e)) from None
-    try:
-        sw = load_sweep(args.sweep)
-    except SweepSpecError as e:
-        raise _spec_error(e) from None
+    sw = _load_sweep(args.sweep, args.effort)
     accs = args.min_accuracy or [None]
     lats = args.max_latency_ms or [None]
     cons = None
@@ -209,15 +220,14 @@ def cmd_codesign(args) -> int:
     with _executor(args) as ex:
         res = run_codesign(sw, ref, objective=args.objective, keep=args.keep, constraints=cons,
                            keep_mode=args.keep_mode, dataset=args.dataset, nas_budget=args.nas_budget,
-                           nas_seed=args.nas_seed, keep_study=study_ks, executor=ex,
+                           nas_seed=args.seed, keep_study=study_ks, executor=ex,
                            progress=ProgressBar("codesign", "accelerators"))
     if args.format == "json":
-        print(json.dumps(res.to_json(study=args.study), indent=1))
+        text = json.dumps(res.to_json(study=args.study), indent=1)
     else:
         text = res.table()
         if not args.study:
             text = text.split("\ngap (%) vs keep")[0].rstrip()
-        print(text)
     if args.plot:
         import numpy as np
 
@@ -230,7 +240,8 @@ def cmd_codesign(args) -> int:
                     xlabel=f"latency on {ref.name} (s)", ylabel="accuracy (%)",
                     highlight=table.set_index("index").loc[kept].reset_index(), highlight_label="kept (stage 1)")
         plot_gap_vs_keep(res.study["keep"], [str(c) for c in res.constraints], ax=axes[0, 1])
-        _save(fig, args.plot)
+        _save(fig, args.plot, "--plot")
+    emit_text(text, args.output)
     return 0
 
 
@@ -241,17 +252,19 @@ def cmd_rankcorr(args) -> int:
     import json
 
     from accel.arch import ConfigError, load_arch
+    from accel.app.output import emit_text
     from accel.app.rankcorr import nb201_table, rank_correlations, sweep_table
 
-    if args.top_k < 1:
-        raise _user_error("--top-k must be >= 1")
+    if args.pair and not args.scatter_plot:
+        raise _user_error("--pair chooses the columns of --scatter-plot: give --scatter-plot FILE too")
     if args.from_sweep:
         if args.hw:
             raise _user_error("give either --hw configs or --from-sweep, not both")
+        results = _read_parquet(args.from_sweep, "--from-sweep")
         try:
-            table = sweep_table(args.from_sweep, args.metric)
-        except (OSError, ValueError) as e:
-            raise _user_error(f"{args.from_sweep}: {e}") from None
+            table = sweep_table(results, args.metric)
+        except ValueError as e:
+            raise _user_error(f"--from-sweep {args.from_sweep}: {e}") from None
     else:
         if not args.hw or len(args.hw) < 2:
             raise _user_error("give at least two --hw configs (or --from-sweep results.parquet)")
@@ -265,23 +278,24 @@ def cmd_rankcorr(args) -> int:
             raise _user_error(str(e)) from None
         table = nb201_table(archs, sample=args.sample, seed=args.seed, metric=args.metric, dataset=args.dataset)
     try:
-        rc = rank_correlations(table, top_k=args.top_k, metric=args.metric)
+        rc = rank_correlations(table, top_k=args.top, metric=args.metric)
     except ValueError as e:
         raise _user_error(str(e)) from None
-    print(json.dumps(rc.to_json(), indent=1) if args.format == "json" else rc.table())
-    if args.plot:
-        from accel.app.plots import plot_rank_heatmap
-
-        _save(plot_rank_heatmap(rc.spearman, title=f"Spearman ρ of {args.metric} (n = {rc.n})"), args.plot)
+    cols = list(table.columns)
+    a, b = args.pair or cols[:2]
     if args.scatter_plot:
-        from accel.app.plots import plot_rank_scatter
-
-        cols = list(table.columns)
-        a, b = args.pair or cols[:2]
         for c in (a, b):
             if c not in cols:
                 raise _user_error(f"--pair: no column {c!r} (columns: {', '.join(map(str, cols))})")
-        _save(plot_rank_scatter(table[a], table[b], top_k=rc.top_k), args.scatter_plot)
+    if args.plot:
+        from accel.app.plots import plot_rank_heatmap
+
+        _save(plot_rank_heatmap(rc.spearman, title=f"Spearman ρ of {args.metric} (n = {rc.n})"), args.plot, "--plot")
+    if args.scatter_plot:
+        from accel.app.plots import plot_rank_scatter
+
+        _save(plot_rank_scatter(table[a], table[b], top_k=rc.top_k), args.scatter_plot, "--scatter-plot")
+    emit_text(json.dumps(rc.to_json(), indent=1) if args.format == "json" else rc.table(), args.output)
     return 0
 
 
@@ -290,14 +304,9 @@ def cmd_rankcorr(args) -> int:
 # ---------------------------------------------------------------------------------------------
 def cmd_plot(args) -> int:
     if args.kind == "pareto":
-        import pandas as pd
-
         from accel.app.plots import plot_pareto
 
-        try:
-            df = pd.read_parquet(args.target)
-        except (OSError, ValueError) as e:
-            raise _user_error(f"{args.target}: cannot read a Parquet table ({e})") from None
+        df = _read_parquet(args.target, "plot pareto")
         for c in (args.x, args.y):
             if c not in df.columns:
                 raise _user_error(f"{args.target}: no column {c!r}")
@@ -305,25 +314,26 @@ def cmd_plot(args) -> int:
             df = df[df["status"] == "ok"]
         if "point" in df.columns and "workload" in df.columns:
             df = df.groupby("point")[[args.x, args.y]].sum()
-        _save(plot_pareto(df, args.x, args.y), args.output)
+        if not len(df):
+            raise _user_error(f"{args.target}: no rows to plot")
+        _save(plot_pareto(df, args.x, args.y), args.output, "-o")
         return 0
     from accel.app.cli import _load_arch, _load_network
-    from mapper.network import evaluate_network
+    from accel.app.options import effort_budget
     from accel.app.plots import plot_energy_breakdown, plot_roofline
     from mapper.mapspace import NoValidMapping
+    from mapper.network import NetworkEvaluator
 
     if not args.hw:
         raise _user_error(f"plot {args.kind} needs --hw CONFIG")
-    if args.batch < 1:
-        raise _user_error("--batch must be >= 1")
     arch = _load_arch(args.hw)
     net = _load_network(args.target, args.batch)
     try:
-        res = evaluate_network(net, arch, objective=args.objective)
+        res = NetworkEvaluator(arch, args.objective, args.seed, effort=effort_budget(args.effort, "thorough")).network(net)
     except NoValidMapping as e:
         raise _user_error(str(e)) from None
     fn = plot_energy_breakdown if args.kind == "breakdown" else plot_roofline
-    _save(fn(res), args.output)
+    _save(fn(res), args.output, "-o")
     return 0
 
 
@@ -331,69 +341,105 @@ def cmd_plot(args) -> int:
 # parsers
 # ---------------------------------------------------------------------------------------------
 def _add_executor_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--jobs", type=int, default=None, help="local worker processes (default: all CPUs; 1 = in-process)")
+    from accel.app.options import positive_int
+
+    p.add_argument("--jobs", type=positive_int, default=None,
+                   help="local worker processes (default: all CPUs; 1 = in-process)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--scheduler", metavar="ADDR", help="use an existing Dask cluster (tcp://HOST:PORT)")
     g.add_argument("--dask-local", action="store_true", help="start a Dask LocalCluster with --jobs workers")
 
 
+def _add_plot_option(p: argparse.ArgumentParser, what: str, option: str = "--plot") -> None:
+    p.add_argument(option, metavar="FILE", help=f"{what} (.png, .pdf or .svg; refused if it exists, unless --force)")
+
+
 def add_parsers(sub) -> None:
     """Register sweep, codesign, rankcorr and plot on the ``accelsim`` subparsers object."""
+    from accel.app.options import (MAX_BUDGET, add_effort_option, add_output_options, float_in, int_in,
+                                   positive_float, positive_int, seed_int)
+
     s = sub.add_parser("sweep", help="evaluate every design point of a sweep spec on workloads (resumable)",
                        description="Workloads: zoo names, .onnx files, nb201:<arch string|index>, "
                                    "nb201-sample:N:SEED (N distinct NAS-Bench-201 CIFAR-10 archs). "
                                    "Rerun the same command after an interruption to resume.")
     s.add_argument("spec", help="sweep spec YAML (see configs/sweeps/demo.yaml)")
     s.add_argument("--workload", action="append", required=True, help="workload (repeatable)")
-    s.add_argument("-o", "--output", required=True, help="results Parquet file")
+    s.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="results Parquet file (an interrupted sweep to FILE resumes; any other existing file is "
+                        "refused unless --force)")
+    s.add_argument("--force", action="store_true", help="overwrite existing output files")
     _add_executor_flags(s)
     s.add_argument("--per-layer", action="store_true", help="one row per layer instead of per workload")
-    s.add_argument("--batch-size", type=int, default=8, help="design points per task (default 8)")
-    s.add_argument("--plot", metavar="FILE", help="latency vs energy Pareto front across the sweep (PNG/PDF)")
-    s.set_defaults(func=cmd_sweep)
+    s.add_argument("--batch-size", type=positive_int, default=8, help="design points per task (default 8)")
+    add_effort_option(s, "the spec's search_effort")
+    _add_plot_option(s, "latency vs energy Pareto front across the sweep")
+    s.set_defaults(func=cmd_sweep, outputs={"output": ("-o", "sweep"), "plot": ("--plot", "figure")},
+                   formats=("parquet",), default_format="parquet")
 
-    c = sub.add_parser("codesign", help="semi-decoupled network/accelerator co-design vs the joint optimum")
-    c.add_argument("--space", choices=SPACES, default="nb201")
-    c.add_argument("--ref-hw", required=True, help="reference accelerator for stage 1 (YAML or shipped name)")
+    c = sub.add_parser("codesign", help="semi-decoupled network/accelerator co-design vs the joint optimum",
+                       description="Stage 1: NAS on the reference accelerator --hw keeps --keep architectures; "
+                                   "stage 2: the sweep's accelerators are searched for them.  Compared with the "
+                                   "joint optimum over every (architecture, accelerator) pair.")
+    c.add_argument("--space", choices=SPACES, default="nb201", help="network search space (nb201)")
+    c.add_argument("--hw", "--ref-hw", required=True, deprecated=("--ref-hw",),
+                   help="reference accelerator for stage 1 (YAML or shipped name)")
     c.add_argument("--sweep", required=True, help="sweep spec YAML of the accelerators to co-design")
-    c.add_argument("--keep", type=int, default=20, help="architectures kept from stage 1 (default 20)")
-    c.add_argument("--keep-mode", choices=("topk", "pareto"), default="topk")
-    c.add_argument("--objective", choices=("edp", "latency", "energy", "accuracy"), default="edp")
-    c.add_argument("--max-latency-ms", type=float, nargs="+", metavar="X", help="latency bound(s) on the accelerator")
-    c.add_argument("--min-accuracy", type=float, nargs="+", metavar="A",
+    c.add_argument("--keep", type=int_in(1, 15625), default=20, help="architectures kept from stage 1 (default 20)")
+    c.add_argument("--keep-mode", choices=("topk", "pareto"), default="topk",
+                   help="keep the top --keep by the objective, or the Pareto front (default topk)")
+    c.add_argument("--objective", choices=("edp", "latency", "energy", "accuracy"), default="edp",
+                   help="what stage 2 minimises (accuracy: maximises) (default edp)")
+    c.add_argument("--max-latency-ms", type=positive_float, nargs="+", metavar="X",
+                   help="latency bound(s) on the accelerator (ms)")
+    c.add_argument("--min-accuracy", type=float_in(0, 100), nargs="+", metavar="A",
                    help="accuracy bound(s) in %% (default, with no bound given: the 50th/90th/99th percentiles)")
     c.add_argument("--dataset", default="cifar10", help="cifar10 | cifar100 | imagenet16-120 accuracies")
-    c.add_argument("--nas-budget", type=int, default=1000, help="stage-1 NAS queries (default 1000)")
-    c.add_argument("--nas-seed", type=int, default=0)
+    c.add_argument("--nas-budget", type=int_in(1, MAX_BUDGET), default=1000, help="stage-1 NAS queries (default 1000)")
+    c.add_argument("--seed", "--nas-seed", type=seed_int, default=0, deprecated=("--nas-seed",),
+                   help="stage-1 NAS seed (default 0)")
     c.add_argument("--keep-study", default="1,2,5,10,20,50,100", help="keep values for the study (comma-separated)")
     c.add_argument("--study", action="store_true", help="also report gap vs --keep and vs distance from the reference")
-    c.add_argument("--format", choices=("table", "json"), default="table")
-    c.add_argument("--plot", metavar="FILE", help="accuracy-vs-latency Pareto front on the reference + gap vs keep")
+    add_output_options(c, ("table", "json"), "the co-design result")
+    add_effort_option(c, "the sweep spec's search_effort")
+    _add_plot_option(c, "accuracy-vs-latency Pareto front on the reference + gap vs keep")
     _add_executor_flags(c)
-    c.set_defaults(func=cmd_codesign)
+    c.set_defaults(func=cmd_codesign, outputs={"output": ("-o", "file"), "plot": ("--plot", "figure")})
 
-    r = sub.add_parser("rankcorr", help="rank correlation of architectures across accelerators")
-    r.add_argument("--space", choices=SPACES, default="nb201")
-    r.add_argument("--sample", type=int, default=1000, help="NB201 archs sampled (default 1000)")
-    r.add_argument("--seed", type=int, default=0)
+    r = sub.add_parser("rankcorr", help="rank correlation of architectures across accelerators",
+                       description="Spearman rho, Kendall tau-b and top-k overlap of NB201 architectures ranked "
+                                   "on each --hw accelerator (or of the workloads of a sweep's results).")
+    r.add_argument("--space", choices=SPACES, default="nb201", help="network search space (nb201)")
+    r.add_argument("--sample", type=int_in(2, 15625), default=1000, help="NB201 archs sampled (2..15625, default 1000)")
+    r.add_argument("--seed", type=seed_int, default=0, help="sampling seed (default 0)")
     r.add_argument("--hw", action="append", help="accelerator config (repeatable, at least two)")
-    r.add_argument("--metric", choices=("latency", "energy", "edp"), default="latency")
+    r.add_argument("--metric", choices=("latency", "energy", "edp"), default="latency",
+                   help="what is ranked (default latency)")
     r.add_argument("--from-sweep", metavar="RESULTS", help="use a sweep results table instead (workloads x points)")
-    r.add_argument("--top-k", type=int, default=50, help="k of the top-k overlap (default 50)")
-    r.add_argument("--dataset", default="cifar10")
-    r.add_argument("--format", choices=("table", "json"), default="table")
-    r.add_argument("--plot", metavar="FILE", help="Spearman heatmap (PNG/PDF)")
-    r.add_argument("--scatter-plot", metavar="FILE", help="rank scatter of a pair of columns")
+    r.add_argument("--top", "--top-k", type=positive_int, default=50, deprecated=("--top-k",),
+                   help="k of the top-k overlap (default 50)")
+    r.add_argument("--dataset", default="cifar10", help="cifar10 | cifar100 | imagenet16-120 (NB201 tables)")
+    add_output_options(r, ("table", "json"), "the correlation matrices")
+    _add_plot_option(r, "Spearman heatmap")
+    _add_plot_option(r, "rank scatter of a pair of columns", "--scatter-plot")
     r.add_argument("--pair", nargs=2, metavar=("A", "B"), help="columns of the rank scatter (default: first two)")
-    r.set_defaults(func=cmd_rankcorr)
+    r.set_defaults(func=cmd_rankcorr, outputs={"output": ("-o", "file"), "plot": ("--plot", "figure"),
+                                               "scatter_plot": ("--scatter-plot", "figure")})
 
-    p = sub.add_parser("plot", help="plots: per-layer energy breakdown, roofline, Pareto front of a results table")
-    p.add_argument("kind", choices=("breakdown", "roofline", "pareto"))
+    p = sub.add_parser("plot", help="plots: per-layer energy breakdown, roofline, Pareto front of a results table",
+                       description="breakdown / roofline: NETWORK mapped on --hw; pareto: a results Parquet file "
+                                   "(sweep or nas -o).  The file format follows -o's extension (.png, .pdf, .svg).")
+    p.add_argument("kind", choices=("breakdown", "roofline", "pareto"), help="what to plot")
     p.add_argument("target", help="NETWORK (breakdown, roofline) or a results Parquet file (pareto)")
-    p.add_argument("-o", "--output", required=True, help="PNG/PDF file")
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="plot file: .png, .pdf or .svg (the file written is exactly FILE)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing plot file")
     p.add_argument("--hw", help="accelerator config (breakdown, roofline)")
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--objective", choices=("edp", "latency", "energy"), default="edp")
+    p.add_argument("--batch", type=int_in(1, 65536), default=1, help="inference batch size (default 1)")
+    p.add_argument("--objective", choices=("edp", "latency", "energy"), default="edp",
+                   help="per-layer mapping objective (default edp)")
+    p.add_argument("--seed", type=seed_int, default=0, help="mapper random seed (default 0)")
+    add_effort_option(p, "thorough")
     p.add_argument("--x", default="latency_s", help="pareto: x column (minimised)")
     p.add_argument("--y", default="energy_pj", help="pareto: y column (minimised)")
-    p.set_defaults(func=cmd_plot)
+    p.set_defaults(func=cmd_plot, outputs={"output": ("-o", "figure")})

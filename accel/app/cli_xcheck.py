@@ -4,20 +4,22 @@ Only argparse/stdlib at import time (the handler imports numpy, pandas, tvm, onn
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
 
 def add_parsers(sub) -> None:
+    from accel.app.options import add_output_options, fraction_open, nonneg_int, positive_int, seed_int
+
     x = sub.add_parser(
         "xcheck", help="cross-check model predictions against real compiled runs (TVM, onnxruntime)",
         description="Export networks to ONNX, compile with apache-tvm (MetaSchedule-tuned kernels from a tuning "
                     "database) and/or run with onnxruntime (1 thread), time them (interleaved, warm-up, "
                     "min over repeats, two passes), and compare with the model: Spearman rho, Kendall tau-b, "
-                    "MAPE, MACs as a naive proxy, test-retest ceiling, BBSSP layer-adaptive correction.")
+                    "MAPE, MACs as a naive proxy, test-retest ceiling, BBSSP layer-adaptive correction.  Result: "
+                    "the summary (table, json) or one row per network and backend (csv, parquet).")
     x.add_argument("--space", choices=("nb201", "mbconv"), help="sample candidates from a space")
-    x.add_argument("--sample", type=int, default=0, help="number of candidates to sample from --space")
+    x.add_argument("--sample", type=nonneg_int, default=0, help="number of candidates to sample from --space")
     x.add_argument("--network", action="append", default=[], metavar="NET",
                    help="zoo name, nb201:<arch>, mbconv:<blocks> or an .onnx file (repeatable)")
     x.add_argument("--hw", required=True, help="hardware config YAML (e.g. configs/cpu-host.yaml)")
@@ -25,23 +27,25 @@ def add_parsers(sub) -> None:
                    help="tvm (tuned kernels), ort (onnxruntime CPU), tvm-gpu (CUDA; skipped without a GPU); "
                         "repeatable, default tvm")
     x.add_argument("--tuning-db", metavar="DIR", help="MetaSchedule tuning database (default bench/tvm_tuning_db)")
-    x.add_argument("--trials", type=int, default=0,
+    x.add_argument("--trials", type=nonneg_int, default=0,
                    help="tune kernels missing from the database with N trials each first (default 0: no tuning)")
     x.add_argument("--search", choices=("evolutionary", "replay-trace"), default="evolutionary",
                    help="MetaSchedule search for --trials (default evolutionary)")
-    x.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
-    x.add_argument("--repeats", type=int, default=5)
-    x.add_argument("--number", type=int, default=10)
-    x.add_argument("--warmup", type=int, default=3)
-    x.add_argument("--seed", type=int, default=0)
-    x.add_argument("--train-fraction", type=float, default=0.5,
-                   help="fraction of networks the BBSSP correction is fitted on (rest: held out)")
+    x.add_argument("--intra-op-threads", "--threads", type=positive_int, default=1, deprecated=("--threads",),
+                   help="intra-op threads of the measured runs (default 1)")
+    x.add_argument("--repeats", type=positive_int, default=5, help="timed repeats per pass (>= 5, default 5)")
+    x.add_argument("--number", type=positive_int, default=10, help="runs per repeat (>= 10, default 10)")
+    x.add_argument("--warmup", type=nonneg_int, default=3, help="warm-up runs (>= 3, default 3)")
+    x.add_argument("--seed", type=seed_int, default=0, help="sampling and split seed (default 0)")
+    x.add_argument("--train-fraction", type=fraction_open, default=0.5,
+                   help="fraction of networks the BBSSP correction is fitted on, in (0, 1) (rest: held out)")
     x.add_argument("--cache-dir", help="where exported ONNX files are kept")
-    x.add_argument("--plot", metavar="PNG", help="write predicted-vs-measured scatter")
-    x.add_argument("-o", "--output", metavar="FILE", help="per-network table (.parquet, or .csv)")
-    x.add_argument("--summary-json", metavar="FILE", help="also write the JSON result to FILE")
-    x.add_argument("--format", choices=("table", "json"), default="table")
-    x.set_defaults(func=cmd_xcheck)
+    x.add_argument("--plot", metavar="FILE", help="predicted-vs-measured scatter (.png, .pdf or .svg)")
+    add_output_options(x, ("table", "json", "csv", "parquet"),
+                       "the summary (table, json) or the per-network table (csv, parquet)")
+    x.add_argument("--summary-json", metavar="FILE", help="also write the JSON result and its command line to FILE")
+    x.set_defaults(func=cmd_xcheck, outputs={"output": ("-o", "file"), "plot": ("--plot", "figure"),
+                                             "summary_json": ("--summary-json", "file")})
 
 
 def _names(args) -> list[str]:
@@ -52,7 +56,11 @@ def _names(args) -> list[str]:
         if args.sample < 1:
             raise UserError("--space needs --sample N (N >= 1)")
         from accel.app.xcheck import sample_nb201
-        from accel.app.xcheck_models import sample_mbconv
+        from accel.app.xcheck_models import MBCONV_EXPANDS, MBCONV_KERNELS, MBCONV_SKELETON, sample_mbconv
+
+        size = 15625 if args.space == "nb201" else (len(MBCONV_EXPANDS) * len(MBCONV_KERNELS)) ** len(MBCONV_SKELETON)
+        if args.sample > size:
+            raise UserError(f"--sample {args.sample} exceeds the {size:,} networks of --space {args.space}")
 
         names += sample_nb201(args.sample, args.seed) if args.space == "nb201" else sample_mbconv(args.sample, args.seed)
     elif args.sample:
@@ -94,16 +102,8 @@ def cmd_xcheck(args) -> int:
     from accel.app.cli import UserError, _load_arch
 
     backends = tuple(dict.fromkeys(args.backend or ["tvm"]))
-    if args.threads < 1:
-        raise UserError("--threads must be >= 1")
-    if args.trials < 0:
-        raise UserError("--trials must be >= 0")
-    if not 0 < args.train_fraction < 1:
-        raise UserError("--train-fraction must be in (0, 1)")
     if args.warmup < 3 or args.repeats < 5 or args.number < 10:
         raise UserError("measurement protocol: --warmup >= 3, --repeats >= 5, --number >= 10")
-    if args.output and not args.output.endswith((".parquet", ".csv")):
-        raise UserError(f"-o {args.output}: expected a .parquet or .csv file name")
     arch = _load_arch(args.hw)
     names = _names(args)
     from accel.app import measure as M
@@ -130,27 +130,36 @@ def cmd_xcheck(args) -> int:
         print(f"[xcheck] {msg}", file=sys.stderr, flush=True)
 
     try:
-        out = run_xcheck(names, arch, backends, db_dir=db, trials=args.trials, threads=args.threads,
+        out = run_xcheck(names, arch, backends, db_dir=db, trials=args.trials, threads=args.intra_op_threads,
                          warmup=args.warmup, repeats=args.repeats, number=args.number, cache_dir=args.cache_dir,
                          train_fraction=args.train_fraction, seed=args.seed, search=args.search,
                          progress=progress)
     except (M.MeasureError, ValueError, FileNotFoundError) as e:
         raise UserError(str(e)) from None
     js = to_json(out)
-    if args.output:
-        df = out["networks"]
-        df.to_parquet(args.output) if args.output.endswith(".parquet") else df.to_csv(args.output, index=False)
+    from accel.app.output import emit_text, report_written, save_figure, write_frame, write_text
+
     if args.plot:
-        out_fig = __import__("accel.app.xcheck", fromlist=["plot_xcheck"]).plot_xcheck(out["networks"])
-        out_fig.savefig(args.plot, dpi=120, bbox_inches="tight")
+        import matplotlib
+
+        matplotlib.use("Agg")  # plot_xcheck uses pyplot
+        from accel.app.xcheck import plot_xcheck
+
+        save_figure(plot_xcheck(out["networks"]), args.plot, "--plot", dpi=120)
+        report_written(args.plot)
     if args.summary_json:
-        with open(args.summary_json, "w") as f:
-            json.dump({"command": _command(args, names, backends), "results": js}, f, indent=1)
-            f.write("\n")
-    if args.format == "json":
-        print(json.dumps(js[0] if len(js) == 1 else js, indent=1))
-        return 0
-    _print_table(out, js)
+        write_text(args.summary_json, json.dumps({"command": _command(args, names, backends), "results": js}, indent=1))
+        report_written(args.summary_json)
+    if args.format in ("csv", "parquet"):
+        if args.output:
+            write_frame(out["networks"], args.output, args.format)
+            report_written(args.output)
+        else:
+            emit_text(out["networks"].to_csv(index=False), None)
+    elif args.format == "json":
+        emit_text(json.dumps(js[0] if len(js) == 1 else js, indent=1), args.output)
+    else:
+        emit_text(_table_text(out, js), args.output)
     return 0
 
 
@@ -165,7 +174,7 @@ def _command(args, names: list[str], backends: tuple[str, ...]) -> str:
         parts += ["--network", n]
     for b in backends:
         parts += ["--backend", b]
-    for opt in ("tuning_db", "threads", "repeats", "number", "warmup", "seed", "train_fraction"):
+    for opt in ("tuning_db", "intra_op_threads", "repeats", "number", "warmup", "seed", "train_fraction"):
         v = getattr(args, opt)
         if v is not None:
             parts += ["--" + opt.replace("_", "-"), str(v)]
@@ -176,30 +185,32 @@ def _fmt(v, spec=".3f") -> str:
     return "n/a" if v is None else format(v, spec)
 
 
-def _print_table(out: dict, js: list[dict]) -> None:
+def _table_text(out: dict, js: list[dict]) -> str:
+    lines: list[str] = []
     for r in js:
-        print(f"backend {r['backend']}: {len(r['networks'])} networks measured")
-        print(f"  {'network':<72} {'MMACs':>8} {'pred ms':>9} {'meas ms':>9} {'corr ms':>9}")
+        lines.append(f"backend {r['backend']}: {len(r['networks'])} networks measured")
+        lines.append(f"  {'network':<72} {'MMACs':>8} {'pred ms':>9} {'meas ms':>9} {'corr ms':>9}")
         for n in r["networks"]:
-            print(f"  {n['name'][:72]:<72} {n['macs'] / 1e6:8.1f} {n['predicted_ms']:9.3f} {n['measured_ms']:9.3f} "
+            lines.append(f"  {n['name'][:72]:<72} {n['macs'] / 1e6:8.1f} {n['predicted_ms']:9.3f} {n['measured_ms']:9.3f} "
                   f"{n['corrected_ms']:9.3f}{'  (train)' if n['train'] else ''}")
-        print(f"  model: Spearman {_fmt(r['spearman'])}  Kendall tau-b {_fmt(r['kendall'])}  MAPE {_fmt(r['mape_pct'], '.1f')} %")
-        print(f"  MACs:  Spearman {_fmt(r['macs_spearman'])}  Kendall tau-b {_fmt(r['macs_kendall'])}")
-        print(f"  test-retest Spearman (noise ceiling) {_fmt(r['test_retest_spearman'])}")
+        lines.append(f"  model: Spearman {_fmt(r['spearman'])}  Kendall tau-b {_fmt(r['kendall'])}  MAPE {_fmt(r['mape_pct'], '.1f')} %")
+        lines.append(f"  MACs:  Spearman {_fmt(r['macs_spearman'])}  Kendall tau-b {_fmt(r['macs_kendall'])}")
+        lines.append(f"  test-retest Spearman (noise ceiling) {_fmt(r['test_retest_spearman'])}")
         c = r.get("correction")
         if c:
             b, a, m = c["heldout_before"], c["heldout_after"], c["heldout_macs"]
-            print(f"  BBSSP correction (fit on {c['train_networks']}, held-out {c['heldout_networks']}): "
+            lines.append(f"  BBSSP correction (fit on {c['train_networks']}, held-out {c['heldout_networks']}): "
                   f"rho {_fmt(b['spearman'])} -> {_fmt(a['spearman'])}, tau-b {_fmt(b['kendall'])} -> "
                   f"{_fmt(a['kendall'])}, MAPE {_fmt(b['mape_pct'], '.1f')} % -> {_fmt(a['mape_pct'], '.1f')} % "
                   f"(MACs held-out rho {_fmt(m['spearman'])})")
         p = r.get("per_layer")
         if p:
-            print(f"  per layer: {p['matched_kernel_calls']}/{p['kernel_calls']} kernel calls matched to layers "
+            lines.append(f"  per layer: {p['matched_kernel_calls']}/{p['kernel_calls']} kernel calls matched to layers "
                   f"({100 * p['matched_time_fraction']:.0f} % of kernel time), Spearman {_fmt(p['spearman'])}, "
                   f"MAPE {_fmt(p['mape_pct'], '.1f')} %")
         for x in r["refused"]:
-            print(f"  refused: {x['name']}: {x['reason']}")
+            lines.append(f"  refused: {x['name']}: {x['reason']}")
     if out["numerics"]:
         worst = max(out["numerics"].values())
-        print(f"numerics: max |tvm - ort| / max(1, max|ort|) = {worst:.2e} over {len(out['numerics'])} networks")
+        lines.append(f"numerics: max |tvm - ort| / max(1, max|ort|) = {worst:.2e} over {len(out['numerics'])} networks")
+    return "\n".join(lines)

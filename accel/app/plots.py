@@ -1,7 +1,9 @@
 """Plots for sweeps, co-design and rank-correlation studies (matplotlib, object API: no pyplot state, no
 global style).  Every function takes ``ax=None`` (a new :class:`matplotlib.figure.Figure` is made) or an
-Axes to draw into, and returns the Figure; save it with ``fig.savefig("out.png")`` (PNG, PDF, SVG by
-extension).  matplotlib is imported inside the functions.
+Axes to draw into, and returns the Figure.  The commands save figures with
+:func:`accel.app.output.save_figure` (atomically; PNG, PDF or SVG by the file's extension, a name without
+one is refused, so the file written is the file named); ``fig.savefig(path)`` works as usual in scripts.
+matplotlib is imported inside the functions.
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 from mapper.network import NetworkResult
 
@@ -31,7 +30,9 @@ def network_table(res: NetworkResult) -> str:
         rows.append([r.layer.name, r.layer.op, r.layer.describe().split(" ", 1)[-1], f"{r.layer.macs / 1e6:.1f}M",
                      f"{c.latency_cycles:,.0f}", _si(c.latency_s, "s"), _si(c.energy_pj * 1e-12, "J"),
                      f"{c.utilization:.2f}", str(c.active_pes), bound])
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    for u in (res.import_report or {}).get("unsupported", []):  # --allow-unsupported: costed as zero
+        rows.append([u["node"], u["op_type"], "unsupported: costed as zero", "0.0M", "0", "0 s", "0 J", "", "", ""])
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(head)]
     widths[2] = min(widths[2], 44)
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
     lines.append("  ".join("-" * w for w in widths))
@@ -49,8 +50,11 @@ def network_table(res: NetworkResult) -> str:
     return "\n".join(lines)
 
 
-def write_result(res: NetworkResult, fmt: str, path: str | None) -> str | None:
-    """Render ``res`` as ``fmt``; write to ``path`` if given, else return the text (parquet needs a path)."""
+def render_result(res: NetworkResult, fmt: str, path: str | None) -> None:
+    """Render ``res`` as ``fmt`` (table | csv | json | parquet) to ``path`` (atomically, after rendering;
+    ``wrote PATH`` on stderr) or to stdout (parquet needs a path)."""
+    from accel.app.output import emit_text, report_written, write_frame
+
     if fmt == "table":
         text = network_table(res)
     elif fmt == "json":
@@ -59,14 +63,12 @@ def write_result(res: NetworkResult, fmt: str, path: str | None) -> str | None:
         text = res.to_frame().to_csv(index=False)
     elif fmt == "parquet":
         if not path:
-            raise ValueError("--format parquet needs -o FILE")
+            raise ValueError("parquet output needs a file")
         df = res.to_frame()
         df.attrs = {k: str(v) for k, v in df.attrs.items()}
-        df.to_parquet(path, index=False)
-        return None
+        write_frame(df, path, "parquet")
+        report_written(path)
+        return
     else:
         raise ValueError(f"unknown format {fmt!r}")
-    if path:
-        Path(path).write_text(text + ("\n" if not text.endswith("\n") else ""))
-        return None
-    return text
+    emit_text(text, path)
