@@ -130,7 +130,7 @@ def test_fbnet_and_mbconv_structure():
 def _mac_lists(space, arch):
     import torch
 
-    from nas.torch_ops import mac_layers
+    from accel.nn import mac_layers
 
     net = space.build_network(arch)
     model = space.build_torch(arch).eval()
@@ -157,7 +157,7 @@ def test_nb201_torch_unpruned_matches_unpruned_network():
     import torch
 
     from nas.nb201_torch import build_nb201_torch
-    from nas.torch_ops import count_macs
+    from accel.nn import count_macs
 
     # node 1 is unreachable (none from the input) but feeds node 3 through a conv: pruned away, else costed
     a = "|none~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from nas.joint.supernet import DerivedNet
-from nas.torch_ops import mac_layers
+from accel.nn import mac_layers
 
 __all__ = ["ExportError", "export_onnx"]
 
@@ -69,7 +69,8 @@ def export_onnx(net: DerivedNet, path: str | Path, opset: int = 17) -> dict[int,
         raise ExportError(f"{path}: {len(add_nodes)} Add nodes for {len(residual)} residual blocks")
     out: dict[int, list[str]] = {}
     for i, block in enumerate(net.blocks):
-        names = [node_of[f"blocks.{i}.{n}"] for n, m in block.named_children() if m in block.quant_convs()]
+        convs = block.quant_convs()
+        names = [node_of[f"blocks.{i}.{n}"] for n, m in block.named_modules() if any(m is c for c in convs)]
         if names:
             out[i] = names
     for i, node in zip(residual, add_nodes):
