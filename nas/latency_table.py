@@ -12,13 +12,15 @@
 * :func:`fit_correction` — BBSSP's layer-adaptive correction (Zeng et al. ASP-DAC 2020, §"layer adaptive
   latency correction"), the one correction of accelsim (``accelsim nas-latency`` and ``accelsim xcheck`` use
   it): a table built from isolated layers mispredicts whole networks because a compiler treats layer types
-  differently and a runtime adds a per-inference overhead.  With ``T[n, t]`` = table (model) latency of the
-  layers of type ``t`` (:func:`layer_type`) in network ``n`` and measured whole-network latencies ``y[n]``,
-  fit factors ``α_t ≥ 0`` and an overhead ``β ≥ 0`` (seconds per inference) by non-negative least squares
-  on the *relative* error ``Σ_n ((Σ_t α_t T[n, t] + β − y[n]) / y[n])²`` (small and large networks weigh
-  alike); corrected latency = ``Σ_t α_t T[n, t] + β``.  A type no training network exercises gets the
-  median of the fitted factors (the table's overall bias is the best guess for it; 1 when nothing was
-  fitted).  :func:`correction_study` reports the error before (α = 1, β = 0) and after on held-out networks.
+  differently.  With ``T[n, t]`` = table (model) latency of the layers of type ``t`` (:func:`layer_type`) in
+  network ``n`` and measured whole-network latencies ``y[n]``, fit factors ``α_t ≥ 0`` by non-negative
+  least squares on the *relative* error ``Σ_n ((Σ_t α_t T[n, t] − y[n]) / y[n])²`` (small and large
+  networks weigh alike); corrected latency = ``Σ_t α_t T[n, t]``.  There is no intercept: a fixed
+  per-inference overhead would be confounded with every layer type that all networks share at the same size
+  (stem, classifier), making those factors arbitrary, and those types absorb it anyway.  A type no training
+  network exercises gets ``default_factor`` = the median of the fitted factors (the table's overall bias is
+  the best guess for it; 1 when nothing was fitted).  :func:`correction_study` reports the error before
+  (α = 1) and after on held-out networks.
 * :class:`SpaceHardware` — per-architecture hardware metrics for a search space (latency, energy, MACs),
   the ``hardware`` half of a NAS problem: NAS-Bench-201 uses :func:`nas.hwcost.nb201_hwcost` (all
   15,625 archs at once), other spaces the layer table.
@@ -258,29 +260,27 @@ def type_matrix(nets: Sequence[Network], table: LayerTable, types: Sequence[str]
 
 @dataclass(frozen=True)
 class LatencyCorrection:
-    """BBSSP correction (module docstring): per-layer-type factors ``factors[type]``, the per-inference
-    ``overhead_s`` (β, seconds) and ``default_factor`` for types never seen in training (the median of the
-    fitted factors)."""
+    """BBSSP correction (module docstring): per-layer-type factors ``factors[type]`` and ``default_factor``
+    for types never seen in training (the median of the fitted factors)."""
 
     factors: dict[str, float]
-    overhead_s: float = 0.0
     default_factor: float = 1.0
 
     def factor(self, layer_type_name: str) -> float:
         return self.factors.get(layer_type_name, self.default_factor)
 
     def predict(self, net: Network, table: LayerTable) -> float:
-        """Corrected latency (s) = Σ_t α_t · (table latency of the type-t layers) + β."""
-        return self.overhead_s + sum(self.factor(t) * v for t, v in table.by_type(net).items())
+        """Corrected latency (s) = Σ_t α_t · (table latency of the type-t layers)."""
+        return sum(self.factor(t) * v for t, v in table.by_type(net).items())
 
     def predict_matrix(self, T: np.ndarray, types: Sequence[str]) -> np.ndarray:
         """Corrected latency (s) of each row of a (n_nets × n_types) table-latency matrix."""
-        return np.asarray(T, dtype=float) @ np.array([self.factor(t) for t in types]) + self.overhead_s
+        return np.asarray(T, dtype=float) @ np.array([self.factor(t) for t in types])
 
 
 def fit_type_correction(T: np.ndarray, types: Sequence[str], measured_latency_s: Sequence[float]) -> LatencyCorrection:
-    """Fit α_t ≥ 0 and β ≥ 0 on a (n_nets × n_types) table-latency matrix (s) against measured latencies (s)
-    by NNLS on relative error (module docstring).  Types with an all-zero column are not fitted: they get
+    """Fit α_t ≥ 0 on a (n_nets × n_types) table-latency matrix (s) against measured latencies (s) by NNLS on
+    relative error (module docstring).  Types with an all-zero column are not fitted: they get
     ``default_factor`` = the median of the fitted factors."""
     from scipy.optimize import nnls
 
@@ -294,11 +294,10 @@ def fit_type_correction(T: np.ndarray, types: Sequence[str], measured_latency_s:
     if not np.all(np.isfinite(T)):
         raise ValueError("the layer table has unmappable (infinite) entries for some training networks")
     used = np.flatnonzero(T.sum(axis=0) > 0)
-    A = np.hstack([T[:, used], np.ones((len(y), 1))]) / y[:, None]
-    coef, _ = nnls(A, np.ones(len(y)))
-    fitted = {types[j]: float(a) for j, a in zip(used, coef[:-1])}
+    alpha, _ = nnls(T[:, used] / y[:, None], np.ones(len(y)))
+    fitted = {types[j]: float(a) for j, a in zip(used, alpha)}
     default = float(np.median(list(fitted.values()))) if fitted else 1.0
-    return LatencyCorrection({t: fitted.get(t, default) for t in types}, float(coef[-1]), default)
+    return LatencyCorrection({t: fitted.get(t, default) for t in types}, default)
 
 
 def fit_correction(nets: Sequence[Network], measured_latency_s: Sequence[float], table: LayerTable
@@ -346,7 +345,7 @@ def correction_study(nets: Sequence[Network], measured_latency_s: Sequence[float
                      "mape_after": float(test["corrected_err"].abs().mean()),
                      "max_err_before": float(test["table_err"].abs().max()),
                      "max_err_after": float(test["corrected_err"].abs().max()),
-                     "factors": dict(corr.factors), "overhead_s": corr.overhead_s, "n_train": n_train, "n_test": n - n_train,
+                     "factors": dict(corr.factors), "default_factor": corr.default_factor, "n_train": n_train, "n_test": n - n_train,
                      "table_source": table.source, "seed": seed})
     return corr, df
 

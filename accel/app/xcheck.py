@@ -20,7 +20,7 @@ Flow (measurement protocol and tuning: :mod:`accel.app.measure`):
 6. Per-layer: measured per-kernel latencies are mapped back to accelsim layers (:func:`kernel_layer_table`),
    and the BBSSP layer-adaptive correction (Zeng et al., ASP-DAC 2020: per-layer-type correction of the
    latency LUT against measured networks; :func:`nas.latency_table.fit_type_correction`, the one correction:
-   factor per layer type plus a per-inference overhead) is fitted on a training subset and evaluated on
+   a non-negative factor per layer type, no intercept) is fitted on a training subset and evaluated on
    held-out networks.
 """
 
@@ -314,7 +314,7 @@ def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_
         held = ~train
         before, after = rank_stats(pred[held], meas[held]), rank_stats(corr[held], meas[held])
         s["correction"] = {"train_networks": int(train.sum()), "heldout_networks": int(held.sum()),
-                           "coef": {**fit.factors, "overhead_s": fit.overhead_s},
+                           "coef": dict(fit.factors),
                            "heldout_before": before, "heldout_after": after,
                            # MACs are not a latency: only their ranks are comparable (no MAPE)
                            "heldout_macs": {k: v for k, v in rank_stats(macs[held], meas[held]).items()

@@ -4,7 +4,7 @@ cost model.
 
 Modules (torch is imported only by the ones that train):
 
-* :mod:`nas.joint.space` — FBNet space: skeleton, nine operators, accelsim layers of every choice.
+* :mod:`nas.joint.space` — the FBNet space (:class:`nas.fbnet.FBNetSpace`, CIFAR setting), slots, nine operators.
 * :mod:`nas.joint.precision` — precision-scalable PEs (Bit-Fusion law), ``bitwidths.json``,
   :func:`~nas.joint.precision.evaluate_with_bitwidths`.
 * :mod:`nas.joint.hwspace` — a sweep spec (:mod:`accel.app.sweep`) as categorical design dimensions.

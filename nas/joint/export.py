@@ -4,7 +4,7 @@ The network is exported in eval mode with fake quantization off (the float graph
 layer travels in ``bitwidths.json``), with PyTorch's TorchScript exporter (``dynamo=False``: offline, no
 onnxscript) and constant folding, which folds every BatchNorm into its convolution — so the graph imports
 (:func:`accel.onnx_import.load_onnx_network`) to exactly the layers of
-:meth:`nas.joint.space.FBNetSpace.build_network`.
+:meth:`nas.fbnet.FBNetSpace.build_network`.
 
 Node names are recovered by order, not by the exporter's naming scheme: the exporter emits nodes in
 execution order, so the i-th Conv/Gemm node of the graph is the i-th Conv2d/Linear module called in a
