@@ -208,7 +208,7 @@ def export_module_onnx(model: nn.Module, input_shape: tuple[int, ...], path: str
     ``dynamic_batch=True`` makes dim 0 symbolic (``"batch"``).  The model's train/eval mode is restored.
     Returns the path."""
     path = Path(path)
-    x = torch.randn(*input_shape)
+    x = torch.zeros(*input_shape)  # values do not matter for the traced graph; no global RNG draw
     kwargs = dict(input_names=["input"], output_names=["logits"], opset_version=opset, do_constant_folding=True,
                   export_params=export_params)
     if dynamic_batch:

@@ -3,7 +3,7 @@
 Every network of :mod:`accel.zoo` is written here as a plain ``torch.nn.Module`` (no torchvision) with the
 torchvision layout (BatchNorm, activations and dropout included; AlexNet is the grouped Caffe
 ``bvlc_alexnet`` without LRN, as in the zoo).  :func:`export_onnx` writes one to an ``.onnx`` file with
-PyTorch's built-in TorchScript exporter (``torch.onnx.export(..., dynamo=False)``), which needs no network
+PyTorch's built-in TorchScript exporter (:func:`accel.nn.export_module_onnx`, ``dynamo=False``), which needs no network
 access and no extra package, in eval mode: the exporter folds each BatchNorm into its Conv, so the
 resulting graph imports (:func:`accel.onnx_import.load_onnx_network`) to exactly the zoo's layer list.
 Only VGG-16 differs from torchvision: its ``AdaptiveAvgPool2d((7, 7))`` (the identity at 224×224, and not

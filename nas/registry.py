@@ -241,13 +241,25 @@ def _forms() -> str:
     return NETWORK_FORMS.format(zoo=", ".join(list_networks()), spaces=", ".join(SPACES))
 
 
+def _is_file(p: Path) -> bool:
+    """``p.is_file()``, False for strings no file system accepts as a name (too long, NUL bytes)."""
+    try:
+        return p.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _check_onnx_file(spec: str, p: Path) -> None:
     """Refuse a missing file, a directory, or a file that cannot be an ONNX ``ModelProto`` (whose first byte,
     the ``ir_version`` field tag, is 0x08), before the importer parses it."""
-    if not p.exists():
-        raise SpecError(f"{spec!r}: no such ONNX file")
-    if not p.is_file():
+    try:
+        is_dir = p.is_dir()
+    except (OSError, ValueError):
+        is_dir = False
+    if is_dir:
         raise SpecError(f"{spec!r}: not an ONNX model: it is a directory")
+    if not _is_file(p):
+        raise SpecError(f"{spec!r}: no such ONNX file")
     with open(p, "rb") as fh:
         head = fh.read(1)
     if head != b"\x08":
@@ -274,7 +286,7 @@ def parse_network_spec(spec: str, *, check_files: bool = True) -> NetworkSpec:
             raise SpecError(f"{spec!r}: {e}") from None
         return NetworkSpec("layer", " ".join(rest.split()))
     p = Path(s)
-    if p.suffix.lower() == ".onnx" or p.is_file():
+    if p.suffix.lower() == ".onnx" or _is_file(p):
         if check_files:
             _check_onnx_file(spec, p)
         return NetworkSpec("onnx", s)
