@@ -263,8 +263,8 @@ def _check_onnx_file(spec: str, p: Path) -> None:
     with open(p, "rb") as fh:
         head = fh.read(1)
     if head != b"\x08":
-        raise SpecError(f"{spec!r}: not an ONNX model: the file does not start with an ONNX ModelProto "
-                        f"({'empty file' if not head else f'first byte 0x{head[0]:02x}'})")
+        raise SpecError(f"{spec!r}: not an ONNX model: the file is not a valid ONNX protobuf "
+                        f"({'empty file' if not head else f'first byte 0x{head[0]:02x}, expected 0x08'})")
 
 
 def parse_network_spec(spec: str, *, check_files: bool = True) -> NetworkSpec:
