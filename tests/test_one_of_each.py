@@ -46,6 +46,20 @@ def test_every_entry_resolves_the_same_network(spec):
         assert _keys(other) == _keys(ref) and other.macs == ref.macs > 0
 
 
+def test_every_entry_resolves_the_same_onnx_file(tmp_path):
+    pytest.importorskip("torch")
+    from accel.app.cli import _load_network
+    from accel.app.sweep import _network, parse_workloads
+    from accel.app.xcheck import export_network
+
+    path = str(export_network(f"mbconv_cifar:{CIFAR_MB}", tmp_path))
+    ref = resolve_network(path, 1)  # exported with a fixed batch of 1
+    (w,) = parse_workloads([path])
+    assert w.kind == "onnx" and w.label == path
+    for other in (_network(w.kind, w.ref, 1), _load_network(path, 1)):
+        assert _keys(other) == _keys(ref) and other.macs == ref.macs == resolve_network(f"mbconv_cifar:{CIFAR_MB}", 1).macs
+
+
 def test_mbconv_means_the_ofa_space_everywhere():
     assert parse_network_spec(f"mbconv:{OFA}").space == "mbconv"
     assert resolve_network(f"mbconv:{OFA}", 1).macs == mbconv.build_network(OFA).macs

@@ -86,12 +86,12 @@ def predict_networks(onnx_paths: dict[str, Path], arch, progress=None) -> dict:
     One :class:`~mapper.network.NetworkEvaluator` (objective latency) is shared, so each distinct layer shape
     is mapped once across the whole candidate set."""
     from mapper.network import NetworkEvaluator
-    from accel.onnx_import import load_onnx_network
+    from nas.registry import resolve_network
 
     ev = NetworkEvaluator(arch, objective="latency", seed=0)
     out = {}
     for i, (name, path) in enumerate(onnx_paths.items()):
-        net = load_onnx_network(path)
+        net = resolve_network(str(path), 1)
         net.name = name
         out[name] = ev.network(net)
         if progress:
