@@ -103,7 +103,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from accel.workload import Layer, Network, WorkloadError
+from accel.workload import Layer, Network, WorkloadError, window_out_size
 
 __all__ = ["MAX_OPSET", "MIN_OPSET", "OnnxImportError", "format_import_report", "load_onnx_network",
            "SUPPORTED_OPS", "OPS_PER_ELEMENT"]
@@ -224,16 +224,6 @@ def _broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...]:
 
 def _norm_axis(a: int, rank: int) -> int:
     return a + rank if a < 0 else a
-
-
-def _out_size(size: int, k: int, s: int, pa: int, pb: int, d: int, ceil: bool = False) -> int:
-    span = size + pa + pb - d * (k - 1) - 1
-    if span < 0:
-        return 0
-    out = (-(-span // s) if ceil else span // s) + 1
-    if ceil and (out - 1) * s >= size + pa:  # last window must start inside the input (PyTorch/ONNX rule)
-        out -= 1
-    return out
 
 
 def _same_pads(size: int, k: int, s: int, d: int, mode: str) -> tuple[int, int, int]:
@@ -1075,9 +1065,9 @@ class _Importer:
                     pads[d], pads[d + 2] = pa, pb
                 elif auto_pad == "VALID":
                     pads[d], pads[d + 2] = 0, 0
-                    o = _out_size(spatial[d], k, s, 0, 0, dl)
+                    o = window_out_size(spatial[d], k, s, 0, 0, dl)
                 else:
-                    o = _out_size(spatial[d], k, s, pads[d], pads[d + 2], dl)
+                    o = window_out_size(spatial[d], k, s, pads[d], pads[d + 2], dl)
                 if o < 1:
                     raise self.err(nname, op, f"kernel {k} (dilation {dl}) does not fit input {spatial[d]} with "
                                               f"padding {pads[d]}+{pads[d + 2]}")
@@ -1293,9 +1283,9 @@ class _Importer:
                 pads[d], pads[d + 2] = pa, pb
             elif auto_pad == "VALID":
                 pads[d] = pads[d + 2] = 0
-                o = _out_size(spatial[d], k, s, 0, 0, dl, ceil)
+                o = window_out_size(spatial[d], k, s, 0, 0, dl, ceil)
             else:
-                o = _out_size(spatial[d], k, s, pads[d], pads[d + 2], dl, ceil)
+                o = window_out_size(spatial[d], k, s, pads[d], pads[d + 2], dl, ceil)
             if o < 1:
                 raise self.err(nname, op, f"window {k} does not fit input {spatial[d]}")
             outs.append(o)

@@ -3,7 +3,7 @@
 Every network of :mod:`accel.zoo` is written here as a plain ``torch.nn.Module`` (no torchvision) with the
 torchvision layout (BatchNorm, activations and dropout included; AlexNet is the grouped Caffe
 ``bvlc_alexnet`` without LRN, as in the zoo).  :func:`export_onnx` writes one to an ``.onnx`` file with
-PyTorch's built-in TorchScript exporter (``torch.onnx.export(..., dynamo=False)``), which needs no network
+PyTorch's built-in TorchScript exporter (:func:`accel.nn.export_module_onnx`, ``dynamo=False``), which needs no network
 access and no extra package, in eval mode: the exporter folds each BatchNorm into its Conv, so the
 resulting graph imports (:func:`accel.onnx_import.load_onnx_network`) to exactly the zoo's layer list.
 Only VGG-16 differs from torchvision: its ``AdaptiveAvgPool2d((7, 7))`` (the identity at 224×224, and not
@@ -32,15 +32,6 @@ def _register(fn):
     return fn
 
 
-def _make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:
-    """torchvision's ``_make_divisible``."""
-    min_value = divisor if min_value is None else min_value
-    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
-    if new_v < 0.9 * v:
-        new_v += divisor
-    return new_v
-
-
 def _classes():
     """Module classes, defined on first use so that importing this file does not import torch."""
     global _CLASSES
@@ -49,11 +40,8 @@ def _classes():
     import torch
     from torch import nn
 
-    def conv_bn_act(cin, cout, k, stride=1, groups=1, act=nn.ReLU):
-        layers = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
-        if act is not None:
-            layers.append(act(inplace=True))
-        return nn.Sequential(*layers)
+    from accel.nn import ConvBNAct, InvertedResidual
+    from accel.zoo import _make_divisible
 
     class AlexNet(nn.Module):
         """Caffe ``bvlc_alexnet`` (two-tower groups, no LRN), 227×227 input."""
@@ -163,21 +151,6 @@ def _classes():
             x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
             return self.fc(torch.flatten(self.avgpool(x), 1))
 
-    class InvertedResidualV2(nn.Module):
-        def __init__(self, cin, cout, stride, t):
-            super().__init__()
-            hidden = int(round(cin * t))
-            self.use_res = stride == 1 and cin == cout
-            layers = []
-            if t != 1:
-                layers.append(conv_bn_act(cin, hidden, 1, act=nn.ReLU6))
-            layers += [conv_bn_act(hidden, hidden, 3, stride, groups=hidden, act=nn.ReLU6),
-                       nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout)]
-            self.conv = nn.Sequential(*layers)
-
-        def forward(self, x):
-            return x + self.conv(x) if self.use_res else self.conv(x)
-
     class MobileNetV2(nn.Module):
         # (t, c, n, s): Sandler et al. 2018, Table 2
         setting = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
@@ -186,49 +159,18 @@ def _classes():
         def __init__(self, num_classes: int = 1000):
             super().__init__()
             c = 32
-            feats = [conv_bn_act(3, c, 3, 2, act=nn.ReLU6)]
+            feats = [ConvBNAct(3, c, 3, 2, act=nn.ReLU6)]
             for t, cout, n, s in self.setting:
                 for i in range(n):
-                    feats.append(InvertedResidualV2(c, cout, s if i == 0 else 1, t))
+                    feats.append(InvertedResidual(c, int(round(c * t)), cout, 3, s if i == 0 else 1, act=nn.ReLU6))
                     c = cout
-            feats.append(conv_bn_act(c, 1280, 1, act=nn.ReLU6))
+            feats.append(ConvBNAct(c, 1280, 1, act=nn.ReLU6))
             self.features = nn.Sequential(*feats)
             self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, num_classes))
 
         def forward(self, x):
             x = nn.functional.adaptive_avg_pool2d(self.features(x), (1, 1))
             return self.classifier(torch.flatten(x, 1))
-
-    class SqueezeExcitation(nn.Module):
-        def __init__(self, c, squeeze):
-            super().__init__()
-            self.avgpool = nn.AdaptiveAvgPool2d(1)
-            self.fc1 = nn.Conv2d(c, squeeze, 1)
-            self.fc2 = nn.Conv2d(squeeze, c, 1)
-            self.activation = nn.ReLU()
-            self.scale_activation = nn.Hardsigmoid()
-
-        def forward(self, x):
-            s = self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
-            return s * x
-
-    class InvertedResidualV3(nn.Module):
-        def __init__(self, cin, k, exp, cout, se, act, stride):
-            super().__init__()
-            self.use_res = stride == 1 and cin == cout
-            a = nn.Hardswish if act == "HS" else nn.ReLU
-            layers = []
-            if exp != cin:
-                layers.append(conv_bn_act(cin, exp, 1, act=a))
-            layers.append(conv_bn_act(exp, exp, k, stride, groups=exp, act=a))
-            if se:
-                layers.append(SqueezeExcitation(exp, _make_divisible(exp // 4, 8)))
-            layers.append(conv_bn_act(exp, cout, 1, act=None))
-            self.block = nn.Sequential(*layers)
-
-        def forward(self, x):
-            y = self.block(x)
-            return y + x if self.use_res else y
 
     class MobileNetV3Large(nn.Module):
         # (in, kernel, expanded, out, SE, activation, stride): torchvision _mobilenet_v3_conf("mobilenet_v3_large")
@@ -241,10 +183,11 @@ def _classes():
 
         def __init__(self, num_classes: int = 1000):
             super().__init__()
-            feats = [conv_bn_act(3, 16, 3, 2, act=nn.Hardswish)]
-            for cfg in self.setting:
-                feats.append(InvertedResidualV3(*cfg))
-            feats.append(conv_bn_act(160, 960, 1, act=nn.Hardswish))
+            feats = [ConvBNAct(3, 16, 3, 2, act=nn.Hardswish)]
+            for cin, k, exp, cout, se, act, stride in self.setting:
+                feats.append(InvertedResidual(cin, exp, cout, k, stride, act=nn.Hardswish if act == "HS" else nn.ReLU,
+                                              se_squeeze=_make_divisible(exp // 4, 8) if se else None))
+            feats.append(ConvBNAct(160, 960, 1, act=nn.Hardswish))
             self.features = nn.Sequential(*feats)
             self.avgpool = nn.AdaptiveAvgPool2d(1)
             self.classifier = nn.Sequential(nn.Linear(960, 1280), nn.Hardswish(inplace=True), nn.Dropout(0.2),
@@ -322,23 +265,8 @@ def export_onnx(name: str, path: str | os.PathLike, batch: int = 1, dynamic_batc
     constant folding, which folds BatchNorm into the convolutions.  ``dynamic_batch=True`` makes the batch
     dim symbolic (``"batch"``).  Returns the path.
     """
-    import warnings
-
-    import torch
+    from accel.nn import export_module_onnx
 
     key = _key(name)
-    model = build_model(key)
     res = INPUT_RESOLUTION[key]
-    x = torch.randn(batch, 3, res, res)
-    path = Path(path)
-    kwargs = dict(input_names=["input"], output_names=["logits"], opset_version=opset, do_constant_folding=True,
-                  export_params=export_params)
-    if dynamic_batch:
-        kwargs["dynamic_axes"] = {"input": {0: "batch"}, "logits": {0: "batch"}}
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        try:
-            torch.onnx.export(model, (x,), str(path), dynamo=False, **kwargs)
-        except TypeError:  # a torch without the ``dynamo`` keyword: the TorchScript exporter is the default
-            torch.onnx.export(model, (x,), str(path), **kwargs)
-    return path
+    return export_module_onnx(build_model(key), (batch, 3, res, res), path, opset, dynamic_batch, export_params)

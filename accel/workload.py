@@ -346,9 +346,23 @@ def _replace(layer: Layer, **changes) -> Layer:
     return replace(layer, **changes)
 
 
-def _out_size(size: int, kernel: int, stride: int, pad_a: int, pad_b: int, dilation: int, ceil: bool = False) -> int:
+def window_out_size(size: int, kernel: int, stride: int, pad_a: int, pad_b: int, dilation: int = 1,
+                    ceil_mode: bool = False) -> int:
+    """Output length of a sliding window (conv or pool) along one axis — the one output-size rule of accelsim
+    (NetworkBuilder, zoo, ONNX import): ``floor((size + pad_a + pad_b − dilation·(kernel − 1) − 1) / stride) + 1``
+    (``ceil`` with ``ceil_mode``, where, as in PyTorch / ONNX, a last window that would start in the end padding
+    is dropped).  Returns 0 (never negative) when the window does not fit; callers report that."""
     span = size + pad_a + pad_b - dilation * (kernel - 1) - 1
-    out = (-(-span // stride) if ceil else span // stride) + 1
+    if span < 0:
+        return 0
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + pad_a:
+        out -= 1
+    return out
+
+
+def _out_size(size: int, kernel: int, stride: int, pad_a: int, pad_b: int, dilation: int, ceil: bool = False) -> int:
+    out = window_out_size(size, kernel, stride, pad_a, pad_b, dilation, ceil)
     if out < 1:
         raise WorkloadError(f"window {kernel} (dilation {dilation}) does not fit input {size} with padding {pad_a}+{pad_b}")
     return out

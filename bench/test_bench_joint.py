@@ -46,7 +46,7 @@ STUDY_ARGS = ["--space", "fbnet", "--data", "synthetic", "--epochs", "10", "--wa
 def test_cost_table_build(benchmark):
     eyeriss = load_arch(ROOT / "configs" / "eyeriss.yaml")
     alt = eyeriss.with_config(pe_array={**eyeriss.config.pe_array.model_dump(), "rows": 6, "cols": 28})
-    space = FBNetSpace(width_mult=0.25, max_depth=1, num_stages=3, resolution=16)
+    space = FBNetSpace.cifar(width_mult=0.25, max_depth=1, num_stages=3, resolution=16)
 
     def build():
         with ThreadPoolExecutor(2) as pool:
@@ -61,7 +61,7 @@ def test_cost_table_build(benchmark):
 
 def test_supernet_steps(benchmark):
     torch.set_num_threads(1)
-    space = FBNetSpace(width_mult=0.5, max_depth=1, resolution=32)
+    space = FBNetSpace.cifar(width_mult=0.5, max_depth=1, resolution=32)
     bits = ((4, 4), (6, 6), (8, 8), (16, 16))
     net = FBNetSupernet(space, bits)
     g = torch.Generator().manual_seed(0)

@@ -7,7 +7,7 @@ Run explicitly (minutes; needs the ``xcheck`` extra and the committed tuning dat
 
 which runs exactly::
 
-    accelsim xcheck --space nb201 --sample 20 --network mbconv:... (5, sample_mbconv(5, 0)) \\
+    accelsim xcheck --space nb201 --sample 20 --network mbconv_cifar:... (5, sample_specs("mbconv_cifar", 5, 0)) \\
         --hw configs/cpu-host.yaml --backend tvm --backend ort --summary-json bench/results/xcheck_cpu.json
 
 TVM reports latencies only for networks whose kernels are all in ``bench/tvm_tuning_db`` (the others are
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from accel.app.cli import main
-from accel.app.xcheck_models import sample_mbconv
+from nas.registry import sample_specs
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "results" / "xcheck_cpu.json"
@@ -28,7 +28,7 @@ OUT = ROOT / "bench" / "results" / "xcheck_cpu.json"
 def xcheck_argv() -> list[str]:
     argv = ["xcheck", "--space", "nb201", "--sample", "20", "--hw", str(ROOT / "configs" / "cpu-host.yaml"),
             "--backend", "tvm", "--backend", "ort", "--summary-json", str(OUT)]
-    for n in sample_mbconv(5, 0):
+    for n in sample_specs("mbconv_cifar", 5, 0):
         argv += ["--network", n]
     return argv
 

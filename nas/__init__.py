@@ -10,7 +10,7 @@
 
 * :mod:`nas.registry` — ``SPACE:ENCODING`` specs and the registered spaces (``nb201``, ``darts`` /
   :mod:`nas.darts`, ``mbconv`` / :mod:`nas.mbconv`, ``fbnet`` / :mod:`nas.fbnet`), each with search
-  operators, encodings, accelsim networks and torch models (:mod:`nas.torch_ops`, :mod:`nas.nb201_torch`).
+  operators, encodings, accelsim networks and torch models (:mod:`accel.nn`, :mod:`nas.nb201_torch`).
 * :mod:`nas.proxies` (zero-cost proxies), :mod:`nas.predictor` (MLP accuracy predictor),
   :mod:`nas.latency_table` (layer / block latency tables, BBSSP correction, per-arch hardware metrics),
   :mod:`nas.profiling` (BBSSP profiling, CHaNAS CDF division, exhaustive search, ``run_search``).

@@ -215,7 +215,7 @@ def build_torch(genotype, channels: int = 36, layers: int = 20, classes: int = 1
     import torch
     from torch import nn
 
-    from nas.torch_ops import DilConv, FactorizedReduce, ReLUConvBN, SepConv
+    from accel.nn import DilConv, FactorizedReduce, ReLUConvBN, SepConv
 
     g = as_genotype(genotype)
 

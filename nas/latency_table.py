@@ -10,11 +10,17 @@
   (eq. 5).  From the model a block entry is the sum of its layers; from measurements it is whatever the
   device took for the block, which captures fusion the layer table cannot.
 * :func:`fit_correction` — BBSSP's layer-adaptive correction (Zeng et al. ASP-DAC 2020, §"layer adaptive
-  latency correction"): a table built from isolated layers mispredicts whole networks because a compiler
-  treats layer types differently.  With ``T[n, t]`` = table latency of the layers of type ``t`` in network
-  ``n`` and measured whole-network latencies ``y[n]``, fit factors ``α_t ≥ 0`` (NNLS) minimising the
-  relative error ``Σ_n ((Σ_t α_t T[n, t] − y[n]) / y[n])²``; corrected latency = ``Σ_t α_t T[n, t]``.
-  :func:`correction_study` reports the error before (α = 1) and after on held-out networks.
+  latency correction"), the one correction of accelsim (``accelsim nas-latency`` and ``accelsim xcheck`` use
+  it): a table built from isolated layers mispredicts whole networks because a compiler treats layer types
+  differently.  With ``T[n, t]`` = table (model) latency of the layers of type ``t`` (:func:`layer_type`) in
+  network ``n`` and measured whole-network latencies ``y[n]``, fit factors ``α_t ≥ 0`` by non-negative
+  least squares on the *relative* error ``Σ_n ((Σ_t α_t T[n, t] − y[n]) / y[n])²`` (small and large
+  networks weigh alike); corrected latency = ``Σ_t α_t T[n, t]``.  There is no intercept: a fixed
+  per-inference overhead would be confounded with every layer type that all networks share at the same size
+  (stem, classifier), making those factors arbitrary, and those types absorb it anyway.  A type no training
+  network exercises gets ``default_factor`` = the median of the fitted factors (the table's overall bias is
+  the best guess for it; 1 when nothing was fitted).  :func:`correction_study` reports the error before
+  (α = 1) and after on held-out networks.
 * :class:`SpaceHardware` — per-architecture hardware metrics for a search space (latency, energy, MACs),
   the ``hardware`` half of a NAS problem: NAS-Bench-201 uses :func:`nas.hwcost.nb201_hwcost` (all
   15,625 archs at once), other spaces the layer table.
@@ -33,7 +39,7 @@ import pandas as pd
 
 from accel.workload import Layer, Network
 
-__all__ = ["layer_type", "layer_key", "LayerTable", "BlockTable", "LatencyCorrection", "fit_correction",
+__all__ = ["layer_type", "layer_key", "LayerTable", "BlockTable", "LatencyCorrection", "fit_correction", "fit_type_correction", "split_train",
            "correction_study", "SpaceHardware", "type_matrix", "BLOCK_PATTERNS"]
 
 Progress = Callable[[int, int], None]
@@ -178,7 +184,7 @@ BLOCK_PATTERNS: dict[str, str] = {
     "nb201": r"^(stage\d+\.cell\d+|reduce\d+)\.",
     "darts": r"^(cell\d+)\.",
     "mbconv": r"^(stage\d+\.unit\d+|first_block)\.",
-    "fbnet": r"^(layer\d+)\.",
+    "fbnet": r"^(L\d+)\.",
 }
 
 
@@ -254,38 +260,66 @@ def type_matrix(nets: Sequence[Network], table: LayerTable, types: Sequence[str]
 
 @dataclass(frozen=True)
 class LatencyCorrection:
-    """Per-layer-type multiplicative factors (``factors[type]``); types never seen in training keep 1."""
+    """BBSSP correction (module docstring): per-layer-type factors ``factors[type]`` and ``default_factor``
+    for types never seen in training (the median of the fitted factors)."""
 
     factors: dict[str, float]
+    default_factor: float = 1.0
+
+    def factor(self, layer_type_name: str) -> float:
+        return self.factors.get(layer_type_name, self.default_factor)
 
     def predict(self, net: Network, table: LayerTable) -> float:
         """Corrected latency (s) = Σ_t α_t · (table latency of the type-t layers)."""
-        return sum(self.factors.get(t, 1.0) * v for t, v in table.by_type(net).items())
+        return sum(self.factor(t) * v for t, v in table.by_type(net).items())
 
     def predict_matrix(self, T: np.ndarray, types: Sequence[str]) -> np.ndarray:
-        return T @ np.array([self.factors.get(t, 1.0) for t in types])
+        """Corrected latency (s) of each row of a (n_nets × n_types) table-latency matrix."""
+        return np.asarray(T, dtype=float) @ np.array([self.factor(t) for t in types])
+
+
+def fit_type_correction(T: np.ndarray, types: Sequence[str], measured_latency_s: Sequence[float]) -> LatencyCorrection:
+    """Fit α_t ≥ 0 on a (n_nets × n_types) table-latency matrix (s) against measured latencies (s) by NNLS on
+    relative error (module docstring).  Types with an all-zero column are not fitted: they get
+    ``default_factor`` = the median of the fitted factors."""
+    from scipy.optimize import nnls
+
+    T = np.asarray(T, dtype=float)
+    y = np.asarray(measured_latency_s, dtype=float)
+    if T.ndim != 2 or T.shape[0] != len(y) or T.shape[1] != len(types) or len(y) == 0:
+        raise ValueError(f"need one measured latency per network and one column per type, got {len(y)} latencies "
+                         f"for a {T.shape} matrix of {len(types)} types")
+    if not np.all(np.isfinite(y)) or np.any(y <= 0):
+        raise ValueError("measured latencies must be positive and finite")
+    if not np.all(np.isfinite(T)):
+        raise ValueError("the layer table has unmappable (infinite) entries for some training networks")
+    used = np.flatnonzero(T.sum(axis=0) > 0)
+    alpha, _ = nnls(T[:, used] / y[:, None], np.ones(len(y)))
+    fitted = {types[j]: float(a) for j, a in zip(used, alpha)}
+    default = float(np.median(list(fitted.values()))) if fitted else 1.0
+    return LatencyCorrection({t: fitted.get(t, default) for t in types}, default)
 
 
 def fit_correction(nets: Sequence[Network], measured_latency_s: Sequence[float], table: LayerTable
                    ) -> LatencyCorrection:
-    """Fit α_t ≥ 0 by non-negative least squares on relative error (module docstring).  A type that no
-    training network exercises keeps α = 1."""
-    from scipy.optimize import nnls
-
-    y = np.asarray(measured_latency_s, dtype=float)
-    if len(nets) != len(y) or len(y) == 0:
-        raise ValueError(f"need one measured latency per network, got {len(y)} for {len(nets)} networks")
-    if not np.all(np.isfinite(y)) or np.any(y <= 0):
-        raise ValueError("measured latencies must be positive and finite")
+    """:func:`fit_type_correction` on the networks' :func:`type_matrix` from ``table``."""
+    if len(nets) != len(measured_latency_s):
+        raise ValueError(f"need one measured latency per network, got {len(measured_latency_s)} for {len(nets)} "
+                         "networks")
     T, types = type_matrix(nets, table)
-    if not np.all(np.isfinite(T)):
-        raise ValueError("the layer table has unmappable (infinite) entries for some training networks")
-    used = T.sum(axis=0) > 0
-    A = T[:, used] / y[:, None]
-    alpha, _ = nnls(A, np.ones(len(y)))
-    factors = {t: 1.0 for t in types}
-    factors.update({t: float(a) for t, a in zip(np.array(types)[used], alpha)})
-    return LatencyCorrection(factors)
+    return fit_type_correction(T, types, measured_latency_s)
+
+
+def split_train(n: int, train_fraction: float, seed: int, min_each: int = 1) -> np.ndarray:
+    """Boolean mask (n,) of the training networks of a correction study: the first
+    ``round(train_fraction · n)`` (clamped so that each side keeps at least ``min_each``) of a
+    ``Generator(PCG64(seed))`` permutation."""
+    if n < 2 * min_each:
+        raise ValueError(f"need at least {2 * min_each} networks to split into train and held-out, got {n}")
+    k = min(max(min_each, int(round(train_fraction * n))), n - min_each)
+    mask = np.zeros(n, dtype=bool)
+    mask[np.random.Generator(np.random.PCG64(seed)).permutation(n)[:k]] = True
+    return mask
 
 
 def correction_study(nets: Sequence[Network], measured_latency_s: Sequence[float], table: LayerTable,
@@ -295,11 +329,9 @@ def correction_study(nets: Sequence[Network], measured_latency_s: Sequence[float
     (relative errors, signed).  ``df.attrs``: MAPE before/after on the held-out networks and the factors."""
     y = np.asarray(measured_latency_s, dtype=float)
     n = len(nets)
-    if n < 2:
-        raise ValueError("need at least two networks")
-    perm = np.random.Generator(np.random.PCG64(seed)).permutation(n)
-    n_train = min(n - 1, max(1, int(round(train_fraction * n))))
-    train = set(perm[:n_train].tolist())
+    mask = split_train(n, train_fraction, seed)
+    n_train = int(mask.sum())
+    train = set(np.flatnonzero(mask).tolist())
     corr = fit_correction([nets[i] for i in sorted(train)], y[sorted(train)], table)
     T, types = type_matrix(nets, table)
     raw = T.sum(axis=1)
@@ -313,7 +345,7 @@ def correction_study(nets: Sequence[Network], measured_latency_s: Sequence[float
                      "mape_after": float(test["corrected_err"].abs().mean()),
                      "max_err_before": float(test["table_err"].abs().max()),
                      "max_err_after": float(test["corrected_err"].abs().max()),
-                     "factors": dict(corr.factors), "n_train": n_train, "n_test": n - n_train,
+                     "factors": dict(corr.factors), "default_factor": corr.default_factor, "n_train": n_train, "n_test": n - n_train,
                      "table_source": table.source, "seed": seed})
     return corr, df
 

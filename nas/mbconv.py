@@ -37,7 +37,8 @@ import numpy as np
 from accel.workload import Network, NetworkBuilder, WorkloadError
 from accel.zoo import _inverted_residual, _make_divisible
 
-__all__ = ["MBConvArch", "MBConvSpace", "build_network", "build_torch", "parse_arch", "arch_str"]
+__all__ = ["MBConvArch", "MBConvSpace", "MBConvCifarSpace", "build_network", "build_torch", "parse_arch", "arch_str",
+           "parse_cifar_arch", "cifar_arch_str"]
 
 KERNELS: tuple[int, ...] = (3, 5, 7)
 EXPANDS: tuple[int, ...] = (3, 4, 6)
@@ -144,41 +145,25 @@ def build_network(arch, batch: int = 1) -> Network:
 
 def build_torch(arch):
     """The sub-network as a torch ``nn.Module`` (OFA ``MobileNetV3`` layout; inputs N×3×r×r)."""
-    import torch  # noqa: F401  (torch is needed by nas.torch_ops)
     from torch import nn
 
-    from nas.torch_ops import ConvBNAct, SqueezeExcite
+    from accel.nn import ConvBNAct, InvertedResidual
 
     a = as_arch(arch)
     w = _widths(a.width)
-
-    class Unit(nn.Module):
-        def __init__(self, c_in: int, hidden: int, c_out: int, k: int, stride: int, se: bool, act):
-            super().__init__()
-            layers: list[nn.Module] = []
-            if hidden != c_in:
-                layers.append(ConvBNAct(c_in, hidden, 1, act=act))
-            layers.append(ConvBNAct(hidden, hidden, k, stride, groups=hidden, act=act))
-            if se:
-                layers.append(SqueezeExcite(hidden, _make_divisible(hidden // 4, 8)))
-            layers.append(ConvBNAct(hidden, c_out, 1, act=None))
-            self.body = nn.Sequential(*layers)
-            self.residual = stride == 1 and c_in == c_out
-
-        def forward(self, x):
-            y = self.body(x)
-            return y + x if self.residual else y
 
     class MobileNetV3(nn.Module):
         def __init__(self):
             super().__init__()
             blocks: list[nn.Module] = [ConvBNAct(3, w["stem"], 3, 2, act=nn.Hardswish),
-                                       Unit(w["stem"], w["stem"], w["first"], 3, 1, False, nn.ReLU)]
+                                       InvertedResidual(w["stem"], w["stem"], w["first"], 3, 1, act=nn.ReLU)]
             c = w["first"]
             for s, units in enumerate(a.stages):
                 act = nn.Hardswish if STAGE_HSWISH[s] else nn.ReLU
                 for u, (k, e, se) in enumerate(units):
-                    blocks.append(Unit(c, _hidden(c, e), w["stages"][s], k, STAGE_STRIDES[s] if u == 0 else 1, se, act))
+                    hidden = _hidden(c, e)
+                    blocks.append(InvertedResidual(c, hidden, w["stages"][s], k, STAGE_STRIDES[s] if u == 0 else 1,
+                                                   act=act, se_squeeze=_make_divisible(hidden // 4, 8) if se else None))
                     c = w["stages"][s]
             blocks.append(ConvBNAct(c, w["final"], 1, act=nn.Hardswish))
             self.features = nn.Sequential(*blocks)
@@ -389,3 +374,157 @@ class MBConvSpace:
         """CHaNAS §3.6 division: one sub-space per (input resolution, width multiplier), 5 × 4 = 20."""
         return {f"r{r}-w{w:.1f}": MBConvSpace((r,), (w,), self.kernels, self.expands, self.depths, self.se)
                 for r, w in itertools.product(self.resolutions, self.widths)}
+
+
+# ---------------------------------------------------------------------------------------------
+# The small CIFAR MBConv space ("mbconv_cifar": the cross-check's tunable-in-minutes networks)
+# ---------------------------------------------------------------------------------------------
+# (output channels, stride) per block at 32×32, after a 3×3 stride-1 stem to 16 channels; then a 1×1 conv to
+# 256, global average pool and a 10-way classifier.  Blocks: 1×1 expand (C_in × e) → k×k depthwise → 1×1
+# project, ReLU6, residual when stride 1 and widths match.
+CIFAR_SKELETON: tuple[tuple[int, int], ...] = ((24, 1), (32, 2), (32, 1), (64, 2), (64, 1), (96, 1))
+CIFAR_EXPANDS: tuple[int, ...] = (3, 4, 6)
+CIFAR_KERNELS: tuple[int, ...] = (3, 5, 7)
+CIFAR_STEM, CIFAR_HEAD, CIFAR_RES, CIFAR_CLASSES = 16, 256, 32, 10
+
+CifarArch = tuple[tuple[int, int], ...]  # (expansion, kernel) per block
+
+
+def parse_cifar_arch(s: str) -> CifarArch:
+    """``"e3k3-e6k5-..."`` (one ``e{expansion}k{kernel}`` token per block of :data:`CIFAR_SKELETON`) →
+    ((expansion, kernel), ...)."""
+    toks = s.strip().split("-")
+    if len(toks) != len(CIFAR_SKELETON):
+        raise MBConvError(f"mbconv_cifar arch {s!r}: expected {len(CIFAR_SKELETON)} blocks like 'e6k3' joined by "
+                          f"'-', got {len(toks)}")
+    out = []
+    for t in toks:
+        m = re.fullmatch(r"e(\d+)k(\d+)", t.strip().lower())
+        if not m or int(m.group(1)) not in CIFAR_EXPANDS or int(m.group(2)) not in CIFAR_KERNELS:
+            raise MBConvError(f"mbconv_cifar arch {s!r}: bad block {t!r} (expansion in {CIFAR_EXPANDS}, kernel in "
+                              f"{CIFAR_KERNELS}, e.g. 'e6k3')")
+        out.append((int(m.group(1)), int(m.group(2))))
+    return tuple(out)
+
+
+def cifar_arch_str(a: CifarArch) -> str:
+    return "-".join(f"e{e}k{k}" for e, k in a)
+
+
+def _as_cifar(x) -> CifarArch:
+    return parse_cifar_arch(x) if isinstance(x, str) else parse_cifar_arch(cifar_arch_str(x))
+
+
+class MBConvCifarSpace:
+    """The six-block CIFAR MBConv space (registry name ``mbconv_cifar``): per block an expansion ratio and a
+    depthwise kernel from the OFA / CHaNAS unit choices, on a fixed 32×32 skeleton (see
+    :data:`CIFAR_SKELETON`) — small enough to MetaSchedule-tune and measure within minutes on a CPU.
+
+    ``sample``: per block, expansion then kernel, each uniform (``rng.choice``).  ``mutate``: one block's
+    expansion or kernel changes.  ``crossover``: each block from either parent.  ``to_vector``: per block
+    one-hot expansion (3) + one-hot kernel (3), 36 values.  Treated as non-enumerable (9^6 archs):
+    :func:`nas.registry.sample_architectures` draws from ``sample``.
+    """
+
+    name = "mbconv_cifar"
+    finite = False
+    spec_help = (f"{len(CIFAR_SKELETON)} blocks e{{expansion}}k{{kernel}} joined by '-', expansion in {CIFAR_EXPANDS}, "
+                 f"kernel in {CIFAR_KERNELS}, e.g. e3k3-e6k5-e4k7-e3k3-e6k3-e4k5")
+
+    @property
+    def size(self) -> int:
+        return (len(CIFAR_EXPANDS) * len(CIFAR_KERNELS)) ** len(CIFAR_SKELETON)
+
+    @property
+    def vector_size(self) -> int:
+        return len(CIFAR_SKELETON) * (len(CIFAR_EXPANDS) + len(CIFAR_KERNELS))
+
+    def contains(self, a) -> bool:
+        try:
+            _as_cifar(a)
+        except MBConvError:
+            return False
+        return True
+
+    def sample(self, rng: np.random.Generator) -> CifarArch:
+        return tuple((int(rng.choice(CIFAR_EXPANDS)), int(rng.choice(CIFAR_KERNELS))) for _ in CIFAR_SKELETON)
+
+    def mutate(self, a, rng: np.random.Generator) -> CifarArch:
+        out = [list(b) for b in _as_cifar(a)]
+        i, f = int(rng.integers(len(out))), int(rng.integers(2))
+        out[i][f] = MBConvSpace._other(CIFAR_EXPANDS if f == 0 else CIFAR_KERNELS, out[i][f], rng)
+        return tuple((e, k) for e, k in out)
+
+    def crossover(self, a, b, rng: np.random.Generator) -> CifarArch:
+        take = rng.random(len(CIFAR_SKELETON)) < 0.5
+        return tuple(x if t else y for x, y, t in zip(_as_cifar(a), _as_cifar(b), take))
+
+    def encode(self, a) -> str:
+        return cifar_arch_str(_as_cifar(a))
+
+    def decode(self, s: str) -> CifarArch:
+        return parse_cifar_arch(s)
+
+    def to_vector(self, a) -> np.ndarray:
+        eye_e, eye_k = np.eye(len(CIFAR_EXPANDS)), np.eye(len(CIFAR_KERNELS))
+        return np.concatenate([np.concatenate([eye_e[CIFAR_EXPANDS.index(e)], eye_k[CIFAR_KERNELS.index(k)]])
+                               for e, k in _as_cifar(a)]).astype(np.float32)
+
+    def from_vector(self, v: np.ndarray) -> CifarArch:
+        x = np.asarray(v, dtype=float)
+        if x.size != self.vector_size:
+            raise MBConvError(f"expected {self.vector_size} values, got {x.size}")
+        x = x.reshape(len(CIFAR_SKELETON), -1)
+        ne = len(CIFAR_EXPANDS)
+        return tuple((CIFAR_EXPANDS[int(r[:ne].argmax())], CIFAR_KERNELS[int(r[ne:].argmax())]) for r in x)
+
+    def enumerate(self):
+        raise MBConvError(f"the mbconv_cifar space has {self.size} archs: sample it instead of enumerating")
+
+    def input_shape(self, a=None, batch: int = 1) -> tuple[int, int, int, int]:
+        return (batch, 3, CIFAR_RES, CIFAR_RES)
+
+    def build_network(self, a, batch: int = 1) -> Network:
+        """The accelsim :class:`~accel.workload.Network` (BN and ReLU6 fused, as the ONNX importer does)."""
+        blocks = _as_cifar(a)
+        if batch < 1:
+            raise WorkloadError(f"batch must be >= 1, got {batch}")
+        b = NetworkBuilder(f"mbconv_cifar[{cifar_arch_str(blocks)}]")
+        x = b.input(batch, 3, CIFAR_RES, CIFAR_RES)
+        x = b.conv(x, CIFAR_STEM, kernel=3, padding=1, name="stem")
+        for i, ((c_out, stride), (e, k)) in enumerate(zip(CIFAR_SKELETON, blocks)):
+            x = _inverted_residual(b, x, x.shape[1] * e, c_out, k, stride, f"block{i}")
+        x = b.conv(x, CIFAR_HEAD, kernel=1, name="head")
+        x = b.global_avgpool(x, name="pool")
+        b.linear(b.flatten(x), CIFAR_CLASSES, name="classifier")
+        return b.build()
+
+    def build_torch(self, a):
+        """The network as a torch ``nn.Module`` (:class:`accel.nn.InvertedResidual` blocks, ReLU6)."""
+        import torch
+        from torch import nn
+
+        from accel.nn import ConvBNAct, InvertedResidual
+
+        blocks = _as_cifar(a)
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                layers, c = [ConvBNAct(3, CIFAR_STEM, 3, act=nn.ReLU6)], CIFAR_STEM
+                for (c_out, stride), (e, k) in zip(CIFAR_SKELETON, blocks):
+                    layers.append(InvertedResidual(c, c * e, c_out, k, stride, act=nn.ReLU6))
+                    c = c_out
+                layers.append(ConvBNAct(c, CIFAR_HEAD, 1, act=nn.ReLU6))
+                self.features = nn.Sequential(*layers)
+                self.pool = nn.AdaptiveAvgPool2d(1)
+                self.classifier = nn.Linear(CIFAR_HEAD, CIFAR_CLASSES)
+
+            def forward(self, x):
+                return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
+
+        return Net()
+
+    def subspaces(self) -> dict[str, "MBConvCifarSpace"]:
+        """No restricted sub-spaces (BBSSP profiling treats the whole space as one)."""
+        return {"all": self}

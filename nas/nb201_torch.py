@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from nas import nb201
-from nas.torch_ops import ReLUConvBN
+from accel.nn import ReLUConvBN
 
 __all__ = ["NB201Cell", "NB201Net", "build_nb201_torch"]
 

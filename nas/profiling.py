@@ -36,7 +36,7 @@ query history DataFrame (one row per accuracy query, running ``best_score`` / ``
 
 :class:`NASProblem` joins an accuracy signal and :class:`nas.latency_table.SpaceHardware`;
 :func:`make_accuracy` builds the signals (``table``, ``proxy:NAME``, ``predictor``); :func:`pareto_front`
-and :func:`plot_pareto` give the multi-objective view.
+gives the multi-objective view (plotted by :func:`accel.app.plots.plot_pareto`).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from nas.search import Objective, _Runner, random_search, regularized_evolution
 
 __all__ = ["NASProblem", "NoveltySpace", "UnionSpace", "evolution_search", "exhaustive_search", "bbssp_search",
            "cdf_search", "run_search",
-           "STRATEGIES", "make_accuracy", "pareto_front", "best_archs", "plot_pareto", "merge_histories"]
+           "STRATEGIES", "make_accuracy", "pareto_front", "best_archs", "merge_histories"]
 
 Evaluate = Callable[[Any], Mapping[str, float]]
 
@@ -409,39 +409,14 @@ def _unique_feasible(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def pareto_front(df: pd.DataFrame, accuracy: str = "accuracy", cost: str = "latency_s") -> pd.DataFrame:
-    """Feasible, distinct archs not dominated in (max ``accuracy``, min ``cost``), by increasing cost."""
+    """Feasible, distinct archs not dominated in (max ``accuracy``, min ``cost``)
+    (:func:`accel.pareto.pareto_mask`), by increasing cost."""
+    from accel.pareto import pareto_mask
+
     u = _unique_feasible(df).sort_values([cost, accuracy], ascending=[True, False], kind="stable")
-    keep, best = [], -math.inf
-    for i, a in zip(u.index, u[accuracy]):
-        if a > best:
-            keep.append(i)
-            best = a
-    return u.loc[keep]
+    return u[pareto_mask(u[cost].to_numpy(float), u[accuracy].to_numpy(float), maximize_y=True)]
 
 
 def best_archs(df: pd.DataFrame, top: int = 5) -> pd.DataFrame:
     """The ``top`` distinct feasible archs by objective score, best first."""
     return _unique_feasible(df).sort_values("score", ascending=False, kind="stable").head(top)
-
-
-def plot_pareto(df: pd.DataFrame, ax=None, accuracy: str = "accuracy", cost: str = "latency_s",
-                latency_bound_s: float | None = None):
-    """Scatter of evaluated archs (accuracy vs latency in ms) with the Pareto front; returns the Figure."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 4))
-    else:
-        fig = ax.figure
-    u = df.drop_duplicates("arch")
-    feas = u["feasible"].to_numpy(dtype=bool) if "feasible" in u else np.ones(len(u), bool)
-    ax.scatter(u[cost][~feas] * 1e3, u[accuracy][~feas], s=8, c="0.75", label="infeasible")
-    ax.scatter(u[cost][feas] * 1e3, u[accuracy][feas], s=8, c="tab:blue", label="evaluated")
-    front = pareto_front(df, accuracy, cost)
-    ax.plot(front[cost] * 1e3, front[accuracy], "-o", c="tab:red", ms=4, label="Pareto front")
-    if latency_bound_s:
-        ax.axvline(latency_bound_s * 1e3, ls="--", c="k", lw=1, label="latency bound")
-    ax.set_xlabel("latency (ms)")
-    ax.set_ylabel(accuracy)
-    ax.legend(loc="lower right", fontsize="small")
-    return fig

@@ -14,26 +14,42 @@ Every registered space object offers the same interface (used by :mod:`nas.searc
 * ``subspaces()`` → ``{name: restricted space}`` for BBSSP profiling / CHaNAS CDF division.
 
 Registered names: ``nb201`` (NAS-Bench-201 on CIFAR-10; ``nb201_cifar100``, ``nb201_imagenet16`` for the
-other two datasets), ``darts`` (alias ``nb301``), ``mbconv`` (aliases ``ofa``, ``chanas``), ``fbnet``.
+other two datasets), ``darts`` (alias ``nb301``), ``mbconv`` (the OFA / CHaNAS ImageNet space; aliases
+``ofa``, ``chanas``), ``mbconv_cifar`` (the six-block CIFAR MBConv networks of the cross-check), ``fbnet``.
+
+This module also holds the two entry points every command uses:
+
+* :func:`resolve_network` — the one network-string resolver (zoo names, ``.onnx`` files,
+  ``SPACE:ENCODING`` of every registered space, ``layer:<spec>``); :func:`parse_network_spec` validates
+  and classifies a string without building anything.
+* :func:`sample_architectures` — the one ``--sample N --seed S`` sampler.
 """
 
 from __future__ import annotations
 
 from accel.errors import WorkloadInputError
 import itertools
-from typing import Any, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Literal
 
 import numpy as np
 
 from nas import nb201
 from nas.nb201 import NB201Space
 
-__all__ = ["SPACES", "ALIASES", "SpecError", "NB201SearchSpace", "get_space", "parse_spec", "network_from_spec",
-           "space_names"]
+__all__ = ["SPACES", "ALIASES", "SpecError", "UnknownNetworkError", "NB201SearchSpace", "NetworkSpec", "get_space",
+           "parse_spec", "space_names", "canonical_space_name", "parse_network_spec",
+           "resolve_network", "sample_architectures", "sample_specs"]
 
 
 class SpecError(WorkloadInputError):
-    """An unknown space name or a malformed ``SPACE:ENCODING`` string."""
+    """An unknown space name, a malformed ``SPACE:ENCODING`` string or any network string that cannot be
+    resolved; the message names the string."""
+
+
+class UnknownNetworkError(SpecError):
+    """A network string that is neither a zoo name, a file, ``SPACE:ENCODING`` nor ``layer:<spec>``."""
 
 
 _OP_ABBREV = {"none": "none", "skip_connect": "skip", "nor_conv_1x1": "c1", "nor_conv_3x3": "c3",
@@ -138,6 +154,12 @@ def _mbconv():
     return MBConvSpace()
 
 
+def _mbconv_cifar():
+    from nas.mbconv import MBConvCifarSpace
+
+    return MBConvCifarSpace()
+
+
 def _fbnet():
     from nas.fbnet import FBNetSpace
 
@@ -150,6 +172,7 @@ SPACES: dict[str, Callable[[], Any]] = {
     "nb201_imagenet16": lambda: NB201SearchSpace("imagenet16"),
     "darts": _darts,
     "mbconv": _mbconv,
+    "mbconv_cifar": _mbconv_cifar,
     "fbnet": _fbnet,
 }
 ALIASES: dict[str, str] = {"nasbench201": "nb201", "nb301": "darts", "nasbench301": "darts", "ofa": "mbconv",
@@ -161,14 +184,19 @@ def space_names() -> list[str]:
     return list(SPACES)
 
 
-def get_space(name: str):
-    """A fresh space object by registered name or alias (case-insensitive)."""
+def canonical_space_name(name: str) -> str:
+    """The registered name of ``name`` (a name or alias, case-insensitive); :class:`SpecError` if unknown."""
     key = name.strip().lower()
     key = ALIASES.get(key, key)
     if key not in SPACES:
         raise SpecError(f"unknown search space {name!r} (known: {', '.join(SPACES)}; aliases: "
                         f"{', '.join(f'{a}={t}' for a, t in ALIASES.items())})")
-    return SPACES[key]()
+    return key
+
+
+def get_space(name: str):
+    """A fresh space object by registered name or alias (case-insensitive)."""
+    return SPACES[canonical_space_name(name)]()
 
 
 def parse_spec(spec: str) -> tuple[Any, Any]:
@@ -182,9 +210,186 @@ def parse_spec(spec: str) -> tuple[Any, Any]:
     return space, space.decode(encoding)
 
 
-def network_from_spec(spec: str, batch: int = 1):
-    """The accelsim :class:`~accel.workload.Network` of ``SPACE:ENCODING``, e.g.
-    ``nb201:|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|``.
-    Raises :class:`SpecError` / the space's ``ValueError`` subclass / ``WorkloadError`` on bad input."""
-    space, arch = parse_spec(spec)
-    return space.build_network(arch, batch=batch)
+# ---------------------------------------------------------------------------------------------
+# The one network-string resolver
+# ---------------------------------------------------------------------------------------------
+NETWORK_FORMS = ("a zoo network ({zoo}), an .onnx file, SPACE:ENCODING (spaces: {spaces}; e.g. nb201:<arch string "
+                 "or index 0..15624>, darts:DARTS_V2) or layer:<spec> (accelsim map --layer syntax)")
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A validated network string.  ``kind``: ``zoo`` (``ref`` = zoo key), ``onnx`` (``ref`` = the path as
+    given), ``space`` (``space`` = registered space name, ``ref`` = canonical encoding) or ``layer``
+    (``ref`` = the layer spec, whitespace-normalised).  ``label`` is the canonical string: resolving it
+    again gives the same network."""
+
+    kind: Literal["zoo", "onnx", "space", "layer"]
+    ref: str
+    space: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.kind == "space":
+            return f"{self.space}:{self.ref}"
+        return f"layer:{self.ref}" if self.kind == "layer" else self.ref
+
+
+def _forms() -> str:
+    from accel.zoo import list_networks
+
+    return NETWORK_FORMS.format(zoo=", ".join(list_networks()), spaces=", ".join(SPACES))
+
+
+def _is_file(p: Path) -> bool:
+    """``p.is_file()``, False for strings no file system accepts as a name (too long, NUL bytes)."""
+    try:
+        return p.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _check_onnx_file(spec: str, p: Path) -> None:
+    """Refuse a missing file, a directory, or a file that cannot be an ONNX ``ModelProto`` (whose first byte,
+    the ``ir_version`` field tag, is 0x08), before the importer parses it."""
+    try:
+        is_dir = p.is_dir()
+    except (OSError, ValueError):
+        is_dir = False
+    if is_dir:
+        raise SpecError(f"{spec!r}: not an ONNX model: it is a directory")
+    if not _is_file(p):
+        raise SpecError(f"{spec!r}: no such ONNX file")
+    with open(p, "rb") as fh:
+        head = fh.read(1)
+    if head != b"\x08":
+        raise SpecError(f"{spec!r}: not an ONNX model: the file is not a valid ONNX protobuf "
+                        f"({'empty file' if not head else f'first byte 0x{head[0]:02x}, expected 0x08'})")
+
+
+def parse_network_spec(spec: str, *, check_files: bool = True) -> NetworkSpec:
+    """Validate and classify a network string without building the network (module docstring; in order:
+    ``layer:<spec>``, an ``.onnx`` path or an existing file, ``SPACE:ENCODING`` of a registered space or
+    alias, a zoo name).  ``check_files=False`` skips opening ONNX files.  Raises :class:`SpecError` (a
+    :class:`~accel.errors.WorkloadInputError`) naming the string and the rule."""
+    from accel.workload import parse_layer_spec
+    from accel.zoo import list_networks
+
+    if not isinstance(spec, str) or not spec.strip():
+        raise UnknownNetworkError(f"empty network string {spec!r}: expected {_forms()}")
+    s = spec.strip()
+    head, sep, rest = s.partition(":")
+    if sep and head.strip().lower() == "layer":
+        try:
+            parse_layer_spec(rest)
+        except WorkloadInputError as e:
+            raise SpecError(f"{spec!r}: {e}") from None
+        return NetworkSpec("layer", " ".join(rest.split()))
+    p = Path(s)
+    if p.suffix.lower() == ".onnx" or _is_file(p):
+        if check_files:
+            _check_onnx_file(spec, p)
+        return NetworkSpec("onnx", s)
+    if sep and head.strip().lower() in {**SPACES, **ALIASES}:
+        name = canonical_space_name(head)
+        space = SPACES[name]()
+        if not rest.strip():
+            raise SpecError(f"{spec!r}: empty encoding; a {name} arch is {space.spec_help}")
+        try:
+            arch = space.decode(rest)
+        except (ValueError, KeyError) as e:
+            raise SpecError(f"{spec!r}: {e}") from None
+        return NetworkSpec("space", space.encode(arch), name)
+    if sep and head.strip().isidentifier():
+        raise UnknownNetworkError(f"{spec!r}: unknown search space {head!r} (known: {', '.join(SPACES)}; aliases: "
+                                  f"{', '.join(f'{a}={t}' for a, t in ALIASES.items())})")
+    key = s.lower().replace("-", "_")
+    if key in list_networks():
+        return NetworkSpec("zoo", key)
+    raise UnknownNetworkError(f"unknown network {spec!r}: expected {_forms()}")
+
+
+def resolve_network(spec: str, batch: int, *, input_shapes: dict[str, tuple[int, ...]] | None = None,
+                    fuse: bool = True, allow_unsupported: bool = False):
+    """The accelsim :class:`~accel.workload.Network` of a network string at ``batch`` — the one resolver
+    behind ``accelsim eval``, sweep workloads, ``xcheck``, ``rankcorr``, ``codesign`` and the NAS commands.
+
+    Forms (checked by :func:`parse_network_spec`): a zoo name (:mod:`accel.zoo`); an ``.onnx`` file
+    (:func:`accel.onnx_import.load_onnx_network` with ``input_shapes``, ``fuse``, ``allow_unsupported``;
+    the result carries ``import_report``); ``SPACE:ENCODING`` of any registered space (``nb201:<arch string
+    or index>``, ``darts:DARTS_V2``, ``fbnet:...``, ``mbconv:`` = the OFA / CHaNAS space of
+    :mod:`nas.mbconv`, ``mbconv_cifar:`` = the cross-check's CIFAR MBConv space); ``layer:<spec>`` (one layer,
+    ``accelsim map --layer`` syntax, its N multiplied by ``batch``).  Every error is a
+    :class:`~accel.errors.WorkloadInputError` naming the string."""
+    import networkx as nx
+
+    from accel.workload import Network, WorkloadError, parse_layer_spec
+
+    ns = parse_network_spec(spec)
+    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise SpecError(f"{spec!r}: batch must be an integer >= 1, got {batch!r}")
+    try:
+        if ns.kind == "zoo":
+            from accel.zoo import get_network
+
+            return get_network(ns.ref, batch=int(batch))
+        if ns.kind == "onnx":
+            try:
+                from accel.onnx_import import load_onnx_network
+            except ImportError:
+                raise SpecError(f"{spec!r}: ONNX import needs the 'onnx' extra (pip install 'accelsim[onnx]')") from None
+            return load_onnx_network(ns.ref, batch=batch, input_shapes=input_shapes, fuse=fuse,
+                                     allow_unsupported=allow_unsupported)
+        if ns.kind == "layer":
+            layer = parse_layer_spec(ns.ref, name="layer")
+            g = nx.DiGraph()
+            g.add_node(layer.name, layer=layer)
+            return Network(ns.label, g, (layer.N, layer.C * layer.G, *layer.input_hw)).with_batch(batch)
+        space = SPACES[ns.space]()
+        return space.build_network(space.decode(ns.ref), batch=batch)
+    except SpecError:
+        raise
+    except WorkloadError as e:
+        msg = str(e)
+        raise SpecError(msg if ns.kind == "onnx" else f"{spec!r}: {msg}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# The one sampler
+# ---------------------------------------------------------------------------------------------
+def sample_architectures(space, n: int, seed: int) -> list:
+    """``n`` distinct architectures of ``space`` (a registered name / alias or a space object), drawn with
+    ``numpy.random.Generator(PCG64(seed))`` — the sampler behind every ``--sample N --seed S``.
+
+    Finite spaces (NAS-Bench-201): ``rng.choice(size, n, replace=False)`` indexes :meth:`enumerate` (the
+    official index order for NB201, so ``nb201`` draws official indices uniformly without replacement); with
+    ``n >= size`` every arch is returned in enumeration order.  Other spaces: ``space.sample(rng)`` repeated,
+    duplicates skipped, until ``n`` distinct archs (in draw order).  Raises :class:`SpecError` for ``n < 1``,
+    a negative seed, or more archs than a non-enumerable space holds."""
+    sp = get_space(space) if isinstance(space, str) else space
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise SpecError(f"sample size must be an integer >= 1, got {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise SpecError(f"sample seed must be an integer >= 0, got {seed!r}")
+    rng = np.random.Generator(np.random.PCG64(int(seed)))
+    if sp.finite:
+        archs = sp.enumerate()
+        if n >= len(archs):
+            return list(archs)
+        return [archs[int(i)] for i in rng.choice(len(archs), size=int(n), replace=False)]
+    if n > sp.size:
+        raise SpecError(f"cannot draw {n} distinct archs from the {sp.name} space of {sp.size} archs")
+    seen, out = set(), []
+    while len(out) < n:
+        a = sp.sample(rng)
+        if a not in seen:
+            seen.add(a)
+            out.append(a)
+    return out
+
+
+def sample_specs(space: str, n: int, seed: int) -> list[str]:
+    """:func:`sample_architectures` as ``SPACE:ENCODING`` network strings (``SPACE``: the registered name)."""
+    name = canonical_space_name(space)
+    sp = SPACES[name]()
+    return [f"{name}:{sp.encode(a)}" for a in sample_architectures(sp, n, seed)]

@@ -95,7 +95,7 @@ def test_exported_design_reevaluates_to_the_summary(run):
         per_block.setdefault(v.block, set()).add((v.weights, v.activations))
     for block, pairs in per_block.items():  # one precision per searchable layer, the one the summary reports
         assert pairs == {tuple(s["network"]["bits"][int(block[1:])])}
-    space = FBNetSpace(width_mult=0.25, max_depth=1, num_stages=2, resolution=16)  # TINY_ARGS
+    space = FBNetSpace.cifar(width_mult=0.25, max_depth=1, num_stages=2, resolution=16)  # TINY_ARGS
     identity = {i for i, (slot, op) in enumerate(zip(space.slots, s["network"]["ops"]))
                 if op == "skip" and slot.residual(OPS[8])}
     assert set(per_block) == {f"L{i}" for i in range(space.n_slots) if i not in identity}

@@ -99,7 +99,7 @@ def test_bitwidths_file_errors(tmp_path, eyeriss):
 
 def test_cost_table_equals_network_evaluation(eyeriss):
     """The table's totals are the accelsim evaluation of the same network at the same precisions."""
-    space = FBNetSpace(width_mult=0.25, max_depth=1, num_stages=2, resolution=8)
+    space = FBNetSpace.cifar(width_mult=0.25, max_depth=1, num_stages=2, resolution=8)
     bits = ((4, 4), (8, 8))
     alt = eyeriss.with_config(pe_array={**eyeriss.config.pe_array.model_dump(), "rows": 6, "cols": 28})
     table = build_cost_table(space, bits, [eyeriss, alt], ["eyeriss", "6x28"])
@@ -143,7 +143,7 @@ def test_hw_space(tmp_path):
 
 def test_cost_table_marks_designs_that_cannot_run_a_candidate(eyeriss):
     """Row-stationary runs a whole filter row in each PE: a 4-word input scratchpad cannot hold 5 taps."""
-    space = FBNetSpace(width_mult=0.25, max_depth=1, num_stages=1, resolution=8)
+    space = FBNetSpace.cifar(width_mult=0.25, max_depth=1, num_stages=1, resolution=8)
     levels = eyeriss.config.model_dump(mode="python")["levels"]
     levels[2]["partitions_bytes"]["inputs"] = 8  # 4 16-bit words
     short = eyeriss.with_config(levels=levels)

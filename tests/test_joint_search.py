@@ -28,7 +28,7 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
-TINY = FBNetSpace(width_mult=0.25, max_depth=1, num_stages=3, resolution=8)
+TINY = FBNetSpace.cifar(width_mult=0.25, max_depth=1, num_stages=3, resolution=8)
 
 
 def test_gen_gap_objective_as_specified():

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from accel.workload import WorkloadError
+from accel.errors import WorkloadInputError
 from nas import darts, fbnet, mbconv, nb201
-from nas.registry import SPACES, SpecError, get_space, network_from_spec, parse_spec
+from nas.registry import SPACES, SpecError, get_space, parse_spec, resolve_network
 
 NB201_EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 
@@ -18,7 +18,7 @@ def _rng(seed: int = 0) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(seed))
 
 
-@pytest.mark.parametrize("name", ["nb201", "darts", "mbconv", "fbnet"])
+@pytest.mark.parametrize("name", ["nb201", "darts", "mbconv", "mbconv_cifar", "fbnet"])
 def test_operators_and_encodings(name):
     sp = get_space(name)
     rng = _rng(1)
@@ -71,24 +71,25 @@ def test_nb201_subspace_enumeration():
 
 
 def test_registry_specs():
-    assert set(SPACES) >= {"nb201", "darts", "mbconv", "fbnet"}
-    net = network_from_spec("nb201:" + NB201_EXAMPLE)
+    assert set(SPACES) >= {"nb201", "darts", "mbconv", "mbconv_cifar", "fbnet"}
+    net = resolve_network("nb201:" + NB201_EXAMPLE, 1)
     assert net.macs == nb201.build_network(NB201_EXAMPLE).macs
-    assert network_from_spec("nb201:" + NB201_EXAMPLE, batch=2).macs == 2 * net.macs
-    assert network_from_spec("nb301:DARTS_V2").macs == darts.build_network(darts.DARTS_V2).macs
+    assert resolve_network("nb201:" + NB201_EXAMPLE, 2).macs == 2 * net.macs
+    assert resolve_network("nb301:DARTS_V2", 1).macs == darts.build_network(darts.DARTS_V2).macs
     sp, a = parse_spec("ofa:" + mbconv.arch_str(mbconv.MBConvSpace().sample(_rng())))
     assert sp.name == "mbconv" and sp.contains(a)
     assert get_space("NB201_cifar100").dataset == "cifar100"
     bad = ["nb201", "nb201:", "nope:abc", "nb201:|foo~0|", "darts:sep_conv_3x3~0", "mbconv:r224-w1.0-k3e4",
-           "fbnet:k3_e1", "mbconv:r100-w1.0-k3e4.k3e4-k3e4.k3e4-k3e4.k3e4-k3e4.k3e4-k3e4.k3e4"]
+           "fbnet:k3_e1", "mbconv:r100-w1.0-k3e4.k3e4-k3e4.k3e4-k3e4.k3e4-k3e4.k3e4-k3e4.k3e4",
+           "mbconv_cifar:e3k3", "mbconv:e3k3-e6k5-e4k7-e3k3-e6k3-e4k5"]  # the CIFAR encoding is not an OFA arch
     for spec in bad:
-        with pytest.raises(ValueError) as e:
-            network_from_spec(spec)
-        assert str(e.value)
+        with pytest.raises(WorkloadInputError) as e:
+            resolve_network(spec, 1)
+        assert spec in str(e.value)
     with pytest.raises(SpecError, match="known: nb201"):
         get_space("nope")
-    with pytest.raises(WorkloadError):
-        network_from_spec("fbnet:" + fbnet.arch_str(fbnet.FBNetSpace().sample(_rng())), batch=0)
+    with pytest.raises(WorkloadInputError, match="batch"):
+        resolve_network("fbnet:" + fbnet.arch_str(get_space("fbnet").sample(_rng())), 0)
 
 
 def test_darts_genotypes():
@@ -111,7 +112,8 @@ def test_darts_genotypes():
 
 
 def test_fbnet_and_mbconv_structure():
-    sp = fbnet.FBNetSpace()
+    sp = get_space("fbnet")
+    assert sp == fbnet.FBNetSpace() and sp.n_slots == fbnet.N_LAYERS
     a = ("skip",) * fbnet.N_LAYERS
     net = sp.build_network(a)
     # skip on the 6 layers that change width / stride is a 1×1 conv, elsewhere nothing
@@ -130,7 +132,7 @@ def test_fbnet_and_mbconv_structure():
 def _mac_lists(space, arch):
     import torch
 
-    from nas.torch_ops import mac_layers
+    from accel.nn import mac_layers
 
     net = space.build_network(arch)
     model = space.build_torch(arch).eval()
@@ -139,7 +141,7 @@ def _mac_lists(space, arch):
     return torch_macs, accel_macs, net.macs
 
 
-@pytest.mark.parametrize("name", ["nb201", "darts", "mbconv", "fbnet"])
+@pytest.mark.parametrize("name", ["nb201", "darts", "mbconv", "mbconv_cifar", "fbnet"])
 def test_torch_model_matches_accelsim_network(name):
     pytest.importorskip("torch")
     sp = get_space(name)
@@ -157,7 +159,7 @@ def test_nb201_torch_unpruned_matches_unpruned_network():
     import torch
 
     from nas.nb201_torch import build_nb201_torch
-    from nas.torch_ops import count_macs
+    from accel.nn import count_macs
 
     # node 1 is unreachable (none from the input) but feeds node 3 through a conv: pruned away, else costed
     a = "|none~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"

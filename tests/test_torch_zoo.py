@@ -16,16 +16,8 @@ pytest.importorskip("onnx")
 from accel.onnx_import import load_onnx_network  # noqa: E402
 from accel.torch_zoo import INPUT_RESOLUTION, build_model, export_onnx, list_models  # noqa: E402
 from accel.zoo import get_network, list_networks  # noqa: E402
+from tests.test_zoo import PUBLISHED_PARAMS  # noqa: E402  (torchvision parameter counts)
 
-# torchvision ``sum(p.numel() for p in model.parameters())``; AlexNet: Caffe bvlc_alexnet (grouped)
-PUBLISHED_PARAMS = {
-    "alexnet": 60_965_224,
-    "vgg16": 138_357_544,
-    "resnet18": 11_689_512,
-    "resnet50": 25_557_032,
-    "mobilenet_v2": 3_504_872,
-    "mobilenet_v3_large": 5_483_032,
-}
 # the two big ones (0.25 and 0.55 GB of weights) take most of the export time: marked slow
 SLOW = {"alexnet", "vgg16"}
 

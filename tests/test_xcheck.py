@@ -13,8 +13,9 @@ import pytest
 from accel.arch import load_arch
 from accel.app.cli import main
 from accel.workload import Layer
-from accel.app.xcheck import (DEFAULT_DB, LAYER_CLASSES, _kernel_key, _layer_key, apply_correction, fit_correction,
-                          narrow_arch, rank_stats, sample_nb201, split_train)
+from accel.app.xcheck import DEFAULT_DB, _kernel_key, _layer_key, narrow_arch, rank_stats
+from nas.latency_table import fit_type_correction, split_train
+from nas.registry import sample_specs
 from tests.conftest import ROOT
 
 CPU = ROOT / "configs" / "cpu-host.yaml"
@@ -42,15 +43,19 @@ def test_host_configs_load_and_narrow():
 
 
 def test_bbssp_correction_recovers_planted_coefficients():
+    """The one BBSSP correction (nas.latency_table): per-type factors, no intercept; a type no training
+    network has gets the median of the fitted factors."""
     rng = np.random.default_rng(3)
-    X = rng.uniform(1e-4, 1e-3, size=(12, len(LAYER_CLASSES)))
-    X[:, 3] = 0.0  # a class no network has
+    types = ["conv1x1", "conv3x3", "conv5x5", "dwconv3x3", "fc", "avgpool", "add"]
+    X = rng.uniform(1e-4, 1e-3, size=(12, len(types)))
+    X[:, 3] = 0.0  # a type no network has
     alpha = np.array([2.0, 3.5, 1.0, 0.0, 0.5, 4.0, 1.5])
-    y = X @ alpha + 2e-5
-    coef = fit_correction(X, y)
-    np.testing.assert_allclose(apply_correction(X, coef), y, rtol=1e-6)
-    np.testing.assert_allclose(coef[[0, 1, 2, 4, 5, 6]], alpha[[0, 1, 2, 4, 5, 6]], rtol=1e-4)
-    assert coef[-1] == pytest.approx(2e-5, rel=1e-3)
+    y = X @ alpha
+    corr = fit_type_correction(X, types, y)
+    np.testing.assert_allclose(corr.predict_matrix(X, types), y, rtol=1e-6)
+    fitted = [corr.factors[t] for i, t in enumerate(types) if i != 3]
+    np.testing.assert_allclose(fitted, alpha[[0, 1, 2, 4, 5, 6]], rtol=1e-4)
+    assert corr.factors["dwconv3x3"] == corr.default_factor == pytest.approx(np.median(alpha[[0, 1, 2, 4, 5, 6]]))
 
 
 def test_rank_stats_ties_and_split():
@@ -58,8 +63,9 @@ def test_rank_stats_ties_and_split():
     assert s["spearman"] == pytest.approx(0.9486832980505138)
     assert s["kendall"] == pytest.approx(0.9128709291752769)  # tau-b: corrected for the tie
     assert s["mape_pct"] == pytest.approx(100 * (0.1 / 1.1) / 4)
-    m = split_train([f"n{i}" for i in range(10)], 0.5, 0)
-    assert m.sum() == 5 and (split_train([f"n{i}" for i in range(10)], 0.5, 0) == m).all()
+    m = split_train(10, 0.5, 0, min_each=2)
+    assert m.sum() == 5 and (split_train(10, 0.5, 0, min_each=2) == m).all()
+    assert split_train(4, 0.9, 0, min_each=2).sum() == 2
 
 
 def test_kernel_keys_match_layer_keys():
@@ -80,6 +86,9 @@ def test_kernel_keys_match_layer_keys():
     (["xcheck", "--hw", str(CPU)], "nothing to cross-check"),
     (["xcheck", "--hw", str(CPU), "--sample", "3"], "--sample needs --space"),
     (["xcheck", "--hw", str(CPU), "--network", "nb201:bad"], "nb201:bad"),
+    (["xcheck", "--hw", str(CPU), "--network", "layer:conv K=8 C=8 P=4 Q=4", "--network", "resnet18",
+      "--network", "alexnet"], "single layer"),
+    (["xcheck", "--hw", str(CPU), "--space", "nope", "--sample", "3"], "unknown search space"),
     (["xcheck", "--hw", str(CPU), "--network", "resnet18", "--network", "nope", "--network", "alexnet"], "unknown network"),
     (["xcheck", "--hw", str(CPU), "--network", "x.onnx", "--network", "resnet18", "--network", "alexnet"], "no such ONNX"),
     (["xcheck", "--hw", str(CPU), "--network", "resnet18", "--network", "alexnet"], "at least 3"),
@@ -127,7 +136,7 @@ def test_real_crosscheck_invariants(onnx_cache, tmp_path):
     from accel.app.xcheck import run_xcheck, to_json
 
     backends = ("ort",) if _tvm_why() else ("tvm", "ort")
-    names = sample_nb201(20, 0)[:5]
+    names = sample_specs("nb201", 20, 0)[:5]
     out = run_xcheck(names, load_arch(CPU), backends, db_dir=DEFAULT_DB, cache_dir=onnx_cache)
     df = out["networks"]
     for b in backends:
@@ -165,7 +174,7 @@ def test_untuned_network_is_refused(onnx_cache):
 
     target = M.cpu_target(1)
     db = M.open_database(DEFAULT_DB)
-    tuned = M.relax_module(export_network(sample_nb201(20, 0)[0], onnx_cache), target)
+    tuned = M.relax_module(export_network(sample_specs("nb201", 20, 0)[0], onnx_cache), target)
     assert M.missing_kernels(tuned, target, db) == []
-    other = M.relax_module(export_network("mbconv:e6k7-e6k7-e6k7-e6k7-e6k7-e6k7", onnx_cache), target)
+    other = M.relax_module(export_network("mbconv_cifar:e6k7-e6k7-e6k7-e6k7-e6k7-e6k7", onnx_cache), target)
     assert M.missing_kernels(other, target, db)

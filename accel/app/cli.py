@@ -46,41 +46,22 @@ def _parse_input_shapes(items: list[str] | None) -> dict[str, tuple[int, ...]] |
 
 
 def _load_network(spec: str, batch: int, input_shapes=None, fuse: bool = True, allow_unsupported: bool = False):
-    from accel.workload import WorkloadError
-    from accel.zoo import get_network
+    from accel.errors import WorkloadInputError
+    from nas.registry import resolve_network  # zoo name, .onnx file, SPACE:ENCODING or layer:<spec>
 
-    p = Path(spec)
-    space, sep, encoding = spec.partition(":")
-    if sep and not p.exists() and space.isidentifier():
-        from nas.registry import network_from_spec  # SPACE:ENCODING, e.g. nb201:|nor_conv_3x3~0|+...
-
-        try:
-            return network_from_spec(spec, batch=batch)
-        except (WorkloadError, ValueError, KeyError) as e:
-            raise UserError(f"{spec}: {e}") from None
-    if p.suffix.lower() == ".onnx" or p.exists():
-        try:
-            from accel.onnx_import import load_onnx_network  # noqa: PLC0415
-        except ImportError:
-            raise UserError(f"{spec}: ONNX import needs the 'onnx' extra (pip install 'accelsim[onnx]')") from None
-        try:
-            net = load_onnx_network(str(p), batch=batch, input_shapes=input_shapes, fuse=fuse,
-                                    allow_unsupported=allow_unsupported)
-        except WorkloadError as e:
-            raise UserError(str(e)) from None
-        report = getattr(net, "import_report", None) or {}
-        if report.get("unsupported"):
-            names = ", ".join(f"{u['op_type']} ({u['node']})" for u in report["unsupported"])
-            print(f"accelsim: warning: costed as zero (unsupported): {names}", file=sys.stderr)
-        if report:
-            from accel.onnx_import import format_import_report
-
-            print(format_import_report(report), file=sys.stderr)
-        return net
     try:
-        return get_network(spec, batch=batch)
-    except WorkloadError as e:
-        raise UserError(f"{e} (or pass an .onnx file)") from None
+        net = resolve_network(spec, batch, input_shapes=input_shapes, fuse=fuse, allow_unsupported=allow_unsupported)
+    except WorkloadInputError as e:
+        raise UserError(str(e)) from None
+    report = getattr(net, "import_report", None) or {}
+    if report.get("unsupported"):
+        names = ", ".join(f"{u['op_type']} ({u['node']})" for u in report["unsupported"])
+        print(f"accelsim: warning: costed as zero (unsupported): {names}", file=sys.stderr)
+    if report:
+        from accel.onnx_import import format_import_report
+
+        print(format_import_report(report), file=sys.stderr)
+    return net
 
 
 def cmd_eval(args) -> int:

@@ -157,7 +157,7 @@ def cmd_joint(args) -> int:
         hw = joint_sweep(args.sweep)
         train_all, test = _load_data(args)
         train, val = split_train_val(train_all, args.val_fraction, args.seed)
-        space = FBNetSpace(width_mult=args.width_mult, max_depth=args.max_depth, num_stages=args.stages,
+        space = FBNetSpace.cifar(width_mult=args.width_mult, max_depth=args.max_depth, num_stages=args.stages,
                            resolution=args.resolution, num_classes=train_all.num_classes)
         config = JointConfig(epochs=args.epochs, warmup_epochs=args.warmup_epochs, finetune_epochs=args.finetune_epochs,
                              batch_size=args.batch_size, lr=args.lr, arch_lr=args.arch_lr, design_lr=args.design_lr,

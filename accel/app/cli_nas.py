@@ -149,11 +149,13 @@ def cmd_nas(args) -> int:
     if args.plot:
         import matplotlib
 
-        matplotlib.use("Agg")  # nas.profiling.plot_pareto uses pyplot
+        matplotlib.use("Agg")
         from accel.app.output import report_written, save_figure
-        from nas.profiling import plot_pareto
+        from accel.app.plots import plot_pareto
 
-        fig = plot_pareto(df, latency_bound_s=constraints.get("latency_s"))
+        fig = plot_pareto(df.drop_duplicates("arch"), "latency_s", "accuracy", maximize_y=True, label="evaluated",
+                          feasible="feasible" if "feasible" in df else None, bound_x=constraints.get("latency_s"),
+                          bound_label="latency bound")
         fig.axes[0].set_title(f"{space.name} on {arch.name}: {args.strategy}, {len(df)} evaluated")
         save_figure(fig, args.plot, "--plot", dpi=120)
         report_written(args.plot, "plotted")
@@ -212,21 +214,9 @@ def _nas_text(df, space, arch, args, best, trajectory, acc_info, constraints) ->
 # Studies
 # ---------------------------------------------------------------------------------------------
 def _sample_archs(space, n: int, seed: int) -> list:
-    import numpy as np
+    from nas.registry import sample_architectures  # the one --sample N --seed S sampler
 
-    if space.finite and n >= space.size:
-        return list(space.enumerate())
-    rng = np.random.Generator(np.random.PCG64(seed))
-    if space.finite:
-        archs = space.enumerate()
-        return [archs[int(i)] for i in rng.choice(len(archs), size=n, replace=False)]
-    seen, out = set(), []
-    while len(out) < n:
-        a = space.sample(rng)
-        if a not in seen:
-            seen.add(a)
-            out.append(a)
-    return out
+    return sample_architectures(space, n, seed)
 
 
 def _progress(label: str):

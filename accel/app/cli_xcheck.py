@@ -18,10 +18,12 @@ def add_parsers(sub) -> None:
                     "min over repeats, two passes), and compare with the model: Spearman rho, Kendall tau-b, "
                     "MAPE, MACs as a naive proxy, test-retest ceiling, BBSSP layer-adaptive correction.  Result: "
                     "the summary (table, json) or one row per network and backend (csv, parquet).")
-    x.add_argument("--space", choices=("nb201", "mbconv"), help="sample candidates from a space")
+    x.add_argument("--space", metavar="SPACE",
+                   help="sample candidates from a NAS space (nb201, mbconv_cifar, darts, fbnet, mbconv, ...)")
     x.add_argument("--sample", type=nonneg_int, default=0, help="number of candidates to sample from --space")
     x.add_argument("--network", action="append", default=[], metavar="NET",
-                   help="zoo name, nb201:<arch>, mbconv:<blocks> or an .onnx file (repeatable)")
+                   help="zoo name, SPACE:ENCODING (nb201:<arch>, mbconv_cifar:<blocks>, darts:DARTS_V2, ...) "
+                        "or an .onnx file (repeatable)")
     x.add_argument("--hw", required=True, help="hardware config YAML (e.g. configs/cpu-host.yaml)")
     x.add_argument("--backend", action="append", choices=("tvm", "ort", "tvm-gpu"),
                    help="tvm (tuned kernels), ort (onnxruntime CPU), tvm-gpu (CUDA; skipped without a GPU); "
@@ -50,52 +52,33 @@ def add_parsers(sub) -> None:
 
 def _names(args) -> list[str]:
     from accel.app.cli import UserError
+    from accel.errors import WorkloadInputError
+    from nas.registry import parse_network_spec, sample_specs
 
     names = list(args.network)
     if args.space:
         if args.sample < 1:
             raise UserError("--space needs --sample N (N >= 1)")
-        from accel.app.xcheck import sample_nb201
-        from accel.app.xcheck_models import MBCONV_EXPANDS, MBCONV_KERNELS, MBCONV_SKELETON, sample_mbconv
-
-        size = 15625 if args.space == "nb201" else (len(MBCONV_EXPANDS) * len(MBCONV_KERNELS)) ** len(MBCONV_SKELETON)
-        if args.sample > size:
-            raise UserError(f"--sample {args.sample} exceeds the {size:,} networks of --space {args.space}")
-
-        names += sample_nb201(args.sample, args.seed) if args.space == "nb201" else sample_mbconv(args.sample, args.seed)
+        try:
+            names += sample_specs(args.space, args.sample, args.seed)
+        except WorkloadInputError as e:
+            raise UserError(f"--space {args.space} --sample {args.sample}: {e}") from None
     elif args.sample:
-        raise UserError("--sample needs --space nb201|mbconv")
+        raise UserError("--sample needs --space SPACE (e.g. nb201, mbconv_cifar)")
     if not names:
         raise UserError("nothing to cross-check: give --space SPACE --sample N and/or --network NET")
-    from pathlib import Path
-
-    from accel.torch_zoo import list_models
-
+    labels = []
     for n in names:
-        if n.lower().endswith(".onnx"):
-            if not Path(n).is_file():
-                raise UserError(f"--network {n}: no such ONNX file")
-        elif ":" in n:
-            space, _, enc = n.partition(":")
-            try:
-                if space == "nb201":
-                    from nas.nb201 import as_arch
-
-                    as_arch(enc)
-                elif space == "mbconv":
-                    from accel.app.xcheck_models import parse_mbconv
-
-                    parse_mbconv(enc)
-                else:
-                    raise ValueError(f"unknown space {space!r} (nb201, mbconv)")
-            except ValueError as e:
-                raise UserError(f"--network {n}: {e}") from None
-        elif n.strip().lower().replace("-", "_") not in list_models():
-            raise UserError(f"--network {n}: unknown network (zoo: {', '.join(list_models())}; "
-                            f"or nb201:<arch>, mbconv:<blocks>, FILE.onnx)")
-    if len(set(names)) < 3:
-        raise UserError(f"need at least 3 distinct networks to rank, got {len(set(names))}")
-    return list(dict.fromkeys(names))
+        try:
+            spec = parse_network_spec(n)
+        except WorkloadInputError as e:
+            raise UserError(f"--network {n}: {e}") from None
+        if spec.kind == "layer":
+            raise UserError(f"--network {n}: a single layer cannot be cross-checked")
+        labels.append(spec.label)
+    if len(set(labels)) < 3:
+        raise UserError(f"need at least 3 distinct networks to rank, got {len(set(labels))}")
+    return list(dict.fromkeys(labels))
 
 
 def cmd_xcheck(args) -> int:

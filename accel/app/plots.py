@@ -41,23 +41,33 @@ def _ax(ax: "Axes | None", figsize=(6.4, 4.6)) -> "tuple[Figure, Axes]":
 
 def plot_pareto(df: pd.DataFrame, x: str, y: str, maximize_y: bool = False, ax: "Axes | None" = None,
                 label: str | None = None, log: bool = True, xlabel: str | None = None, ylabel: str | None = None,
-                highlight: pd.DataFrame | None = None, highlight_label: str = "selected") -> "Figure":
-    """Scatter of ``df[x]`` vs ``df[y]`` with the Pareto front (``x`` minimised; ``y`` minimised unless
-    ``maximize_y``) drawn as a step line; e.g. accuracy vs latency_s of NB201 archs on one accelerator, or
-    latency_s vs energy_pj across a sweep's design points.  ``highlight`` rows are marked on top."""
+                highlight: pd.DataFrame | None = None, highlight_label: str = "selected",
+                feasible: str | None = None, bound_x: float | None = None, bound_label: str = "bound") -> "Figure":
+    """Scatter of ``df[x]`` vs ``df[y]`` with the Pareto front (:func:`accel.pareto.pareto_mask`; ``x``
+    minimised, ``y`` minimised unless ``maximize_y``) drawn as a step line — the one Pareto plot: accuracy vs
+    latency_s of NB201 archs on one accelerator, latency_s vs energy_pj across a sweep's design points, or a
+    NAS search history (``accelsim nas --plot``).  ``feasible``: a boolean column; infeasible rows are drawn
+    in light grey and stay off the front.  ``bound_x``: a vertical dashed line (e.g. the latency bound, in
+    ``x``'s units).  ``highlight`` rows are marked on top."""
     from accel.pareto import pareto_mask
 
     fig, ax = _ax(ax)
     xs = df[x].to_numpy(dtype=float)
     ys = df[y].to_numpy(dtype=float)
-    front = pareto_mask(xs, ys, maximize_y=maximize_y)
-    ax.scatter(xs[~front], ys[~front], s=8, alpha=0.35, color="tab:gray", label=f"{label or 'points'} ({len(xs)})")
+    ok = df[feasible].to_numpy(dtype=bool) if feasible else np.ones(len(xs), dtype=bool)
+    front = pareto_mask(np.where(ok, xs, np.nan), ys, maximize_y=maximize_y)
+    if not ok.all():
+        ax.scatter(xs[~ok], ys[~ok], s=8, alpha=0.35, color="0.8", label=f"infeasible ({int((~ok).sum())})")
+    rest = ok & ~front
+    ax.scatter(xs[rest], ys[rest], s=8, alpha=0.35, color="tab:gray", label=f"{label or 'points'} ({int(ok.sum())})")
     order = np.argsort(xs[front], kind="stable")
     ax.step(xs[front][order], ys[front][order], where="post", color="tab:red", lw=1.2)
     ax.scatter(xs[front], ys[front], s=18, color="tab:red", label=f"Pareto front ({int(front.sum())})", zorder=3)
     if highlight is not None and len(highlight):
         ax.scatter(highlight[x], highlight[y], s=70, facecolors="none", edgecolors="tab:blue", lw=1.5,
                    label=highlight_label, zorder=4)
+    if bound_x is not None:
+        ax.axvline(bound_x, ls="--", c="k", lw=1, label=bound_label)
     if log:
         ax.set_xscale("log")
         if not maximize_y and (ys[np.isfinite(ys)] > 0).all():

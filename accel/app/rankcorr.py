@@ -105,21 +105,22 @@ def _labels(archs) -> list[str]:
 
 def nb201_table(hws: Sequence, sample: int = 1000, seed: int = 0, metric: str = "latency", dataset: str = "cifar10",
                 batch: int = 1, objective: str = "edp", proxies: bool = True) -> pd.DataFrame:
-    """Metric table of ``sample`` NB201 archs (distinct, uniform, ``PCG64(seed)``) on each accelerator
+    """Metric table of ``sample`` NB201 archs (:func:`nas.registry.sample_architectures`: distinct, uniform,
+    ``PCG64(seed)``; rows in official index order) on each accelerator
     (``Arch`` or config path), indexed by arch string; plus ``macs`` and ``params`` proxy columns.
     ``objective``: the per-layer mapping objective."""
     from accel.arch import Arch, load_arch
     from accel.app.sweep import nb201_params
     from nas import nb201
     from nas.hwcost import nb201_hwcost
+    from nas.registry import sample_architectures
 
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {sorted(METRICS)}, got {metric!r}")
     if not 2 <= sample <= nb201.N_ARCHS:
         raise ValueError(f"sample must be in [2, {nb201.N_ARCHS}], got {sample}")
     archs = [h if isinstance(h, Arch) else load_arch(h) for h in hws]
-    rng = np.random.Generator(np.random.PCG64(seed))
-    idx = np.sort(rng.choice(nb201.N_ARCHS, size=sample, replace=False))
+    idx = np.sort([nb201.arch_to_index(a) for a in sample_architectures("nb201", sample, seed)])
     cols: dict[str, np.ndarray] = {}
     macs = None
     for label, a in zip(_labels(archs), archs):

@@ -1,11 +1,12 @@
 """Resumable accelerator design-space sweeps (the runner); the spec and its design points are
 :mod:`accel.designspace`.
 
-Workloads (strings): a zoo name (``resnet50``), an ``.onnx`` file, ``nb201:<arch string>`` or
-``nb201:<official index>`` (one NAS-Bench-201 CIFAR-10 network), ``nb201-sample:N:SEED`` (N distinct
-NB201 archs drawn uniformly with ``numpy.random.Generator(PCG64(SEED))``; each becomes one workload
-``nb201:<arch string>``), ``layer:<spec>`` (one layer in the ``accelsim map --layer`` syntax, e.g.
-``"layer:conv K=64 C=64 P=56 Q=56 R=3 S=3"``; the spec's batch multiplies its N).  NB201 workloads are costed with :func:`nas.hwcost.nb201_hwcost` on the design
+Workloads (strings): every network string of :func:`nas.registry.resolve_network` — a zoo name
+(``resnet50``), an ``.onnx`` file, ``SPACE:ENCODING`` of any NAS space (``nb201:<arch string>`` or
+``nb201:<official index>``, ``darts:DARTS_V2``, ``mbconv:...``, ``fbnet:...``), ``layer:<spec>`` (one layer
+in the ``accelsim map --layer`` syntax, e.g. ``"layer:conv K=64 C=64 P=56 Q=56 R=3 S=3"``; the spec's
+batch multiplies its N) — plus ``nb201-sample:N:SEED`` (N distinct NB201 archs from
+:func:`nas.registry.sample_architectures`; each becomes one workload ``nb201:<arch string>``).  NB201 workloads are costed with :func:`nas.hwcost.nb201_hwcost` on the design
 point's :class:`~mapper.network.NetworkEvaluator`: the ~21 unique layer shapes are mapped once per design
 point and every arch's totals follow from a matrix product, so 100 archs cost about as much as one.
 
@@ -59,14 +60,29 @@ class Workload:
     """A workload of a sweep: ``label`` is its name in the results table."""
 
     label: str
-    kind: Literal["zoo", "onnx", "nb201", "layer"]
-    ref: str | int  # zoo name, .onnx path, NB201 official index, or layer spec
+    kind: Literal["zoo", "onnx", "nb201", "layer", "nas"]
+    ref: str | int  # zoo name, .onnx path, NB201 official index, layer spec, or SPACE:ENCODING (kind "nas")
+
+
+def _workload(spec) -> Workload:
+    """One network string as a workload (:func:`nas.registry.parse_network_spec`); NAS-Bench-201 CIFAR-10
+    archs become kind ``nb201`` (official index: costed in bulk by :func:`nas.hwcost.nb201_hwcost`)."""
+    from nas import nb201
+
+    if spec.kind == "space" and spec.space == "nb201":
+        return Workload(spec.label, "nb201", nb201.arch_to_index(spec.ref))
+    if spec.kind == "space":
+        return Workload(spec.label, "nas", spec.label)
+    return Workload(spec.label, spec.kind, str(Path(spec.ref).resolve()) if spec.kind == "onnx" else spec.ref)
 
 
 def parse_workloads(specs: Sequence[str]) -> list[Workload]:
-    """Resolve workload strings (see the module docstring); duplicates are kept once, in first-seen order.
-    Raises :class:`SweepError` naming the bad string."""
-    from accel.zoo import list_networks
+    """Resolve workload strings (see the module docstring; every network string goes through
+    :func:`nas.registry.parse_network_spec`, samples through :func:`nas.registry.sample_architectures`);
+    duplicates are kept once, in first-seen order.  Raises :class:`SweepError` naming the bad string."""
+    from accel.errors import WorkloadInputError
+    from nas import nb201
+    from nas.registry import UnknownNetworkError, parse_network_spec, sample_architectures
 
     out: list[Workload] = []
     seen: set[str] = set()
@@ -81,16 +97,7 @@ def parse_workloads(specs: Sequence[str]) -> list[Workload]:
     for s in specs:
         s = str(s).strip()
         head, sep, rest = s.partition(":")
-        if head in ("nb201", "nb201-sample") and sep:
-            from nas import nb201
-
-            if head == "nb201":
-                try:
-                    idx = nb201.arch_to_index(int(rest) if rest.strip().isdigit() else rest)
-                except nb201.NB201Error as e:
-                    raise SweepError(f"workload {s!r}: {e}") from None
-                add(Workload(f"nb201:{nb201.arch_str(idx)}", "nb201", idx))
-                continue
+        if head == "nb201-sample" and sep:
             n_s, sep2, seed_s = rest.partition(":")
             try:
                 n, seed = int(n_s), int(seed_s)
@@ -98,56 +105,26 @@ def parse_workloads(specs: Sequence[str]) -> list[Workload]:
                 raise SweepError(f"workload {s!r}: expected nb201-sample:N:SEED with integers N and SEED") from None
             if not sep2 or not 1 <= n <= nb201.N_ARCHS or seed < 0:
                 raise SweepError(f"workload {s!r}: expected nb201-sample:N:SEED with 1 <= N <= {nb201.N_ARCHS}, SEED >= 0")
-            rng = np.random.Generator(np.random.PCG64(seed))
-            for idx in rng.choice(nb201.N_ARCHS, size=n, replace=False):
-                add(Workload(f"nb201:{nb201.arch_str(int(idx))}", "nb201", int(idx)))
+            for a in sample_architectures("nb201", n, seed):
+                idx = nb201.arch_to_index(a)
+                add(Workload(f"nb201:{nb201.arch_str(idx)}", "nb201", idx))
             continue
-        if head == "layer" and sep:
-            from accel.workload import WorkloadError, parse_layer_spec
-
-            try:
-                parse_layer_spec(rest)
-            except WorkloadError as e:
-                raise SweepError(f"workload {s!r}: {e}") from None
-            add(Workload(f"layer:{' '.join(rest.split())}", "layer", " ".join(rest.split())))
-            continue
-        p = Path(s)
-        if p.suffix.lower() == ".onnx":
-            if not p.is_file():
-                raise SweepError(f"workload {s!r}: no such ONNX file")
-            add(Workload(s, "onnx", str(p.resolve())))
-            continue
-        key = s.lower().replace("-", "_")
-        if key not in list_networks():
-            raise SweepError(f"unknown workload {s!r}: expected a zoo network ({', '.join(list_networks())}), "
-                             "an .onnx file, nb201:<arch string|index>, nb201-sample:N:SEED or layer:<spec>")
-        add(Workload(key, "zoo", key))
+        try:
+            add(_workload(parse_network_spec(s)))
+        except UnknownNetworkError as e:
+            raise SweepError(f"unknown workload {s!r}: {e}; or nb201-sample:N:SEED") from None
+        except WorkloadInputError as e:
+            raise SweepError(f"workload {s!r}: {e}") from None
     return out
 
 
 @functools.lru_cache(maxsize=64)
 def _network(kind: str, ref: str | int, batch: int):
-    """A workload's Network (cached per process; ONNX import is lazy: it needs the 'onnx' extra)."""
-    if kind == "zoo":
-        from accel.zoo import get_network
+    """A workload's Network (cached per process), built by :func:`nas.registry.resolve_network`."""
+    from nas.registry import resolve_network
 
-        return get_network(str(ref), batch=batch)
-    if kind == "onnx":
-        from accel.onnx_import import load_onnx_network
-
-        return load_onnx_network(str(ref), batch=batch)
-    if kind == "layer":
-        import networkx as nx
-
-        from accel.workload import Network, parse_layer_spec
-
-        layer = parse_layer_spec(str(ref), name="layer")
-        g = nx.DiGraph()
-        g.add_node(layer.name, layer=layer)
-        return Network(f"layer:{ref}", g, (layer.N, layer.C * layer.G, *layer.input_hw)).with_batch(batch)
-    from nas import nb201
-
-    return nb201.build_network(int(ref), "cifar10", batch)
+    spec = {"nb201": f"nb201:{ref}", "layer": f"layer:{ref}"}.get(kind, str(ref))
+    return resolve_network(spec, batch)
 
 
 def _weight_count_layer(layer) -> int:

@@ -3,8 +3,10 @@ onnxruntime), per network and per layer, with the BBSSP layer-adaptive correctio
 
 Flow (measurement protocol and tuning: :mod:`accel.app.measure`):
 
-1. Candidates: NAS-Bench-201 cells (``nb201:<arch>``, sampled uniformly with a seeded generator), small
-   MBConv networks (``mbconv:...``, :mod:`accel.app.xcheck_models`), zoo networks (``resnet18`` ...) or ONNX files.
+1. Candidates: any network string of :func:`nas.registry.resolve_network` but ``layer:`` — NAS-Bench-201 cells
+   (``nb201:<arch>``), small CIFAR MBConv networks (``mbconv_cifar:...``), any other space's
+   ``SPACE:ENCODING`` (``darts:DARTS_V2``), zoo networks (``resnet18`` ...) or ONNX files; ``--space S --sample
+   N --seed K`` draws with :func:`nas.registry.sample_specs` (torch models: :mod:`accel.app.xcheck_models`).
 2. Each is exported to ONNX (torch 2.13, offline TorchScript exporter, BatchNorm folded) and the *same* ONNX
    file feeds every party: accelsim's ONNX importer (the model's layers), TVM's Relax ONNX frontend, and
    onnxruntime — so the model predicts exactly the graph that runs.
@@ -17,7 +19,9 @@ Flow (measurement protocol and tuning: :mod:`accel.app.measure`):
    measured latency, MAPE, the same for MACs as a naive proxy, and the test-retest ρ of two measurement passes.
 6. Per-layer: measured per-kernel latencies are mapped back to accelsim layers (:func:`kernel_layer_table`),
    and the BBSSP layer-adaptive correction (Zeng et al., ASP-DAC 2020: per-layer-type correction of the
-   latency LUT against measured networks) is fitted on a training subset and evaluated on held-out networks.
+   latency LUT against measured networks; :func:`nas.latency_table.fit_type_correction`, the one correction:
+   a non-negative factor per layer type, no intercept) is fitted on a training subset and evaluated on
+   held-out networks.
 """
 
 from __future__ import annotations
@@ -28,21 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
+from nas.latency_table import fit_type_correction, layer_type, split_train
+
 DEFAULT_DB = Path(__file__).resolve().parents[2] / "bench" / "tvm_tuning_db"
-
-
-def sample_nb201(n: int, seed: int = 0) -> list[str]:
-    """``n`` distinct NAS-Bench-201 cells drawn uniformly (``numpy.random.default_rng(seed)``), as
-    ``nb201:<arch string>`` network names."""
-    from nas.nb201 import NB201Space, arch_str
-
-    rng = np.random.default_rng(seed)
-    space, out = NB201Space(), []
-    while len(out) < n:
-        name = "nb201:" + arch_str(space.sample(rng))
-        if name not in out:
-            out.append(name)
-    return out
 
 
 def _slug(name: str) -> str:
@@ -52,27 +44,26 @@ def _slug(name: str) -> str:
 
 
 def export_network(name: str, cache_dir: str | os.PathLike) -> Path:
-    """ONNX file of network ``name`` (an existing ``.onnx`` path is returned as is; zoo names, ``nb201:`` and
-    ``mbconv:`` names are exported into ``cache_dir`` once and reused)."""
-    p = Path(name)
-    if p.suffix.lower() == ".onnx":
-        if not p.exists():
-            raise FileNotFoundError(f"{name}: no such ONNX file")
-        return p
+    """ONNX file of network ``name`` — any string of :func:`nas.registry.parse_network_spec` but ``layer:``
+    (an existing ``.onnx`` path is returned as is; zoo names and ``SPACE:ENCODING`` networks are exported
+    into ``cache_dir`` once, keyed by their canonical string, and reused)."""
+    from accel.errors import WorkloadInputError
+    from nas.registry import parse_network_spec
+
+    spec = parse_network_spec(name)
+    if spec.kind == "onnx":
+        return Path(spec.ref)
+    if spec.kind == "layer":
+        raise WorkloadInputError(f"{name!r}: a single layer cannot be cross-checked (no torch model)")
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
-    out = cache / f"{_slug(name)}.onnx"
+    out = cache / f"{_slug(spec.label)}.onnx"
     if out.exists():
         return out
     tmp = out.with_suffix(".tmp.onnx")
-    if ":" in name:
-        from accel.app.xcheck_models import export_module_onnx, input_shape_for, module_for
+    from accel.app.xcheck_models import export_spec_onnx
 
-        export_module_onnx(module_for(name), input_shape_for(name), tmp)
-    else:
-        from accel.torch_zoo import export_onnx
-
-        export_onnx(name, tmp)
+    export_spec_onnx(spec, tmp)
     tmp.replace(out)
     return out
 
@@ -90,36 +81,17 @@ def narrow_arch(arch, threads: int):
     return arch.with_config(pe_array=pe)
 
 
-def layer_class(layer) -> str:
-    """The BBSSP correction class of an accelsim layer: conv1x1, conv3x3, conv5x5+ (dense), dwconv (groups =
-    channels), fc, pool, eltwise."""
-    if layer.op == "conv":
-        if layer.G > 1 and layer.K == 1 and layer.C == 1:
-            return "dwconv"
-        if layer.R == 1 and layer.S == 1:
-            return "fc" if layer.P == 1 and layer.Q == 1 else "conv1x1"
-        return "conv3x3" if max(layer.R, layer.S) <= 3 else "conv5x5+"
-    if layer.op in ("fc", "matmul"):
-        return "fc"
-    if layer.op in ("maxpool", "avgpool"):
-        return "pool"
-    return "eltwise"
-
-
-LAYER_CLASSES = ("conv1x1", "conv3x3", "conv5x5+", "dwconv", "fc", "pool", "eltwise")
-
-
 def predict_networks(onnx_paths: dict[str, Path], arch, progress=None) -> dict:
     """Map and cost every network (accelsim ONNX import of the file that also runs) → {name: NetworkResult}.
     One :class:`~mapper.network.NetworkEvaluator` (objective latency) is shared, so each distinct layer shape
     is mapped once across the whole candidate set."""
     from mapper.network import NetworkEvaluator
-    from accel.onnx_import import load_onnx_network
+    from nas.registry import resolve_network
 
     ev = NetworkEvaluator(arch, objective="latency", seed=0)
     out = {}
     for i, (name, path) in enumerate(onnx_paths.items()):
-        net = load_onnx_network(path)
+        net = resolve_network(str(path), 1)
         net.name = name
         out[name] = ev.network(net)
         if progress:
@@ -162,7 +134,7 @@ def _layer_key(layer) -> tuple:
 def kernel_layer_table(name: str, kernels: list[dict], result) -> list[dict]:
     """Match measured kernel calls (execution order) to the accelsim layers of the same network by shape key
     (first unmatched layer with that key, in topological order).  One row per kernel call: ``kernel``,
-    ``layer`` (None when unmatched), ``layer_class``, ``measured_s``, ``predicted_s``.  Element-wise kernels
+    ``layer`` (None when unmatched), ``layer_type``, ``measured_s``, ``predicted_s``.  Element-wise kernels
     are fused into their producer by TVM, so their time is inside the matched conv's kernel; stand-alone
     element-wise kernels stay unmatched (``layer`` None) and count only in network totals."""
     free: dict[tuple, list] = {}
@@ -175,46 +147,19 @@ def kernel_layer_table(name: str, kernels: list[dict], result) -> list[dict]:
         r = hit.pop(0) if hit else None
         rows.append({"network": name, "kernel": k["kernel"], "call": k["index"],
                      "layer": r.layer.name if r else None,
-                     "layer_class": layer_class(r.layer) if r else None,
+                     "layer_type": layer_type(r.layer) if r else None,
                      "measured_s": k["latency_s"], "predicted_s": r.cost.latency_s if r else np.nan})
     return rows
 
 
-def class_features(result) -> np.ndarray:
-    """Predicted latency (s) summed per :data:`LAYER_CLASSES` entry for one network, shape (n_classes,)."""
-    x = np.zeros(len(LAYER_CLASSES))
+def type_latency_s(result) -> dict[str, float]:
+    """Predicted latency (s) of one network summed per :func:`nas.latency_table.layer_type` — a row of the
+    BBSSP correction's table-latency matrix (:func:`nas.latency_table.fit_type_correction`)."""
+    out: dict[str, float] = {}
     for r in result.layers:
-        x[LAYER_CLASSES.index(layer_class(r.layer))] += r.cost.latency_s
-    return x
-
-
-# ---------------------------------------------------------------------------------------------------------
-# BBSSP layer-adaptive correction
-# ---------------------------------------------------------------------------------------------------------
-def fit_correction(features: np.ndarray, measured_s: np.ndarray) -> np.ndarray:
-    """BBSSP layer-adaptive latency correction (Zeng et al., ASP-DAC 2020): measured network latency ≈
-    Σ_c α_c · (model latency of the network's class-c layers) + β, α ≥ 0, β ≥ 0 (β: per-inference runtime
-    overhead).  Fitted by non-negative least squares on *relative* residuals (each network's row divided by
-    its measured latency, so small and large networks weigh alike).  ``features``: (n_networks, n_classes)
-    from :func:`class_features`; returns (n_classes + 1,) = (α..., β).  Classes absent from the training set
-    get α = the median of the fitted α of the present classes."""
-    from scipy.optimize import nnls
-
-    X = np.hstack([features, np.ones((len(features), 1))])
-    w = 1.0 / measured_s
-    present = np.flatnonzero(np.any(X > 0, axis=0))
-    coef_p, _ = nnls(X[:, present] * w[:, None], np.ones(len(measured_s)))
-    coef = np.zeros(X.shape[1])
-    coef[present] = coef_p
-    absent = [c for c in range(features.shape[1]) if c not in present]
-    if absent:
-        fitted = [coef[c] for c in present if c < features.shape[1]]
-        coef[absent] = float(np.median(fitted)) if fitted else 1.0
-    return coef
-
-
-def apply_correction(features: np.ndarray, coef: np.ndarray) -> np.ndarray:
-    return features @ coef[:-1] + coef[-1]
+        t = layer_type(r.layer)
+        out[t] = out.get(t, 0.0) + float(r.cost.latency_s)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -232,16 +177,6 @@ def rank_stats(pred: np.ndarray, meas: np.ndarray) -> dict:
     mape = float(np.mean(np.abs(pred - meas) / meas) * 100)
     f = lambda v: None if v is None or not np.isfinite(v) else float(v)  # noqa: E731
     return {"spearman": f(rho), "kendall": f(tau), "mape_pct": mape}
-
-
-def split_train(names: list[str], train_fraction: float, seed: int) -> np.ndarray:
-    """Boolean mask of the training networks: a seeded random ``train_fraction`` of them (at least 2, and
-    at least 2 left for evaluation)."""
-    n = len(names)
-    k = min(max(2, int(round(train_fraction * n))), n - 2)
-    mask = np.zeros(n, dtype=bool)
-    mask[np.random.default_rng(seed).permutation(n)[:k]] = True
-    return mask
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -354,7 +289,8 @@ def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_
             layer_rows += kernel_layer_table(n, M.kernel_times(r, runs=number), results[n])
     layers = pd.DataFrame(layer_rows)
 
-    feats = {n: class_features(results[n]) for n in names}
+    feats = {n: type_latency_s(results[n]) for n in names}
+    types = sorted({t for f in feats.values() for t in f})
     summary = {}
     df["corrected_s"] = np.nan
     df["train"] = False
@@ -369,16 +305,16 @@ def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_
         m = rank_stats(macs, meas)
         s.update({"macs_spearman": m["spearman"], "macs_kendall": m["kendall"]})
         s["test_retest_spearman"] = rank_stats(sub.measured_pass1_s, sub.measured_pass2_s)["spearman"]
-        train = split_train(nm, train_fraction, seed)
-        X = np.array([feats[n] for n in nm])
-        coef = fit_correction(X[train], meas[train])
-        corr = apply_correction(X, coef)
+        train = split_train(len(nm), train_fraction, seed, min_each=2)
+        X = np.array([[feats[n].get(t, 0.0) for t in types] for n in nm])
+        fit = fit_type_correction(X[train], types, meas[train])
+        corr = fit.predict_matrix(X, types)
         df.loc[sub.index, "corrected_s"] = corr
         df.loc[sub.index, "train"] = train
         held = ~train
         before, after = rank_stats(pred[held], meas[held]), rank_stats(corr[held], meas[held])
         s["correction"] = {"train_networks": int(train.sum()), "heldout_networks": int(held.sum()),
-                           "coef": {c: float(v) for c, v in zip((*LAYER_CLASSES, "overhead_s"), coef)},
+                           "coef": dict(fit.factors),
                            "heldout_before": before, "heldout_after": after,
                            # MACs are not a latency: only their ranks are comparable (no MAPE)
                            "heldout_macs": {k: v for k, v in rank_stats(macs[held], meas[held]).items()

@@ -4,11 +4,11 @@ cost model.
 
 Modules (torch is imported only by the ones that train):
 
-* :mod:`nas.joint.space` — FBNet space: skeleton, nine operators, accelsim layers of every choice.
+* :mod:`nas.joint.space` — the FBNet space (:class:`nas.fbnet.FBNetSpace`, CIFAR setting), slots, nine operators.
 * :mod:`nas.joint.precision` — :func:`~nas.joint.precision.evaluate_with_bitwidths` and the ``--bits``
   choices; the precision model itself (precision-scalable PEs, Bit-Fusion law, ``bitwidths.json``) is core:
   :mod:`accel.precision`.
-* :mod:`nas.joint.hwspace` — a sweep spec (:mod:`accel.app.sweep`) as categorical design dimensions.
+* :mod:`nas.joint.hwspace` — a sweep spec (:mod:`accel.designspace`) as categorical design dimensions.
 * :mod:`nas.joint.costtable` — accelsim cost of every (layer, op, bits, design), precomputed.
 * :mod:`nas.joint.data` — CIFAR-10/100 binary loader, synthetic data.
 * :mod:`nas.joint.quant` — fake quantization with straight-through estimators (torch).

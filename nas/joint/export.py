@@ -1,10 +1,10 @@
 """ONNX export of a derived network and the ONNX node names of its quantized layers.
 
 The network is exported in eval mode with fake quantization off (the float graph: the precision of each
-layer travels in ``bitwidths.json``), with PyTorch's TorchScript exporter (``dynamo=False``: offline, no
-onnxscript) and constant folding, which folds every BatchNorm into its convolution — so the graph imports
+layer travels in ``bitwidths.json``) by :func:`accel.nn.export_module_onnx` (TorchScript exporter, constant
+folding), which folds every BatchNorm into its convolution — so the graph imports
 (:func:`accel.onnx_import.load_onnx_network`) to exactly the layers of
-:meth:`nas.joint.space.FBNetSpace.build_network`.
+:meth:`nas.fbnet.FBNetSpace.build_network`.
 
 Node names are recovered by order, not by the exporter's naming scheme: the exporter emits nodes in
 execution order, so the i-th Conv/Gemm node of the graph is the i-th Conv2d/Linear module called in a
@@ -15,13 +15,12 @@ of the i-th residual block.
 from __future__ import annotations
 
 from accel.errors import ExternalToolError
-import warnings
 from pathlib import Path
 
 import torch
 
 from nas.joint.supernet import DerivedNet
-from nas.torch_ops import mac_layers
+from accel.nn import export_module_onnx, mac_layers
 
 __all__ = ["ExportError", "export_onnx"]
 
@@ -37,16 +36,12 @@ def export_onnx(net: DerivedNet, path: str | Path, opset: int = 17) -> dict[int,
 
     path = Path(path)
     res = net.space.resolution
-    x = torch.zeros(1, 3, res, res)
     was = net.training
     net.eval()
     net.set_quantize(False)
     try:
-        calls = mac_layers(net, x)  # (module name, MACs) in call order
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(net, (x,), str(path), dynamo=False, input_names=["input"], output_names=["logits"],
-                              opset_version=opset, do_constant_folding=True)
+        calls = mac_layers(net, torch.zeros(1, 3, res, res))  # (module name, MACs) in call order
+        export_module_onnx(net, (1, 3, res, res), path, opset)
     finally:
         net.set_quantize(True)
         net.train(was)
@@ -69,7 +64,8 @@ def export_onnx(net: DerivedNet, path: str | Path, opset: int = 17) -> dict[int,
         raise ExportError(f"{path}: {len(add_nodes)} Add nodes for {len(residual)} residual blocks")
     out: dict[int, list[str]] = {}
     for i, block in enumerate(net.blocks):
-        names = [node_of[f"blocks.{i}.{n}"] for n, m in block.named_children() if m in block.quant_convs()]
+        convs = block.quant_convs()
+        names = [node_of[f"blocks.{i}.{n}"] for n, m in block.named_modules() if any(m is c for c in convs)]
         if names:
             out[i] = names
     for i, node in zip(residual, add_nodes):

@@ -35,7 +35,7 @@ from torch import nn
 from nas.joint.precision import BitPair
 from nas.joint.quant import ActQuantizer, QuantConv2d, mix_quantize_weight, quantize_weight
 from nas.joint.space import MAX_EXPANSION, OPS, FBNetSpace, OpSpec, SlotSpec
-from nas.torch_ops import ChannelShuffle, ConvBNAct
+from accel.nn import ChannelShuffle, ConvBNAct, InvertedResidual
 
 __all__ = ["SearchableLayer", "FBNetSupernet", "DerivedBlock", "DerivedNet", "derive_network"]
 
@@ -159,7 +159,8 @@ class FBNetSupernet(nn.Module):
 # The derived (standalone) network
 # ---------------------------------------------------------------------------------------------
 class DerivedBlock(nn.Module):
-    """One chosen FBNet block with fixed (w, a) bits: plain modules, quantized convs."""
+    """One chosen FBNet block with fixed (w, a) bits: :class:`accel.nn.InvertedResidual` (``body``) built
+    from quantized convs, or the skip op (identity, or a quantized 1×1 ``proj`` + BN + ReLU)."""
 
     def __init__(self, slot: SlotSpec, op: OpSpec, w_bits: int, a_bits: int):
         super().__init__()
@@ -168,33 +169,35 @@ class DerivedBlock(nn.Module):
         self.residual = slot.residual(op)
         cin, cout = slot.c_in, slot.c_out
         wb, ab = self.w_bits, self.a_bits
+
+        def qconv(c_in: int, c_out: int, k: int, stride: int, padding: int, groups: int) -> QuantConv2d:
+            return QuantConv2d(c_in, c_out, k, stride, padding, groups=groups, w_bits=wb, a_bits=ab)
+
+        self.body = self.proj = self.bn_p = None
         if op.is_skip:
-            self.proj = None if self.residual else QuantConv2d(cin, cout, 1, slot.stride, w_bits=wb, a_bits=ab)
-            self.bn_p = None if self.residual else nn.BatchNorm2d(cout)
+            if not self.residual:
+                self.proj = qconv(cin, cout, 1, slot.stride, 0, 1)
+                self.bn_p = nn.BatchNorm2d(cout)
             return
-        m = op.expansion * cin
-        self.conv1 = QuantConv2d(cin, m, 1, groups=op.groups, w_bits=wb, a_bits=ab)
-        self.bn1 = nn.BatchNorm2d(m)
-        self.shuffle = ChannelShuffle(2) if op.groups == 2 else None
-        self.dw = QuantConv2d(m, m, op.kernel, slot.stride, op.kernel // 2, groups=m, w_bits=wb, a_bits=ab)
-        self.bn2 = nn.BatchNorm2d(m)
-        self.conv3 = QuantConv2d(m, cout, 1, groups=op.groups, w_bits=wb, a_bits=ab)
-        self.bn3 = nn.BatchNorm2d(cout)
+        self.body = InvertedResidual(cin, op.expansion * cin, cout, op.kernel, slot.stride, groups=op.groups,
+                                     always_expand=True, conv=qconv)
 
     def quant_convs(self) -> list[QuantConv2d]:
-        if self.op.is_skip:
-            return [self.proj] if self.proj is not None else []
-        return [self.conv1, self.dw, self.conv3]
+        """The block's quantized convolutions in call order."""
+        if self.body is not None:
+            return self.body.convs()
+        return [self.proj] if self.proj is not None else []
+
+    def batch_norms(self) -> list[nn.BatchNorm2d]:
+        """The BatchNorm after each of :meth:`quant_convs`, in the same order."""
+        if self.body is not None:
+            return [m[1] for m in self.body.block if isinstance(m, ConvBNAct)]
+        return [self.bn_p] if self.bn_p is not None else []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.op.is_skip:
-            return x if self.proj is None else F.relu(self.bn_p(self.proj(x)))
-        y = F.relu(self.bn1(self.conv1(x)))
-        if self.shuffle is not None:
-            y = self.shuffle(y)
-        y = F.relu(self.bn2(self.dw(y)))
-        y = self.bn3(self.conv3(y))
-        return y + x if self.residual else y
+        if self.body is not None:
+            return self.body(x)
+        return x if self.proj is None else F.relu(self.bn_p(self.proj(x)))
 
 
 class DerivedNet(nn.Module):
@@ -246,15 +249,13 @@ def derive_network(supernet: FBNetSupernet, ops: list[int], bit_index: list[int]
     for layer, block, o in zip(supernet.layers, net.blocks, ops):
         op = OPS[int(o)]
         if op.is_skip:
-            if block.proj is not None:
-                _copy_quant(block.proj, layer.wp.detach(), layer.aq_p)
-                _copy_bn(block.bn_p, layer.bn_p)
-            continue
-        w1, w2, w3 = (w.detach() for w in layer.op_weights(op))
-        bn, aq = layer.bn[op.name], layer.aq[op.name]
-        for conv, w, q in ((block.conv1, w1, aq[0]), (block.dw, w2, aq[1]), (block.conv3, w3, aq[2])):
+            weights, quants, bns = ([layer.wp.detach()], [layer.aq_p], [layer.bn_p]) if block.proj is not None else ([], [], [])
+        else:
+            weights = [w.detach() for w in layer.op_weights(op)]
+            quants, bns = list(layer.aq[op.name]), list(layer.bn[op.name])
+        for conv, w, q in zip(block.quant_convs(), weights, quants):
             _copy_quant(conv, w, q)
-        for dst, src in zip((block.bn1, block.bn2, block.bn3), bn):
+        for dst, src in zip(block.batch_norms(), bns):
             _copy_bn(dst, src)
     return net
 
