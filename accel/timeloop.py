@@ -424,7 +424,7 @@ class TimeloopSpec:
     problem: TLProblem
     level_names: list[str]  # Timeloop storage names, outermost first (= accelsim level names)
     compute_name: str
-    instances: list[int]  # instances of each storage level in the architecture
+    leak_pj_per_cycle: dict[str, float]  # ERT "leak" of one instance of each storage level, pJ per cycle
     unenforced_constraints: list[str] = field(default_factory=list)
     mapping: Mapping | None = None
 
@@ -469,12 +469,12 @@ def build(arch_path: str | Path, problem_path: str | Path, ert_path: str | Path 
                                         "(--ert ERT.yaml, e.g. timeloop-model.ERT.yaml)")
     esrc = _Src(str(ert_path))
     ert = read_ert(ert_path)
-    config, level_names, instances, unenforced = _config(asrc, esrc, nodes, ert, problem)
+    config, level_names, leak, unenforced = _config(asrc, esrc, nodes, ert, problem)
     try:
         arch = parse_arch(config, f"{arch_path} (imported)")
     except ConfigError as e:
         raise TimeloopError(str(arch_path), [(f"imported config: {p}", m) for p, m in e.errors]) from None
-    spec = TimeloopSpec(config, arch, problem, level_names, nodes[-1].name, instances, unenforced)
+    spec = TimeloopSpec(config, arch, problem, level_names, nodes[-1].name, leak, unenforced)
     if mapping_path is not None:
         spec.mapping = read_mapping(mapping_path, spec, nodes)
     return spec
@@ -581,8 +581,11 @@ def _config(src: _Src, esrc: _Src, nodes: list[TLNode], ert: dict, problem: TLPr
     }
     gcs = next((n.attrs.get("global_cycle_seconds") for n in nodes if "global_cycle_seconds" in n.attrs), None)
     if gcs is not None:
-        config["clock_mhz"] = 1e-6 / _Src(src.path).pos_num(gcs, "attributes.global_cycle_seconds")
-    return config, [n.name for n in storage], [n.mesh[0] * n.mesh[1] for n in storage], unenforced
+        config["clock_mhz"] = 1e-6 / src.pos_num(gcs, "attributes.global_cycle_seconds")
+    # leakage (ERT "leak", pJ per cycle per instance) depends on the utilized instances in Timeloop: it is
+    # added by timeloop_stats, not carried as the config's (mapping-independent) static power
+    leak = {n.name: ert.get(n.name, {}).get("leak", 0.0) for n in storage}
+    return config, [n.name for n in storage], leak, unenforced
 
 
 # ---------------------------------------------------------------------------------------------
@@ -749,7 +752,7 @@ def apply_constraints(spec: TimeloopSpec, path: str | Path) -> TimeloopSpec:
         arch = parse_arch(cfg, f"{spec.arch.source} + {path}")
     except ConfigError as e:
         raise TimeloopError(str(path), [(f"imported config: {q}", m) for q, m in e.errors]) from None
-    return TimeloopSpec(cfg, arch, spec.problem, spec.level_names, spec.compute_name, spec.instances,
+    return TimeloopSpec(cfg, arch, spec.problem, spec.level_names, spec.compute_name, spec.leak_pj_per_cycle,
                         spec.unenforced_constraints, spec.mapping)
 
 
@@ -834,6 +837,7 @@ def timeloop_stats(spec: TimeloopSpec, mapping: Mapping, rec) -> dict:
         inst[lv] = inst[lv - 1] * float(SX[lv].prod() * SY[lv].prod())
     computes = float(spec.problem.layer.points)
     levels: dict = {}
+    leak_pj = [spec.leak_pj_per_cycle.get(names[lv], 0.0) * rec.latency_cycles * inst[lv] for lv in range(L)]
     fj: dict[str, float] = {spec.compute_name: rec.mac_energy_pj * 1000.0 / computes}
     fills_out = [0.0] * L
     updates_out = [0.0] * L
@@ -867,7 +871,8 @@ def timeloop_stats(spec: TimeloopSpec, mapping: Mapping, rec) -> dict:
                              "energy_pj": rec.energy_breakdown_pj[names[lv]][op]}
         levels[names[lv]] = entry
     for lv in reversed(range(L)):
-        fj[names[lv]] = sum(rec.energy_breakdown_pj[names[lv]].values()) * 1000.0 / computes
-    fj["Total"] = rec.energy_pj * 1000.0 / computes
+        fj[names[lv]] = (sum(rec.energy_breakdown_pj[names[lv]].values()) + leak_pj[lv]) * 1000.0 / computes
+    energy_pj = rec.energy_pj + sum(leak_pj)
+    fj["Total"] = energy_pj * 1000.0 / computes
     return {"cycles": rec.latency_cycles, "utilization": rec.utilization, "computes": computes,
-            "energy_uj": rec.energy_pj / 1e6, "fj_per_compute": fj, "levels": levels}
+            "energy_uj": energy_pj / 1e6, "fj_per_compute": fj, "levels": levels}
