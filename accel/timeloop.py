@@ -397,8 +397,6 @@ def read_problem(data: dict, src: _Src) -> TLProblem:
         covered = singles | {d for w in windows for d in (("P", "R") if w[0] == 0 else ("Q", "S"))}
         expect = {"weights": {"G", "K", "C", "R", "S"}, "inputs": {"G", "N", "C", "P", "Q", "R", "S"},
                   "outputs": {"G", "N", "K", "P", "Q"}}[role] & set(dims.values())
-        if role == "inputs":
-            covered |= {d for d in ("R", "S") if d in singles}
         if covered != expect:
             raise src.fail(f"{p}.projection", f"{ds.get('name')!r} ({role}) projects onto "
                                               f"{sorted(covered)}; a convolution's {role} need {sorted(expect)}")
@@ -455,9 +453,9 @@ def _attr(src: _Src, node: TLNode, key: str, default=None, required: bool = Fals
 
 def build(arch_path: str | Path, problem_path: str | Path, ert_path: str | Path | None = None,
           mapping_path: str | Path | None = None) -> TimeloopSpec:
-    """Import a Timeloop design.  ``problem_path`` may be the same file as ``arch_path`` (a
-    ``parsed-processed-input.yaml`` holds both); without ``ert_path`` the energies come from an ERT next to
-    nothing — a :class:`TimeloopError` asks for ``--ert``."""
+    """Import a Timeloop design.  ``problem_path`` (and ``mapping_path``) may be the same file as ``arch_path``:
+    a ``parsed-processed-input.yaml`` holds all three.  The energies come from the Accelergy ERT
+    ``ert_path``; without one a :class:`TimeloopError` asks for it (accelsim has no energy estimator)."""
     asrc = _Src(str(arch_path))
     adata = read_timeloop_yaml(arch_path)
     nodes = read_arch_nodes(adata, asrc)
@@ -567,7 +565,7 @@ def _config(src: _Src, esrc: _Src, nodes: list[TLNode], ert: dict, problem: TLPr
     rows, cols = (fan[deepest][1], fan[deepest][0]) if deepest is not None else (1, 1)
     config = {
         "version": 1,
-        "name": compute.name if len(storage) == 0 else f"timeloop-{storage[-1].name}-{len(storage)}level",
+        "name": f"timeloop-{Path(src.path).stem.replace('.arch', '')}",
         "description": "imported from a Timeloop v0.4 specification (accel.timeloop); counts in "
                        f"{value_bits}-bit values",
         "sources": [src.path, esrc.path],
@@ -693,8 +691,9 @@ def read_mapping(path: str | Path, spec: TimeloopSpec, nodes: list[TLNode]) -> M
             row = below[tname]
             split = e.get("split")
             order = perm + [d for d in DIMS if d not in perm and fac.get(d, 1) > 1]
-            if split is None:
-                split = len(order)
+            if split is None:  # Timeloop's default puts every dim on X; a fan-out that is only Y takes them all
+                a = spec.arch.arrays
+                split = 0 if a.fanout_x[row] == 1 and a.fanout_y[row] > 1 else len(order)
             split = int(split) if isinstance(split, int) and not isinstance(split, bool) and split >= 0 else None
             if split is None:
                 raise src.fail(f"{p}.split", "must be a non-negative integer")
