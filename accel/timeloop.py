@@ -50,7 +50,7 @@ import yaml
 
 from accel.arch import Arch, ConfigError, parse_arch
 from accel.cost import Mapping
-from accel.schema import StrictLoader, YamlError, duplicate_keys
+from accel.schema import MAX_LOOP_BOUND, StrictLoader, YamlError, duplicate_keys, show_value
 from accel.workload import DIM_INDEX, DIMS, OPERANDS, Layer, WorkloadError
 
 TAGS = ("Component", "Container", "Parallel", "Hierarchical", "Nothing")
@@ -144,8 +144,11 @@ class _Src:
         return v
 
     def pos_int(self, v, yaml_path: str) -> int:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or v < 1:
-            raise self.fail(yaml_path, f"must be a positive integer, got {v!r}")
+        """A positive integer up to 2^31 (MAX_LOOP_BOUND: loop bounds, factors, depths, meshes)."""
+        ok = (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v == int(v)
+              and 1 <= v <= MAX_LOOP_BOUND)
+        if not ok:
+            raise self.fail(yaml_path, f"must be an integer from 1 to {MAX_LOOP_BOUND} (2^31), got {show_value(v)}")
         return int(v)
 
     def pos_num(self, v, yaml_path: str) -> float:
@@ -600,12 +603,10 @@ def _factors(src: _Src, v, yaml_path: str, problem: TLProblem) -> dict[str, int]
         m = _FACTOR.fullmatch(it.strip())
         if not m:
             raise src.fail(yaml_path, f"cannot read factor {it!r} (expected DIM=N or DIMN)")
-        d, f = m.group(1), int(m.group(2))
+        d, f = m.group(1), src.pos_int(int(m.group(2)) if len(m.group(2)) <= 12 else 0, f"{yaml_path} ({it})")
         if d not in problem.dims:
             raise src.fail(yaml_path, f"factor for {d!r}, which is not a dimension of the problem "
                                       f"({', '.join(problem.dims)})")
-        if f < 1:
-            raise src.fail(yaml_path, f"factor {it!r} must be >= 1")
         out[problem.dims[d]] = f
     return out
 
@@ -631,6 +632,8 @@ def read_mapping(path: str | Path, spec: TimeloopSpec, nodes: list[TLNode]) -> M
     if isinstance(entries, dict):
         entries = entries.get("targets", entries)
     entries = src.seq(entries, "mapping")
+    if not entries:
+        raise src.fail("mapping", "empty: no mapping to evaluate")
     L = len(spec.level_names)
     level = {n: i for i, n in enumerate(spec.level_names)}
     # a container (or storage level) target → the index of the fan-out below it (accelsim row 1..L)

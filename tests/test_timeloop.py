@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from accel.timeloop import (TimeloopError, build, read_stats, read_timeloop_yaml, timeloop_stats)
-from mapper.fixed import MappingMismatch, evaluate_mapping
+from mapper.fixed import MappingMismatch, evaluate_mapping, mapping_from_dict
 
 DATA = Path(__file__).parent / "data" / "timeloop"
 
@@ -313,6 +313,10 @@ def test_malformed_specs_name_file_and_path(tmp_path):
         _ex00(tmp_path, prob=prob.replace("- [ [R], [P] ]", "- [ [R], [P], [R] ]"))
     with pytest.raises(TimeloopError, match=r"problem.instance.*no size for dimension 'P'"):
         _ex00(tmp_path, prob=prob.replace("    P: 16", ""))
+    with pytest.raises(TimeloopError, match=r"problem.instance.P: must be an integer from 1 to"):
+        _ex00(tmp_path, prob=prob.replace("    P: 16", "    P: .inf"))
+    with pytest.raises(TimeloopError, match=r"mapping\[0\].factors \(P=99999999999999999\): must be an integer"):
+        _ex00(tmp_path, mapping="mapping:\n- {target: Buffer, type: temporal, factors: R=3 P=99999999999999999}\n")
     with pytest.raises(TimeloopError, match=r"(?s)map.yaml.*mapping\[0\].factors.*'X'.*not a dimension"):
         _ex00(tmp_path, mapping="mapping:\n- {target: Buffer, type: temporal, factors: R=3 X=16, permutation: RP}\n")
     with pytest.raises(TimeloopError, match=r"mapping\[0\].target.*unknown target 'Bufer'"):
@@ -345,6 +349,17 @@ def test_evaluate_mapping_reads_back_a_searched_mapping():
     res = search_mapping(spec.problem.layer, spec.arch, objective="edp", seed=0)
     rec = evaluate_mapping(spec.problem.layer, spec.arch, res.mapping)
     assert rec.latency_cycles == res.cost.latency_cycles and rec.energy_pj == res.cost.energy_pj
+    # accelsim's printed mapping (accelsim map --format json), read back and evaluated without search
+    printed = json.loads(json.dumps(res.mapping.to_dict(spec.arch)))
+    back = mapping_from_dict(spec.arch, printed, "printed")
+    rec2 = evaluate_mapping(spec.problem.layer, spec.arch, back)
+    assert (rec2.latency_cycles, rec2.energy_pj, rec2.reads) == (rec.latency_cycles, rec.energy_pj, rec.reads)
+    assert back.to_dict(spec.arch) == printed
+    with pytest.raises(MappingMismatch, match="printed: Bufer: unknown level"):
+        mapping_from_dict(spec.arch, {**printed, "Bufer": {}}, "printed")
+    bad = {**printed, "RegisterFile": {**printed["RegisterFile"], "temporal": "K2 K2"}}
+    with pytest.raises(MappingMismatch, match=r"RegisterFile.temporal: bad loop 'K2'"):
+        mapping_from_dict(spec.arch, bad, "printed")
 
 
 # ---- CLI --------------------------------------------------------------------------------------------
