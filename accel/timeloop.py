@@ -208,11 +208,8 @@ def _flatten_v04(src: _Src, nodes: list, path: str, mesh: tuple[int, int], out: 
             mesh = (mesh[0] * mx, mesh[1] * my)
         attrs = src.mapping(n.get("attributes", {}) or {}, f"{p}.attributes")
         cons = src.mapping(n.get("constraints", {}) or {}, f"{p}.constraints")
-        if tag == "Container":
-            if sp is not None:
-                out.append(TLNode(name, "spatial", "", attrs, cons, mesh, p))
-            elif cons:
-                raise src.fail(f"{p}.constraints", "constraints on a container without a spatial fan-out")
+        if tag == "Container":  # a (possibly 1-wide) fan-out: a mapping may target it for spatial factors
+            out.append(TLNode(name, "spatial", "", attrs, cons, mesh, p))
             continue
         cls = str(n.get("class", ""))
         out.append(TLNode(name, "compute" if _is_compute(cls) else "storage", cls, attrs, cons, mesh, p))
@@ -447,11 +444,8 @@ def _dataspace_sets(src: _Src, cons: dict, yaml_path: str, names: dict[str, str]
     return out[0], out[1]
 
 
-def _attr(src: _Src, node: TLNode, key: str, default=None, required: bool = False):
-    v = node.attrs.get(key, default)
-    if v is None and required:
-        raise src.fail(f"{node.yaml_path}.attributes.{key}", f"required attribute missing on {node.name!r}")
-    return v
+def _attr(node: TLNode, key: str, default=None):
+    return node.attrs.get(key, default)
 
 
 def build(arch_path: str | Path, problem_path: str | Path, ert_path: str | Path | None = None,
@@ -493,7 +487,7 @@ def _energy(esrc: _Src, ert: dict, node: TLNode, action: str) -> float:
 def _config(src: _Src, esrc: _Src, nodes: list[TLNode], ert: dict, problem: TLProblem):
     storage = [n for n in nodes if n.kind == "storage"]
     compute = nodes[-1]
-    value_bits = src.pos_int(_attr(src, storage[0], "datawidth", 8), f"{storage[0].yaml_path}.attributes.datawidth")
+    value_bits = src.pos_int(_attr(storage[0], "datawidth", 8), f"{storage[0].yaml_path}.attributes.datawidth")
     # fan-out above each storage level (and the compute unit): ratio of cumulative meshes
     fan: list[tuple[int, int]] = []
     prev = (1, 1)
@@ -513,14 +507,20 @@ def _config(src: _Src, esrc: _Src, nodes: list[TLNode], ert: dict, problem: TLPr
     levels = []
     for i, n in enumerate(storage):
         p = n.yaml_path
-        datawidth = src.pos_int(_attr(src, n, "datawidth", value_bits), f"{p}.attributes.datawidth")
-        width = src.pos_int(_attr(src, n, "width", datawidth), f"{p}.attributes.width")
-        if width % datawidth:
+        datawidth = src.pos_int(_attr(n, "datawidth", value_bits), f"{p}.attributes.datawidth")
+        width = src.pos_int(_attr(n, "width", datawidth), f"{p}.attributes.width")
+        sparse = sorted(k for k in n.attrs if k.startswith("metadata") or k.startswith("decompression"))
+        if sparse:
+            raise src.fail(f"{p}.attributes.{sparse[0]}", "sparse storage (metadata, compression) is not supported")
+        if "block_size" in n.attrs:
+            block = src.pos_int(n.attrs["block_size"], f"{p}.attributes.block_size")
+        elif width % datawidth:
             raise src.fail(f"{p}.attributes.width", f"width {width} is not a multiple of datawidth {datawidth}")
-        block = width // datawidth
+        else:
+            block = width // datawidth
         lv: dict = {"name": n.name, "word_bits": block * value_bits}
         if i > 0:
-            depth = _attr(src, n, "depth")
+            depth = _attr(n, "depth")
             if depth is None:
                 raise src.fail(f"{p}.attributes.depth", f"{n.name!r} needs a depth (only the outermost level may "
                                                         f"be unbounded)")
@@ -534,16 +534,16 @@ def _config(src: _Src, esrc: _Src, nodes: list[TLNode], ert: dict, problem: TLPr
         if i > 0:
             lv["bypass_optional"] = [o for o in keeps if o not in keep]
         for key, out_key in (("read_bandwidth", "read_bandwidth_bits"), ("write_bandwidth", "write_bandwidth_bits")):
-            v = _attr(src, n, key)
+            v = _attr(n, key)
             if v is not None:
                 lv[out_key] = src.pos_num(v, f"{p}.attributes.{key}") * value_bits
-        shared = _attr(src, n, "shared_bandwidth")
+        shared = _attr(n, "shared_bandwidth")
         if shared is not None:
             if "read_bandwidth_bits" in lv or "write_bandwidth_bits" in lv:
                 raise src.fail(f"{p}.attributes.shared_bandwidth", "give shared_bandwidth or read/write bandwidths")
             bw = src.pos_num(shared, f"{p}.attributes.shared_bandwidth") * value_bits
             lv.update(read_bandwidth_bits=bw, write_bandwidth_bits=bw, shared_port=True)
-        mb = _attr(src, n, "multiple_buffering", 1)
+        mb = _attr(n, "multiple_buffering", 1)
         if mb != 1:
             raise src.fail(f"{p}.attributes.multiple_buffering", "only multiple_buffering: 1 is supported")
         lv["read_energy_pj"] = _energy(esrc, ert, n, "read")
@@ -563,8 +563,8 @@ def _config(src: _Src, esrc: _Src, nodes: list[TLNode], ert: dict, problem: TLPr
                 unenforced.append(f"{n.name}.constraints.{k}")
         levels.append(lv)
     for n in nodes:
-        if n.kind == "spatial" and n.constraints.get("spatial"):
-            unenforced.append(f"{n.name}.constraints.spatial")
+        if n.kind == "spatial":
+            unenforced += [f"{n.name}.constraints.{k}" for k, v in n.constraints.items() if v]
     rows, cols = (fan[deepest][1], fan[deepest][0]) if deepest is not None else (1, 1)
     config = {
         "version": 1,
@@ -692,6 +692,8 @@ def read_mapping(path: str | Path, spec: TimeloopSpec, nodes: list[TLNode]) -> M
             perms[level[tname]] = perm
         else:
             row = below[tname]
+            if row == 0:
+                raise src.fail(f"{p}.target", f"{target!r} sits above the outermost storage level: no fan-out there")
             split = e.get("split")
             order = perm + [d for d in DIMS if d not in perm and fac.get(d, 1) > 1]
             if split is None:  # Timeloop's default puts every dim on X; a fan-out that is only Y takes them all
