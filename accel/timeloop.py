@@ -22,17 +22,22 @@ Conversion rules (:func:`build`):
   storage level and the compute unit is ``macs_per_pe`` (x only).
 * Counts are in *values*: every operand is one ``value_bits``-bit value (the outermost level's
   ``datawidth``), and each level's capacity (``depth × width / datawidth`` values), access word
-  (``width / datawidth`` values, Timeloop's block size), bandwidth (``read_bandwidth`` / ``write_bandwidth``
+  (``width / datawidth`` values or ``block_size``: Timeloop's block), bandwidth (``read_bandwidth`` / ``write_bandwidth``
   values per cycle; ``shared_bandwidth`` → a shared port) is converted to that unit, so accelsim's counts and
   per-value energies equal Timeloop's whatever each level's ``datawidth``.
 * Energies: read = ERT ``read``, write (fills and updates) = ERT ``write`` per vector access (a different
-  ``update`` energy is refused), MAC = ERT ``compute``.  Leakage is not modelled (static power 0).
+  ``update`` energy is refused), MAC = ERT ``compute``.  Leakage, as Timeloop charges it (ERT ``leak`` per
+  cycle × cycles × utilized instances of each storage level), depends on the mapping: :func:`timeloop_stats`
+  adds it; the config's ``static_power_mw`` stays 0.
 * Keep/bypass: an ``architecture`` ``constraints: {dataspace: {keep, bypass}}`` fixes what a level may hold
   (``keeps``); dataspaces not fixed there may be bypassed by the mapper (``bypass_optional``).  A map.yaml's
   keep/bypass sets the mapping's ``keep``; levels it does not mention keep what the architecture allows.
 * Per-level factor / permutation constraints are not yet enforced by accelsim's mapper: an architecture's
   inline ones are listed in :attr:`TimeloopSpec.unenforced_constraints` (the CLI prints them when it searches),
   a ``--constraints`` file with them is refused.
+
+:func:`timeloop_stats` states a cost record in Timeloop's terms (the ``accelsim timeloop --format json``
+document) and :func:`read_stats` reads Timeloop's ``stats.txt`` into the same shape, for comparisons.
 
 Every problem is a :class:`TimeloopError` (a :class:`~accel.schema.YamlError`) naming the file and the YAML
 path.  Nothing here imports the mapper (core layer).
