@@ -22,9 +22,9 @@ Conversion rules (:func:`build`):
   storage level and the compute unit is ``macs_per_pe`` (x only).
 * Counts are in *values*: every operand is one ``value_bits``-bit value (the outermost level's
   ``datawidth``), and each level's capacity (``depth × width / datawidth`` values), access word
-  (``width / datawidth`` values or ``block_size``: Timeloop's block), bandwidth (``read_bandwidth`` / ``write_bandwidth``
-  values per cycle; ``shared_bandwidth`` → a shared port) is converted to that unit, so accelsim's counts and
-  per-value energies equal Timeloop's whatever each level's ``datawidth``.
+  (``width / datawidth`` values or ``block_size``: Timeloop's block), bandwidth (``read_bandwidth`` /
+  ``write_bandwidth`` values per cycle; ``shared_bandwidth`` → a shared port) is converted to that unit, so
+  accelsim's counts and per-value energies equal Timeloop's whatever each level's ``datawidth``.
 * Energies: read = ERT ``read``, write (fills and updates) = ERT ``write`` per vector access (a different
   ``update`` energy is refused), MAC = ERT ``compute``.  Leakage, as Timeloop charges it (ERT ``leak`` per
   cycle × cycles × utilized instances of each storage level), depends on the mapping: :func:`timeloop_stats`
@@ -602,7 +602,10 @@ _FACTOR = re.compile(r"([A-Za-z_]+)\s*=?\s*([0-9]+)")
 
 def _factors(src: _Src, v, yaml_path: str, problem: TLProblem) -> dict[str, int]:
     """``"R=3 P=16"``, ``"C1 M8"`` or ``[R=3, P=16]`` → {accelsim dim: factor}."""
-    items = re.split(r"[\s,]+", v.strip()) if isinstance(v, str) and v.strip() else [] if isinstance(v, str) else [str(x) for x in src.seq(v, yaml_path)]
+    if isinstance(v, str):
+        items = re.split(r"[\s,]+", v.strip()) if v.strip() else []
+    else:
+        items = [str(x) for x in src.seq(v, yaml_path)]
     out: dict[str, int] = {}
     for it in items:
         m = _FACTOR.fullmatch(it.strip())

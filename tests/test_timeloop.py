@@ -309,7 +309,7 @@ def test_malformed_specs_name_file_and_path(tmp_path):
     prob = (DATA / _EX["00"] / "prob/conv1d.prob.yaml").read_text()
     with pytest.raises(TimeloopError, match=r"(?s)arch.yaml.*architecture.nodes\[1\].*unsupported architecture node"):
         _ex00(tmp_path, arch=arch.replace("!Component\n    name: Buffer", "!Nothing\n    name: Buffer"))
-    with pytest.raises(TimeloopError, match=r"(?s)prob.yaml.*problem.shape.data_spaces\[1\].projection\[0\].*unsupported"):
+    with pytest.raises(TimeloopError, match=r"(?s)prob.yaml.*data_spaces\[1\].projection\[0\].*unsupported"):
         _ex00(tmp_path, prob=prob.replace("- [ [R], [P] ]", "- [ [R], [P], [R] ]"))
     with pytest.raises(TimeloopError, match=r"problem.instance.*no size for dimension 'P'"):
         _ex00(tmp_path, prob=prob.replace("    P: 16", ""))
