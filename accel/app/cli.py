@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 OBJECTIVES = ("edp", "latency", "energy")
-EXTENSIONS = ("accel.app.cli_nas", "accel.app.cli_study", "accel.app.cli_xcheck", "accel.app.cli_joint")
+EXTENSIONS = ("accel.app.cli_nas", "accel.app.cli_study", "accel.app.cli_xcheck", "accel.app.cli_joint",
+              "accel.app.cli_timeloop")
 FORMATS = ("table", "csv", "json", "parquet")
 
 
