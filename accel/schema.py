@@ -193,9 +193,10 @@ def duplicate_keys(loader: yaml.SafeLoader, node: yaml.Node, loc: tuple = (),
     return errs
 
 
-def read_yaml(path, error: type[YamlError]):
-    """Read a YAML (or JSON) file with :class:`StrictLoader`; a missing, unreadable or malformed file or a
-    duplicate key raises ``error`` with the file and where (line / YAML path)."""
+def read_yaml(path, error: type[YamlError], loader_class: type | None = None, invalid_hint: str = ""):
+    """Read a YAML (or JSON) file with :class:`StrictLoader` (or ``loader_class``, a safe loader that knows
+    some more tags); a missing, unreadable or malformed file or a duplicate key raises ``error`` with the
+    file and where (line / YAML path).  ``invalid_hint`` is added to the "not valid YAML" message."""
     p = Path(path)
     if not p.exists():
         raise error(str(path), [("<file>", "no such file")])
@@ -204,7 +205,7 @@ def read_yaml(path, error: type[YamlError]):
         text = p.read_text()
         if kind == "JSON":
             text = text.replace("\t", " ")
-        loader = StrictLoader(text)
+        loader = (loader_class or StrictLoader)(text)
         try:
             node = loader.get_single_node()
             if node is None:
@@ -218,7 +219,7 @@ def read_yaml(path, error: type[YamlError]):
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
-        raise error(str(p), [(where, f"not valid {kind}: {getattr(e, 'problem', None) or e}")]) from None
+        raise error(str(p), [(where, f"not valid {kind}{invalid_hint}: {getattr(e, 'problem', None) or e}")]) from None
     except (OSError, UnicodeDecodeError) as e:
         raise error(str(p), [("<file>", f"cannot read: {e}")]) from None
     except RecursionError:

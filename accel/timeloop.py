@@ -55,7 +55,7 @@ import yaml
 
 from accel.arch import Arch, ConfigError, parse_arch
 from accel.cost import Mapping
-from accel.schema import MAX_LOOP_BOUND, StrictLoader, YamlError, duplicate_keys, show_value
+from accel.schema import MAX_LOOP_BOUND, StrictLoader, YamlError, read_yaml, show_value
 from accel.workload import DIM_INDEX, DIMS, OPERANDS, Layer, WorkloadError
 
 TAGS = ("Component", "Container", "Parallel", "Hierarchical", "Nothing")
@@ -99,31 +99,12 @@ def read_timeloop_yaml(path: str | Path) -> dict:
     """Parse one Timeloop YAML file safely; a missing, malformed or non-mapping file, a duplicate key or an
     unknown tag raises :class:`TimeloopError` naming the file and the line."""
     p = Path(path)
-    if not p.is_file():
-        raise TimeloopError(str(p), [("<file>", "no such file")])
-    try:
-        text = p.read_text()
-        loader = TimeloopLoader(text)
-        try:
-            node = loader.get_single_node()
-            if node is None:
-                raise TimeloopError(str(p), [("<root>", "the file is empty")])
-            dups = duplicate_keys(loader, node)
-            if dups:
-                raise TimeloopError(str(p), dups)
-            data = loader.construct_document(node)
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
-        raise TimeloopError(str(p), [(where, f"not valid YAML (or a tag other than "
-                                             f"{', '.join('!' + t for t in TAGS)}): "
-                                             f"{getattr(e, 'problem', None) or e}")]) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise TimeloopError(str(p), [("<file>", f"cannot read: {e}")]) from None
-    except RecursionError:
-        raise TimeloopError(str(p), [("<file>", "YAML nested too deeply")]) from None
+    if p.exists() and not p.is_file():
+        raise TimeloopError(str(p), [("<file>", "not a file")])
+    hint = f" (or a tag other than {', '.join('!' + t for t in TAGS)})"
+    data = read_yaml(p, TimeloopError, loader_class=TimeloopLoader, invalid_hint=hint)
+    if data is None:
+        raise TimeloopError(str(p), [("<root>", "the file is empty")])
     if not isinstance(data, dict):
         raise TimeloopError(str(p), [("<root>", "a Timeloop spec must be a YAML mapping")])
     return data

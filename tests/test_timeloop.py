@@ -388,7 +388,7 @@ def test_cli_outputs_refuse_overwrite_and_export_config(tmp_path, capsys):
     out.write_text("keep me")
     args = [arch, prob, "--mapping", mapping, "--ert", ert, "-o", str(out), "--export-config", str(cfg)]
     assert _cli(args) == 1
-    assert "exists; rerun with --force" in capsys.readouterr().err
+    assert "file exists; use --force" in capsys.readouterr().err
     assert out.read_text() == "keep me" and not cfg.exists()
     assert _cli(args + ["--force"]) == 0
     assert "fJ/Compute" in out.read_text() and "Cycles: 1536" in out.read_text()

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
-from pathlib import Path
 
 
 def add_parsers(sub) -> None:
+    from accel.app.options import add_output_options, seed_int
+
     t = sub.add_parser(
         "timeloop", help="evaluate a Timeloop v0.4 design (arch, problem, mapping, ERT) in accelsim",
         description="Read Timeloop v0.4 specs (!Component/!Container/!Parallel trees or parsed-processed-input.yaml), "
@@ -32,40 +31,10 @@ def add_parsers(sub) -> None:
                      help="search under these Timeloop constraints (dataspace keep/bypass only, for now)")
     t.add_argument("--ert", metavar="ERT.yaml", help="Accelergy energy reference table (energy per action)")
     t.add_argument("--objective", choices=("latency", "energy", "edp"), default="edp", help="mapper objective")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--format", choices=("table", "json"), default="table")
+    t.add_argument("--seed", type=seed_int, default=0, help="mapper seed")
     t.add_argument("--export-config", metavar="OUT.yaml", help="also write the imported accelsim accelerator config")
-    t.add_argument("-o", "--output", metavar="FILE", help="write the result to FILE instead of stdout")
-    t.add_argument("--force", action="store_true", help="overwrite existing output files")
-    t.set_defaults(func=cmd_timeloop)
-
-
-def _check_writable(path: str, option: str, force: bool) -> None:
-    from accel.app.cli import UserError
-
-    p = Path(path)
-    if p.is_dir():
-        raise UserError(f"{option} {path}: is a directory")
-    if p.exists() and not force:
-        raise UserError(f"{option} {path}: exists; rerun with --force to overwrite it")
-    if not p.parent.is_dir():
-        raise UserError(f"{option} {path}: the directory {p.parent} does not exist")
-
-
-def write_text_atomic_local(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file in the same directory and an atomic rename (readers see
-    the old file or the whole new one).  Local helper until a shared accel.app.output exists."""
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    add_output_options(t, ("table", "json"), "the result")
+    t.set_defaults(func=cmd_timeloop, outputs={"output": ("-o", "file"), "export_config": ("--export-config", "file")})
 
 
 def format_table(stats: dict, header: str, loop_nest: str) -> str:
@@ -86,31 +55,16 @@ def format_table(stats: dict, header: str, loop_nest: str) -> str:
 
 
 def cmd_timeloop(args: argparse.Namespace) -> int:
-    from accel.app.cli import UserError
-    from accel.errors import AccelsimError
+    """Outputs were checked before any work (accel.app.output.prepare_outputs); written atomically after."""
+    from accel.app.output import emit_text, report_written, write_text
 
-    for path, option in ((args.output, "-o"), (args.export_config, "--export-config")):
-        if path:
-            _check_writable(path, option, args.force)
-    if args.output and args.export_config and Path(args.output).resolve() == Path(args.export_config).resolve():
-        raise UserError("-o and --export-config name the same file")
-    try:
-        text, config = _run(args)
-    except AccelsimError as e:
-        raise UserError(str(e)) from None
-    try:
-        if args.export_config:
-            import yaml
+    text, config = _run(args)
+    if args.export_config:
+        import yaml
 
-            write_text_atomic_local(args.export_config, yaml.safe_dump(config, sort_keys=False))
-            print(f"wrote {args.export_config}", file=sys.stderr)
-        if args.output:
-            write_text_atomic_local(args.output, text)
-            print(f"wrote {args.output}", file=sys.stderr)
-        else:
-            sys.stdout.write(text)
-    except OSError as e:
-        raise UserError(f"cannot write output: {e.strerror or e}") from None
+        write_text(args.export_config, yaml.safe_dump(config, sort_keys=False))
+        report_written(args.export_config)
+    emit_text(text, args.output)
     return 0
 
 
