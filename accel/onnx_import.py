@@ -433,8 +433,7 @@ def _load_model(path: Path) -> "onnx.ModelProto":
     try:
         model = onnx.load_model_from_string(data)
     except Exception:  # noqa: BLE001 - protobuf's DecodeError and friends
-        raise _not_onnx(path, "the bytes do not decode as an ONNX protobuf (truncated, corrupted or another kind "
-                              "of file)") from None
+        raise _not_onnx(path, "not a valid ONNX protobuf (truncated, corrupted or another kind of file)") from None
     if model.ir_version <= 0 or not model.HasField("graph") or not model.opset_import:
         raise _not_onnx(path, "it has no IR version, graph or opset import (is it an ONNX file?)")
     from onnx.external_data_helper import load_external_data_for_model
@@ -558,9 +557,9 @@ def _resolve_inputs(graph, init_names: set[str], batch: int, input_shapes: dict 
                                   f"input_shapes={{{inp.name!r}: (...)}} (CLI: --input-shape {inp.name}=1x...)")
         shp = []
         for i, d in enumerate(dims):
-            if d.HasField("dim_value") and not 0 < d.dim_value <= MAX_DIM:
+            if d.HasField("dim_value") and (d.dim_value > MAX_DIM or (i > 0 and d.dim_value < 1)):
                 raise OnnxImportError(f"{path}: input {inp.name!r} dim {i} is {d.dim_value}; dims must be between 1 "
-                                      "and 2^31")
+                                      f"and 2^31 (CLI: --input-shape {inp.name}=...)")
             if d.HasField("dim_value") and d.dim_value > 0:
                 v = int(d.dim_value)
                 if i == 0 and batch != 1 and v != batch:
@@ -1485,8 +1484,8 @@ def load_onnx_network(path: str | os.PathLike, batch: int = 1, input_shapes: dic
         batch = int(batch)
     except (TypeError, ValueError):
         raise OnnxImportError(f"batch must be an integer, got {batch!r}") from None
-    if batch < 1:
-        raise OnnxImportError(f"batch must be >= 1, got {batch}")
+    if not 1 <= batch <= MAX_DIM:
+        raise OnnxImportError(f"batch must be between 1 and 2^31, got {batch}")
     model = _load_model(p)
     importer = None
     try:

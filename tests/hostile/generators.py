@@ -107,11 +107,11 @@ def _weights(name, shape):
 
 
 def tiny_onnx_model():
-    """x (1, 3, 8, 8) → Conv 'conv' (4 filters 3x3) → Relu 'relu' → y."""
+    """x (N, 3, 8, 8) (symbolic batch N) → Conv 'conv' (4 filters 3x3) → Relu 'relu' → y."""
     _, _, helper, _ = _onnx()
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
              helper.make_node("Relu", ["c"], ["y"], name="relu")]
-    return _model(nodes, [_vi("x", [1, 3, 8, 8])], [_vi("y", None)], [_weights("w", (4, 3, 3, 3))])
+    return _model(nodes, [_vi("x", ["N", 3, 8, 8])], [_vi("y", None)], [_weights("w", (4, 3, 3, 3))])
 
 
 def _only_unsupported():
@@ -934,31 +934,28 @@ def _values_cases(cmd: str, opt: str, values, new_from: tuple = (), owner: str =
 
 def _output_cases(cmd: str, opt: str = "-o", name: str = "out.csv", extra: tuple = (), dir_output: bool = False,
                   owner: str = CLI) -> list[Case]:
-    """-o at a directory, a missing parent, an unwritable folder, and an existing file (no --force)."""
-    where = [(opt, "--output", "-o") if opt == "-o" else opt]
+    """-o at a directory, a missing parent, an unwritable folder, and an existing file (no --force).  The
+    message must name the option or the path given."""
     out = []
 
-    def to_dir(a, ws):
-        return _opt(a, opt, str(ws.out)) + list(extra)
+    def where(path_of):
+        def w(ws):
+            names = (opt, "--output") if opt == "-o" else (opt,)
+            return [(*names, str(path_of(ws)))]
+        return w
 
-    def missing_parent(a, ws):
-        return _opt(a, opt, str(ws.out / "no" / "such" / "dir" / name)) + list(extra)
-
-    def unwritable(a, ws):
-        return _opt(a, opt, str(unwritable_dir(ws) / f"hostile-{name}")) + list(extra)
-
-    def existing(a, ws):
-        return _opt(a, opt, ws.sentinel(name)) + list(extra)
-
-    def parent_is_file(a, ws):
-        return _opt(a, opt, str(Path(ws.sentinel("plain.txt")) / name)) + list(extra)
-
-    if not dir_output:
-        out.append(_option_case(cmd, f"{opt}=directory", to_dir, where, owner=owner, new=True))
-    out.append(_option_case(cmd, f"{opt}=missing_parent", missing_parent, where, owner=owner, new=True))
-    out.append(_option_case(cmd, f"{opt}=unwritable_dir", unwritable, where, owner=owner, new=True))
-    out.append(_option_case(cmd, f"{opt}=existing_file_no_force", existing, where, owner=owner, new=True))
-    out.append(_option_case(cmd, f"{opt}=parent_is_a_file", parent_is_file, where, owner=owner, new=True))
+    paths = {
+        "directory": lambda ws: ws.out,
+        "missing_parent": lambda ws: ws.out / "no" / "such" / "dir" / name,
+        "unwritable_dir": lambda ws: unwritable_dir(ws) / f"hostile-{name}",
+        "existing_file_no_force": lambda ws: Path(ws.sentinel(name)),
+        "parent_is_a_file": lambda ws: Path(ws.sentinel("plain.txt")) / name,
+    }
+    for kind, path_of in paths.items():
+        if kind == "directory" and dir_output:
+            continue
+        out.append(_option_case(cmd, f"{opt}={kind}", lambda a, ws, f=path_of: _opt(a, opt, str(f(ws))) + list(extra),
+                                where(path_of), owner=owner, new=True))
     return out
 
 
@@ -1040,7 +1037,7 @@ def option_cases() -> list[Case]:
     # ---- sweep
     c += _values_cases("sweep", "--jobs", ("0", "-1", "100000"), new_from=("100000",))
     c += _values_cases("sweep", "--batch-size", ("0", "-1", "nan"))
-    for v, where in (("", "--workload"), ("bogus-net", "bogus-net"), ("in-missing.onnx", "in-missing.onnx"),
+    for v, where in (("", ("--workload", "workload ''")), ("bogus-net", "bogus-net"), ("in-missing.onnx", "in-missing.onnx"),
                      ("nb201-sample:0:0", "nb201-sample:0:0"), ("nb201-sample:99999999:0", "nb201-sample:99999999:0"),
                      ("nb201-sample:5:-1", "nb201-sample:5:-1"), ("nb201:999999", "nb201:999999"),
                      ("layer:conv K=0", "layer:conv K=0"), ("layer:", "layer:")):
