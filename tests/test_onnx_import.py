@@ -726,6 +726,20 @@ def test_error_only_unsupported_ops(tmp_path):
     assert_plain(e.value, p)
 
 
+@pytest.mark.parametrize("fmt", ["table", "json", "csv"])
+def test_cli_only_unsupported_is_an_error_not_a_zero_result(tmp_path, capsys, fmt):
+    from accel.app.cli import main
+
+    n = helper.make_node
+    p = save(tmp_path, model([n("Einsum", ["x", "x"], ["y"], name="einsum", equation="nchw,nchw->nchw")],
+                             [vi("x", [1, 3, 8, 8])], [vi("y", None)]), "unsup.onnx")
+    assert main(["eval", str(p), "--hw", "eyeriss", "--allow-unsupported", "--format", fmt]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"accelsim: error: {p}: nothing to cost: every operator is unsupported" in err
+    assert "Traceback" not in err
+
+
 @pytest.mark.parametrize("attrs, what", [(dict(strides=[0, 0]), "strides"), (dict(group=0), "group"),
                                          (dict(dilations=[1, -1]), "dilations"), (dict(pads=[0, -1, 0, 0]), "pads")])
 def test_error_conv_attributes_out_of_range(tmp_path, attrs, what):

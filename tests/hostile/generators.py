@@ -272,6 +272,9 @@ TOKENS = {  # perturbation id → YAML text
     "yes": "yes", "str12": '"12"', "1.5": "1.5", "list": "[1, 2]", "dict": "{a: 1}",
 }
 UNIVERSAL = ("nan", "inf", "-inf", "true", "yes", "str12", "list", "dict")
+# perturbations refused only once strict YAML lands (no bool/str coercion, non-finite refused, bounds)
+STRICT_KINDS = {"inf", "-inf", "true", "yes", "str12", "huge"}
+STRICT_TOKENS = {".inf", "-.inf", '"12"', "true", HUGE, "Infinity", "-Infinity", '"8"', '"4"', '"2"'}
 
 
 def _leaves(node, path=()):
@@ -381,7 +384,7 @@ def config_leaf_cases(source: str = "eyeriss.yaml", perturbations: tuple[str, ..
                 continue
             text = _with_token(data, path, TOKENS[kind])
             cases.append(_config_case(f"{stem}:{_yaml_path_str(path)}={kind}", f"{stem}-hostile.yaml", text,
-                                      [_path_spellings(data, path)]))
+                                      [_path_spellings(data, path)], new=kind in STRICT_KINDS))
     return cases
 
 
@@ -602,7 +605,8 @@ def sweep_cases() -> list[Case]:
             ("factor", "0.5", "factor"), ("factor", "-2", "factor"), ("factor", "0", "factor"),
             ("factor", "1.0000001", "factor"), ("start", '"12"', "start"), ("start", "true", "start"),
             ("factor", "true", "factor"), ("start", "[1]", "start"), ("stop", HUGE, "stop")):
-        cases.append(_sweep_case(f"range.{key}={token}", tok(rng + (key,), token), ["parameters[1]", where]))
+        cases.append(_sweep_case(f"range.{key}={token}", tok(rng + (key,), token), ["parameters[1]", where],
+                                 new=token in STRICT_TOKENS))
     for cid, r in (("step_0", {"start": 1, "stop": 10, "step": 0}), ("step_negative", {"start": 1, "stop": 10, "step": -1}),
                    ("step_nan", {"start": 1, "stop": 10, "step": float("nan")}),
                    ("start_gt_stop", {"start": 221184, "stop": 55296, "factor": 2}),
@@ -617,16 +621,17 @@ def sweep_cases() -> list[Case]:
                        ("pair_negative", "[[-1, 14]]"), ("pair_bool", "[[true, 14]]"), ("pair_str", '[["12", 14]]'),
                        ("pair_float", "[[1.5, 14]]"), ("pair_huge", f"[[{HUGE}, 14]]"), ("pair_arity_1", "[[12]]"),
                        ("pair_arity_3", "[[12, 14, 16]]"), ("pair_inf", "[[.inf, .inf]]"), ("pair_dict", "[{a: 1}]")):
-        cases.append(_sweep_case(f"values:{cid}", tok(vals, token), ["parameters[0]"]))
+        cases.append(_sweep_case(f"values:{cid}", tok(vals, token), ["parameters[0]"],
+                                 new=cid in ("pair_bool", "pair_str", "pair_huge", "pair_inf")))
     # grid far beyond 10^6 points: must be refused at once, not enumerated
     big = [{"path": p, "range": {"start": 1, "stop": 10, "step": 1}} for p in
            ("pe_array.rows", "pe_array.cols", "pe_array.macs_per_pe", "clock_mhz", "static_power_mw",
             "levels.DRAM.read_bandwidth_bits", "levels.DRAM.write_bandwidth_bits")]
     cases.append(_sweep_case("grid_10^7_points", mod(lambda d: d.__setitem__("parameters", big)),
-                             [("points", "10^6", "1,000,000", "1000000")]))
+                             [("points", "10^6", "1,000,000", "1000000")], new=True))
     big2 = [{"path": p, "range": {"start": 1, "stop": 10000, "step": 1}} for p in ("pe_array.rows", "pe_array.cols")]
     cases.append(_sweep_case("grid_10^8_points", mod(lambda d: d.__setitem__("parameters", big2)),
-                             [("points", "10^6", "1,000,000", "1000000")]))
+                             [("points", "10^6", "1,000,000", "1000000")], new=True))
     for cid, fn, where in (
             ("random_samples_0", lambda d: d.update(mode="random", samples=0), "samples"),
             ("random_samples_-1", lambda d: d.update(mode="random", samples=-1), "samples"),
@@ -692,7 +697,8 @@ def sweep_cases() -> list[Case]:
             ("base_int", lambda d: d.update(base=12), "base"),
             ("base_is_directory", lambda d: d.update(base="."), "base"),
             ("base_is_spec_itself", lambda d: d.update(base="hostile-spec.yaml"), "hostile-spec.yaml")):
-        cases.append(_sweep_case(cid, mod(fn), [where]))
+        strict = ("_bool", "_str", "_huge", "_inf", "_int", "10^7")
+        cases.append(_sweep_case(cid, mod(fn), [where], new=cid.endswith(strict)))
     # base points at a broken config: the message must name that file (and the bad key)
     broken = _with_token(yaml.safe_load(_config_text("eyeriss.yaml")), ("clock_mhz",), ".nan")
     cases.append(_sweep_case("base_broken_config_nan_clock", mod(lambda d: d.update(base="broken.yaml")),
@@ -764,7 +770,8 @@ def _bits_json(path, token: str | None = None, delete: bool = False, add: tuple 
 def bitwidth_cases() -> list[Case]:
     cases = []
 
-    def add(cid, content, where, new=False, fname="bitwidths.json"):
+    def add(cid, content, where, new=None, fname="bitwidths.json"):
+        new = any(cid.endswith("=" + t) for t in STRICT_TOKENS) if new is None else new
         def build(ws: Workspace) -> Prepared:
             path = ws.write(fname, content) if content is not None else str(ws.inp / fname)
             if content is None and fname.endswith("dir.json"):

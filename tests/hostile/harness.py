@@ -9,7 +9,7 @@ A case ends in one of these outcome classes (the first that applies, in this ord
 
 - ``hang``: still running after :data:`TIMEOUT_S` seconds (the worker process is then killed).
 - ``traceback``: an exception escaped ``main`` (what a terminal would show as a traceback), the process died
-  (a crash, or a MemoryError past :data:`MEMORY_LIMIT_BYTES`), or the output
+  (a crash, or memory past ``tests.hostile.worker.MEMORY_LIMIT_BYTES``), or the output
   holds a traceback, an internal exception name (``KeyError``, ``DecodeError``, ``ValidationError`` …,
   also accelsim's own class names), ``pydantic`` or "internal error".
 - ``file_changed``: a file that existed before the run (the inputs, a sentinel at the ``-o`` location) changed
@@ -62,15 +62,6 @@ class RunResult:
     escaped: str = ""  # traceback of an exception that escaped main(), or how the process died
 
 
-MEMORY_LIMIT_BYTES = 6 * 2 ** 30
-
-
-def _limit_memory() -> None:  # in the worker, before exec: a blow-up is a MemoryError, not the OOM killer
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_DATA, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
-
-
 class Worker:
     """The process that runs cases in-process (``tests/hostile/worker.py``): started once and warmed up
     (outside every case's timeout); killed and replaced after a case that hangs or kills it."""
@@ -89,8 +80,7 @@ class Worker:
         env.setdefault("MPLBACKEND", "Agg")
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "tests.hostile.worker"], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=log, cwd=ROOT, env=env,
-                                         preexec_fn=_limit_memory)
+                                         stdout=subprocess.PIPE, stderr=log, cwd=ROOT, env=env)
         self.buf = b""
         self.starts += 1
         line = self._readline(self.START_TIMEOUT_S)

@@ -89,7 +89,13 @@ def warm_up() -> None:
     import pyarrow  # noqa: F401
 
 
+MEMORY_LIMIT_BYTES = 6 * 2 ** 30  # a blow-up (billion laughs, huge tensors) is a MemoryError, not the OOM killer
+
+
 def serve() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_DATA, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
     proto = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # nothing but answers may reach the protocol pipe
