@@ -11,6 +11,7 @@ option spellings ``codesign --hw``, ``joint --sweep/--jobs``, ``rankcorr --top``
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 from functools import lru_cache
@@ -310,7 +311,6 @@ def _dump(data) -> str:
 
 
 def _with_token(data, path, token: str) -> str:
-    import copy
 
     d = copy.deepcopy(data)
     _set(d, path, PLACEHOLDER)
@@ -430,7 +430,6 @@ def config_structure_cases() -> list[Case]:
     for cid, path, key in (("unknown_top_level_key", (), "clock_ghz"), ("unknown_pe_array_key", ("pe_array",), "rowz"),
                            ("unknown_level_key", ("levels", 1), "size_kb"),
                            ("unknown_bitwidths_key", ("bitwidths",), "weigths")):
-        import copy
 
         d = copy.deepcopy(data)
         cur = d
@@ -442,7 +441,6 @@ def config_structure_cases() -> list[Case]:
     for path in (("version",), ("name",), ("clock_mhz",), ("pe_array",), ("levels",), ("pe_array", "rows"),
                  ("pe_array", "mac_energy_pj"), ("levels", 0, "word_bits"), ("levels", 1, "read_energy_pj"),
                  ("levels", 2, "keeps")):
-        import copy
 
         d = copy.deepcopy(data)
         cur = d
@@ -505,7 +503,6 @@ def config_structure_cases() -> list[Case]:
 
 
 def _with_token_data(data, path, value):
-    import copy
 
     d = copy.deepcopy(data)
     _set(d, path, value)
@@ -583,7 +580,6 @@ def _sweep_case(cid: str, content, where: list, owner: str = SPEC, new: bool = F
 
 
 def sweep_cases() -> list[Case]:
-    import copy
 
     data = sweep_base_data()
     base = sweep_base_text()
@@ -752,7 +748,6 @@ BITS_BASE = {"format": "accelsim-bitwidths/1", "law": {"name": "bitfusion", "bri
 
 
 def _bits_json(path, token: str | None = None, delete: bool = False, add: tuple | None = None) -> str:
-    import copy
 
     d = copy.deepcopy(BITS_BASE)
     cur = d

@@ -263,6 +263,14 @@ def _names_where(text: str, where: list) -> tuple[bool, str]:
     return True, ""
 
 
+def _message(stderr: str) -> str:
+    """stderr from the first line that says "error" on: argparse's usage block lists every option, so it
+    must not count as naming the perturbed one."""
+    lines = stderr.splitlines()
+    first = next((i for i, ln in enumerate(lines) if "error" in ln.lower()), 0)
+    return "\n".join(lines[first:])
+
+
 def judge(res: RunResult, where: list, changes: list[str]) -> Verdict:
     text = res.stderr
     if res.code is None:
@@ -280,7 +288,7 @@ def judge(res: RunResult, where: list, changes: list[str]) -> Verdict:
         return Verdict("bad_exit", f"exit status {res.code}", res, changes)
     if not text.strip() or "error" not in text.lower():
         return Verdict("silent", "no error message on stderr", res, changes)
-    ok, why = _names_where(text, where)
+    ok, why = _names_where(_message(text), where)
     if not ok:
         return Verdict("unnamed", why, res, changes)
     if len(text.strip().splitlines()) > MAX_LINES or len(text) > MAX_CHARS:
