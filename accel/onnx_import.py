@@ -98,6 +98,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import re
+
 import networkx as nx
 import numpy as np
 import onnx
@@ -110,6 +112,7 @@ __all__ = ["MAX_OPSET", "MIN_OPSET", "OnnxImportError", "format_import_report", 
 
 MIN_OPSET = 7
 MAX_OPSET = 25
+MAX_DIM = 2 ** 31  # largest tensor dim (a loop bound of the cost model) an imported graph may have
 
 
 class OnnxImportError(WorkloadError):
@@ -380,24 +383,57 @@ def _reshape_shape(in_shape, target, allowzero: int) -> tuple[int, ...]:
 # ---------------------------------------------------------------------------------------------
 # Loading and validation
 # ---------------------------------------------------------------------------------------------
+_CLASS_NAME = re.compile(r"\b(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception)\b:?\s*")
+
+
+def _plain(e: BaseException) -> str:
+    """An exception as plain words for a one-line message: no Python class names, first line only."""
+    plain = {ZeroDivisionError: "division by zero (an attribute such as group, strides or kernel_shape is 0)",
+             OverflowError: "a number is too large", RecursionError: "the graph is nested too deeply",
+             MemoryError: "the model is too large to import", IndexError: "an attribute or input list is too short"}
+    for cls, words in plain.items():
+        if isinstance(e, cls):
+            return words
+    if isinstance(e, KeyError):
+        return f"missing entry {e.args[0]!r}" if e.args else "a missing entry"
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    text = _CLASS_NAME.sub("", text).strip()
+    return text[:300] or "an inconsistent model"
+
+
+def _not_onnx(path: Path, reason: str) -> OnnxImportError:
+    return OnnxImportError(f"not an ONNX model: {path}: {reason}")
+
+
 def _load_model(path: Path) -> "onnx.ModelProto":
+    """Read, decode and check an ONNX file and its external data; every failure is an OnnxImportError naming
+    the file ("not an ONNX model: FILE: reason" when the bytes are not an ONNX model)."""
     if not path.exists():
         raise OnnxImportError(f"{path}: file not found")
     if path.is_dir():
         raise OnnxImportError(f"{path}: is a directory, not an ONNX file")
+    if not path.is_file():  # a FIFO would block the read forever
+        raise _not_onnx(path, "not a regular file (a pipe, socket or device)")
     try:
-        model = onnx.load(str(path), load_external_data=True)
-    except FileNotFoundError as e:
-        raise OnnxImportError(f"{path}: external data file missing ({e.filename or e})") from None
-    except Exception as e:  # noqa: BLE001 - DecodeError, ValidationError, OSError, ...
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if "external" in msg.lower() or "stored in" in msg or isinstance(e, OSError):
-            raise OnnxImportError(f"{path}: cannot read the model's external data ({msg})") from None
-        raise OnnxImportError(f"{path}: not a valid ONNX model (truncated or not an ONNX protobuf: "
-                              f"{type(e).__name__}: {msg})") from None
+        data = path.read_bytes()
+    except OSError as e:
+        raise OnnxImportError(f"{path}: cannot read the file ({e.strerror or _plain(e)})") from None
+    if not data:
+        raise _not_onnx(path, "the file is empty")
+    try:
+        model = onnx.load_model_from_string(data)
+    except Exception:  # noqa: BLE001 - protobuf's DecodeError and friends
+        raise _not_onnx(path, "not a valid ONNX protobuf (truncated, corrupted or another kind of file)") from None
     if model.ir_version <= 0 or not model.HasField("graph") or not model.opset_import:
-        raise OnnxImportError(f"{path}: not a valid ONNX model (no IR version, graph or opset; "
-                              "is it an ONNX file?)")
+        raise _not_onnx(path, "it has no IR version, graph or opset import (is it an ONNX file?)")
+    from onnx.external_data_helper import load_external_data_for_model
+
+    try:
+        load_external_data_for_model(model, str(path.parent))
+    except FileNotFoundError as e:
+        raise OnnxImportError(f"{path}: external data file missing ({e.filename or _plain(e)})") from None
+    except Exception as e:  # noqa: BLE001 - onnx's checker refuses paths outside the model's folder, ...
+        raise OnnxImportError(f"{path}: cannot read the model's external data ({_plain(e)})") from None
     return model
 
 
@@ -474,6 +510,8 @@ def _resolve_inputs(graph, init_names: set[str], batch: int, input_shapes: dict 
     for name, shp in given.items():
         if any(d < 1 for d in shp):
             raise OnnxImportError(f"{path}: input_shapes[{name!r}] = {shp} has a non-positive dim")
+        if any(d > MAX_DIM for d in shp):
+            raise OnnxImportError(f"{path}: input_shapes[{name!r}] = {shp} has a dim above 2^31")
     # symbols bound by the given shapes, then symbolic batch dims
     symbols: dict[str, int] = {}
     decl: dict[str, list] = {}
@@ -482,6 +520,9 @@ def _resolve_inputs(graph, init_names: set[str], batch: int, input_shapes: dict 
         if tt is None:
             raise OnnxImportError(f"{path}: graph input {inp.name!r} is not a tensor (sequences/maps are not "
                                   "supported)")
+        if tt.elem_type in _NON_NUMERIC:
+            raise OnnxImportError(f"{path}: graph input {inp.name!r} has element type "
+                                  f"{onnx.TensorProto.DataType.Name(tt.elem_type)}; only numeric tensors can be costed")
         dims = list(tt.shape.dim) if tt.HasField("shape") else None
         decl[inp.name] = dims
         if inp.name in given and dims is not None:
@@ -506,6 +547,9 @@ def _resolve_inputs(graph, init_names: set[str], batch: int, input_shapes: dict 
                                   f"input_shapes={{{inp.name!r}: (...)}} (CLI: --input-shape {inp.name}=1x...)")
         shp = []
         for i, d in enumerate(dims):
+            if d.HasField("dim_value") and (d.dim_value > MAX_DIM or (i > 0 and d.dim_value < 1)):
+                raise OnnxImportError(f"{path}: input {inp.name!r} dim {i} is {d.dim_value}; dims must be between 1 "
+                                      f"and 2^31 (CLI: --input-shape {inp.name}=...)")
             if d.HasField("dim_value") and d.dim_value > 0:
                 v = int(d.dim_value)
                 if i == 0 and batch != 1 and v != batch:
@@ -527,6 +571,9 @@ def _resolve_inputs(graph, init_names: set[str], batch: int, input_shapes: dict 
             shp.append(v)
         out[inp.name] = tuple(shp)
     return out
+
+
+_NON_NUMERIC = frozenset({onnx.TensorProto.UNDEFINED, onnx.TensorProto.STRING})
 
 
 def _infer(model, inputs: dict[str, tuple[int, ...]], report: dict) -> dict[str, tuple[int, ...] | None]:
@@ -554,7 +601,7 @@ def _infer(model, inputs: dict[str, tuple[int, ...]], report: dict) -> dict[str,
     try:
         inferred = onnx.shape_inference.infer_shapes(m, check_type=False, strict_mode=False, data_prop=True)
     except Exception as e:  # noqa: BLE001 - our own propagation covers every supported op
-        report["notes"].append(f"ONNX shape inference failed ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+        report["notes"].append(f"ONNX shape inference failed ({_plain(e)[:200]}); "
                                "using the importer's own shape propagation only")
         return out
     for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
@@ -656,6 +703,8 @@ class _Importer:
     # -- main loop --------------------------------------------------------------------------------
     def run(self) -> Network:
         g = self.graph
+        if not g.node:
+            raise OnnxImportError(f"{self.path}: the graph has no nodes: nothing to cost")
         unsupported: list[tuple[str, str]] = []
         for i in self.order:
             op = self._unsupported(g.node[i])
@@ -673,10 +722,14 @@ class _Importer:
         for i in self.order:
             if i in skip:
                 continue
+            self.current = f"node {self.names[i]!r} ({g.node[i].op_type})"
             if i in groups:
                 self._gelu_group(*groups[i])
                 continue
             self._node(g.node[i], self.names[i])
+        self.current = None
+        if not self.layers:
+            self._nothing_to_cost()
         graph = nx.DiGraph()
         for name, layer in self.layers.items():
             graph.add_node(name, layer=layer)
@@ -686,6 +739,16 @@ class _Importer:
         self.report["layers"] = list(self.layers)
         net.import_report = self.report
         return net
+
+    def _nothing_to_cost(self) -> None:
+        """A graph that imported to no layer is an error, not a network of zero cost."""
+        unsup = sorted({u["op_type"] for u in self.report["unsupported"]})
+        if unsup:
+            raise OnnxImportError(f"{self.path}: nothing to cost: every operator is unsupported or free "
+                                  f"(unsupported: {', '.join(unsup)})")
+        ops = sorted({n.op_type for n in self.graph.node})
+        raise OnnxImportError(f"{self.path}: nothing to cost: the graph has only free operators "
+                              f"({', '.join(ops)}) and no layer")
 
     # -- decomposed GELU: x * 0.5 * (1 + erf(x / sqrt(2))) ---------------------------------------------
     def _find_gelus(self):
@@ -782,9 +845,23 @@ class _Importer:
                 return f"{node.op_type} ({nsp}-D)"
         return None
 
+    def _check_window_attrs(self, nname: str, op: str, at: dict) -> None:
+        """Refuse window attributes no convolution or pooling can have (0 strides would divide by zero)."""
+        for key in ("strides", "dilations", "kernel_shape"):
+            vals = list(at.get(key) or [])
+            if any(int(v) < 1 for v in vals):
+                raise self.err(nname, op, f"attribute {key} = {vals}: every entry must be >= 1")
+        pads = list(at.get("pads") or [])
+        if any(int(v) < 0 for v in pads):
+            raise self.err(nname, op, f"attribute pads = {pads}: every entry must be >= 0")
+        if "group" in at and int(at["group"]) < 1:
+            raise self.err(nname, op, f"attribute group = {at['group']}: must be >= 1")
+
     def _node(self, node, nname: str) -> None:
         op = node.op_type
         at = _attrs(node)
+        if op in ("Conv", "ConvTranspose") or op in POOLS:
+            self._check_window_attrs(nname, op, at)
         ins: list[_Val | None] = [self.vals[t] if t else None for t in node.input]
         present = [v for v in ins if v is not None]
         opname = self._unsupported(node)
@@ -1387,25 +1464,30 @@ def load_onnx_network(path: str | os.PathLike, batch: int = 1, input_shapes: dic
     BatchNormalization and activations as element-wise layers; ``allow_unsupported=True`` costs
     unsupported operators as zero instead of failing.  The result carries ``net.import_report``: a dict with
     ``inputs``, ``opset``, ``layers``, ``fused``, ``free``, ``constant_folded``, ``unsupported``, ``notes``.
-    Raises :class:`OnnxImportError` for every problem with the file.
+    Raises :class:`OnnxImportError` (one line, naming the file) for every problem with the file: bytes that
+    are not an ONNX model ("not an ONNX model: FILE: reason"), missing external data, an unreadable file or a
+    directory, a malformed graph (naming the node), and a graph with nothing to cost (no nodes, only free
+    operators, or, with ``allow_unsupported``, only unsupported ones): a network of zero cost is not a result.
     """
     p = Path(os.fspath(path))
     try:
         batch = int(batch)
     except (TypeError, ValueError):
         raise OnnxImportError(f"batch must be an integer, got {batch!r}") from None
-    if batch < 1:
-        raise OnnxImportError(f"batch must be >= 1, got {batch}")
+    if not 1 <= batch <= MAX_DIM:
+        raise OnnxImportError(f"batch must be between 1 and 2^31, got {batch}")
     model = _load_model(p)
+    importer = None
     try:
-        return _Importer(model, p, batch, input_shapes, fuse, allow_unsupported).run()
+        importer = _Importer(model, p, batch, input_shapes, fuse, allow_unsupported)
+        return importer.run()
     except OnnxImportError:
         raise
     except WorkloadError as e:
         raise OnnxImportError(f"{p}: {e}") from None
     except Exception as e:  # noqa: BLE001 - malformed graphs must not escape as tracebacks
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        raise OnnxImportError(f"{p}: malformed ONNX model ({type(e).__name__}: {msg})") from None
+        where = getattr(importer, "current", None)
+        raise OnnxImportError(f"{p}: {where + ': ' if where else ''}malformed ONNX model: {_plain(e)}") from None
 
 
 def format_import_report(report: dict) -> str:
