@@ -1,24 +1,98 @@
-"""numba flags in one place.  Every kernel in accelsim is compiled through these decorators.
+"""numba flags in one place.  Every kernel in accelsim is compiled through :func:`njit` or :func:`jit_pair`.
 
-``cache=True`` keeps compiled kernels on disk (NUMBA_CACHE_DIR overrides the location; CI uses a fresh
-directory so that a stale cache never hides an edit).  ``fastmath`` stays off: cost figures must be
-bit-for-bit reproducible between the serial and the parallel path.
+* ``cache=True`` keeps compiled kernels on disk (NUMBA_CACHE_DIR overrides the location; CI uses a fresh
+  directory).  ``fastmath`` stays off: cost figures must be bit-for-bit reproducible between the serial and
+  the parallel path.
+* numba's cache only checks the source file that *defines* a function, but a compiled kernel carries the
+  code of every kernel it calls (the genome batch evaluator in :mod:`mapper.genome` embeds
+  ``accel.cost``'s kernel).  So every kernel's cache entry is stamped with the contents of all
+  :data:`KERNEL_SOURCES`: editing any of them recompiles them all, and a stale copy can never load.
+* numba's cache index is keyed on the function's module, qualified name and first line, not on target
+  options: a serial and a ``parallel=True`` compilation of one Python function would share one entry and
+  whichever was compiled first would be loaded for both (a serial-only process then starts the OpenMP/TBB
+  threading layer).  :func:`jit_pair` therefore compiles the parallel variant from a copy of the function
+  with its own ``__qualname__`` (``<name>__parallel``), which gets its own cache entry; it compiles only
+  on first call, like every kernel here.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import os
+import types
+
 import numba
+from numba.core.caching import CompileResultCacheImpl, FunctionCache
 
-FLAGS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
+FLAGS = dict(nogil=True, fastmath=False, error_model="numpy")
+PARALLEL_SUFFIX = "__parallel"
 
-njit = numba.njit(**FLAGS)
-njit_parallel = numba.njit(parallel=True, **FLAGS)
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Every source file that defines a kernel (or a function compiled into one), relative to the repository
+# root.  njit/jit_pair refuse functions from other files, so this list cannot fall behind.
+KERNEL_SOURCES = ("accel/_jit.py", "accel/layout.py", "accel/workload.py", "accel/cost.py",
+                  "mapper/genome.py", "mapper/search.py")
+_KERNEL_PATHS = tuple(os.path.join(_ROOT, p) for p in KERNEL_SOURCES)
+
 prange = numba.prange
+
+
+@functools.lru_cache(maxsize=None)
+def _file_digest(path: str, mtime_ns: int, size: int) -> bytes:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).digest()
+
+
+def kernel_sources_stamp() -> str:
+    """sha256 over the contents of every file in :data:`KERNEL_SOURCES` (the cache stamp of all kernels)."""
+    h = hashlib.sha256()
+    for p in _KERNEL_PATHS:
+        st = os.stat(p)
+        h.update(_file_digest(p, st.st_mtime_ns, st.st_size))
+    return h.hexdigest()
+
+
+def _with_kernel_stamp(locator_cls: type) -> type:
+    return type(f"Kernel{locator_cls.__name__}", (locator_cls,),
+                {"get_source_stamp": lambda self: kernel_sources_stamp()})
+
+
+class _KernelCacheImpl(CompileResultCacheImpl):
+    _locator_classes = [_with_kernel_stamp(c) for c in CompileResultCacheImpl._locator_classes]
+
+
+class _KernelCache(FunctionCache):
+    """numba's function cache, with every kernel stamped by :func:`kernel_sources_stamp`."""
+
+    _impl_class = _KernelCacheImpl
+
+
+def _compile(func, parallel: bool):
+    src = os.path.abspath(func.__code__.co_filename)
+    if src not in _KERNEL_PATHS:
+        raise RuntimeError(f"{func.__qualname__} is defined in {src}, which is not in accel._jit.KERNEL_SOURCES; "
+                           "add the file there so that its kernels' cache entries are invalidated when it changes")
+    disp = numba.njit(parallel=parallel, cache=False, **FLAGS)(func)
+    disp._cache = _KernelCache(func)  # what cache=True does (Dispatcher.enable_caching), with our stamp
+    return disp
+
+
+def njit(func):
+    """Serial kernel (cached on disk, see the module docstring)."""
+    return _compile(func, parallel=False)
 
 
 def jit_pair(func):
     """Compile one Python function twice: serial and parallel (``prange`` runs serially in the former).
 
-    The two are the same code, so the serial path is a faithful reference for the parallel one.
+    The two are the same code, so the serial path is a faithful reference for the parallel one; the
+    parallel one is compiled from a copy named ``<qualname>__parallel`` so that the two never share an
+    on-disk cache entry.
     """
-    return numba.njit(**FLAGS)(func), numba.njit(parallel=True, **FLAGS)(func)
+    twin = types.FunctionType(func.__code__, func.__globals__, func.__name__ + PARALLEL_SUFFIX,
+                              func.__defaults__, func.__closure__)
+    twin.__qualname__ = func.__qualname__ + PARALLEL_SUFFIX
+    twin.__module__ = func.__module__
+    twin.__doc__ = func.__doc__
+    return _compile(func, parallel=False), _compile(twin, parallel=True)
