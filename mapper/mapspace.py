@@ -31,7 +31,7 @@ from typing import NamedTuple
 import numpy as np
 
 from accel.arch import Arch
-from accel.cost import compile_layer, lower_im2col
+from accel.cost import lower_im2col
 from accel.workload import DIMS, N_DIMS, Layer
 from mapper.genome import genome_len
 
