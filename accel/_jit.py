@@ -68,19 +68,27 @@ class _KernelCache(FunctionCache):
     _impl_class = _KernelCacheImpl
 
 
-def _compile(func, parallel: bool):
+def _compile(func, parallel: bool, nrt: bool = True):
     src = os.path.abspath(func.__code__.co_filename)
     if src not in _KERNEL_PATHS:
         raise RuntimeError(f"{func.__qualname__} is defined in {src}, which is not in accel._jit.KERNEL_SOURCES; "
                            "add the file there so that its kernels' cache entries are invalidated when it changes")
-    disp = numba.njit(parallel=parallel, cache=False, **FLAGS)(func)
+    disp = numba.njit(parallel=parallel, cache=False, _nrt=nrt, **FLAGS)(func)
     disp._cache = _KernelCache(func)  # what cache=True does (Dispatcher.enable_caching), with our stamp
     return disp
 
 
-def njit(func):
-    """Serial kernel (cached on disk, see the module docstring)."""
-    return _compile(func, parallel=False)
+def njit(func=None, *, nrt: bool = True):
+    """Serial kernel (cached on disk, see the module docstring).
+
+    ``@njit(nrt=False)`` compiles without numba's reference-counting runtime, for helpers that allocate
+    and return no arrays: numba otherwise increments and decrements (atomically) the reference count of
+    every array an argument holds — each of the ~20 of an ArchArrays — on every call, which made the
+    kernel 4x slower once it was split into helpers that take the NamedTuples.
+    """
+    if func is None:
+        return lambda f: _compile(f, parallel=False, nrt=nrt)
+    return _compile(func, parallel=False, nrt=nrt)
 
 
 def jit_pair(func):

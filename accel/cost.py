@@ -143,7 +143,7 @@ def compile_layer(layer: Layer) -> LayerArrays:
 _distinct = njit(distinct_taps)  # one definition, shared with Layer.operand_sizes
 
 
-@njit
+@njit(nrt=False)
 def _spread_indices(d, a, b, x_in, T, SX, SY, vals):
     """Indices of dim ``d`` that the children of one level-``a`` instance cover at one temporal step
     (pair a → b): the child extent x_in[b, d], spread by every fan-out a+1..b whose place value includes
@@ -198,7 +198,7 @@ def _strided_window_union(a, b, x_in, T, SX, SY, layer):
     return total
 
 
-@njit
+@njit(nrt=False)
 def _strided(a, b, T, SX, SY):
     """True if, for a window dim (P, Q, R, S), a temporal loop of a level strictly between a and b sits
     inside a fan-out in (a, b] that unrolls it (the children's indices are then non-contiguous)."""
@@ -211,7 +211,7 @@ def _strided(a, b, T, SX, SY):
     return False
 
 
-@njit
+@njit(nrt=False)
 def _footprint(o, x, layer):
     """Values of operand ``o`` touched by a sub-nest whose per-dim extents are ``x`` (8,) — the tile size
     of Timeloop's model (Parashar et al., ISPASS 2019, sec. IV): Π of the extents of the dims relevant to
@@ -235,7 +235,7 @@ def _footprint(o, x, layer):
     return v
 
 
-@njit
+@njit(nrt=False)
 def _coverage(layer, arch, m):
     """(reason, padded iteration points).  Every dim must be covered,
     Π_lv T[lv, d] · Π_f SX[f, d]·SY[f, d] ≥ bounds[d] (else R_UNCOVERED; the product is the padded extent
@@ -264,7 +264,7 @@ def _coverage(layer, arch, m):
     return R_VALID, padded
 
 
-@njit
+@njit(nrt=False)
 def _dataflow_rules(layer, arch, m):
     """Reason code of the first dataflow rule the mapping breaks (R_VALID if none).
 
@@ -301,7 +301,7 @@ def _dataflow_rules(layer, arch, m):
     return R_VALID
 
 
-@njit
+@njit(nrt=False)
 def _inner_extents(L, m, x_in, inst):
     """Fill ``x_in`` (L+1, 8) and ``inst`` (L+1,).
 
@@ -323,7 +323,7 @@ def _inner_extents(L, m, x_in, inst):
         inst[f] = inst[f - 1] * u
 
 
-@njit
+@njit(nrt=False)
 def _capacity(layer, arch, m, x_in, tile_bits):
     """R_CAPACITY if a tile does not fit, else R_VALID; writes ``tile_bits`` (L, 3), bits per instance.
 
@@ -346,7 +346,7 @@ def _capacity(layer, arch, m, x_in, tile_bits):
     return R_VALID
 
 
-@njit
+@njit(nrt=False)
 def _compute_cycles(T, L):
     """(compute, folds): compute = Π of all temporal factors (cycles with every MAC lane busy each
     cycle); folds = Π of the temporal factors above the innermost level (how often the PE array is
@@ -361,7 +361,7 @@ def _compute_cycles(T, L):
     return compute, folds
 
 
-@njit
+@njit(nrt=False)
 def _fills(o, b, rel, T, ORD):
     """(fills, distinct) of child level ``b`` for operand ``o`` (per instance).
 
@@ -386,7 +386,7 @@ def _fills(o, b, rel, T, ORD):
     return fills, distinct
 
 
-@njit
+@njit(nrt=False)
 def _pair_union(o, a, b, layer, m, x_in, x_u):
     """(union, between) for operand ``o`` and the pair parent ``a`` → child ``b``.
 
@@ -413,7 +413,7 @@ def _pair_union(o, a, b, layer, m, x_in, x_u):
     return union, between
 
 
-@njit
+@njit(nrt=False)
 def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes):
     """Accesses of operand ``o`` between parent level ``a`` and child ``b`` (the next level below a that
     keeps o; b = L is the MACs, a 1-value tile).  Adds into ``reads`` / ``writes`` (L, 3), values.
@@ -465,7 +465,7 @@ def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes):
     return noc_bits, fill_cycles, psum_drains
 
 
-@njit
+@njit(nrt=False)
 def _accesses(layer, arch, m, x_in, inst, x_u, reads, writes):
     """Reads and writes of every level and operand (into ``reads`` / ``writes``), summed over the
     (parent, child) pairs of the levels that keep each operand (bypassing levels are skipped) — see
@@ -490,7 +490,7 @@ def _accesses(layer, arch, m, x_in, inst, x_u, reads, writes):
     return noc_bits, fill_cycles, psum_drains_per_pe
 
 
-@njit
+@njit(nrt=False)
 def _array_overheads(layer, arch, m, folds, psum_drains_per_pe):
     """(accum, fold) cycles on top of the compute cycles.
 
@@ -518,7 +518,7 @@ def _array_overheads(layer, arch, m, folds, psum_drains_per_pe):
     return accum, fold
 
 
-@njit
+@njit(nrt=False)
 def _bandwidth_bound(arch, inst, reads, writes, bw_cycles, busy):
     """max(busy, every level's bandwidth time); writes ``bw_cycles`` (L,).  A level's time is its
     per-instance read (and write) bits over its bandwidth (shared port: (r + w) / read_bw, else
@@ -542,7 +542,7 @@ def _bandwidth_bound(arch, inst, reads, writes, bw_cycles, busy):
     return worst
 
 
-@njit
+@njit(nrt=False)
 def _energy(layer, arch, reads, writes, energy, noc_bits, real_points, latency):
     """(total, noc, mac, static) energy in pJ; writes ``energy`` (L, 3).  Per level and operand
     (reads · read_e_bit + writes · write_e_bit) · op_bits; NoC bits · noc_e_bit; real MACs (or ops) ·
@@ -560,7 +560,7 @@ def _energy(layer, arch, reads, writes, energy, noc_bits, real_points, latency):
     return e, noc_e, mac_e, static_e
 
 
-@njit
+@njit(nrt=False)
 def _evaluate_into(layer, arch, m, out, scr):
     """Cost of one mapping: fills the record ``out`` (:mod:`accel.layout`) and returns the latency in
     cycles, or inf (with the reason code at O_REASON) if the mapping is invalid.

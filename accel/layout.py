@@ -66,7 +66,7 @@ def record_size(n_levels):
     return N_SCALARS + n_levels + N_BLOCKS_L3 * 3 * n_levels
 
 
-@register_jitable
+@register_jitable(inline="always")  # lowered in the caller: no reference counting in nrt=False kernels
 def record_blocks(out, n_levels):
     """Views of the per-level blocks of record ``out``: (bw_cycles (L,), reads, writes, energy_pj,
     tile_bits (L, 3) each) — see the module docstring for units."""

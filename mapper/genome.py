@@ -50,7 +50,7 @@ OBJ_EDP = 2
 OBJECTIVES = {"latency": OBJ_LATENCY, "energy": OBJ_ENERGY, "edp": OBJ_EDP}
 
 
-@njit
+@njit(nrt=False)
 def _objective(out, objective):
     """Objective of a cost record: latency (cycles), energy (pJ) or EDP (cycles × pJ); inf if invalid."""
     if out[O_VALID] == 0.0:
@@ -77,27 +77,29 @@ def mapspace_arrays(ms: MapSpace) -> MapspaceArrays:
     return MapspaceArrays(ms.spatial_x, ms.spatial_y, ms.splits, ms.orders, ms.keeps)
 
 
-@njit
+@njit(nrt=False)
 def _decode(g, enc, m):
     """Genome ``g`` → mapping arrays, written into ``m`` (MappingArrays of L levels)."""
-    L = m.temporal.shape[0]
+    T, SX, SY, ORD, KEEP = m
+    L = T.shape[0]
     s = g[G_SPATIAL]
+    spx, spy, splits, orders, keeps = enc
     for f in range(L + 1):
         for d in range(8):
-            m.spatial_x[f, d] = enc.spatial_x[s, f, d]
-            m.spatial_y[f, d] = enc.spatial_y[s, f, d]
+            SX[f, d] = spx[s, f, d]
+            SY[f, d] = spy[s, f, d]
     for d in range(8):
         k = g[G_SPLIT + d]
         for lv in range(L):
-            m.temporal[lv, d] = enc.splits[s, d, k, lv]
+            T[lv, d] = splits[s, d, k, lv]
     for lv in range(L):
         o = g[G_ORDER + lv]
         for j in range(8):
-            m.order[lv, j] = enc.orders[o, j]
+            ORD[lv, j] = orders[o, j]
     v = g[genome_keep(L)]
     for lv in range(L):
         for o in range(3):
-            m.keep[lv, o] = enc.keeps[v, lv, o]
+            KEEP[lv, o] = keeps[v, lv, o]
 
 
 def decode_genome(ms: MapSpace, g: np.ndarray) -> Mapping:
@@ -122,22 +124,26 @@ def random_genomes(ms: MapSpace, spatial: np.ndarray, rng: np.random.Generator) 
 
 
 # ---- batch evaluation ----------------------------------------------------------------------------------
+@njit(nrt=False)
+def _eval_chunk(G, lo, hi, layer, arch, enc, objective, m, scr, buf, result, reason):
+    """Rows lo … hi-1 of ``G``: decode into ``m``, cost into ``buf`` (scratch ``scr``), write the objective
+    into ``result`` and the reason code into ``reason``.  Allocates nothing (no reference counting)."""
+    for i in range(lo, hi):
+        _decode(G[i], enc, m)
+        _evaluate_into(layer, arch, m, buf, scr)
+        result[i] = _objective(buf, objective)
+        reason[i] = buf[O_REASON]
+
+
 def _eval_genomes_impl(G, layer, arch, enc, objective, result, reason):
     """Objective (inf if invalid) and reason code of each genome row of ``G`` (B, genome_len), written into
     ``result`` and ``reason`` (B,).  ``layer`` LayerArrays, ``arch`` ArchArrays, ``enc`` MapspaceArrays."""
     L = arch.n_levels
-    n = record_size(L)
     B = G.shape[0]
-    chunk = 256  # scratch is allocated once per chunk, not per genome
+    chunk = 256  # work arrays are allocated once per chunk, not per genome
     for c in prange((B + chunk - 1) // chunk):
-        m = empty_mapping(L)
-        scr = scratch(L)
-        buf = np.empty(n)
-        for i in range(c * chunk, min(B, (c + 1) * chunk)):
-            _decode(G[i], enc, m)
-            _evaluate_into(layer, arch, m, buf, scr)
-            result[i] = _objective(buf, objective)
-            reason[i] = buf[O_REASON]
+        _eval_chunk(G, c * chunk, min(B, (c + 1) * chunk), layer, arch, enc, objective, empty_mapping(L), scratch(L),
+                    np.empty(record_size(L)), result, reason)
 
 
 # Distinct function objects and cache entries (accel._jit.jit_pair); each compiles on first call only.
