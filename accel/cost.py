@@ -54,7 +54,7 @@ from accel.layout import (D_P, D_R, O_ACCUM, O_ACTIVE_MACS, O_ACTIVE_PES, O_COMP
                           O_SPATIAL_UTIL, O_STATIC_E, O_VALID, OP_INPUTS, OP_OUTPUTS, R_AXIS, R_CAPACITY,
                           R_FULL_UNROLL, R_KEEP, R_SPATIAL_FIT, R_STATIONARITY, R_UNCOVERED, R_VALID, REASONS,
                           WINDOW_DIMS_START, record_blocks, record_size)
-from accel.workload import DIMS, N_DIMS, OPERANDS, Layer, distinct_taps
+from accel.workload import DIMS, N_DIMS, N_OPERANDS, OPERANDS, Layer, distinct_taps
 
 __all__ = ["LayerArrays", "MappingArrays", "Scratch", "Mapping", "CostRecord", "REASONS", "compile_layer",
            "lower_im2col", "mapping_arrays", "scratch", "empty_mapping", "evaluate", "record_from_raw", "check_mapping",
@@ -202,7 +202,7 @@ def _strided_window_union(a, b, x_in, T, SX, SY, layer):
 def _strided(a, b, T, SX, SY):
     """True if, for a window dim (P, Q, R, S), a temporal loop of a level strictly between a and b sits
     inside a fan-out in (a, b] that unrolls it (the children's indices are then non-contiguous)."""
-    for d in range(WINDOW_DIMS_START, 8):
+    for d in range(WINDOW_DIMS_START, N_DIMS):
         for f in range(a + 1, b + 1):
             if SX[f, d] * SY[f, d] > 1:
                 for lv in range(f, b):
@@ -229,7 +229,7 @@ def _footprint(o, x, layer):
                 v *= x[d]
         return v
     v = 1.0
-    for d in range(8):
+    for d in range(N_DIMS):
         if rel[o, d] == 1:
             v *= x[d]
     return v
@@ -244,7 +244,7 @@ def _coverage(layer, arch, m):
     L = arch.n_levels
     T, SX, SY = m.temporal, m.spatial_x, m.spatial_y
     padded = 1.0
-    for d in range(8):
+    for d in range(N_DIMS):
         c = 1
         for lv in range(L):
             c *= T[lv, d]
@@ -256,7 +256,7 @@ def _coverage(layer, arch, m):
     for f in range(1, L + 1):
         ux = 1
         uy = 1
-        for d in range(8):
+        for d in range(N_DIMS):
             ux *= SX[f, d]
             uy *= SY[f, d]
         if ux > arch.fanout_x[f] or uy > arch.fanout_y[f]:
@@ -279,7 +279,7 @@ def _dataflow_rules(layer, arch, m):
     T, SX, SY, KEEP = m.temporal, m.spatial_x, m.spatial_y, m.keep
     pe = arch.pe_level
     inner = L - 1
-    for d in range(8 if layer.is_mac == 1 else 0):
+    for d in range(N_DIMS if layer.is_mac == 1 else 0):
         if pe <= L:
             if SX[pe, d] > 1 and arch.allow_x[d] == 0:
                 return R_AXIS
@@ -295,7 +295,7 @@ def _dataflow_rules(layer, arch, m):
             if T[inner, d] < layer.bounds[d]:
                 return R_FULL_UNROLL
     for lv in range(L):
-        for o in range(3):
+        for o in range(N_OPERANDS):
             if KEEP[lv, o] == 1 and arch.keeps[lv, o] == 0:
                 return R_KEEP
     return R_VALID
@@ -310,15 +310,15 @@ def _inner_extents(L, m, x_in, inst):
     x_in[lv, d] = x_in[lv+1, d] · T[lv, d] · SX[lv+1, d]·SY[lv+1, d].
     inst[f] = instances below fan-out f = Π_{f' ≤ f} Π_d SX[f', d]·SY[f', d] (inst[0] = 1)."""
     T, SX, SY = m.temporal, m.spatial_x, m.spatial_y
-    for d in range(8):
+    for d in range(N_DIMS):
         x_in[L, d] = 1
     for lv in range(L - 1, -1, -1):
-        for d in range(8):
+        for d in range(N_DIMS):
             x_in[lv, d] = x_in[lv + 1, d] * T[lv, d] * (SX[lv + 1, d] * SY[lv + 1, d] if lv + 1 <= L else 1)
     inst[0] = 1.0
     for f in range(1, L + 1):
         u = 1.0
-        for d in range(8):
+        for d in range(N_DIMS):
             u *= SX[f, d] * SY[f, d]
         inst[f] = inst[f - 1] * u
 
@@ -332,7 +332,7 @@ def _capacity(layer, arch, m, x_in, tile_bits):
     L = arch.n_levels
     for lv in range(1, L):
         used = 0.0
-        for o in range(3):
+        for o in range(N_OPERANDS):
             if m.keep[lv, o] == 1 and layer.present[o] == 1:
                 tb = _footprint(o, x_in[lv], layer) * arch.op_bits[lv, o]
                 tile_bits[lv, o] = tb
@@ -354,7 +354,7 @@ def _compute_cycles(T, L):
     compute = 1.0
     folds = 1.0
     for lv in range(L):
-        for d in range(8):
+        for d in range(N_DIMS):
             compute *= T[lv, d]
             if lv < L - 1:
                 folds *= T[lv, d]
@@ -373,7 +373,7 @@ def _fills(o, b, rel, T, ORD):
     distinct = 1.0
     found = False
     for lv in range(b - 1, -1, -1):
-        for j in range(7, -1, -1):
+        for j in range(N_DIMS - 1, -1, -1):
             d = ORD[lv, j]
             f = T[lv, d]
             if f == 1:
@@ -398,7 +398,7 @@ def _pair_union(o, a, b, layer, m, x_in, x_u):
     ISCA 2016)."""
     T, SX, SY = m.temporal, m.spatial_x, m.spatial_y
     between = 1.0
-    for d in range(8):
+    for d in range(N_DIMS):
         sp = 1
         for f in range(a + 1, b + 1):
             sp *= SX[f, d] * SY[f, d]
@@ -474,7 +474,7 @@ def _accesses(layer, arch, m, x_in, inst, x_u, reads, writes):
     noc_bits = 0.0
     fill_cycles = 0.0
     psum_drains_per_pe = 0.0
-    for o in range(3):
+    for o in range(N_OPERANDS):
         if layer.present[o] == 0:
             continue
         a = np.int64(0)  # int64, not Literal[int](0): callees compile once
@@ -505,7 +505,7 @@ def _array_overheads(layer, arch, m, folds, psum_drains_per_pe):
     SX, SY = m.spatial_x, m.spatial_y
     red_spatial = 1.0
     if pe <= L:
-        for d in range(8):
+        for d in range(N_DIMS):
             if layer.rel[OP_OUTPUTS, d] == 0:
                 red_spatial *= SX[pe, d] * SY[pe, d]
     accum = 0.0
@@ -528,7 +528,7 @@ def _bandwidth_bound(arch, inst, reads, writes, bw_cycles, busy):
     for lv in range(arch.n_levels):
         r = 0.0
         w = 0.0
-        for o in range(3):
+        for o in range(N_OPERANDS):
             r += reads[lv, o] * arch.op_bits[lv, o]
             w += writes[lv, o] * arch.op_bits[lv, o]
         ninst = inst[lv]
@@ -549,7 +549,7 @@ def _energy(layer, arch, reads, writes, energy, noc_bits, real_points, latency):
     energy per MAC (op); static power (mW) × latency (cycles / clock_hz)."""
     e = 0.0
     for lv in range(arch.n_levels):
-        for o in range(3):
+        for o in range(N_OPERANDS):
             el = (reads[lv, o] * arch.read_e_bit[lv] + writes[lv, o] * arch.write_e_bit[lv]) * arch.op_bits[lv, o]
             energy[lv, o] = el
             e += el
@@ -575,7 +575,7 @@ def _evaluate_into(layer, arch, m, out, scr):
     out[O_LATENCY] = np.inf
     out[O_ENERGY] = np.inf
     real_points = 1.0
-    for d in range(8):
+    for d in range(N_DIMS):
         real_points *= layer.bounds[d]
     out[O_POINTS] = real_points
     reason, padded = _coverage(layer, arch, m)
@@ -636,7 +636,7 @@ class Mapping:
         for lv, name in enumerate(names):
             loops = [f"{DIMS[d]}{int(self.temporal[lv, d])}" for d in self.order[lv] if self.temporal[lv, d] > 1]
             entry = {"temporal": " ".join(loops) or "-",
-                     "keeps": [OPERANDS[o] for o in range(3) if self.keep[lv, o]]}
+                     "keeps": [OPERANDS[o] for o in range(N_OPERANDS) if self.keep[lv, o]]}
             sx = {DIMS[d]: int(self.spatial_x[lv, d]) for d in range(N_DIMS) if self.spatial_x[lv, d] > 1}
             sy = {DIMS[d]: int(self.spatial_y[lv, d]) for d in range(N_DIMS) if self.spatial_y[lv, d] > 1}
             if lv > 0 and (sx or sy):
@@ -713,7 +713,8 @@ class CostRecord:
 
 def check_mapping(layer: Layer, arch: Arch, m: Mapping) -> None:
     L = arch.arrays.n_levels
-    expect = {"temporal": (L, 8), "spatial_x": (L + 1, 8), "spatial_y": (L + 1, 8), "order": (L, 8), "keep": (L, 3)}
+    expect = {"temporal": (L, N_DIMS), "spatial_x": (L + 1, N_DIMS), "spatial_y": (L + 1, N_DIMS), "order": (L, N_DIMS),
+              "keep": (L, N_OPERANDS)}
     for k, shape in expect.items():
         v = np.asarray(getattr(m, k))
         if v.shape != shape:
@@ -721,7 +722,7 @@ def check_mapping(layer: Layer, arch: Arch, m: Mapping) -> None:
     if (np.asarray(m.temporal) < 1).any() or (np.asarray(m.spatial_x) < 1).any() or (np.asarray(m.spatial_y) < 1).any():
         raise ValueError("mapping factors must be >= 1")
     for lv in range(L):
-        if sorted(np.asarray(m.order[lv]).tolist()) != list(range(8)):
+        if sorted(np.asarray(m.order[lv]).tolist()) != list(range(N_DIMS)):
             raise ValueError(f"mapping.order[{lv}] is not a permutation of the 8 dims")
 
 
@@ -743,7 +744,7 @@ def record_from_raw(out: np.ndarray, arch: Arch) -> CostRecord:
     bw, reads, writes, energy, tile_bits = record_blocks(out, L)
 
     def per(block):
-        return {names[lv]: {OPERANDS[o]: float(block[lv, o]) for o in range(3)} for lv in range(L)}
+        return {names[lv]: {OPERANDS[o]: float(block[lv, o]) for o in range(N_OPERANDS)} for lv in range(L)}
 
     valid = bool(out[O_VALID])
     busy = out[O_COMPUTE] + out[O_ACCUM] + out[O_FOLD]

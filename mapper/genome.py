@@ -21,7 +21,7 @@ from numba.extending import register_jitable
 from accel._jit import jit_pair, njit, prange
 from accel.cost import Mapping, _evaluate_into, empty_mapping, scratch
 from accel.layout import O_ENERGY, O_LATENCY, O_REASON, O_VALID, record_size
-from accel.workload import N_DIMS
+from accel.workload import N_DIMS, N_OPERANDS
 
 if TYPE_CHECKING:
     from mapper.mapspace import MapSpace
@@ -85,20 +85,20 @@ def _decode(g, enc, m):
     s = g[G_SPATIAL]
     spx, spy, splits, orders, keeps = enc
     for f in range(L + 1):
-        for d in range(8):
+        for d in range(N_DIMS):
             SX[f, d] = spx[s, f, d]
             SY[f, d] = spy[s, f, d]
-    for d in range(8):
+    for d in range(N_DIMS):
         k = g[G_SPLIT + d]
         for lv in range(L):
             T[lv, d] = splits[s, d, k, lv]
     for lv in range(L):
         o = g[G_ORDER + lv]
-        for j in range(8):
+        for j in range(N_DIMS):
             ORD[lv, j] = orders[o, j]
     v = g[genome_keep(L)]
     for lv in range(L):
-        for o in range(3):
+        for o in range(N_OPERANDS):
             KEEP[lv, o] = keeps[v, lv, o]
 
 

@@ -17,7 +17,7 @@ from accel.arch import Arch
 from accel.cost import (CostRecord, Mapping, _evaluate_into, compile_layer, evaluate, mapping_arrays,
                         record_from_raw, scratch)
 from accel.layout import REASONS, R_VALID, record_size
-from accel.workload import Layer
+from accel.workload import N_DIMS, Layer
 from mapper.genome import (G_ORDER, G_SPATIAL, G_SPLIT, OBJECTIVES, _eval_genomes_parallel, _eval_genomes_serial,
                            decode_genome, genome_keep, mapspace_arrays, random_genomes)
 from mapper.mapspace import MapSpace, NoValidMapping, build_mapspace
@@ -31,7 +31,7 @@ def _enumerate(s, nsplits, n_orders, n_keeps, L, start, count, G):
     for i in range(count):
         idx = start + i
         G[i, G_SPATIAL] = s
-        for d in range(8):
+        for d in range(N_DIMS):
             r = nsplits[s, d]
             G[i, G_SPLIT + d] = idx % r
             idx //= r
@@ -53,7 +53,7 @@ def _neighbours(best, nsplits, n_orders, n_keeps, L, rng_u, G):
     s = best[G_SPATIAL]
     keep = genome_keep(L)
     glen = best.shape[0]
-    for d in range(8):
+    for d in range(N_DIMS):
         r = nsplits[s, d]
         if r <= 1:
             continue
@@ -149,8 +149,8 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
 
     Mapspaces with at most ``exhaustive_limit`` genomes are enumerated completely (guaranteed optimum of
     the encoded space); larger ones draw ``samples`` random genomes (spread evenly over the spatial
-    candidates; ``max_spatial`` bounds how many are kept, see :mod:`mapper.mapspace`) and run steepest-descent local search from the ``restarts`` best distinct ones for up to
-    ``rounds`` rounds each.  Raises :class:`NoValidMapping` naming the constraint that ruled everything out.
+    candidates; ``max_spatial`` bounds how many are kept, see :mod:`mapper.mapspace`) and run
+    steepest-descent local search from the ``restarts`` best distinct ones for up to ``rounds`` rounds each.  Raises :class:`NoValidMapping` naming the constraint that ruled everything out.
 
     ``parallel=True`` evaluates each batch with the ``prange`` kernel (same code as the serial one); it
     costs ~4 s more JIT on first use, so networks instead map their layers concurrently on threads
@@ -193,7 +193,7 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
                 starts.append(G[i].copy())
             if len(starts) >= restarts:
                 break
-        nb = np.empty((8 * max(SCAN_LIMIT, 16) + L * n_orders + n_keeps + 8, glen), dtype=np.int64)
+        nb = np.empty((N_DIMS * max(SCAN_LIMIT, 16) + L * n_orders + n_keeps + 8, glen), dtype=np.int64)
         for g in starts:
             cur, cur_v = g, ev(g[None, :])[0]
             for _ in range(rounds):
