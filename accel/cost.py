@@ -140,6 +140,8 @@ def compile_layer(layer: Layer) -> LayerArrays:
 # Shapes below: L memory levels (0 = DRAM); T = temporal (L, 8), SX / SY = spatial_x / spatial_y (L+1, 8),
 # ORD = order (L, 8), KEEP = keep (L, 3) of a MappingArrays.  Fan-out f (1 ≤ f ≤ L) sits between level f-1
 # and level f; fan-out L is the MAC lanes inside a PE.
+# Every kernel runs without reference counting (nrt=False; only _strided_window_union allocates) and the
+# helpers that take NamedTuples are inlined into their callers (inline=True) — see accel._jit.njit.
 _distinct = njit(distinct_taps)  # one definition, shared with Layer.operand_sizes
 
 
@@ -211,7 +213,7 @@ def _strided(a, b, T, SX, SY):
     return False
 
 
-@njit(nrt=False)
+@njit(nrt=False, inline=True)
 def _footprint(o, x, layer):
     """Values of operand ``o`` touched by a sub-nest whose per-dim extents are ``x`` (8,) — the tile size
     of Timeloop's model (Parashar et al., ISPASS 2019, sec. IV): Π of the extents of the dims relevant to
@@ -235,7 +237,7 @@ def _footprint(o, x, layer):
     return v
 
 
-@njit(nrt=False)
+@njit(nrt=False, inline=True)
 def _coverage(layer, arch, m):
     """(reason, padded iteration points).  Every dim must be covered,
     Π_lv T[lv, d] · Π_f SX[f, d]·SY[f, d] ≥ bounds[d] (else R_UNCOVERED; the product is the padded extent
@@ -264,7 +266,7 @@ def _coverage(layer, arch, m):
     return R_VALID, padded
 
 
-@njit(nrt=False)
+@njit(nrt=False, inline=True)
 def _dataflow_rules(layer, arch, m):
     """Reason code of the first dataflow rule the mapping breaks (R_VALID if none).
 
@@ -301,7 +303,7 @@ def _dataflow_rules(layer, arch, m):
     return R_VALID
 
 
-@njit(nrt=False)
+@njit(nrt=False, inline=True)
 def _inner_extents(L, m, x_in, inst):
     """Fill ``x_in`` (L+1, 8) and ``inst`` (L+1,).
 
@@ -323,7 +325,7 @@ def _inner_extents(L, m, x_in, inst):
         inst[f] = inst[f - 1] * u
 
 
-@njit(nrt=False)
+@njit(nrt=False, inline=True)
 def _capacity(layer, arch, m, x_in, tile_bits):
     """R_CAPACITY if a tile does not fit, else R_VALID; writes ``tile_bits`` (L, 3), bits per instance.
 
@@ -346,7 +348,7 @@ def _capacity(layer, arch, m, x_in, tile_bits):
     return R_VALID
 
 
-@njit(nrt=False)
+@njit(nrt=False, inline=True)
 def _compute_cycles(T, L):
     """(compute, folds): compute = Π of all temporal factors (cycles with every MAC lane busy each
     cycle); folds = Π of the temporal factors above the innermost level (how often the PE array is
@@ -361,7 +363,7 @@ def _compute_cycles(T, L):
     return compute, folds
 
 
-@njit(nrt=False)
+@njit(nrt=False, inline=True)
 def _fills(o, b, rel, T, ORD):
     """(fills, distinct) of child level ``b`` for operand ``o`` (per instance).
 
@@ -386,7 +388,7 @@ def _fills(o, b, rel, T, ORD):
     return fills, distinct
 
 
-@njit(nrt=False)
+@njit(nrt=False, inline=True)
 def _pair_union(o, a, b, layer, m, x_in, x_u):
     """(union, between) for operand ``o`` and the pair parent ``a`` → child ``b``.
 
@@ -413,7 +415,7 @@ def _pair_union(o, a, b, layer, m, x_in, x_u):
     return union, between
 
 
-@njit(nrt=False)
+@njit(nrt=False, inline=True)
 def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes):
     """Accesses of operand ``o`` between parent level ``a`` and child ``b`` (the next level below a that
     keeps o; b = L is the MACs, a 1-value tile).  Adds into ``reads`` / ``writes`` (L, 3), values.
@@ -490,7 +492,7 @@ def _accesses(layer, arch, m, x_in, inst, x_u, reads, writes):
     return noc_bits, fill_cycles, psum_drains_per_pe
 
 
-@njit(nrt=False)
+@njit(nrt=False, inline=True)
 def _array_overheads(layer, arch, m, folds, psum_drains_per_pe):
     """(accum, fold) cycles on top of the compute cycles.
 
@@ -518,7 +520,7 @@ def _array_overheads(layer, arch, m, folds, psum_drains_per_pe):
     return accum, fold
 
 
-@njit(nrt=False)
+@njit(nrt=False, inline=True)
 def _bandwidth_bound(arch, inst, reads, writes, bw_cycles, busy):
     """max(busy, every level's bandwidth time); writes ``bw_cycles`` (L,).  A level's time is its
     per-instance read (and write) bits over its bandwidth (shared port: (r + w) / read_bw, else
@@ -542,7 +544,7 @@ def _bandwidth_bound(arch, inst, reads, writes, bw_cycles, busy):
     return worst
 
 
-@njit(nrt=False)
+@njit(nrt=False, inline=True)
 def _energy(layer, arch, reads, writes, energy, noc_bits, real_points, latency):
     """(total, noc, mac, static) energy in pJ; writes ``energy`` (L, 3).  Per level and operand
     (reads · read_e_bit + writes · write_e_bit) · op_bits; NoC bits · noc_e_bit; real MACs (or ops) ·
