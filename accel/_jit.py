@@ -1,4 +1,4 @@
-"""numba flags in one place.  Every kernel in accelsim is compiled through :func:`njit` or :func:`jit_pair`.
+"""numba flags in one place.  Every kernel in accelsim is compiled through :func:`njit` or :func:`njit_parallel`.
 
 * ``cache=True`` keeps compiled kernels on disk (NUMBA_CACHE_DIR overrides the location; CI uses a fresh
   directory).  ``fastmath`` stays off: cost figures must be bit-for-bit reproducible between the serial and
@@ -10,9 +10,9 @@
 * numba's cache index is keyed on the function's module, qualified name and first line, not on target
   options: a serial and a ``parallel=True`` compilation of one Python function would share one entry and
   whichever was compiled first would be loaded for both (a serial-only process then starts the OpenMP/TBB
-  threading layer).  :func:`jit_pair` therefore compiles the parallel variant from a copy of the function
-  with its own ``__qualname__`` (``<name>__parallel``), which gets its own cache entry; it compiles only
-  on first call, like every kernel here.
+  threading layer).  So each Python function is compiled with one target only (:func:`_compile` refuses a
+  second); the parallel genome evaluator is its own function, a ``prange`` loop over the serial one
+  (:mod:`mapper.genome`), compiled on its first call only.
 """
 
 from __future__ import annotations
@@ -20,22 +20,21 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import types
 
 import numba
 from numba.core.caching import CompileResultCacheImpl, FunctionCache
 
 FLAGS = dict(nogil=True, fastmath=False, error_model="numpy")
-PARALLEL_SUFFIX = "__parallel"
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Every source file that defines a kernel (or a function compiled into one), relative to the repository
-# root.  njit/jit_pair refuse functions from other files, so this list cannot fall behind.
+# root.  njit/njit_parallel refuse functions from other files, so this list cannot fall behind.
 KERNEL_SOURCES = ("accel/_jit.py", "accel/layout.py", "accel/workload.py", "accel/cost.py",
                   "mapper/genome.py", "mapper/search.py")
 _KERNEL_PATHS = tuple(os.path.join(_ROOT, p) for p in KERNEL_SOURCES)
 
 prange = numba.prange
+_TARGET: dict = {}  # code object -> the `parallel` flag it was compiled with
 
 
 @functools.lru_cache(maxsize=None)
@@ -73,6 +72,9 @@ def _compile(func, parallel: bool, nrt: bool = True, inline: bool = False):
     if src not in _KERNEL_PATHS:
         raise RuntimeError(f"{func.__qualname__} is defined in {src}, which is not in accel._jit.KERNEL_SOURCES; "
                            "add the file there so that its kernels' cache entries are invalidated when it changes")
+    if _TARGET.setdefault(func.__code__, parallel) != parallel:
+        raise RuntimeError(f"{func.__qualname__} is already compiled with parallel={not parallel}: numba's cache "
+                           "would give both compilations one entry; write a separate function")
     disp = numba.njit(parallel=parallel, cache=False, _nrt=nrt, inline="always" if inline else "never", **FLAGS)(func)
     disp._cache = _KernelCache(func)  # what cache=True does (Dispatcher.enable_caching), with our stamp
     return disp
@@ -95,16 +97,11 @@ def njit(func=None, *, nrt: bool = True, inline: bool = False):
     return _compile(func, parallel=False, nrt=nrt, inline=inline)
 
 
-def jit_pair(func):
-    """Compile one Python function twice: serial and parallel (``prange`` runs serially in the former).
+def njit_parallel(func):
+    """Parallel kernel (``prange`` loops run on numba's threading layer); cached like :func:`njit`.
 
-    The two are the same code, so the serial path is a faithful reference for the parallel one; the
-    parallel one is compiled from a copy named ``<qualname>__parallel`` so that the two never share an
-    on-disk cache entry.
+    A Python function is compiled with one target only: numba's cache key ignores ``parallel``, so a
+    serial and a parallel compilation of one function would share a cache entry (see the module
+    docstring).  Write the parallel kernel as a prange loop over the serial one instead.
     """
-    twin = types.FunctionType(func.__code__, func.__globals__, func.__name__ + PARALLEL_SUFFIX,
-                              func.__defaults__, func.__closure__)
-    twin.__qualname__ = func.__qualname__ + PARALLEL_SUFFIX
-    twin.__module__ = func.__module__
-    twin.__doc__ = func.__doc__
-    return _compile(func, parallel=False), _compile(twin, parallel=True)
+    return _compile(func, parallel=True)

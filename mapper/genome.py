@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 from numba.extending import register_jitable
 
-from accel._jit import jit_pair, njit, prange
-from accel.cost import Mapping, _evaluate_into, empty_mapping, scratch
+from accel._jit import njit, njit_parallel, prange
+from accel.arch import ArchArrays
+from accel.cost import LayerArrays, Mapping, MappingArrays, Scratch, _evaluate_into, empty_mapping, scratch
 from accel.layout import O_ENERGY, O_LATENCY, O_REASON, O_VALID, record_size
 from accel.workload import N_DIMS, N_OPERANDS
 
@@ -124,27 +125,55 @@ def random_genomes(ms: MapSpace, spatial: np.ndarray, rng: np.random.Generator) 
 
 
 # ---- batch evaluation ----------------------------------------------------------------------------------
+CHUNK = 256  # genomes per prange iteration of the parallel kernel (work arrays are allocated per chunk)
+
+
 @njit(nrt=False)
-def _eval_chunk(G, lo, hi, layer, arch, enc, objective, m, scr, buf, result, reason):
-    """Rows lo … hi-1 of ``G``: decode into ``m``, cost into ``buf`` (scratch ``scr``), write the objective
-    into ``result`` and the reason code into ``reason``.  Allocates nothing (no reference counting)."""
+def _eval_genomes_serial(G, lo, hi, layer, arch, enc, objective, m, scr, out, result, reason):
+    """Rows lo … hi-1 of ``G`` (B, genome_len): decode into ``m`` (MappingArrays), cost into the record
+    ``out`` (Scratch ``scr``), write the objective (inf if invalid) into ``result`` and the reason code into
+    ``reason`` (B,).  ``layer`` LayerArrays, ``arch`` ArchArrays, ``enc`` MapspaceArrays.  Allocates
+    nothing, so it runs without reference counting (accel._jit)."""
     for i in range(lo, hi):
         _decode(G[i], enc, m)
-        _evaluate_into(layer, arch, m, buf, scr)
-        result[i] = _objective(buf, objective)
-        reason[i] = buf[O_REASON]
+        _evaluate_into(layer, arch, m, out, scr)
+        result[i] = _objective(out, objective)
+        reason[i] = out[O_REASON]
 
 
-def _eval_genomes_impl(G, layer, arch, enc, objective, result, reason):
-    """Objective (inf if invalid) and reason code of each genome row of ``G`` (B, genome_len), written into
-    ``result`` and ``reason`` (B,).  ``layer`` LayerArrays, ``arch`` ArchArrays, ``enc`` MapspaceArrays."""
+@njit_parallel
+def _eval_genomes_parallel(G, layer, arch, enc, objective, result, reason):
+    """:func:`_eval_genomes_serial` over chunks of CHUNK rows in parallel (prange), each with its own work
+    arrays: the same code per genome, so the same numbers."""
     L = arch.n_levels
     B = G.shape[0]
-    chunk = 256  # work arrays are allocated once per chunk, not per genome
-    for c in prange((B + chunk - 1) // chunk):
-        _eval_chunk(G, c * chunk, min(B, (c + 1) * chunk), layer, arch, enc, objective, empty_mapping(L), scratch(L),
-                    np.empty(record_size(L)), result, reason)
+    for c in prange((B + CHUNK - 1) // CHUNK):
+        _eval_genomes_serial(G, c * CHUNK, min(B, (c + 1) * CHUNK), layer, arch, enc, objective, empty_mapping(L),
+                             scratch(L), np.empty(record_size(L)), result, reason)
 
 
-# Distinct function objects and cache entries (accel._jit.jit_pair); each compiles on first call only.
-_eval_genomes_serial, _eval_genomes_parallel = jit_pair(_eval_genomes_impl)
+class SerialWork(NamedTuple):
+    """Work arrays of :func:`_eval_genomes_serial` for one arch (reused across batches)."""
+
+    mapping: MappingArrays
+    scratch: Scratch
+    out: np.ndarray  # (record_size(L),)
+
+
+def serial_work(n_levels: int) -> SerialWork:
+    return SerialWork(empty_mapping(n_levels), scratch(n_levels), np.empty(record_size(n_levels)))
+
+
+def eval_genomes(G: np.ndarray, layer: LayerArrays, arch: ArchArrays, enc: MapspaceArrays, objective: int,
+                 work: SerialWork | None) -> tuple[np.ndarray, np.ndarray]:
+    """(objective, reason code) of every genome row of ``G``: with the serial kernel in ``work`` (from
+    :func:`serial_work`), or with the parallel kernel (``work=None``) — same numbers either way."""
+    G = np.ascontiguousarray(G, dtype=np.int64)
+    result = np.empty(len(G))
+    reason = np.empty(len(G))
+    if work is None:
+        _eval_genomes_parallel(G, layer, arch, enc, objective, result, reason)
+    else:
+        _eval_genomes_serial(G, 0, len(G), layer, arch, enc, objective, work.mapping, work.scratch, work.out, result,
+                             reason)
+    return result, reason

@@ -18,8 +18,8 @@ from accel.cost import (CostRecord, Mapping, _evaluate_into, compile_layer, eval
                         record_from_raw, scratch)
 from accel.layout import REASONS, R_VALID, record_size
 from accel.workload import N_DIMS, Layer
-from mapper.genome import (G_ORDER, G_SPATIAL, G_SPLIT, OBJECTIVES, _eval_genomes_parallel, _eval_genomes_serial,
-                           decode_genome, genome_keep, mapspace_arrays, random_genomes)
+from mapper.genome import (G_ORDER, G_SPATIAL, G_SPLIT, OBJECTIVES, decode_genome, eval_genomes, genome_keep,
+                           mapspace_arrays, random_genomes, serial_work)
 from mapper.mapspace import MapSpace, NoValidMapping, build_mapspace
 
 genome_to_mapping = decode_genome  # the name this module has always exported
@@ -126,15 +126,13 @@ class SearchResult:
 class _Evaluator:
     def __init__(self, ms: MapSpace, objective: str, parallel: bool):
         self.args = (compile_layer(ms.layer), ms.arch.arrays, mapspace_arrays(ms), OBJECTIVES[objective])
-        self.fn = _eval_genomes_parallel if parallel else _eval_genomes_serial
+        self.work = None if parallel else serial_work(ms.arch.arrays.n_levels)
         self.count = 0
         self.valid = 0
         self.reasons = np.zeros(len(REASONS), dtype=np.int64)
 
     def __call__(self, G: np.ndarray) -> np.ndarray:
-        res = np.empty(len(G))
-        reason = np.empty(len(G))
-        self.fn(G, *self.args, res, reason)
+        res, reason = eval_genomes(G, *self.args, self.work)
         self.count += len(G)
         ok = np.isfinite(res)
         self.valid += int(ok.sum())
