@@ -28,6 +28,14 @@ The model (Timeloop-style, tile granularity) for a mapping with L memory levels 
 Dims that do not divide the tiles are padded up: the loop nest runs over the padded bounds (those cycles and
 accesses are real work on the array) while MAC energy counts only the real MACs; ``padded_points_ratio``
 reports the waste.
+
+Sources.  The tile / fill / refill and multicast model follows Timeloop (A. Parashar et al., "Timeloop: A
+Systematic Approach to DNN Accelerator Evaluation", ISPASS 2019); the row-stationary rules, diagonal ifmap
+reuse and PE psum accumulation follow Eyeriss (Y.-H. Chen et al., ISCA 2016; JSSC 2017); the systolic
+per-fold fill/drain follows SCALE-Sim (A. Samajdar et al., ISPASS 2020; see :mod:`accel.systolic`).  The
+kernel is :func:`_evaluate_into`, split into one ``@njit`` helper per step of the model above; the record it
+fills and its reason codes are laid out in :mod:`accel.layout`.  Genomes and their batch evaluation are the
+mapper's (:mod:`mapper.genome`).
 """
 
 from __future__ import annotations
@@ -37,65 +45,73 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
+from numba.extending import register_jitable
 
-from accel._jit import jit_pair, njit, prange
-from accel.arch import Arch, ArchArrays
-from accel.workload import DIMS, N_DIMS, OPERANDS, Layer, distinct_taps
+from accel._jit import njit
+from accel.arch import Arch
+from accel.layout import (D_P, D_R, O_ACCUM, O_ACTIVE_MACS, O_ACTIVE_PES, O_COMPUTE, O_ENERGY,
+                          O_FILL, O_FOLD, O_FOLDS, O_LATENCY, O_MAC_E, O_NOC_E, O_PAD_RATIO, O_POINTS, O_REASON,
+                          O_SPATIAL_UTIL, O_STATIC_E, O_VALID, OP_INPUTS, OP_OUTPUTS, R_AXIS, R_CAPACITY,
+                          R_FULL_UNROLL, R_KEEP, R_SPATIAL_FIT, R_STATIONARITY, R_UNCOVERED, R_VALID, REASONS,
+                          WINDOW_DIMS_START, record_blocks, record_size)
+from accel.workload import DIMS, N_DIMS, N_OPERANDS, OPERANDS, Layer, distinct_taps
 
-# ---- output record layout (flat float64 vector) --------------------------------------------------
-O_LATENCY = 0
-O_COMPUTE = 1
-O_ACCUM = 2
-O_FOLD = 3
-O_FILL = 4
-O_ENERGY = 5
-O_MAC_E = 6
-O_STATIC_E = 7
-O_NOC_E = 8
-O_SPATIAL_UTIL = 9
-O_PAD_RATIO = 10
-O_VALID = 11
-O_REASON = 12
-O_ACTIVE_PES = 13
-O_FOLDS = 14
-O_POINTS = 15
-O_ACTIVE_MACS = 16
-O_BASE = 17  # then bw_cycles[L], reads[L,3], writes[L,3], energy[L,3], tile_bits[L,3]
-
-# invalid-mapping reason codes (O_REASON)
-REASONS = {
-    0: "valid",
-    1: "tiling factors do not cover a layer dimension",
-    2: "spatial unrolling exceeds the array (fan-out) size",
-    3: "a tile exceeds a buffer's capacity",
-    4: "a dimension is unrolled on an array axis the dataflow does not allow",
-    5: "the innermost level iterates a dimension the dataflow's stationarity forbids",
-    6: "the dataflow requires a dimension to be fully unrolled / fully iterated at the innermost level",
-    7: "an operand is kept at a level that cannot hold it",
-}
+__all__ = ["LayerArrays", "MappingArrays", "Scratch", "Mapping", "CostRecord", "REASONS", "compile_layer",
+           "lower_im2col", "mapping_arrays", "scratch", "empty_mapping", "evaluate", "record_from_raw", "check_mapping",
+           "math_lower_bound_cycles", "out_size"]
 
 
 def out_size(n_levels: int) -> int:
-    return O_BASE + n_levels + 4 * 3 * n_levels
-
-
-def scratch(n_levels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Scratch arrays for :func:`_evaluate_into` (x_in, inst, x_u)."""
-    return (np.empty((n_levels + 1, 8), dtype=np.int64), np.empty(n_levels + 1), np.empty(8, dtype=np.int64))
+    """Length of the cost record (:func:`accel.layout.record_size`)."""
+    return record_size(n_levels)
 
 
 class LayerArrays(NamedTuple):
-    """A layer compiled for the kernels."""
+    """A layer compiled for the kernels (one argument, like :class:`accel.arch.ArchArrays`)."""
 
-    bounds: np.ndarray  # (8,) int64
-    rel: np.ndarray  # (3, 8) int64 relevance of operand slot to dim
-    present: np.ndarray  # (3,) int64 operand exists
+    bounds: np.ndarray  # (8,) int64 extent of each dim (DIMS order)
+    rel: np.ndarray  # (3, 8) int64: 1 if operand slot o is indexed by dim d
+    present: np.ndarray  # (3,) int64: 1 if the operand exists
     stride_h: int
     stride_w: int
     dil_h: int
     dil_w: int
-    window: int
-    is_mac: int
+    window: int  # 1 if the inputs are a sliding window over (P, R) × (Q, S)
+    is_mac: int  # 1 for MAC layers, 0 for pooling / element-wise ops
+
+
+class MappingArrays(NamedTuple):
+    """A mapping as the kernels read it (int64, C order; L memory levels, fan-out f sits above level f)."""
+
+    temporal: np.ndarray  # (L, 8) temporal factor of each dim at each level
+    spatial_x: np.ndarray  # (L+1, 8) spatial factor on fan-out f's x axis (row 0 unused, row L = MAC lanes)
+    spatial_y: np.ndarray  # (L+1, 8)
+    order: np.ndarray  # (L, 8) loop order of each level, outer → inner, as dim indices
+    keep: np.ndarray  # (L, 3) 1 if the level holds the operand, 0 if it bypasses it
+
+
+class Scratch(NamedTuple):
+    """Work arrays of :func:`_evaluate_into`, overwritten by every call (batch kernels allocate one per
+    chunk of genomes)."""
+
+    x_in: np.ndarray  # (L+1, 8) int64, see _inner_extents
+    inst: np.ndarray  # (L+1,) float64, see _inner_extents
+    x_u: np.ndarray  # (8,) int64, see _pair_union
+
+
+@register_jitable
+def scratch(n_levels):
+    """Scratch for ``n_levels`` memory levels (Python or kernels)."""
+    return Scratch(np.empty((n_levels + 1, N_DIMS), dtype=np.int64), np.empty(n_levels + 1),
+                   np.empty(N_DIMS, dtype=np.int64))
+
+
+@register_jitable
+def empty_mapping(n_levels):
+    """Uninitialised MappingArrays for ``n_levels`` memory levels (Python or kernels)."""
+    return MappingArrays(np.empty((n_levels, N_DIMS), dtype=np.int64), np.empty((n_levels + 1, N_DIMS), dtype=np.int64),
+                         np.empty((n_levels + 1, N_DIMS), dtype=np.int64), np.empty((n_levels, N_DIMS), dtype=np.int64),
+                         np.empty((n_levels, 3), dtype=np.int64))
 
 
 def lower_im2col(layer: Layer) -> Layer:
@@ -121,10 +137,15 @@ def compile_layer(layer: Layer) -> LayerArrays:
 
 
 # ---- kernels ---------------------------------------------------------------------------------------
+# Shapes below: L memory levels (0 = DRAM); T = temporal (L, 8), SX / SY = spatial_x / spatial_y (L+1, 8),
+# ORD = order (L, 8), KEEP = keep (L, 3) of a MappingArrays.  Fan-out f (1 ≤ f ≤ L) sits between level f-1
+# and level f; fan-out L is the MAC lanes inside a PE.
+# Every kernel runs without reference counting (nrt=False; only _strided_window_union allocates) and the
+# helpers that take NamedTuples are inlined into their callers (inline=True) — see accel._jit.njit.
 _distinct = njit(distinct_taps)  # one definition, shared with Layer.operand_sizes
 
 
-@njit
+@njit(nrt=False)
 def _spread_indices(d, a, b, x_in, T, SX, SY, vals):
     """Indices of dim ``d`` that the children of one level-``a`` instance cover at one temporal step
     (pair a → b): the child extent x_in[b, d], spread by every fan-out a+1..b whose place value includes
@@ -147,16 +168,17 @@ def _spread_indices(d, a, b, x_in, T, SX, SY, vals):
 
 
 @njit
-def _strided_window_union(a, b, x_in, T, SX, SY, sh, sw, dh, dw):
-    """Distinct input rows × cols the children of one level-``a`` instance read at one temporal step when
-    their output/filter indices are non-contiguous (a bypassed level's temporal loop sits between two
-    fan-outs of the pair): i*stride + j*dilation over the actual index sets, counted exactly by marking."""
+def _strided_window_union(a, b, x_in, T, SX, SY, layer):
+    """Distinct input rows × cols (values, float) the children of one level-``a`` instance read at one
+    temporal step when their output/filter indices are non-contiguous (a bypassed level's temporal loop
+    sits between two fan-outs of the pair): i*stride + j*dilation over the actual index sets, counted
+    exactly by marking."""
     total = 1.0
     for axis in range(2):
-        d_out = 4 + axis  # P or Q
-        d_tap = 6 + axis  # R or S
-        stride = sh if axis == 0 else sw
-        dil = dh if axis == 0 else dw
+        d_out = D_P + axis  # P or Q
+        d_tap = D_R + axis  # R or S
+        stride = layer.stride_h if axis == 0 else layer.stride_w
+        dil = layer.dil_h if axis == 0 else layer.dil_w
         size_o = x_in[b, d_out]
         size_t = x_in[b, d_tap]
         for f in range(a + 1, b + 1):
@@ -178,11 +200,11 @@ def _strided_window_union(a, b, x_in, T, SX, SY, sh, sw, dh, dw):
     return total
 
 
-@njit
+@njit(nrt=False)
 def _strided(a, b, T, SX, SY):
     """True if, for a window dim (P, Q, R, S), a temporal loop of a level strictly between a and b sits
     inside a fan-out in (a, b] that unrolls it (the children's indices are then non-contiguous)."""
-    for d in range(4, 8):
+    for d in range(WINDOW_DIMS_START, N_DIMS):
         for f in range(a + 1, b + 1):
             if SX[f, d] * SY[f, d] > 1:
                 for lv in range(f, b):
@@ -191,261 +213,396 @@ def _strided(a, b, T, SX, SY):
     return False
 
 
-@njit
-def _footprint(o, x, rel, present, window, sh, sw, dh, dw):
-    """Elements of operand ``o`` touched by a sub-nest whose per-dim extents are ``x`` (8,)."""
-    if present[o] == 0:
+@njit(nrt=False, inline=True)
+def _footprint(o, x, layer):
+    """Values of operand ``o`` touched by a sub-nest whose per-dim extents are ``x`` (8,) — the tile size
+    of Timeloop's model (Parashar et al., ISPASS 2019, sec. IV): Π of the extents of the dims relevant to
+    ``o``.  For a convolution's inputs the rows (cols) are the distinct ``p*stride + r*dilation`` of P×R
+    (Q×S) (:func:`accel.workload.distinct_taps`), so sliding-window overlap inside a tile is exact."""
+    rel = layer.rel
+    if layer.present[o] == 0:
         return 0.0
-    if o == 1 and window == 1:
+    if o == OP_INPUTS and layer.window == 1:
         # inputs: G·N·(C or K)·H·W with H, W from the sliding window
-        v = float(_distinct(x[4], x[6], sh, dh)) * float(_distinct(x[5], x[7], sw, dw))
-        for d in range(4):
+        v = float(_distinct(x[D_P], x[D_R], layer.stride_h, layer.dil_h)) * \
+            float(_distinct(x[D_P + 1], x[D_R + 1], layer.stride_w, layer.dil_w))
+        for d in range(WINDOW_DIMS_START):
             if rel[o, d] == 1:
                 v *= x[d]
         return v
     v = 1.0
-    for d in range(8):
+    for d in range(N_DIMS):
         if rel[o, d] == 1:
             v *= x[d]
     return v
 
 
-@njit
-def _evaluate_into(bounds, rel, present, sh, sw, dh, dw, window, is_mac, arch, T, SX, SY, ORD, KEEP, out,
-                   x_in, inst, x_u):
-    """Cost of one mapping; fills ``out`` (see O_* layout) and returns latency (cycles) or inf if invalid.
-
-    Shapes: T (L, 8) temporal factors; SX, SY (L+1, 8) spatial factors per fan-out (row 0 unused);
-    ORD (L, 8) loop order per level, outer → inner, as dim indices; KEEP (L, 3) 1 if the level holds the
-    operand.  Scratch (overwritten, so batch kernels allocate once per chunk): x_in (L+1, 8) int64,
-    inst (L+1,) float64, x_u (8,) int64.  Units: cycles, pJ, bits; access counts in values.
-    """
+@njit(nrt=False, inline=True)
+def _coverage(layer, arch, m):
+    """(reason, padded iteration points).  Every dim must be covered,
+    Π_lv T[lv, d] · Π_f SX[f, d]·SY[f, d] ≥ bounds[d] (else R_UNCOVERED; the product is the padded extent
+    the loop nest really runs), and every fan-out must fit its array, Π_d SX[f, d] ≤ fanout_x[f] and
+    Π_d SY[f, d] ≤ fanout_y[f] (else R_SPATIAL_FIT)."""
     L = arch.n_levels
-    out[:] = 0.0
-    nb = O_BASE
-    o_bw = nb
-    o_rd = nb + L
-    o_wr = o_rd + 3 * L
-    o_en = o_wr + 3 * L
-    o_tile = o_en + 3 * L
-    inf = np.inf
-    out[O_LATENCY] = inf
-    out[O_ENERGY] = inf
-    real_points = 1.0
-    for d in range(8):
-        real_points *= bounds[d]
-    out[O_POINTS] = real_points
-    # ---- coverage of every dim and spatial fit ----
+    T, SX, SY = m.temporal, m.spatial_x, m.spatial_y
     padded = 1.0
-    for d in range(8):
+    for d in range(N_DIMS):
         c = 1
         for lv in range(L):
             c *= T[lv, d]
         for f in range(1, L + 1):
             c *= SX[f, d] * SY[f, d]
-        if c < bounds[d]:
-            out[O_REASON] = 1
-            return inf
+        if c < layer.bounds[d]:
+            return R_UNCOVERED, padded
         padded *= c
     for f in range(1, L + 1):
         ux = 1
         uy = 1
-        for d in range(8):
+        for d in range(N_DIMS):
             ux *= SX[f, d]
             uy *= SY[f, d]
         if ux > arch.fanout_x[f] or uy > arch.fanout_y[f]:
-            out[O_REASON] = 2
-            return inf
-    # ---- dataflow constraints (at the PE-array fan-out and the innermost level) ----
+            return R_SPATIAL_FIT, padded
+    return R_VALID, padded
+
+
+@njit(nrt=False, inline=True)
+def _dataflow_rules(layer, arch, m):
+    """Reason code of the first dataflow rule the mapping breaks (R_VALID if none).
+
+    MAC layers only (pooling and element-wise layers run as plain vector ops, one op per MAC unit per
+    cycle, with any unrolling), per dim: unrolling on the PE array's x / y axis must be allowed (R_AXIS);
+    the innermost level may iterate only the dims its stationarity allows (R_STATIONARITY; e.g. Eyeriss'
+    row-stationary PE iterates a filter row — Chen et al., ISCA 2016, JSSC 2017); ``spatial_full`` dims
+    that fit the array's rows are fully unrolled and ``innermost_full`` dims fully iterated at the
+    innermost level (R_FULL_UNROLL).  For every layer, a level may keep only the operands it can hold
+    (R_KEEP)."""
+    L = arch.n_levels
+    T, SX, SY, KEEP = m.temporal, m.spatial_x, m.spatial_y, m.keep
     pe = arch.pe_level
     inner = L - 1
-    # Dataflow rules and systolic timing describe how MACs flow through the array; pooling and element-wise
-    # layers run as plain vector ops (one op per MAC unit per cycle) with any unrolling.
-    for d in range(8 if is_mac == 1 else 0):
+    for d in range(N_DIMS if layer.is_mac == 1 else 0):
         if pe <= L:
             if SX[pe, d] > 1 and arch.allow_x[d] == 0:
-                out[O_REASON] = 4
-                return inf
+                return R_AXIS
             if SY[pe, d] > 1 and arch.allow_y[d] == 0:
-                out[O_REASON] = 4
-                return inf
+                return R_AXIS
         if T[inner, d] > 1 and arch.innermost_only[d] == 0:
-            out[O_REASON] = 5
-            return inf
-        if arch.spatial_full[d] == 1 and bounds[d] <= arch.fanout_y[pe]:
+            return R_STATIONARITY
+        if arch.spatial_full[d] == 1 and layer.bounds[d] <= arch.fanout_y[pe]:
             for lv in range(L):
                 if T[lv, d] > 1:
-                    out[O_REASON] = 6
-                    return inf
+                    return R_FULL_UNROLL
         if arch.innermost_full[d] == 1:
-            if T[inner, d] < bounds[d]:
-                out[O_REASON] = 6
-                return inf
+            if T[inner, d] < layer.bounds[d]:
+                return R_FULL_UNROLL
     for lv in range(L):
-        for o in range(3):
+        for o in range(N_OPERANDS):
             if KEEP[lv, o] == 1 and arch.keeps[lv, o] == 0:
-                out[O_REASON] = 7
-                return inf
-    # ---- per-level inner extents: x_in[lv, d] = factors at/inside level lv's temporal loops ----
-    for d in range(8):  # row L: the MACs (tile 1)
+                return R_KEEP
+    return R_VALID
+
+
+@njit(nrt=False, inline=True)
+def _inner_extents(L, m, x_in, inst):
+    """Fill ``x_in`` (L+1, 8) and ``inst`` (L+1,).
+
+    x_in[lv, d] = Π of the factors of dim d at or inside level lv's temporal loops (the extent of lv's tile;
+    row L-1 includes fan-out L, the MAC lanes a PE's registers feed; row L = 1, the MAC itself):
+    x_in[lv, d] = x_in[lv+1, d] · T[lv, d] · SX[lv+1, d]·SY[lv+1, d].
+    inst[f] = instances below fan-out f = Π_{f' ≤ f} Π_d SX[f', d]·SY[f', d] (inst[0] = 1)."""
+    T, SX, SY = m.temporal, m.spatial_x, m.spatial_y
+    for d in range(N_DIMS):
         x_in[L, d] = 1
     for lv in range(L - 1, -1, -1):
-        for d in range(8):
+        for d in range(N_DIMS):
             x_in[lv, d] = x_in[lv + 1, d] * T[lv, d] * (SX[lv + 1, d] * SY[lv + 1, d] if lv + 1 <= L else 1)
-    # x_in[L-1] includes fan-out L (MAC lanes) since a PE's registers feed all its lanes; x_in[L] = 1.
-    # instances used below each fan-out: inst[lv] = Π spatial factors of fan-outs 1..lv
     inst[0] = 1.0
     for f in range(1, L + 1):
         u = 1.0
-        for d in range(8):
+        for d in range(N_DIMS):
             u *= SX[f, d] * SY[f, d]
         inst[f] = inst[f - 1] * u
-    # ---- capacity ----
+
+
+@njit(nrt=False, inline=True)
+def _capacity(layer, arch, m, x_in, tile_bits):
+    """R_CAPACITY if a tile does not fit, else R_VALID; writes ``tile_bits`` (L, 3), bits per instance.
+
+    Level lv (1 ≤ lv < L; DRAM is unbounded) holds, per kept operand, footprint(x_in[lv]) × op_bits bits;
+    each must fit its partition (``part_bits`` > 0) or together they must fit ``size_bits``."""
+    L = arch.n_levels
     for lv in range(1, L):
         used = 0.0
-        for o in range(3):
-            if KEEP[lv, o] == 1 and present[o] == 1:
-                tb = _footprint(o, x_in[lv], rel, present, window, sh, sw, dh, dw) * arch.op_bits[lv, o]
-                out[o_tile + lv * 3 + o] = tb
+        for o in range(N_OPERANDS):
+            if m.keep[lv, o] == 1 and layer.present[o] == 1:
+                tb = _footprint(o, x_in[lv], layer) * arch.op_bits[lv, o]
+                tile_bits[lv, o] = tb
                 if arch.part_bits[lv, o] > 0:
                     if tb > arch.part_bits[lv, o]:
-                        out[O_REASON] = 3
-                        return inf
+                        return R_CAPACITY
                 else:
                     used += tb
         if used > arch.size_bits[lv]:
-            out[O_REASON] = 3
-            return inf
-    # ---- compute cycles ----
+            return R_CAPACITY
+    return R_VALID
+
+
+@njit(nrt=False, inline=True)
+def _compute_cycles(T, L):
+    """(compute, folds): compute = Π of all temporal factors (cycles with every MAC lane busy each
+    cycle); folds = Π of the temporal factors above the innermost level (how often the PE array is
+    reloaded — the folds of SCALE-Sim, Samajdar et al., ISPASS 2020)."""
     compute = 1.0
     folds = 1.0
     for lv in range(L):
-        for d in range(8):
+        for d in range(N_DIMS):
             compute *= T[lv, d]
             if lv < L - 1:
                 folds *= T[lv, d]
-    # ---- accesses ----
+    return compute, folds
+
+
+@njit(nrt=False, inline=True)
+def _fills(o, b, rel, T, ORD):
+    """(fills, distinct) of child level ``b`` for operand ``o`` (per instance).
+
+    Timeloop's refill rule (Parashar et al., ISPASS 2019): walking the temporal loops above b from the
+    outermost down, fills = Π of the factors of every loop down to and including the innermost loop
+    relevant to ``o`` — irrelevant loops inside it reuse the resident tile (stationarity).  distinct = Π
+    of the relevant factors alone: fills − distinct of an output's fills revisit a tile (psum read-back)."""
+    fills = 1.0
+    distinct = 1.0
+    found = False
+    for lv in range(b - 1, -1, -1):
+        for j in range(N_DIMS - 1, -1, -1):
+            d = ORD[lv, j]
+            f = T[lv, d]
+            if f == 1:
+                continue
+            if rel[o, d] == 1:
+                found = True
+                distinct *= f
+            if found:
+                fills *= f
+    return fills, distinct
+
+
+@njit(nrt=False, inline=True)
+def _pair_union(o, a, b, layer, m, x_in, x_u):
+    """(union, between) for operand ``o`` and the pair parent ``a`` → child ``b``.
+
+    between = Π_d of the spatial factors of fan-outs a+1..b (children per parent instance); union =
+    values the children of one parent instance hold together (multicast / spatial-reduction footprint):
+    footprint of x_u = x_in[b] × those factors (written into ``x_u``); for a convolution's inputs whose
+    children see non-contiguous output/filter indices (:func:`_strided`) the rows × cols are counted
+    exactly (:func:`_strided_window_union`) — Eyeriss' diagonal ifmap reuse across PE rows (Chen et al.,
+    ISCA 2016)."""
+    T, SX, SY = m.temporal, m.spatial_x, m.spatial_y
+    between = 1.0
+    for d in range(N_DIMS):
+        sp = 1
+        for f in range(a + 1, b + 1):
+            sp *= SX[f, d] * SY[f, d]
+        x_u[d] = x_in[b, d] * sp
+        between *= sp
+    union = _footprint(o, x_u, layer)
+    if o == OP_INPUTS and layer.window == 1 and b - a > 1 and _strided(a, b, T, SX, SY):
+        union = _strided_window_union(a, b, x_in, T, SX, SY, layer)
+        for d in range(WINDOW_DIMS_START):
+            if layer.rel[o, d] == 1:
+                union *= x_u[d]
+    return union, between
+
+
+@njit(nrt=False, inline=True)
+def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes):
+    """Accesses of operand ``o`` between parent level ``a`` and child ``b`` (the next level below a that
+    keeps o; b = L is the MACs, a 1-value tile).  Adds into ``reads`` / ``writes`` (L, 3), values.
+
+    Timeloop's tile / fill model (Parashar et al., ISPASS 2019): child_total = fills · tile · inst[b]
+    values are delivered to all children.  Read-only operands: the parent reads fills · union · inst[a]
+    with multicast (one read serves every child that needs the value), child_total without.  Outputs flow
+    up: each fill is drained to the parent (reduced across the children by the NoC with spatial
+    reduction, else one read-modify-write per child), and every fill but the first visit of a tile
+    (fills − distinct) reads the partial sum back down.
+
+    Returns (noc_bits, fill_cycles, psum_drains): bits crossing a fan-out of more than one instance;
+    cycles for the parent to deliver the first tile (prologue; epilogue for outputs) at its read (write)
+    bandwidth; and for outputs at or below the PE array, fills · tile psum drains per PE (else -1)."""
+    L = arch.n_levels
+    fills, distinct = _fills(o, b, layer.rel, m.temporal, m.order)
+    tile = _footprint(o, x_in[b], layer) if b < L else 1.0
+    union, between = _pair_union(o, a, b, layer, m, x_in, x_u)
+    child_total = fills * tile * inst[b]  # values delivered to (or drained from) all children
+    psum_drains = -1.0
+    if o != OP_OUTPUTS:
+        parent_reads = fills * union * inst[a] if arch.multicast == 1 else child_total
+        reads[a, o] += parent_reads
+        if b < L:
+            writes[b, o] += child_total
+    else:
+        if arch.spatial_reduction == 1:
+            upd = fills * union * inst[a]
+            extra_rmw = 0.0
+        else:
+            upd = child_total
+            extra_rmw = child_total - fills * union * inst[a]
+        back = (fills - distinct) * (union if arch.spatial_reduction == 1 else tile * between) * inst[a]
+        writes[a, o] += upd
+        reads[a, o] += back + extra_rmw
+        if b < L:
+            reads[b, o] += child_total  # drain reads
+            writes[b, o] += (fills - distinct) * tile * inst[b]  # psums read back down
+        if b >= arch.pe_level:
+            psum_drains = fills * tile
+    noc_bits = 0.0
+    for f in range(a + 1, b + 1):
+        if arch.fanout_x[f] * arch.fanout_y[f] > 1:
+            noc_bits = child_total * arch.op_bits[min(b, L - 1), o]
+    fill_cycles = 0.0
+    if b < L:
+        rbw = arch.read_bw[a] if o != OP_OUTPUTS else arch.write_bw[a]
+        fill_cycles = union * arch.op_bits[a, o] / rbw
+    return noc_bits, fill_cycles, psum_drains
+
+
+@njit(nrt=False)
+def _accesses(layer, arch, m, x_in, inst, x_u, reads, writes):
+    """Reads and writes of every level and operand (into ``reads`` / ``writes``), summed over the
+    (parent, child) pairs of the levels that keep each operand (bypassing levels are skipped) — see
+    :func:`_pair_accesses`.  Returns (noc_bits, fill_cycles, psum_drains_per_pe)."""
+    L = arch.n_levels
     noc_bits = 0.0
     fill_cycles = 0.0
     psum_drains_per_pe = 0.0
-    for o in range(3):
-        if present[o] == 0:
+    for o in range(N_OPERANDS):
+        if layer.present[o] == 0:
             continue
-        a = 0
+        a = np.int64(0)  # int64, not Literal[int](0): callees compile once
         for b in range(1, L + 1):
-            if b < L and KEEP[b, o] == 0:
+            if b < L and m.keep[b, o] == 0:
                 continue
-            # --- pair (a, b): fills of child b per instance ---
-            fills = 1.0
-            distinct = 1.0
-            found = False
-            for lv in range(b - 1, -1, -1):
-                for j in range(7, -1, -1):
-                    d = ORD[lv, j]
-                    f = T[lv, d]
-                    if f == 1:
-                        continue
-                    if rel[o, d] == 1:
-                        found = True
-                        distinct *= f
-                    if found:
-                        fills *= f
-            if b < L:
-                tile = _footprint(o, x_in[b], rel, present, window, sh, sw, dh, dw)
-            else:
-                tile = 1.0
-            between = 1.0
-            for d in range(8):
-                sp = 1
-                for f in range(a + 1, b + 1):
-                    sp *= SX[f, d] * SY[f, d]
-                x_u[d] = x_in[b, d] * sp
-                between *= sp
-            union = _footprint(o, x_u, rel, present, window, sh, sw, dh, dw)
-            if o == 1 and window == 1 and b - a > 1 and _strided(a, b, T, SX, SY):
-                union = _strided_window_union(a, b, x_in, T, SX, SY, sh, sw, dh, dw)
-                for d in range(4):
-                    if rel[o, d] == 1:
-                        union *= x_u[d]
-            child_total = fills * tile * inst[b]  # values delivered to (or drained from) all children
-            if o < 2:
-                parent_reads = fills * union * inst[a] if arch.multicast == 1 else child_total
-                out[o_rd + a * 3 + o] += parent_reads
-                if b < L:
-                    out[o_wr + b * 3 + o] += child_total
-            else:
-                if arch.spatial_reduction == 1:
-                    upd = fills * union * inst[a]
-                    extra_rmw = 0.0
-                else:
-                    upd = child_total
-                    extra_rmw = child_total - fills * union * inst[a]
-                back = (fills - distinct) * (union if arch.spatial_reduction == 1 else tile * between) * inst[a]
-                out[o_wr + a * 3 + o] += upd
-                out[o_rd + a * 3 + o] += back + extra_rmw
-                if b < L:
-                    out[o_rd + b * 3 + o] += child_total  # drain reads
-                    out[o_wr + b * 3 + o] += (fills - distinct) * tile * inst[b]  # psums read back down
-                if b >= pe:
-                    psum_drains_per_pe = fills * tile
-            # NoC: values crossing a fan-out of more than one instance
-            crosses = False
-            for f in range(a + 1, b + 1):
-                if arch.fanout_x[f] * arch.fanout_y[f] > 1:
-                    crosses = True
-            if crosses:
-                noc_bits += child_total * arch.op_bits[min(b, L - 1), o]
-            # prologue: the first tile of every child arrives before compute starts (epilogue for outputs)
-            if b < L:
-                rbw = arch.read_bw[a] if o < 2 else arch.write_bw[a]
-                fill_cycles += union * arch.op_bits[a, o] / rbw
+            noc, fill, drains = _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes)
+            if drains >= 0.0:
+                psum_drains_per_pe = drains
+            noc_bits += noc
+            fill_cycles += fill
             a = b
-    # ---- latency ----
+    return noc_bits, fill_cycles, psum_drains_per_pe
+
+
+@njit(nrt=False, inline=True)
+def _array_overheads(layer, arch, m, folds, psum_drains_per_pe):
+    """(accum, fold) cycles on top of the compute cycles.
+
+    accum: arrays whose PEs add forwarded partial sums with their own adder (Eyeriss' row-stationary
+    vertical psum accumulation, Chen et al., JSSC 2017) spend psum_acc_cycles per psum drain of a PE when
+    reduction dims are unrolled across the PE array.  fold: systolic arrays pay per fold
+    fold_rows_coef·rows + fold_cols_coef·cols + fold_const (+ layer_const once) of fill and drain —
+    SCALE-Sim's 2R + C − 2 (ws / is) or R + C − 2 (os) per fold, −1 per layer (Samajdar et al., ISPASS
+    2020; :mod:`accel.systolic`)."""
+    L = arch.n_levels
+    pe = arch.pe_level
+    SX, SY = m.spatial_x, m.spatial_y
     red_spatial = 1.0
     if pe <= L:
-        for d in range(8):
-            if rel[2, d] == 0:
+        for d in range(N_DIMS):
+            if layer.rel[OP_OUTPUTS, d] == 0:
                 red_spatial *= SX[pe, d] * SY[pe, d]
     accum = 0.0
-    if arch.psum_acc_cycles > 0 and red_spatial > 1 and present[2] == 1:
+    if arch.psum_acc_cycles > 0 and red_spatial > 1 and layer.present[OP_OUTPUTS] == 1:
         accum = arch.psum_acc_cycles * psum_drains_per_pe
     fold = 0.0
-    if arch.systolic == 1 and is_mac == 1:
+    if arch.systolic == 1 and layer.is_mac == 1:
         fold = folds * (arch.fold_rows_coef * arch.fanout_y[pe] + arch.fold_cols_coef * arch.fanout_x[pe]
                         + arch.fold_const) + arch.layer_const
-        fill_cycles = 0.0  # the per-fold model already contains the array's fill and drain
-    busy = compute + accum + fold
+    return accum, fold
+
+
+@njit(nrt=False, inline=True)
+def _bandwidth_bound(arch, inst, reads, writes, bw_cycles, busy):
+    """max(busy, every level's bandwidth time); writes ``bw_cycles`` (L,).  A level's time is its
+    per-instance read (and write) bits over its bandwidth (shared port: (r + w) / read_bw, else
+    max(r / read_bw, w / write_bw)); double buffering overlaps transfers with compute, so only the excess
+    over ``busy`` stalls (Timeloop, Parashar et al., ISPASS 2019)."""
     worst = busy
-    for lv in range(L):
+    for lv in range(arch.n_levels):
         r = 0.0
         w = 0.0
-        for o in range(3):
-            r += out[o_rd + lv * 3 + o] * arch.op_bits[lv, o]
-            w += out[o_wr + lv * 3 + o] * arch.op_bits[lv, o]
+        for o in range(N_OPERANDS):
+            r += reads[lv, o] * arch.op_bits[lv, o]
+            w += writes[lv, o] * arch.op_bits[lv, o]
         ninst = inst[lv]
         if arch.shared_port[lv] == 1:
             cyc = (r + w) / ninst / arch.read_bw[lv]
         else:
             cyc = max(r / ninst / arch.read_bw[lv], w / ninst / arch.write_bw[lv])
-        out[o_bw + lv] = cyc
+        bw_cycles[lv] = cyc
         if cyc > worst:
             worst = cyc
-    latency = worst + fill_cycles
-    # ---- energy ----
+    return worst
+
+
+@njit(nrt=False, inline=True)
+def _energy(layer, arch, reads, writes, energy, noc_bits, real_points, latency):
+    """(total, noc, mac, static) energy in pJ; writes ``energy`` (L, 3).  Per level and operand
+    (reads · read_e_bit + writes · write_e_bit) · op_bits; NoC bits · noc_e_bit; real MACs (or ops) ·
+    energy per MAC (op); static power (mW) × latency (cycles / clock_hz)."""
     e = 0.0
-    for lv in range(L):
-        for o in range(3):
-            el = (out[o_rd + lv * 3 + o] * arch.read_e_bit[lv] + out[o_wr + lv * 3 + o] * arch.write_e_bit[lv]) \
-                * arch.op_bits[lv, o]
-            out[o_en + lv * 3 + o] = el
+    for lv in range(arch.n_levels):
+        for o in range(N_OPERANDS):
+            el = (reads[lv, o] * arch.read_e_bit[lv] + writes[lv, o] * arch.write_e_bit[lv]) * arch.op_bits[lv, o]
+            energy[lv, o] = el
             e += el
     noc_e = noc_bits * arch.noc_e_bit
-    mac_e = real_points * (arch.mac_energy_pj if is_mac == 1 else arch.op_energy_pj)
+    mac_e = real_points * (arch.mac_energy_pj if layer.is_mac == 1 else arch.op_energy_pj)
     static_e = arch.static_power_mw * 1e-3 * latency / arch.clock_hz * 1e12
     e += noc_e + mac_e + static_e
+    return e, noc_e, mac_e, static_e
+
+
+@njit(nrt=False)
+def _evaluate_into(layer, arch, m, out, scr):
+    """Cost of one mapping: fills the record ``out`` (:mod:`accel.layout`) and returns the latency in
+    cycles, or inf (with the reason code at O_REASON) if the mapping is invalid.
+
+    ``layer`` LayerArrays, ``arch`` ArchArrays, ``m`` MappingArrays, ``scr`` Scratch (see each).  Units:
+    cycles, pJ, bits; access counts in values.  Latency = max(compute + accum + fold, every level's
+    bandwidth time) + fill/drain; energy = accesses + NoC + MACs + static (see the module docstring).
+    """
+    L = arch.n_levels
+    bw_cycles, reads, writes, energy, tile_bits = record_blocks(out, L)
+    out[:] = 0.0
+    out[O_LATENCY] = np.inf
+    out[O_ENERGY] = np.inf
+    real_points = 1.0
+    for d in range(N_DIMS):
+        real_points *= layer.bounds[d]
+    out[O_POINTS] = real_points
+    reason, padded = _coverage(layer, arch, m)
+    if reason == R_VALID:
+        reason = _dataflow_rules(layer, arch, m)
+    if reason == R_VALID:
+        _inner_extents(L, m, scr.x_in, scr.inst)
+        reason = _capacity(layer, arch, m, scr.x_in, tile_bits)
+    if reason != R_VALID:
+        out[O_REASON] = reason
+        return np.inf
+    compute, folds = _compute_cycles(m.temporal, L)
+    noc_bits, fill_cycles, psum_drains_per_pe = _accesses(layer, arch, m, scr.x_in, scr.inst, scr.x_u, reads,
+                                                          writes)
+    accum, fold = _array_overheads(layer, arch, m, folds, psum_drains_per_pe)
+    if arch.systolic == 1 and layer.is_mac == 1:
+        fill_cycles = 0.0  # the per-fold model already contains the array's fill and drain
+    worst = _bandwidth_bound(arch, scr.inst, reads, writes, bw_cycles, compute + accum + fold)
+    latency = worst + fill_cycles
+    e, noc_e, mac_e, static_e = _energy(layer, arch, reads, writes, energy, noc_bits, real_points, latency)
+    inst = scr.inst
     total_macs = 1.0
     for f in range(1, L + 1):
         total_macs *= arch.fanout_x[f] * arch.fanout_y[f]
+    pe = arch.pe_level
     out[O_LATENCY] = latency
     out[O_COMPUTE] = compute
     out[O_ACCUM] = accum
@@ -464,77 +621,10 @@ def _evaluate_into(bounds, rel, present, sh, sw, dh, dw, window, is_mac, arch, T
     return latency
 
 
-@njit
-def _objective(out, objective):
-    """0 latency, 1 energy, 2 EDP (cycles × pJ)."""
-    if out[O_VALID] == 0.0:
-        return np.inf
-    if objective == 0:
-        return out[O_LATENCY]
-    if objective == 1:
-        return out[O_ENERGY]
-    return out[O_LATENCY] * out[O_ENERGY]
-
-
-# The mapper's batch evaluation lives here, next to the kernel it calls: numba's on-disk cache only
-# notices edits to the file that defines a cached function, so a caller in another module could keep a
-# stale copy of _evaluate_into.  Genomes are the mapper's encoding (mapper.mapspace).
-@njit
-def _decode(g, spx, spy, splits, orders, keeps, L, T, SX, SY, ORD, KEEP):
-    """Genome → mapping arrays (written into T, SX, SY, ORD, KEEP)."""
-    s = g[0]
-    for f in range(L + 1):
-        for d in range(8):
-            SX[f, d] = spx[s, f, d]
-            SY[f, d] = spy[s, f, d]
-    for d in range(8):
-        k = g[1 + d]
-        for lv in range(L):
-            T[lv, d] = splits[s, d, k, lv]
-    for lv in range(L):
-        o = g[9 + lv]
-        for j in range(8):
-            ORD[lv, j] = orders[o, j]
-    v = g[9 + L]
-    for lv in range(L):
-        for o in range(3):
-            KEEP[lv, o] = keeps[v, lv, o]
-
-
-def _eval_genomes_impl(G, bounds, rel, present, sh, sw, dh, dw, window, is_mac, arch, spx, spy, splits, orders,
-                       keeps, objective, result, reason):
-    """Objective (inf if invalid) and reason code for each genome row of G."""
-    L = arch.n_levels
-    n = O_BASE + 13 * L
-    B = G.shape[0]
-    chunk = 256  # scratch is allocated once per chunk, not per genome
-    for c in prange((B + chunk - 1) // chunk):
-        T = np.empty((L, 8), dtype=np.int64)
-        SX = np.empty((L + 1, 8), dtype=np.int64)
-        SY = np.empty((L + 1, 8), dtype=np.int64)
-        ORD = np.empty((L, 8), dtype=np.int64)
-        KEEP = np.empty((L, 3), dtype=np.int64)
-        buf = np.empty(n)
-        x_in = np.empty((L + 1, 8), dtype=np.int64)
-        inst = np.empty(L + 1)
-        x_u = np.empty(8, dtype=np.int64)
-        for i in range(c * chunk, min(B, (c + 1) * chunk)):
-            _decode(G[i], spx, spy, splits, orders, keeps, L, T, SX, SY, ORD, KEEP)
-            _evaluate_into(bounds, rel, present, sh, sw, dh, dw, window, is_mac, arch, T, SX, SY, ORD, KEEP, buf,
-                           x_in, inst, x_u)
-            result[i] = _objective(buf, objective)
-            reason[i] = buf[O_REASON]
-
-
-_eval_genomes_serial, _eval_genomes_parallel = jit_pair(_eval_genomes_impl)
-
-OBJECTIVES = {"latency": 0, "energy": 1, "edp": 2}
-
-
 # ---- public API --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Mapping:
-    """A mapping of one layer onto an accelerator (numpy arrays; see :func:`_evaluate_into` for shapes)."""
+    """A mapping of one layer onto an accelerator (numpy arrays; see :class:`MappingArrays` for shapes)."""
 
     temporal: np.ndarray  # (L, 8)
     spatial_x: np.ndarray  # (L+1, 8)
@@ -548,7 +638,7 @@ class Mapping:
         for lv, name in enumerate(names):
             loops = [f"{DIMS[d]}{int(self.temporal[lv, d])}" for d in self.order[lv] if self.temporal[lv, d] > 1]
             entry = {"temporal": " ".join(loops) or "-",
-                     "keeps": [OPERANDS[o] for o in range(3) if self.keep[lv, o]]}
+                     "keeps": [OPERANDS[o] for o in range(N_OPERANDS) if self.keep[lv, o]]}
             sx = {DIMS[d]: int(self.spatial_x[lv, d]) for d in range(N_DIMS) if self.spatial_x[lv, d] > 1}
             sy = {DIMS[d]: int(self.spatial_y[lv, d]) for d in range(N_DIMS) if self.spatial_y[lv, d] > 1}
             if lv > 0 and (sx or sy):
@@ -587,10 +677,9 @@ class Mapping:
         return "\n".join(lines)
 
 
-def mapping_arrays(m: Mapping) -> tuple[np.ndarray, ...]:
-    return (np.ascontiguousarray(m.temporal, dtype=np.int64), np.ascontiguousarray(m.spatial_x, dtype=np.int64),
-            np.ascontiguousarray(m.spatial_y, dtype=np.int64), np.ascontiguousarray(m.order, dtype=np.int64),
-            np.ascontiguousarray(m.keep, dtype=np.int64))
+def mapping_arrays(m: Mapping) -> MappingArrays:
+    return MappingArrays(*(np.ascontiguousarray(v, dtype=np.int64)
+                           for v in (m.temporal, m.spatial_x, m.spatial_y, m.order, m.keep)))
 
 
 @dataclass
@@ -626,7 +715,8 @@ class CostRecord:
 
 def check_mapping(layer: Layer, arch: Arch, m: Mapping) -> None:
     L = arch.arrays.n_levels
-    expect = {"temporal": (L, 8), "spatial_x": (L + 1, 8), "spatial_y": (L + 1, 8), "order": (L, 8), "keep": (L, 3)}
+    expect = {"temporal": (L, N_DIMS), "spatial_x": (L + 1, N_DIMS), "spatial_y": (L + 1, N_DIMS), "order": (L, N_DIMS),
+              "keep": (L, N_OPERANDS)}
     for k, shape in expect.items():
         v = np.asarray(getattr(m, k))
         if v.shape != shape:
@@ -634,7 +724,7 @@ def check_mapping(layer: Layer, arch: Arch, m: Mapping) -> None:
     if (np.asarray(m.temporal) < 1).any() or (np.asarray(m.spatial_x) < 1).any() or (np.asarray(m.spatial_y) < 1).any():
         raise ValueError("mapping factors must be >= 1")
     for lv in range(L):
-        if sorted(np.asarray(m.order[lv]).tolist()) != list(range(8)):
+        if sorted(np.asarray(m.order[lv]).tolist()) != list(range(N_DIMS)):
             raise ValueError(f"mapping.order[{lv}] is not a permutation of the 8 dims")
 
 
@@ -643,12 +733,9 @@ def evaluate(layer: Layer, arch: Arch, m: Mapping) -> CostRecord:
     check_mapping(layer, arch, m)
     if arch.arrays.im2col:
         layer = lower_im2col(layer)
-    la = compile_layer(layer)
-    a = arch.arrays
-    L = a.n_levels
-    out = np.zeros(out_size(L))
-    _evaluate_into(la.bounds, la.rel, la.present, la.stride_h, la.stride_w, la.dil_h, la.dil_w, la.window,
-                   la.is_mac, a, *mapping_arrays(m), out, *scratch(L))
+    L = arch.arrays.n_levels
+    out = np.zeros(record_size(L))
+    _evaluate_into(compile_layer(layer), arch.arrays, mapping_arrays(m), out, scratch(L))
     return record_from_raw(out, arch)
 
 
@@ -656,11 +743,10 @@ def record_from_raw(out: np.ndarray, arch: Arch) -> CostRecord:
     a = arch.arrays
     L = a.n_levels
     names = arch.level_names
-    o_bw, o_rd = O_BASE, O_BASE + L
-    o_wr, o_en, o_tile = o_rd + 3 * L, o_rd + 6 * L, o_rd + 9 * L
+    bw, reads, writes, energy, tile_bits = record_blocks(out, L)
 
-    def per(off):
-        return {names[lv]: {OPERANDS[o]: float(out[off + lv * 3 + o]) for o in range(3)} for lv in range(L)}
+    def per(block):
+        return {names[lv]: {OPERANDS[o]: float(block[lv, o]) for o in range(N_OPERANDS)} for lv in range(L)}
 
     valid = bool(out[O_VALID])
     busy = out[O_COMPUTE] + out[O_ACCUM] + out[O_FOLD]
@@ -670,11 +756,11 @@ def record_from_raw(out: np.ndarray, arch: Arch) -> CostRecord:
         valid=valid, reason=REASONS[int(out[O_REASON])], latency_cycles=lat, latency_s=lat / a.clock_hz,
         compute_cycles=float(out[O_COMPUTE]), accumulate_cycles=float(out[O_ACCUM]),
         fold_overhead_cycles=float(out[O_FOLD]), fill_drain_cycles=float(out[O_FILL]),
-        stall_cycles={names[lv]: float(max(0.0, out[o_bw + lv] - busy)) for lv in range(L)} if valid else {},
-        bandwidth_cycles={names[lv]: float(out[o_bw + lv]) for lv in range(L)},
+        stall_cycles={names[lv]: float(max(0.0, bw[lv] - busy)) for lv in range(L)} if valid else {},
+        bandwidth_cycles={names[lv]: float(bw[lv]) for lv in range(L)},
         energy_pj=float(out[O_ENERGY]), mac_energy_pj=float(out[O_MAC_E]), noc_energy_pj=float(out[O_NOC_E]),
-        static_energy_pj=float(out[O_STATIC_E]), energy_breakdown_pj=per(o_en), reads=per(o_rd), writes=per(o_wr),
-        tile_bits=per(o_tile), spatial_utilization=float(out[O_SPATIAL_UTIL]),
+        static_energy_pj=float(out[O_STATIC_E]), energy_breakdown_pj=per(energy), reads=per(reads), writes=per(writes),
+        tile_bits=per(tile_bits), spatial_utilization=float(out[O_SPATIAL_UTIL]),
         utilization=float(out[O_POINTS] / (lat * peak)) if valid and lat > 0 else 0.0,
         active_pes=int(out[O_ACTIVE_PES]), active_macs=int(out[O_ACTIVE_MACS]),
         padded_points_ratio=float(out[O_PAD_RATIO]), points=float(out[O_POINTS]), raw=out.copy())

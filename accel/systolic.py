@@ -78,7 +78,6 @@ Stall Cycles.
 
 from __future__ import annotations
 
-import math
 
 __all__ = [
     "DATAFLOWS",

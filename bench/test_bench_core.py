@@ -20,6 +20,7 @@ from accel.arch import load_arch
 from mapper.network import NetworkEvaluator
 from accel.workload import parse_layer_spec
 from accel.zoo import get_network
+from mapper.genome import random_genomes
 from mapper.mapspace import build_mapspace
 from mapper.search import _Evaluator, search_mapping
 
@@ -34,15 +35,7 @@ def eyeriss():
 
 def _random_genomes(ms, n, seed=0):
     rng = np.random.default_rng(seed)
-    L = ms.arch.arrays.n_levels
-    G = np.empty((n, ms.genome_len), dtype=np.int64)
-    G[:, 0] = rng.integers(0, len(ms.spatial_x), n)
-    for d in range(8):
-        G[:, 1 + d] = (rng.random(n) * ms.nsplits[G[:, 0], d]).astype(np.int64)
-    for lv in range(L):
-        G[:, 9 + lv] = rng.integers(0, len(ms.orders), n)
-    G[:, 9 + L] = rng.integers(0, len(ms.keeps), n)
-    return G
+    return random_genomes(ms, rng.integers(0, len(ms.spatial_x), n), rng)
 
 
 @pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])

@@ -1,6 +1,6 @@
 """Mapspace of one layer on one accelerator, encoded for fast numba search.
 
-A mapping is chosen by a small integer *genome*:
+A mapping is chosen by a small integer *genome* (layout and decoding: :mod:`mapper.genome`):
 
     [spatial candidate s, split index for each of the 8 dims, loop-order index for each level, keep variant]
 
@@ -31,8 +31,9 @@ from typing import NamedTuple
 import numpy as np
 
 from accel.arch import Arch
-from accel.cost import compile_layer, lower_im2col
+from accel.cost import lower_im2col
 from accel.workload import DIMS, N_DIMS, Layer
+from mapper.genome import genome_len
 
 
 def divisors(n: int) -> list[int]:
@@ -87,7 +88,7 @@ class MapSpace:
 
     @property
     def genome_len(self) -> int:
-        return 1 + N_DIMS + self.arch.arrays.n_levels + 1
+        return genome_len(self.arch.arrays.n_levels)
 
     def size(self) -> int:
         """Number of distinct genomes (mappings) in this encoded mapspace."""

@@ -14,12 +14,15 @@ import numpy as np
 
 from accel._jit import njit
 from accel.arch import Arch
-from accel.cost import (OBJECTIVES, REASONS, CostRecord, Mapping, _decode, _eval_genomes_parallel,
-                        _eval_genomes_serial, _evaluate_into, compile_layer, evaluate, out_size, record_from_raw, scratch)
-from accel.workload import Layer
+from accel.cost import (CostRecord, Mapping, _evaluate_into, compile_layer, evaluate, mapping_arrays,
+                        record_from_raw, scratch)
+from accel.layout import REASONS, R_VALID, record_size
+from accel.workload import N_DIMS, Layer
+from mapper.genome import (G_ORDER, G_SPATIAL, G_SPLIT, OBJECTIVES, decode_genome, eval_genomes, genome_keep,
+                           mapspace_arrays, random_genomes, serial_work)
 from mapper.mapspace import MapSpace, NoValidMapping, build_mapspace
 
-
+genome_to_mapping = decode_genome  # the name this module has always exported
 
 
 @njit
@@ -27,15 +30,15 @@ def _enumerate(s, nsplits, n_orders, n_keeps, L, start, count, G):
     """Genomes start … start+count-1 of spatial candidate s in mixed radix (fills G[:count])."""
     for i in range(count):
         idx = start + i
-        G[i, 0] = s
-        for d in range(8):
+        G[i, G_SPATIAL] = s
+        for d in range(N_DIMS):
             r = nsplits[s, d]
-            G[i, 1 + d] = idx % r
+            G[i, G_SPLIT + d] = idx % r
             idx //= r
         for lv in range(L):
-            G[i, 9 + lv] = idx % n_orders
+            G[i, G_ORDER + lv] = idx % n_orders
             idx //= n_orders
-        G[i, 9 + L] = idx % n_keeps
+        G[i, genome_keep(L)] = idx % n_keeps
 
 
 SCAN_LIMIT = 160  # dims with at most this many split choices are scanned completely in each round
@@ -47,19 +50,20 @@ def _neighbours(best, nsplits, n_orders, n_keeps, L, rng_u, G):
     SCAN_LIMIT choices (else ±1, ±2 and random jumps), every order of every level, every keep variant.
     Returns the number of rows written into G."""
     m = 0
-    s = best[0]
+    s = best[G_SPATIAL]
+    keep = genome_keep(L)
     glen = best.shape[0]
-    for d in range(8):
+    for d in range(N_DIMS):
         r = nsplits[s, d]
         if r <= 1:
             continue
-        cur = best[1 + d]
+        cur = best[G_SPLIT + d]
         if r <= SCAN_LIMIT:
             for v in range(r):
                 if v != cur:
                     for j in range(glen):
                         G[m, j] = best[j]
-                    G[m, 1 + d] = v
+                    G[m, G_SPLIT + d] = v
                     m += 1
             continue
         for delta in (-2, -1, 1, 2):
@@ -67,27 +71,27 @@ def _neighbours(best, nsplits, n_orders, n_keeps, L, rng_u, G):
             if 0 <= v < r:
                 for j in range(glen):
                     G[m, j] = best[j]
-                G[m, 1 + d] = v
+                G[m, G_SPLIT + d] = v
                 m += 1
         for t in range(12):
             v = int(rng_u[(d * 12 + t) % rng_u.shape[0]] * r)
             if v != cur:
                 for j in range(glen):
                     G[m, j] = best[j]
-                G[m, 1 + d] = v
+                G[m, G_SPLIT + d] = v
                 m += 1
     for lv in range(L):
         for o in range(n_orders):
-            if o != best[9 + lv]:
+            if o != best[G_ORDER + lv]:
                 for j in range(glen):
                     G[m, j] = best[j]
-                G[m, 9 + lv] = o
+                G[m, G_ORDER + lv] = o
                 m += 1
     for v in range(n_keeps):
-        if v != best[9 + L]:
+        if v != best[keep]:
             for j in range(glen):
                 G[m, j] = best[j]
-            G[m, 9 + L] = v
+            G[m, keep] = v
             m += 1
     return m
 
@@ -121,19 +125,14 @@ class SearchResult:
 
 class _Evaluator:
     def __init__(self, ms: MapSpace, objective: str, parallel: bool):
-        la = compile_layer(ms.layer)
-        self.args = (la.bounds, la.rel, la.present, la.stride_h, la.stride_w, la.dil_h, la.dil_w, la.window,
-                     la.is_mac, ms.arch.arrays, ms.spatial_x, ms.spatial_y, ms.splits, ms.orders, ms.keeps,
-                     OBJECTIVES[objective])
-        self.fn = _eval_genomes_parallel if parallel else _eval_genomes_serial
+        self.args = (compile_layer(ms.layer), ms.arch.arrays, mapspace_arrays(ms), OBJECTIVES[objective])
+        self.work = None if parallel else serial_work(ms.arch.arrays.n_levels)
         self.count = 0
         self.valid = 0
         self.reasons = np.zeros(len(REASONS), dtype=np.int64)
 
     def __call__(self, G: np.ndarray) -> np.ndarray:
-        res = np.empty(len(G))
-        reason = np.empty(len(G))
-        self.fn(G, *self.args, res, reason)
+        res, reason = eval_genomes(G, *self.args, self.work)
         self.count += len(G)
         ok = np.isfinite(res)
         self.valid += int(ok.sum())
@@ -148,8 +147,8 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
 
     Mapspaces with at most ``exhaustive_limit`` genomes are enumerated completely (guaranteed optimum of
     the encoded space); larger ones draw ``samples`` random genomes (spread evenly over the spatial
-    candidates; ``max_spatial`` bounds how many are kept, see :mod:`mapper.mapspace`) and run steepest-descent local search from the ``restarts`` best distinct ones for up to
-    ``rounds`` rounds each.  Raises :class:`NoValidMapping` naming the constraint that ruled everything out.
+    candidates; ``max_spatial`` bounds how many are kept, see :mod:`mapper.mapspace`) and run
+    steepest-descent local search from the ``restarts`` best distinct ones for up to ``rounds`` rounds each.  Raises :class:`NoValidMapping` naming the constraint that ruled everything out.
 
     ``parallel=True`` evaluates each batch with the ``prange`` kernel (same code as the serial one); it
     costs ~4 s more JIT on first use, so networks instead map their layers concurrently on threads
@@ -179,13 +178,7 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
     else:
         rng = np.random.Generator(np.random.PCG64(seed))
         per = max(1, samples // S)
-        G = np.empty((per * S, glen), dtype=np.int64)
-        G[:, 0] = np.repeat(np.arange(S), per)
-        for d in range(8):
-            G[:, 1 + d] = (rng.random(len(G)) * ms.nsplits[G[:, 0], d]).astype(np.int64)
-        for lv in range(L):
-            G[:, 9 + lv] = rng.integers(0, n_orders, len(G))
-        G[:, 9 + L] = rng.integers(0, n_keeps, len(G))
+        G = random_genomes(ms, np.repeat(np.arange(S), per), rng)
         v = ev(G)
         order = np.argsort(v, kind="stable")
         starts = []
@@ -193,12 +186,12 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
         for i in order:  # best genome of each of the best spatial candidates first
             if not np.isfinite(v[i]):
                 break
-            if G[i, 0] not in seen_s:
-                seen_s.add(int(G[i, 0]))
+            if G[i, G_SPATIAL] not in seen_s:
+                seen_s.add(int(G[i, G_SPATIAL]))
                 starts.append(G[i].copy())
             if len(starts) >= restarts:
                 break
-        nb = np.empty((8 * max(SCAN_LIMIT, 16) + L * n_orders + n_keeps + 8, glen), dtype=np.int64)
+        nb = np.empty((N_DIMS * max(SCAN_LIMIT, 16) + L * n_orders + n_keeps + 8, glen), dtype=np.int64)
         for g in starts:
             cur, cur_v = g, ev(g[None, :])[0]
             for _ in range(rounds):
@@ -221,19 +214,8 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
                         valid_evaluations=ev.valid, exhaustive=exhaustive, mapspace_size=size)
 
 
-def genome_to_mapping(ms: MapSpace, g: np.ndarray) -> Mapping:
-    L = ms.arch.arrays.n_levels
-    T = np.empty((L, 8), dtype=np.int64)
-    SX = np.empty((L + 1, 8), dtype=np.int64)
-    SY = np.empty((L + 1, 8), dtype=np.int64)
-    ORD = np.empty((L, 8), dtype=np.int64)
-    KEEP = np.empty((L, 3), dtype=np.int64)
-    _decode(g, ms.spatial_x, ms.spatial_y, ms.splits, ms.orders, ms.keeps, L, T, SX, SY, ORD, KEEP)
-    return Mapping(T, SX, SY, ORD, KEEP)
-
-
 def _why_none(layer: Layer, arch: Arch, reasons: np.ndarray) -> str:
-    counts = {REASONS[i]: int(c) for i, c in enumerate(reasons) if c and i}
+    counts = {REASONS[i]: int(c) for i, c in enumerate(reasons) if c and i != R_VALID}
     if not counts:
         return f"no valid mapping for {layer.name} ({layer.describe()}) on {arch.name}"
     worst = max(counts, key=counts.get)
@@ -244,12 +226,9 @@ def _why_none(layer: Layer, arch: Arch, reasons: np.ndarray) -> str:
 
 def raw_record(ms: MapSpace, g: np.ndarray) -> np.ndarray:
     """Full cost vector of one genome (for tests and benchmarks)."""
-    m = genome_to_mapping(ms, g)
-    out = np.zeros(out_size(ms.arch.arrays.n_levels))
-    la = compile_layer(ms.layer)
-    _evaluate_into(la.bounds, la.rel, la.present, la.stride_h, la.stride_w, la.dil_h, la.dil_w, la.window,
-                   la.is_mac, ms.arch.arrays, m.temporal, m.spatial_x, m.spatial_y, m.order, m.keep, out,
-                   *scratch(ms.arch.arrays.n_levels))
+    L = ms.arch.arrays.n_levels
+    out = np.zeros(record_size(L))
+    _evaluate_into(compile_layer(ms.layer), ms.arch.arrays, mapping_arrays(decode_genome(ms, g)), out, scratch(L))
     return out
 
 
