@@ -19,8 +19,9 @@ import re
 import numpy as np
 
 from accel.arch import Arch
-from accel.cost import REASONS, CostRecord, Mapping, O_BASE, check_mapping, evaluate
+from accel.cost import CostRecord, Mapping, check_mapping, evaluate
 from accel.errors import MappingError
+from accel.layout import R_CAPACITY, REASONS, record_blocks
 from accel.workload import DIM_INDEX, DIMS, OPERANDS, Layer
 
 
@@ -60,9 +61,8 @@ def evaluate_mapping(layer: Layer, arch: Arch, mapping: Mapping) -> CostRecord:
     rec = evaluate(layer, arch, mapping)
     if not rec.valid:
         detail = ""
-        if rec.reason == REASONS[3]:  # the kernel stops at the first level that overflows: its tiles are set
-            o_tile = O_BASE + 10 * L
-            tiles = rec.raw[o_tile:o_tile + 3 * L].reshape(L, 3)
+        if rec.reason == REASONS[R_CAPACITY]:  # the kernel stops at the first level that overflows: its tiles are set
+            tiles = record_blocks(rec.raw, L)[4]
             lv = max(i for i in range(L) if tiles[i].any())
             cfg = arch.config.levels[lv]
             cap = (f"{cfg.size_bytes:g} B" if cfg.size_bytes is not None else
