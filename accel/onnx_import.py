@@ -1108,6 +1108,27 @@ class _Importer:
             return [()]
         return [None] * len(node.output)
 
+    def _window_outputs(self, nname, op, what, spatial, kernel, strides, dil, pads, auto_pad, nsp, ceil) -> list[int]:
+        """Output size per spatial dim (H, W) of a sliding window (conv or pooling), resolving ``auto_pad``
+        (SAME_UPPER / SAME_LOWER / VALID) into explicit ``pads`` [top, left, bottom, right] in place; 1-D
+        layers arrive as 2-D with H = 1 (never padded).  ONNX operator spec, ``window_out_size``'s rule."""
+        outs = []
+        for d in range(2):
+            k, s, dl = kernel[d], strides[d], dil[d]
+            if auto_pad in ("SAME_UPPER", "SAME_LOWER") and not (nsp == 1 and d == 0):
+                pa, pb, o = _same_pads(spatial[d], k, s, dl, auto_pad)
+                pads[d], pads[d + 2] = pa, pb
+            elif auto_pad == "VALID":
+                pads[d] = pads[d + 2] = 0
+                o = window_out_size(spatial[d], k, s, 0, 0, dl, ceil)
+            else:
+                o = window_out_size(spatial[d], k, s, pads[d], pads[d + 2], dl, ceil)
+            if o < 1:
+                raise self.err(nname, op, f"{what} {k} (dilation {dl}) does not fit input {spatial[d]} with "
+                                          f"padding {pads[d]}+{pads[d + 2]}")
+            outs.append(o)
+        return outs
+
     # -- MAC layers -----------------------------------------------------------------------------------
     def _conv(self, node, nname, op, at, ins) -> None:
         x, w = ins[0], ins[1]
@@ -1134,21 +1155,7 @@ class _Importer:
             m = ws[0]
             if ws[1] * group != c_in or m % group:
                 raise self.err(nname, op, f"input channels {c_in} / weight {ws} do not match group={group}")
-            outs = []
-            for d in range(2):
-                k, s, dl = kernel[d], strides[d], dil[d]
-                if auto_pad in ("SAME_UPPER", "SAME_LOWER") and not (nsp == 1 and d == 0):
-                    pa, pb, o = _same_pads(spatial[d], k, s, dl, auto_pad)
-                    pads[d], pads[d + 2] = pa, pb
-                elif auto_pad == "VALID":
-                    pads[d], pads[d + 2] = 0, 0
-                    o = window_out_size(spatial[d], k, s, 0, 0, dl)
-                else:
-                    o = window_out_size(spatial[d], k, s, pads[d], pads[d + 2], dl)
-                if o < 1:
-                    raise self.err(nname, op, f"kernel {k} (dilation {dl}) does not fit input {spatial[d]} with "
-                                              f"padding {pads[d]}+{pads[d + 2]}")
-                outs.append(o)
+            outs = self._window_outputs(nname, op, "kernel", spatial, kernel, strides, dil, pads, auto_pad, nsp, False)
             layer = Layer(nname, "conv", G=group, N=n, K=m // group, C=c_in // group, P=outs[0], Q=outs[1],
                           R=kernel[0], S=kernel[1], stride=(strides[0], strides[1]), dilation=(dil[0], dil[1]),
                           padding=tuple(int(p) for p in pads), source=(nname,))
@@ -1352,20 +1359,7 @@ class _Importer:
         if nsp == 1:
             spatial, kernel, strides, dil = [1] + spatial, [1] + kernel, [1] + strides, [1] + dil
             pads = [0, pads[0], 0, pads[1]]
-        outs = []
-        for d in range(2):
-            k, s, dl = kernel[d], strides[d], dil[d]
-            if auto_pad in ("SAME_UPPER", "SAME_LOWER") and not (nsp == 1 and d == 0):
-                pa, pb, o = _same_pads(spatial[d], k, s, dl, auto_pad)
-                pads[d], pads[d + 2] = pa, pb
-            elif auto_pad == "VALID":
-                pads[d] = pads[d + 2] = 0
-                o = window_out_size(spatial[d], k, s, 0, 0, dl, ceil)
-            else:
-                o = window_out_size(spatial[d], k, s, pads[d], pads[d + 2], dl, ceil)
-            if o < 1:
-                raise self.err(nname, op, f"window {k} does not fit input {spatial[d]}")
-            outs.append(o)
+        outs = self._window_outputs(nname, op, "window", spatial, kernel, strides, dil, pads, auto_pad, nsp, ceil)
         n, c = xs[0], xs[1]
         layer = Layer(nname, POOLS[op], N=n, K=c, P=outs[0], Q=outs[1], R=kernel[0], S=kernel[1],
                       stride=(strides[0], strides[1]), dilation=(dil[0], dil[1]), padding=tuple(pads),
