@@ -363,22 +363,22 @@ def sample_architectures(space, n: int, seed: int) -> list:
 
     Finite spaces (NAS-Bench-201): ``rng.choice(size, n, replace=False)`` indexes :meth:`enumerate` (the
     official index order for NB201, so ``nb201`` draws official indices uniformly without replacement); with
-    ``n >= size`` every arch is returned in enumeration order.  Other spaces: ``space.sample(rng)`` repeated,
+    ``n == size`` every arch is returned in enumeration order.  Other spaces: ``space.sample(rng)`` repeated,
     duplicates skipped, until ``n`` distinct archs (in draw order).  Raises :class:`SpecError` for ``n < 1``,
-    a negative seed, or more archs than a non-enumerable space holds."""
+    a negative seed, or more archs than the space holds."""
     sp = get_space(space) if isinstance(space, str) else space
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise SpecError(f"sample size must be an integer >= 1, got {n!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise SpecError(f"sample seed must be an integer >= 0, got {seed!r}")
+    if n > sp.size:
+        raise SpecError(f"cannot draw {n:,} distinct archs: the {sp.name} space holds {sp.size:,}")
     rng = np.random.Generator(np.random.PCG64(int(seed)))
     if sp.finite:
         archs = sp.enumerate()
-        if n >= len(archs):
+        if n == len(archs):
             return list(archs)
         return [archs[int(i)] for i in rng.choice(len(archs), size=int(n), replace=False)]
-    if n > sp.size:
-        raise SpecError(f"cannot draw {n} distinct archs from the {sp.name} space of {sp.size} archs")
     seen, out = set(), []
     while len(out) < n:
         a = sp.sample(rng)

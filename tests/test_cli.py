@@ -159,9 +159,9 @@ def test_eval_onnx_unsupported_and_bad_files(tmp_path):
     assert r.returncode == 1 and "--input-shape" in r.stderr
 
 
-def test_eval_table_of_an_all_unsupported_graph(tmp_path, capsys):
-    """--allow-unsupported on a graph with no supported operator: a table (not a TypeError), every node
-    listed as costed as zero."""
+def test_eval_of_an_all_unsupported_graph_is_refused(tmp_path, capsys):
+    """--allow-unsupported on a graph with no supported operator: nothing would be costed, so it is an error
+    naming the unsupported node (not a table of zeros, and never a TypeError)."""
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper
 
@@ -170,6 +170,9 @@ def test_eval_table_of_an_all_unsupported_graph(tmp_path, capsys):
     node = helper.make_node("Einsum", ["x", "x"], ["y"], name="only", equation="nchw,nchw->nchw")
     p = tmp_path / "u.onnx"
     onnx.save(helper.make_model(helper.make_graph([node], "g", [x], [y]), opset_imports=[helper.make_opsetid("", 17)]), p)
-    assert main(["eval", str(p), "--hw", EYERISS, "--allow-unsupported"]) == 0
-    out = capsys.readouterr().out
-    assert "only" in out and "unsupported: costed as zero" in out and "total: 0.000 GMACs in 0 layers" in out
+    for fmt in ("table", "json"):
+        assert main(["eval", str(p), "--hw", EYERISS, "--allow-unsupported", "--format", fmt]) == 1
+        err = capsys.readouterr().err
+        assert "nothing to cost" in err and "Traceback" not in err and "TypeError" not in err
+
+

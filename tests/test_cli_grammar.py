@@ -17,7 +17,7 @@ EYERISS = str(ROOT / "configs" / "eyeriss.yaml")
 LAYER = "conv K=8 C=8 P=4 Q=4 R=3 S=3"
 FORBIDDEN = {"--ref-hw", "--hw-space", "--workers", "--threads", "--top-k"}
 RESULT_COMMANDS = {"eval", "map", "nas", "nas-proxies", "nas-predictor", "nas-latency", "sweep", "codesign",
-                   "rankcorr", "plot", "xcheck", "joint"}
+                   "rankcorr", "plot", "xcheck", "joint", "timeloop"}
 MAPPER_COMMANDS = {"eval", "map", "plot", "sweep", "codesign"}
 
 
@@ -138,7 +138,7 @@ def test_option_rules(argv, needle, capsys):
     (["nas-proxies", "--archs", "20000"], "--archs 20000 exceeds the 15,625 archs"),
     (["nas-latency", "--hw", EYERISS, "--measured-hw", EYERISS, "--networks", "20000"], "exceeds the 15,625"),
     (["nas-predictor", "--train", "10000", "--test", "10000"], "exceeds the 15625 archs"),
-    (["xcheck", "--hw", EYERISS, "--space", "nb201", "--sample", "20000"], "--sample 20000 exceeds the 15,625"),
+    (["xcheck", "--hw", EYERISS, "--space", "nb201", "--sample", "20000"], "cannot draw 20,000 distinct archs: the nb201 space holds 15,625"),
 ])
 def test_cross_option_rules(argv, needle, capsys):
     assert main(argv) == 1
