@@ -26,7 +26,8 @@ A config (``version: 1``) describes
     spatial unrolling and the exact factors of other levels, every unconstrained level iterates DIM once;
     ``"<=N"`` = at most N); a dim not listed is free, ``DIM: 1`` forbids the level to iterate it.
     ``permutation: "SRQ"`` (dims inner → outer, as Timeloop writes it) fixes the innermost loops of the level
-    in that order; a partial permutation leaves the dims it omits free above it.
+    in that order (loops of factor 1 do not count); a partial permutation leaves the dims it omits free
+    above it.
   - ``type: spatial``, ``target: LEVEL`` (the fan-out directly above that level's instances), ``pe_array``
     or ``macs`` (the MAC lanes inside a PE) — ``factors`` as above for the spatial factor (x × y, or one axis
     with ``axis: x | y``); ``x: [DIMS]`` / ``y: [DIMS]`` the dims that may unroll on each axis (Timeloop's

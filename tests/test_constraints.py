@@ -69,10 +69,11 @@ def violations(arch, layer: Layer, m: Mapping) -> list[str]:
                     bad = [arch.level_names[k] for k in range(len(names)) if k not in ruled and m.temporal[k, d] > 1]
                     if bad:
                         out.append(f"[{i}] {dname} residual at {c.target} but also iterated at {bad}")
-            if c.permutation:
-                inner = [DIMS[d] for d in m.order[lv][::-1][: len(c.permutation)]]
-                if "".join(inner) != c.permutation:
-                    out.append(f"[{i}] innermost loops at {c.target} are {inner}, not {c.permutation}")
+            if c.permutation:  # loops of factor 1 do not exist: compare the others, inner → outer
+                loops = [DIMS[d] for d in m.order[lv][::-1] if m.temporal[lv, d] > 1]
+                want = [d for d in c.permutation if m.temporal[lv, DIM_INDEX[d]] > 1]
+                if loops[: len(want)] != want:
+                    out.append(f"[{i}] innermost loops at {c.target} are {loops}, not {want}")
             continue
         f = rows[c.target]
         vec = {"x": m.spatial_x[f], "y": m.spatial_y[f], None: sp[f]}[c.axis]
