@@ -182,7 +182,7 @@ def _fanout_rules(cons, f: int, rem: tuple, allow_x: tuple, allow_y: tuple, fixe
     filter (x, y) pairs (axis 2 = the product).  Residual factors become the remaining extent."""
     allow = [list(allow_x), list(allow_y)]
     fixed = [{}, dict(fixed_y or {})]
-    checks = []
+    checks: list[tuple] = []
     for ax in range(3):
         for d in range(N_DIMS):
             n = int(cons.s_exact[f, ax, d]) or (rem[d] if cons.s_resid[f, ax, d] else 0)
@@ -202,6 +202,8 @@ def _fanout_rules(cons, f: int, rem: tuple, allow_x: tuple, allow_y: tuple, fixe
                 fixed[on[0]][d] = n
             checks.append((2, d, "exact", n))
     for a in (0, 1):
+        # a dim the constraint keeps off an axis stays off it, even where a dataflow rule fixes it there
+        checks += [(a, d, "max", 1) for d in range(N_DIMS) if not cons.s_allow[f, a, d]]
         allow[a] = [int(v and w) for v, w in zip(allow[a], cons.s_allow[f, a])]
         for d, n in fixed[a].items():
             if n == 1:
@@ -264,7 +266,9 @@ def _spatial_candidates(layer: Layer, arch: Arch, max_spatial: int, infeasible):
                     used = tuple(u * p for u, p in zip(cand.used, prod))
                     new.append(_Cand(fans, used, _score(bounds, used)))
         if constrained and f in cons.s_paths and not new:
-            raise NoValidMapping(_unsat(layer, arch, cons.s_paths[f], "no spatial unrolling satisfies it"))
+            note = "" if not is_pe or arch.config.dataflow.preset == "unconstrained" else \
+                f" (with the {arch.config.dataflow.preset} dataflow rules)"
+            raise NoValidMapping(_unsat(layer, arch, cons.s_paths[f], f"no spatial unrolling satisfies it{note}"))
         if constrained and f == rows[-1]:
             new = _feasible_only(new, infeasible, layer, arch)
         if not new:
@@ -493,7 +497,9 @@ def _build_mapspace(layer: Layer, arch: Arch, max_spatial: int, max_splits: int)
         for d in range(N_DIMS):
             rem = -(-bounds[d] // used[d])
             if rules[d] is not None and not len(chains(d, rem, used[d])):
-                return cons.t_paths[d], f"{DIMS[d]} has {rem} left to iterate after spatial unrolling"
+                rules_note = "" if arch.config.dataflow.preset == "unconstrained" else \
+                    f" (with the {arch.config.dataflow.preset} dataflow rules)"
+                return cons.t_paths[d], f"{DIMS[d]} has {rem} left to iterate after spatial unrolling{rules_note}"
         return None
 
     cands, bounds_arr = _spatial_candidates(layer, arch, max_spatial, infeasible)

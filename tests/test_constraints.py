@@ -22,12 +22,12 @@ from tests.conftest import ROOT
 BASE = parse_arch(__import__("yaml").safe_load((ROOT / "configs" / "eyeriss.yaml").read_text()))
 
 
-def small_arch(constraints: list[dict], rows: int = 4, cols: int = 4, macs: int = 2):
-    """Eyeriss' hierarchy, unconstrained dataflow, a small array with 2 MAC lanes per PE, optional bypass of
-    GLB inputs and spad weights, and ``constraints``."""
+def small_arch(constraints: list[dict], rows: int = 4, cols: int = 4, macs: int = 2, preset: str = "unconstrained"):
+    """Eyeriss' hierarchy, a small array with 2 MAC lanes per PE, optional bypass of GLB inputs and spad
+    weights, the dataflow ``preset`` and ``constraints``."""
     d = BASE.config.model_dump(mode="python", exclude_none=True)
     d["pe_array"].update(rows=rows, cols=cols, macs_per_pe=macs)
-    d["dataflow"] = {"preset": "unconstrained"}
+    d["dataflow"] = {"preset": preset}
     d["levels"][1]["bypass_optional"] = ["inputs"]
     d["levels"][2]["bypass_optional"] = ["weights"]
     d["constraints"] = constraints
@@ -137,13 +137,15 @@ def _random_layer(rng: np.random.Generator) -> Layer:
 
 
 def test_every_returned_mapping_satisfies_every_constraint():
-    """Deterministic sweep: 40 random small layers x random constraint sets; every mapping the search
-    returns satisfies every constraint, and an unsatisfiable set names a constraint."""
+    """Deterministic sweep: 60 random small layers x random constraint sets x dataflow presets; every
+    mapping the search returns satisfies every constraint, and an unsatisfiable set names a constraint."""
     rng = np.random.default_rng(12)
     found = refused = 0
-    for case in range(40):
+    presets = ["unconstrained", "unconstrained", "weight_stationary", "row_stationary"]
+    for case in range(60):
         layer = _random_layer(rng)
-        arch = small_arch(_random_constraints(rng, layer))
+        arch = small_arch(_random_constraints(rng, layer), rows=int(rng.integers(2, 7)), cols=int(rng.integers(2, 7)),
+                          preset=presets[case % 4])
         try:
             res = search_mapping(layer, arch, objective="edp", seed=case, samples=600, rounds=8, restarts=2,
                                  exhaustive_limit=3000)
@@ -155,7 +157,7 @@ def test_every_returned_mapping_satisfies_every_constraint():
         bad = violations(arch, layer, res.mapping)
         assert not bad, (layer.describe(), arch.config.constraints, bad)
         found += 1
-    assert found >= 20 and found + refused == 40  # the check is not vacuous
+    assert found >= 30 and found + refused == 60  # the check is not vacuous
 
 
 def test_constraints_prune_the_mapspace_not_the_results():
