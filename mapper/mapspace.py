@@ -178,11 +178,14 @@ def _score(bounds, used):
 
 def _fanout_rules(cons, f: int, rem: tuple, allow_x: tuple, allow_y: tuple, fixed_y: dict | None):
     """Fan-out ``f``'s spatial constraints for a candidate leaving ``rem`` of each dim: (allow_x, allow_y,
-    fixed_x, fixed_y, checks) — axis masks, factors forced on one axis, and (axis, dim, kind, n) rules that
-    filter (x, y) pairs (axis 2 = the product).  Residual factors become the remaining extent."""
+    fixed_x, fixed_y, checks, both) — axis masks, factors forced on one axis, (axis, dim, kind, n) rules that
+    filter (x, y) pairs (axis 2 = the product), and (dim, n) exact products of dims allowed on both axes
+    (also enumerated wholly on x and wholly on y, so that trimming an axis' options never loses them).
+    Residual factors become the remaining extent."""
     allow = [list(allow_x), list(allow_y)]
     fixed = [{}, dict(fixed_y or {})]
     checks: list[tuple] = []
+    both: list[tuple[int, int]] = []  # exact products of dims allowed on both axes
     for ax in range(3):
         for d in range(N_DIMS):
             n = int(cons.s_exact[f, ax, d]) or (rem[d] if cons.s_resid[f, ax, d] else 0)
@@ -200,6 +203,8 @@ def _fanout_rules(cons, f: int, rem: tuple, allow_x: tuple, allow_y: tuple, fixe
             on = [a for a in (0, 1) if allow[a][d] and cons.s_allow[f, a, d]]
             if len(on) == 1:
                 fixed[on[0]][d] = n
+            elif on:
+                both.append((d, n))
             checks.append((2, d, "exact", n))
     for a in (0, 1):
         # a dim the constraint keeps off an axis stays off it, even where a dataflow rule fixes it there
@@ -209,7 +214,7 @@ def _fanout_rules(cons, f: int, rem: tuple, allow_x: tuple, allow_y: tuple, fixe
             if n == 1:
                 allow[a][d] = 0
         fixed[a] = {d: n for d, n in fixed[a].items() if n > 1}
-    return tuple(allow[0]), tuple(allow[1]), fixed[0] or None, fixed[1] or None, tuple(checks)
+    return tuple(allow[0]), tuple(allow[1]), fixed[0] or None, fixed[1] or None, tuple(checks), tuple(both)
 
 
 def _pair_ok(vx, vy, checks) -> bool:
@@ -247,11 +252,14 @@ def _spatial_candidates(layer: Layer, arch: Arch, max_spatial: int, infeasible):
             fixed_y = None
             if is_pe:
                 fixed_y = {d: rem[d] for d in range(N_DIMS) if a.spatial_full[d] and 1 < rem[d] <= fy}
-            ax_, ay_, fixed_x, checks = allow_x, allow_y, None, ()
+            ax_, ay_, fixed_x, checks, both = allow_x, allow_y, None, (), ()
             if constrained and f in cons.s_paths:
-                ax_, ay_, fixed_x, fixed_y, checks = _fanout_rules(cons, f, rem, allow_x, allow_y, fixed_y)
+                ax_, ay_, fixed_x, fixed_y, checks, both = _fanout_rules(cons, f, rem, allow_x, allow_y, fixed_y)
             ys = _axis_cached(memo, rem, ay_, fy, fixed_y)
             xs = _axis_cached(memo, rem, ax_, fx, fixed_x)
+            for d, n in both:
+                xs = xs + [v for v in _axis_cached(memo, rem, ax_, fx, {**(fixed_x or {}), d: n}) if v not in xs]
+                ys = ys + [v for v in _axis_cached(memo, rem, ay_, fy, {**(fixed_y or {}), d: n}) if v not in ys]
             for vy in ys:
                 for vx in xs:
                     prod = tuple(x * y for x, y in zip(vx, vy))
@@ -497,8 +505,8 @@ def _build_mapspace(layer: Layer, arch: Arch, max_spatial: int, max_splits: int)
         for d in range(N_DIMS):
             rem = -(-bounds[d] // used[d])
             if rules[d] is not None and not len(chains(d, rem, used[d])):
-                rules_note = "" if arch.config.dataflow.preset == "unconstrained" else \
-                    f" (with the {arch.config.dataflow.preset} dataflow rules)"
+                alone = _temporal_chains(rem, L, False, True, False, False, max_splits, rules[d])
+                rules_note = "" if not len(alone) else f" (with the {arch.config.dataflow.preset} dataflow rules)"
                 return cons.t_paths[d], f"{DIMS[d]} has {rem} left to iterate after spatial unrolling{rules_note}"
         return None
 

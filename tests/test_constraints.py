@@ -243,3 +243,15 @@ def test_residual_and_padding_rules():
     assert m.temporal[2, k] * int(np.prod(m.spatial_x[:, k] * m.spatial_y[:, k])) >= 12
     assert m.temporal[1, DIM_INDEX["P"]] == 4 and math.prod(m.temporal[:, DIM_INDEX["P"]]) * \
         int(np.prod(m.spatial_x[:, DIM_INDEX["P"]] * m.spatial_y[:, DIM_INDEX["P"]])) >= 7
+
+
+@pytest.mark.parametrize("factors, axis", [({"K": 3}, None), ({"K": 3, "C": 5}, None), ({"R": 0}, "y"),
+                                           ({"P": "<=2", "Q": 7}, None)])
+def test_spatial_factor_rules_on_a_large_array(factors, axis):
+    """Exact, residual and at-most spatial factors on a 16 x 16 array (whose per-axis options are trimmed):
+    the rule's factor is always reachable, on either axis."""
+    layer = Layer("c", "conv", K=24, C=40, P=28, Q=28, R=3, S=3)
+    entry = {"target": "pe_array", "type": "spatial", "factors": factors, **({"axis": axis} if axis else {})}
+    arch = small_arch([entry], rows=16, cols=16)
+    res = search_mapping(layer, arch, samples=800, rounds=8)
+    assert not violations(arch, layer, res.mapping)
