@@ -62,8 +62,8 @@ import numpy as np
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from accel.schema import (MAX_AREA_MM2, MAX_BANDWIDTH_BITS, MAX_CLOCK_MHZ, MAX_CYCLES_TERM, MAX_ENERGY_PJ,
-                          MAX_LOOP_BOUND, MAX_OPERAND_BITS, MAX_PES, MAX_POWER_MW, MAX_SIZE_BYTES, MAX_WORD_BITS, MIN_CLOCK_MHZ, Strict,
-                          YamlError, pydantic_errors, read_yaml)
+                          MAX_LOOP_BOUND, MAX_OPERAND_BITS, MAX_PES, MAX_POWER_MW, MAX_SIZE_BYTES, MAX_WORD_BITS,
+                          MIN_CLOCK_MHZ, Strict, YamlError, pydantic_errors, read_yaml)
 
 from accel.workload import DIM_INDEX, DIMS, N_DIMS, OPERANDS
 

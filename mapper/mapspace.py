@@ -16,6 +16,12 @@ A mapping is chosen by a small integer *genome* (layout and decoding: :mod:`mapp
 * Loop orders per level: orders that differ in which operand's irrelevant dims sit innermost (the only
   thing the reuse model sees); dims relevant to every operand go outermost.
 * Keep variants: every subset of the operands a level may optionally bypass.
+* Mapping constraints (the config's ``constraints:``, compiled in :class:`accel.arch.MappingConstraints`)
+  prune each part rather than filter results, so the search budget is spent inside the constrained space:
+  spatial rules narrow each fan-out's axis options (and the last fan-out keeps only candidates whose
+  remaining extents the temporal rules can tile), temporal rules filter the factor chains, a permutation
+  fixes a level's innermost loops (per-level loop orders), bypass rules drop keep variants.  When nothing
+  is left, :class:`NoValidMapping` names the ``constraints[i]`` entry that emptied the space.
 """
 
 from __future__ import annotations
@@ -93,7 +99,8 @@ class MapSpace:
 
     def size(self) -> int:
         """Number of distinct genomes (mappings) in this encoded mapspace."""
-        per_s = np.prod(self.nsplits.astype(float), axis=1) * float(np.prod(self.n_orders.astype(float))) * len(self.keeps)
+        per_s = np.prod(self.nsplits.astype(float), axis=1) * float(np.prod(self.n_orders.astype(float))) * \
+            len(self.keeps)
         return int(per_s.sum())
 
 

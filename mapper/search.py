@@ -149,8 +149,9 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
     Mapspaces with at most ``exhaustive_limit`` genomes are enumerated completely (guaranteed optimum of
     the encoded space); larger ones draw ``samples`` random genomes (spread evenly over the spatial
     candidates; ``max_spatial`` bounds how many are kept, see :mod:`mapper.mapspace`) and run
-    steepest-descent local search from the ``restarts`` best distinct ones for up to ``rounds`` rounds each.  Raises :class:`NoValidMapping` naming the constraint that ruled everything out: the mapspace names
-    the ``constraints`` entry nothing can satisfy structurally; when every constrained mapping is invalid
+    steepest-descent local search from the ``restarts`` best distinct ones for up to ``rounds`` rounds each.
+    Raises :class:`NoValidMapping` naming the constraint that ruled everything out: the mapspace names the
+    ``constraints`` entry nothing can satisfy structurally; when every constrained mapping is invalid
     (e.g. a forced tile overflows a buffer), ``explain`` re-searches (small budget) without each entry in
     turn and names those whose removal lets a valid mapping through.
 
@@ -211,7 +212,8 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
             if cur_v < best_v:
                 best_v, best_g = cur_v, cur
     if best_g is None or not np.isfinite(best_v):
-        raise NoValidMapping(_why_none(layer, arch, ev.reasons) + (_culprits(layer, arch, objective) if explain else ""))
+        why = _why_none(layer, arch, ev.reasons)
+        raise NoValidMapping(why + (_culprits(layer, arch, objective) if explain else ""))
     mapping = genome_to_mapping(ms, best_g)
     rec = evaluate(layer, arch, mapping)
     return SearchResult(mapping=mapping, cost=rec, objective=objective, evaluations=ev.count,

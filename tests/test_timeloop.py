@@ -417,7 +417,8 @@ def test_cli_search_and_constraints(tmp_path, capsys):
     assert _cli([proc, proc, "--ert", ert, "--constraints", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "constraints[0].factors.K (GlobalBuffer temporal K=64)" in err and "Traceback" not in err
-    bad = _write(tmp_path, "d.yaml", "mapspace_constraints:\n  targets:\n  - {target: GlobalBuffer, type: utilization}\n")
+    bad = _write(tmp_path, "d.yaml", "mapspace_constraints:\n  targets:\n"
+                                     "  - {target: GlobalBuffer, type: utilization}\n")
     assert _cli([proc, proc, "--ert", ert, "--constraints", str(bad)]) == 1
     assert "targets[0].type" in capsys.readouterr().err
     bad = _write(tmp_path, "bad.yaml", "architecture: [1\n")

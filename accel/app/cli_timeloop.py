@@ -2,8 +2,8 @@
 
 With ``--mapping`` the given Timeloop mapping is evaluated as it is (:func:`mapper.fixed.evaluate_mapping`);
 otherwise accelsim's mapper searches (:func:`mapper.search.search_mapping`) under the architecture's and
-``--constraints``' constraints (keep/bypass, temporal and spatial factors, permutations, splits).  Output: Timeloop-style summary stats (table) or
-the JSON document of :func:`accel.timeloop.timeloop_stats`.
+``--constraints``' constraints (keep/bypass, temporal and spatial factors, permutations, splits).
+Output: Timeloop-style summary stats (table) or the JSON document of :func:`accel.timeloop.timeloop_stats`.
 """
 
 from __future__ import annotations
