@@ -18,6 +18,26 @@ A config (``version: 1``) describes
 * ``dataflow``: a preset (row/weight/output/input stationary or unconstrained) or explicit mapping
   constraints: which dims may unroll on each array axis, dims that must unroll fully, dims the innermost
   level may iterate (stationarity) and dims it must iterate completely.
+* ``constraints``: per-level and per-fan-out mapping constraints (Timeloop's mapspace constraints), a list of
+  ``{target, type, ...}`` entries, at most one per (target, type):
+
+  - ``type: temporal``, ``target: LEVEL`` — ``factors: {DIM: F}`` fixes the level's temporal factor of DIM
+    (``F`` ≥ 1 exact, e.g. ``{K: 16, C: 1}``; ``0`` = the residual: this level takes all of DIM left after
+    spatial unrolling and the exact factors of other levels, every unconstrained level iterates DIM once;
+    ``"<=N"`` = at most N); a dim not listed is free, ``DIM: 1`` forbids the level to iterate it.
+    ``permutation: "SRQ"`` (dims inner → outer, as Timeloop writes it) fixes the innermost loops of the level
+    in that order (loops of factor 1 do not count); a partial permutation leaves the dims it omits free
+    above it.
+  - ``type: spatial``, ``target: LEVEL`` (the fan-out directly above that level's instances), ``pe_array``
+    or ``macs`` (the MAC lanes inside a PE) — ``factors`` as above for the spatial factor (x × y, or one axis
+    with ``axis: x | y``); ``x: [DIMS]`` / ``y: [DIMS]`` the dims that may unroll on each axis (Timeloop's
+    ``split``).
+  - ``type: bypass``, ``target: LEVEL`` — ``keep: [operands]`` the level must hold, ``bypass: [operands]`` it
+    must not (operands it keeps by choice, ``bypass_optional``, or never keeps).
+
+  Factor, permutation and spatial constraints constrain MAC layers (conv, FC, matmul), as the dataflow
+  rules do; keep/bypass constrains every layer.  The mapspace (:mod:`mapper.mapspace`) enumerates only
+  mappings that satisfy them, and names the constraint (``constraints[i]...``) when none does.
 * ``clock_mhz``, ``static_power_mw``.
 
 :func:`load_arch` validates with pydantic (:class:`accel.schema.Strict`: ``extra="forbid"``, strict types,
@@ -34,6 +54,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -41,8 +62,8 @@ import numpy as np
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from accel.schema import (MAX_AREA_MM2, MAX_BANDWIDTH_BITS, MAX_CLOCK_MHZ, MAX_CYCLES_TERM, MAX_ENERGY_PJ,
-                          MAX_OPERAND_BITS, MAX_PES, MAX_POWER_MW, MAX_SIZE_BYTES, MAX_WORD_BITS, MIN_CLOCK_MHZ, Strict,
-                          YamlError, pydantic_errors, read_yaml)
+                          MAX_LOOP_BOUND, MAX_OPERAND_BITS, MAX_PES, MAX_POWER_MW, MAX_SIZE_BYTES, MAX_WORD_BITS,
+                          MIN_CLOCK_MHZ, Strict, YamlError, pydantic_errors, read_yaml)
 
 from accel.workload import DIM_INDEX, DIMS, N_DIMS, OPERANDS
 
@@ -170,6 +191,71 @@ class Dataflow(Strict):
     innermost_full: list[Dim] | None = None
 
 
+_MAX_RULE = re.compile(r"<=\s*([0-9]{1,10})")
+CONSTRAINT_FANOUTS = ("pe_array", "macs")  # spatial targets besides level names
+
+
+def parse_factor(v: int | str) -> tuple[str, int]:
+    """A constraint factor → ("exact", N ≥ 1) | ("residual", 0) | ("max", N ≥ 1); ValueError otherwise."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        if not 0 <= v <= MAX_LOOP_BOUND:
+            raise ValueError(f"factor must be 0 (residual) or 1 … {MAX_LOOP_BOUND}, got {v}")
+        return ("residual", 0) if v == 0 else ("exact", v)
+    m = _MAX_RULE.fullmatch(str(v).strip())
+    if not m or not 1 <= int(m.group(1)) <= MAX_LOOP_BOUND:
+        raise ValueError(f"factor must be an integer N (exact), 0 (residual) or '<=N' (at most N), got {v!r}")
+    return "max", int(m.group(1))
+
+
+class Constraint(Strict):
+    """One mapping constraint (see the module docstring for the rules)."""
+
+    target: str
+    type: Literal["temporal", "spatial", "bypass"]
+    factors: dict[Dim, int | str] = Field(default_factory=dict)
+    permutation: str | None = Field(None, description="dims inner → outer, e.g. 'SRQ' (temporal only)")
+    axis: Literal["x", "y"] | None = Field(None, description="spatial: factors apply to this axis only")
+    x: list[Dim] | None = None
+    y: list[Dim] | None = None
+    keep: list[Operand] = Field(default_factory=list)
+    bypass: list[Operand] = Field(default_factory=list)
+
+    @field_validator("factors")
+    @classmethod
+    def _factors(cls, v):
+        for d, f in v.items():
+            try:
+                parse_factor(f)
+            except ValueError as e:
+                raise ValueError(f"{d}: {e}") from None
+        return v
+
+    @field_validator("permutation")
+    @classmethod
+    def _perm(cls, v):
+        if v is not None:
+            bad = [c for c in v if c not in DIMS]
+            if bad:
+                raise ValueError(f"unknown dim(s) {bad} (dims: {''.join(DIMS)})")
+            if len(set(v)) != len(v):
+                raise ValueError("a dim appears twice")
+        return v
+
+    @model_validator(mode="after")
+    def _fields_of_type(self):
+        allowed = {"temporal": {"factors", "permutation"}, "spatial": {"factors", "axis", "x", "y"},
+                   "bypass": {"keep", "bypass"}}[self.type]
+        given = {k for k in ("factors", "permutation", "axis", "x", "y", "keep", "bypass")
+                 if getattr(self, k) not in (None, [], {})}
+        extra = sorted(given - allowed)
+        if extra:
+            raise ValueError(f"{extra} do not apply to a {self.type} constraint (it takes {sorted(allowed)})")
+        both = set(self.keep) & set(self.bypass)
+        if both:
+            raise ValueError(f"{sorted(both)} both kept and bypassed")
+        return self
+
+
 class ArchConfig(Strict):
     version: int
     name: str
@@ -183,6 +269,7 @@ class ArchConfig(Strict):
     im2col: bool = Field(False, description="cost convs as their im2col GEMM (SCALE-Sim's view)")
     dataflow: Dataflow = Dataflow()
     levels: list[Level] = Field(min_length=1)
+    constraints: list[Constraint] = Field(default_factory=list)
 
     @field_validator("version")
     @classmethod
@@ -254,6 +341,53 @@ def _semantic_errors(cfg: ArchConfig) -> list[tuple[str, str]]:
                                  f"limit of {MAX_PES:,} (2^24)"))
     if cfg.pe_array.systolic is not None and cfg.pe_array.psum_accumulate_cycles:
         errs.append(("pe_array", "a systolic array accumulates in the MAC: psum_accumulate_cycles must be 0"))
+    return errs + _constraint_errors(cfg)
+
+
+def _fanout_rows(cfg: ArchConfig) -> dict[str, int]:
+    """Spatial constraint targets → fan-out row (as in :class:`ArchArrays`: row f sits above level f, row L
+    is the MAC lanes): levels with a declared ``fanout`` or the PE array above them, ``pe_array``, ``macs``."""
+    lv = cfg.levels
+    L = len(lv)
+    pe_level = next((i for i, level in enumerate(lv) if level.per_pe), L)
+    rows = {level.name: i for i, level in enumerate(lv) if i > 0 and (level.fanout is not None or i == pe_level)}
+    rows.update(pe_array=pe_level, macs=L)
+    return rows
+
+
+def _constraint_errors(cfg: ArchConfig) -> list[tuple[str, str]]:
+    """Targets exist, at most one entry per (target, type[, axis]), keep/bypass agree with the level."""
+    errs: list[tuple[str, str]] = []
+    names = {level.name: i for i, level in enumerate(cfg.levels)}
+    rows = _fanout_rows(cfg)
+    seen: dict[tuple, int] = {}
+    for i, c in enumerate(cfg.constraints):
+        p = f"constraints[{i}]"
+        if c.type == "spatial":
+            if c.target not in rows:
+                errs.append((f"{p}.target", f"no fan-out {c.target!r}: a spatial constraint targets a level with a "
+                                            f"fan-out above it or {' / '.join(CONSTRAINT_FANOUTS)} (known: "
+                                            f"{sorted(rows)})"))
+                continue
+            key = ("spatial", rows[c.target], c.axis)
+        else:
+            if c.target not in names:
+                errs.append((f"{p}.target", f"unknown level {c.target!r} (levels: {list(names)})"))
+                continue
+            key = (c.type, names[c.target])
+        if key in seen:
+            errs.append((p, f"a second {c.type} constraint for {c.target!r}"
+                            f"{' axis ' + c.axis if c.axis else ''} (the first is constraints[{seen[key]}])"))
+        seen[key] = i
+        if c.type == "bypass":
+            level = cfg.levels[names[c.target]]
+            bad = [o for o in c.keep if o not in level.keeps]
+            if bad:
+                errs.append((f"{p}.keep", f"{c.target!r} cannot keep {bad} (it keeps {level.keeps})"))
+            must = [o for o in c.bypass if o in level.keeps and o not in level.bypass_optional]
+            if must:
+                errs.append((f"{p}.bypass", f"{c.target!r} always keeps {must} (bypass_optional: "
+                                            f"{level.bypass_optional})"))
     return errs
 
 
@@ -371,6 +505,7 @@ class Arch:
         self.config = config
         self.source = source
         self.arrays = compile_arch(config)
+        self.constraints = compile_constraints(config)
 
     @property
     def name(self) -> str:
@@ -408,6 +543,74 @@ class Arch:
         data = self.config.model_dump(mode="python")
         data.update(changes)
         return parse_arch(data, self.source)
+
+
+class MappingConstraints(NamedTuple):
+    """Compiled ``constraints`` (L memory levels; fan-out rows as in :class:`ArchArrays`).  Factor arrays
+    hold 0 where a dim is free.  Spatial arrays index axis 0 = x, 1 = y, 2 = the product x × y."""
+
+    t_exact: np.ndarray  # (L, 8) int64 exact temporal factor
+    t_max: np.ndarray  # (L, 8) int64 largest temporal factor
+    t_resid: np.ndarray  # (L, 8) int64 1: this level takes the residual
+    perm: tuple  # per level: dims inner → outer (indices) that must be the innermost loops
+    s_exact: np.ndarray  # (L+1, 3, 8) int64
+    s_max: np.ndarray  # (L+1, 3, 8) int64
+    s_resid: np.ndarray  # (L+1, 3, 8) int64
+    s_allow: np.ndarray  # (L+1, 2, 8) int64 1 if the dim may unroll on the axis
+    keep_force: np.ndarray  # (L, 3) int64 -1 free, 1 must keep, 0 must bypass
+    t_paths: dict  # dim index → YAML paths of the temporal factor rules on it
+    s_paths: dict  # fan-out row → YAML paths of its spatial rules
+    key: str  # canonical text (mapspace cache key)
+
+    @property
+    def any_mapping_rules(self) -> bool:
+        """True if factor, permutation or spatial rules exist (they constrain MAC layers)."""
+        return bool(self.t_paths or self.s_paths or any(self.perm))
+
+
+def compile_constraints(cfg: ArchConfig) -> MappingConstraints:
+    """``cfg.constraints`` (validated: targets exist) → :class:`MappingConstraints`."""
+    L = len(cfg.levels)
+    names = {level.name: i for i, level in enumerate(cfg.levels)}
+    rows = _fanout_rows(cfg)
+    t = {k: np.zeros((L, N_DIMS), dtype=np.int64) for k in ("exact", "max", "residual")}
+    sp = {k: np.zeros((L + 1, 3, N_DIMS), dtype=np.int64) for k in ("exact", "max", "residual")}
+    allow = np.ones((L + 1, 2, N_DIMS), dtype=np.int64)
+    keep = np.full((L, 3), -1, dtype=np.int64)
+    perm: list[tuple[int, ...]] = [()] * L
+    t_paths: dict[int, list[str]] = {}
+    s_paths: dict[int, list[str]] = {}
+    for i, c in enumerate(cfg.constraints):
+        p = f"constraints[{i}]"
+        if c.type == "bypass":
+            lv = names[c.target]
+            for o in c.keep:
+                keep[lv, OPERANDS.index(o)] = 1
+            for o in c.bypass:
+                keep[lv, OPERANDS.index(o)] = 0
+            continue
+        if c.type == "temporal":
+            lv = names[c.target]
+            for d, f in c.factors.items():
+                kind, n = parse_factor(f)
+                t[kind][lv, DIM_INDEX[d]] = 1 if kind == "residual" else n
+                t_paths.setdefault(DIM_INDEX[d], []).append(f"{p}.factors.{d} ({c.target} temporal {d}={f})")
+            if c.permutation:
+                perm[lv] = tuple(DIM_INDEX[d] for d in c.permutation)
+            continue
+        row = rows[c.target]
+        ax = {"x": 0, "y": 1, None: 2}[c.axis]
+        for d, f in c.factors.items():
+            kind, n = parse_factor(f)
+            sp[kind][row, ax, DIM_INDEX[d]] = 1 if kind == "residual" else n
+        for a, dims in ((0, c.x), (1, c.y)):
+            if dims is not None:
+                allow[row, a] &= _dimmask(dims)
+        s_paths.setdefault(row, []).append(f"{p} ({c.target} spatial"
+                                           f"{', axis ' + c.axis if c.axis else ''})")
+    key = json.dumps([c.model_dump(mode="json") for c in cfg.constraints], sort_keys=True)
+    return MappingConstraints(t["exact"], t["max"], t["residual"], tuple(perm), sp["exact"], sp["max"],
+                              sp["residual"], allow, keep, t_paths, s_paths, key)
 
 
 def _dimmask(dims) -> np.ndarray:

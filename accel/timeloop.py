@@ -32,9 +32,12 @@ Conversion rules (:func:`build`):
 * Keep/bypass: an ``architecture`` ``constraints: {dataspace: {keep, bypass}}`` fixes what a level may hold
   (``keeps``); dataspaces not fixed there may be bypassed by the mapper (``bypass_optional``).  A map.yaml's
   keep/bypass sets the mapping's ``keep``; levels it does not mention keep what the architecture allows.
-* Per-level factor / permutation constraints are not yet enforced by accelsim's mapper: an architecture's
-  inline ones are listed in :attr:`TimeloopSpec.unenforced_constraints` (the CLI prints them when it searches),
-  a ``--constraints`` file with them is refused.
+* Temporal and spatial constraints (an architecture's inline ``constraints: {temporal, spatial}``, a processed
+  input's ``architecture_constraints``, a ``--constraints`` file's ``mapspace_constraints``) become the
+  accelsim config's ``constraints`` entries (:func:`_add_constraint`), which the mapper enforces: factors
+  (``=0`` the residual), permutations (inner → outer, partial ones fix the innermost loops) and ``split``
+  (the permutation's first ``split`` dims on x, the rest on y; a container spanning one axis constrains
+  that axis of accelsim's fan-out).
 
 :func:`timeloop_stats` states a cost record in Timeloop's terms (the ``accelsim timeloop --format json``
 document) and :func:`read_stats` reads Timeloop's ``stats.txt`` into the same shape, for comparisons.
@@ -45,6 +48,7 @@ path.  Nothing here imports the mapper (core layer).
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from dataclasses import dataclass, field
@@ -409,7 +413,7 @@ class TimeloopSpec:
     level_names: list[str]  # Timeloop storage names, outermost first (= accelsim level names)
     compute_name: str
     leak_pj_per_cycle: dict[str, float]  # ERT "leak" of one instance of each storage level, pJ per cycle
-    unenforced_constraints: list[str] = field(default_factory=list)
+    nodes: list[TLNode] = field(default_factory=list)  # the flattened architecture (constraint targets)
     mapping: Mapping | None = None
 
 
@@ -450,12 +454,12 @@ def build(arch_path: str | Path, problem_path: str | Path, ert_path: str | Path 
                                         "(--ert ERT.yaml, e.g. timeloop-model.ERT.yaml)")
     esrc = _Src(str(ert_path))
     ert = read_ert(ert_path)
-    config, level_names, leak, unenforced = _config(asrc, esrc, nodes, ert, problem)
+    config, level_names, leak = _config(asrc, esrc, nodes, ert, problem)
     try:
         arch = parse_arch(config, f"{arch_path} (imported)")
     except ConfigError as e:
         raise TimeloopError(str(arch_path), [(f"imported config: {p}", m) for p, m in e.errors]) from None
-    spec = TimeloopSpec(config, arch, problem, level_names, nodes[-1].name, leak, unenforced)
+    spec = TimeloopSpec(config, arch, problem, level_names, nodes[-1].name, leak, nodes)
     if mapping_path is not None:
         spec.mapping = read_mapping(mapping_path, spec, nodes)
     return spec
@@ -489,7 +493,6 @@ def _config(src: _Src, esrc: _Src, nodes: list[TLNode], ert: dict, problem: TLPr
     if mac_fan[1] != 1:
         raise src.fail(compute.yaml_path, "a fan-out in y between the last storage level and the MACs is not "
                                           "supported (accelsim has macs_per_pe along x)")
-    unenforced: list[str] = []
     levels = []
     for i, n in enumerate(storage):
         p = n.yaml_path
@@ -544,13 +547,7 @@ def _config(src: _Src, esrc: _Src, nodes: list[TLNode], ert: dict, problem: TLPr
             lv["per_pe"] = True
         if i > 0 and fan[i] != (1, 1) and i != deepest:
             lv["fanout"] = {"x": fan[i][0], "y": fan[i][1]}
-        for k in ("temporal", "spatial"):
-            if n.constraints.get(k):
-                unenforced.append(f"{n.name}.constraints.{k}")
         levels.append(lv)
-    for n in nodes:
-        if n.kind == "spatial":
-            unenforced += [f"{n.name}.constraints.{k}" for k, v in n.constraints.items() if v]
     rows, cols = (fan[deepest][1], fan[deepest][0]) if deepest is not None else (1, 1)
     config = {
         "version": 1,
@@ -572,7 +569,17 @@ def _config(src: _Src, esrc: _Src, nodes: list[TLNode], ert: dict, problem: TLPr
     # leakage (ERT "leak", pJ per cycle per instance) depends on the utilized instances in Timeloop: it is
     # added by timeloop_stats, not carried as the config's (mapping-independent) static power
     leak = {n.name: ert.get(n.name, {}).get("leak", 0.0) for n in storage}
-    return config, [n.name for n in storage], leak, unenforced
+    names = [n.name for n in storage]
+    rules: dict[tuple, dict] = {}
+    for n in nodes:
+        for kind in ("temporal", "spatial"):
+            if n.constraints.get(kind):
+                body = src.mapping(n.constraints[kind], f"{n.yaml_path}.constraints.{kind}")
+                _add_constraint(src, f"{n.yaml_path}.constraints.{kind}", n.name, kind, body, nodes, names, config,
+                                problem, rules)
+    if rules:
+        config["constraints"] = list(rules.values())
+    return config, names, leak
 
 
 # ---------------------------------------------------------------------------------------------
@@ -581,8 +588,9 @@ def _config(src: _Src, esrc: _Src, nodes: list[TLNode], ert: dict, problem: TLPr
 _FACTOR = re.compile(r"([A-Za-z_]+)\s*=?\s*([0-9]+)")
 
 
-def _factors(src: _Src, v, yaml_path: str, problem: TLProblem) -> dict[str, int]:
-    """``"R=3 P=16"``, ``"C1 M8"`` or ``[R=3, P=16]`` → {accelsim dim: factor}."""
+def _factors(src: _Src, v, yaml_path: str, problem: TLProblem, zero_ok: bool = False) -> dict[str, int]:
+    """``"R=3 P=16"``, ``"C1 M8"`` or ``[R=3, P=16]`` → {accelsim dim: factor}; ``zero_ok`` (constraints):
+    0 = the residual, as in Timeloop's constraints."""
     if isinstance(v, str):
         items = re.split(r"[\s,]+", v.strip()) if v.strip() else []
     else:
@@ -592,7 +600,8 @@ def _factors(src: _Src, v, yaml_path: str, problem: TLProblem) -> dict[str, int]
         m = _FACTOR.fullmatch(it.strip())
         if not m:
             raise src.fail(yaml_path, f"cannot read factor {it!r} (expected DIM=N or DIMN)")
-        d, f = m.group(1), src.pos_int(int(m.group(2)) if len(m.group(2)) <= 12 else 0, f"{yaml_path} ({it})")
+        n = int(m.group(2)) if len(m.group(2)) <= 12 else -1
+        d, f = m.group(1), 0 if zero_ok and n == 0 else src.pos_int(n, f"{yaml_path} ({it})")
         if d not in problem.dims:
             raise src.fail(yaml_path, f"factor for {d!r}, which is not a dimension of the problem "
                                       f"({', '.join(problem.dims)})")
@@ -613,6 +622,90 @@ def _permutation(src: _Src, v, yaml_path: str, problem: TLProblem) -> list[str]:
     return out
 
 
+def _fanout_below(nodes: list[TLNode], level_names: list[str]) -> dict[str, int]:
+    """A container (or storage level) name → the accelsim fan-out row below it (1 … L: row f sits above
+    level f, row L is the MAC lanes)."""
+    storage_iter = [n for n in nodes if n.kind in ("storage", "compute")]
+    below: dict[str, int] = {}
+    for idx, n in enumerate(nodes):
+        if n.kind == "spatial":
+            nxt = next(k for k in range(idx + 1, len(nodes)) if nodes[k].kind in ("storage", "compute"))
+            below[n.name] = storage_iter.index(nodes[nxt])
+    for i, n in enumerate(level_names):
+        below.setdefault(n, i + 1)
+    return below
+
+
+def _mesh_delta(nodes: list[TLNode], name: str) -> tuple[int, int]:
+    """The (x, y) fan-out a node's spatial constraints describe: a v0.4 container's own mesh over the node
+    above it; a processed input's ``inter_*_spatial`` next node's mesh over its own; a storage level's next
+    storage (or compute) node's mesh over its own (every fan-out below it)."""
+    i = next(k for k, n in enumerate(nodes) if n.name == name)
+    n = nodes[i]
+    if n.kind == "spatial" and not n.cls:
+        lo, hi = (nodes[i - 1].mesh if i else (1, 1)), n.mesh
+    elif n.kind == "spatial":
+        lo, hi = n.mesh, nodes[i + 1].mesh
+    else:
+        lo = n.mesh
+        hi = next((m.mesh for m in nodes[i + 1:] if m.kind in ("storage", "compute")), n.mesh)
+    return hi[0] // lo[0], hi[1] // lo[1]
+
+
+def _add_constraint(src: _Src, p: str, target: str, kind: str, body: dict, nodes: list[TLNode], level_names: list[str],
+                    config: dict, problem: TLProblem, rules: dict[tuple, dict]) -> None:
+    """One Timeloop temporal / spatial constraint (``factors``, ``permutation``, ``split``) on ``target`` →
+    an accelsim ``constraints`` entry, merged into ``rules`` (later ones override earlier factors and
+    permutations of the same target).  Spatial ones target the fan-out below the node (the container's own
+    fan-out); ``split`` puts the permutation's first ``split`` dims on x, the rest on y.  Entries on a
+    spatial container's temporal loops or a 1x1 fan-out may only forbid (factor 1)."""
+    unknown = sorted(set(body) - {"factors", "permutation", "split", "target", "type"})
+    if unknown:
+        raise src.fail(f"{p}.{unknown[0]}", f"unsupported constraint key (accelsim reads factors, permutation, "
+                                            f"split for {kind} constraints)")
+    fac = _factors(src, body.get("factors", "") or "", f"{p}.factors", problem, zero_ok=True)
+    perm = _permutation(src, body.get("permutation", "") or "", f"{p}.permutation", problem)
+    L = len(level_names)
+    below = _fanout_below(nodes, level_names)
+    if target not in below:
+        raise src.fail(f"{p}.target", f"unknown target {target!r} (levels: {level_names}; containers: "
+                                      f"{sorted(set(below) - set(level_names))})")
+    if kind == "temporal":
+        if target not in level_names:
+            if any(f != 1 for f in fac.values()):
+                raise src.fail(f"{p}.factors", f"{target!r} is a spatial container: temporal factors must be 1")
+            return
+        key = (target, "temporal", None)
+        entry = rules.setdefault(key, {"target": target, "type": "temporal", "factors": {}})
+        entry["factors"].update(fac)
+        if perm:
+            entry["permutation"] = "".join(perm)
+        return
+    row = below[target]
+    pe_level = next((i for i, lv in enumerate(config["levels"]) if lv.get("per_pe")), L)
+    accel_target = ("macs" if row == L else "pe_array" if row == pe_level else
+                    level_names[row] if "fanout" in config["levels"][row] else None)
+    dx, dy = _mesh_delta(nodes, target)
+    axis = "x" if dx > 1 and dy == 1 else "y" if dy > 1 and dx == 1 else None  # None: both axes
+    if accel_target is None or (dx, dy) == (1, 1):
+        if any(f > 1 for f in fac.values()):
+            raise src.fail(f"{p}.factors", f"{target!r} has no fan-out below it: spatial factors must be 1")
+        return
+    entry = rules.setdefault((accel_target, "spatial", axis), {"target": accel_target, "type": "spatial"})
+    if axis:
+        entry["axis"] = axis
+    entry.setdefault("factors", {}).update(fac)
+    split = body.get("split")
+    if split is not None:
+        if isinstance(split, bool) or not isinstance(split, int) or split < 0:
+            raise src.fail(f"{p}.split", "must be a non-negative integer")
+        free = [d for d in DIMS if d not in perm]
+        on = {"x": perm[:split] + free, "y": perm[split:] + free}
+        for ax in (("x", "y") if axis is None else (axis,)):
+            entry[ax] = on[ax]
+
+
+
 def read_mapping(path: str | Path, spec: TimeloopSpec, nodes: list[TLNode]) -> Mapping:
     """A Timeloop ``map.yaml`` as an accelsim :class:`~accel.cost.Mapping` for ``spec``'s architecture."""
     src = _Src(str(path))
@@ -625,15 +718,7 @@ def read_mapping(path: str | Path, spec: TimeloopSpec, nodes: list[TLNode]) -> M
         raise src.fail("mapping", "empty: no mapping to evaluate")
     L = len(spec.level_names)
     level = {n: i for i, n in enumerate(spec.level_names)}
-    # a container (or storage level) target → the index of the fan-out below it (accelsim row 1..L)
-    storage_iter = [n for n in nodes if n.kind in ("storage", "compute")]
-    below: dict[str, int] = {}
-    for idx, n in enumerate(nodes):
-        if n.kind == "spatial":
-            nxt = next(k for k in range(idx + 1, len(nodes)) if nodes[k].kind in ("storage", "compute"))
-            below[n.name] = storage_iter.index(nodes[nxt])
-    for n, i in level.items():
-        below.setdefault(n, i + 1)
+    below = _fanout_below(nodes, spec.level_names)
     T = np.ones((L, 8), dtype=np.int64)
     SX = np.ones((L + 1, 8), dtype=np.int64)
     SY = np.ones((L + 1, 8), dtype=np.int64)
@@ -708,12 +793,13 @@ def read_mapping(path: str | Path, spec: TimeloopSpec, nodes: list[TLNode]) -> M
 
 
 # ---------------------------------------------------------------------------------------------
-# Constraints (--constraints): dataspace keep/bypass only
+# Constraints (--constraints)
 # ---------------------------------------------------------------------------------------------
 def apply_constraints(spec: TimeloopSpec, path: str | Path) -> TimeloopSpec:
-    """Apply a Timeloop constraints file's dataspace (keep/bypass) constraints to ``spec``'s config; other
-    constraint types (factors, permutations) are refused with the YAML path — accelsim's mapper cannot
-    enforce them yet."""
+    """Apply a Timeloop constraints file to ``spec``'s config: dataspace keep/bypass narrows the levels'
+    ``keeps`` / ``bypass_optional``; temporal and spatial factors / permutations / splits become accelsim
+    ``constraints`` entries (:func:`_add_constraint`), merged with the architecture's own (the file's factors
+    and permutations win on the same target).  Other constraint types are refused with the YAML path."""
     src = _Src(str(path))
     data = read_timeloop_yaml(path)
     key = next((k for k in ("mapspace_constraints", "constraints", "architecture_constraints") if k in data), None)
@@ -721,14 +807,19 @@ def apply_constraints(spec: TimeloopSpec, path: str | Path) -> TimeloopSpec:
         raise src.fail("<root>", "expected mapspace_constraints (or architecture_constraints) with targets")
     targets = src.seq(src.mapping(data[key], key).get("targets", []) or [], f"{key}.targets")
     cfg = {**spec.config, "levels": [dict(lv) for lv in spec.config["levels"]]}
+    rules = {(c["target"], c["type"], c.get("axis")): copy.deepcopy(c) for c in spec.config.get("constraints", [])}
     idx = {n: i for i, n in enumerate(spec.level_names)}
     for i, t in enumerate(targets):
         p = f"{key}.targets[{i}]"
         t = src.mapping(t, p)
         kind = t.get("type")
+        if kind in ("temporal", "spatial"):
+            _add_constraint(src, p, str(t.get("target")), kind, t, spec.nodes, spec.level_names, cfg, spec.problem,
+                            rules)
+            continue
         if kind not in ("dataspace", "datatype", "bypass"):
-            raise src.fail(f"{p}.type", f"{kind!r} constraints (factors, permutations) are not enforced by "
-                                        f"accelsim's mapper yet; only dataspace keep/bypass constraints are read")
+            raise src.fail(f"{p}.type", f"unsupported constraint type {kind!r} (accelsim reads temporal, spatial, "
+                                        f"dataspace / datatype / bypass)")
         if t.get("target") not in idx:
             raise src.fail(f"{p}.target", f"unknown storage level {t.get('target')!r} (levels: {spec.level_names})")
         lv = cfg["levels"][idx[t["target"]]]
@@ -741,12 +832,14 @@ def apply_constraints(spec: TimeloopSpec, path: str | Path) -> TimeloopSpec:
         lv["keeps"] = [o for o in lv["keeps"] if o not in b]
         if "bypass_optional" in lv:
             lv["bypass_optional"] = [o for o in lv["bypass_optional"] if o in lv["keeps"] and o not in k]
+    if rules:
+        cfg["constraints"] = list(rules.values())
     try:
         arch = parse_arch(cfg, f"{spec.arch.source} + {path}")
     except ConfigError as e:
         raise TimeloopError(str(path), [(f"imported config: {q}", m) for q, m in e.errors]) from None
     return TimeloopSpec(cfg, arch, spec.problem, spec.level_names, spec.compute_name, spec.leak_pj_per_cycle,
-                        spec.unenforced_constraints, spec.mapping)
+                        spec.nodes, spec.mapping)
 
 
 # ---------------------------------------------------------------------------------------------

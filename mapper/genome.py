@@ -4,7 +4,7 @@ A genome is one int64 row that picks a mapping out of an encoded mapspace (:mod:
 
     [G_SPATIAL]                  spatial candidate s (index into MapSpace.spatial_x / spatial_y)
     [G_SPLIT + d], d < 8         split choice of dim d (index into MapSpace.splits[s, d])
-    [G_ORDER + lv], lv < L       loop order of level lv (index into MapSpace.orders)
+    [G_ORDER + lv], lv < L       loop order of level lv (index into MapSpace.orders[lv], < n_orders[lv])
     [genome_keep(L)]             keep / bypass variant (index into MapSpace.keeps)
 
 so ``genome_len(L) = 1 + 8 + L + 1``.  This module is the one owner of those offsets.  The cost kernel
@@ -70,7 +70,7 @@ class MapspaceArrays(NamedTuple):
     spatial_x: np.ndarray  # (S, L+1, 8)
     spatial_y: np.ndarray  # (S, L+1, 8)
     splits: np.ndarray  # (S, 8, Kmax, L)
-    orders: np.ndarray  # (O, 8)
+    orders: np.ndarray  # (L, O, 8)
     keeps: np.ndarray  # (V, L, 3)
 
 
@@ -96,7 +96,7 @@ def _decode(g, enc, m):
     for lv in range(L):
         o = g[G_ORDER + lv]
         for j in range(N_DIMS):
-            ORD[lv, j] = orders[o, j]
+            ORD[lv, j] = orders[lv, o, j]
     v = g[genome_keep(L)]
     for lv in range(L):
         for o in range(N_OPERANDS):
@@ -119,7 +119,7 @@ def random_genomes(ms: MapSpace, spatial: np.ndarray, rng: np.random.Generator) 
     for d in range(N_DIMS):
         G[:, G_SPLIT + d] = (rng.random(len(G)) * ms.nsplits[G[:, G_SPATIAL], d]).astype(np.int64)
     for lv in range(L):
-        G[:, G_ORDER + lv] = rng.integers(0, len(ms.orders), len(G))
+        G[:, G_ORDER + lv] = rng.integers(0, int(ms.n_orders[lv]), len(G))
     G[:, genome_keep(L)] = rng.integers(0, len(ms.keeps), len(G))
     return G
 

@@ -36,8 +36,8 @@ def _enumerate(s, nsplits, n_orders, n_keeps, L, start, count, G):
             G[i, G_SPLIT + d] = idx % r
             idx //= r
         for lv in range(L):
-            G[i, G_ORDER + lv] = idx % n_orders
-            idx //= n_orders
+            G[i, G_ORDER + lv] = idx % n_orders[lv]
+            idx //= n_orders[lv]
         G[i, genome_keep(L)] = idx % n_keeps
 
 
@@ -47,7 +47,8 @@ SCAN_LIMIT = 160  # dims with at most this many split choices are scanned comple
 @njit
 def _neighbours(best, nsplits, n_orders, n_keeps, L, rng_u, G):
     """One-gene moves around ``best`` (coordinate descent): every split choice of a dim with at most
-    SCAN_LIMIT choices (else ±1, ±2 and random jumps), every order of every level, every keep variant.
+    SCAN_LIMIT choices (else ±1, ±2 and random jumps), every order of every level (``n_orders`` (L,) per
+    level), every keep variant.
     Returns the number of rows written into G."""
     m = 0
     s = best[G_SPATIAL]
@@ -81,7 +82,7 @@ def _neighbours(best, nsplits, n_orders, n_keeps, L, rng_u, G):
                 G[m, G_SPLIT + d] = v
                 m += 1
     for lv in range(L):
-        for o in range(n_orders):
+        for o in range(n_orders[lv]):
             if o != best[G_ORDER + lv]:
                 for j in range(glen):
                     G[m, j] = best[j]
@@ -142,13 +143,17 @@ class _Evaluator:
 
 def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int = 0, samples: int = 6000,
                    rounds: int = 60, restarts: int = 4, exhaustive_limit: int = 20_000, parallel: bool = False,
-                   mapspace: MapSpace | None = None, max_spatial: int = 8) -> SearchResult:
+                   mapspace: MapSpace | None = None, max_spatial: int = 8, explain: bool = True) -> SearchResult:
     """Best mapping of ``layer`` on ``arch`` for ``objective`` (latency | energy | edp).
 
     Mapspaces with at most ``exhaustive_limit`` genomes are enumerated completely (guaranteed optimum of
     the encoded space); larger ones draw ``samples`` random genomes (spread evenly over the spatial
     candidates; ``max_spatial`` bounds how many are kept, see :mod:`mapper.mapspace`) and run
-    steepest-descent local search from the ``restarts`` best distinct ones for up to ``rounds`` rounds each.  Raises :class:`NoValidMapping` naming the constraint that ruled everything out.
+    steepest-descent local search from the ``restarts`` best distinct ones for up to ``rounds`` rounds each.
+    Raises :class:`NoValidMapping` naming the constraint that ruled everything out: the mapspace names the
+    ``constraints`` entry nothing can satisfy structurally; when every constrained mapping is invalid
+    (e.g. a forced tile overflows a buffer), ``explain`` re-searches (small budget) without each entry in
+    turn and names those whose removal lets a valid mapping through.
 
     ``parallel=True`` evaluates each batch with the ``prange`` kernel (same code as the serial one); it
     costs ~4 s more JIT on first use, so networks instead map their layers concurrently on threads
@@ -161,13 +166,13 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
     L = arch.arrays.n_levels
     glen = ms.genome_len
     S = len(ms.spatial_x)
-    n_orders, n_keeps = len(ms.orders), len(ms.keeps)
+    n_orders, n_keeps = ms.n_orders, len(ms.keeps)
     size = ms.size()
     exhaustive = size <= exhaustive_limit
     best_g = None
     best_v = np.inf
     if exhaustive:
-        per_s = (np.prod(ms.nsplits.astype(np.int64), axis=1) * n_orders ** L * n_keeps).astype(np.int64)
+        per_s = (np.prod(ms.nsplits.astype(np.int64), axis=1) * int(np.prod(n_orders)) * n_keeps).astype(np.int64)
         for s in range(S):
             G = np.empty((int(per_s[s]), glen), dtype=np.int64)
             _enumerate(s, ms.nsplits, n_orders, n_keeps, L, 0, len(G), G)
@@ -191,7 +196,7 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
                 starts.append(G[i].copy())
             if len(starts) >= restarts:
                 break
-        nb = np.empty((N_DIMS * max(SCAN_LIMIT, 16) + L * n_orders + n_keeps + 8, glen), dtype=np.int64)
+        nb = np.empty((N_DIMS * max(SCAN_LIMIT, 16) + int(n_orders.sum()) + n_keeps + 8, glen), dtype=np.int64)
         for g in starts:
             cur, cur_v = g, ev(g[None, :])[0]
             for _ in range(rounds):
@@ -207,7 +212,8 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
             if cur_v < best_v:
                 best_v, best_g = cur_v, cur
     if best_g is None or not np.isfinite(best_v):
-        raise NoValidMapping(_why_none(layer, arch, ev.reasons))
+        why = _why_none(layer, arch, ev.reasons)
+        raise NoValidMapping(why + (_culprits(layer, arch, objective) if explain else ""))
     mapping = genome_to_mapping(ms, best_g)
     rec = evaluate(layer, arch, mapping)
     return SearchResult(mapping=mapping, cost=rec, objective=objective, evaluations=ev.count,
@@ -222,6 +228,26 @@ def _why_none(layer: Layer, arch: Arch, reasons: np.ndarray) -> str:
     detail = "; ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
     return (f"no valid mapping for layer {layer.name!r} ({layer.describe()}) on {arch.name}: "
             f"most candidates failed because {worst} ({detail})")
+
+
+def _culprits(layer: Layer, arch: Arch, objective: str) -> str:
+    """Which ``constraints`` entries rule out every valid mapping: those without which a small search finds
+    one (at most 12 entries are tried); empty when the arch has none that apply."""
+    entries = arch.config.constraints
+    if not entries:
+        return ""
+    dumped = [c.model_dump(mode="python", exclude_none=True) for c in entries]
+    culprits = []
+    for i in range(min(len(entries), 12)):
+        try:
+            search_mapping(layer, arch.with_config(constraints=dumped[:i] + dumped[i + 1:]), objective=objective,
+                           samples=300, rounds=3, restarts=1, exhaustive_limit=2000, explain=False)
+        except NoValidMapping:
+            continue
+        culprits.append(f"constraints[{i}] ({entries[i].target} {entries[i].type})")
+    if culprits:
+        return f"; ruled out by {', '.join(culprits)} (without any one of these a valid mapping exists)"
+    return f"; under constraints[0…{len(entries) - 1}] (no single one is the cause)"
 
 
 def raw_record(ms: MapSpace, g: np.ndarray) -> np.ndarray:

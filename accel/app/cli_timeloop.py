@@ -1,9 +1,9 @@
 """``accelsim timeloop``: evaluate a Timeloop v0.4 design (architecture, problem, mapping, ERT) in accelsim.
 
 With ``--mapping`` the given Timeloop mapping is evaluated as it is (:func:`mapper.fixed.evaluate_mapping`);
-otherwise accelsim's mapper searches (:func:`mapper.search.search_mapping`), honouring the architecture's
-and ``--constraints``' dataspace keep/bypass constraints.  Output: Timeloop-style summary stats (table) or
-the JSON document of :func:`accel.timeloop.timeloop_stats`.
+otherwise accelsim's mapper searches (:func:`mapper.search.search_mapping`) under the architecture's and
+``--constraints``' constraints (keep/bypass, temporal and spatial factors, permutations, splits).
+Output: Timeloop-style summary stats (table) or the JSON document of :func:`accel.timeloop.timeloop_stats`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ def add_parsers(sub) -> None:
     how = t.add_mutually_exclusive_group()
     how.add_argument("--mapping", metavar="MAP.yaml", help="evaluate this Timeloop mapping (no search)")
     how.add_argument("--constraints", metavar="C.yaml",
-                     help="search under these Timeloop constraints (dataspace keep/bypass only, for now)")
+                     help="search under these Timeloop mapspace constraints (temporal/spatial factors, permutations, "
+                          "split, keep/bypass), on top of the architecture's own")
     t.add_argument("--ert", metavar="ERT.yaml", help="Accelergy energy reference table (energy per action)")
     t.add_argument("--objective", choices=("latency", "energy", "edp"), default="edp", help="mapper objective")
     t.add_argument("--seed", type=seed_int, default=0, help="mapper seed")
@@ -85,9 +86,6 @@ def _run(args: argparse.Namespace) -> tuple[str, dict]:
         if args.constraints:
             spec = apply_constraints(spec, args.constraints)
             arch = spec.arch
-        if spec.unenforced_constraints:
-            print("accelsim timeloop: note: the mapper does not enforce the architecture's factor/permutation "
-                  f"constraints yet: {', '.join(spec.unenforced_constraints)}", file=sys.stderr)
         res = search_mapping(layer, arch, objective=args.objective, seed=args.seed)
         mapping, rec = res.mapping, res.cost
         how = f"accelsim mapper, objective {args.objective}, seed {args.seed}"
