@@ -17,11 +17,15 @@ The model (Timeloop-style, tile granularity) for a mapping with L memory levels 
   fills × union-footprint of the children × parent instances.  Partial sums flow the other way: each fill
   of an output tile is drained back to the parent (reduced across spatial reduction dims by the NoC), and
   every fill but the first visit of a tile reads the partial sum back down.
-* Latency = max(compute, every level's bandwidth time) + fill/drain, where compute = product of all temporal
+* Latency = max(compute, every level's bandwidth time) + fill/drain (+ the serialized transfers of levels
+  whose ``conventions.transfer_overlap`` is ``serial_onload``), where compute = product of all temporal
   factors (+ psum accumulation cycles for arrays that accumulate forwarded psums with the PE's own adder,
   + per-fold fill/drain for systolic arrays); a level's time = its per-instance read (and write) bits over its
   bandwidth — double buffering overlaps transfers with compute, so only the excess is a stall.  The first
   tile of every level must arrive before compute can start and the last output tile drains after it ends.
+* Conventions where the reference tools differ are the config's (:class:`accel.arch.Conventions`, defaults
+  Timeloop's): whether the MAC holds operands across loops that do not index them, whether a drained psum
+  costs a child read, and per-level transfer overlap.
 * Energy = Σ accesses × bits × pJ/bit per level and operand + NoC bits × pJ/bit + MACs (or ops) × energy
   per MAC (op) + static power × latency.
 
@@ -50,8 +54,8 @@ from numba.extending import register_jitable
 from accel._jit import njit
 from accel.arch import Arch
 from accel.layout import (D_P, D_R, O_ACCUM, O_ACTIVE_MACS, O_ACTIVE_PES, O_COMPUTE, O_ENERGY,
-                          O_FILL, O_FOLD, O_FOLDS, O_LATENCY, O_MAC_E, O_NOC_E, O_PAD_RATIO, O_POINTS, O_REASON,
-                          O_SPATIAL_UTIL, O_STATIC_E, O_VALID, OP_INPUTS, OP_OUTPUTS, R_AXIS, R_CAPACITY,
+                          O_FILL, O_FOLD, O_FOLDS, O_LATENCY, O_MAC_E, O_NOC_E, O_ONLOAD, O_PAD_RATIO, O_POINTS,
+                          O_REASON, O_SPATIAL_UTIL, O_STATIC_E, O_VALID, OP_INPUTS, OP_OUTPUTS, R_AXIS, R_CAPACITY,
                           R_FULL_UNROLL, R_KEEP, R_SPATIAL_FIT, R_STATIONARITY, R_UNCOVERED, R_VALID, REASONS,
                           WINDOW_DIMS_START, record_blocks, record_size)
 from accel.workload import DIMS, N_DIMS, N_OPERANDS, OPERANDS, Layer, distinct_taps
@@ -364,16 +368,18 @@ def _compute_cycles(T, L):
 
 
 @njit(nrt=False, inline=True)
-def _fills(o, b, rel, T, ORD):
+def _fills(o, b, rel, T, ORD, every):
     """(fills, distinct) of child level ``b`` for operand ``o`` (per instance).
 
     Timeloop's refill rule (Parashar et al., ISPASS 2019): walking the temporal loops above b from the
     outermost down, fills = Π of the factors of every loop down to and including the innermost loop
-    relevant to ``o`` — irrelevant loops inside it reuse the resident tile (stationarity).  distinct = Π
-    of the relevant factors alone: fills − distinct of an output's fills revisit a tile (psum read-back)."""
+    relevant to ``o`` — irrelevant loops inside it reuse the resident tile (stationarity).  With ``every``
+    (the MAC without operand registers, ``conventions.mac_operand_reuse: false``) no tile is reused: fills
+    = Π of all factors above b.  distinct = Π of the relevant factors alone: fills − distinct of an
+    output's fills revisit a tile (psum read-back)."""
     fills = 1.0
     distinct = 1.0
-    found = False
+    found = every == 1
     for lv in range(b - 1, -1, -1):
         for j in range(N_DIMS - 1, -1, -1):
             d = ORD[lv, j]
@@ -427,54 +433,76 @@ def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes):
     reduction, else one read-modify-write per child), and every fill but the first visit of a tile
     (fills − distinct) reads the partial sum back down.
 
-    Returns (noc_bits, fill_cycles, psum_drains): bits crossing a fan-out of more than one instance;
-    cycles for the parent to deliver the first tile (prologue; epilogue for outputs) at its read (write)
-    bandwidth; and for outputs at or below the PE array, fills · tile psum drains per PE (else -1)."""
+    Conventions (:class:`accel.arch.Conventions`): without ``mac_operand_reuse`` the MACs (b = L) refill
+    every operand at every temporal step (:func:`_fills` with ``every``); without ``psum_drain_read`` a
+    drain writes the parent but reads nothing from the child.
+
+    Returns (noc_bits, fill_cycles, onload_cycles, psum_drains): bits crossing a fan-out of more than one
+    instance; for a double-buffered child, cycles for the parent to deliver the first tile (prologue;
+    epilogue for outputs) at its read (write) bandwidth; for a ``serial_onload`` child, cycles of all the
+    pair's parent traffic per parent instance at the parent's bandwidth (reads; for outputs also writes);
+    and for outputs at or below the PE array, fills · tile psum drains per PE (else -1), counted with the
+    MAC holding its psum (a latency, independent of the access convention)."""
     L = arch.n_levels
-    fills, distinct = _fills(o, b, layer.rel, m.temporal, m.order)
+    every = 1 if b == L and arch.mac_operand_reuse == 0 else 0
+    fills, distinct = _fills(o, b, layer.rel, m.temporal, m.order, every)
     tile = _footprint(o, x_in[b], layer) if b < L else 1.0
     union, between = _pair_union(o, a, b, layer, m, x_in, x_u)
     child_total = fills * tile * inst[b]  # values delivered to (or drained from) all children
     psum_drains = -1.0
     if o != OP_OUTPUTS:
         parent_reads = fills * union * inst[a] if arch.multicast == 1 else child_total
+        parent_writes = 0.0
+        back = 0.0
         reads[a, o] += parent_reads
         if b < L:
             writes[b, o] += child_total
     else:
         if arch.spatial_reduction == 1:
-            upd = fills * union * inst[a]
+            parent_writes = fills * union * inst[a]
             extra_rmw = 0.0
         else:
-            upd = child_total
+            parent_writes = child_total
             extra_rmw = child_total - fills * union * inst[a]
         back = (fills - distinct) * (union if arch.spatial_reduction == 1 else tile * between) * inst[a]
-        writes[a, o] += upd
-        reads[a, o] += back + extra_rmw
+        parent_reads = back + extra_rmw
+        writes[a, o] += parent_writes
+        reads[a, o] += parent_reads
         if b < L:
-            reads[b, o] += child_total  # drain reads
+            if arch.psum_drain_read == 1:
+                reads[b, o] += child_total  # drain reads
             writes[b, o] += (fills - distinct) * tile * inst[b]  # psums read back down
-        if b >= arch.pe_level:
-            psum_drains = fills * tile
+        if b >= arch.pe_level:  # the PE's adder works per psum drain whatever the MAC's operand convention
+            psum_drains = (_fills(o, b, layer.rel, m.temporal, m.order, 0)[0] if every == 1 else fills) * tile
     noc_bits = 0.0
     for f in range(a + 1, b + 1):
         if arch.fanout_x[f] * arch.fanout_y[f] > 1:
             noc_bits = child_total * arch.op_bits[min(b, L - 1), o]
     fill_cycles = 0.0
+    onload_cycles = 0.0
     if b < L:
-        rbw = arch.read_bw[a] if o != OP_OUTPUTS else arch.write_bw[a]
-        fill_cycles = union * arch.op_bits[a, o] / rbw
-    return noc_bits, fill_cycles, psum_drains
+        if arch.serial_onload[b] == 1:
+            # no double buffering: every transfer of the pair waits for the parent's port (per instance)
+            bits = arch.op_bits[a, o] / inst[a]
+            if o != OP_OUTPUTS:
+                onload_cycles = parent_reads * bits / arch.read_bw[a]
+            else:
+                onload_cycles = parent_writes * bits / arch.write_bw[a] + parent_reads * bits / arch.read_bw[a]
+        else:
+            rbw = arch.read_bw[a] if o != OP_OUTPUTS else arch.write_bw[a]
+            fill_cycles = union * arch.op_bits[a, o] / rbw
+    return noc_bits, fill_cycles, onload_cycles, psum_drains
 
 
 @njit(nrt=False)
 def _accesses(layer, arch, m, x_in, inst, x_u, reads, writes):
     """Reads and writes of every level and operand (into ``reads`` / ``writes``), summed over the
     (parent, child) pairs of the levels that keep each operand (bypassing levels are skipped) — see
-    :func:`_pair_accesses`.  Returns (noc_bits, fill_cycles, psum_drains_per_pe)."""
+    :func:`_pair_accesses`.  Returns (noc_bits, fill_cycles, onload_cycles, psum_drains_per_pe)."""
     L = arch.n_levels
     noc_bits = 0.0
     fill_cycles = 0.0
+    onload_cycles = 0.0
     psum_drains_per_pe = 0.0
     for o in range(N_OPERANDS):
         if layer.present[o] == 0:
@@ -483,13 +511,14 @@ def _accesses(layer, arch, m, x_in, inst, x_u, reads, writes):
         for b in range(1, L + 1):
             if b < L and m.keep[b, o] == 0:
                 continue
-            noc, fill, drains = _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes)
+            noc, fill, onload, drains = _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes)
             if drains >= 0.0:
                 psum_drains_per_pe = drains
             noc_bits += noc
             fill_cycles += fill
+            onload_cycles += onload
             a = b
-    return noc_bits, fill_cycles, psum_drains_per_pe
+    return noc_bits, fill_cycles, onload_cycles, psum_drains_per_pe
 
 
 @njit(nrt=False, inline=True)
@@ -590,13 +619,13 @@ def _evaluate_into(layer, arch, m, out, scr):
         out[O_REASON] = reason
         return np.inf
     compute, folds = _compute_cycles(m.temporal, L)
-    noc_bits, fill_cycles, psum_drains_per_pe = _accesses(layer, arch, m, scr.x_in, scr.inst, scr.x_u, reads,
-                                                          writes)
+    noc_bits, fill_cycles, onload_cycles, psum_drains_per_pe = _accesses(layer, arch, m, scr.x_in, scr.inst,
+                                                                         scr.x_u, reads, writes)
     accum, fold = _array_overheads(layer, arch, m, folds, psum_drains_per_pe)
     if arch.systolic == 1 and layer.is_mac == 1:
         fill_cycles = 0.0  # the per-fold model already contains the array's fill and drain
     worst = _bandwidth_bound(arch, scr.inst, reads, writes, bw_cycles, compute + accum + fold)
-    latency = worst + fill_cycles
+    latency = worst + fill_cycles + onload_cycles
     e, noc_e, mac_e, static_e = _energy(layer, arch, reads, writes, energy, noc_bits, real_points, latency)
     inst = scr.inst
     total_macs = 1.0
@@ -608,6 +637,7 @@ def _evaluate_into(layer, arch, m, out, scr):
     out[O_ACCUM] = accum
     out[O_FOLD] = fold
     out[O_FILL] = fill_cycles
+    out[O_ONLOAD] = onload_cycles
     out[O_ENERGY] = e
     out[O_MAC_E] = mac_e
     out[O_STATIC_E] = static_e
@@ -694,6 +724,7 @@ class CostRecord:
     accumulate_cycles: float
     fold_overhead_cycles: float
     fill_drain_cycles: float
+    serial_onload_cycles: float  # transfers of serial_onload levels (conventions.transfer_overlap)
     stall_cycles: dict[str, float]
     bandwidth_cycles: dict[str, float]
     energy_pj: float
@@ -756,6 +787,7 @@ def record_from_raw(out: np.ndarray, arch: Arch) -> CostRecord:
         valid=valid, reason=REASONS[int(out[O_REASON])], latency_cycles=lat, latency_s=lat / a.clock_hz,
         compute_cycles=float(out[O_COMPUTE]), accumulate_cycles=float(out[O_ACCUM]),
         fold_overhead_cycles=float(out[O_FOLD]), fill_drain_cycles=float(out[O_FILL]),
+        serial_onload_cycles=float(out[O_ONLOAD]),
         stall_cycles={names[lv]: float(max(0.0, bw[lv] - busy)) for lv in range(L)} if valid else {},
         bandwidth_cycles={names[lv]: float(bw[lv]) for lv in range(L)},
         energy_pj=float(out[O_ENERGY]), mac_energy_pj=float(out[O_MAC_E]), noc_energy_pj=float(out[O_NOC_E]),
