@@ -31,6 +31,12 @@ A config (``version: 1``) describes
   - ``psum_drain_read`` (bool, default false): false — draining a partial-sum tile to the parent level costs a
     write of the parent but no read of the child (Timeloop).  true — the child is also read for every value it
     drains.
+  - ``padded_accesses`` (``skip`` | ``count``, default ``skip``): tiling factors whose product exceeds a dim pad
+    the loop nest; cycles always count the padded iterations.  ``skip`` — a value is charged (read, written,
+    moved over the NoC) only where an iteration whose indices in the dims the operand depends on are all in
+    bounds touches it, as in Timeloop, whose imperfect factorization runs smaller residual tiles.  ``count`` —
+    padded tiles are charged whole (ZigZag pads the tensors).  Iterations padded only in a dim the operand does
+    not depend on still move it.
   - ``transfer_overlap`` (``double_buffered`` | ``serial_onload``, or a map level name → one of them; levels
     not named are ``double_buffered``; default ``double_buffered`` everywhere): ``double_buffered`` — the
     transfers that fill (or drain) a level overlap compute: only their excess over compute stalls, plus the
@@ -197,6 +203,7 @@ class Conventions(Strict):
 
     mac_operand_reuse: bool = Field(False, description="MAC holds operands across loops that do not index them")
     psum_drain_read: bool = Field(False, description="charge a child read for every partial sum drained up")
+    padded_accesses: Literal["skip", "count"] = Field("skip", description="charge the padding of ceil factors")
     transfer_overlap: TransferOverlap | dict[str, TransferOverlap] = Field(
         "double_buffered", description="per level (map level name -> mode) or for every level")
 
@@ -406,6 +413,7 @@ class ArchArrays(NamedTuple):
     pe_level: int  # index of the level whose fan-out is the PE array
     mac_operand_reuse: int  # 1: the MAC holds operands across loops that do not index them (conventions)
     psum_drain_read: int  # 1: a drained partial sum costs a child read
+    padded_skip: int  # 1: padded values are not charged (padded_accesses: skip)
     serial_onload: np.ndarray  # (L,) int64 1: transfers between the level and its parent are not overlapped
 
 
@@ -541,7 +549,7 @@ def compile_arch(cfg: ArchConfig) -> ArchArrays:
         spatial_full=_dimmask(rules["spatial_full"]), innermost_only=_dimmask(rules["innermost_only"]),
         innermost_full=_dimmask(rules["innermost_full"]), pe_level=int(pe_level),
         mac_operand_reuse=int(cv.mac_operand_reuse), psum_drain_read=int(cv.psum_drain_read),
-        serial_onload=serial,
+        padded_skip=int(cv.padded_accesses == "skip"), serial_onload=serial,
     )
 
 

@@ -144,7 +144,7 @@ def compile_layer(layer: Layer) -> LayerArrays:
 # Shapes below: L memory levels (0 = DRAM); T = temporal (L, 8), SX / SY = spatial_x / spatial_y (L+1, 8),
 # ORD = order (L, 8), KEEP = keep (L, 3) of a MappingArrays.  Fan-out f (1 ≤ f ≤ L) sits between level f-1
 # and level f; fan-out L is the MAC lanes inside a PE.
-# Every kernel runs without reference counting (nrt=False; only _strided_window_union allocates) and the
+# Every kernel runs without reference counting (nrt=False; only the strided-window helpers _strided_window_union and _strided_window_skip allocate) and the
 # helpers that take NamedTuples are inlined into their callers (inline=True) — see accel._jit.njit.
 _distinct = njit(distinct_taps)  # one definition, shared with Layer.operand_sizes
 
@@ -172,6 +172,45 @@ def _spread_indices(d, a, b, x_in, T, SX, SY, vals):
 
 
 @njit
+def _axis_sets(axis, a, b, x_in, T, SX, SY):
+    """(output indices, count, tap indices, count) that the children of one level-``a`` instance cover on
+    window axis ``axis`` (0: P×R, 1: Q×S) at one temporal step, relative to the step's base
+    (:func:`_spread_indices`; arrays allocated here)."""
+    d_out = D_P + axis  # P or Q
+    d_tap = D_R + axis  # R or S
+    size_o = x_in[b, d_out]
+    size_t = x_in[b, d_tap]
+    for f in range(a + 1, b + 1):
+        size_o *= SX[f, d_out] * SY[f, d_out]
+        size_t *= SX[f, d_tap] * SY[f, d_tap]
+    po = np.empty(size_o, dtype=np.int64)
+    pt = np.empty(size_t, dtype=np.int64)
+    no = _spread_indices(d_out, a, b, x_in, T, SX, SY, po)
+    nt = _spread_indices(d_tap, a, b, x_in, T, SX, SY, pt)
+    return po, no, pt, nt
+
+
+@njit
+def _marked_taps(po, no, pt, nt, stride, dil):
+    """Distinct ``po[i]*stride + pt[j]*dilation`` over i < no, j < nt, counted by marking."""
+    if no == 0 or nt == 0:
+        return 0
+    top = 0
+    for i in range(no):
+        for j in range(nt):
+            top = max(top, po[i] * stride + pt[j] * dil)
+    mark = np.zeros(top + 1, dtype=np.uint8)
+    count = 0
+    for i in range(no):
+        for j in range(nt):
+            v = po[i] * stride + pt[j] * dil
+            if mark[v] == 0:
+                mark[v] = 1
+                count += 1
+    return count
+
+
+@njit
 def _strided_window_union(a, b, x_in, T, SX, SY, layer):
     """Distinct input rows × cols (values, float) the children of one level-``a`` instance read at one
     temporal step when their output/filter indices are non-contiguous (a bypassed level's temporal loop
@@ -179,29 +218,104 @@ def _strided_window_union(a, b, x_in, T, SX, SY, layer):
     exactly by marking."""
     total = 1.0
     for axis in range(2):
-        d_out = D_P + axis  # P or Q
-        d_tap = D_R + axis  # R or S
         stride = layer.stride_h if axis == 0 else layer.stride_w
         dil = layer.dil_h if axis == 0 else layer.dil_w
-        size_o = x_in[b, d_out]
-        size_t = x_in[b, d_tap]
-        for f in range(a + 1, b + 1):
-            size_o *= SX[f, d_out] * SY[f, d_out]
-            size_t *= SX[f, d_tap] * SY[f, d_tap]
-        po = np.empty(size_o, dtype=np.int64)
-        pt = np.empty(size_t, dtype=np.int64)
-        no = _spread_indices(d_out, a, b, x_in, T, SX, SY, po)
-        nt = _spread_indices(d_tap, a, b, x_in, T, SX, SY, pt)
-        mark = np.zeros(po[no - 1] * stride + pt[nt - 1] * dil + 1, dtype=np.uint8)
-        count = 0
-        for i in range(no):
-            for j in range(nt):
-                v = po[i] * stride + pt[j] * dil
-                if mark[v] == 0:
-                    mark[v] = 1
-                    count += 1
-        total *= count
+        po, no, pt, nt = _axis_sets(axis, a, b, x_in, T, SX, SY)
+        total *= _marked_taps(po, no, pt, nt, stride, dil)
     return total
+
+
+@njit
+def _in_bounds_histogram(vals, n, padded, bound):
+    """The index sets ``base + vals[:n]`` of all steps partition [0, padded); returns (sorted vals,
+    hist) where hist[k] = number of bases whose set has exactly k indices below ``bound``."""
+    srt = np.sort(vals[:n])
+    covered = np.zeros(padded, dtype=np.uint8)
+    hist = np.zeros(n + 1, dtype=np.int64)
+    for base in range(padded):
+        if covered[base] == 1:
+            continue
+        for i in range(n):
+            covered[base + srt[i]] = 1
+        k = 0
+        while k < n and base + srt[k] < bound:
+            k += 1
+        hist[k] += 1
+    return srt, hist
+
+
+@njit
+def _strided_window_skip(a, b, x_in, T, SX, SY, layer):
+    """``padded_accesses: skip`` for a strided union (:func:`_strided_window_union`): Σ over the steps'
+    bases of the distinct input rows × cols touched by in-bounds output/filter indices, over (number of
+    bases × the unclipped union) — the fraction of the union the steps are charged for."""
+    ratio = 1.0
+    for axis in range(2):
+        d_out = D_P + axis
+        d_tap = D_R + axis
+        stride = layer.stride_h if axis == 0 else layer.stride_w
+        dil = layer.dil_h if axis == 0 else layer.dil_w
+        po, no, pt, nt = _axis_sets(axis, a, b, x_in, T, SX, SY)
+        so, ho = _in_bounds_histogram(po, no, x_in[0, d_out], layer.bounds[d_out])
+        st, ht = _in_bounds_histogram(pt, nt, x_in[0, d_tap], layer.bounds[d_tap])
+        s = 0.0
+        n_o = 0.0
+        n_t = 0.0
+        for ko in range(no + 1):
+            n_o += ho[ko]
+        for kt in range(nt + 1):
+            n_t += ht[kt]
+        for ko in range(no + 1):
+            if ho[ko] == 0:
+                continue
+            for kt in range(nt + 1):
+                if ht[kt] > 0:
+                    s += ho[ko] * ht[kt] * _marked_taps(so, ko, st, kt, stride, dil)
+        ratio *= s / (n_o * n_t * _marked_taps(so, no, st, nt, stride, dil))
+    return ratio
+
+
+@njit(nrt=False, inline=True)
+def _clipped_window_sum(x_o, n_o, b_o, x_t, n_t, b_t, stride, dil):
+    """Σ over the n_o × n_t contiguous (output, tap) index tiles of extents x_o, x_t that partition
+    [0, n_o·x_o) × [0, n_t·x_t) of the distinct input rows their in-bounds indices (< b_o, < b_t) touch:
+    full tiles, one partial tile per dim (the remainder), the rest padding."""
+    qo = min(b_o // x_o, n_o)
+    ro = b_o - qo * x_o
+    qt = min(b_t // x_t, n_t)
+    rt = b_t - qt * x_t
+    s = float(qo * qt * _distinct(x_o, x_t, stride, dil))
+    if ro > 0:
+        s += qt * _distinct(ro, x_t, stride, dil)
+    if rt > 0:
+        s += qo * _distinct(x_o, rt, stride, dil)
+    if ro > 0 and rt > 0:
+        s += _distinct(ro, rt, stride, dil)
+    return s
+
+
+@njit(nrt=False, inline=True)
+def _skip_ratio(o, x, layer, padded, window_axes):
+    """``padded_accesses: skip``: the fraction of the values of the tiles of extents ``x`` (8,) — which
+    partition the padded extents ``padded`` (8,) — that in-bounds iterations touch.  Per dim ``o`` depends
+    on: bounds / padded (each index in bounds is in exactly one tile); for a convolution's input window
+    axes (with ``window_axes``) :func:`_clipped_window_sum` over the unclipped sum."""
+    win = o == OP_INPUTS and layer.window == 1
+    r = 1.0
+    for d in range(N_DIMS):
+        if layer.rel[o, d] == 1 and not (win and d >= WINDOW_DIMS_START):
+            r *= layer.bounds[d] / padded[d]
+    if win and window_axes == 1:
+        for axis in range(2):
+            d_o = D_P + axis
+            d_t = D_R + axis
+            stride = layer.stride_h if axis == 0 else layer.stride_w
+            dil = layer.dil_h if axis == 0 else layer.dil_w
+            n_o = padded[d_o] // x[d_o]
+            n_t = padded[d_t] // x[d_t]
+            r *= _clipped_window_sum(x[d_o], n_o, layer.bounds[d_o], x[d_t], n_t, layer.bounds[d_t], stride,
+                                     dil) / (n_o * n_t * _distinct(x[d_o], x[d_t], stride, dil))
+    return r
 
 
 @njit(nrt=False)
@@ -396,14 +510,14 @@ def _fills(o, b, rel, T, ORD, every):
 
 @njit(nrt=False, inline=True)
 def _pair_union(o, a, b, layer, m, x_in, x_u):
-    """(union, between) for operand ``o`` and the pair parent ``a`` → child ``b``.
+    """(union, between, strided) for operand ``o`` and the pair parent ``a`` → child ``b``.
 
     between = Π_d of the spatial factors of fan-outs a+1..b (children per parent instance); union =
     values the children of one parent instance hold together (multicast / spatial-reduction footprint):
     footprint of x_u = x_in[b] × those factors (written into ``x_u``); for a convolution's inputs whose
     children see non-contiguous output/filter indices (:func:`_strided`) the rows × cols are counted
     exactly (:func:`_strided_window_union`) — Eyeriss' diagonal ifmap reuse across PE rows (Chen et al.,
-    ISCA 2016)."""
+    ISCA 2016); ``strided`` tells that case."""
     T, SX, SY = m.temporal, m.spatial_x, m.spatial_y
     between = 1.0
     for d in range(N_DIMS):
@@ -413,16 +527,17 @@ def _pair_union(o, a, b, layer, m, x_in, x_u):
         x_u[d] = x_in[b, d] * sp
         between *= sp
     union = _footprint(o, x_u, layer)
-    if o == OP_INPUTS and layer.window == 1 and b - a > 1 and _strided(a, b, T, SX, SY):
+    strided = o == OP_INPUTS and layer.window == 1 and b - a > 1 and _strided(a, b, T, SX, SY)
+    if strided:
         union = _strided_window_union(a, b, x_in, T, SX, SY, layer)
         for d in range(WINDOW_DIMS_START):
             if layer.rel[o, d] == 1:
                 union *= x_u[d]
-    return union, between
+    return union, between, strided
 
 
 @njit(nrt=False, inline=True)
-def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes):
+def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes, padded):
     """Accesses of operand ``o`` between parent level ``a`` and child ``b`` (the next level below a that
     keeps o; b = L is the MACs, a 1-value tile).  Adds into ``reads`` / ``writes`` (L, 3), values.
 
@@ -435,7 +550,10 @@ def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes):
 
     Conventions (:class:`accel.arch.Conventions`): without ``mac_operand_reuse`` the MACs (b = L) refill
     every operand at every temporal step (:func:`_fills` with ``every``); without ``psum_drain_read`` a
-    drain writes the parent but reads nothing from the child.
+    drain writes the parent but reads nothing from the child; with ``padded_accesses: skip`` and a padded
+    nest (``padded`` = 1) tiles and unions are charged only their in-bounds part (:func:`_skip_ratio`,
+    :func:`_strided_window_skip`; every tile is visited equally often, so the ratio of the sums is exact)
+    while prologue and psum-accumulation cycles count the padded tiles.
 
     Returns (noc_bits, fill_cycles, onload_cycles, psum_drains): bits crossing a fan-out of more than one
     instance; for a double-buffered child, cycles for the parent to deliver the first tile (prologue;
@@ -446,14 +564,22 @@ def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes):
     L = arch.n_levels
     every = 1 if b == L and arch.mac_operand_reuse == 0 else 0
     fills, distinct = _fills(o, b, layer.rel, m.temporal, m.order, every)
-    tile = _footprint(o, x_in[b], layer) if b < L else 1.0
-    union, between = _pair_union(o, a, b, layer, m, x_in, x_u)
+    tile_full = _footprint(o, x_in[b], layer) if b < L else 1.0
+    union_full, between, strided = _pair_union(o, a, b, layer, m, x_in, x_u)
+    tile = tile_full
+    union = union_full
+    if padded == 1 and arch.padded_skip == 1:  # charged (in-bounds) part of the padded tiles
+        tile *= _skip_ratio(o, x_in[b], layer, x_in[0], 1)
+        if strided:
+            union *= _skip_ratio(o, x_u, layer, x_in[0], 0) * _strided_window_skip(a, b, x_in, m.temporal,
+                                                                                    m.spatial_x, m.spatial_y, layer)
+        else:
+            union *= _skip_ratio(o, x_u, layer, x_in[0], 1)
     child_total = fills * tile * inst[b]  # values delivered to (or drained from) all children
     psum_drains = -1.0
     if o != OP_OUTPUTS:
         parent_reads = fills * union * inst[a] if arch.multicast == 1 else child_total
         parent_writes = 0.0
-        back = 0.0
         reads[a, o] += parent_reads
         if b < L:
             writes[b, o] += child_total
@@ -473,7 +599,7 @@ def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes):
                 reads[b, o] += child_total  # drain reads
             writes[b, o] += (fills - distinct) * tile * inst[b]  # psums read back down
         if b >= arch.pe_level:  # the PE's adder works per psum drain whatever the MAC's operand convention
-            psum_drains = (_fills(o, b, layer.rel, m.temporal, m.order, 0)[0] if every == 1 else fills) * tile
+            psum_drains = (_fills(o, b, layer.rel, m.temporal, m.order, 0)[0] if every == 1 else fills) * tile_full
     noc_bits = 0.0
     for f in range(a + 1, b + 1):
         if arch.fanout_x[f] * arch.fanout_y[f] > 1:
@@ -490,12 +616,12 @@ def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes):
                 onload_cycles = parent_writes * bits / arch.write_bw[a] + parent_reads * bits / arch.read_bw[a]
         else:
             rbw = arch.read_bw[a] if o != OP_OUTPUTS else arch.write_bw[a]
-            fill_cycles = union * arch.op_bits[a, o] / rbw
+            fill_cycles = union_full * arch.op_bits[a, o] / rbw  # cycles count padded values
     return noc_bits, fill_cycles, onload_cycles, psum_drains
 
 
 @njit(nrt=False)
-def _accesses(layer, arch, m, x_in, inst, x_u, reads, writes):
+def _accesses(layer, arch, m, x_in, inst, x_u, reads, writes, padded):
     """Reads and writes of every level and operand (into ``reads`` / ``writes``), summed over the
     (parent, child) pairs of the levels that keep each operand (bypassing levels are skipped) — see
     :func:`_pair_accesses`.  Returns (noc_bits, fill_cycles, onload_cycles, psum_drains_per_pe)."""
@@ -511,7 +637,8 @@ def _accesses(layer, arch, m, x_in, inst, x_u, reads, writes):
         for b in range(1, L + 1):
             if b < L and m.keep[b, o] == 0:
                 continue
-            noc, fill, onload, drains = _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes)
+            noc, fill, onload, drains = _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes,
+                                                       padded)
             if drains >= 0.0:
                 psum_drains_per_pe = drains
             noc_bits += noc
@@ -619,8 +746,8 @@ def _evaluate_into(layer, arch, m, out, scr):
         out[O_REASON] = reason
         return np.inf
     compute, folds = _compute_cycles(m.temporal, L)
-    noc_bits, fill_cycles, onload_cycles, psum_drains_per_pe = _accesses(layer, arch, m, scr.x_in, scr.inst,
-                                                                         scr.x_u, reads, writes)
+    noc_bits, fill_cycles, onload_cycles, psum_drains_per_pe = _accesses(
+        layer, arch, m, scr.x_in, scr.inst, scr.x_u, reads, writes, 1 if padded > real_points else 0)
     accum, fold = _array_overheads(layer, arch, m, folds, psum_drains_per_pe)
     if arch.systolic == 1 and layer.is_mac == 1:
         fill_cycles = 0.0  # the per-fold model already contains the array's fill and drain
