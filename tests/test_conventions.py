@@ -11,12 +11,13 @@ from accel.workload import Layer
 from mapper.search import search_mapping
 from tests.conftest import ROOT
 
-OLD = dict(mac_operand_reuse=True, psum_drain_read=True)
+OLD = dict(mac_operand_reuse=True, psum_drain_read=True, padded_accesses="count")
 
 
 def test_defaults_are_timeloops():
     c = load_arch(ROOT / "configs" / "eyeriss.yaml").config.conventions
-    assert (c.mac_operand_reuse, c.psum_drain_read, c.transfer_overlap) == (False, False, "double_buffered")
+    assert (c.mac_operand_reuse, c.psum_drain_read, c.padded_accesses, c.transfer_overlap) == (
+        False, False, "skip", "double_buffered")
 
 
 @pytest.mark.parametrize("conv, path, words", [
@@ -25,6 +26,7 @@ def test_defaults_are_timeloops():
     (dict(transfer_overlap={"DRAM": "serial_onload"}), "conventions.transfer_overlap.DRAM", "no level below"),
     (dict(transfer_overlap="sometimes"), "conventions.transfer_overlap", "double_buffered"),
     (dict(mac_operand_reuse="yes"), "conventions.mac_operand_reuse", "bool"),
+    (dict(padded_accesses="pad"), "conventions.padded_accesses", "skip"),
     (dict(mac_operand_reuse_x=True), "conventions.mac_operand_reuse_x", "unknown key"),
 ])
 def test_bad_conventions_name_the_path(conv, path, words):

@@ -288,6 +288,20 @@ def test_walker_serial_onload_hand_count():
     assert rec.latency_cycles == base.latency_cycles - base.fill_drain_cycles + r.onload_cycles
 
 
+def test_walker_padded_accesses_hand_counts():
+    """FC K=3 tiled K2 (DRAM) x K2 (RF): one padded output / weight; skip charges 3, count 4 of each."""
+    rf = [dict(name="RF", size_bytes=1e6, word_bits=16, keeps=list(OPERANDS), per_pe=True,
+               read_energy_pj=1.0, write_energy_pj=1.0)]
+    layer = Layer(name="fc", op="fc", K=3, C=1)
+    m = _mapping(2, T={(0, "K"): 2, (1, "K"): 2})
+    for policy, n in (("skip", 3), ("count", 4)):
+        arch = _arch(rf, conventions=dict(padded_accesses=policy))
+        r = walk(layer, arch, m.temporal, m.spatial_x, m.spatial_y, m.order, m.keep)
+        assert r.reads[0].tolist() == [n, 1, 0] and r.writes[0].tolist() == [0, 0, n]  # one input, kept in the RF
+        assert r.compute_cycles == 4  # cycles always count the padded iteration
+        _compare(layer, arch, m)
+
+
 def test_walker_multicast_and_reduction_hand_counts():
     """DRAM only, 4 MAC lanes."""
     for mc, sr in ((True, True), (False, False)):
