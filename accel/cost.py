@@ -295,26 +295,34 @@ def _clipped_window_sum(x_o, n_o, b_o, x_t, n_t, b_t, stride, dil):
 
 
 @njit(nrt=False, inline=True)
-def _skip_ratio(o, x, layer, padded, window_axes):
-    """``padded_accesses: skip``: the fraction of the values of the tiles of extents ``x`` (8,) — which
-    partition the padded extents ``padded`` (8,) — that in-bounds iterations touch.  Per dim ``o`` depends
-    on: bounds / padded (each index in bounds is in exactly one tile); for a convolution's input window
-    axes (with ``window_axes``) :func:`_clipped_window_sum` over the unclipped sum."""
+def _skip_ratio(o, layer, padded):
+    """``padded_accesses: skip``: the fraction of the values of any tiling of the padded extents ``padded``
+    (8,) that in-bounds iterations touch, over the dims ``o`` depends on except a convolution input's window
+    dims: Π bounds / padded (each in-bounds index lies in exactly one tile of a tiling)."""
     win = o == OP_INPUTS and layer.window == 1
     r = 1.0
     for d in range(N_DIMS):
         if layer.rel[o, d] == 1 and not (win and d >= WINDOW_DIMS_START):
             r *= layer.bounds[d] / padded[d]
-    if win and window_axes == 1:
-        for axis in range(2):
-            d_o = D_P + axis
-            d_t = D_R + axis
-            stride = layer.stride_h if axis == 0 else layer.stride_w
-            dil = layer.dil_h if axis == 0 else layer.dil_w
-            n_o = padded[d_o] // x[d_o]
-            n_t = padded[d_t] // x[d_t]
-            r *= _clipped_window_sum(x[d_o], n_o, layer.bounds[d_o], x[d_t], n_t, layer.bounds[d_t], stride,
-                                     dil) / (n_o * n_t * _distinct(x[d_o], x[d_t], stride, dil))
+    return r
+
+
+@njit(nrt=False, inline=True)
+def _window_skip_ratio(x, layer, padded):
+    """The window-axis factor of :func:`_skip_ratio` for a convolution's inputs held in contiguous tiles of
+    extents ``x`` (8,): per axis :func:`_clipped_window_sum` over the unclipped sum."""
+    r = 1.0
+    for axis in range(2):
+        d_o = D_P + axis
+        d_t = D_R + axis
+        if padded[d_o] == layer.bounds[d_o] and padded[d_t] == layer.bounds[d_t]:
+            continue
+        stride = layer.stride_h if axis == 0 else layer.stride_w
+        dil = layer.dil_h if axis == 0 else layer.dil_w
+        n_o = padded[d_o] // x[d_o]
+        n_t = padded[d_t] // x[d_t]
+        r *= _clipped_window_sum(x[d_o], n_o, layer.bounds[d_o], x[d_t], n_t, layer.bounds[d_t], stride,
+                                 dil) / (n_o * n_t * _distinct(x[d_o], x[d_t], stride, dil))
     return r
 
 
@@ -537,7 +545,7 @@ def _pair_union(o, a, b, layer, m, x_in, x_u):
 
 
 @njit(nrt=False, inline=True)
-def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes, padded):
+def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes, skip_ratio, window_padded):
     """Accesses of operand ``o`` between parent level ``a`` and child ``b`` (the next level below a that
     keeps o; b = L is the MACs, a 1-value tile).  Adds into ``reads`` / ``writes`` (L, 3), values.
 
@@ -550,8 +558,9 @@ def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes, padd
 
     Conventions (:class:`accel.arch.Conventions`): without ``mac_operand_reuse`` the MACs (b = L) refill
     every operand at every temporal step (:func:`_fills` with ``every``); without ``psum_drain_read`` a
-    drain writes the parent but reads nothing from the child; with ``padded_accesses: skip`` and a padded
-    nest (``padded`` = 1) tiles and unions are charged only their in-bounds part (:func:`_skip_ratio`,
+    drain writes the parent but reads nothing from the child; with ``padded_accesses: skip`` on a padded
+    nest (``skip_ratio`` ≥ 0: :func:`_skip_ratio` of ``o``; ``window_padded``: a window dim is padded) tiles
+    and unions are charged only their in-bounds part (:func:`_window_skip_ratio`,
     :func:`_strided_window_skip`; every tile is visited equally often, so the ratio of the sums is exact)
     while prologue and psum-accumulation cycles count the padded tiles.
 
@@ -568,13 +577,15 @@ def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes, padd
     union_full, between, strided = _pair_union(o, a, b, layer, m, x_in, x_u)
     tile = tile_full
     union = union_full
-    if padded == 1 and arch.padded_skip == 1:  # charged (in-bounds) part of the padded tiles
-        tile *= _skip_ratio(o, x_in[b], layer, x_in[0], 1)
-        if strided:
-            union *= _skip_ratio(o, x_u, layer, x_in[0], 0) * _strided_window_skip(a, b, x_in, m.temporal,
-                                                                                    m.spatial_x, m.spatial_y, layer)
-        else:
-            union *= _skip_ratio(o, x_u, layer, x_in[0], 1)
+    if skip_ratio >= 0.0:  # padded_accesses: skip on a padded nest: charge the in-bounds part of the tiles
+        tile *= skip_ratio
+        union *= skip_ratio
+        if window_padded == 1:
+            tile *= _window_skip_ratio(x_in[b], layer, x_in[0])
+            if strided:
+                union *= _strided_window_skip(a, b, x_in, m.temporal, m.spatial_x, m.spatial_y, layer)
+            else:
+                union *= _window_skip_ratio(x_u, layer, x_in[0])
     child_total = fills * tile * inst[b]  # values delivered to (or drained from) all children
     psum_drains = -1.0
     if o != OP_OUTPUTS:
@@ -633,12 +644,18 @@ def _accesses(layer, arch, m, x_in, inst, x_u, reads, writes, padded):
     for o in range(N_OPERANDS):
         if layer.present[o] == 0:
             continue
+        skip_ratio = _skip_ratio(o, layer, x_in[0]) if padded == 1 and arch.padded_skip == 1 else -1.0
+        window_padded = 0
+        if skip_ratio >= 0.0 and o == OP_INPUTS and layer.window == 1:
+            for d in range(WINDOW_DIMS_START, N_DIMS):
+                if x_in[0, d] > layer.bounds[d]:
+                    window_padded = 1
         a = np.int64(0)  # int64, not Literal[int](0): callees compile once
         for b in range(1, L + 1):
             if b < L and m.keep[b, o] == 0:
                 continue
             noc, fill, onload, drains = _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes,
-                                                       padded)
+                                                       skip_ratio, window_padded)
             if drains >= 0.0:
                 psum_drains_per_pe = drains
             noc_bits += noc
