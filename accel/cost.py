@@ -545,6 +545,13 @@ def _pair_union(o, a, b, layer, m, x_in, x_u):
 
 
 @njit(nrt=False, inline=True)
+def _count(v, skip):
+    """An access count: with ``padded_accesses: skip`` a product of float ratios whose exact value is an
+    integer (a sum of in-bounds tile sizes), so it is rounded; else ``v`` (already exact)."""
+    return np.round(v) if skip == 1 else v
+
+
+@njit(nrt=False, inline=True)
 def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes, skip_ratio, window_padded):
     """Accesses of operand ``o`` between parent level ``a`` and child ``b`` (the next level below a that
     keeps o; b = L is the MACs, a 1-value tile).  Adds into ``reads`` / ``writes`` (L, 3), values.
@@ -586,29 +593,31 @@ def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes, skip
                 union *= _strided_window_skip(a, b, x_in, m.temporal, m.spatial_x, m.spatial_y, layer)
             else:
                 union *= _window_skip_ratio(x_u, layer, x_in[0])
-    child_total = fills * tile * inst[b]  # values delivered to (or drained from) all children
+    skip = 1 if skip_ratio >= 0.0 else 0
+    child_total = _count(fills * tile * inst[b], skip)  # values delivered to (or drained from) all children
+    union_total = _count(fills * union * inst[a], skip)  # values of the children's union, all parent instances
     psum_drains = -1.0
     if o != OP_OUTPUTS:
-        parent_reads = fills * union * inst[a] if arch.multicast == 1 else child_total
+        parent_reads = union_total if arch.multicast == 1 else child_total
         parent_writes = 0.0
         reads[a, o] += parent_reads
         if b < L:
             writes[b, o] += child_total
     else:
         if arch.spatial_reduction == 1:
-            parent_writes = fills * union * inst[a]
+            parent_writes = union_total
             extra_rmw = 0.0
         else:
             parent_writes = child_total
-            extra_rmw = child_total - fills * union * inst[a]
-        back = (fills - distinct) * (union if arch.spatial_reduction == 1 else tile * between) * inst[a]
+            extra_rmw = child_total - union_total
+        back = _count((fills - distinct) * (union if arch.spatial_reduction == 1 else tile * between) * inst[a], skip)
         parent_reads = back + extra_rmw
         writes[a, o] += parent_writes
         reads[a, o] += parent_reads
         if b < L:
             if arch.psum_drain_read == 1:
                 reads[b, o] += child_total  # drain reads
-            writes[b, o] += (fills - distinct) * tile * inst[b]  # psums read back down
+            writes[b, o] += _count((fills - distinct) * tile * inst[b], skip)  # psums read back down
         if b >= arch.pe_level:  # the PE's adder works per psum drain whatever the MAC's operand convention
             psum_drains = (_fills(o, b, layer.rel, m.temporal, m.order, 0)[0] if every == 1 else fills) * tile_full
     noc_bits = 0.0
