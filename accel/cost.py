@@ -29,9 +29,10 @@ The model (Timeloop-style, tile granularity) for a mapping with L memory levels 
 * Energy = Σ accesses × bits × pJ/bit per level and operand + NoC bits × pJ/bit + MACs (or ops) × energy
   per MAC (op) + static power × latency.
 
-Dims that do not divide the tiles are padded up: the loop nest runs over the padded bounds (those cycles and
-accesses are real work on the array) while MAC energy counts only the real MACs; ``padded_points_ratio``
-reports the waste.
+Dims that do not divide the tiles are padded up: the loop nest runs over the padded bounds (those cycles are
+real work on the array) while MAC energy counts only the real MACs; ``padded_points_ratio`` reports the waste.
+Accesses of padded values follow ``conventions.padded_accesses`` (default ``skip``: only in-bounds values are
+charged, as in Timeloop's residual tiles; ``count``: padded tiles are charged whole, as ZigZag).
 
 Sources.  The tile / fill / refill and multicast model follows Timeloop (A. Parashar et al., "Timeloop: A
 Systematic Approach to DNN Accelerator Evaluation", ISPASS 2019); the row-stationary rules, diagonal ifmap
