@@ -39,6 +39,31 @@ A config (``version: 1``) describes
   rules do; keep/bypass constrains every layer.  The mapspace (:mod:`mapper.mapspace`) enumerates only
   mappings that satisfy them, and names the constraint (``constraints[i]...``) when none does.
 * ``clock_mhz``, ``static_power_mw``.
+* ``conventions``: the modelling conventions on which the reference tools differ (issue 12).  Every default is
+  Timeloop's (Parashar et al., ISPASS 2019; the Timeloop v0.4 model), so a config that says nothing is costed
+  the way Timeloop costs it; a config describing a measured chip may choose otherwise.
+
+  - ``mac_operand_reuse`` (bool, default false): false — every MAC reads each of its operands from the
+    innermost level that keeps it and read-modify-writes its partial sum there (one access per MAC per operand,
+    Timeloop's and ZigZag's convention: operand registers exist only where the config declares a register
+    level).  true — the MAC holds an operand across the innermost loops that do not index it (accelsim before issue 12):
+    only a change of the operand costs an access.
+  - ``psum_drain_read`` (bool, default false): false — draining a partial-sum tile to the parent level costs a
+    write of the parent but no read of the child (Timeloop).  true — the child is also read for every value it
+    drains.
+  - ``padded_accesses`` (``skip`` | ``count``, default ``skip``): tiling factors whose product exceeds a dim pad
+    the loop nest; cycles always count the padded iterations.  ``skip`` — a value is charged (read, written,
+    moved over the NoC) only where an iteration whose indices in the dims the operand depends on are all in
+    bounds touches it, as in Timeloop, whose imperfect factorization runs smaller residual tiles.  ``count`` —
+    padded tiles are charged whole (ZigZag pads the tensors).  Iterations padded only in a dim the operand does
+    not depend on still move it.
+  - ``transfer_overlap`` (``double_buffered`` | ``serial_onload``, or a map level name → one of them; levels
+    not named are ``double_buffered``; default ``double_buffered`` everywhere): ``double_buffered`` — the
+    transfers that fill (or drain) a level overlap compute: only their excess over compute stalls, plus the
+    first tile's prologue and the last output tile's epilogue (Timeloop).  ``serial_onload`` — every transfer
+    between the level and its parent is serialized with compute (no double buffering): the parent's per-
+    instance traffic for the level over the parent's bandwidth is added to the latency (ZigZag's onloading of
+    the top on-chip tile is the case of one fill).
 
 :func:`load_arch` validates with pydantic (:class:`accel.schema.Strict`: ``extra="forbid"``, strict types,
 finite floats, duplicate YAML keys refused) and reports *all* problems with their YAML paths as one
@@ -256,6 +281,19 @@ class Constraint(Strict):
         return self
 
 
+TransferOverlap = Literal["double_buffered", "serial_onload"]
+
+
+class Conventions(Strict):
+    """Modelling conventions (see the module docstring; defaults: Timeloop's)."""
+
+    mac_operand_reuse: bool = Field(False, description="MAC holds operands across loops that do not index them")
+    psum_drain_read: bool = Field(False, description="charge a child read for every partial sum drained up")
+    padded_accesses: Literal["skip", "count"] = Field("skip", description="charge the padding of ceil factors")
+    transfer_overlap: TransferOverlap | dict[str, TransferOverlap] = Field(
+        "double_buffered", description="per level (map level name -> mode) or for every level")
+
+
 class ArchConfig(Strict):
     version: int
     name: str
@@ -270,6 +308,7 @@ class ArchConfig(Strict):
     dataflow: Dataflow = Dataflow()
     levels: list[Level] = Field(min_length=1)
     constraints: list[Constraint] = Field(default_factory=list)
+    conventions: Conventions = Conventions()
 
     @field_validator("version")
     @classmethod
@@ -341,7 +380,7 @@ def _semantic_errors(cfg: ArchConfig) -> list[tuple[str, str]]:
                                  f"limit of {MAX_PES:,} (2^24)"))
     if cfg.pe_array.systolic is not None and cfg.pe_array.psum_accumulate_cycles:
         errs.append(("pe_array", "a systolic array accumulates in the MAC: psum_accumulate_cycles must be 0"))
-    return errs + _constraint_errors(cfg)
+    return errs + _constraint_errors(cfg) + _convention_errors(cfg)
 
 
 def _fanout_rows(cfg: ArchConfig) -> dict[str, int]:
@@ -389,6 +428,16 @@ def _constraint_errors(cfg: ArchConfig) -> list[tuple[str, str]]:
                 errs.append((f"{p}.bypass", f"{c.target!r} always keeps {must} (bypass_optional: "
                                             f"{level.bypass_optional})"))
     return errs
+
+
+def _convention_errors(cfg: ArchConfig) -> list[tuple[str, str]]:
+    """``conventions.transfer_overlap`` may name only levels below DRAM (DRAM has no parent to load from)."""
+    t = cfg.conventions.transfer_overlap
+    names = [level.name for level in cfg.levels]
+    if isinstance(t, str):
+        return []
+    return [(f"conventions.transfer_overlap.{k}", f"no level below the outermost is named {k!r} "
+             f"(levels: {', '.join(names[1:]) or 'none'})") for k in t if k not in names[1:]]
 
 
 def _raw_capacity_errors(data: dict) -> list[tuple[str, str]]:
@@ -496,6 +545,10 @@ class ArchArrays(NamedTuple):
     innermost_only: np.ndarray  # (8,) int64
     innermost_full: np.ndarray  # (8,) int64
     pe_level: int  # index of the level whose fan-out is the PE array
+    mac_operand_reuse: int  # 1: the MAC holds operands across loops that do not index them (conventions)
+    psum_drain_read: int  # 1: a drained partial sum costs a child read
+    padded_skip: int  # 1: padded values are not charged (padded_accesses: skip)
+    serial_onload: np.ndarray  # (L,) int64 1: transfers between the level and its parent are not overlapped
 
 
 class Arch:
@@ -681,6 +734,11 @@ def compile_arch(cfg: ArchConfig) -> ArchArrays:
         if v is not None:
             rules[key] = v
     sy = pa.systolic
+    cv = cfg.conventions
+    serial = np.zeros(L, dtype=np.int64)
+    for i, level in enumerate(lv):
+        mode = cv.transfer_overlap if isinstance(cv.transfer_overlap, str) else cv.transfer_overlap.get(level.name)
+        serial[i] = int(i > 0 and mode == "serial_onload")
     return ArchArrays(
         n_levels=L, size_bits=size_bits, part_bits=part_bits, keeps=keeps, bypass_ok=bypass_ok,
         read_bw=rbw, write_bw=wbw, shared_port=shared, read_e_bit=re, write_e_bit=we,
@@ -693,6 +751,8 @@ def compile_arch(cfg: ArchConfig) -> ArchArrays:
         allow_x=_dimmask(rules["spatial_x"]), allow_y=_dimmask(rules["spatial_y"]),
         spatial_full=_dimmask(rules["spatial_full"]), innermost_only=_dimmask(rules["innermost_only"]),
         innermost_full=_dimmask(rules["innermost_full"]), pe_level=int(pe_level),
+        mac_operand_reuse=int(cv.mac_operand_reuse), psum_drain_read=int(cv.psum_drain_read),
+        padded_skip=int(cv.padded_accesses == "skip"), serial_onload=serial,
     )
 
 

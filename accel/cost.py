@@ -17,17 +17,22 @@ The model (Timeloop-style, tile granularity) for a mapping with L memory levels 
   fills × union-footprint of the children × parent instances.  Partial sums flow the other way: each fill
   of an output tile is drained back to the parent (reduced across spatial reduction dims by the NoC), and
   every fill but the first visit of a tile reads the partial sum back down.
-* Latency = max(compute, every level's bandwidth time) + fill/drain, where compute = product of all temporal
+* Latency = max(compute, every level's bandwidth time) + fill/drain (+ the serialized transfers of levels
+  whose ``conventions.transfer_overlap`` is ``serial_onload``), where compute = product of all temporal
   factors (+ psum accumulation cycles for arrays that accumulate forwarded psums with the PE's own adder,
   + per-fold fill/drain for systolic arrays); a level's time = its per-instance read (and write) bits over its
   bandwidth — double buffering overlaps transfers with compute, so only the excess is a stall.  The first
   tile of every level must arrive before compute can start and the last output tile drains after it ends.
+* Conventions where the reference tools differ are the config's (:class:`accel.arch.Conventions`, defaults
+  Timeloop's): whether the MAC holds operands across loops that do not index them, whether a drained psum
+  costs a child read, and per-level transfer overlap.
 * Energy = Σ accesses × bits × pJ/bit per level and operand + NoC bits × pJ/bit + MACs (or ops) × energy
   per MAC (op) + static power × latency.
 
-Dims that do not divide the tiles are padded up: the loop nest runs over the padded bounds (those cycles and
-accesses are real work on the array) while MAC energy counts only the real MACs; ``padded_points_ratio``
-reports the waste.
+Dims that do not divide the tiles are padded up: the loop nest runs over the padded bounds (those cycles are
+real work on the array) while MAC energy counts only the real MACs; ``padded_points_ratio`` reports the waste.
+Accesses of padded values follow ``conventions.padded_accesses`` (default ``skip``: only in-bounds values are
+charged, as in Timeloop's residual tiles; ``count``: padded tiles are charged whole, as ZigZag).
 
 Sources.  The tile / fill / refill and multicast model follows Timeloop (A. Parashar et al., "Timeloop: A
 Systematic Approach to DNN Accelerator Evaluation", ISPASS 2019); the row-stationary rules, diagonal ifmap
@@ -50,8 +55,8 @@ from numba.extending import register_jitable
 from accel._jit import njit
 from accel.arch import Arch
 from accel.layout import (D_P, D_R, O_ACCUM, O_ACTIVE_MACS, O_ACTIVE_PES, O_COMPUTE, O_ENERGY,
-                          O_FILL, O_FOLD, O_FOLDS, O_LATENCY, O_MAC_E, O_NOC_E, O_PAD_RATIO, O_POINTS, O_REASON,
-                          O_SPATIAL_UTIL, O_STATIC_E, O_VALID, OP_INPUTS, OP_OUTPUTS, R_AXIS, R_CAPACITY,
+                          O_FILL, O_FOLD, O_FOLDS, O_LATENCY, O_MAC_E, O_NOC_E, O_ONLOAD, O_PAD_RATIO, O_POINTS,
+                          O_REASON, O_SPATIAL_UTIL, O_STATIC_E, O_VALID, OP_INPUTS, OP_OUTPUTS, R_AXIS, R_CAPACITY,
                           R_FULL_UNROLL, R_KEEP, R_SPATIAL_FIT, R_STATIONARITY, R_UNCOVERED, R_VALID, REASONS,
                           WINDOW_DIMS_START, record_blocks, record_size)
 from accel.workload import DIMS, N_DIMS, N_OPERANDS, OPERANDS, Layer, distinct_taps
@@ -140,7 +145,7 @@ def compile_layer(layer: Layer) -> LayerArrays:
 # Shapes below: L memory levels (0 = DRAM); T = temporal (L, 8), SX / SY = spatial_x / spatial_y (L+1, 8),
 # ORD = order (L, 8), KEEP = keep (L, 3) of a MappingArrays.  Fan-out f (1 ≤ f ≤ L) sits between level f-1
 # and level f; fan-out L is the MAC lanes inside a PE.
-# Every kernel runs without reference counting (nrt=False; only _strided_window_union allocates) and the
+# Every kernel runs without reference counting (nrt=False; only the strided-window helpers _strided_window_union and _strided_window_skip allocate) and the
 # helpers that take NamedTuples are inlined into their callers (inline=True) — see accel._jit.njit.
 _distinct = njit(distinct_taps)  # one definition, shared with Layer.operand_sizes
 
@@ -168,6 +173,45 @@ def _spread_indices(d, a, b, x_in, T, SX, SY, vals):
 
 
 @njit
+def _axis_sets(axis, a, b, x_in, T, SX, SY):
+    """(output indices, count, tap indices, count) that the children of one level-``a`` instance cover on
+    window axis ``axis`` (0: P×R, 1: Q×S) at one temporal step, relative to the step's base
+    (:func:`_spread_indices`; arrays allocated here)."""
+    d_out = D_P + axis  # P or Q
+    d_tap = D_R + axis  # R or S
+    size_o = x_in[b, d_out]
+    size_t = x_in[b, d_tap]
+    for f in range(a + 1, b + 1):
+        size_o *= SX[f, d_out] * SY[f, d_out]
+        size_t *= SX[f, d_tap] * SY[f, d_tap]
+    po = np.empty(size_o, dtype=np.int64)
+    pt = np.empty(size_t, dtype=np.int64)
+    no = _spread_indices(d_out, a, b, x_in, T, SX, SY, po)
+    nt = _spread_indices(d_tap, a, b, x_in, T, SX, SY, pt)
+    return po, no, pt, nt
+
+
+@njit
+def _marked_taps(po, no, pt, nt, stride, dil):
+    """Distinct ``po[i]*stride + pt[j]*dilation`` over i < no, j < nt, counted by marking."""
+    if no == 0 or nt == 0:
+        return 0
+    top = 0
+    for i in range(no):
+        for j in range(nt):
+            top = max(top, po[i] * stride + pt[j] * dil)
+    mark = np.zeros(top + 1, dtype=np.uint8)
+    count = 0
+    for i in range(no):
+        for j in range(nt):
+            v = po[i] * stride + pt[j] * dil
+            if mark[v] == 0:
+                mark[v] = 1
+                count += 1
+    return count
+
+
+@njit
 def _strided_window_union(a, b, x_in, T, SX, SY, layer):
     """Distinct input rows × cols (values, float) the children of one level-``a`` instance read at one
     temporal step when their output/filter indices are non-contiguous (a bypassed level's temporal loop
@@ -175,29 +219,112 @@ def _strided_window_union(a, b, x_in, T, SX, SY, layer):
     exactly by marking."""
     total = 1.0
     for axis in range(2):
-        d_out = D_P + axis  # P or Q
-        d_tap = D_R + axis  # R or S
         stride = layer.stride_h if axis == 0 else layer.stride_w
         dil = layer.dil_h if axis == 0 else layer.dil_w
-        size_o = x_in[b, d_out]
-        size_t = x_in[b, d_tap]
-        for f in range(a + 1, b + 1):
-            size_o *= SX[f, d_out] * SY[f, d_out]
-            size_t *= SX[f, d_tap] * SY[f, d_tap]
-        po = np.empty(size_o, dtype=np.int64)
-        pt = np.empty(size_t, dtype=np.int64)
-        no = _spread_indices(d_out, a, b, x_in, T, SX, SY, po)
-        nt = _spread_indices(d_tap, a, b, x_in, T, SX, SY, pt)
-        mark = np.zeros(po[no - 1] * stride + pt[nt - 1] * dil + 1, dtype=np.uint8)
-        count = 0
-        for i in range(no):
-            for j in range(nt):
-                v = po[i] * stride + pt[j] * dil
-                if mark[v] == 0:
-                    mark[v] = 1
-                    count += 1
-        total *= count
+        po, no, pt, nt = _axis_sets(axis, a, b, x_in, T, SX, SY)
+        total *= _marked_taps(po, no, pt, nt, stride, dil)
     return total
+
+
+@njit
+def _in_bounds_histogram(vals, n, padded, bound):
+    """The index sets ``base + vals[:n]`` of all steps partition [0, padded); returns (sorted vals,
+    hist) where hist[k] = number of bases whose set has exactly k indices below ``bound``."""
+    srt = np.sort(vals[:n])
+    covered = np.zeros(padded, dtype=np.uint8)
+    hist = np.zeros(n + 1, dtype=np.int64)
+    for base in range(padded):
+        if covered[base] == 1:
+            continue
+        for i in range(n):
+            covered[base + srt[i]] = 1
+        k = 0
+        while k < n and base + srt[k] < bound:
+            k += 1
+        hist[k] += 1
+    return srt, hist
+
+
+@njit
+def _strided_window_skip(a, b, x_in, T, SX, SY, layer):
+    """``padded_accesses: skip`` for a strided union (:func:`_strided_window_union`): Σ over the steps'
+    bases of the distinct input rows × cols touched by in-bounds output/filter indices, over (number of
+    bases × the unclipped union) — the fraction of the union the steps are charged for."""
+    ratio = 1.0
+    for axis in range(2):
+        d_out = D_P + axis
+        d_tap = D_R + axis
+        stride = layer.stride_h if axis == 0 else layer.stride_w
+        dil = layer.dil_h if axis == 0 else layer.dil_w
+        po, no, pt, nt = _axis_sets(axis, a, b, x_in, T, SX, SY)
+        so, ho = _in_bounds_histogram(po, no, x_in[0, d_out], layer.bounds[d_out])
+        st, ht = _in_bounds_histogram(pt, nt, x_in[0, d_tap], layer.bounds[d_tap])
+        s = 0.0
+        n_o = 0.0
+        n_t = 0.0
+        for ko in range(no + 1):
+            n_o += ho[ko]
+        for kt in range(nt + 1):
+            n_t += ht[kt]
+        for ko in range(no + 1):
+            if ho[ko] == 0:
+                continue
+            for kt in range(nt + 1):
+                if ht[kt] > 0:
+                    s += ho[ko] * ht[kt] * _marked_taps(so, ko, st, kt, stride, dil)
+        ratio *= s / (n_o * n_t * _marked_taps(so, no, st, nt, stride, dil))
+    return ratio
+
+
+@njit(nrt=False, inline=True)
+def _clipped_window_sum(x_o, n_o, b_o, x_t, n_t, b_t, stride, dil):
+    """Σ over the n_o × n_t contiguous (output, tap) index tiles of extents x_o, x_t that partition
+    [0, n_o·x_o) × [0, n_t·x_t) of the distinct input rows their in-bounds indices (< b_o, < b_t) touch:
+    full tiles, one partial tile per dim (the remainder), the rest padding."""
+    qo = min(b_o // x_o, n_o)
+    ro = b_o - qo * x_o
+    qt = min(b_t // x_t, n_t)
+    rt = b_t - qt * x_t
+    s = float(qo * qt * _distinct(x_o, x_t, stride, dil))
+    if ro > 0:
+        s += qt * _distinct(ro, x_t, stride, dil)
+    if rt > 0:
+        s += qo * _distinct(x_o, rt, stride, dil)
+    if ro > 0 and rt > 0:
+        s += _distinct(ro, rt, stride, dil)
+    return s
+
+
+@njit(nrt=False, inline=True)
+def _skip_ratio(o, layer, padded):
+    """``padded_accesses: skip``: the fraction of the values of any tiling of the padded extents ``padded``
+    (8,) that in-bounds iterations touch, over the dims ``o`` depends on except a convolution input's window
+    dims: Π bounds / padded (each in-bounds index lies in exactly one tile of a tiling)."""
+    win = o == OP_INPUTS and layer.window == 1
+    r = 1.0
+    for d in range(N_DIMS):
+        if layer.rel[o, d] == 1 and not (win and d >= WINDOW_DIMS_START):
+            r *= layer.bounds[d] / padded[d]
+    return r
+
+
+@njit(nrt=False, inline=True)
+def _window_skip_ratio(x, layer, padded):
+    """The window-axis factor of :func:`_skip_ratio` for a convolution's inputs held in contiguous tiles of
+    extents ``x`` (8,): per axis :func:`_clipped_window_sum` over the unclipped sum."""
+    r = 1.0
+    for axis in range(2):
+        d_o = D_P + axis
+        d_t = D_R + axis
+        if padded[d_o] == layer.bounds[d_o] and padded[d_t] == layer.bounds[d_t]:
+            continue
+        stride = layer.stride_h if axis == 0 else layer.stride_w
+        dil = layer.dil_h if axis == 0 else layer.dil_w
+        n_o = padded[d_o] // x[d_o]
+        n_t = padded[d_t] // x[d_t]
+        r *= _clipped_window_sum(x[d_o], n_o, layer.bounds[d_o], x[d_t], n_t, layer.bounds[d_t], stride,
+                                 dil) / (n_o * n_t * _distinct(x[d_o], x[d_t], stride, dil))
+    return r
 
 
 @njit(nrt=False)
@@ -364,16 +491,18 @@ def _compute_cycles(T, L):
 
 
 @njit(nrt=False, inline=True)
-def _fills(o, b, rel, T, ORD):
+def _fills(o, b, rel, T, ORD, every):
     """(fills, distinct) of child level ``b`` for operand ``o`` (per instance).
 
     Timeloop's refill rule (Parashar et al., ISPASS 2019): walking the temporal loops above b from the
     outermost down, fills = Π of the factors of every loop down to and including the innermost loop
-    relevant to ``o`` — irrelevant loops inside it reuse the resident tile (stationarity).  distinct = Π
-    of the relevant factors alone: fills − distinct of an output's fills revisit a tile (psum read-back)."""
+    relevant to ``o`` — irrelevant loops inside it reuse the resident tile (stationarity).  With ``every``
+    (the MAC without operand registers, ``conventions.mac_operand_reuse: false``) no tile is reused: fills
+    = Π of all factors above b.  distinct = Π of the relevant factors alone: fills − distinct of an
+    output's fills revisit a tile (psum read-back)."""
     fills = 1.0
     distinct = 1.0
-    found = False
+    found = every == 1
     for lv in range(b - 1, -1, -1):
         for j in range(N_DIMS - 1, -1, -1):
             d = ORD[lv, j]
@@ -390,14 +519,14 @@ def _fills(o, b, rel, T, ORD):
 
 @njit(nrt=False, inline=True)
 def _pair_union(o, a, b, layer, m, x_in, x_u):
-    """(union, between) for operand ``o`` and the pair parent ``a`` → child ``b``.
+    """(union, between, strided) for operand ``o`` and the pair parent ``a`` → child ``b``.
 
     between = Π_d of the spatial factors of fan-outs a+1..b (children per parent instance); union =
     values the children of one parent instance hold together (multicast / spatial-reduction footprint):
     footprint of x_u = x_in[b] × those factors (written into ``x_u``); for a convolution's inputs whose
     children see non-contiguous output/filter indices (:func:`_strided`) the rows × cols are counted
     exactly (:func:`_strided_window_union`) — Eyeriss' diagonal ifmap reuse across PE rows (Chen et al.,
-    ISCA 2016)."""
+    ISCA 2016); ``strided`` tells that case."""
     T, SX, SY = m.temporal, m.spatial_x, m.spatial_y
     between = 1.0
     for d in range(N_DIMS):
@@ -407,16 +536,24 @@ def _pair_union(o, a, b, layer, m, x_in, x_u):
         x_u[d] = x_in[b, d] * sp
         between *= sp
     union = _footprint(o, x_u, layer)
-    if o == OP_INPUTS and layer.window == 1 and b - a > 1 and _strided(a, b, T, SX, SY):
+    strided = o == OP_INPUTS and layer.window == 1 and b - a > 1 and _strided(a, b, T, SX, SY)
+    if strided:
         union = _strided_window_union(a, b, x_in, T, SX, SY, layer)
         for d in range(WINDOW_DIMS_START):
             if layer.rel[o, d] == 1:
                 union *= x_u[d]
-    return union, between
+    return union, between, strided
 
 
 @njit(nrt=False, inline=True)
-def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes):
+def _count(v, skip):
+    """An access count: with ``padded_accesses: skip`` a product of float ratios whose exact value is an
+    integer (a sum of in-bounds tile sizes), so it is rounded; else ``v`` (already exact)."""
+    return np.round(v) if skip == 1 else v
+
+
+@njit(nrt=False, inline=True)
+def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes, skip_ratio, window_padded):
     """Accesses of operand ``o`` between parent level ``a`` and child ``b`` (the next level below a that
     keeps o; b = L is the MACs, a 1-value tile).  Adds into ``reads`` / ``writes`` (L, 3), values.
 
@@ -427,69 +564,115 @@ def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes):
     reduction, else one read-modify-write per child), and every fill but the first visit of a tile
     (fills − distinct) reads the partial sum back down.
 
-    Returns (noc_bits, fill_cycles, psum_drains): bits crossing a fan-out of more than one instance;
-    cycles for the parent to deliver the first tile (prologue; epilogue for outputs) at its read (write)
-    bandwidth; and for outputs at or below the PE array, fills · tile psum drains per PE (else -1)."""
+    Conventions (:class:`accel.arch.Conventions`): without ``mac_operand_reuse`` the MACs (b = L) refill
+    every operand at every temporal step (:func:`_fills` with ``every``); without ``psum_drain_read`` a
+    drain writes the parent but reads nothing from the child; with ``padded_accesses: skip`` on a padded
+    nest (``skip_ratio`` ≥ 0: :func:`_skip_ratio` of ``o``; ``window_padded``: a window dim is padded) tiles
+    and unions are charged only their in-bounds part (:func:`_window_skip_ratio`,
+    :func:`_strided_window_skip`; every tile is visited equally often, so the ratio of the sums is exact)
+    while prologue and psum-accumulation cycles count the padded tiles.
+
+    Returns (noc_bits, fill_cycles, onload_cycles, psum_drains): bits crossing a fan-out of more than one
+    instance; for a double-buffered child, cycles for the parent to deliver the first tile (prologue;
+    epilogue for outputs) at its read (write) bandwidth; for a ``serial_onload`` child, cycles of all the
+    pair's parent traffic per parent instance at the parent's bandwidth (reads; for outputs also writes);
+    and for outputs at or below the PE array, fills · tile psum drains per PE (else -1), counted with the
+    MAC holding its psum (a latency, independent of the access convention)."""
     L = arch.n_levels
-    fills, distinct = _fills(o, b, layer.rel, m.temporal, m.order)
-    tile = _footprint(o, x_in[b], layer) if b < L else 1.0
-    union, between = _pair_union(o, a, b, layer, m, x_in, x_u)
-    child_total = fills * tile * inst[b]  # values delivered to (or drained from) all children
+    every = 1 if b == L and arch.mac_operand_reuse == 0 else 0
+    fills, distinct = _fills(o, b, layer.rel, m.temporal, m.order, every)
+    tile_full = _footprint(o, x_in[b], layer) if b < L else 1.0
+    union_full, between, strided = _pair_union(o, a, b, layer, m, x_in, x_u)
+    tile = tile_full
+    union = union_full
+    if skip_ratio >= 0.0:  # padded_accesses: skip on a padded nest: charge the in-bounds part of the tiles
+        tile *= skip_ratio
+        union *= skip_ratio
+        if window_padded == 1:
+            tile *= _window_skip_ratio(x_in[b], layer, x_in[0])
+            if strided:
+                union *= _strided_window_skip(a, b, x_in, m.temporal, m.spatial_x, m.spatial_y, layer)
+            else:
+                union *= _window_skip_ratio(x_u, layer, x_in[0])
+    skip = 1 if skip_ratio >= 0.0 else 0
+    child_total = _count(fills * tile * inst[b], skip)  # values delivered to (or drained from) all children
+    union_total = _count(fills * union * inst[a], skip)  # values of the children's union, all parent instances
     psum_drains = -1.0
     if o != OP_OUTPUTS:
-        parent_reads = fills * union * inst[a] if arch.multicast == 1 else child_total
+        parent_reads = union_total if arch.multicast == 1 else child_total
+        parent_writes = 0.0
         reads[a, o] += parent_reads
         if b < L:
             writes[b, o] += child_total
     else:
         if arch.spatial_reduction == 1:
-            upd = fills * union * inst[a]
+            parent_writes = union_total
             extra_rmw = 0.0
         else:
-            upd = child_total
-            extra_rmw = child_total - fills * union * inst[a]
-        back = (fills - distinct) * (union if arch.spatial_reduction == 1 else tile * between) * inst[a]
-        writes[a, o] += upd
-        reads[a, o] += back + extra_rmw
+            parent_writes = child_total
+            extra_rmw = child_total - union_total
+        back = _count((fills - distinct) * (union if arch.spatial_reduction == 1 else tile * between) * inst[a], skip)
+        parent_reads = back + extra_rmw
+        writes[a, o] += parent_writes
+        reads[a, o] += parent_reads
         if b < L:
-            reads[b, o] += child_total  # drain reads
-            writes[b, o] += (fills - distinct) * tile * inst[b]  # psums read back down
-        if b >= arch.pe_level:
-            psum_drains = fills * tile
+            if arch.psum_drain_read == 1:
+                reads[b, o] += child_total  # drain reads
+            writes[b, o] += _count((fills - distinct) * tile * inst[b], skip)  # psums read back down
+        if b >= arch.pe_level:  # the PE's adder works per psum drain whatever the MAC's operand convention
+            psum_drains = (_fills(o, b, layer.rel, m.temporal, m.order, 0)[0] if every == 1 else fills) * tile_full
     noc_bits = 0.0
     for f in range(a + 1, b + 1):
         if arch.fanout_x[f] * arch.fanout_y[f] > 1:
             noc_bits = child_total * arch.op_bits[min(b, L - 1), o]
     fill_cycles = 0.0
+    onload_cycles = 0.0
     if b < L:
-        rbw = arch.read_bw[a] if o != OP_OUTPUTS else arch.write_bw[a]
-        fill_cycles = union * arch.op_bits[a, o] / rbw
-    return noc_bits, fill_cycles, psum_drains
+        if arch.serial_onload[b] == 1:
+            # no double buffering: every transfer of the pair waits for the parent's port (per instance)
+            bits = arch.op_bits[a, o] / inst[a]
+            if o != OP_OUTPUTS:
+                onload_cycles = parent_reads * bits / arch.read_bw[a]
+            else:
+                onload_cycles = parent_writes * bits / arch.write_bw[a] + parent_reads * bits / arch.read_bw[a]
+        else:
+            rbw = arch.read_bw[a] if o != OP_OUTPUTS else arch.write_bw[a]
+            fill_cycles = union_full * arch.op_bits[a, o] / rbw  # cycles count padded values
+    return noc_bits, fill_cycles, onload_cycles, psum_drains
 
 
 @njit(nrt=False)
-def _accesses(layer, arch, m, x_in, inst, x_u, reads, writes):
+def _accesses(layer, arch, m, x_in, inst, x_u, reads, writes, padded):
     """Reads and writes of every level and operand (into ``reads`` / ``writes``), summed over the
     (parent, child) pairs of the levels that keep each operand (bypassing levels are skipped) — see
-    :func:`_pair_accesses`.  Returns (noc_bits, fill_cycles, psum_drains_per_pe)."""
+    :func:`_pair_accesses`.  Returns (noc_bits, fill_cycles, onload_cycles, psum_drains_per_pe)."""
     L = arch.n_levels
     noc_bits = 0.0
     fill_cycles = 0.0
+    onload_cycles = 0.0
     psum_drains_per_pe = 0.0
     for o in range(N_OPERANDS):
         if layer.present[o] == 0:
             continue
+        skip_ratio = _skip_ratio(o, layer, x_in[0]) if padded == 1 and arch.padded_skip == 1 else -1.0
+        window_padded = 0
+        if skip_ratio >= 0.0 and o == OP_INPUTS and layer.window == 1:
+            for d in range(WINDOW_DIMS_START, N_DIMS):
+                if x_in[0, d] > layer.bounds[d]:
+                    window_padded = 1
         a = np.int64(0)  # int64, not Literal[int](0): callees compile once
         for b in range(1, L + 1):
             if b < L and m.keep[b, o] == 0:
                 continue
-            noc, fill, drains = _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes)
+            noc, fill, onload, drains = _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes,
+                                                       skip_ratio, window_padded)
             if drains >= 0.0:
                 psum_drains_per_pe = drains
             noc_bits += noc
             fill_cycles += fill
+            onload_cycles += onload
             a = b
-    return noc_bits, fill_cycles, psum_drains_per_pe
+    return noc_bits, fill_cycles, onload_cycles, psum_drains_per_pe
 
 
 @njit(nrt=False, inline=True)
@@ -590,13 +773,13 @@ def _evaluate_into(layer, arch, m, out, scr):
         out[O_REASON] = reason
         return np.inf
     compute, folds = _compute_cycles(m.temporal, L)
-    noc_bits, fill_cycles, psum_drains_per_pe = _accesses(layer, arch, m, scr.x_in, scr.inst, scr.x_u, reads,
-                                                          writes)
+    noc_bits, fill_cycles, onload_cycles, psum_drains_per_pe = _accesses(
+        layer, arch, m, scr.x_in, scr.inst, scr.x_u, reads, writes, 1 if padded > real_points else 0)
     accum, fold = _array_overheads(layer, arch, m, folds, psum_drains_per_pe)
     if arch.systolic == 1 and layer.is_mac == 1:
         fill_cycles = 0.0  # the per-fold model already contains the array's fill and drain
     worst = _bandwidth_bound(arch, scr.inst, reads, writes, bw_cycles, compute + accum + fold)
-    latency = worst + fill_cycles
+    latency = worst + fill_cycles + onload_cycles
     e, noc_e, mac_e, static_e = _energy(layer, arch, reads, writes, energy, noc_bits, real_points, latency)
     inst = scr.inst
     total_macs = 1.0
@@ -608,6 +791,7 @@ def _evaluate_into(layer, arch, m, out, scr):
     out[O_ACCUM] = accum
     out[O_FOLD] = fold
     out[O_FILL] = fill_cycles
+    out[O_ONLOAD] = onload_cycles
     out[O_ENERGY] = e
     out[O_MAC_E] = mac_e
     out[O_STATIC_E] = static_e
@@ -694,6 +878,7 @@ class CostRecord:
     accumulate_cycles: float
     fold_overhead_cycles: float
     fill_drain_cycles: float
+    serial_onload_cycles: float  # transfers of serial_onload levels (conventions.transfer_overlap)
     stall_cycles: dict[str, float]
     bandwidth_cycles: dict[str, float]
     energy_pj: float
@@ -756,6 +941,7 @@ def record_from_raw(out: np.ndarray, arch: Arch) -> CostRecord:
         valid=valid, reason=REASONS[int(out[O_REASON])], latency_cycles=lat, latency_s=lat / a.clock_hz,
         compute_cycles=float(out[O_COMPUTE]), accumulate_cycles=float(out[O_ACCUM]),
         fold_overhead_cycles=float(out[O_FOLD]), fill_drain_cycles=float(out[O_FILL]),
+        serial_onload_cycles=float(out[O_ONLOAD]),
         stall_cycles={names[lv]: float(max(0.0, bw[lv] - busy)) for lv in range(L)} if valid else {},
         bandwidth_cycles={names[lv]: float(bw[lv]) for lv in range(L)},
         energy_pj=float(out[O_ENERGY]), mac_energy_pj=float(out[O_MAC_E]), noc_energy_pj=float(out[O_NOC_E]),

@@ -56,7 +56,8 @@ O_ACTIVE_PES = 13  # count
 O_FOLDS = 14  # count: iterations of every temporal loop above the innermost level
 O_POINTS = 15  # real iteration points (MACs or ops)
 O_ACTIVE_MACS = 16  # count
-N_SCALARS = 17
+O_ONLOAD = 17  # cycles: transfers of serial_onload levels (conventions.transfer_overlap), not overlapped
+N_SCALARS = 18
 N_BLOCKS_L3 = 4  # reads, writes, energy, tile_bits: (L, 3) each
 
 

@@ -913,7 +913,7 @@ def timeloop_stats(spec: TimeloopSpec, mapping: Mapping, rec) -> dict:
     output level's writes as fills + updates; the split is recovered exactly from its records top-down
     (at the outermost level every write is an update; at each pair the psum read-back ratio is the
     parent's reads / updates, and the child's drains are the parent's updates times the spatial reduction
-    factor between them)."""
+    factor between them; they are among the child's reads only with ``conventions.psum_drain_read``)."""
     L = len(spec.level_names)
     names = spec.level_names
     ds = spec.problem.dataspaces
@@ -931,13 +931,14 @@ def timeloop_stats(spec: TimeloopSpec, mapping: Mapping, rec) -> dict:
     carry_fill = 0.0  # psums the current level receives back down from its parent
     drains_in = 0.0  # of the current level's output reads, those that drain to its parent
     out_rel = spec.problem.layer.relevance[2]
+    drain_read = spec.arch.config.conventions.psum_drain_read
     for j, lv in enumerate(chain):
         rd, wr = rec.reads[names[lv]]["outputs"], rec.writes[names[lv]]["outputs"]
         fills_out[lv] = carry_fill
         updates_out[lv] = wr - carry_fill
         if j + 1 < len(chain):
             child = chain[j + 1]
-            back = rd - drains_in  # psums read back down to the child
+            back = rd - (drains_in if drain_read else 0.0)  # psums read back down to the child
             ratio = back / updates_out[lv] if updates_out[lv] else 0.0
             red = 1.0  # spatial reduction between the pair: fan-out factors of dims outputs do not index
             for f in range(lv + 1, child + 1):

@@ -73,7 +73,7 @@ class NetworkResult:
                 "active_pes": c.active_pes, "padded_points_ratio": c.padded_points_ratio,
                 "latency_breakdown_cycles": {"compute": c.compute_cycles, "psum_accumulate": c.accumulate_cycles,
                                              "systolic_fold": c.fold_overhead_cycles, "fill_drain": c.fill_drain_cycles,
-                                             "stalls": c.stall_cycles},
+                                             "serial_onload": c.serial_onload_cycles, "stalls": c.stall_cycles},
                 "accesses": {"reads": c.reads, "writes": c.writes},
                 "mapping": r.mapping.to_dict(self.arch),
                 "energy_breakdown_pj": e_lvl,

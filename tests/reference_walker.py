@@ -22,6 +22,17 @@ a virtual level ``L``.  For each consecutive pair (parent ``a``, child ``b``):
   and fan-outs b+1..L); for ``b == L`` that is the single coordinate of the point;
 * if the needed set differs from the held set, the child fills (loads the new set).
 
+Conventions (``arch.config.conventions``, :class:`accel.arch.Conventions`):
+
+* ``mac_operand_reuse: false`` — the MACs (``b == L``) never reuse a held coordinate: every step is a fill.
+* ``psum_drain_read: false`` — a drain writes the parent and reads nothing from the child.
+* ``padded_accesses: skip`` — fill decisions are those of the padded nest, but a set is charged only for the
+  coordinates touched by points whose indices in the dims ``o`` depends on are all within the layer's bounds
+  (``count``: every coordinate of the padded nest).
+* ``transfer_overlap``: for a child level ``b < L`` that is ``serial_onload``, ``onload_cycles`` adds, per
+  pair, the parent's traffic for that pair per parent instance (reads; for outputs also writes) in bits over
+  the parent's read (write) bandwidth.
+
 Counting rules (``b < L`` for every child-side count; the MACs have no access counters):
 
 weights / inputs
@@ -124,6 +135,7 @@ class WalkResult:
     # (operand, parent, child) -> dims whose index values, over all children of one parent instance at one step,
     # do not form a contiguous range (a bypassed level's temporal loop sits between two fan-outs of the pair)
     strided: dict
+    onload_cycles: float  # serialized transfers of serial_onload levels (see module docstring)
 
 
 def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
@@ -132,6 +144,15 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
     L = a_arr.n_levels
     multicast = bool(a_arr.multicast)
     spatial_red = bool(a_arr.spatial_reduction)
+    conv = arch.config.conventions
+    mac_reuse = conv.mac_operand_reuse
+    drain_read = conv.psum_drain_read
+    names = arch.level_names
+    serial = {lv for lv in range(1, L) if (conv.transfer_overlap if isinstance(conv.transfer_overlap, str)
+                                           else conv.transfer_overlap.get(names[lv])) == "serial_onload"}
+    onload = 0.0
+    skip = conv.padded_accesses == "skip"
+    bounds = list(layer.dims)
     T = np.asarray(T).tolist()
     SX = np.asarray(SX).tolist()
     SY = np.asarray(SY).tolist()
@@ -149,6 +170,13 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
         if not any(layer.relevance[o]):
             continue
         coord = coordinate_fn(layer, o)
+        rel_dims = [d for d in range(8) if layer.relevance[o][d]]
+
+        def charged(pts, need):
+            """The coordinates of ``need`` that are charged (padded_accesses)."""
+            if not skip:
+                return need
+            return frozenset(coord(p) for p in pts if all(p[d] < bounds[d] for d in rel_dims))
         keepers = [0] + [lv for lv in range(1, L) if KEEP[lv][o] == 1] + [L]
         for a, b in zip(keepers, keepers[1:]):
             outer = [lp for lp in loops if lp.kind == "T" and lp.where < b]
@@ -158,6 +186,7 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
             inner_off = [v for _, v in _offsets(inner)]
             children = [(idx, v, idx[:n_parent_digits]) for idx, v in _offsets(child_loops)]
             held: dict = {idx: None for idx, _, _ in children}
+            held_c: dict = {idx: None for idx, _, _ in children}  # the charged part of the held set
             produced: dict = {}  # parent instance -> set of output coordinates produced so far
             nfills: dict = {idx: 0 for idx, _, _ in children}
             child_counts = b < L
@@ -172,17 +201,25 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
             n_coinc = 0
             prev = None
 
+            traffic: dict = {}  # parent instance -> [values read from, values written into] the parent
+
+            def charge(parent, r, w):
+                t = traffic.setdefault(parent, [0, 0])
+                t[0] += r
+                t[1] += w
+                reads[a, o] += r
+                writes[a, o] += w
+
             def drain(old_by_parent):
                 for parent, olds in old_by_parent.items():
                     tot = sum(len(s) for s in olds)
                     uni = len(set().union(*olds))
-                    if child_counts:
+                    if child_counts and drain_read:
                         reads[b, o] += tot
                     if spatial_red:
-                        writes[a, o] += uni
+                        charge(parent, 0, uni)
                     else:
-                        writes[a, o] += tot
-                        reads[a, o] += tot - uni
+                        charge(parent, tot - uni, tot)
 
             for sidx, step in _offsets(outer):
                 moved = prev is not None and any(sidx[i] != prev[i] for i in relevant)
@@ -191,21 +228,24 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
                 old_by_parent: dict = {}
                 for idx, cv, parent in children:
                     base = _add(step, cv)
-                    need = frozenset(coord(_add(base, off)) for off in inner_off)
-                    if need == held[idx]:
+                    pts = [_add(base, off) for off in inner_off]
+                    need = frozenset(coord(p) for p in pts)
+                    if need == held[idx] and (b < L or mac_reuse):
                         n_coinc += moved
                         continue
                     nfills[idx] += 1
                     if held[idx] is not None:
-                        old_by_parent.setdefault(parent, []).append(held[idx])
-                    new_by_parent.setdefault(parent, []).append(need)
+                        old_by_parent.setdefault(parent, []).append(held_c[idx])
+                    need_c = charged(pts, need)
+                    new_by_parent.setdefault(parent, []).append(need_c)
                     held[idx] = need
+                    held_c[idx] = need_c
                 if o < 2:
                     for parent, news in new_by_parent.items():
                         tot = sum(len(s) for s in news)
                         if child_counts:
                             writes[b, o] += tot
-                        reads[a, o] += len(set().union(*news)) if multicast else tot
+                        charge(parent, len(set().union(*news)) if multicast else tot, 0)
                 else:
                     drain(old_by_parent)
                     for parent, news in new_by_parent.items():
@@ -214,16 +254,21 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
                         tot = sum(len(s) for s in back)
                         if child_counts:
                             writes[b, o] += tot
-                        reads[a, o] += len(set().union(*back)) if spatial_red else tot
+                        charge(parent, len(set().union(*back)) if spatial_red else tot, 0)
                         for s in news:
                             seen |= s
             if o == 2:
                 final: dict = {}
                 for idx, _, parent in children:
                     if held[idx] is not None:
-                        final.setdefault(parent, []).append(held[idx])
+                        final.setdefault(parent, []).append(held_c[idx])
                 drain(final)
+            if b in serial:
+                bits = a_arr.op_bits[a, o]
+                n_parents = math.prod(lp.factor for lp in child_loops if lp.where <= a)
+                onload += sum(r * bits / a_arr.read_bw[a] + w * bits / a_arr.write_bw[a]
+                              for r, w in traffic.values()) / n_parents
             fills_log[(o, a, b)] = max(nfills.values())
             coincidences[(o, a, b)] = n_coinc
     return WalkResult(reads=reads, writes=writes, compute_cycles=compute, padded_points=padded, fills=fills_log,
-                      coincidences=coincidences, strided=strided)
+                      coincidences=coincidences, strided=strided, onload_cycles=onload)

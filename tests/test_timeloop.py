@@ -69,127 +69,82 @@ CASES: dict[str, tuple[str, ...]] = {
 TARGET_PCT = {"cycles": 0.5, "energy": 2.0, "fj": 3.0, "count": 1.0}
 SLACK = {"pct": 0.05, "abs": 0.5}  # Timeloop prints fJ/compute with 2 decimals and counts as integers
 
-# Measured gaps (case -> key -> deviation: % of Timeloop's value, or the absolute count where Timeloop has 0).
-# Reasons (README "Timeloop interoperability"): [reg] the MAC holds an operand across innermost loops that
-# do not index it (no register-file access per MAC); [drain] accelsim reads a psum on the final drain to the
-# parent; [halo] no sliding-window reuse across temporal steps (input fetches are whole windows).
+# Measured gaps (case -> key -> deviation: % of Timeloop's value, or the absolute count where Timeloop has 0),
+# all with the default (Timeloop) conventions of accel.arch.Conventions.  Reasons (README "Timeloop
+# interoperability"): [halo] no sliding-window reuse across temporal steps (input fetches are whole windows:
+# input fills/reads +167 % on the conv1d exercises, +6 % on simple_weight_stationary); [union] accelsim's
+# multicast serves the union of the children's input windows where Timeloop shares only identical tiles
+# (eyeriss_like shared_glb); [block] Timeloop charges whole block accesses (MainMemory -2.2 %).
 PINNED: dict[str, dict[str, float]] = {
-    '00-1level': {
-        'fj.Buffer': -36.344,
-        'energy': -23.582,
-        'Buffer.Outputs.reads': -100.0,
-        'Buffer.Outputs.updates': -66.667,
-    },
     '01-ws': {
+        'fj.Buffer': 15.221,
         'fj.MainMemory': 43.712,
-        'energy': 28.719,
-        'Buffer.Weights.reads': -93.75,
+        'energy': 32.148,
         'Buffer.Inputs.fills': 166.667,
-        'Buffer.Outputs.reads': 50.0,
         'MainMemory.Inputs.reads': 166.667,
     },
     '01-os': {
-        'fj.Buffer': -9.133,
+        'fj.Buffer': 15.221,
         'fj.MainMemory': 43.712,
-        'energy': 26.472,
+        'energy': 32.148,
         'Buffer.Inputs.fills': 166.667,
-        'Buffer.Outputs.reads': -50.0,
-        'Buffer.Outputs.updates': -66.667,
         'MainMemory.Inputs.reads': 166.667,
     },
     '02-no-tiling': {
-        'fj.Buffer': -9.133,
+        'fj.Buffer': 15.221,
         'fj.MainMemory': 92.402,
-        'energy': 51.57,
+        'energy': 58.371,
         'Buffer.Inputs.fills': 166.667,
-        'Buffer.Outputs.reads': -50.0,
-        'Buffer.Outputs.updates': -66.667,
         'MainMemory.Inputs.reads': 166.667,
     },
     '02-tiling': {
-        'fj.Buffer': -17.544,
+        'fj.Buffer': 7.975,
         'fj.MainMemory': 63.921,
-        'energy': 27.136,
+        'energy': 35.381,
         'Buffer.Inputs.fills': 166.667,
-        'Buffer.Outputs.reads': -50.0,
-        'Buffer.Outputs.updates': -66.667,
         'MainMemory.Inputs.reads': 166.667,
     },
     '03-no-bypass': {
-        'fj.RegisterFile': -17.544,
-        'fj.GlobalBuffer': 118.092,
-        'energy': 8.119,
+        'fj.RegisterFile': 7.975,
+        'fj.GlobalBuffer': 56.877,
+        'energy': 3.822,
         'RegisterFile.Inputs.fills': 166.667,
-        'RegisterFile.Outputs.reads': -50.0,
-        'RegisterFile.Outputs.updates': -66.667,
         'GlobalBuffer.Inputs.reads': 166.667,
-        'GlobalBuffer.Outputs.reads': 512.0,
-    },
-    '03-bypass': {
-        'fj.RegisterFile': -59.927,
-        'energy': -2.601,
-        'RegisterFile.Outputs.reads': -50.0,
-        'RegisterFile.Outputs.updates': -66.667,
     },
     '04-cp': {
-        'fj.GlobalBuffer': 88.169,
-        'energy': 33.002,
-        'RegisterFile.Weights.reads': -93.75,
+        'fj.RegisterFile': 14.078,
+        'fj.GlobalBuffer': 69.585,
+        'energy': 28.037,
         'RegisterFile.Inputs.fills': 166.667,
-        'RegisterFile.Outputs.reads': 40.0,
         'GlobalBuffer.Inputs.reads': 166.667,
-        'GlobalBuffer.Outputs.reads': 100.0,
     },
     '04-kp': {
-        'fj.GlobalBuffer': 53.969,
-        'energy': 23.542,
-        'RegisterFile.Weights.reads': -93.75,
+        'fj.RegisterFile': 13.152,
+        'fj.GlobalBuffer': 53.085,
+        'energy': 24.91,
         'RegisterFile.Inputs.fills': 166.667,
-        'RegisterFile.Outputs.reads': 33.684,
         'GlobalBuffer.Inputs.reads': 166.667,
-        'GlobalBuffer.Outputs.reads': 3.226,
-    },
-    '05-null': {
-        'fj.MainMemory': -26.42,
-        'energy': -26.325,
-        'MainMemory.Inputs.reads': -96.875,
     },
     '05-freebypass': {
-        'fj.RegisterFile': 3.722,
+        'fj.RegisterFile': 7.975,
         'fj.GlobalBuffer': 154.781,
-        'energy': 3.823,
-        'RegisterFile.Inputs.reads': -50.0,
+        'energy': 4.058,
         'RegisterFile.Inputs.fills': 166.667,
-        'RegisterFile.Outputs.reads': 50.0,
         'GlobalBuffer.Inputs.reads': 166.667,
     },
     '05-baked': {
-        'fj.RegisterFile': 3.722,
-        'fj.GlobalBuffer': 118.092,
-        'energy': 9.223,
-        'RegisterFile.Inputs.reads': -50.0,
+        'fj.RegisterFile': 7.975,
+        'fj.GlobalBuffer': 56.877,
+        'energy': 3.822,
         'RegisterFile.Inputs.fills': 166.667,
-        'RegisterFile.Outputs.reads': 50.0,
         'GlobalBuffer.Inputs.reads': 166.667,
-        'GlobalBuffer.Outputs.reads': 512.0,
     },
     'eyeriss_like': {
-        'fj.psum_spad': 21.657,
-        'fj.ifmap_spad': -78.822,
-        'psum_spad.Outputs.reads': 50.0,
-        'ifmap_spad.Inputs.reads': -87.5,
+        'fj.shared_glb': -23.435,
         'shared_glb.Inputs.reads': -30.952,
-        'shared_glb.Outputs.reads': 401408.0,
     },
     'simple_weight_stationary': {
-        'fj.output_activation_reg': 112.5,
-        'fj.weight_reg': -99.777,
-        'fj.shared_glb': 4.545,
-        'energy': 2.923,
-        'output_activation_reg.Outputs.reads': 112.5,
-        'weight_reg.Weights.reads': -99.777,
         'shared_glb.Inputs.fills': 5.778,
-        'shared_glb.Outputs.reads': 12.5,
         'DRAM.Inputs.reads': 5.778,
     },
 }
@@ -266,7 +221,8 @@ def test_cycles_and_computes_always_match(case):
 def test_eyeriss_like_total_energy_within_target():
     m = measure("eyeriss_like")
     assert abs(m["energy"][2]) <= TARGET_PCT["energy"]
-    for level in ("DRAM", "weights_spad", "shared_glb", "mac"):
+    # shared_glb is off by the multicast-union convention (pinned); every per-PE level is within target
+    for level in ("DRAM", "weights_spad", "ifmap_spad", "psum_spad", "mac"):
         assert abs(m[f"fj.{level}"][2]) <= TARGET_PCT["fj"], level
 
 

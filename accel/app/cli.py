@@ -125,7 +125,7 @@ def cmd_map(args) -> int:
             "mapping": res.mapping.to_dict(arch), "latency_cycles": c.latency_cycles, "latency_s": c.latency_s,
             "energy_pj": c.energy_pj, "utilization": c.utilization, "active_pes": c.active_pes,
             "compute_cycles": c.compute_cycles, "stall_cycles": c.stall_cycles, "fill_drain_cycles": c.fill_drain_cycles,
-            "energy_breakdown_pj": c.energy_breakdown_pj, "reads": c.reads, "writes": c.writes,
+            "serial_onload_cycles": c.serial_onload_cycles, "energy_breakdown_pj": c.energy_breakdown_pj, "reads": c.reads, "writes": c.writes,
             "evaluations": res.evaluations, "exhaustive": res.exhaustive}, indent=1), args.output)
         return 0
     lines = [f"layer: {layer.describe()}   ({layer.macs:,} MACs)",
@@ -135,7 +135,8 @@ def cmd_map(args) -> int:
              "", res.mapping.loop_nest(arch), "",
              f"latency: {c.latency_cycles:,.0f} cycles ({c.latency_s * 1e6:.2f} µs): compute {c.compute_cycles:,.0f}, "
              f"psum accumulate {c.accumulate_cycles:,.0f}, systolic folds {c.fold_overhead_cycles:,.0f}, "
-             f"fill/drain {c.fill_drain_cycles:,.0f}",
+             f"fill/drain {c.fill_drain_cycles:,.0f}"
+             + (f", serial onload {c.serial_onload_cycles:,.0f}" if c.serial_onload_cycles else ""),
              "stalls: " + ", ".join(f"{k} {v:,.0f}" for k, v in c.stall_cycles.items()),
              f"utilization: {c.utilization:.3f} (spatial {c.spatial_utilization:.3f}, {c.active_pes} PEs active, "
              f"padding waste {100 * (c.padded_points_ratio - 1):.1f} %)",

@@ -1,0 +1,70 @@
+"""The ``conventions:`` block of the accelerator schema (accel.arch.Conventions): defaults, errors, and that
+the access conventions leave latency alone where no level is bandwidth-bound (Eyeriss, SCALE-Sim)."""
+
+from __future__ import annotations
+
+import pytest
+
+from accel.arch import ConfigError, load_arch
+from accel.cost import evaluate
+from accel.workload import Layer
+from mapper.search import search_mapping
+from tests.conftest import ROOT
+
+OLD = dict(mac_operand_reuse=True, psum_drain_read=True, padded_accesses="count")
+
+
+def test_defaults_are_timeloops():
+    c = load_arch(ROOT / "configs" / "eyeriss.yaml").config.conventions
+    assert (c.mac_operand_reuse, c.psum_drain_read, c.padded_accesses, c.transfer_overlap) == (
+        False, False, "skip", "double_buffered")
+
+
+@pytest.mark.parametrize("conv, path, words", [
+    (dict(transfer_overlap={"NoSuchLevel": "serial_onload"}), "conventions.transfer_overlap.NoSuchLevel",
+     "no level below the outermost"),
+    (dict(transfer_overlap={"DRAM": "serial_onload"}), "conventions.transfer_overlap.DRAM", "no level below"),
+    (dict(transfer_overlap="sometimes"), "conventions.transfer_overlap", "double_buffered"),
+    (dict(mac_operand_reuse="yes"), "conventions.mac_operand_reuse", "bool"),
+    (dict(padded_accesses="pad"), "conventions.padded_accesses", "skip"),
+    (dict(mac_operand_reuse_x=True), "conventions.mac_operand_reuse_x", "unknown key"),
+])
+def test_bad_conventions_name_the_path(conv, path, words):
+    arch = load_arch(ROOT / "configs" / "eyeriss.yaml")
+    with pytest.raises(ConfigError) as e:
+        arch.with_config(conventions=conv)
+    msg = str(e.value)
+    assert path in msg and words in msg, msg
+
+
+@pytest.mark.parametrize("cfg", ["eyeriss", "scalesim-ws"])
+def test_access_conventions_do_not_move_latency_or_macs(cfg):
+    """Same mapping, old vs Timeloop conventions: compute and psum-accumulation cycles and MAC energy equal,
+    innermost-level reads not lower; the latency moves only through a bandwidth-bound level (the access
+    counts a level's port carries are the convention's)."""
+    new = load_arch(ROOT / "configs" / f"{cfg}.yaml")
+    old = new.with_config(conventions=OLD)
+    layer = Layer(name="c", op="conv", K=16, C=8, P=13, Q=13, R=3, S=3)
+    m = search_mapping(layer, new).mapping
+    a, b = evaluate(layer, new, m), evaluate(layer, old, m)
+    assert (a.compute_cycles, a.accumulate_cycles, a.mac_energy_pj) == (b.compute_cycles, b.accumulate_cycles,
+                                                                         b.mac_energy_pj)
+    if max(a.stall_cycles.values()) == 0 == max(b.stall_cycles.values()):
+        assert a.latency_cycles == b.latency_cycles
+    else:
+        busy = a.compute_cycles + a.accumulate_cycles + a.fold_overhead_cycles
+        for r in (a, b):
+            assert r.latency_cycles == max(busy, *r.bandwidth_cycles.values()) + r.fill_drain_cycles
+    inner = new.level_names[-1]
+    assert sum(a.reads[inner].values()) >= sum(b.reads[inner].values())
+
+
+def test_serial_onload_adds_latency_only():
+    arch = load_arch(ROOT / "configs" / "eyeriss.yaml")
+    glb = arch.level_names[1]
+    ser = arch.with_config(conventions=dict(transfer_overlap={glb: "serial_onload"}))
+    layer = Layer(name="c", op="conv", K=16, C=8, P=13, Q=13, R=3, S=3)
+    m = search_mapping(layer, arch).mapping
+    a, b = evaluate(layer, arch, m), evaluate(layer, ser, m)
+    assert b.serial_onload_cycles > 0 == a.serial_onload_cycles
+    assert b.latency_cycles > a.latency_cycles and b.reads == a.reads and b.writes == a.writes
