@@ -107,12 +107,14 @@ def evaluate_with_bitwidths(net: Network, arch: Arch, bitwidths: str | Path | Ma
     except BitwidthsError as e:
         raise BitwidthsError(f"{where}layers: {e}") from None
     ev = evaluator or PrecisionEvaluator(arch, spec.precision_law, objective, seed)
+    pairs = spec.pairs()
     results = []
     for layer in net.layers:
         try:
             results.append(ev.layer(layer, per_layer.get(layer.name)))
         except BitwidthsError as e:
-            raise BitwidthsError(f"{where}layer {layer.name!r}: {e}") from None
+            key = next((k for k in (layer.name, *layer.source) if k in pairs), layer.name)
+            raise BitwidthsError(f"{where}layers.{key}: {e}") from None
     meta = {"accelsim_version": __version__, "hw_digest": arch.digest(), "seed": seed,
             "unique_layer_shapes": len({r.layer.shape_key() for r in results}),
             "bitwidths": {k: list(v) for k, v in per_layer.items()}, "precision_law": spec.precision_law.to_json()}
