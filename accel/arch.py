@@ -88,7 +88,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from accel.schema import (MAX_AREA_MM2, MAX_BANDWIDTH_BITS, MAX_CLOCK_MHZ, MAX_CYCLES_TERM, MAX_ENERGY_PJ,
                           MAX_LOOP_BOUND, MAX_OPERAND_BITS, MAX_PES, MAX_POWER_MW, MAX_SIZE_BYTES, MAX_WORD_BITS,
-                          MIN_CLOCK_MHZ, Strict, YamlError, pydantic_errors, read_yaml)
+                          MIN_CLOCK_MHZ, Name, Strict, YamlError, pydantic_errors, read_yaml)
 
 from accel.workload import DIM_INDEX, DIMS, N_DIMS, OPERANDS
 
@@ -154,7 +154,7 @@ class Fanout(Strict):
 
 
 class Level(Strict):
-    name: str
+    name: Name
     size_bytes: float | None = Field(None, gt=0, le=MAX_SIZE_BYTES,
                                      description="omitted / null: unbounded (only the outermost level, DRAM)")
     partitions_bytes: dict[Operand, float] | None = None
@@ -296,7 +296,7 @@ class Conventions(Strict):
 
 class ArchConfig(Strict):
     version: int
-    name: str
+    name: Name
     description: str = ""
     sources: list[str] = Field(default_factory=list)
     clock_mhz: float = Field(ge=MIN_CLOCK_MHZ, le=MAX_CLOCK_MHZ)

@@ -105,7 +105,9 @@ class RangeSpec(Strict):
         if self.factor is not None and self.start <= 0:
             raise ValueError("a geometric range needs start > 0")
         if self.count() > MAX_RANGE_VALUES:
-            raise ValueError(f"range has more than {MAX_RANGE_VALUES:,} values (the limit)")
+            by = f"step {self.step:g}" if self.step is not None else f"factor {self.factor!r}"
+            raise ValueError(f"start {self.start:g}, stop {self.stop:g} and {by} give more than {MAX_RANGE_VALUES:,} "
+                             f"values (the limit); use a larger {by.split()[0]} or a smaller stop")
         return self
 
     def count(self) -> float:
@@ -478,6 +480,7 @@ def parse_sweep(data: object, source: str = "<sweep>", base_dir: str | Path = ".
         errs += [(where, f"{show_value(v)}: must be a finite number (NaN and ±inf are refused)") for where, v in bad]
         if bad or len(pl) != len(par.paths):  # a path did not resolve (reported above)
             continue
+        mine_errs: list[tuple[str, str]] = []
         for where, v in probes:
             if len(pl) > 1 and not isinstance(v, (list, tuple)):
                 v = [v] * len(pl)
@@ -490,7 +493,13 @@ def parse_sweep(data: object, source: str = "<sweep>", base_dir: str | Path = ".
                 own = {c for _, c in pl}
                 mine = [f"{p}: {m}" for p, m in e.errors if p in own]
                 if mine:
-                    errs.append((where, f"{show_value(v)}: " + "; ".join(mine)))
+                    mine_errs.append((where, f"{show_value(v)}: " + "; ".join(mine)))
+        if par.range is not None and len(mine_errs) > 1:  # one line for a range, not one per value
+            r = par.range
+            where, msg = mine_errs[0]
+            mine_errs = [(where, f"{msg} (and {len(mine_errs) - 1} more of the values of parameters[{i}].range, "
+                                 f"start {r.start:g} to stop {r.stop:g})")]
+        errs += mine_errs
     c = spec.constraints
     if c.max_area_mm2 is not None and math.isnan(area_mm2(base)):
         if not any(canon.endswith("area_mm2") for pl in locs for _, canon in pl):

@@ -178,9 +178,9 @@ def precision_variant(arch: Arch, law: PrecisionLaw, w: int, a: int, mac: bool =
     width exceeds ``pe_array.reference_bits`` or the variant is not a valid accelerator."""
     pa = arch.config.pe_array
     ref = pa.reference_bits
-    for what, b in (("weight", w), ("activation", a)):
+    for what, b in (("weights", w), ("activations", a)):
         if b > ref:
-            raise BitwidthsError(f"{arch.name}: {what} bitwidth {b} exceeds the PEs' reference precision "
+            raise BitwidthsError(f"{arch.name}: {what} at {b} bits exceed the PEs' reference precision "
                                  f"(pe_array.reference_bits = {ref})")
     lanes = law.mac_lanes(w, a, ref) if mac else law.op_lanes(a, ref)
     bw = arch.config.bitwidths

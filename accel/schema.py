@@ -46,15 +46,16 @@ import math
 import re
 import reprlib
 from collections.abc import Sequence
+from typing import Annotated
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from accel.errors import ConfigInputError
 
 __all__ = [
-    "Strict", "YamlError", "StrictLoader", "read_yaml", "fmt_loc", "pydantic_errors", "MAX_LOOP_BOUND",
+    "Strict", "Name", "YamlError", "StrictLoader", "read_yaml", "fmt_loc", "pydantic_errors", "MAX_LOOP_BOUND",
     "MAX_LAYER_POINTS", "MAX_PES", "MAX_OPERAND_BITS", "MAX_LAYER_BITS", "MAX_WORD_BITS", "MAX_SIZE_BYTES",
     "MAX_BANDWIDTH_BITS", "MAX_ENERGY_PJ", "MIN_CLOCK_MHZ", "MAX_CLOCK_MHZ", "MAX_POWER_MW", "MAX_AREA_MM2",
     "MAX_CYCLES_TERM", "MAX_SEED", "duplicate_keys", "is_finite_tree", "show_value",
@@ -82,6 +83,16 @@ class Strict(BaseModel):
     fine), floats must be finite; validated objects are frozen."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+def _not_blank(v: str) -> str:
+    if not v.strip():
+        raise ValueError("must not be empty or blank")
+    return v
+
+
+Name = Annotated[str, AfterValidator(_not_blank)]
+"""A name (of an accelerator, a memory level): a string with at least one non-space character."""
 
 
 class YamlError(ConfigInputError):
@@ -200,6 +211,10 @@ def read_yaml(path, error: type[YamlError], loader_class: type | None = None, in
     p = Path(path)
     if not p.exists():
         raise error(str(path), [("<file>", "no such file")])
+    if p.is_dir():
+        raise error(str(path), [("<file>", "is a directory, not a file")])
+    if not p.is_file():  # a FIFO or device would block the read forever
+        raise error(str(path), [("<file>", "not a regular file (a pipe, socket or device)")])
     kind = "JSON" if p.suffix.lower() == ".json" else "YAML"
     try:
         text = p.read_text()

@@ -850,6 +850,8 @@ def read_stats(path: str | Path) -> dict:
     {level: fJ}, "levels": {level: {dataspace: {"reads", "fills", "updates", "energy_pj"}}}}`` (per-instance
     counts, total energy), the shape ``accelsim timeloop --format json`` prints."""
     src = _Src(str(path))
+    if Path(path).exists() and not Path(path).is_file():  # a directory, or a FIFO that would block forever
+        raise src.fail("<file>", "not a regular file")
     try:
         text = Path(path).read_text()
     except OSError as e:

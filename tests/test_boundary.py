@@ -314,3 +314,37 @@ def test_cli_reports_config_errors_with_paths(tmp_path, capsys):
     rc = main(["map", "--hw", str(p), "--layer", "conv K=16 C=16 P=8 Q=8"])
     err = capsys.readouterr().err
     assert rc == 1 and "clock_mhz: must be a finite number, got inf" in err and "Traceback" not in err
+
+
+# ---- files that are not regular files, empty names, range messages ---------------------------------
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs POSIX named pipes")
+def test_named_pipes_are_refused_before_reading(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)  # nobody writes: opening it for reading would block forever
+    for load, err in ((load_arch, ConfigError), (load_sweep, SweepSpecError), (load_bitwidths, BitwidthsFileError)):
+        with pytest.raises(err) as e:
+            load(fifo)
+        assert str(fifo) in str(e.value) and dict(e.value.errors) == {"<file>": "not a regular file (a pipe, socket "
+                                                                                "or device)"}
+
+
+@pytest.mark.parametrize("old,new,path", [
+    ("name: eyeriss", 'name: ""', "name"),
+    ("name: eyeriss", 'name: "  "', "name"),
+    ("  - name: GLB", '  - name: ""', "levels[1].name"),
+])
+def test_empty_names_are_refused(tmp_path, old, new, path):
+    assert config_errors(tmp_path, edit(old, new))[path] == "must not be empty or blank"
+
+
+def test_range_errors_name_the_range_keys(tmp_path):
+    errs = sweep_errors(tmp_path, SWEEP + "parameters:\n  - {path: clock_mhz, range: {start: 1, stop: 1e300, "
+                                          "factor: 1.0000001}}\n")
+    assert "factor 1.0000001" in errs["parameters[0].range"] and "stop 1e+300" in errs["parameters[0].range"]
+    # every value of a range past a config bound: one line for the range (naming stop), not one per value
+    errs = sweep_errors(tmp_path, SWEEP + "parameters:\n  - {path: pe_array.rows, range: {start: 1, stop: 1e30, "
+                                          "factor: 2}}\n")
+    bad = [k for k in errs if k.startswith("parameters[0].range")]
+    assert len(bad) == 1 and "more of the values of parameters[0].range" in errs[bad[0]] and "stop 1e+30" in errs[bad[0]]

@@ -103,7 +103,7 @@ def test_there_are_float_options_to_check():
     (["nas", "--hw", "x", "--population", "0"], "argument --population: must be an integer in [1, 1,000,000]"),
     (["nas", "--hw", "x", "--population", "-5"], "argument --population"),
     (["nas", "--hw", "x", "--tournament", "0"], "argument --tournament"),
-    (["nas", "--hw", "x", "--jobs", "0"], "argument --jobs: must be an integer >= 1"),
+    (["nas", "--hw", "x", "--jobs", "0"], "argument --jobs: must be an integer in [1, 1,024]"),
     (["nas", "--hw", "x", "--budget", str(MAX_BUDGET + 1)], "argument --budget"),
     (["nas", "--hw", "x", "--latency-weight", "-1"], "argument --latency-weight: must be >= 0"),
     (["nas", "--hw", "x", "--max-latency-ms", "0"], "argument --max-latency-ms: must be > 0"),

@@ -170,7 +170,7 @@ def _map_format(s: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from accel.app.options import Parser, add_effort_option, add_output_options, int_in, seed_int
+    from accel.app.options import Parser, add_effort_option, add_output_options, int_in, path_arg, seed_int
 
     p = Parser(prog="accelsim", description="Fast analytical DNN accelerator simulator.  Exit codes: 0 ok, "
                                             "1 error (bad input, output refused), 2 usage error, 3 internal error "
@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "energy and utilization.")
     e.add_argument("network", help=f"zoo name ({ZOO_NETWORKS}), an .onnx file, or a NAS architecture "
                                    "SPACE:ENCODING (e.g. nb201:|nor_conv_3x3~0|+...)")
-    e.add_argument("--hw", required=True, help="accelerator YAML (or a shipped config name, see accelsim configs)")
+    e.add_argument("--hw", type=path_arg, required=True, help="accelerator YAML (or a shipped config name, see accelsim configs)")
     e.add_argument("--objective", choices=OBJECTIVES, default="edp", help="per-layer mapping objective (default edp)")
     e.add_argument("--batch", type=int_in(1, 65536), default=1, help="inference batch size (default 1)")
     add_output_options(e, FORMATS, "the per-layer results")
@@ -199,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description='Layer syntax: "conv N=1 K=64 C=64 P=56 Q=56 R=3 S=3 [stride=2] [dilation=1] '
                                    '[groups=g]" (op first: conv, fc, matmul, maxpool, avgpool, add, mul, relu; '
                                    'K and C are per group unless groups= is given).')
-    m.add_argument("--hw", required=True, help="accelerator YAML (or a shipped config name)")
+    m.add_argument("--hw", type=path_arg, required=True, help="accelerator YAML (or a shipped config name)")
     m.add_argument("--layer", required=True, help='layer spec, e.g. "conv K=64 C=64 P=56 Q=56 R=3 S=3"')
     m.add_argument("--objective", choices=OBJECTIVES, default="edp", help="mapping objective (default edp)")
     m.add_argument("--seed", type=seed_int, default=0, help="mapper random seed (default 0)")

@@ -19,6 +19,7 @@ which appears only when the run succeeds (built in a temp directory next to it, 
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 import sys
@@ -27,7 +28,7 @@ SPACES = ("fbnet",)
 
 
 def add_parsers(sub) -> None:
-    from accel.app.options import (float_in, fraction_open, int_in, nonneg_float, nonneg_int, positive_float,
+    from accel.app.options import (float_in, jobs_int, fraction_open, int_in, nonneg_float, nonneg_int, positive_float,
                                    positive_int, seed_int)
 
     p = sub.add_parser("joint", help="joint network x bitwidth x accelerator search (Auto-NBA, FBNet space)",
@@ -54,7 +55,7 @@ def add_parsers(sub) -> None:
                    help="output directory (must not exist or be empty, unless --force replaces it)")
     p.add_argument("--force", action="store_true", help="replace an existing non-empty output directory")
     g = p.add_argument_group("search space size")
-    g.add_argument("--bits", default="4,6,8,16", help="bitwidth choices: N (weights = activations) or WxA, comma-separated")
+    g.add_argument("--bits", type=_bit_choices, default="4,6,8,16", help="bitwidth choices: N (weights = activations) or WxA, comma-separated")
     g.add_argument("--law", choices=("bitfusion", "none"), default="bitfusion",
                    help="PE throughput vs precision: Bit-Fusion bricks, or fixed-precision PEs")
     g.add_argument("--width-mult", type=float_in(0, 4, lo_open=True), default=1.0,
@@ -79,10 +80,21 @@ def add_parsers(sub) -> None:
     t.add_argument("--seed", type=seed_int, default=0, help="data, search and training seed (default 0)")
     p.add_argument("--compare", action="store_true",
                    help="also evaluate the reference accelerator and the decoupled baseline (NAS, then sweep)")
-    p.add_argument("--jobs", "--workers", type=positive_int, default=None, deprecated=("--workers",),
+    p.add_argument("--jobs", "--workers", type=jobs_int, default=None, deprecated=("--workers",),
                    help="threads for the mapping searches (default: CPU count)")
     p.add_argument("--torch-threads", type=positive_int, default=1, help="torch intra-op threads (default 1)")
     p.set_defaults(func=cmd_joint, outputs={"output": ("-o", "dir")})
+
+
+def _bit_choices(text: str):
+    """``--bits`` type: :func:`nas.joint.precision.parse_bit_choices`, its error as argparse's."""
+    from nas.joint.precision import BitwidthsError, parse_bit_choices
+
+    try:
+        parse_bit_choices(text)
+    except BitwidthsError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
 def joint_sweep(path: str):
@@ -137,6 +149,8 @@ def cmd_joint(args) -> int:
     from accel.app.cli import UserError
     from accel.app.output import atomic_directory
 
+    if args.warmup_epochs is not None and args.warmup_epochs >= args.epochs:
+        raise UserError(f"--warmup-epochs must be less than --epochs ({args.epochs}), got {args.warmup_epochs}")
     try:
         import torch
     except ImportError:

@@ -233,10 +233,14 @@ def cmd_nas_proxies(args) -> int:
     space = _space(args.space)
     if not callable(getattr(space, "accuracy", None)):
         raise UserError(f"space {space.name} has no accuracy table to correlate proxies with (use nb201*)")
-    names = args.proxies.split(",") if args.proxies else list(PROXIES)
+    names = list(PROXIES) if args.proxies is None else [n.strip() for n in args.proxies.split(",")]
+    if not any(names):
+        raise UserError(f"--proxies: empty list (give one or more of {', '.join(PROXIES)}, comma-separated)")
     bad = [n for n in names if n not in PROXIES]
     if bad:
         raise UserError(f"--proxies: unknown {bad} (known: {', '.join(PROXIES)})")
+    if len(set(names)) != len(names):
+        raise UserError(f"--proxies: a proxy is listed twice ({args.proxies})")
     if space.finite and args.archs > space.size:
         raise UserError(f"--archs {args.archs} exceeds the {space.size:,} archs of {space.name}")
     if args.torch_threads:
@@ -318,8 +322,8 @@ def cmd_nas_latency(args) -> int:
 # ---------------------------------------------------------------------------------------------
 def add_parsers(sub) -> None:
     """Register ``nas``, ``nas-proxies``, ``nas-predictor`` and ``nas-latency`` on argparse subparsers."""
-    from accel.app.options import (MAX_BUDGET, add_output_options, fraction_open, int_in, nonneg_float,
-                                   nonneg_int, positive_float, positive_int, probability, seed_int)
+    from accel.app.options import (MAX_BUDGET, add_output_options, fraction_open, int_in, jobs_int, nonneg_float,
+                                   nonneg_int, path_arg, positive_float, positive_int, probability, seed_int)
 
     formats = ("table", "json", "csv", "parquet")
     spaces = "nb201 (nb201_cifar100, nb201_imagenet16), darts (nb301), mbconv (ofa, chanas), fbnet"
@@ -329,7 +333,7 @@ def add_parsers(sub) -> None:
                                    "NETWORK for 'accelsim eval' as SPACE:ENCODING.  Result: the summary "
                                    "(table, json) or the query history, one row per evaluation (csv, parquet).")
     n.add_argument("--space", default="nb201", help=f"search space: {spaces} (default nb201)")
-    n.add_argument("--hw", required=True, help="accelerator YAML (or a shipped config name)")
+    n.add_argument("--hw", type=path_arg, required=True, help="accelerator YAML (or a shipped config name)")
     n.add_argument("--strategy", choices=STRATEGIES, default="evolution",
                    help="evolution (regularized), random, exhaustive (finite spaces), profiling (BBSSP), "
                         "cdf (CHaNAS latency-CDF division)")
@@ -364,7 +368,7 @@ def add_parsers(sub) -> None:
                    help="cdf: minimum feasible fraction of a sub-space, in [0, 1]")
     n.add_argument("--top", type=positive_int, default=5, help="best architectures to print")
     n.add_argument("--pareto", action="store_true", help="print the accuracy/latency Pareto front instead")
-    n.add_argument("--jobs", type=positive_int, default=1, help="threads mapping new layer shapes (default 1)")
+    n.add_argument("--jobs", type=jobs_int, default=1, help="threads mapping new layer shapes (default 1)")
     add_output_options(n, formats, "the summary (table, json) or the query history (csv, parquet)")
     n.add_argument("--plot", metavar="FILE", help="accuracy-vs-latency plot with the Pareto front (.png/.pdf/.svg)")
     n.set_defaults(func=cmd_nas, outputs={"output": ("-o", "file"), "plot": ("--plot", "figure")})
@@ -397,8 +401,8 @@ def add_parsers(sub) -> None:
                                    "networks and report the error on the held-out rest.  Result: the summary "
                                    "(table, json) or one row per network (csv, parquet).")
     t.add_argument("--space", default="nb201", help="search space the networks are sampled from (default nb201)")
-    t.add_argument("--hw", required=True, help="accelerator the table is built on")
-    t.add_argument("--measured-hw", required=True, help="accelerator standing in for the measured device")
+    t.add_argument("--hw", type=path_arg, required=True, help="accelerator the table is built on")
+    t.add_argument("--measured-hw", type=path_arg, required=True, help="accelerator standing in for the measured device")
     t.add_argument("--networks", type=int_in(4, None), default=100, help="networks sampled (>= 4, default 100)")
     t.add_argument("--train-fraction", type=fraction_open, default=0.5,
                    help="share of the networks the factors are fitted on, in (0, 1)")

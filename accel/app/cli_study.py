@@ -341,13 +341,24 @@ def cmd_plot(args) -> int:
 # parsers
 # ---------------------------------------------------------------------------------------------
 def _add_executor_flags(p: argparse.ArgumentParser) -> None:
-    from accel.app.options import positive_int
+    from accel.app.options import MAX_JOBS, jobs_int
 
-    p.add_argument("--jobs", type=positive_int, default=None,
-                   help="local worker processes (default: all CPUs; 1 = in-process)")
+    p.add_argument("--jobs", type=jobs_int, default=None,
+                   help=f"local worker processes, at most {MAX_JOBS} (default: all CPUs; 1 = in-process)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--scheduler", metavar="ADDR", help="use an existing Dask cluster (tcp://HOST:PORT)")
     g.add_argument("--dask-local", action="store_true", help="start a Dask LocalCluster with --jobs workers")
+
+
+def _dataset(name: str) -> str:
+    """``--dataset`` type: a NAS-Bench-201 dataset name (:func:`nas.nb201.canonical_dataset`)."""
+    from nas.nb201 import NB201Error, canonical_dataset
+
+    try:
+        canonical_dataset(name)
+    except NB201Error as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return name
 
 
 def _add_plot_option(p: argparse.ArgumentParser, what: str, option: str = "--plot") -> None:
@@ -356,7 +367,7 @@ def _add_plot_option(p: argparse.ArgumentParser, what: str, option: str = "--plo
 
 def add_parsers(sub) -> None:
     """Register sweep, codesign, rankcorr and plot on the ``accelsim`` subparsers object."""
-    from accel.app.options import (MAX_BUDGET, add_effort_option, add_output_options, float_in, int_in,
+    from accel.app.options import (MAX_BUDGET, add_effort_option, add_output_options, float_in, int_in, path_arg,
                                    positive_float, positive_int, seed_int)
 
     s = sub.add_parser("sweep", help="evaluate every design point of a sweep spec on workloads (resumable)",
@@ -382,7 +393,7 @@ def add_parsers(sub) -> None:
                                    "stage 2: the sweep's accelerators are searched for them.  Compared with the "
                                    "joint optimum over every (architecture, accelerator) pair.")
     c.add_argument("--space", choices=SPACES, default="nb201", help="network search space (nb201)")
-    c.add_argument("--hw", "--ref-hw", required=True, deprecated=("--ref-hw",),
+    c.add_argument("--hw", "--ref-hw", type=path_arg, required=True, deprecated=("--ref-hw",),
                    help="reference accelerator for stage 1 (YAML or shipped name)")
     c.add_argument("--sweep", required=True, help="sweep spec YAML of the accelerators to co-design")
     c.add_argument("--keep", type=int_in(1, 15625), default=20, help="architectures kept from stage 1 (default 20)")
@@ -394,7 +405,7 @@ def add_parsers(sub) -> None:
                    help="latency bound(s) on the accelerator (ms)")
     c.add_argument("--min-accuracy", type=float_in(0, 100), nargs="+", metavar="A",
                    help="accuracy bound(s) in %% (default, with no bound given: the 50th/90th/99th percentiles)")
-    c.add_argument("--dataset", default="cifar10", help="cifar10 | cifar100 | imagenet16-120 accuracies")
+    c.add_argument("--dataset", type=_dataset, default="cifar10", help="cifar10 | cifar100 | imagenet16-120 accuracies")
     c.add_argument("--nas-budget", type=int_in(1, MAX_BUDGET), default=1000, help="stage-1 NAS queries (default 1000)")
     c.add_argument("--seed", "--nas-seed", type=seed_int, default=0, deprecated=("--nas-seed",),
                    help="stage-1 NAS seed (default 0)")
@@ -412,13 +423,13 @@ def add_parsers(sub) -> None:
     r.add_argument("--space", choices=SPACES, default="nb201", help="network search space (nb201)")
     r.add_argument("--sample", type=int_in(2, 15625), default=1000, help="NB201 archs sampled (2..15625, default 1000)")
     r.add_argument("--seed", type=seed_int, default=0, help="sampling seed (default 0)")
-    r.add_argument("--hw", action="append", help="accelerator config (repeatable, at least two)")
+    r.add_argument("--hw", type=path_arg, action="append", help="accelerator config (repeatable, at least two)")
     r.add_argument("--metric", choices=("latency", "energy", "edp"), default="latency",
                    help="what is ranked (default latency)")
     r.add_argument("--from-sweep", metavar="RESULTS", help="use a sweep results table instead (workloads x points)")
     r.add_argument("--top", "--top-k", type=positive_int, default=50, deprecated=("--top-k",),
                    help="k of the top-k overlap (default 50)")
-    r.add_argument("--dataset", default="cifar10", help="cifar10 | cifar100 | imagenet16-120 (NB201 tables)")
+    r.add_argument("--dataset", type=_dataset, default="cifar10", help="cifar10 | cifar100 | imagenet16-120 (NB201 tables)")
     add_output_options(r, ("table", "json"), "the correlation matrices")
     _add_plot_option(r, "Spearman heatmap")
     _add_plot_option(r, "rank scatter of a pair of columns", "--scatter-plot")
@@ -434,7 +445,7 @@ def add_parsers(sub) -> None:
     p.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="plot file: .png, .pdf or .svg (the file written is exactly FILE)")
     p.add_argument("--force", action="store_true", help="overwrite an existing plot file")
-    p.add_argument("--hw", help="accelerator config (breakdown, roofline)")
+    p.add_argument("--hw", type=path_arg, help="accelerator config (breakdown, roofline)")
     p.add_argument("--batch", type=int_in(1, 65536), default=1, help="inference batch size (default 1)")
     p.add_argument("--objective", choices=("edp", "latency", "energy"), default="edp",
                    help="per-layer mapping objective (default edp)")

@@ -9,7 +9,7 @@ import sys
 
 
 def add_parsers(sub) -> None:
-    from accel.app.options import add_output_options, fraction_open, nonneg_int, positive_int, seed_int
+    from accel.app.options import add_output_options, path_arg, fraction_open, nonneg_int, positive_int, seed_int
 
     x = sub.add_parser(
         "xcheck", help="cross-check model predictions against real compiled runs (TVM, onnxruntime)",
@@ -24,7 +24,7 @@ def add_parsers(sub) -> None:
     x.add_argument("--network", action="append", default=[], metavar="NET",
                    help="zoo name, SPACE:ENCODING (nb201:<arch>, mbconv_cifar:<blocks>, darts:DARTS_V2, ...) "
                         "or an .onnx file (repeatable)")
-    x.add_argument("--hw", required=True, help="hardware config YAML (e.g. configs/cpu-host.yaml)")
+    x.add_argument("--hw", type=path_arg, required=True, help="hardware config YAML (e.g. configs/cpu-host.yaml)")
     x.add_argument("--backend", action="append", choices=("tvm", "ort", "tvm-gpu"),
                    help="tvm (tuned kernels), ort (onnxruntime CPU), tvm-gpu (CUDA; skipped without a GPU); "
                         "repeatable, default tvm")

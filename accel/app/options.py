@@ -21,6 +21,10 @@ import sys
 MAX_BUDGET = 1_000_000
 """Cap on search budgets (``nas --budget``, ``codesign --nas-budget``): 10^7 queries used 4.2 GB."""
 
+MAX_JOBS = 1024
+"""Cap on ``--jobs`` (worker processes or threads) of every command: a larger count only starts idle
+workers (each process costs ~150 MB and a second to start), and 10^5 of them never finish starting."""
+
 EFFORTS = ("fast", "default", "thorough")
 """``--effort``: the mapper's search budget per layer (:data:`mapper.search.BUDGETS`)."""
 
@@ -82,6 +86,15 @@ def int_in(lo: int | None = None, hi: int | None = None):
     return parse
 
 
+def path_arg(s: str) -> str:
+    """Type: a file path or name that is not empty (``--hw ""`` would otherwise read the current folder)."""
+    if not s.strip():
+        raise argparse.ArgumentTypeError("empty path")
+    return s
+
+
+path_arg.__name__ = "path"
+
 positive_float = float_in(0, lo_open=True)
 nonneg_float = float_in(0)
 fraction_open = float_in(0, 1, lo_open=True, hi_open=True)
@@ -89,6 +102,7 @@ probability = float_in(0, 1)
 positive_int = int_in(1)
 nonneg_int = int_in(0)
 seed_int = int_in(0, 2**63 - 1)
+jobs_int = int_in(1, MAX_JOBS)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -656,9 +656,11 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
             raise SweepError(f"{out} {what}; choose another output path, or rerun with --force (force=True) to "
                              "replace it")
 
+    manifest_path = parts / "manifest.json"
+    if not force:  # refuse another sweep's parts before creating anything (read again under the lock below)
+        _read_manifest(manifest_path, parts, ident, run_id)
     parts.mkdir(exist_ok=True)
     with _locked(parts):
-        manifest_path = parts / "manifest.json"
         if force:
             for p in parts.iterdir():
                 if p.is_dir():

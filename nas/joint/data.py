@@ -55,6 +55,8 @@ class ImageData:
 
 def _read_records(path: Path, label_bytes: int, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
     rec = label_bytes + PIXELS
+    if not path.is_file():  # a FIFO would block the read forever
+        raise DataError(f"{path}: not a regular file")
     try:
         raw = np.fromfile(path, dtype=np.uint8)
     except OSError as e:

@@ -32,8 +32,8 @@ def parse_bit_choices(text: str) -> tuple[BitPair, ...]:
     out: list[BitPair] = []
     for item in text.split(","):
         item = item.strip().lower()
-        w, _, a = item.partition("x")
-        if not _BITS.fullmatch(w) or not _BITS.fullmatch(a or w):
+        w, x, a = item.partition("x")
+        if not _BITS.fullmatch(w) or not _BITS.fullmatch(a if x else w):
             raise BitwidthsError(f"bitwidth choice {item!r} is not N or WxA (e.g. 8 or 4x8)")
         pair = (int(w), int(a or w))
         if min(pair) < 1 or max(pair) > MAX_LAYER_BITS:
@@ -101,9 +101,20 @@ def evaluate_with_bitwidths(net: Network, arch: Arch, bitwidths: str | Path | Ma
     from mapper.network import NetworkResult
 
     spec = bitwidths if isinstance(bitwidths, BitwidthsFile) else load_bitwidths(bitwidths)
-    per_layer = match_bitwidths(net, spec.pairs())
+    where = "" if isinstance(bitwidths, (BitwidthsFile, Mapping)) else f"{bitwidths}: "
+    try:
+        per_layer = match_bitwidths(net, spec.pairs())
+    except BitwidthsError as e:
+        raise BitwidthsError(f"{where}layers: {e}") from None
     ev = evaluator or PrecisionEvaluator(arch, spec.precision_law, objective, seed)
-    results = [ev.layer(layer, per_layer.get(layer.name)) for layer in net.layers]
+    pairs = spec.pairs()
+    results = []
+    for layer in net.layers:
+        try:
+            results.append(ev.layer(layer, per_layer.get(layer.name)))
+        except BitwidthsError as e:
+            key = next((k for k in (layer.name, *layer.source) if k in pairs), layer.name)
+            raise BitwidthsError(f"{where}layers.{key}: {e}") from None
     meta = {"accelsim_version": __version__, "hw_digest": arch.digest(), "seed": seed,
             "unique_layer_shapes": len({r.layer.shape_key() for r in results}),
             "bitwidths": {k: list(v) for k, v in per_layer.items()}, "precision_law": spec.precision_law.to_json()}
