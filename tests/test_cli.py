@@ -176,3 +176,24 @@ def test_eval_of_an_all_unsupported_graph_is_refused(tmp_path, capsys):
         assert "nothing to cost" in err and "Traceback" not in err and "TypeError" not in err
 
 
+
+
+def test_map_evaluates_a_given_mapping_without_search(tmp_path, capsys):
+    """Issue 12 item 5: `map --mapping FILE` reads back accelsim's own printed mapping and costs exactly it."""
+    out = tmp_path / "m.json"
+    layer = "conv K=16 C=16 P=8 Q=8 R=3 S=3"
+    assert main(["map", "--hw", EYERISS, "--layer", layer, "--objective", "energy", "-o", str(out)]) == 0
+    searched = json.loads(out.read_text())
+    capsys.readouterr()
+    assert main(["map", "--hw", EYERISS, "--layer", layer, "--mapping", str(out), "--format", "json"]) == 0
+    given = json.loads(capsys.readouterr().out)
+    assert given["evaluations"] == 1 and given["mapping"] == searched["mapping"]
+    for key in ("latency_cycles", "energy_pj", "reads", "writes", "energy_breakdown_pj"):
+        assert given[key] == searched[key], key
+    # the bare mapping object works too; a mapping for another layer is refused, naming the dim
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps(searched["mapping"]))
+    assert main(["map", "--hw", EYERISS, "--layer", layer, "--mapping", str(bare), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["energy_pj"] == searched["energy_pj"]
+    assert main(["map", "--hw", EYERISS, "--layer", layer.replace("K=16", "K=32"), "--mapping", str(out)]) == 1
+    assert "K=16" in capsys.readouterr().err

@@ -9,7 +9,6 @@ from accel.errors import InputError
 import argparse
 import importlib
 import sys
-from pathlib import Path
 
 OBJECTIVES = ("edp", "latency", "energy")
 EXTENSIONS = ("accel.app.cli_nas", "accel.app.cli_study", "accel.app.cli_xcheck", "accel.app.cli_joint",
@@ -112,12 +111,28 @@ def cmd_map(args) -> int:
         layer = parse_layer_spec(args.layer)
     except WorkloadError as e:
         raise UserError(str(e)) from None
-    b = BUDGETS[effort_budget(args.effort, "thorough")]
-    try:
-        res = search_mapping(layer, arch, objective=args.objective, seed=args.seed, samples=b.samples,
-                             rounds=b.rounds, restarts=b.restarts, exhaustive_limit=b.exhaustive_limit)
-    except NoValidMapping as e:
-        raise UserError(str(e)) from None
+    if args.mapping:  # evaluate the given mapping as it is (no search)
+        from types import SimpleNamespace
+
+        from accel.schema import YamlError, read_yaml
+        from mapper.fixed import evaluate_mapping, mapping_from_dict
+
+        data = read_yaml(args.mapping, YamlError)
+        if isinstance(data, dict) and isinstance(data.get("mapping"), dict):  # a whole `map --format json` result
+            data = data["mapping"]
+        mapping = mapping_from_dict(arch, data, source=args.mapping)
+        res = SimpleNamespace(mapping=mapping, cost=evaluate_mapping(layer, arch, mapping), evaluations=1,
+                              exhaustive=False, mapspace_size=1.0)
+        searched = f"evaluated the mapping of {args.mapping} as given (no search)"
+    else:
+        b = BUDGETS[effort_budget(args.effort, "thorough")]
+        try:
+            res = search_mapping(layer, arch, objective=args.objective, seed=args.seed, samples=b.samples,
+                                 rounds=b.rounds, restarts=b.restarts, exhaustive_limit=b.exhaustive_limit)
+        except NoValidMapping as e:
+            raise UserError(str(e)) from None
+        how = "exhaustive" if res.exhaustive else "sampled + local search"
+        searched = f"searched {res.evaluations:,} mappings ({how}, mapspace {res.mapspace_size:.3g})"
     c = res.cost
     if args.format == "json":
         emit_text(json.dumps({
@@ -130,8 +145,7 @@ def cmd_map(args) -> int:
         return 0
     lines = [f"layer: {layer.describe()}   ({layer.macs:,} MACs)",
              f"hw: {arch.name} ({arch.summary()})",
-             f"objective: {args.objective}; searched {res.evaluations:,} mappings "
-             f"({'exhaustive' if res.exhaustive else 'sampled + local search'}, mapspace {res.mapspace_size:.3g})",
+             f"objective: {args.objective}; {searched}",
              "", res.mapping.loop_nest(arch), "",
              f"latency: {c.latency_cycles:,.0f} cycles ({c.latency_s * 1e6:.2f} µs): compute {c.compute_cycles:,.0f}, "
              f"psum accumulate {c.accumulate_cycles:,.0f}, systolic folds {c.fold_overhead_cycles:,.0f}, "
@@ -203,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--layer", required=True, help='layer spec, e.g. "conv K=64 C=64 P=56 Q=56 R=3 S=3"')
     m.add_argument("--objective", choices=OBJECTIVES, default="edp", help="mapping objective (default edp)")
     m.add_argument("--seed", type=seed_int, default=0, help="mapper random seed (default 0)")
+    m.add_argument("--mapping", type=path_arg, metavar="FILE",
+                   help="evaluate this mapping without searching: the JSON (or YAML) that `accelsim map --format "
+                        "json` prints (whole, or its \"mapping\" object)")
     add_effort_option(m, "thorough")
     add_output_options(m, None, "the mapping and its cost")
     m.add_argument("--format", choices=("table", "json"), type=_map_format, default=None,
