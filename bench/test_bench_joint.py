@@ -40,7 +40,7 @@ parameters:
 STUDY_ARGS = ["--space", "fbnet", "--data", "synthetic", "--epochs", "10", "--warmup-epochs", "4", "--finetune-epochs", "3",
               "--latency-weight", "1", "--energy-weight", "1", "--objective", "gen-gap", "--bits", "4,6,8,16",
               "--width-mult", "0.5", "--max-depth", "1", "--resolution", "32", "--train-samples", "3000",
-              "--test-samples", "1000", "--batch-size", "32", "--compare", "--workers", "2"]
+              "--test-samples", "1000", "--batch-size", "32", "--compare", "--jobs", "2"]
 
 
 def test_cost_table_build(benchmark):
@@ -94,7 +94,7 @@ def test_joint_study_synthetic(benchmark, tmp_path):
     spec = tmp_path / "hw.yaml"
     spec.write_text(STUDY_HW)
     out = tmp_path / "run"
-    rc = benchmark.pedantic(lambda: main(["joint", *STUDY_ARGS, "--hw-space", str(spec), "-o", str(out)]),
+    rc = benchmark.pedantic(lambda: main(["joint", *STUDY_ARGS, "--sweep", str(spec), "-o", str(out)]),
                             rounds=1, iterations=1)
     assert rc == 0
     s = json.loads((out / "summary.json").read_text())
