@@ -10,32 +10,50 @@ What it does:
    8-bit weights/activations, 16-bit partial sums, no padding) in that venv as a subprocess
    (``bench/zigzag/run_zigzag.py``), which dumps ZigZag's chosen mapping (temporal loops per memory level per
    operand, spatial unrolling), per-memory energy (pJ), MAC energy (pJ) and latency (``latency_total2``, cycles).
-3. In accelsim's process translates ZigZag's accelerator into an accelsim config with ZigZag's conventions
-   (``mac_operand_reuse: false``, ``psum_drain_read: true``, ``padded_accesses: count``,
-   ``transfer_overlap: serial_onload`` for an on-chip level loaded once from DRAM) and ZigZag's mapping into
-   an :class:`accel.cost.Mapping`, evaluates it with :func:`mapper.fixed.evaluate_mapping`, and prints a table
-   per (example, layer): energy per ZigZag memory (pJ), MAC energy, total energy, cycles, and the % difference
-   (accelsim − ZigZag) / ZigZag.  ``--out`` writes the same as JSON (refused if it exists, unless ``--force``).
+3. In accelsim's process translates ZigZag's accelerator into an accelsim config with ZigZag's conventions and
+   ZigZag's mapping into an :class:`accel.cost.Mapping`, evaluates it with :func:`mapper.fixed.evaluate_mapping`,
+   and prints a table per (example, layer): energy per ZigZag memory (pJ, summed over operands), MAC energy,
+   total energy, cycles, and the % difference (accelsim - ZigZag) / ZigZag.  ``--out`` writes the same as JSON
+   with ZigZag's raw dump and the command (refused if the file exists, unless ``--force``).
 
-The translation is approximate where the two models differ structurally; every point is also in the JSON:
+ZigZag's conventions as selected in accelsim (options in brackets):
+
+* ``padded_accesses: count`` [``--padded-accesses``]: ZigZag charges padded tiles (its 1x1 layer on eyeriss_like
+  writes 834176 = 56*56*266 outputs into sram_8KB for K=256).
+* ``psum_drain_read: true``: ZigZag reads a partial-sum tile out of a memory when it drains it upward.
+* ``mac_operand_reuse: false`` plus, by default [``--operand-registers zigzag``], a zero-energy one-value register
+  level per read operand (W, I) at the bottom of the chain: ZigZag's API runs with
+  ``access_same_data_considered_as_no_access=True`` (a W or I value that stays at a memory's output across inner
+  loops that do not index it is read once) but charges a partial-sum access per MAC; accelsim's
+  ``mac_operand_reuse`` is one flag for all operands, so it cannot say this (true drops ZigZag's per-MAC psum
+  accesses, e.g. tpu_like rf_2B -95 %; false charges an input read per MAC, eyeriss_like rf_64B_A +171 %).
+* ``transfer_overlap: serial_onload`` [``--transfer-overlap onload``] for an array-level memory of read operands
+  filled once from DRAM (ZigZag's onloading; its outputs are offloaded, its per-PE memories are not onloaded
+  serially); ``double_buffered`` elsewhere.
+
+The translation is approximate where the two models differ structurally; every case is noted in the output:
 
 * ZigZag gives every operand its own memory hierarchy; accelsim has one chain of levels, each keeping a
   subset of operands (the others bypass it).  The chain is built per layer from ZigZag's loop nest: each
-  (memory, operand) sits at the position of its outermost loop, and the levels are sorted by that position.
-  A memory that ZigZag shares between operands whose tiles end at different loops becomes one accelsim level
-  per operand (``sram_1M[I]``, ``sram_1M[O]``), each with the memory's full capacity and bandwidth (ZigZag's
-  shared capacity and port contention are not modelled there).  A shared (array-level) memory whose tile ends
-  below a per-PE memory's cannot be placed in accelsim's chain: the case is reported, not evaluated.
-* A dim iterated twice at one accelsim level (ZigZag's uneven loops, e.g. ``OX8 OX7`` inside one level) is
-  merged into one loop (product); the order inside the level changes, counts of that level's parent may too.
-* ZigZag's spatial unrolling may be fractional (``K 12.8`` = 64 over 5 temporal steps on 14 columns: an
-  average); accelsim takes the integer ``ceil(bound / temporal)`` (13) and pads (``padded_accesses: count``).
+  (memory, operands) sits at the position of its outermost loop, and the levels are sorted by that position.
+  A memory that ZigZag shares between operands whose tiles end at different loops, or between outputs and
+  read operands when onloading is modelled, becomes one accelsim level per operand group (``sram_1M[I]``,
+  ``sram_1M[O]``), each with the memory's full capacity and bandwidth (ZigZag's shared capacity and port
+  contention are not modelled there).  An array-level memory whose tile ends below a per-PE memory's cannot be
+  placed in accelsim's chain: the case is reported, not evaluated.
+* A dim iterated twice at one accelsim level (ZigZag's uneven loops, e.g. ``OX8 OX7``) is merged into one loop
+  (product); the order inside the level changes, and with it possibly the parent's refills.
+* ZigZag's spatial unrolling may be fractional (``K 12.8`` = 64 over 5 temporal steps on 14 columns, an
+  average); accelsim takes the integer ``ceil(bound / temporal)`` (13) and pads; ZigZag's ideal cycles use the
+  fractional utilization, accelsim's compute cycles the padded loop nest.
+* Precision: ZigZag stores outputs at ``O_final`` bits (8) wherever they are fully reduced, accelsim at the
+  psum bits (16) at every level below DRAM; where ZigZag's mapping then overflows accelsim's capacity, the
+  on-chip sizes are relaxed x4 (capacity does not enter the costs) and a note says so.
 * Access energy: ZigZag charges whole port-wide words (``bandwidth_max`` bits) per access; accelsim charges
   per bit (``r_cost / word_bits``).  ``word_bits`` is the port width for array-level memories and one value
-  (the widest operand the level keeps) for per-PE memories, which serve one value per MAC-side access in
-  ZigZag.
-* Latency: ZigZag's ``latency_total2`` (ideal cycles + stall/slack + on/offloading) vs accelsim's cycles;
-  the clock is nominal (1 GHz), cycles are compared.
+  (the widest operand the level keeps) for per-PE memories, which serve one value per MAC-side access.
+* Latency: ZigZag's ``latency_total2`` (ideal cycles + stall/slack + on/offloading) vs accelsim's cycles
+  (max(compute, bandwidth) + serial onloads + first fill / last drain); the clock is nominal (1 GHz).
 
 Run: ``nice -n 19 python bench/zigzag_compare.py --out bench/results/zigzag_compare.json`` (with
 ``PYTHONPATH`` at the repository root; ``--zigzag-json FILE`` reuses a previous ZigZag dump instead of rerunning).
