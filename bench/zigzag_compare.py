@@ -322,13 +322,22 @@ def compare(ex: str, hw: dict, res: dict, conv: dict) -> dict:
     for lvl in config["levels"]:
         mem = lvl["name"].split("[")[0]
         acc_mem[mem] = acc_mem.get(mem, 0.0) + sum(rec.energy_breakdown_pj[lvl["name"]].values())
+    per_operand = {}  # memory -> operand -> {"zigzag": pJ, "accelsim": pJ}
+    for op, v in res["operands"].items():
+        for lv in v["levels"]:
+            per_operand.setdefault(lv["memory"], {})[ZZ_OP[op]] = {"zigzag": lv["energy_pj"], "accelsim": 0.0}
+    for lvl in config["levels"]:
+        mem = lvl["name"].split("[")[0]
+        for o, e in rec.energy_breakdown_pj[lvl["name"]].items():
+            if e:
+                per_operand.setdefault(mem, {}).setdefault(o, {"zigzag": 0.0, "accelsim": 0.0})["accelsim"] += e
     rows = {f"{m} energy_pj": (zz_mem[m], acc_mem.get(m, 0.0)) for m in zz_mem}
     rows["MAC energy_pj"] = (res["mac_energy_pj"], rec.mac_energy_pj)
     rows["total energy_pj"] = (res["energy_total_pj"], rec.energy_pj)
     rows["latency_cycles"] = (res["latency_cycles"], rec.latency_cycles)
     rows["ideal/compute cycles"] = (res["ideal_cycles"], rec.compute_cycles)
     return {"example": ex, "layer": ly["name"], "notes": sorted(set(notes)),
-            "accelsim_config": config, "accelsim_mapping": mdict,
+            "energy_pj_per_memory_operand": per_operand, "accelsim_config": config, "accelsim_mapping": mdict,
             "zigzag_onloading_cycles": res["onloading_cycles"], "zigzag_offloading_cycles": res["offloading_cycles"],
             "accelsim_serial_onload_cycles": rec.serial_onload_cycles, "accelsim_noc_energy_pj": rec.noc_energy_pj,
             "rows": {k: {"zigzag": z, "accelsim": a, "diff_pct": (a - z) / z * 100 if z else None}
@@ -371,7 +380,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args.zigzag_json:
-            zz = json.loads(Path(args.zigzag_json).read_text())["zigzag"]
+            try:
+                zz = json.loads(Path(args.zigzag_json).read_text())["zigzag"]
+                if not isinstance(zz, dict) or not all(isinstance(v, dict) and {"hardware_yaml", "layers"} <= set(v)
+                                                       for v in zz.values()):
+                    raise KeyError("zigzag.<example>.hardware_yaml/layers")
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                raise CompareError(f"--zigzag-json {args.zigzag_json}: not a previous --out of this script "
+                                   f"({type(e).__name__}: {e})") from None
         else:
             if Path(args.venv).resolve().is_relative_to(HERE.parent):
                 raise CompareError(f"--venv {args.venv}: must be outside the repository")
