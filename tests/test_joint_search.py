@@ -109,9 +109,9 @@ def test_gumbel_and_straight_through():
 def tiny_hw(tmp_path_factory):
     spec = tmp_path_factory.mktemp("hw") / "tiny.yaml"
     spec.write_text(f"version: 1\nname: tiny\nbase: {ROOT / 'configs' / 'eyeriss.yaml'}\nparameters:\n"
-                    "  - path: [pe_array.rows, pe_array.cols]\n    values: [[6, 6], [12, 14], [6, 28]]\n"
+                    "  - path: [pe_array.rows, pe_array.cols]\n    values: [[4, 4], [8, 8], [12, 14]]\n"
                     "  - path: [levels.DRAM.read_bandwidth_bits, levels.DRAM.write_bandwidth_bits]\n"
-                    "    values: [16, 64]\n")
+                    "    values: [16, 256]\n")
     return load_hw_space(spec)
 
 

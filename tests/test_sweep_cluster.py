@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pandas as pd
@@ -20,9 +21,13 @@ from tests.conftest import ROOT
 distributed = pytest.importorskip("distributed")
 
 LAYER = "layer:conv K=32 C=32 P=8 Q=8 R=3 S=3"
+HEAVY = "nb201-sample:40:0"  # ~0.1-0.2 s per design point: long enough for a kill to land mid-run
 SPEC = {"version": 1, "name": "cluster", "base": str(ROOT / "configs" / "eyeriss.yaml"), "parameters": [
     {"path": ["pe_array.rows", "pe_array.cols"], "values": [[12, 14], [8, 8]]},
     {"path": "levels.GLB.size_bytes", "values": [27648, 55296, 110592, 221184]}]}  # 8 points
+SPEC_KILL = {**SPEC, "name": "cluster-kill", "parameters": [
+    {"path": ["pe_array.rows", "pe_array.cols"], "values": [[12, 14], [8, 8], [16, 16], [24, 14]]},
+    {"path": "levels.GLB.size_bytes", "values": [13824, 27648, 41472, 55296, 82944, 110592, 165888, 221184]}]}
 START_TIMEOUT_S = 60
 
 
@@ -102,31 +107,45 @@ def test_sweep_on_a_dask_cluster_survives_a_killed_worker(cluster, tmp_path):
     assert main(argv) == 0
     pd.testing.assert_frame_equal(pd.read_parquet(out), ref)
 
-    # 2. the library with a distributed Client's executor; a worker is SIGKILLed once the first part exists
+    # 2. the library with a distributed Client's executor; a watcher SIGKILLs a worker that has tasks assigned
+    #    once the first part exists (polling, so the kill lands mid-run however fast the machine is)
+    spec_kill = tmp_path / "cluster-kill.yaml"
+    spec_kill.write_text(yaml.safe_dump(SPEC_KILL))
+    ref_kill = run_sweep(spec_kill, [HEAVY], tmp_path / "serial-kill.parquet", executor=SerialExecutor(), batch_size=1)
+    n_points = int(ref_kill["point"].nunique())
     out = tmp_path / "lib.parquet"
     parts = out.with_name(out.name + ".parts")
     killed = {}
+    stop = threading.Event()
 
     with distributed.Client(addr, timeout="30s") as client:
         names = {a: w["name"] for a, w in client.scheduler_info()["workers"].items()}
 
-        def progress(done, total):
-            if done and not killed and done < total:
-                assert list(parts.glob("part-*.parquet"))
-                busy = {names[a]: len(ks) for a, ks in client.processing().items() if a in names}
-                if not any(busy.values()):  # a loaded machine: wait for a moment when work is assigned
-                    return
-                victim = max(sorted(busy), key=busy.get)
-                killed.update(name=victim, processing=busy.get(victim, 0), done=done, total=total)
-                workers[victim].send_signal(signal.SIGKILL)
-                workers[victim].wait(timeout=10)
+        def watch():
+            while not stop.is_set():
+                done = len(list(parts.glob("part-*.parquet"))) if parts.exists() else 0
+                if done:
+                    busy = {names[a]: len(ks) for a, ks in client.processing().items() if a in names}
+                    if any(busy.values()):
+                        victim = max(sorted(busy), key=busy.get)
+                        killed.update(name=victim, processing=busy[victim], done=done, total=n_points)
+                        workers[victim].send_signal(signal.SIGKILL)
+                        workers[victim].wait(timeout=10)
+                        return
+                time.sleep(0.005)
 
-        df = run_sweep(spec, [LAYER], out, executor=client.get_executor(), batch_size=1, progress=progress)
-        assert len(client.scheduler_info()["workers"]) == 1
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            df = run_sweep(spec_kill, [HEAVY], out, executor=client.get_executor(), batch_size=1)
+        finally:
+            stop.set()
+            watcher.join(timeout=30)
+        assert len(client.scheduler_info()["workers"]) == 1, killed
     # the kill landed mid-run, on a worker with tasks assigned (they are rescheduled on the other one)
     assert killed and killed["done"] < killed["total"] and killed["processing"] >= 1, killed
     assert workers[killed["name"]].returncode == -signal.SIGKILL
     assert not df.duplicated(["point", "workload"]).any()
-    pd.testing.assert_frame_equal(df, ref)
-    pd.testing.assert_frame_equal(pd.read_parquet(out), ref)
+    pd.testing.assert_frame_equal(df, ref_kill)
+    pd.testing.assert_frame_equal(pd.read_parquet(out), ref_kill)
     assert not parts.exists()
