@@ -18,7 +18,6 @@ import pytest
 
 from accel.arch import load_arch
 from mapper.network import NetworkEvaluator
-from nas import nb201
 from nas.hwcost import cost_structure, nb201_hwcost
 from nas.nb201 import NB201Space
 from nas.search import NB201Problem, random_search, regularized_evolution
