@@ -81,13 +81,14 @@ class LayerTable:
         self.source = source or (evaluator.arch.name if evaluator is not None else "measured")
 
     @classmethod
-    def from_model(cls, hw, objective: str = "edp", seed: int = 0) -> "LayerTable":
-        """An empty table that maps each new shape on ``hw`` (an :class:`accel.arch.Arch` or config path)."""
+    def from_model(cls, hw, objective: str = "edp", seed: int = 0, effort: str = "thorough") -> "LayerTable":
+        """An empty table that maps each new shape on ``hw`` (an :class:`accel.arch.Arch` or config path) with
+        the mapper's ``effort`` budget (:data:`mapper.search.BUDGETS`)."""
         from accel.arch import Arch, load_arch
         from mapper.network import NetworkEvaluator
 
         arch = hw if isinstance(hw, Arch) else load_arch(hw)
-        return cls(NetworkEvaluator(arch, objective=objective, seed=seed))
+        return cls(NetworkEvaluator(arch, objective=objective, seed=seed, effort=effort))
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame) -> "LayerTable":
@@ -363,14 +364,14 @@ class SpaceHardware:
     """
 
     def __init__(self, space, hw, batch: int = 1, objective: str = "edp", seed: int = 0,
-                 executor: Executor | None = None):
+                 executor: Executor | None = None, effort: str = "thorough"):
         from accel.arch import Arch, area_mm2, load_arch
 
         self.space = space
         self.arch = hw if isinstance(hw, Arch) else load_arch(hw)
         self.batch = batch
         self.executor = executor
-        self.table = LayerTable.from_model(self.arch, objective, seed)
+        self.table = LayerTable.from_model(self.arch, objective, seed, effort)
         area = area_mm2(self.arch)
         self.area_mm2 = float(area) if math.isfinite(area) else None
         self._cache: dict[Any, dict[str, float]] = {}

@@ -77,6 +77,7 @@ def cmd_nas(args) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
     from accel.app.cli import _load_arch
+    from accel.app.options import effort_budget
     from nas.latency_table import SpaceHardware
     from nas.profiling import NASProblem, best_archs, make_accuracy, pareto_front, run_search
     from nas.search import Objective
@@ -100,7 +101,8 @@ def cmd_nas(args) -> int:
         constraints["energy_pj"] = args.max_energy_mj * 1e9
     with ThreadPoolExecutor(args.jobs) as pool:
         hardware = SpaceHardware(space, arch, batch=args.batch, objective=args.objective, seed=args.seed,
-                                 executor=pool if args.jobs > 1 else None)
+                                 executor=pool if args.jobs > 1 else None,
+                                 effort=effort_budget(args.effort, "thorough"))
         if args.max_area_mm2 is not None:
             if hardware.area_mm2 is None:
                 raise UserError(f"--max-area-mm2: config {arch.name} defines no area (pe_array.area_mm2 and every "
@@ -280,6 +282,7 @@ def cmd_nas_predictor(args) -> int:
 
 def cmd_nas_latency(args) -> int:
     from accel.app.cli import _load_arch
+    from accel.app.options import effort_budget
     from nas.latency_table import LayerTable, correction_study
 
     UserError = _err()
@@ -290,8 +293,9 @@ def cmd_nas_latency(args) -> int:
     measured_hw = _load_arch(args.measured_hw)
     archs = _sample_archs(space, args.networks, args.seed)
     nets = [space.build_network(a, batch=args.batch) for a in archs]
-    table = LayerTable.from_model(table_hw, args.objective, args.seed)
-    measured = LayerTable.from_model(measured_hw, args.objective, args.seed)
+    effort = effort_budget(args.effort, "thorough")
+    table = LayerTable.from_model(table_hw, args.objective, args.seed, effort)
+    measured = LayerTable.from_model(measured_hw, args.objective, args.seed, effort)
     y = [measured.network(n)["latency_s"] for n in nets]
     bad = [u for t in (table, measured) for u in t.unmappable]
     if bad:
@@ -322,7 +326,7 @@ def cmd_nas_latency(args) -> int:
 # ---------------------------------------------------------------------------------------------
 def add_parsers(sub) -> None:
     """Register ``nas``, ``nas-proxies``, ``nas-predictor`` and ``nas-latency`` on argparse subparsers."""
-    from accel.app.options import (MAX_BUDGET, add_output_options, fraction_open, int_in, jobs_int, nonneg_float,
+    from accel.app.options import (MAX_BUDGET, add_effort_option, add_output_options, fraction_open, int_in, jobs_int, nonneg_float,
                                    nonneg_int, path_arg, positive_float, positive_int, probability, seed_int)
 
     formats = ("table", "json", "csv", "parquet")
@@ -354,6 +358,7 @@ def add_parsers(sub) -> None:
     n.add_argument("--seed", type=seed_int, default=0, help="search seed (default 0)")
     n.add_argument("--batch", type=int_in(1, 65536), default=1, help="inference batch for hardware cost")
     n.add_argument("--objective", choices=("edp", "latency", "energy"), default="edp", help="mapping objective")
+    add_effort_option(n, "thorough")
     n.add_argument("--population", type=int_in(1, MAX_BUDGET), default=50, help="evolution population (default 50)")
     n.add_argument("--tournament", type=positive_int, default=10,
                    help="tournament size, at most --population (default 10)")
@@ -409,5 +414,6 @@ def add_parsers(sub) -> None:
     t.add_argument("--batch", type=int_in(1, 65536), default=1, help="inference batch size (default 1)")
     t.add_argument("--objective", choices=("edp", "latency", "energy"), default="edp", help="mapping objective")
     t.add_argument("--seed", type=seed_int, default=0, help="sampling and mapper seed (default 0)")
+    add_effort_option(t, "thorough")
     add_output_options(t, formats, "the summary (table, json) or per-network errors (csv, parquet)")
     t.set_defaults(func=cmd_nas_latency, outputs={"output": ("-o", "file")})

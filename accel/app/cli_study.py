@@ -253,6 +253,7 @@ def cmd_rankcorr(args) -> int:
 
     from accel.arch import ConfigError, load_arch
     from accel.app.output import emit_text
+    from accel.app.options import effort_budget
     from accel.app.rankcorr import nb201_table, rank_correlations, sweep_table
 
     if args.pair and not args.scatter_plot:
@@ -276,7 +277,8 @@ def cmd_rankcorr(args) -> int:
             archs = [load_arch(h) for h in args.hw]
         except ConfigError as e:
             raise _user_error(str(e)) from None
-        table = nb201_table(archs, sample=args.sample, seed=args.seed, metric=args.metric, dataset=args.dataset)
+        table = nb201_table(archs, sample=args.sample, seed=args.seed, metric=args.metric, dataset=args.dataset,
+                            effort=effort_budget(args.effort, "thorough"))
     try:
         rc = rank_correlations(table, top_k=args.top, metric=args.metric)
     except ValueError as e:
@@ -431,6 +433,7 @@ def add_parsers(sub) -> None:
                    help="k of the top-k overlap (default 50)")
     r.add_argument("--dataset", type=_dataset, default="cifar10", help="cifar10 | cifar100 | imagenet16-120 (NB201 tables)")
     add_output_options(r, ("table", "json"), "the correlation matrices")
+    add_effort_option(r, "thorough")
     _add_plot_option(r, "Spearman heatmap")
     _add_plot_option(r, "rank scatter of a pair of columns", "--scatter-plot")
     r.add_argument("--pair", nargs=2, metavar=("A", "B"), help="columns of the rank scatter (default: first two)")

@@ -104,16 +104,17 @@ def _labels(archs) -> list[str]:
 
 
 def nb201_table(hws: Sequence, sample: int = 1000, seed: int = 0, metric: str = "latency", dataset: str = "cifar10",
-                batch: int = 1, objective: str = "edp", proxies: bool = True) -> pd.DataFrame:
+                batch: int = 1, objective: str = "edp", proxies: bool = True, effort: str = "thorough") -> pd.DataFrame:
     """Metric table of ``sample`` NB201 archs (:func:`nas.registry.sample_architectures`: distinct, uniform,
     ``PCG64(seed)``; rows in official index order) on each accelerator
     (``Arch`` or config path), indexed by arch string; plus ``macs`` and ``params`` proxy columns.
-    ``objective``: the per-layer mapping objective."""
+    ``objective``: the per-layer mapping objective; ``effort``: the mapper's budget (:data:`mapper.search.BUDGETS`)."""
     from accel.arch import Arch, load_arch
     from accel.app.sweep import nb201_params
     from nas import nb201
     from nas.hwcost import nb201_hwcost
     from nas.registry import sample_architectures
+    from mapper.network import NetworkEvaluator
 
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {sorted(METRICS)}, got {metric!r}")
@@ -124,7 +125,8 @@ def nb201_table(hws: Sequence, sample: int = 1000, seed: int = 0, metric: str = 
     cols: dict[str, np.ndarray] = {}
     macs = None
     for label, a in zip(_labels(archs), archs):
-        df = nb201_hwcost(a, archs=idx, dataset=dataset, batch=batch, objective=objective)
+        ev = NetworkEvaluator(a, objective=objective, seed=0, effort=effort)
+        df = nb201_hwcost(archs=idx, dataset=dataset, batch=batch, evaluator=ev)
         cols[label] = df[METRICS[metric][0]].to_numpy()
         macs = df["macs"].to_numpy()
     if proxies:
