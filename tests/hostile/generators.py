@@ -1241,3 +1241,12 @@ def check_unique(cases: list[Case]) -> None:
         seen.add(c.id)
 
 
+
+
+def params(cases: list[Case]) -> list:
+    """``cases`` as pytest params (ids = case ids; ``hostile_new`` marks cases that rely on issue-10 fixes),
+    after checking the ids are unique."""
+    import pytest
+
+    check_unique(cases)
+    return [pytest.param(c, id=c.id, marks=[pytest.mark.hostile_new] if c.new else []) for c in cases]

@@ -5,11 +5,7 @@ import pytest
 from tests.hostile import generators as G
 from tests.hostile.harness import check
 
-CASES = G.onnx_cases()
-G.check_unique(CASES)
 
-
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=[pytest.mark.hostile_new] if c.new else [])
-                                  for c in CASES])
+@pytest.mark.parametrize("case", G.params(G.onnx_cases()))
 def test_hostile_onnx(case, tmp_path, assets):
     check(case, tmp_path, assets)
