@@ -12,7 +12,7 @@ import sys
 
 OBJECTIVES = ("edp", "latency", "energy")
 EXTENSIONS = ("accel.app.cli_nas", "accel.app.cli_study", "accel.app.cli_xcheck", "accel.app.cli_joint",
-              "accel.app.cli_timeloop")
+              "accel.app.cli_timeloop", "accel.app.table")
 FORMATS = ("table", "csv", "json", "parquet")
 
 
@@ -45,12 +45,14 @@ def _parse_input_shapes(items: list[str] | None) -> dict[str, tuple[int, ...]] |
     return out
 
 
-def _load_network(spec: str, batch: int, input_shapes=None, fuse: bool = True, allow_unsupported: bool = False):
+def _load_network(spec: str, batch: int, input_shapes=None, fuse: bool = True, allow_unsupported: bool = False,
+                  prune_dead: bool = False):
     from accel.errors import WorkloadInputError
     from nas.registry import resolve_network  # zoo name, .onnx file, SPACE:ENCODING or layer:<spec>
 
     try:
-        net = resolve_network(spec, batch, input_shapes=input_shapes, fuse=fuse, allow_unsupported=allow_unsupported)
+        net = resolve_network(spec, batch, input_shapes=input_shapes, fuse=fuse, allow_unsupported=allow_unsupported,
+                              prune_dead=prune_dead)
     except WorkloadInputError as e:
         raise UserError(str(e)) from None
     report = getattr(net, "import_report", None) or {}
@@ -75,7 +77,7 @@ def cmd_eval(args) -> int:
                         "thorough budget)")
     arch = _load_arch(args.hw)
     net = _load_network(args.network, args.batch, _parse_input_shapes(args.input_shape), not args.no_fuse,
-                        args.allow_unsupported)
+                        args.allow_unsupported, args.prune_dead)
     import os
     from concurrent.futures import ThreadPoolExecutor
 
@@ -93,6 +95,7 @@ def cmd_eval(args) -> int:
                 res = ev.network(net, executor=pool)
     except NoValidMapping as e:
         raise UserError(str(e)) from None
+    res.meta["prune_dead"] = bool(args.prune_dead)
     render_result(res, args.format, args.output)
     return 0
 
@@ -184,7 +187,8 @@ def _map_format(s: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from accel.app.options import Parser, add_effort_option, add_output_options, int_in, path_arg, seed_int
+    from accel.app.options import (Parser, add_effort_option, add_output_options, add_prune_option, int_in, path_arg,
+                                   seed_int)
 
     p = Parser(prog="accelsim", description="Fast analytical DNN accelerator simulator.  Exit codes: 0 ok, "
                                             "1 error (bad input, output refused), 2 usage error, 3 internal error "
@@ -202,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_output_options(e, FORMATS, "the per-layer results")
     e.add_argument("--seed", type=seed_int, default=0, help="mapper random seed (default 0)")
     add_effort_option(e, "thorough")
+    add_prune_option(e)
     e.add_argument("--input-shape", action="append", metavar="NAME=1x3x224x224",
                    help="ONNX: fix a graph input's shape (repeatable)")
     e.add_argument("--no-fuse", action="store_true", help="ONNX: cost BatchNorm/activations as separate layers")

@@ -253,6 +253,7 @@ class _HwTask:
     cost_metric: str
     max_power_mw: float | None  # the sweep's power budget: pairs above it are infeasible
     effort: str  # mapper search budget (the sweep spec's search_effort)
+    prune_dead: bool = False  # cost NB201 cells with dead edges removed (nas.nb201 module docstring)
 
 
 def _hw_batch(task: _HwTask) -> list[dict]:
@@ -274,7 +275,7 @@ def _hw_batch(task: _HwTask) -> list[dict]:
         ev = NetworkEvaluator(arch, objective=task.mapping_objective, seed=task.seed, parallel=False,
                               effort=task.effort)
         try:
-            df = nb201_hwcost(evaluator=ev, dataset=task.dataset, batch=task.batch, workers=1)
+            df = nb201_hwcost(evaluator=ev, dataset=task.dataset, batch=task.batch, workers=1, prune=task.prune_dead)
         except NoValidMapping as e:
             out.append({"point": p.point, "error": f"no valid mapping: {e}"})
             continue
@@ -324,6 +325,7 @@ class CodesignResult:
             "results": [{"constraint": r["constraint"].to_json(), "semi": self._pair(r["semi"]),
                          "joint": self._pair(r["joint"]), "gap_pct": r["gap_pct"]} for r in self.results],
             "evaluations": dict(self.evaluations),
+            "prune_dead": bool(self.meta.get("prune_dead", False)),
         }
         if study:
             out["study"] = self.study
@@ -406,12 +408,13 @@ def run_codesign(sweep, ref_hw, objective: str = "edp", keep: int = 20, constrai
                  keep_mode: str = "topk", dataset: str = "cifar10", nas_budget: int = 1000, nas_seed: int = 0,
                  keep_study: Sequence[int] = (1, 2, 5, 10, 20, 50, 100), distance_bins: int = 4,
                  executor: Executor | None = None, progress: Callable[[int, int], None] | None = None,
-                 batch_size: int = 4) -> CodesignResult:
+                 batch_size: int = 4, prune_dead: bool = False) -> CodesignResult:
     """Semi-decoupled co-design vs the joint baseline over the design points of ``sweep`` (a
     :class:`accel.app.sweep.Sweep` or spec path), with ``ref_hw`` (Arch or config path) as the stage-1
     reference (see the module docstring).  ``constraints``: default :func:`default_constraints`.
     ``executor`` runs batches of ``batch_size`` accelerators (None: in this process);
-    ``progress(done_accelerators, total)``."""
+    ``progress(done_accelerators, total)``.  ``prune_dead``: cost NB201 cells with their dead edges removed
+    (``--prune-dead``; default False: every edge is costed, as frameworks run them)."""
     from accel.arch import Arch, load_arch
     from accel.app.sweep import SerialExecutor
     from accel.designspace import Sweep, _resolve, load_sweep
@@ -438,13 +441,13 @@ def run_codesign(sweep, ref_hw, objective: str = "edp", keep: int = 20, constrai
 
     ref_ev = NetworkEvaluator(ref, objective=mapping_objective, seed=sw.spec.seed, effort=sw.spec.search_effort)
     ref_table = nb201_hwcost(ref, dataset=dataset, batch=sw.spec.batch, objective=mapping_objective,
-                             seed=sw.spec.seed, evaluator=ref_ev)
+                             seed=sw.spec.seed, evaluator=ref_ev, prune=prune_dead)
     ref_vals = acc.astype(float) if metric == "accuracy" else ref_table[metric].to_numpy()
     ref_lat = ref_table["latency_s"].to_numpy()
     ref_cost = ref_table[cost_metric].to_numpy()
     kmax = max([keep, *[k for k in keep_study if k >= 1]])
     # archs with the same cell signature have the same layers, hence the same cost on every accelerator
-    groups = np.unique(signatures(), axis=0, return_inverse=True)[1].reshape(-1)
+    groups = np.unique(signatures(prune=prune_dead), axis=0, return_inverse=True)[1].reshape(-1)
     kept_all, queries = [], []
     pareto_hist = None
     for c in cons:
@@ -466,7 +469,7 @@ def run_codesign(sweep, ref_hw, objective: str = "edp", keep: int = 20, constrai
     labels = {p.point: p.label(sw.name) for p in points}
     tasks = [_HwTask(tuple(live[i:i + batch_size]), tuple(cons), tuple(kept_all), objective, mapping_objective, dataset,
                      sw.spec.batch, sw.spec.seed, ref_cost, cost_metric, sw.spec.constraints.max_power_mw,
-                     sw.spec.search_effort)
+                     sw.spec.search_effort, prune_dead)
              for i in range(0, len(live), batch_size)]
     ex = executor or SerialExecutor()
     rows: list[dict] = []
@@ -583,7 +586,7 @@ def run_codesign(sweep, ref_hw, objective: str = "edp", keep: int = 20, constrai
     meta = {"dataset": dataset, "n_hw": len(live), "n_hw_failed": len(rows) - len(ok),
             "n_hw_dropped": len(points) - len(live), "nas_budget": nas_budget, "nas_seed": nas_seed,
             "reference": ref.name, "reference_digest": ref.digest(), "mapping_objective": mapping_objective,
-            "spec_hash": sw.digest()}
+            "spec_hash": sw.digest(), "prune_dead": bool(prune_dead)}
     ref_table["accuracy"] = acc[ref_table["index"].to_numpy()]
     return CodesignResult(objective, cons, keep, keep_mode, sw.name, labels, results, evaluations, study, hw, meta,
                           ref_table)
