@@ -119,3 +119,36 @@ def test_nas_latency_and_rankcorr_record_prune_dead(capsys):
     assert json.loads(out.out)["prune_dead"] is True
     rc = main(["rankcorr", "--from-sweep", "x.parquet", "--prune-dead"])
     assert rc == 1 and "--prune-dead applies to" in capsys.readouterr().err
+
+
+def _small_sweep(tmp_path):
+    import yaml
+
+    p = tmp_path / "small.yaml"
+    p.write_text(yaml.safe_dump({"version": 1, "name": "small", "base": EYERISS, "search_effort": "fast",
+                                 "parameters": [{"path": "pe_array.rows", "values": [12, 6]}]}))
+    return p
+
+
+def test_sweep_and_codesign_apply_and_record_prune_dead(tmp_path, capsys):
+    from accel.app.sweep import SerialExecutor, run_sweep
+    from accel.designspace import SweepError
+
+    spec = _small_sweep(tmp_path)
+    wl = [f"nb201:{DEAD}", "layer:conv K=8 C=8 P=4 Q=4 R=3 S=3"]
+    full = run_sweep(spec, wl, tmp_path / "full.parquet", executor=SerialExecutor())
+    pruned = run_sweep(spec, wl, tmp_path / "pruned.parquet", executor=SerialExecutor(), prune_dead=True)
+    assert full.attrs["prune_dead"] is False and pruned.attrs["prune_dead"] is True
+    f, p = (d[d.workload == wl[0]].sort_values("point") for d in (full, pruned))
+    assert (f["latency_s"].to_numpy() > p["latency_s"].to_numpy()).all()
+    assert (f["macs"].to_numpy() > p["macs"].to_numpy()).all() and (f["params"].to_numpy() > p["params"].to_numpy()).all()
+    lf, lp = (d[d.workload == wl[1]]["latency_s"].to_numpy() for d in (full, pruned))
+    assert np.array_equal(lf, lp)  # a single layer has no dead branches
+    # part of the sweep's identity: the other semantics never reuses (or silently replaces) the table
+    with pytest.raises(SweepError, match="prune_dead"):
+        run_sweep(spec, wl, tmp_path / "full.parquet", executor=SerialExecutor(), prune_dead=True)
+    rc = main(["codesign", "--hw", EYERISS, "--sweep", str(spec), "--keep", "2", "--nas-budget", "20", "--jobs", "1",
+               "--keep-study", "1,2", "--format", "json", "--prune-dead"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    assert json.loads(out.out)["prune_dead"] is True

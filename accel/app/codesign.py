@@ -320,7 +320,7 @@ class CodesignResult:
 
     def to_json(self, study: bool = False) -> dict:
         """``{"results": [{"constraint", "semi": {"arch", "hw", "objective"}, "joint": {...}, "gap_pct"}],
-        "evaluations": {"semi", "joint"}}`` (+ ``"study"`` when asked)."""
+        "evaluations": {"semi", "joint"}, "prune_dead"}`` (+ ``"study"`` when asked)."""
         out: dict[str, Any] = {
             "results": [{"constraint": r["constraint"].to_json(), "semi": self._pair(r["semi"]),
                          "joint": self._pair(r["joint"]), "gap_pct": r["gap_pct"]} for r in self.results],
