@@ -117,6 +117,11 @@ def test_nas_latency_and_rankcorr_record_prune_dead(capsys):
     out = capsys.readouterr()
     assert rc == 0, out.err
     assert json.loads(out.out)["prune_dead"] is True
+    rc = main(["nas", "--hw", EYERISS, "--strategy", "random", "--budget", "4", "--effort", "fast", "--prune-dead",
+               "--format", "json"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    assert json.loads(out.out)["prune_dead"] is True
     rc = main(["rankcorr", "--from-sweep", "x.parquet", "--prune-dead"])
     assert rc == 1 and "--prune-dead applies to" in capsys.readouterr().err
 

@@ -193,7 +193,7 @@ def add_effort_option(p: argparse.ArgumentParser, default_means: str) -> None:
 
 PRUNE_DEAD_HELP = ("cost NAS-Bench-201 cells with their dead edges removed (edges on no input-to-output path), as a "
                    "compiler that eliminates dead code runs them; default: every non-none edge is costed, as "
-                   "PyTorch / onnxruntime execute them.  Other networks have no dead branches")
+                   "eager PyTorch executes them.  Other networks have no dead branches")
 
 
 def add_prune_option(p: argparse.ArgumentParser) -> None:
