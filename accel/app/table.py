@@ -75,7 +75,8 @@ def cost_table(space, hw, *, sample: int | None = None, seed: int = 0, batch: in
     ev = NetworkEvaluator(arch, objective=objective, seed=mapping_seed, parallel=False, effort=effort)
 
     def map_all(layers) -> int:
-        todo = list({la.shape_key(): la for la in layers if la.shape_key() not in ev._cache}.values())
+        """Map every unique layer shape once (the evaluator caches by shape), concurrently on ``executor``."""
+        todo = list({la.shape_key(): la for la in layers}.values())
         results = executor.map(ev.layer, todo) if executor is not None else map(ev.layer, todo)
         for i, _ in enumerate(results, start=1):
             if progress:
@@ -103,7 +104,7 @@ def cost_table(space, hw, *, sample: int | None = None, seed: int = 0, batch: in
     else:
         dataset = getattr(sp, "dataset", None)
         nets = [space_network(sp, a, int(batch), prune_dead) for a in archs]
-        map_all(la for net in nets for la in net.layers)
+        shapes = map_all(la for net in nets for la in net.layers)
         rows = []
         for a, net in zip(archs, nets):
             res = ev.network(net)
@@ -112,7 +113,6 @@ def cost_table(space, hw, *, sample: int | None = None, seed: int = 0, batch: in
                          "energy_pj": _nan_if_none(res.energy_pj)})
         df = pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in ("index", "edp_pj_s")])
         df.insert(1, "index", np.arange(len(df), dtype=np.int64))
-        shapes = len(ev._cache)
     df["edp_pj_s"] = df["energy_pj"] * df["latency_s"]
     df = df[list(COLUMNS)]
     df.attrs.update({
