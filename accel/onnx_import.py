@@ -39,7 +39,8 @@ Relu, Clip, Sigmoid, HardSigmoid, HardSwish,    fused into the producing layer (
 Gelu, Tanh, LeakyRelu, Elu, Selu, Celu, PRelu,  when the input comes from a single layer; otherwise, or
 Softplus, Softsign, Mish, ThresholdedRelu,      with ``fuse=False``, an element-wise layer: ``relu``,
 Swish                                           ``relu6`` (Clip 0..6), ``sigmoid``, ``hardsigmoid``,
-                                                ``hardswish``, else ``act`` (one op per element).
+                                                ``hardswish``, ``gelu`` (5 ops per element), else
+                                                ``act`` (one op per element).
 Add, Sub, Mul, Div, Pow, Max, Min, Sum, Mean,   element-wise over the broadcast output shape: Add/Sub/Sum/
 Mod, Where, comparisons (Equal, Less, ...),     Mean→``add``, Mul/Div/Pow→``mul``, others ``act``.  Two
 And, Or, Xor                                    activation operands: ``binary``; the smaller one per
@@ -51,7 +52,7 @@ And, Or, Xor                                    activation operands: ``binary``;
                                                 has no other consumer is its bias: folded (free, fused).
 x * act(x) (SiLU, x * HardSigmoid(x))           the gating Mul fuses with the activation into the producer.
 Erf-based GELU subgraph (Div/Mul, Erf, Add,     recognised (what exporters write below opset 20) and fused
-Mul, Mul)                                       like a Gelu node (one ``act`` layer if it cannot fuse).
+Mul, Mul)                                       like a Gelu node (one ``gelu`` layer if it cannot fuse).
 Sqrt, Exp, Log, Erf, Reciprocal, Neg, Abs,      unary ``act`` (one op per element); not fused.
 Sin, Cos, Floor, Ceil, Round, Sign, Not, ...
 MaxPool, AveragePool, LpPool (1-D/2-D)          ``maxpool`` / ``avgpool`` (K=C, R×S window, stride,
@@ -61,11 +62,13 @@ ReduceMean/Sum/SumSquare/L1/L2/Prod/LogSum...,  pooling-like reduction: ``avgpoo
 ReduceMax/Min, ArgMax/ArgMin                    Max/Min/Arg*) with N = dim 0 (if kept), K = product of
                                                 the other kept dims, S = product of the reduced dims
                                                 (one op per input element).
-Softmax (4), LogSoftmax (5), LayerNormalization ``act`` over the tensor with R = the number of ops per
+Softmax (4), LogSoftmax (5), LayerNormalization one layer over the tensor with R = the number of ops per
 (6), GroupNormalization (6),                    element in brackets (R is a loop no operand depends on,
-InstanceNormalization (6), RMSNormalization     so the data moves once and the ops repeat): Softmax =
-(4), MeanVarianceNormalization (6),             max, exp(x-max), sum, scale; LayerNorm = mean, sub,
-LpNormalization (3), LRN (size + 3)             square, variance sum, normalize, affine.  The
+InstanceNormalization (6), RMSNormalization     so the data moves once and the ops repeat): ``softmax``,
+(4), MeanVarianceNormalization (6),             ``layernorm``, ``rmsnorm`` (accel.workload.OPS_PER_ELEMENT:
+LpNormalization (3), LRN (size + 3)             Softmax = max, exp(x-max), sum, scale; LayerNorm = mean,
+                                                sub, square, variance sum, normalize, affine), the others
+                                                ``act``.  The
                                                 *decomposed* LayerNorm (ReduceMean, Sub, Pow, Sqrt, Div,
                                                 Mul, Add) is costed node by node with the rules above.
 Resize, Upsample                                data movement: unary ``act`` over the output (1 op each).
@@ -105,6 +108,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from accel.workload import OPS_PER_ELEMENT as KERNEL_OPS
 from accel.workload import Layer, Network, WorkloadError, window_out_size
 
 __all__ = ["MAX_OPSET", "MIN_OPSET", "OnnxImportError", "format_import_report", "load_onnx_network",
@@ -134,7 +138,7 @@ FREE_OPS = frozenset({
 # activation → Layer.op when it is a layer of its own (Clip is decided from its bounds)
 ACTIVATIONS = {
     "Relu": "relu", "Clip": "act", "Sigmoid": "sigmoid", "HardSigmoid": "hardsigmoid", "HardSwish": "hardswish",
-    "Gelu": "act", "Tanh": "act", "LeakyRelu": "act", "Elu": "act", "Selu": "act", "Celu": "act", "PRelu": "act",
+    "Gelu": "gelu", "Tanh": "act", "LeakyRelu": "act", "Elu": "act", "Selu": "act", "Celu": "act", "PRelu": "act",
     "Softplus": "act", "Softsign": "act", "Mish": "act", "ThresholdedRelu": "act", "Swish": "act",
 }
 
@@ -155,10 +159,13 @@ REDUCTIONS = {
     "ReduceMax": "maxpool", "ReduceMin": "maxpool", "ArgMax": "maxpool", "ArgMin": "maxpool",
 }
 
-# fused multi-op kernels costed as one ``act`` layer with R = ops per element (LRN: size + 3)
+# fused multi-op kernels costed as one layer with R = ops per element (LRN: size + 3).  The transformer kernels
+# become accel.workload's fused op kinds (their R from accel.workload.OPS_PER_ELEMENT, the one table); the others
+# an ``act`` layer with the count given here.
+FUSED_KERNELS = {"Softmax": "softmax", "LayerNormalization": "layernorm", "RMSNormalization": "rmsnorm"}
 OPS_PER_ELEMENT = {
-    "Softmax": 4, "LogSoftmax": 5, "LayerNormalization": 6, "GroupNormalization": 6, "InstanceNormalization": 6,
-    "RMSNormalization": 4, "MeanVarianceNormalization": 6, "LpNormalization": 3, "LRN": 3,
+    "LogSoftmax": 5, "GroupNormalization": 6, "InstanceNormalization": 6, "MeanVarianceNormalization": 6,
+    "LpNormalization": 3, "LRN": 3, **{k: KERNEL_OPS[v] for k, v in FUSED_KERNELS.items()},
 }
 
 POOLS = {"MaxPool": "maxpool", "AveragePool": "avgpool", "LpPool": "avgpool"}
@@ -694,9 +701,10 @@ class _Importer:
         return v.shape
 
     def _elt(self, nname: str, op: str, lop: str, shape: tuple[int, ...], ins: list[_Val], binary=False,
-             broadcast=False, R: int = 1) -> str:
+             broadcast=False, R: int | None = None) -> str:
         if math.prod(shape) == 0:
             raise self.err(nname, op, f"empty tensor of shape {shape}")
+        R = KERNEL_OPS.get(lop, 1) if R is None else R  # the fused kernels' ops per element (accel.workload)
         layer = Layer(nname, lop, binary=binary, broadcast=broadcast, R=int(R), source=(nname,), **_eltdims(shape))
         return self._add_layer(layer, ins)
 
@@ -823,7 +831,7 @@ class _Importer:
                                 "decomposed GELU fused into producer")
             self.vals[out_name] = _Val(shp, producers=x.producers, act_of=x_name)
             return
-        layer = Layer(names[0], "act", source=tuple(names), **_eltdims(shp))
+        layer = Layer(names[0], "gelu", R=KERNEL_OPS["gelu"], source=tuple(names), **_eltdims(shp))
         name = self._add_layer(layer, [x])
         self.report["notes"].append(f"decomposed GELU {names} costed as one element-wise layer {name!r}")
         self.vals[out_name] = _Val(shp, producers=(name,))
@@ -915,7 +923,7 @@ class _Importer:
             x = ins[0]
             shp = self._shape(x, nname, op)
             r = OPS_PER_ELEMENT[op] + (int(at.get("size", 0)) if op == "LRN" else 0)
-            name = self._elt(nname, op, "act", shp, [x], R=r)
+            name = self._elt(nname, op, FUSED_KERNELS.get(op, "act"), shp, [x], R=r)
             for o in node.output:
                 if o:
                     self.vals[o] = _Val(shp if o == node.output[0] else self.inferred.get(o), producers=(name,))

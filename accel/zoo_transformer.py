@@ -63,12 +63,13 @@ llama2_7b_layer, per token (decode)    202.4 M + 2·d·L 202,383,360    6,738,41
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from accel.workload import Network, NetworkBuilder, Tensor, WorkloadError
 
 __all__ = ["TRANSFORMERS", "TransformerConfig", "bert_base", "gpt2", "llama2_7b_layer", "vit_b_16", "PHASES", "OPTION_TYPES",
-           "parameter_count"]
+           "parameter_count", "count_parameters", "build_bert", "build_vit", "build_gpt",
+           "build_decoder_layers", "CONFIGS"]
 
 PHASES = ("prefill", "decode")
 OPTION_TYPES: dict[str, type] = {"phase": str, "seq": int, "context": int}  # the options' one spelling everywhere
@@ -195,35 +196,30 @@ def _tokens(net: str, batch: int, phase: str, seq: int | None, context: int | No
 # ---------------------------------------------------------------------------------------------
 # Networks
 # ---------------------------------------------------------------------------------------------
-def bert_base(batch: int = 1, seq: int = 128, phase: str = "prefill") -> Network:
-    """BERT-base encoder (module docstring) on ``seq`` tokens: embeddings (+ position, + token type, LayerNorm),
-    12 post-LN blocks, pooler (fc on the [CLS] token, tanh fused).  An encoder has no decode phase."""
-    cfg = BERT_BASE
-    if phase != "prefill":
-        raise WorkloadError(f"bert_base: an encoder has only phase=prefill, got phase={phase!r}")
-    t, _ = _tokens("bert_base", batch, phase, seq, None, 128, cfg.max_positions)
-    b = NetworkBuilder(f"bert_base?seq={t}")
-    x = b.input(batch, t, cfg.d_model)  # the word-embedding gather's output
+def build_bert(name: str, cfg: TransformerConfig, batch: int, seq: int) -> Network:
+    """A BERT-style encoder of ``cfg`` on ``seq`` tokens: embeddings (+ position, + token type, norm), post-norm
+    blocks, pooler (fc on the first token, tanh fused)."""
+    b = NetworkBuilder(name)
+    x = b.input(batch, seq, cfg.d_model)  # the word-embedding gather's output
     x = b.eltwise("add", x, name="embeddings.add_position")
     x = b.eltwise("add", x, name="embeddings.add_token_type")
     x = b.eltwise(cfg.norm, x, name="embeddings.norm")
     for i in range(cfg.layers):
         x = block(b, x, cfg, f"layers.{i}")
-    cls = Tensor(x.producer, (batch, cfg.d_model), x.producers)
-    b.linear(cls, cfg.d_model, name="pooler")
+    b.linear(Tensor(x.producer, (batch, cfg.d_model), x.producers), cfg.d_model, name="pooler")
     return b.build()
 
 
-def vit_b_16(batch: int = 1, resolution: int = 224) -> Network:
-    """ViT-B/16 (module docstring): patch conv, class token (free concat), + position embedding, 12 pre-LN
-    blocks, final LayerNorm, head on the class token.  197 tokens at 224²."""
-    cfg = VIT_B_16
-    _check_int("vit_b_16", "batch", batch, None)
-    if resolution < 16 or resolution % 16:
-        raise WorkloadError(f"vit_b_16: resolution must be a positive multiple of the 16-pixel patch, got {resolution}")
-    b = NetworkBuilder("vit_b_16")
+def build_vit(name: str, cfg: TransformerConfig, batch: int, resolution: int, patch: int = 16,
+              classes: int = 1000) -> Network:
+    """A ViT of ``cfg``: patch conv, class token (free concat), + position embedding, pre-norm blocks, final
+    norm, head on the class token."""
+    if resolution < patch or resolution % patch:
+        raise WorkloadError(f"{name}: resolution must be a positive multiple of the {patch}-pixel patch, "
+                            f"got {resolution}")
+    b = NetworkBuilder(name)
     x = b.input(batch, 3, resolution, resolution)
-    x = b.conv(x, cfg.d_model, kernel=16, stride=16, name="conv_proj")
+    x = b.conv(x, cfg.d_model, kernel=patch, stride=patch, name="conv_proj")
     n = x.shape[2] * x.shape[3]
     x = b.permute(b.reshape(x, batch, cfg.d_model, n), 0, 2, 1)
     x = Tensor(x.producer, (batch, n + 1, cfg.d_model), x.producers)  # class token prepended (free concat)
@@ -231,23 +227,57 @@ def vit_b_16(batch: int = 1, resolution: int = 224) -> Network:
     for i in range(cfg.layers):
         x = block(b, x, cfg, f"layers.{i}")
     x = b.eltwise(cfg.norm, x, name="encoder.norm")
-    b.linear(Tensor(x.producer, (batch, cfg.d_model), x.producers), 1000, name="head")
+    b.linear(Tensor(x.producer, (batch, cfg.d_model), x.producers), classes, name="head")
     return b.build()
 
 
-def gpt2(batch: int = 1, phase: str = "prefill", seq: int | None = None, context: int | None = None) -> Network:
-    """GPT-2 small (module docstring): + position embedding, 12 pre-LN blocks, final LayerNorm, tied LM head on
-    the last token.  ``prefill``: ``seq`` tokens (default 1,024); ``decode``: one token, KV cache ``context``."""
-    cfg = GPT2
-    t, kv = _tokens("gpt2", batch, phase, seq, context, cfg.max_positions, cfg.max_positions)
-    b = NetworkBuilder(f"gpt2?phase={phase}&" + (f"seq={t}" if kv is None else f"context={kv}"))
-    x = b.input(batch, t, cfg.d_model)
+def build_gpt(name: str, cfg: TransformerConfig, batch: int, tokens: int, kv_len: int | None) -> Network:
+    """A GPT-2-style decoder of ``cfg``: + position embedding, pre-norm blocks, final norm, LM head on the last
+    token.  ``tokens`` new tokens per sequence, attending ``kv_len`` keys (None: ``tokens``, i.e. prefill)."""
+    b = NetworkBuilder(name)
+    x = b.input(batch, tokens, cfg.d_model)
     x = b.eltwise("add", x, name="add_position")
     for i in range(cfg.layers):
-        x = block(b, x, cfg, f"layers.{i}", kv)
+        x = block(b, x, cfg, f"layers.{i}", kv_len)
     x = b.eltwise(cfg.norm, x, name="norm_f")
     b.linear(Tensor(x.producer, (batch, cfg.d_model), x.producers), cfg.vocab, name="lm_head")
     return b.build()
+
+
+def build_decoder_layers(name: str, cfg: TransformerConfig, batch: int, tokens: int, kv_len: int | None) -> Network:
+    """``cfg.layers`` decoder blocks alone (no embeddings, no head), as the Llama layer."""
+    b = NetworkBuilder(name)
+    x = b.input(batch, tokens, cfg.d_model)
+    for i in range(cfg.layers):
+        x = block(b, x, cfg, "layer" if cfg.layers == 1 else f"layers.{i}", kv_len)
+    return b.build()
+
+
+def _label(net: str, tokens: int, kv_len: int | None) -> str:
+    """The canonical network string (options sorted, as :func:`nas.registry.parse_network_spec` writes them)."""
+    return f"{net}?phase=prefill&seq={tokens}" if kv_len is None else f"{net}?context={kv_len}&phase=decode"
+
+
+def bert_base(batch: int = 1, seq: int = 128, phase: str = "prefill") -> Network:
+    """BERT-base encoder (module docstring) on ``seq`` tokens (default 128, at most 512): embeddings, 12 post-LN
+    blocks, pooler.  An encoder has no decode phase."""
+    if phase != "prefill":
+        raise WorkloadError(f"bert_base: an encoder has only phase=prefill, got phase={phase!r}")
+    t, _ = _tokens("bert_base", batch, phase, seq, None, 128, BERT_BASE.max_positions)
+    return build_bert(f"bert_base?seq={t}", BERT_BASE, batch, t)
+
+
+def vit_b_16(batch: int = 1, resolution: int = 224) -> Network:
+    """ViT-B/16 (module docstring): 197 tokens at 224²."""
+    _check_int("vit_b_16", "batch", batch, None)
+    return build_vit("vit_b_16", VIT_B_16, batch, resolution)
+
+
+def gpt2(batch: int = 1, phase: str = "prefill", seq: int | None = None, context: int | None = None) -> Network:
+    """GPT-2 small (module docstring).  ``prefill``: ``seq`` tokens (default and at most 1,024); ``decode``: one
+    token, KV cache ``context`` (default and at most 1,024)."""
+    t, kv = _tokens("gpt2", batch, phase, seq, context, GPT2.max_positions, GPT2.max_positions)
+    return build_gpt(_label("gpt2", t, kv), GPT2, batch, t, kv)
 
 
 def llama2_7b_layer(batch: int = 1, phase: str = "prefill", seq: int | None = None,
@@ -255,12 +285,8 @@ def llama2_7b_layer(batch: int = 1, phase: str = "prefill", seq: int | None = No
     """One Llama-2-7B decoder layer (module docstring): RMSNorm, Q/K/V, rotary on Q and K, attention, O,
     residual, RMSNorm, SwiGLU (gate, up, gate·up, down), residual.  ``prefill``: ``seq`` tokens (default 4,096);
     ``decode``: one token, KV cache ``context`` (default 4,096)."""
-    cfg = LLAMA2_7B
     t, kv = _tokens("llama2_7b_layer", batch, phase, seq, context, LLAMA2_CONTEXT, None)
-    b = NetworkBuilder(f"llama2_7b_layer?phase={phase}&" + (f"seq={t}" if kv is None else f"context={kv}"))
-    x = b.input(batch, t, cfg.d_model)
-    block(b, x, cfg, "layer", kv)
-    return b.build()
+    return build_decoder_layers(_label("llama2_7b_layer", t, kv), replace(LLAMA2_7B, layers=1), batch, t, kv)
 
 
 TRANSFORMERS = {"bert_base": bert_base, "vit_b_16": vit_b_16, "gpt2": gpt2, "llama2_7b_layer": llama2_7b_layer}
@@ -272,10 +298,18 @@ def parameter_count(name: str, net: Network | None = None) -> int:
     ``sum(p.numel() for p in model.parameters())`` of the published checkpoint."""
     cfg = CONFIGS[name]
     net = net or TRANSFORMERS[name]()
+    return count_parameters(cfg, net, embeddings=name != "llama2_7b_layer", tied_head=name == "gpt2",
+                            vit=name == "vit_b_16")
+
+
+def count_parameters(cfg: TransformerConfig, net: Network, embeddings: bool = True, tied_head: bool = False,
+                     vit: bool = False) -> int:
+    """:func:`parameter_count` for a network built from ``cfg`` (``tied_head``: the ``lm_head`` layer shares
+    the token embedding; ``vit``: class token and position embedding of the patches)."""
     total = 0
     for layer in net.layers:
         if layer.op in ("fc", "conv"):
-            if name == "gpt2" and layer.name == "lm_head":
+            if tied_head and layer.name == "lm_head":
                 continue  # tied to the token embedding
             total += layer.G * layer.K * layer.C * layer.R * layer.S + (layer.G * layer.K if cfg.bias else 0)
         elif layer.op == "layernorm":
@@ -283,8 +317,9 @@ def parameter_count(name: str, net: Network | None = None) -> int:
         elif layer.op == "rmsnorm":
             total += layer.P
     d = cfg.d_model
-    if name != "llama2_7b_layer":  # one layer: no embeddings
+    if embeddings:
         total += cfg.vocab * d + cfg.max_positions * d + cfg.token_types * d
-    if name == "vit_b_16":
-        total += d + (math.prod(net.input_shape[2:]) // 256 + 1) * d  # class token + position embedding
+    if vit:
+        conv = next(layer for layer in net.layers if layer.op == "conv")
+        total += d + (conv.P * conv.Q + 1) * d  # class token + position embedding
     return total
