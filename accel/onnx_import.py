@@ -53,6 +53,11 @@ And, Or, Xor                                    activation operands: ``binary``;
 x * act(x) (SiLU, x * HardSigmoid(x))           the gating Mul fuses with the activation into the producer.
 Erf-based GELU subgraph (Div/Mul, Erf, Add,     recognised (what exporters write below opset 20) and fused
 Mul, Mul)                                       like a Gelu node (one ``gelu`` layer if it cannot fuse).
+Decomposed RMSNorm x*rsqrt(mean(x^2)+eps)*w     recognised and costed as one ``rmsnorm`` layer over x
+(Pow, ReduceMean, Add, Sqrt, Div(1,.)/          (with ``fuse``; else node by node).
+Reciprocal, Mul [, Mul weight])
+Rotary embedding, rotate-half form: x*cos +     recognised and costed as one ``rope`` layer over x (with
+Concat(-x2, x1)*sin, x1/x2 a Split/Slice of x   ``fuse``); the Split/Slice and Concat stay free.
 Sqrt, Exp, Log, Erf, Reciprocal, Neg, Abs,      unary ``act`` (one op per element); not fused.
 Sin, Cos, Floor, Ceil, Round, Sign, Not, ...
 MaxPool, AveragePool, LpPool (1-D/2-D)          ``maxpool`` / ``avgpool`` (K=C, R×S window, stride,
@@ -727,12 +732,17 @@ class _Importer:
                                   "allow_unsupported=True (CLI: --allow-unsupported) to cost them as zero")
         self.inferred = _infer(self.model, self.inputs, self.report)
         groups, skip = self._find_gelus() if self.fuse else ({}, set())
+        kernels, kskip = self._find_kernels(skip) if self.fuse else ({}, set())
+        skip |= kskip
         for i in self.order:
             if i in skip:
                 continue
             self.current = f"node {self.names[i]!r} ({g.node[i].op_type})"
             if i in groups:
                 self._gelu_group(*groups[i])
+                continue
+            if i in kernels:
+                self._kernel_group(*kernels[i])
                 continue
             self._node(g.node[i], self.names[i])
         self.current = None
@@ -821,6 +831,129 @@ class _Importer:
             groups[last] = (x, out, [self.names[i] for i in sorted(members, key=pos.get)])
             skip.update(i for i in members if i != last)
         return groups, skip
+
+    # -- decomposed RMSNorm and rotary embedding ------------------------------------------------------
+    def _find_kernels(self, taken: set[int]):
+        """Decomposed transformer kernels that exporters write op by op, as {index of the last node: (kind, x,
+        output tensor, node names)} and the set of the other node indices; each becomes one layer of the fused
+        op kind (``rmsnorm`` / ``rope``, :data:`accel.workload.OPS_PER_ELEMENT`) over x:
+
+        * RMSNorm: ``x * rsqrt(mean(x^2) + eps) [* w]`` — Pow(x, c) → ReduceMean → Add(c) → Sqrt → Div(c, ·)
+          or Reciprocal → Mul(x, ·) [→ Mul(·, c)], x not a centred ``Sub`` output (a decomposed LayerNorm stays
+          node by node);
+        * rotary embedding (rotate-half form): Add(Mul(x, c), Mul(Concat(Neg(x2), x1), c)) with x1, x2 a
+          Split / Slice of x (the Split / Slice nodes stay free)."""
+        g = self.graph
+        prod: dict[str, int] = {}
+        cons: dict[str, list[int]] = defaultdict(list)
+        consts = {t.name for t in g.initializer}
+        for i, nd in enumerate(g.node):
+            for o in nd.output:
+                prod[o] = i
+            if nd.op_type == "Constant":
+                consts.update(nd.output)
+            for t in nd.input:
+                cons[t].append(i)
+        for i in self.order:  # constants forwarded by Identity (the exporter's de-duplicated initializers)
+            nd = g.node[i]
+            if nd.op_type == "Identity" and nd.input and nd.input[0] in consts:
+                consts.update(nd.output)
+        outputs = {o.name for o in g.output}
+
+        def only(t, op=None):  # the single consumer of an internal tensor (of type ``op``), else None
+            c = cons.get(t, [])
+            if len(c) != 1 or t in outputs or c[0] in taken:
+                return None
+            return c[0] if op is None or g.node[c[0]].op_type in ((op,) if isinstance(op, str) else op) else None
+
+        def act_const(nd):  # (activation input, constant input) of a binary node, else None
+            a, b = (list(nd.input) + ["", ""])[:2]
+            if b in consts and a not in consts:
+                return a, b
+            if a in consts and b not in consts:
+                return b, a
+            return None
+
+        groups, skip = {}, set()
+        pos = {i: k for k, i in enumerate(self.order)}
+
+        def add(kind, members, x, out):
+            last = max(members, key=pos.get)
+            groups[last] = (kind, x, out, [self.names[i] for i in sorted(members, key=pos.get)])
+            skip.update(i for i in members if i != last)
+
+        for ir, r in enumerate(g.node):
+            if r.op_type != "ReduceMean" or ir in taken or r.input[0] not in prod:
+                continue
+            ip = prod[r.input[0]]
+            pw = g.node[ip]
+            if pw.op_type != "Pow" or act_const(pw) is None or only(pw.output[0]) != ir:
+                continue
+            x = act_const(pw)[0]
+            if x in prod and g.node[prod[x]].op_type == "Sub":
+                continue  # x - mean: a decomposed LayerNorm, costed node by node
+            ia = only(r.output[0], "Add")
+            if ia is None or act_const(g.node[ia]) is None:
+                continue
+            isq = only(g.node[ia].output[0], "Sqrt")
+            if isq is None:
+                continue
+            members = [ip, ir, ia, isq]
+            iv = only(g.node[isq].output[0], ("Div", "Reciprocal"))
+            if iv is None:
+                continue
+            v = g.node[iv]
+            if v.op_type == "Div" and not (v.input[0] in consts and v.input[1] == g.node[isq].output[0]):
+                continue
+            im = only(v.output[0], "Mul")
+            if im is None or set(g.node[im].input) != {x, v.output[0]}:
+                continue
+            members += [iv, im]
+            out = g.node[im].output[0]
+            iw = only(out, "Mul")
+            if iw is not None and act_const(g.node[iw]) is not None:
+                members.append(iw)
+                out = g.node[iw].output[0]
+            add("rmsnorm", members, x, out)
+
+        for i_add, a in enumerate(g.node):
+            if a.op_type != "Add" or i_add in taken or len(a.input) != 2 or not all(t in prod for t in a.input):
+                continue
+            m1, m2 = (prod[t] for t in a.input)
+            found = None
+            for ia_, ib_ in ((m1, m2), (m2, m1)):
+                ma, mb = g.node[ia_], g.node[ib_]
+                if ma.op_type != "Mul" or mb.op_type != "Mul" or act_const(ma) is None or act_const(mb) is None:
+                    continue
+                x, rot = act_const(ma)[0], act_const(mb)[0]
+                if rot not in prod or g.node[prod[rot]].op_type != "Concat" or len(g.node[prod[rot]].input) != 2:
+                    continue
+                ic = prod[rot]
+                neg_t, x1 = g.node[ic].input
+                if neg_t not in prod or g.node[prod[neg_t]].op_type != "Neg":
+                    continue
+                ineg = prod[neg_t]
+                x2 = g.node[ineg].input[0]
+                halves = [prod.get(t) for t in (x1, x2)]
+                if any(h is None or g.node[h].op_type not in ("Split", "Slice") or g.node[h].input[0] != x
+                       for h in halves):
+                    continue
+                if only(ma.output[0]) != i_add or only(mb.output[0]) != i_add or only(rot) != ib_ \
+                        or only(neg_t) != ic:
+                    continue
+                found = ([ia_, ineg, ic, ib_, i_add], x, a.output[0])
+                break
+            if found:
+                add("rope", *found)
+        return groups, skip
+
+    def _kernel_group(self, kind: str, x_name: str, out_name: str, names: list[str]) -> None:
+        x = self.vals[x_name]
+        shp = self._shape(x, names[0], kind)
+        layer = Layer(names[0], kind, R=KERNEL_OPS[kind], source=tuple(names), **_eltdims(shp))
+        name = self._add_layer(layer, [x])
+        self.report["notes"].append(f"decomposed {kind} {names} costed as one {kind} layer {name!r}")
+        self.vals[out_name] = _Val(shp, producers=(name,))
 
     def _gelu_group(self, x_name: str, out_name: str, names: list[str]) -> None:
         x = self.vals[x_name]
