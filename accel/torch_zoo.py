@@ -7,7 +7,8 @@ PyTorch's built-in TorchScript exporter (:func:`accel.nn.export_module_onnx`, ``
 access and no extra package, in eval mode: the exporter folds each BatchNorm into its Conv, so the
 resulting graph imports (:func:`accel.onnx_import.load_onnx_network`) to exactly the zoo's layer list.
 The transformers (:mod:`accel.zoo_transformer`) are built from :mod:`accel.nn`'s transformer blocks by
-:func:`transformer_model`.  Only VGG-16 differs from torchvision: its ``AdaptiveAvgPool2d((7, 7))`` (the identity at 224×224, and not
+:func:`transformer_model`.
+Only VGG-16 differs from torchvision: its ``AdaptiveAvgPool2d((7, 7))`` (the identity at 224×224, and not
 a layer in the zoo either) is left out.
 
 ``torch`` is imported lazily: importing this module does not need it; calling anything here does.

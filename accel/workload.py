@@ -26,9 +26,9 @@ Non-MAC layers are *not* convolutions: a pooling layer has no weight operand, it
 inputs and performs one compare (max) or add (avg) per point, and it is charged ``op`` energy, not MAC
 energy.  An element-wise layer iterates N×K×P×Q once, reading one or two inputs and writing one output,
 one op per point (the fused transformer kernels softmax, layernorm, rmsnorm, gelu, silu and rope repeat
-their :data:`OPS_PER_ELEMENT` ops in an R loop that no operand depends on).  Both go through the same loop-nest data-movement model as convolutions (so their DRAM
-and buffer traffic and bandwidth stalls are costed like any other layer), and their ops execute at one
-op per MAC unit per cycle, mapped freely (a dataflow's unrolling/stationarity rules and a systolic array's
+their :data:`OPS_PER_ELEMENT` ops in an R loop that no operand depends on).  Both go through the same
+loop-nest data-movement model as convolutions (so their DRAM and buffer traffic and bandwidth stalls are
+costed like any other layer), and their ops execute at one op per MAC unit per cycle, mapped freely (a dataflow's unrolling/stationarity rules and a systolic array's
 per-fold timing describe how MACs flow through the array, not vector ops).  Reshape-like layers (flatten, concat) move no data in this model and are not
 layers at all: the builder only records the tensor shapes.
 
@@ -257,7 +257,8 @@ def parse_layer_spec(spec: str, name: str = "layer") -> Layer:
     """Parse ``"conv N=1 K=64 C=64 P=56 Q=56 R=3 S=3 stride=1 dilation=1 groups=1"``.
 
     First word: op (conv, fc, matmul, maxpool, avgpool, add, mul, relu, and the fused element-wise kernels
-    softmax, layernorm, rmsnorm, gelu, silu, rope, whose R defaults to :data:`OPS_PER_ELEMENT`).  Then KEY=VALUE pairs: any of
+    softmax, layernorm, rmsnorm, gelu, silu, rope, whose R defaults to :data:`OPS_PER_ELEMENT`).  Then
+    KEY=VALUE pairs: any of
     G N K C P Q R S (per-group K and C), ``stride=2`` or ``stride=2x1``, ``dilation=…``, ``groups=g``
     (``groups`` sets G and divides the given K and C, which are then read as totals).
 

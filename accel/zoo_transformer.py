@@ -62,14 +62,13 @@ llama2_7b_layer, per token (decode)    202.4 M + 2·d·L 202,383,360    6,738,41
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 from accel.workload import Network, NetworkBuilder, Tensor, WorkloadError
 
-__all__ = ["TRANSFORMERS", "TransformerConfig", "bert_base", "gpt2", "llama2_7b_layer", "vit_b_16", "PHASES", "OPTION_TYPES",
-           "parameter_count", "count_parameters", "build_bert", "build_vit", "build_gpt",
-           "build_decoder_layers", "CONFIGS"]
+__all__ = ["CONFIGS", "OPTION_TYPES", "PHASES", "TRANSFORMERS", "TransformerConfig", "bert_base", "build_bert",
+           "build_decoder_layers", "build_gpt", "build_vit", "count_parameters", "gpt2", "llama2_7b_layer",
+           "parameter_count", "vit_b_16"]
 
 PHASES = ("prefill", "decode")
 OPTION_TYPES: dict[str, type] = {"phase": str, "seq": int, "context": int}  # the options' one spelling everywhere
