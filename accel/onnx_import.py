@@ -39,7 +39,8 @@ Relu, Clip, Sigmoid, HardSigmoid, HardSwish,    fused into the producing layer (
 Gelu, Tanh, LeakyRelu, Elu, Selu, Celu, PRelu,  when the input comes from a single layer; otherwise, or
 Softplus, Softsign, Mish, ThresholdedRelu,      with ``fuse=False``, an element-wise layer: ``relu``,
 Swish                                           ``relu6`` (Clip 0..6), ``sigmoid``, ``hardsigmoid``,
-                                                ``hardswish``, ``gelu`` (5 ops per element), else
+                                                ``hardswish``, ``gelu`` (5 ops per element), ``silu``
+                                                (Swish; 2 ops), else
                                                 ``act`` (one op per element).
 Add, Sub, Mul, Div, Pow, Max, Min, Sum, Mean,   element-wise over the broadcast output shape: Add/Sub/Sum/
 Mod, Where, comparisons (Equal, Less, ...),     Mean→``add``, Mul/Div/Pow→``mul``, others ``act``.  Two
@@ -144,7 +145,7 @@ FREE_OPS = frozenset({
 ACTIVATIONS = {
     "Relu": "relu", "Clip": "act", "Sigmoid": "sigmoid", "HardSigmoid": "hardsigmoid", "HardSwish": "hardswish",
     "Gelu": "gelu", "Tanh": "act", "LeakyRelu": "act", "Elu": "act", "Selu": "act", "Celu": "act", "PRelu": "act",
-    "Softplus": "act", "Softsign": "act", "Mish": "act", "ThresholdedRelu": "act", "Swish": "act",
+    "Softplus": "act", "Softsign": "act", "Mish": "act", "ThresholdedRelu": "act", "Swish": "silu",
 }
 
 UNARY_MATH = frozenset({
