@@ -19,7 +19,8 @@ other two datasets), ``darts`` (alias ``nb301``), ``mbconv`` (the OFA / CHaNAS I
 
 This module also holds the two entry points every command uses:
 
-* :func:`resolve_network` — the one network-string resolver (zoo names, ``.onnx`` files,
+* :func:`resolve_network` — the one network-string resolver (zoo names with their options as
+  ``NAME?KEY=VALUE&...``, e.g. ``gpt2?phase=decode&context=1024`` (:mod:`accel.zoo_transformer`), ``.onnx`` files,
   ``SPACE:ENCODING`` of every registered space, ``layer:<spec>``); :func:`parse_network_spec` validates
   and classifies a string without building anything.
 * :func:`sample_architectures` — the one ``--sample N --seed S`` sampler.

@@ -192,7 +192,7 @@ def test_full_size_torch_models_match_published():
     pytest.importorskip("torch")
     from accel.torch_zoo import build_model
 
-    for name in ("bert_base", "gpt2"):
+    for name in ("bert_base", "vit_b_16", "gpt2"):
         assert sum(p.numel() for p in build_model(name).parameters()) == PUBLISHED_PARAMS[name]
 
 
