@@ -309,10 +309,11 @@ def parse_network_spec(spec: str, *, check_files: bool = True) -> NetworkSpec:
     if key in list_networks():
         if not q:
             return NetworkSpec("zoo", key)
-        from accel.zoo import parse_network_options  # NAME?phase=decode&context=1024 (accel.zoo_transformer)
+        from accel.zoo import get_network, parse_network_options  # NAME?phase=decode&context=1024
 
         try:
             opts = parse_network_options(key, query)
+            get_network(key, batch=1, **opts)  # values checked now (milliseconds), not when a worker builds it
         except WorkloadInputError as e:
             raise SpecError(f"{spec!r}: {e}") from None
         return NetworkSpec("zoo", key + ("?" + "&".join(f"{k}={v}" for k, v in sorted(opts.items())) if opts else ""))

@@ -247,3 +247,27 @@ def test_prefill_amortises_the_weights(hw):
         assert rp.latency_cycles <= 1.5 * compute
         ffn = [r for r in rp.layers if r.layer.name == "layer.mlp.down"][0]
         assert layer_bound(ffn.layer, ffn.cost, hw)["bound"] == "compute"
+
+
+def test_onnx_unfused_gelu_and_silu_are_fused_kernels(tmp_path):
+    """A Gelu (opset 20) / Swish (opset 24) node that is not fused into its producer (``fuse=False``) is one
+    ``gelu`` / ``silu`` layer with accel.workload.OPS_PER_ELEMENT ops per element."""
+    onnx = pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    from accel.onnx_import import load_onnx_network
+
+    w = numpy_helper.from_array(np.zeros((8, 16), dtype=np.float32), "w")
+    for op, opset, kind in (("Gelu", 20, "gelu"), ("Swish", 24, "silu")):
+        nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="fc"), helper.make_node(op, ["h"], ["y"], name="a")]
+        g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w])
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+        p = tmp_path / f"{kind}.onnx"
+        onnx.save(m, p)
+        fused = load_onnx_network(p)
+        assert [x.op for x in fused.layers] == ["fc"] and fused.layers[0].source == ("fc", "a")
+        layers = load_onnx_network(p, fuse=False).layers
+        assert [x.op for x in layers] == ["fc", kind]
+        assert layers[1].ops == 2 * 4 * 16 * OPS_PER_ELEMENT[kind]
