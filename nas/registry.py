@@ -19,7 +19,8 @@ other two datasets), ``darts`` (alias ``nb301``), ``mbconv`` (the OFA / CHaNAS I
 
 This module also holds the two entry points every command uses:
 
-* :func:`resolve_network` — the one network-string resolver (zoo names, ``.onnx`` files,
+* :func:`resolve_network` — the one network-string resolver (zoo names with their options as
+  ``NAME?KEY=VALUE&...``, e.g. ``gpt2?phase=decode&context=1024`` (:mod:`accel.zoo_transformer`), ``.onnx`` files,
   ``SPACE:ENCODING`` of every registered space, ``layer:<spec>``); :func:`parse_network_spec` validates
   and classifies a string without building anything.
 * :func:`sample_architectures` — the one ``--sample N --seed S`` sampler.
@@ -312,9 +313,19 @@ def parse_network_spec(spec: str, *, check_files: bool = True) -> NetworkSpec:
     if sep and head.strip().isidentifier():
         raise UnknownNetworkError(f"{spec!r}: unknown search space {head!r} (known: {', '.join(SPACES)}; aliases: "
                                   f"{', '.join(f'{a}={t}' for a, t in ALIASES.items())})")
-    key = s.lower().replace("-", "_")
+    name, q, query = s.partition("?")
+    key = name.strip().lower().replace("-", "_")
     if key in list_networks():
-        return NetworkSpec("zoo", key)
+        if not q:
+            return NetworkSpec("zoo", key)
+        from accel.zoo import get_network, parse_network_options  # NAME?phase=decode&context=1024
+
+        try:
+            opts = parse_network_options(key, query)
+            get_network(key, batch=1, **opts)  # values checked now (milliseconds), not when a worker builds it
+        except WorkloadInputError as e:
+            raise SpecError(f"{spec!r}: {e}") from None
+        return NetworkSpec("zoo", key + ("?" + "&".join(f"{k}={v}" for k, v in sorted(opts.items())) if opts else ""))
     raise UnknownNetworkError(f"unknown network {spec!r}: expected {_forms()}")
 
 
@@ -337,7 +348,8 @@ def resolve_network(spec: str, batch: int, *, input_shapes: dict[str, tuple[int,
     """The accelsim :class:`~accel.workload.Network` of a network string at ``batch`` — the one resolver
     behind ``accelsim eval``, sweep workloads, ``xcheck``, ``rankcorr``, ``codesign`` and the NAS commands.
 
-    Forms (checked by :func:`parse_network_spec`): a zoo name (:mod:`accel.zoo`); an ``.onnx`` file
+    Forms (checked by :func:`parse_network_spec`): a zoo name (:mod:`accel.zoo`), with its options as
+    ``NAME?KEY=VALUE&...`` (``gpt2?phase=decode&context=1024``, ``bert_base?seq=512``: :mod:`accel.zoo_transformer`); an ``.onnx`` file
     (:func:`accel.onnx_import.load_onnx_network` with ``input_shapes``, ``fuse``, ``allow_unsupported``;
     the result carries ``import_report``); ``SPACE:ENCODING`` of any registered space (``nb201:<arch string
     or index>``, ``darts:DARTS_V2``, ``fbnet:...``, ``mbconv:`` = the OFA / CHaNAS space of
@@ -354,9 +366,10 @@ def resolve_network(spec: str, batch: int, *, input_shapes: dict[str, tuple[int,
         raise SpecError(f"{spec!r}: batch must be an integer >= 1, got {batch!r}")
     try:
         if ns.kind == "zoo":
-            from accel.zoo import get_network
+            from accel.zoo import get_network, parse_network_options
 
-            return get_network(ns.ref, batch=int(batch))
+            name, _, query = ns.ref.partition("?")
+            return get_network(name, batch=int(batch), **(parse_network_options(name, query) if query else {}))
         if ns.kind == "onnx":
             try:
                 from accel.onnx_import import load_onnx_network

@@ -66,6 +66,26 @@ def _load_network(spec: str, batch: int, input_shapes=None, fuse: bool = True, a
     return net
 
 
+def _with_zoo_options(args) -> str:
+    """The network string with ``--phase/--seq/--context`` appended as zoo options (``gpt2?phase=decode&context=1024``,
+    the form :func:`nas.registry.resolve_network` reads); refused for networks that are not zoo names."""
+    opts = [(k, getattr(args, k)) for k in ("phase", "seq", "context") if getattr(args, k) is not None]
+    if not opts:
+        return args.network
+    from accel.errors import WorkloadInputError
+    from nas.registry import parse_network_spec
+
+    given = " ".join(f"--{k}" for k, _ in opts)
+    try:
+        ns = parse_network_spec(args.network)
+    except WorkloadInputError as e:
+        raise UserError(str(e)) from None
+    if ns.kind != "zoo":
+        raise UserError(f"{given}: options of the zoo's transformer networks (bert_base, vit_b_16, gpt2, "
+                        f"llama2_7b_layer), not of {args.network!r}")
+    return ns.ref + ("&" if "?" in ns.ref else "?") + "&".join(f"{k}={v}" for k, v in opts)
+
+
 def cmd_eval(args) -> int:
     from accel.app.options import effort_budget
     from accel.app.report import render_result
@@ -76,6 +96,7 @@ def cmd_eval(args) -> int:
         raise UserError("--effort fast: not available with --bitwidths (per-layer precisions are mapped with the "
                         "thorough budget)")
     arch = _load_arch(args.hw)
+    args.network = _with_zoo_options(args)
     net = _load_network(args.network, args.batch, _parse_input_shapes(args.input_shape), not args.no_fuse,
                         args.allow_unsupported, args.prune_dead)
     import os
@@ -178,7 +199,8 @@ def cmd_configs(args) -> int:
     return 0
 
 
-ZOO_NETWORKS = "alexnet, vgg16, resnet18, resnet50, mobilenet_v2, mobilenet_v3_large"
+ZOO_NETWORKS = ("alexnet, vgg16, resnet18, resnet50, mobilenet_v2, mobilenet_v3_large, bert_base, vit_b_16, gpt2, "
+                "llama2_7b_layer")
 """Shown in ``eval --help`` (kept equal to :func:`accel.zoo.list_networks` by tests/test_cli_grammar.py)."""
 
 
@@ -209,6 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_prune_option(e)
     e.add_argument("--input-shape", action="append", metavar="NAME=1x3x224x224",
                    help="ONNX: fix a graph input's shape (repeatable)")
+    e.add_argument("--phase", choices=("prefill", "decode"),
+                   help="transformers: prefill (the whole prompt, default) or decode (one token with a KV cache)")
+    e.add_argument("--seq", type=int_in(1, 1 << 20), metavar="S",
+                   help="transformers, prefill: prompt length in tokens (default: bert_base 128, gpt2 1024, "
+                        "llama2_7b_layer 4096)")
+    e.add_argument("--context", type=int_in(1, 1 << 20), metavar="L",
+                   help="transformers, decode: KV-cache length L, the new token included (default: the model's "
+                        "context window)")
     e.add_argument("--no-fuse", action="store_true", help="ONNX: cost BatchNorm/activations as separate layers")
     e.add_argument("--allow-unsupported", action="store_true", help="ONNX: cost unsupported operators as zero")
     e.add_argument("--bitwidths", metavar="JSON",
