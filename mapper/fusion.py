@@ -156,26 +156,38 @@ def dram_bits(cost: CostRecord, arch: Arch) -> float:
     return float(((reads[0] + writes[0]) * a.op_bits[0]).sum())
 
 
-def relocate(cost: CostRecord, arch: Arch, level: int, from_chip: dict[int, float], output_on_chip: bool) -> CostRecord:
+def relocate(cost: CostRecord, arch: Arch, level: int, from_chip: dict[int, float], output_on_chip: bool,
+             keep: np.ndarray) -> CostRecord:
     """The cost record of a layer some of whose operands come from (go to) the fusion level ``level``
-    instead of DRAM — the equations of the module docstring.  ``from_chip``: operand index → φ in [0, 1]."""
+    instead of DRAM — the equations of the module docstring.  ``from_chip``: operand index → φ in [0, 1];
+    ``keep``: the mapping's keep matrix (L, 3) (decides in place vs. relocated per operand)."""
     a = arch.arrays
     L = a.n_levels
-    if not 0 < level < L:
-        raise ValueError(f"fusion level {level} must be on chip (1 … {L - 1})")
+    X = level
+    if not 0 < X < L:
+        raise ValueError(f"fusion level {X} must be on chip (1 … {L - 1})")
     out = cost.raw.copy()
     bw, reads, writes, energy, _ = record_blocks(out, L)
     for o, phi in from_chip.items():
         if o == OP_OUTPUTS or not 0.0 <= phi <= 1.0:
             raise ValueError(f"from_chip: operand {o} fraction {phi} (weights / inputs, 0 … 1)")
-        moved = phi * reads[0, o]
-        reads[0, o] -= moved
-        reads[level, o] += moved
-    if output_on_chip:
-        for blk in (reads, writes):
-            blk[level, OP_OUTPUTS] += blk[0, OP_OUTPUTS]
-            blk[0, OP_OUTPUTS] = 0.0
-    for lv in (0, level):
+    moves = list(from_chip.items()) + ([(OP_OUTPUTS, 1.0)] if output_on_chip else [])
+    for o, phi in moves:
+        r0, w0 = phi * reads[0, o], phi * writes[0, o]
+        reads[0, o] -= r0
+        writes[0, o] -= w0
+        first = next((lv for lv in range(1, L) if keep[lv, o] == 1), L)
+        if first == X:  # in place: the DRAM ↔ X transfers of these values do not happen at all
+            if o != OP_OUTPUTS:
+                writes[X, o] -= phi * writes[X, o]  # X's fills from DRAM (its only writes of a read-only operand)
+            else:
+                writes[X, o] -= r0  # partial sums read back down into X
+                if a.psum_drain_read == 1:
+                    reads[X, o] -= w0  # X read for every value drained up
+        else:  # X is bypassed (or below another keeper): the values cross X's port instead of DRAM's
+            reads[X, o] += r0
+            writes[X, o] += w0
+    for lv in (0, X):
         for o in range(3):
             energy[lv, o] = (reads[lv, o] * a.read_e_bit[lv] + writes[lv, o] * a.write_e_bit[lv]) * a.op_bits[lv, o]
         r = float((reads[lv] * a.op_bits[lv]).sum())
@@ -235,11 +247,12 @@ def banded(layer: Layer, rows: int) -> list[tuple[Layer, int]]:
     return parts
 
 
-def relocate_banded(costs: list[tuple[CostRecord, int]], arch: Arch, level: int, from_chip: dict[int, float],
-                    output_on_chip: bool) -> CostRecord:
-    """:func:`relocate` applied to every band, then :func:`sum_records` (latency is per band)."""
-    parts = [(relocate(c, arch, level, from_chip, output_on_chip) if (from_chip or output_on_chip) else c, n)
-             for c, n in costs]
+def relocate_banded(costs: list[tuple[Mapping, CostRecord, int]], arch: Arch, level: int,
+                    from_chip: dict[int, float], output_on_chip: bool) -> CostRecord:
+    """:func:`relocate` applied to every band (mapping, cost, count), then :func:`sum_records` (latency is
+    per band)."""
+    parts = [(relocate(c, arch, level, from_chip, output_on_chip, m.keep) if (from_chip or output_on_chip) else c, n)
+             for m, c, n in costs]
     return parts[0][0] if len(parts) == 1 and parts[0][1] == 1 else sum_records(parts, arch)
 
 
@@ -334,7 +347,7 @@ def fuse_network(net: Network, arch: Arch, layer_eval, objective: str):
         rows = st.band.get(layer.name)
         parts = banded(layer, rows) if rows else [(layer, 1)]
         evals = [(layer_eval(b, res), n) for b, n in parts]
-        c = relocate_banded([(e[1], n) for e, n in evals], arch, X, st.from_chip.get(layer.name, {}),
+        c = relocate_banded([(e[0], e[1], n) for e, n in evals], arch, X, st.from_chip.get(layer.name, {}),
                             st.out_chip.get(layer.name, False))
         return evals[0][0][0], c
 

@@ -6,11 +6,12 @@ walked as :mod:`tests.reference_walker` walks it (every pair below the top is th
 pair — DRAM and the first level below it that keeps the operand — is re-walked here element by element, and
 every value crossing it is charged to the memory that holds that element (its *home*):
 
-* the producer's output elements have home ``X``: every drain of a partial-sum / output tile out of the top
-  pair writes ``X``, every read-back reads ``X``;
-* the consumer's elements of the operand slot T fills have home ``X`` (zero-padding included: the
-  single-layer model charges padded input pixels as reads, so they are read where the tensor is); everything
-  else (weights, other operands) has home DRAM.
+* the producer's output elements have home ``X``; so have the consumer's elements of the operand slot T
+  fills (zero-padding included: the single-layer model charges padded input pixels as reads, so they are read
+  where the tensor is); everything else (weights, other operands) has home DRAM;
+* a value crossing the top pair is charged to its home's port instead of DRAM's — except when the pair's
+  child *is* ``X``: then the value is already where the child holds it, and neither the parent side nor the
+  child side of that transfer (fill write, partial-sum read-back write, drain read) happens at all.
 
 The walk also checks the chain itself: the elements the consumer reads (padding excluded, mapped from its
 operand coordinates to the producer's (g, n, k, p, q)) are exactly the elements the producer drained, so
@@ -36,8 +37,11 @@ except ImportError:  # pragma: no cover
 class TopPair:
     """Accesses of one operand across the top pair, split by the home of each element."""
 
-    reads: dict  # home level -> values read from that home
-    writes: dict  # home level -> values written into that home
+    reads: dict  # home level -> values read from that home (parent side)
+    writes: dict  # home level -> values written into that home (parent side)
+    child_reads: dict  # home level -> child-level reads of elements with that home (psum drain reads)
+    child_writes: dict  # home level -> child-level writes (fills, psum read-backs)
+    child: int  # the child level of the pair (L: the MACs)
     touched: set  # in-bounds coordinates read (inputs / weights) or drained (outputs)
 
 
@@ -63,7 +67,10 @@ def walk_top_pair(layer, arch, m, o: int, home) -> TopPair:
     children = [(idx, v) for idx, v in _offsets(child_loops)]
     reads: dict = {}
     writes: dict = {}
+    creads: dict = {}
+    cwrites: dict = {}
     touched: set = set()
+    drain_read = conv.psum_drain_read and b < L
 
     def charge(coords, what):
         for c in coords:
@@ -88,14 +95,20 @@ def walk_top_pair(layer, arch, m, o: int, home) -> TopPair:
             news.append(held_c[idx])
             touched.update(coord(p) for p in pts if all(p[d] < bounds[d] for d in range(8)))
         if o < 2:
+            for s in news:
+                if b < L:
+                    charge(s, cwrites)
             if multicast:
                 charge(set().union(*news) if news else set(), reads)
             else:
                 for s in news:
                     charge(s, reads)
         else:
-            _drain(olds, spatial_red, charge, reads, writes)
+            _drain(olds, spatial_red, charge, reads, writes, creads if drain_read else None)
             backs = [s & produced for s in news]
+            for s in backs:
+                if b < L:
+                    charge(s, cwrites)
             if spatial_red:
                 charge(set().union(*backs) if backs else set(), reads)
             else:
@@ -104,13 +117,17 @@ def walk_top_pair(layer, arch, m, o: int, home) -> TopPair:
             for s in news:
                 produced |= s
     if o == 2:
-        _drain([held_c[idx] for idx, _ in children if held_c[idx] is not None], spatial_red, charge, reads, writes)
-    return TopPair(reads, writes, touched)
+        _drain([held_c[idx] for idx, _ in children if held_c[idx] is not None], spatial_red, charge, reads, writes,
+               creads if drain_read else None)
+    return TopPair(reads, writes, creads, cwrites, b, touched)
 
 
-def _drain(olds, spatial_red, charge, reads, writes):
+def _drain(olds, spatial_red, charge, reads, writes, child_reads):
     if not olds:
         return
+    if child_reads is not None:
+        for s in olds:
+            charge(s, child_reads)
     uni = set().union(*olds)
     if spatial_red:
         charge(uni, writes)
@@ -164,11 +181,22 @@ def walk_pair(u, v, o: int, arch, mu, mv, level: int, held: bool = True) -> Pair
         tp = walk_top_pair(layer, arch, m, op, lambda c: where)
         assert sum(tp.reads.values()) == w.reads[0, op] and sum(tp.writes.values()) == w.writes[0, op], \
             "the top-pair re-walk disagrees with the reference walker"
+        if tp.child < L and op < 2:  # a read-only operand is written at the child only by top-pair fills
+            assert sum(tp.child_writes.values()) == w.writes[tp.child, op]
         reads[0, op] = writes[0, op] = 0.0
-        for h, n in tp.reads.items():
-            reads[h, op] += n
+        for h, n in tp.reads.items():  # DRAM-homed values stay at DRAM, X-homed ones ...
+            if h != tp.child:  # ... cross X's port when X is not the pair's child (bypassed)
+                reads[h, op] += n
         for h, n in tp.writes.items():
-            writes[h, op] += n
+            if h != tp.child:
+                writes[h, op] += n
+        # ... and when X is the child, the element is already where the child holds it: X → X moves nothing
+        for h, n in tp.child_writes.items():
+            if h == tp.child:
+                writes[h, op] -= n
+        for h, n in tp.child_reads.items():
+            if h == tp.child:
+                reads[h, op] -= n
         if layer is u:
             drained = tp.touched
         else:

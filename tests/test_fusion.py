@@ -87,11 +87,14 @@ def pair_cases(draw):
 @settings(max_examples=20, **SETTINGS)
 @given(pair_cases())
 def test_fused_pair_matches_literal_walk(case):
-    u, v, o, arch, mu, mv = case
+    _check_pair(*case)
+
+
+def _check_pair(u, v, o, arch, mu, mv):
     X = 1
     cu, cv = evaluate(u, arch, mu), evaluate(v, arch, mv)
     assert cu.valid and cv.valid
-    fused = [relocate(cu, arch, X, {}, True), relocate(cv, arch, X, {o: 1.0}, False)]
+    fused = [relocate(cu, arch, X, {}, True, mu.keep), relocate(cv, arch, X, {o: 1.0}, False, mv.keep)]
     ref = walk_pair(u, v, o, arch, mu, mv, X)
     unfused = walk_pair(u, v, o, arch, mu, mv, X, held=False)
     names = arch.level_names
@@ -120,6 +123,30 @@ def test_fused_pair_matches_literal_walk(case):
     assert fused[1].reads["DRAM"][OPERANDS[o]] == 0
 
 
+def test_fused_pair_psum_read_backs_in_place():
+    """Partial sums revisited at DRAM's loops (C outside K) are read back from X in place: hand-built case."""
+    from accel.cost import Mapping
+
+    lv = dict(word_bits=16, keeps=list(OPERANDS), read_energy_pj=1.0, write_energy_pj=2.0)
+    for drain_read in (False, True):
+        arch = parse_arch(dict(
+            version=1, name="h", clock_mhz=1.0, pe_array=dict(rows=1, cols=1, mac_energy_pj=1.0),
+            levels=[dict(name="DRAM", **lv), dict(name="X", size_bytes=1e6, **lv),
+                    dict(name="RF", size_bytes=1e6, per_pe=True, **lv)],
+            conventions=dict(psum_drain_read=drain_read), fusion=dict(policy="depth_first", tile_rows=1)))
+        u = Layer("u", "conv", K=2, C=3, P=2)
+        v = Layer("v", "conv", K=1, C=2, P=2)
+        T = np.ones((3, 8), dtype=np.int64)
+        T[0, 3], T[0, 2], T[1, 4] = 3, 2, 2  # DRAM: C3 outside K2; X: P2
+        order = np.array([[3, 2, 0, 1, 4, 5, 6, 7]] + [list(range(8))] * 2, dtype=np.int64)
+        one = np.ones((4, 8), dtype=np.int64)
+        mu = Mapping(T, one, one, order, np.ones((3, 3), dtype=np.int64))
+        mv = Mapping(np.ones((3, 8), dtype=np.int64) * np.array([1, 1, 1, 2, 2, 1, 1, 1]), one, one,
+                     np.array([list(range(8))] * 3, dtype=np.int64), np.ones((3, 3), dtype=np.int64))
+        assert evaluate(u, arch, mu).reads["DRAM"]["outputs"] == 8  # (3 − 1) read-backs × 2 K × 2 P
+        _check_pair(u, v, OP_INPUTS, arch, mu, mv)
+
+
 def _dram(res, i, arch):
     a = arch.arrays
     return float(((res.reads[i][0] + res.writes[i][0]) * a.op_bits[0]).sum())
@@ -131,7 +158,7 @@ def test_relocate_nothing_is_identity():
     from mapper.search import search_mapping
 
     c = search_mapping(layer, arch, samples=300, rounds=5, restarts=1).cost
-    r = relocate(c, arch, 1, {OP_INPUTS: 0.0}, False)
+    r = relocate(c, arch, 1, {OP_INPUTS: 0.0}, False, np.ones((3, 3), dtype=np.int64))
     assert np.array_equal(r.raw, c.raw)
 
 
