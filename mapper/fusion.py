@@ -13,20 +13,27 @@ Which edges are candidates (``fusion.policy``):
 * ``depth_first``: every edge.  A tensor is held whole when it fits; otherwise, for one adjacent feature-map
   consumer (conv / pool / element-wise after conv / pool / element-wise), it is streamed in bands: producer
   and consumer both run in bands of ``tile_rows`` of their own output rows (each band a layer with
-  ``P = tile_rows``, mapped on its own: weights are refetched per band unless a band mapping keeps them, and a
-  window consumer re-reads its halo rows per band) and ``X`` holds a line buffer of
+  ``P = tile_rows``, mapped on its own: every band fetches its weights again, and a window consumer re-reads
+  its halo rows per band) and ``X`` holds a line buffer of
   ``min(H, tile_rows + (tile_rows − 1)·stride + (R − 1)·dilation + 1)`` producer rows (one band being written
-  while the consumer reads its window of rows).  This is the layer-by-layer-within-a-tile schedule of
-  DeFiNES / Stream (Mei et al., "DeFiNES: Enabling Fast Exploration of the Depth-first Scheduling Space for
-  DNN Accelerators through Analytical Modeling", HPCA 2023; Symons et al., "Stream: …", 2023) in its
-  *fully-cached* halo mode for the intermediate, restricted to pairs; a tensor whose consumers are not all
-  adjacent in the schedule (a skip connection) must fit whole.
+  while the consumer reads its window of rows).  This is the depth-first (layer-fused) schedule of DeFiNES
+  (L. Mei et al., "DeFiNES: Enabling Fast Exploration of the Depth-first Scheduling Space for DNN Accelerators
+  through Analytical Modeling", HPCA 2023, doi:10.1109/HPCA56546.2023.10071098) and Stream (A. Symons et al.,
+  "Stream: A Modeling Framework for Fine-grained Layer Fusion on Multi-core DNN Accelerators", ISPASS 2023,
+  doi:10.1109/ISPASS57527.2023.00051) restricted to producer → consumer pairs, with the feature-map tiles
+  cut along rows only and the overlap (halo) kept in the line buffer (DeFiNES's fully-cached overlap mode);
+  a tensor whose consumers are not all adjacent in the schedule (a skip connection) must fit whole.
+  Differences from DeFiNES: no column tiling, no stacks deeper than a pair, and weights are never kept on
+  chip across bands (DeFiNES chooses per operand, layer and tile the memory level that holds it).
 
 Capacity model (honest accounting).  A held tensor *reserves* its bits (whole tensor or line buffer, at the
 output bitwidth, rounded up to 1/256 of the level) in ``X`` from its producer to its last fused consumer in
 the schedule (the network's topological order; layers run one after another); every layer in that span is
-mapped by the mapper with ``X``'s capacity reduced by everything reserved while it runs — DeFiNES's model of a
-depth-first stack, where the cached feature maps occupy the buffer the layer tiles would otherwise use.  A
+mapped by the mapper with ``X``'s capacity reduced by everything reserved while it runs — the cached feature
+maps occupy the buffer the layer's own tiles would otherwise use, as in DeFiNES, whose cost model picks for
+every operand, layer and tile the memory level that can hold it given what the depth-first schedule keeps
+there.  (The mapper still charges a consumer's tile of the held operand at ``X`` on top of the reservation,
+although in place it is a view of the held tensor: capacity is over-, never under-counted.)  A
 layer that then has no valid mapping makes the tensor go to DRAM.
 
 Decision (greedy, in schedule order of the producers): a tensor is kept when doing so lowers the network's
@@ -36,16 +43,28 @@ costs the layers more than it saves is refused.
 
 Cost of a fused layer (a post-adjustment of its cost record, :func:`relocate`; the kernel itself is not
 changed).  Let ``R0[o]``, ``W0[o]`` be the DRAM reads / writes of operand ``o`` the kernel counted (values),
-``φ[o]`` the fraction of operand ``o``'s producers whose tensor is held in ``X`` (by size) and
-``κ = 1`` when the layer's output is held (every consumer reads it from ``X``), else 0.  The same values move
-between the layer and ``X`` instead of DRAM (the reserved region is copied into / out of the layer's working
-tiles, which the kernel already charges):
+``RX``, ``WX`` those of ``X``, ``φ[o]`` the share of operand ``o`` whose producers' tensors are held in ``X``
+(by size; ``φ[out] = κ``, 1 when the layer's output is held — every consumer reads it from ``X`` — else 0).
 
-    R0'[o] = (1 − φ[o])·R0[o]          RX'[o] = RX[o] + φ[o]·R0[o]          (o = weights, inputs)
-    R0'[out] = (1 − κ)·R0[out]          RX'[out] = RX[out] + κ·R0[out]        (partial-sum read-backs)
-    W0'[out] = (1 − κ)·W0[out]          WX'[out] = WX[out] + κ·W0[out]        (drains, final outputs)
-    E[lv, o] = (R'[lv, o]·e_read[lv] + W'[lv, o]·e_write[lv])·bits[lv, o]   for lv ∈ {DRAM, X}
-    bw[lv]   = the kernel's bandwidth time of the new counts (X has one instance)
+* In place — ``X`` is the first level below DRAM that the mapping keeps ``o`` in: the held values already sit
+  where the layer's ``X`` tiles hold them, so the DRAM ↔ ``X`` transfers of that share do not happen:
+
+      R0'[o] = (1 − φ)·R0[o]    W0'[o] = (1 − φ)·W0[o]
+      WX'[o] = (1 − φ)·WX[o]                       (weights, inputs: X's only writes are fills from DRAM)
+      WX'[out] = WX[out] − κ·R0[out]               (partial sums no longer read back down from DRAM)
+      RX'[out] = RX[out] − κ·W0[out]               (drain reads, with conventions.psum_drain_read only)
+
+  (exact because ``X`` has one instance and no fan-out above it: a DRAM read-back is one ``X`` write, a
+  drain one ``X`` read).
+* Through ``X``'s port — the mapping bypasses ``X`` for ``o`` (or keeps it in a level above ``X``): the same
+  values cross ``X``'s port instead of DRAM's:
+
+      R0'[o] = (1 − φ)·R0[o]    RX'[o] = RX[o] + φ·R0[o]    W0'[o] = (1 − φ)·W0[o]    WX'[o] = WX[o] + φ·W0[o]
+
+Then, for lv ∈ {DRAM, X}, with the kernel's formulas:
+
+    E[lv, o] = (R'[lv, o]·e_read[lv] + W'[lv, o]·e_write[lv])·bits[lv, o]
+    bw[lv]   = bits moved / bandwidth (shared port: reads + writes over the read bandwidth)
     latency' = max(compute + accumulate + fold, max_lv bw[lv]) + fill/drain + serial onload
     energy'  = Σ E + NoC + MAC + static_power·latency'
 
