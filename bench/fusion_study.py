@@ -6,8 +6,10 @@ reuse, and the NB201 per-op costs before and after.  Not part of CI (minutes of 
 Networks: ResNet-50 (zoo, batch 1), one NAS-Bench-201 cell on CIFAR-10 stage-1 shapes (16×32×32) of the arch
 ``CELL`` (all four op kinds: 3×3 and 1×1 conv, 3×3 avg pool, add), and the whole NB201 network of that arch.
 Accelerators: eyeriss and simba-like, each with ``fusion`` policy none, elementwise, and depth_first
-(``tile_rows`` 8).  Per-op costs: the mean latency / energy / DRAM traffic per layer of each op kind of the
-cell (what one more op of that kind adds to the cell), before (none) and after (elementwise, depth_first).
+(``tile_rows`` 8).  Per-op costs, before (none) and after (elementwise, depth_first): ``per_op`` — mean
+latency / energy / DRAM traffic per layer of each op kind in the single cell; ``per_cell_op`` — in the whole
+network, the summed cost of one op of that kind in every one of the 15 cells (the "per NB201 cell op" figure
+of issue 16: what choosing that op on one cell edge costs the network).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def op_kind(layer) -> str:
 
 def run(effort: str, progress=print) -> dict:
     nets = {"resnet50": get_network("resnet50"), "nb201-cell": nb201_cell(), "nb201-net": build_network(CELL)}
-    out: dict = {"cell": CELL, "effort": effort, "results": [], "per_op": []}
+    out: dict = {"cell": CELL, "effort": effort, "results": [], "per_op": [], "per_cell_op": []}
     for hw in HW:
         base = load_arch(hw)
         for net_name, net in nets.items():
@@ -66,6 +68,21 @@ def run(effort: str, progress=print) -> dict:
                 progress(f"{hw:11s} {net_name:11s} {pol:12s} DRAM {row['dram_mb']:9.3f} MB  E {row['energy_mj']:8.3f} mJ  "
                          f"lat {row['latency_ms']:8.3f} ms  on-chip edges {row['edges_on_chip']}/{row['edges']}  "
                          f"(cpu {cpu:.1f} s)")
+                if net_name == "nb201-net":  # one cell op = that op in all 15 cells (3 stages × 5)
+                    acc = defaultdict(lambda: [0, 0.0, 0.0, 0.0])
+                    for r in res.layers:
+                        if not r.layer.name.startswith("stage"):
+                            continue
+                        a = acc[op_kind(r.layer)]
+                        a[0] += 1
+                        a[1] += r.cost.latency_s
+                        a[2] += r.cost.energy_pj
+                        a[3] += dram_bits(r.cost, arch)
+                    for kind, (n, lat, e, d) in sorted(acc.items()):
+                        k = n / 15  # ops of this kind per cell
+                        out["per_cell_op"].append({"hw": hw, "policy": pol, "op": kind, "per_cell": k,
+                                                   "latency_ms": lat / k * 1e3, "energy_uj": e / k * 1e-6,
+                                                   "dram_kb": d / k / 8e3})
                 if net_name == "nb201-cell":
                     acc = defaultdict(lambda: [0, 0.0, 0.0, 0.0])
                     for r in res.layers:
@@ -95,6 +112,11 @@ def main(argv=None) -> int:
     print("per-op (NB201 cell, stage-1 shapes): op, policy -> latency ms / energy uJ / DRAM kB per layer",
           file=sys.stderr)
     for p in out["per_op"]:
+        print(f"  {p['hw']:11s} {p['op']:9s} {p['policy']:12s} {p['latency_ms']:.4f} ms  {p['energy_uj']:.2f} uJ  "
+              f"{p['dram_kb']:.1f} kB", file=sys.stderr)
+    print("per cell op (whole NB201 network: one op in each of the 15 cells) -> latency ms / energy uJ / DRAM kB",
+          file=sys.stderr)
+    for p in out["per_cell_op"]:
         print(f"  {p['hw']:11s} {p['op']:9s} {p['policy']:12s} {p['latency_ms']:.4f} ms  {p['energy_uj']:.2f} uJ  "
               f"{p['dram_kb']:.1f} kB", file=sys.stderr)
     emit_text(json.dumps(out, indent=1), args.output)
