@@ -17,7 +17,7 @@ import pandas as pd
 from accel._version import __version__
 from accel.arch import Arch
 from accel.cost import CostRecord, Mapping
-from accel.errors import AccelsimError, MappingError
+from accel.errors import AccelsimError, ConfigInputError, MappingError
 from accel.workload import OPERANDS, Layer, Network
 
 if TYPE_CHECKING:
@@ -157,6 +157,18 @@ class NetworkEvaluator:
         self._reduced: dict[float, NetworkEvaluator] = {}  # fusion: evaluators with a reduced fusion level
 
     def layer(self, layer: Layer) -> LayerResult:
+        """Best mapping and cost of one layer alone (cached by shape).  With a ``fusion`` policy other than none
+        a per-layer cost would silently leave out the inter-layer reuse the config asks for, so it is refused
+        (:class:`~accel.errors.ConfigInputError`): whole networks go through :meth:`network`."""
+        policy = self.arch.config.fusion.policy
+        if policy != "none":
+            raise ConfigInputError(
+                f"{self.arch.source}: fusion.policy {policy} is a whole-network effect; per-layer costs (NAS "
+                f"latency tables, NB201 sweep workloads, per-layer lookups) cannot include it — evaluate whole "
+                f"networks (accelsim eval, sweep workloads other than nb201) or set fusion.policy: none")
+        return self._layer(layer)
+
+    def _layer(self, layer: Layer) -> LayerResult:
         from mapper.search import search_mapping
 
         key = layer.shape_key()
@@ -179,7 +191,7 @@ class NetworkEvaluator:
             for layer in layers:
                 if layer.shape_key() not in self._cache:
                     todo.setdefault(layer.shape_key(), layer)
-            for _ in executor.map(self.layer, list(todo.values())):
+            for _ in executor.map(self._layer, list(todo.values())):
                 pass
         fusion = None
         if self.arch.config.fusion.policy != "none":
@@ -198,7 +210,7 @@ class NetworkEvaluator:
     def _reserved_layer(self, layer: Layer, reserved_bits: float) -> tuple[Mapping, CostRecord]:
         """Map ``layer`` with the fusion level's capacity reduced by ``reserved_bits`` (mapper.fusion)."""
         if reserved_bits <= 0:
-            r = self.layer(layer)
+            r = self._layer(layer)
             return r.mapping, r.cost
         ev = self._reduced.get(reserved_bits)
         if ev is None:
