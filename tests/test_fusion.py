@@ -4,6 +4,8 @@ network pass's guarantees (never more DRAM traffic, compulsory traffic when ever
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -84,7 +86,7 @@ def pair_cases(draw):
     return u, v, o, arch, draw(mappings(u, arch)), draw(mappings(v, arch))
 
 
-@settings(max_examples=20, **SETTINGS)
+@settings(max_examples=30, **SETTINGS)
 @given(pair_cases())
 def test_fused_pair_matches_literal_walk(case):
     _check_pair(*case)
@@ -204,7 +206,7 @@ def small_networks(draw):
     return b.build()
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(small_networks(), st.sampled_from([512, 2048, 8192, 65536]), st.sampled_from(["elementwise", "depth_first"]),
        st.sampled_from(["edp", "energy"]))
 def test_fusion_never_increases_dram_traffic(net, glb, policy, objective):
@@ -354,3 +356,22 @@ def test_depth_first_streams_a_tensor_that_does_not_fit_whole_in_bands():
     assert costs["c1"].writes["DRAM"]["outputs"] == costs["c1"].reads["DRAM"]["outputs"] == 0
     assert costs["c2"].reads["DRAM"]["inputs"] == 0
     assert res.fusion.dram_bits < res.fusion.dram_bits_unfused
+
+
+def test_eval_reports_fusion_and_per_layer_costs_are_refused(tmp_path, capsys):
+    import yaml
+
+    from accel.app.cli import main
+    from accel.errors import ConfigInputError
+
+    cfg = tmp_path / "fused.yaml"
+    cfg.write_text(yaml.safe_dump({**_buffer_arch(1 << 16).config.model_dump(mode="json"),
+                                   "fusion": {"policy": "elementwise"}}))
+    spec = "layer:conv K=8 C=4 P=8 Q=8 R=3 S=3"
+    assert main(["eval", spec, "--hw", str(cfg), "--effort", "fast"]) == 0
+    assert "fusion elementwise in GLB: 0/0 edges on chip" in capsys.readouterr().out
+    assert main(["eval", spec, "--hw", str(cfg), "--effort", "fast", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["fusion"]["policy"] == "elementwise" and out["layers"][0]["fusion"]["dram_bits_saved"] == 0
+    with pytest.raises(ConfigInputError, match="fusion.policy elementwise is a whole-network effect"):
+        NetworkEvaluator(load_arch(cfg)).layer(Layer("c", "conv", K=4, C=4, P=4, Q=4))
