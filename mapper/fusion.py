@@ -9,7 +9,8 @@ Which edges are candidates (``fusion.policy``):
 
 * ``elementwise``: edges into element-wise (activations, add, mul, …) and pooling layers — element-wise ops,
   activations and pooling fuse into their producer, and a residual ``add`` reads both operands (the skip
-  tensor too) from ``X``.  The tensor is held whole.
+  tensor too) from ``X``.  The tensor is held whole, for all its candidate consumers or, failing that, for
+  the one that runs right after its producer.
 * ``depth_first``: every edge.  A tensor is held whole when it fits; otherwise, for one adjacent feature-map
   consumer (conv / pool / element-wise after conv / pool / element-wise), it is streamed in bands: producer
   and consumer both run in bands of ``tile_rows`` of their own output rows (each band a layer with
@@ -399,6 +400,8 @@ def fuse_network(net: Network, arch: Arch, layer_eval, objective: str):
         if cand:
             trials.append(("whole", cand, tbits))
             adj = [v for v in cand if pos[v] == pos[u.name] + 1]
+            if adj and len(adj) < len(cand):  # a skip tensor too big to keep for all: its next layer alone
+                trials.append(("whole", adj, tbits))
             if f.policy == "depth_first" and adj and _band_ok(u, byname[adj[0]], f.tile_rows):
                 v = byname[adj[0]]
                 lb = _line_buffer_rows(u, v, f.tile_rows) * (tbits / u.P)
