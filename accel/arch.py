@@ -64,6 +64,13 @@ A config (``version: 1``) describes
     between the level and its parent is serialized with compute (no double buffering): the parent's per-
     instance traffic for the level over the parent's bandwidth is added to the latency (ZigZag's onloading of
     the top on-chip tile is the case of one fill).
+* ``fusion`` (inter-layer on-chip reuse, :mod:`mapper.fusion`): ``policy: none`` (default — every layer reads its
+  inputs from DRAM and writes its output back, as Timeloop and ZigZag cost single layers), ``elementwise``
+  (element-wise, activation and pooling layers, and residual operands, read their producer's output from the
+  on-chip ``level`` when it fits there) or ``depth_first`` (every edge; a tensor that does not fit whole is
+  streamed in bands of ``tile_rows`` output rows, Stream / DeFiNES style); ``level``: the shared on-chip level
+  that holds the intermediates (default: the outermost level below DRAM).  A held intermediate reserves its
+  bits at that level and the layers alive meanwhile are mapped with the reduced capacity.
 
 :func:`load_arch` validates with pydantic (:class:`accel.schema.Strict`: ``extra="forbid"``, strict types,
 finite floats, duplicate YAML keys refused) and reports *all* problems with their YAML paths as one
@@ -294,6 +301,54 @@ class Conventions(Strict):
         "double_buffered", description="per level (map level name -> mode) or for every level")
 
 
+# ---- fusion: inter-layer on-chip reuse (mapper/fusion.py) ---------------------------------------------
+FusionPolicy = Literal["none", "elementwise", "depth_first"]
+
+
+class Fusion(Strict):
+    """Inter-layer on-chip reuse policy (see the module docstring and :mod:`mapper.fusion`)."""
+
+    policy: FusionPolicy = Field("none", description="none (single-layer, Timeloop/ZigZag), elementwise, depth_first")
+    level: Name | None = Field(None, description="shared on-chip level holding fused intermediates; "
+                                                 "default: the outermost level below DRAM")
+    tile_rows: int | None = Field(None, ge=1, le=MAX_LOOP_BOUND,
+                                  description="depth_first only: output rows per band of a streamed tensor")
+
+
+def fusion_level(cfg: "ArchConfig") -> int:
+    """Index of the level that holds fused intermediates (``fusion.level``, default level 1)."""
+    names = [level.name for level in cfg.levels]
+    return names.index(cfg.fusion.level) if cfg.fusion.level is not None else 1
+
+
+def _fusion_errors(cfg: "ArchConfig") -> list[tuple[str, str]]:
+    """``fusion``: the level exists, is on chip, shared (``size_bytes``, one instance: no fan-out above it),
+    and ``tile_rows`` is given exactly for ``depth_first``."""
+    f = cfg.fusion
+    errs: list[tuple[str, str]] = []
+    if f.policy == "depth_first" and f.tile_rows is None:
+        errs.append(("fusion.tile_rows", "policy depth_first needs tile_rows (output rows per band)"))
+    if f.policy != "depth_first" and f.tile_rows is not None:
+        errs.append(("fusion.tile_rows", f"tile_rows applies to policy depth_first only, not {f.policy}"))
+    if f.policy == "none" and f.level is None:
+        return errs
+    names = [level.name for level in cfg.levels]
+    if f.level is not None and f.level not in names:
+        return errs + [("fusion.level", f"no level named {f.level!r} (levels: {', '.join(names)})")]
+    if len(names) < 2:
+        return errs + [("fusion", "fusion needs an on-chip level below DRAM")]
+    i = fusion_level(cfg)
+    lv = cfg.levels[i]
+    where = "fusion.level" if f.level is not None else "fusion"
+    if i == 0:
+        errs.append((where, "DRAM cannot hold fused intermediates: name an on-chip level"))
+    elif lv.size_bytes is None or lv.per_pe or any(x.fanout is not None for x in cfg.levels[1:i + 1]):
+        errs.append((where, f"level {lv.name!r} must be a single shared buffer (size_bytes, not per_pe, no fan-out "
+                            f"above it) to hold fused intermediates"))
+    return errs
+# ---- end fusion ----------------------------------------------------------------------------------------
+
+
 class ArchConfig(Strict):
     version: int
     name: Name
@@ -309,6 +364,7 @@ class ArchConfig(Strict):
     levels: list[Level] = Field(min_length=1)
     constraints: list[Constraint] = Field(default_factory=list)
     conventions: Conventions = Conventions()
+    fusion: Fusion = Fusion()  # inter-layer on-chip reuse (mapper/fusion.py)
 
     @field_validator("version")
     @classmethod
@@ -380,7 +436,7 @@ def _semantic_errors(cfg: ArchConfig) -> list[tuple[str, str]]:
                                  f"limit of {MAX_PES:,} (2^24)"))
     if cfg.pe_array.systolic is not None and cfg.pe_array.psum_accumulate_cycles:
         errs.append(("pe_array", "a systolic array accumulates in the MAC: psum_accumulate_cycles must be 0"))
-    return errs + _constraint_errors(cfg) + _convention_errors(cfg)
+    return errs + _constraint_errors(cfg) + _convention_errors(cfg) + _fusion_errors(cfg)
 
 
 def _fanout_rows(cfg: ArchConfig) -> dict[str, int]:
@@ -579,7 +635,9 @@ class Arch:
 
     def digest(self) -> str:
         """Stable hash of the validated config (for caches and run metadata)."""
-        blob = json.dumps(self.config.model_dump(mode="json"), sort_keys=True).encode()
+        # a default fusion block (policy none) is left out: configs keep the digests they had before it existed
+        blob = json.dumps(self.config.model_dump(mode="json", exclude={"fusion"} if self.config.fusion == Fusion()
+                                                 else None), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
     def summary(self) -> str:

@@ -124,6 +124,12 @@ def network_table(res: NetworkResult) -> str:
                  f"{sum(1 for r in res.layers if r.layer.op in ('fc', 'matmul'))} fc/matmul), "
                  f"latency {res.latency_cycles:,.0f} cycles = {_si(res.latency_s, 's')}, "
                  f"energy {_si(res.energy_pj * 1e-12, 'J')}, EDP {res.edp:.4g} pJ·s")
+    fz = res.fusion
+    if fz is not None:  # inter-layer on-chip reuse (mapper.fusion)
+        saved = fz.dram_bits_saved / fz.dram_bits_unfused if fz.dram_bits_unfused else 0.0
+        lines.append(f"fusion {fz.policy}" + (f" (tile_rows {fz.tile_rows})" if fz.tile_rows else "") +
+                     f" in {fz.level}: {fz.edges_on_chip}/{len(fz.edges)} edges on chip, DRAM traffic "
+                     f"{_si(fz.dram_bits_unfused / 8, 'B')} -> {_si(fz.dram_bits / 8, 'B')} ({saved:.1%} saved)")
     return "\n".join(lines)
 
 
