@@ -12,7 +12,7 @@ or "assumed" with the reasoning); this module holds only the laws that turn thos
   energy scaling (:func:`accel.arch.compile_arch`: ``mac_energy_pj · (w·a) / reference_bits²``) and the Bit
   Fusion brick count of :mod:`accel.precision` (⌈w/β⌉⌈a/β⌉ bricks ∝ w·a for multiples of β).  The coefficient
   is the mean of Horowitz's 8- and 32-bit points per bit² (energy: 3.1 % apart, i.e. the law fits both within
-  2 %; area: 8-bit 4.4 µm²/bit², 32-bit 3.4 µm²/bit², the mean fits both within 13 %).
+  2 %; area: 8-bit 4.4 µm²/bit², 32-bit 3.4 µm²/bit², the mean fits both within 15 %).
 * **Adder**: energy and area ∝ bits (mean per bit of Horowitz's 8- and 32-bit points).  A MAC is a w×a
   multiplier plus an accumulator adder at the partial-sum width.
 * **SRAM**: energy per bit of an access ∝ capacity^β per bank (β and the constant from a least-squares fit of
@@ -147,7 +147,11 @@ class Logic(Strict):
 
 
 class Wire(Strict):
-    energy_pj_per_bit_mm: Sourced
+    energy_pj: float = Field(gt=0)
+    bits: int = Field(ge=1)
+    length_mm: float = Field(gt=0)
+    node_nm: float = Field(gt=0)
+    source: str = Field(min_length=1)
 
 
 class Dram(Strict):
@@ -366,8 +370,8 @@ def logic_leakage_mw(kgates: float, node_nm: float, leakage_scale: float = 1.0) 
 
 
 def wire_energy_pj_per_bit_mm(node_nm: float) -> float:
-    w = load_components().wire.energy_pj_per_bit_mm
-    return w.value * energy_scale(w.node_nm or 45, node_nm)
+    w = load_components().wire
+    return w.energy_pj / (w.bits * w.length_mm) * energy_scale(w.node_nm, node_nm)
 
 
 def dram_energy_pj_per_bit(interface: str) -> float:
