@@ -224,3 +224,62 @@ def test_codesign_choice_moves_with_the_area_and_power_budgets(codesign_runs):
     j = runs["power<0.9x"].results[1]["joint"]
     assert _power_mw(j) <= 0.9 * p0 and (j.hw, j.arch) != (hw["none"], runs["none"].results[1]["joint"].arch)
     assert _power_mw(runs["power<0.9x"].results[1]["semi"]) <= 0.9 * p0
+
+
+def test_joint_pick_design_is_feasibility_first():
+    from nas.joint.search import pick_design
+
+    probs = np.array([0.1, 0.6, 0.3])
+    power = np.array([100.0, 300.0, 150.0])
+    assert pick_design(probs, power, None) == 1
+    assert pick_design(probs, power, 200.0) == 2  # the most probable design that fits
+    assert pick_design(probs, power, 50.0) == 0  # none fits: the smallest excess
+
+
+def test_joint_search_respects_a_power_budget():
+    """The joint search (nas/joint) on a cost table where faster designs draw more power (energy per op fixed,
+    latency ∝ 1 / speed): without a budget a latency weight derives a fast design above the budget; with the
+    budget the derived (network, design) fits it."""
+    import torch
+
+    from nas.joint.costtable import CostTable
+    from nas.joint.data import make_synthetic, split_train_val
+    from nas.joint.engine import DesignEngine
+    from nas.joint.search import Batches, JointConfig, joint_search, power_mw, warmup_supernet
+    from nas.joint.space import OPS, FBNetSpace
+    from nas.joint.supernet import FBNetSupernet
+
+    tiny = FBNetSpace.cifar(width_mult=0.25, max_depth=1, num_stages=3, resolution=8)
+    bits = ((4, 4), (8, 8))
+    designs = 4
+    macs = np.array([[sum(x.macs for x in tiny.block_layers(s, op)) for op in OPS] for s in tiny.slots], dtype=float)
+    speed = 1.0 + np.arange(designs)
+    bitf = np.array([w * a / 256 for w, a in bits])
+    en = macs[:, :, None, None] * bitf[None, None, :, None] * np.ones(designs)[None, None, None, :]  # pJ
+    lat = en / speed[None, None, None, :] * 1e-9
+    fixed_en = sum(x.macs for x in tiny.fixed_layers()) * np.ones(designs)
+    table = CostTable(lat, en, fixed_en / speed * 1e-9, fixed_en, bits, [str(d) for d in range(designs)])
+    index = np.arange(designs)[:, None]
+    ref = table.uniform_expectation(0)
+    data = make_synthetic(120, seed=1000, size=8)
+    train, val = split_train_val(data, 0.25)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    got = {}
+    try:
+        for budget in (None, 2.5):
+            torch.manual_seed(0)
+            g = torch.Generator().manual_seed(0)
+            cfg = JointConfig(epochs=3, warmup_epochs=1, batch_size=24, latency_weight=20.0, arch_lr=0.1, seed=0)
+            net = FBNetSupernet(tiny, bits)
+            tr, va = Batches(train, 24, 8, g, True), Batches(val, 24, 8, g)
+            warmup_supernet(net, tr, va, cfg, g)
+            out = joint_search(net, tr, va, table, DesignEngine([designs], index), np.arange(designs), cfg, ref, g,
+                               max_power_mw=budget)
+            l_all, e_all = table.totals(out.ops, out.bits)
+            got[budget] = (out.design, float(power_mw(l_all, e_all)[out.design]))
+    finally:
+        torch.set_num_threads(threads)
+    # power of a design = speed x 1 mW here (energy/latency = 1e9 pJ/s per unit speed)
+    assert got[None][1] > 2.5  # without a budget the latency weight derives a fast, power-hungry design
+    assert got[2.5][1] <= 2.5 and got[2.5][0] < got[None][0]  # with one, a design the derived network fits

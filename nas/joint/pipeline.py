@@ -135,7 +135,7 @@ def run_joint(out_dir: str | Path, space: FBNetSpace, train: ImageData, val: Ima
 
     # 3. joint search
     engine = DesignEngine([len(d.values) for d in hw.dims], hw.index[keep])
-    outcome = joint_search(supernet, tr, va, table, engine, keep, config, ref, gen, log=log)
+    outcome = joint_search(supernet, tr, va, table, engine, keep, config, ref, gen, log=log, max_power_mw=hw.max_power_mw)
     history += outcome.history
     ops, bit_idx, design = outcome.ops, outcome.bits, outcome.design
     net_bits = [bits[b] for b in bit_idx]
