@@ -15,7 +15,6 @@ import math
 
 import numpy as np
 import pytest
-import yaml
 
 from accel.arch import area_mm2, area_power_breakdown, list_configs, load_arch, static_power_mw
 from tests.conftest import ROOT, data_path
