@@ -320,7 +320,8 @@ class Technology(Strict):
     """Technology and the component model (``accel/components.py``): the node every derived number is scaled to.
 
     With this block, each on-chip component whose ``area_mm2`` / ``leakage_mw`` the config does not state is
-    derived from the component model (per PE: the MAC at the config's bitwidths, ``macs_per_pe`` of them; per
+    derived from the component model (per PE: ``macs_per_pe`` MACs with a ``reference_bits``² multiplier and a
+    ``bitwidths.psums`` accumulator; per
     level instance: SRAM or register-file storage of its capacity and ``banks``), and reports name the
     provenance of each number (``config`` or ``component-model``).  ``leakage_scale`` multiplies the model's
     leakage (its data are CACTI itrs-hp devices; a low-power process leaks far less).  ``core_overhead``
@@ -371,13 +372,14 @@ def _component_rows(cfg: "ArchConfig", inst: list[int], n_pes: int) -> list[Comp
     pa, b = cfg.pe_array, cfg.bitwidths
     mac_a = mac_l = math.nan
     detail = ""
-    if tech is not None:
-        mac_um2 = cm.mac_area_um2(b.weights, b.inputs, b.psums, node)
+    if tech is not None:  # the multiplier is built for reference_bits (narrower operands reuse it)
+        rb = pa.reference_bits
+        mac_um2 = cm.mac_area_um2(rb, rb, b.psums, node)
         util = cm.load_components().logic.placement_utilization.value
         mac_a = mac_um2 * pa.macs_per_pe / util * 1e-6
         gates = mac_um2 * pa.macs_per_pe / (cm.load_components().logic.nand2_area_um2.value * cm.area_scale(45, node))
         mac_l = cm.logic_leakage_mw(gates / 1e3, node, lscale)
-        detail = f"{pa.macs_per_pe} x {b.weights}x{b.inputs}-bit MAC, {b.psums}-bit accumulator @ {node:g} nm"
+        detail = f"{pa.macs_per_pe} x {rb}x{rb}-bit MAC, {b.psums}-bit accumulator @ {node:g} nm"
     a, af = (pa.area_mm2, "config") if pa.area_mm2 is not None else (mac_a, "component-model" if tech else "unknown")
     lk, lf = (pa.leakage_mw, "config") if pa.leakage_mw is not None else (
         (mac_l, "component-model") if tech else (0.0, "unknown"))
