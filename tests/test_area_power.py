@@ -282,3 +282,26 @@ def test_joint_search_respects_a_power_budget():
     # power of a design = speed x 1 mW here (energy/latency = 1e9 pJ/s per unit speed)
     assert got[None][1] > 2.5  # without a budget the latency weight derives a fast, power-hungry design
     assert got[2.5][1] <= 2.5 and got[2.5][0] < got[None][0]  # with one, a design the derived network fits
+
+
+def test_pareto_nd_and_the_area_coloured_front(tmp_path):
+    import pandas as pd
+
+    from accel.app.plots import plot_pareto
+    from accel.pareto import pareto_mask, pareto_mask_nd
+
+    rng = np.random.default_rng(0)
+    v = rng.random((60, 3))
+    m = pareto_mask_nd(v)
+    for i in range(len(v)):  # brute force: non-dominated in all three
+        dominated = ((v <= v[i]).all(axis=1) & (v < v[i]).any(axis=1)).any()
+        assert m[i] == (not dominated)
+    assert (pareto_mask_nd(v[:, :2]) == pareto_mask(v[:, 0], v[:, 1])).all()
+    v[3, 2] = np.nan
+    assert not pareto_mask_nd(v)[3]
+    assert (pareto_mask_nd(-v, maximize=[True, True, True]) == pareto_mask_nd(v)).all()  # maximising negatives
+    df = pd.DataFrame({"latency_s": v[:, 0] + 0.1, "energy_pj": v[:, 1] + 0.1, "area_mm2": v[:, 2]})
+    fig = plot_pareto(df, "latency_s", "energy_pj", color="area_mm2")
+    assert len(fig.axes) == 2  # the plot and its colour bar
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any("front of (latency_s, energy_pj, area_mm2)" in t for t in labels)
