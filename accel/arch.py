@@ -379,7 +379,8 @@ def _component_rows(cfg: "ArchConfig", inst: list[int], n_pes: int) -> list[Comp
         mac_a = mac_um2 * pa.macs_per_pe / util * 1e-6
         gates = mac_um2 * pa.macs_per_pe / (cm.load_components().logic.nand2_area_um2.value * cm.area_scale(45, node))
         mac_l = cm.logic_leakage_mw(gates / 1e3, node, lscale)
-        detail = f"{pa.macs_per_pe} x {rb}x{rb}-bit MAC, {b.psums}-bit accumulator @ {node:g} nm"
+        detail = (f"{pa.macs_per_pe} x {rb}x{rb}-bit MAC, {b.psums}-bit accumulator @ {node:g} nm (model: "
+                  f"{cm.mac_energy_pj(rb, rb, b.psums, node):.3g} pJ per MAC; config: {pa.mac_energy_pj:g})")
     a, af = (pa.area_mm2, "config") if pa.area_mm2 is not None else (mac_a, "component-model" if tech else "unknown")
     lk, lf = (pa.leakage_mw, "config") if pa.leakage_mw is not None else (
         (mac_l, "component-model") if tech else (0.0, "unknown"))
@@ -394,7 +395,9 @@ def _component_rows(cfg: "ArchConfig", inst: list[int], n_pes: int) -> list[Comp
             costs = [cm.storage_cost(c, node, level.banks, lscale) for c in parts]
             m_a = sum(c.area_mm2 for c in costs)
             m_l = sum(c.leakage_mw for c in costs)
-            detail = " + ".join(f"{c.kind} {cap:g} B" for c, cap in zip(costs, parts))
+            detail = " + ".join(f"{c.kind} {cap:g} B" for c, cap in zip(costs, parts)) + \
+                f" (model: {max(c.read_pj(level.word_bits) for c in costs):.3g} pJ per {level.word_bits}-bit read; " \
+                f"config: {level.read_energy_pj:g})"
         a, af = (level.area_mm2, "config") if level.area_mm2 is not None else (
             m_a, "component-model" if tech else "unknown")
         lk, lf = (level.leakage_mw, "config") if level.leakage_mw is not None else (

@@ -47,7 +47,7 @@ __all__ = [
     "DATA_FILE", "ComponentDataError", "ComponentData", "load_components", "area_scale", "energy_scale",
     "multiplier_energy_pj", "multiplier_area_um2", "adder_energy_pj", "adder_area_um2", "mac_energy_pj",
     "mac_area_um2", "StorageCost", "storage_cost", "sram_energy_pj_per_bit", "logic_area_mm2", "logic_leakage_mw",
-    "wire_energy_pj_per_bit_mm", "dram_energy_pj_per_bit", "DRAM_INTERFACES", "core_overhead",
+    "wire_energy_pj_per_bit_mm", "noc_energy_pj_per_bit_hop", "dram_energy_pj_per_bit", "DRAM_INTERFACES", "core_overhead",
 ]
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "components.yaml"
@@ -331,6 +331,13 @@ class StorageCost(NamedTuple):
     write_pj_per_bit: float
     leakage_mw: float
 
+    def read_pj(self, word_bits: int) -> float:
+        """Energy of one read of a ``word_bits``-wide word (energy per bit × width)."""
+        return self.read_pj_per_bit * word_bits
+
+    def write_pj(self, word_bits: int) -> float:
+        return self.write_pj_per_bit * word_bits
+
 
 def storage_cost(capacity_bytes: float, node_nm: float, banks: int = 1, leakage_scale: float = 1.0) -> StorageCost:
     """Cost of one storage instance of ``capacity_bytes`` in ``banks`` equal banks at ``node_nm``: flip-flop
@@ -372,6 +379,11 @@ def logic_leakage_mw(kgates: float, node_nm: float, leakage_scale: float = 1.0) 
 def wire_energy_pj_per_bit_mm(node_nm: float) -> float:
     w = load_components().wire
     return w.energy_pj / (w.bits * w.length_mm) * energy_scale(w.node_nm, node_nm)
+
+
+def noc_energy_pj_per_bit_hop(hop_mm: float, node_nm: float) -> float:
+    """Energy to move one bit one hop of ``hop_mm`` (e.g. a PE pitch, √ PE area) of on-chip wire."""
+    return wire_energy_pj_per_bit_mm(node_nm) * hop_mm
 
 
 def dram_energy_pj_per_bit(interface: str) -> float:

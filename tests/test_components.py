@@ -133,3 +133,10 @@ def test_provenance_config_overrides_the_model():
     assert rows2["GLB"].leakage_mw == 1.0 and rows2["GLB"].leakage_from == "config"
     assert rows2["spad"] == rows["spad"]
     assert math.isfinite(rows2["core_overhead"].area_mm2)
+
+
+def test_access_energy_scales_with_width_and_noc_hop_with_length():
+    c = cm.storage_cost(110592, 65)
+    assert c.read_pj(64) == pytest.approx(4 * c.read_pj(16))
+    assert c.write_pj(64) == pytest.approx(64 * c.write_pj_per_bit)
+    assert cm.noc_energy_pj_per_bit_hop(0.2, 40) == pytest.approx(0.2 * 310 / 2560)

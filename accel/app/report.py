@@ -54,7 +54,7 @@ def hardware_lines(hw: dict) -> list[str]:
         a = "?" if c["area_mm2"] is None else f"{c['area_mm2']:.4g} mm²"
         lk = "?" if c["leakage_mw"] is None else f"{c['leakage_mw']:.4g} mW"
         lines.append(f"  {c['component']:>24} x{c['count']:<6} {a:>12} [{c['area_from']}]  {lk:>10} [{c['leakage_from']}]"
-                     + (f"  {c['detail'][:70]}" if c["detail"] else ""))
+                     + (f"  {c['detail'][:120]}" if c["detail"] else ""))
     return lines
 # ---- end of area and power ------------------------------------------------------------------------------------
 
