@@ -330,7 +330,6 @@ class Technology(Strict):
     DRAM level's energies stay explicit, :func:`accel.components.dram_energy_pj_per_bit` gives the figure)."""
 
     node_nm: float = Field(ge=7, le=130)
-    vdd_v: float | None = Field(None, gt=0, le=5)
     leakage_scale: float = Field(1.0, ge=0, le=1e3)
     core_overhead: float | None = Field(None, ge=0, le=100)
     dram: Literal["ddr3", "ddr4", "lpddr4", "gddr5", "hbm2", "hbm3"] | None = None
