@@ -270,7 +270,8 @@ def test_joint_accepts_the_shipped_sweep_spec(capsys):
 
     hw = joint_sweep(str(ROOT / "configs" / "sweeps" / "demo.yaml"))
     err = capsys.readouterr().err
-    assert "bitwidths.weights, bitwidths.inputs) left out" in err and "max_power_mw (250 mW) is not applied" in err
+    assert "bitwidths.weights, bitwidths.inputs) left out" in err and "max_power_mw" not in err
+    assert hw.max_power_mw == 250  # applied by the joint search (issue 15)
     assert [d.name for d in hw.dims] == ["pe_array.rows,pe_array.cols", "levels.GLB.size_bytes",
                                         "levels.spad.partitions_bytes.weights",
                                         "levels.DRAM.read_bandwidth_bits,levels.DRAM.write_bandwidth_bits"]

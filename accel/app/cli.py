@@ -158,6 +158,8 @@ def cmd_map(args) -> int:
         how = "exhaustive" if res.exhaustive else "sampled + local search"
         searched = f"searched {res.evaluations:,} mappings ({how}, mapspace {res.mapspace_size:.3g})"
     c = res.cost
+    from accel.app.report import hardware_lines, hardware_report
+    hw = hardware_report(arch, c.energy_pj, c.latency_s)
     if args.format == "json":
         emit_text(json.dumps({
             "layer": layer.describe(), "hw": arch.name, "objective": args.objective,
@@ -165,7 +167,7 @@ def cmd_map(args) -> int:
             "energy_pj": c.energy_pj, "utilization": c.utilization, "active_pes": c.active_pes,
             "compute_cycles": c.compute_cycles, "stall_cycles": c.stall_cycles, "fill_drain_cycles": c.fill_drain_cycles,
             "serial_onload_cycles": c.serial_onload_cycles, "energy_breakdown_pj": c.energy_breakdown_pj, "reads": c.reads, "writes": c.writes,
-            "evaluations": res.evaluations, "exhaustive": res.exhaustive}, indent=1), args.output)
+            "evaluations": res.evaluations, "exhaustive": res.exhaustive, "hardware": hw}, indent=1), args.output)
         return 0
     lines = [f"layer: {layer.describe()}   ({layer.macs:,} MACs)",
              f"hw: {arch.name} ({arch.summary()})",
@@ -183,6 +185,7 @@ def cmd_map(args) -> int:
     for lv, ops in c.energy_breakdown_pj.items():
         acc = ", ".join(f"{o} {c.reads[lv][o]:,.0f}r/{c.writes[lv][o]:,.0f}w" for o in ops)
         lines.append(f"  {lv:>6}: {sum(ops.values()) / 1e6:9.3f} µJ   {acc}")
+    lines += hardware_lines(hw)
     emit_text("\n".join(lines), args.output)
     return 0
 

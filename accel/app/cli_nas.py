@@ -106,7 +106,7 @@ def cmd_nas(args) -> int:
         if args.max_area_mm2 is not None:
             if hardware.area_mm2 is None:
                 raise UserError(f"--max-area-mm2: config {arch.name} defines no area (pe_array.area_mm2 and every "
-                                "level's area_mm2 are needed)")
+                                "level's area_mm2 are needed, or a technology: block to derive them)")
             constraints["area_mm2"] = args.max_area_mm2
         try:
             accuracy, acc_info = make_accuracy(space, args.accuracy, seed=args.seed,

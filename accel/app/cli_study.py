@@ -311,19 +311,28 @@ def cmd_rankcorr(args) -> int:
 # ---------------------------------------------------------------------------------------------
 def cmd_plot(args) -> int:
     if args.kind == "pareto":
+        import numpy as np
+
         from accel.app.plots import plot_pareto
 
         df = _read_parquet(args.target, "plot pareto")
-        for c in (args.x, args.y):
+        color = args.color
+        if color is None and "area_mm2" in df.columns and np.isfinite(df["area_mm2"].to_numpy(dtype=float)).any():
+            color = "area_mm2"  # latency x energy front coloured by area (issue 15)
+        color = None if color == "none" else color
+        for c in (args.x, args.y, *([color] if color else [])):
             if c not in df.columns:
                 raise _user_error(f"{args.target}: no column {c!r}")
         if "status" in df.columns:
             df = df[df["status"] == "ok"]
         if "point" in df.columns and "workload" in df.columns:
-            df = df.groupby("point")[[args.x, args.y]].sum()
+            g = df.groupby("point")
+            df = g[[args.x, args.y]].sum()
+            if color:  # a property of the design point (area) is not summed over workloads
+                df[color] = g[color].first() if color in ("area_mm2", "peak_macs_per_cycle") else g[color].sum()
         if not len(df):
             raise _user_error(f"{args.target}: no rows to plot")
-        _save(plot_pareto(df, args.x, args.y), args.output, "-o")
+        _save(plot_pareto(df, args.x, args.y, color=color), args.output, "-o")
         return 0
     from accel.app.cli import _load_arch, _load_network
     from accel.app.options import effort_budget
@@ -465,4 +474,7 @@ def add_parsers(sub) -> None:
     add_prune_option(p)
     p.add_argument("--x", default="latency_s", help="pareto: x column (minimised)")
     p.add_argument("--y", default="energy_pj", help="pareto: y column (minimised)")
+    p.add_argument("--color", default=None, metavar="COLUMN",
+                   help="pareto: colour points by a third minimised column and mark its 3-D front (default: area_mm2 "
+                        "when the table has areas; 'none' for no colour)")
     p.set_defaults(func=cmd_plot, outputs={"output": ("-o", "figure")})

@@ -43,14 +43,17 @@ def _ax(ax: "Axes | None", figsize=(6.4, 4.6)) -> "tuple[Figure, Axes]":
 def plot_pareto(df: pd.DataFrame, x: str, y: str, maximize_y: bool = False, ax: "Axes | None" = None,
                 label: str | None = None, log: bool = True, xlabel: str | None = None, ylabel: str | None = None,
                 highlight: pd.DataFrame | None = None, highlight_label: str = "selected",
-                feasible: str | None = None, bound_x: float | None = None, bound_label: str = "bound") -> "Figure":
+                feasible: str | None = None, bound_x: float | None = None, bound_label: str = "bound",
+                color: str | None = None) -> "Figure":
     """Scatter of ``df[x]`` vs ``df[y]`` with the Pareto front (:func:`accel.pareto.pareto_mask`; ``x``
     minimised, ``y`` minimised unless ``maximize_y``) drawn as a step line — the one Pareto plot: accuracy vs
     latency_s of NB201 archs on one accelerator, latency_s vs energy_pj across a sweep's design points, or a
     NAS search history (``accelsim nas --plot``).  ``feasible``: a boolean column; infeasible rows are drawn
     in light grey and stay off the front.  ``bound_x``: a vertical dashed line (e.g. the latency bound, in
-    ``x``'s units).  ``highlight`` rows are marked on top."""
-    from accel.pareto import pareto_mask
+    ``x``'s units).  ``highlight`` rows are marked on top.  ``color``: a third minimised column (e.g.
+    ``area_mm2``): every point is coloured by it (colour bar), the front stays the 2-D front of (x, y), and points
+    on the 3-D front of (x, y, color) (:func:`accel.pareto.pareto_mask_nd`) get a black edge."""
+    from accel.pareto import pareto_mask, pareto_mask_nd
 
     fig, ax = _ax(ax)
     xs = df[x].to_numpy(dtype=float)
@@ -60,10 +63,23 @@ def plot_pareto(df: pd.DataFrame, x: str, y: str, maximize_y: bool = False, ax: 
     if not ok.all():
         ax.scatter(xs[~ok], ys[~ok], s=8, alpha=0.35, color="0.8", label=f"infeasible ({int((~ok).sum())})")
     rest = ok & ~front
-    ax.scatter(xs[rest], ys[rest], s=8, alpha=0.35, color="tab:gray", label=f"{label or 'points'} ({int(ok.sum())})")
-    order = np.argsort(xs[front], kind="stable")
-    ax.step(xs[front][order], ys[front][order], where="post", color="tab:red", lw=1.2)
-    ax.scatter(xs[front], ys[front], s=18, color="tab:red", label=f"Pareto front ({int(front.sum())})", zorder=3)
+    if color is not None:
+        cs = df[color].to_numpy(dtype=float)
+        sc = ax.scatter(xs[ok], ys[ok], s=22, c=cs[ok], cmap="viridis", label=f"{label or 'points'} ({int(ok.sum())})",
+                        zorder=2)
+        fig.colorbar(sc, ax=ax, label=color)
+        front3 = pareto_mask_nd(np.column_stack([np.where(ok, xs, np.nan), ys, cs]),
+                                maximize=[False, maximize_y, False])
+        ax.scatter(xs[front3], ys[front3], s=34, facecolors="none", edgecolors="k", lw=1.0,
+                   label=f"front of ({x}, {y}, {color}) ({int(front3.sum())})", zorder=4)
+        order = np.argsort(xs[front], kind="stable")
+        ax.step(xs[front][order], ys[front][order], where="post", color="tab:red", lw=1.2,
+                label=f"Pareto front of ({x}, {y}) ({int(front.sum())})")
+    else:
+        ax.scatter(xs[rest], ys[rest], s=8, alpha=0.35, color="tab:gray", label=f"{label or 'points'} ({int(ok.sum())})")
+        order = np.argsort(xs[front], kind="stable")
+        ax.step(xs[front][order], ys[front][order], where="post", color="tab:red", lw=1.2)
+        ax.scatter(xs[front], ys[front], s=18, color="tab:red", label=f"Pareto front ({int(front.sum())})", zorder=3)
     if highlight is not None and len(highlight):
         ax.scatter(highlight[x], highlight[y], s=70, facecolors="none", edgecolors="tab:blue", lw=1.5,
                    label=highlight_label, zorder=4)

@@ -93,6 +93,45 @@ def _si(v: float, unit: str) -> str:
 
 def _num(v) -> str:
     return "-" if v is None else f"{v:.3g}"
+# ---- area and power (issue 15) --------------------------------------------------------------------------------
+def hardware_report(arch, energy_pj: float, latency_s: float, peak_power_mw: float | None = None) -> dict:
+    """Area and power of a run: total area (mm², NaN when a component's is unknown), the power drawn whenever the
+    accelerator runs (leakage + always-on extras + ``static_power_mw``), average power (energy / latency) and peak
+    power (the most power-hungry layer; one layer: the average), and per component its area, leakage and where
+    each number came from (``config`` | ``component-model`` | ``unknown``; :func:`accel.arch.area_power_breakdown`)."""
+    from accel.arch import area_mm2, area_power_breakdown, static_power_mw
+
+    avg = energy_pj / latency_s * 1e-9 if latency_s > 0 else 0.0  # pJ/s → mW
+    area = area_mm2(arch)
+    return {"area_mm2": area if math.isfinite(area) else None, "static_power_mw": static_power_mw(arch),
+            "average_power_mw": avg, "peak_power_mw": avg if peak_power_mw is None else peak_power_mw,
+            "technology_node_nm": arch.config.technology.node_nm if arch.config.technology else None,
+            "components": [{"component": r.component, "count": r.count,
+                            "area_mm2": r.total_area_mm2 if math.isfinite(r.area_mm2) else None,
+                            "leakage_mw": r.total_leakage_mw if math.isfinite(r.leakage_mw) else None,
+                            "area_from": r.area_from, "leakage_from": r.leakage_from, "detail": r.detail}
+                           for r in area_power_breakdown(arch)]}
+
+
+def network_hardware_report(res: NetworkResult) -> dict:
+    peak = max((r.cost.energy_pj / r.cost.latency_s * 1e-9 for r in res.layers if r.cost and r.cost.latency_s > 0),
+               default=0.0)
+    return hardware_report(res.arch, res.energy_pj, res.latency_s, peak)
+
+
+def hardware_lines(hw: dict) -> list[str]:
+    """The area / power block of ``eval`` and ``map`` tables."""
+    area = "unknown (no area_mm2 and no technology block)" if hw["area_mm2"] is None else f"{hw['area_mm2']:.4g} mm²"
+    node = f" @ {hw['technology_node_nm']:g} nm" if hw["technology_node_nm"] else ""
+    lines = [f"area {area}{node}; power: average {hw['average_power_mw']:.4g} mW, peak {hw['peak_power_mw']:.4g} mW, "
+             f"static (leakage + always-on) {hw['static_power_mw']:.4g} mW"]
+    for c in hw["components"]:
+        a = "?" if c["area_mm2"] is None else f"{c['area_mm2']:.4g} mm²"
+        lk = "?" if c["leakage_mw"] is None else f"{c['leakage_mw']:.4g} mW"
+        lines.append(f"  {c['component']:>24} x{c['count']:<6} {a:>12} [{c['area_from']}]  {lk:>10} [{c['leakage_from']}]"
+                     + (f"  {c['detail'][:120]}" if c["detail"] else ""))
+    return lines
+# ---- end of area and power ------------------------------------------------------------------------------------
 
 
 def network_table(res: NetworkResult) -> str:
@@ -130,6 +169,7 @@ def network_table(res: NetworkResult) -> str:
         lines.append(f"fusion {fz.policy}" + (f" (tile_rows {fz.tile_rows})" if fz.tile_rows else "") +
                      f" in {fz.level}: {fz.edges_on_chip}/{len(fz.edges)} edges on chip, DRAM traffic "
                      f"{_si(fz.dram_bits_unfused / 8, 'B')} -> {_si(fz.dram_bits / 8, 'B')} ({saved:.1%} saved)")
+    lines += hardware_lines(network_hardware_report(res))
     return "\n".join(lines)
 
 
@@ -141,7 +181,7 @@ def render_result(res: NetworkResult, fmt: str, path: str | None) -> None:
     if fmt == "table":
         text = network_table(res)
     elif fmt == "json":
-        text = json.dumps(result_json(res), indent=1)
+        text = json.dumps({**result_json(res), "hardware": network_hardware_report(res)}, indent=1)
     elif fmt == "csv":
         text = result_frame(res).to_csv(index=False)
     elif fmt == "parquet":

@@ -12,7 +12,7 @@ point and every arch's totals follow from a matrix product, so 100 archs cost ab
 
 Results (:func:`run_sweep`): a tidy table, one row per design point × workload (per layer with
 ``per_layer=True``), with units in the column names (``latency_cycles, latency_s, energy_pj, edp_pj_s,
-power_mw, area_mm2``), the swept values as ``hw.<path>`` columns, ``hw_digest`` (hash of the point's
+power_mw, tops_per_w, tops_per_mm2, area_mm2``), the swept values as ``hw.<path>`` columns, ``hw_digest`` (hash of the point's
 validated config) and run metadata in ``df.attrs`` (accelsim version, spec hash, seed, objective,
 workloads).  Work is sent to a :class:`concurrent.futures.Executor` in batches of design points; every
 finished batch is written at once as ``<out>.parts/part-NNNNNN.parquet`` (temp file + atomic rename) and
@@ -140,6 +140,12 @@ def _derive(r: dict) -> dict:
     """EDP (pJ·s) and average power (mW; pJ/s = 1e-12 W = 1e-9 mW) from energy_pj and latency_s."""
     r["edp_pj_s"] = r["energy_pj"] * r["latency_s"]
     r["power_mw"] = r["energy_pj"] / r["latency_s"] * 1e-9 if r["latency_s"] > 0 else math.nan
+    # efficiency (2 ops per MAC): ops/pJ = TOPS/W; TOPS per mm² of the point's area (NaN when the area is unknown)
+    ops = 2.0 * r["macs"]
+    r["tops_per_w"] = ops / r["energy_pj"] if r["energy_pj"] > 0 else math.nan
+    area = r.get("area_mm2", math.nan)
+    r["tops_per_mm2"] = (ops / r["latency_s"] * 1e-12 / area if r["latency_s"] > 0 and area is not None
+                         and math.isfinite(area) and area > 0 else math.nan)
     return r
 
 
@@ -164,7 +170,8 @@ def nb201_params(indices: Sequence[int], batch: int = 1, dataset: str = "cifar10
 # ---------------------------------------------------------------------------------------------
 # Evaluation of a batch of design points (runs in the executor's workers)
 # ---------------------------------------------------------------------------------------------
-_METRICS = ("macs", "params", "latency_cycles", "latency_s", "energy_pj", "edp_pj_s", "power_mw")
+_METRICS = ("macs", "params", "latency_cycles", "latency_s", "energy_pj", "edp_pj_s", "power_mw", "tops_per_w",
+            "tops_per_mm2")
 
 
 @dataclass(frozen=True)
