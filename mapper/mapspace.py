@@ -76,6 +76,11 @@ def padded_extents(n: int, slack: float = 0.15) -> list[int]:
     return out
 
 
+ALL_SPATIAL = 1 << 30
+"""``max_spatial`` that keeps every spatial candidate the beam enumerates (the reference mapspace of
+bench/mapper_optimum.py)."""
+
+
 class NoValidMapping(MappingError):
     """No mapping satisfies the constraints; the message says which constraint ruled them out."""
 

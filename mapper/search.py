@@ -41,6 +41,118 @@ def _enumerate(s, nsplits, n_orders, n_keeps, L, start, count, G):
         G[i, genome_keep(L)] = idx % n_keeps
 
 
+@njit(nrt=False)
+def _order_reps(T, orders, n_orders, lv, reps):
+    """Indices of one loop order per class of level ``lv``'s orders that visit the non-trivial loops (factor
+    > 1 in ``T`` (L, 8)) in the same sequence, written into ``reps``; returns how many.
+
+    Lossless: the cost model reads a level's loop order only through the walk of :func:`accel.cost._fills`,
+    which skips loops whose factor is 1, so orders of one class cost the same (checked on random genomes
+    by tests/test_mapper_quality.py)."""
+    n = 0
+    for o in range(n_orders[lv]):
+        dup = False
+        for p in range(o):
+            i = 0
+            j = 0
+            same = True
+            while True:
+                while i < N_DIMS and T[lv, orders[lv, o, i]] == 1:
+                    i += 1
+                while j < N_DIMS and T[lv, orders[lv, p, j]] == 1:
+                    j += 1
+                if i == N_DIMS or j == N_DIMS:
+                    same = i == N_DIMS and j == N_DIMS
+                    break
+                if orders[lv, o, i] != orders[lv, p, j]:
+                    same = False
+                    break
+                i += 1
+                j += 1
+            if same:
+                dup = True
+                break
+        if not dup:
+            reps[n] = o
+            n += 1
+    return n
+
+
+@njit(nrt=False)
+def _enumerate_classes(s, nsplits, splits, orders, n_orders, n_keeps, L, combo, n_combos, G, T, reps, nrep, pos):
+    """Genomes of spatial candidate ``s`` from split combination ``combo`` (mixed radix over the dims) on,
+    one per loop-order class of every level (:func:`_order_reps`) × every keep variant, written into G
+    until the next combination would not fit.  Returns (rows written, next combination)."""
+    m = 0
+    cap = G.shape[0]
+    while combo < n_combos:
+        idx = combo
+        for d in range(N_DIMS):
+            r = nsplits[s, d]
+            k = idx % r
+            idx //= r
+            for lv in range(L):
+                T[lv, d] = splits[s, d, k, lv]
+        count = n_keeps
+        for lv in range(L):
+            nrep[lv] = _order_reps(T, orders, n_orders, lv, reps[lv])
+            count *= nrep[lv]
+        if m + count > cap:
+            break
+        for lv in range(L):
+            pos[lv] = 0
+        for i in range(count // n_keeps):
+            for v in range(n_keeps):
+                row = m + i * n_keeps + v
+                G[row, G_SPATIAL] = s
+                idx = combo
+                for d in range(N_DIMS):
+                    r = nsplits[s, d]
+                    G[row, G_SPLIT + d] = idx % r
+                    idx //= r
+                for lv in range(L):
+                    G[row, G_ORDER + lv] = reps[lv, pos[lv]]
+                G[row, G_ORDER + L] = v
+            for lv in range(L):  # next order-class combination (mixed radix, level 0 fastest)
+                pos[lv] += 1
+                if pos[lv] < nrep[lv]:
+                    break
+                pos[lv] = 0
+        m += count
+        combo += 1
+    return m, combo
+
+
+def exhaustive_optimum(ms: MapSpace, objective: str, parallel: bool = False, chunk: int = 1 << 16,
+                       evaluator: "_Evaluator | None" = None) -> tuple[float, np.ndarray | None, int]:
+    """(optimum objective, its genome, genomes evaluated) over every mapping of ``ms``: every spatial
+    candidate × split combination × keep variant, and one loop order per class of orders that cost the
+    same (:func:`_order_reps`).  The genome is None (and the objective inf) when no mapping is valid; ties
+    go to the first genome in enumeration order."""
+    ev = evaluator or _Evaluator(ms, objective, parallel)
+    L = ms.arch.arrays.n_levels
+    n_keeps = len(ms.keeps)
+    per_combo_max = int(np.prod(ms.n_orders)) * n_keeps
+    G = np.empty((max(chunk, per_combo_max), ms.genome_len), dtype=np.int64)
+    T = np.ones((L, N_DIMS), dtype=np.int64)
+    reps = np.zeros((L, int(ms.n_orders.max())), dtype=np.int64)
+    nrep = np.zeros(L, dtype=np.int64)
+    pos = np.zeros(L, dtype=np.int64)
+    best_v, best_g, n = np.inf, None, 0
+    for s in range(len(ms.spatial_x)):
+        n_combos = int(np.prod(ms.nsplits[s].astype(np.int64)))
+        combo = 0
+        while combo < n_combos:
+            m, combo = _enumerate_classes(s, ms.nsplits, ms.splits, ms.orders, ms.n_orders, n_keeps, L, combo,
+                                          n_combos, G, T, reps, nrep, pos)
+            v = ev(G[:m])
+            n += m
+            i = int(np.argmin(v))
+            if v[i] < best_v:
+                best_v, best_g = float(v[i]), G[i].copy()
+    return best_v, best_g, n
+
+
 SCAN_LIMIT = 160  # dims with at most this many split choices are scanned completely in each round
 
 
@@ -97,6 +209,36 @@ def _neighbours(best, nsplits, n_orders, n_keeps, L, rng_u, G):
     return m
 
 
+@njit(nrt=False)
+def _spatial_moves(best, nsplits, splits, L, G):
+    """Moves of ``best`` to every other spatial candidate s', each dim keeping as much of its temporal
+    chain as s' allows: the split choice of s' whose factors at the levels below DRAM are closest to the
+    current ones (least Σ |log ratio|; DRAM takes what is left).  Returns the number of rows written."""
+    s = best[G_SPATIAL]
+    glen = best.shape[0]
+    m = 0
+    for t in range(nsplits.shape[0]):
+        if t == s:
+            continue
+        for j in range(glen):
+            G[m, j] = best[j]
+        G[m, G_SPATIAL] = t
+        for d in range(N_DIMS):
+            cur = best[G_SPLIT + d]
+            kbest = 0
+            dbest = np.inf
+            for k in range(nsplits[t, d]):
+                dist = 0.0
+                for lv in range(1, L):
+                    dist += abs(np.log(splits[t, d, k, lv] / splits[s, d, cur, lv]))
+                if dist < dbest:
+                    dbest = dist
+                    kbest = k
+            G[m, G_SPLIT + d] = kbest
+        m += 1
+    return m
+
+
 @dataclass(frozen=True)
 class SearchBudget:
     """How hard :func:`search_mapping` looks.  ``THOROUGH`` is the default for single networks; ``FAST``
@@ -143,7 +285,8 @@ class _Evaluator:
 
 def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int = 0, samples: int = 6000,
                    rounds: int = 60, restarts: int = 4, exhaustive_limit: int = 20_000, parallel: bool = False,
-                   mapspace: MapSpace | None = None, max_spatial: int = 8, explain: bool = True) -> SearchResult:
+                   mapspace: MapSpace | None = None, max_spatial: int = 8, explain: bool = True,
+                   budget: SearchBudget | None = None) -> SearchResult:
     """Best mapping of ``layer`` on ``arch`` for ``objective`` (latency | energy | edp).
 
     Mapspaces with at most ``exhaustive_limit`` genomes are enumerated completely (guaranteed optimum of
@@ -161,6 +304,9 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, got {objective!r}")
+    if budget is not None:
+        samples, rounds, restarts, exhaustive_limit = budget.samples, budget.rounds, budget.restarts, \
+            budget.exhaustive_limit
     ms = mapspace or build_mapspace(layer, arch, max_spatial=max_spatial)
     ev = _Evaluator(ms, objective, parallel)
     L = arch.arrays.n_levels
@@ -197,16 +343,23 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
             if len(starts) >= restarts:
                 break
         nb = np.empty((N_DIMS * max(SCAN_LIMIT, 16) + int(n_orders.sum()) + n_keeps + 8, glen), dtype=np.int64)
+        sp = np.empty((max(S - 1, 1), glen), dtype=np.int64)
         for g in starts:
             cur, cur_v = g, ev(g[None, :])[0]
             for _ in range(rounds):
                 m = _neighbours(cur, ms.nsplits, n_orders, n_keeps, L, rng.random(96), nb)
-                if m == 0:
-                    break
-                vals = ev(nb[:m])
+                vals = ev(nb[:m]) if m else np.full(1, np.inf)
                 j = int(np.argmin(vals))
                 if vals[j] < cur_v:
                     cur, cur_v = nb[j].copy(), vals[j]
+                    continue
+                if S < 2:  # a local optimum of the one-gene moves: try the other spatial candidates
+                    break
+                m = _spatial_moves(cur, ms.nsplits, ms.splits, L, sp)
+                vals = ev(sp[:m])
+                j = int(np.argmin(vals))
+                if vals[j] < cur_v:
+                    cur, cur_v = sp[j].copy(), vals[j]
                 else:
                     break
             if cur_v < best_v:
