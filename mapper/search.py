@@ -25,22 +25,6 @@ from mapper.mapspace import MapSpace, NoValidMapping, build_mapspace
 genome_to_mapping = decode_genome  # the name this module has always exported
 
 
-@njit
-def _enumerate(s, nsplits, n_orders, n_keeps, L, start, count, G):
-    """Genomes start … start+count-1 of spatial candidate s in mixed radix (fills G[:count])."""
-    for i in range(count):
-        idx = start + i
-        G[i, G_SPATIAL] = s
-        for d in range(N_DIMS):
-            r = nsplits[s, d]
-            G[i, G_SPLIT + d] = idx % r
-            idx //= r
-        for lv in range(L):
-            G[i, G_ORDER + lv] = idx % n_orders[lv]
-            idx //= n_orders[lv]
-        G[i, genome_keep(L)] = idx % n_keeps
-
-
 @njit(nrt=False)
 def _order_reps(T, orders, n_orders, lv, reps):
     """Indices of one loop order per class of level ``lv``'s orders that visit the non-trivial loops (factor
@@ -213,7 +197,7 @@ def _neighbours(best, nsplits, n_orders, n_keeps, L, rng_u, G):
 def _spatial_moves(best, nsplits, splits, L, G):
     """Moves of ``best`` to every other spatial candidate s', each dim keeping as much of its temporal
     chain as s' allows: the split choice of s' whose factors at the levels below DRAM are closest to the
-    current ones (least Σ |log ratio|; DRAM takes what is left).  Returns the number of rows written."""
+    current ones (least Σ |a − b| / max(a, b); DRAM takes what is left).  Returns the number of rows written."""
     s = best[G_SPATIAL]
     glen = best.shape[0]
     m = 0
@@ -230,13 +214,27 @@ def _spatial_moves(best, nsplits, splits, L, G):
             for k in range(nsplits[t, d]):
                 dist = 0.0
                 for lv in range(1, L):
-                    dist += abs(np.log(splits[t, d, k, lv] / splits[s, d, cur, lv]))
+                    a = splits[t, d, k, lv]
+                    b = splits[s, d, cur, lv]
+                    dist += abs(a - b) / max(a, b)
                 if dist < dbest:
                     dbest = dist
                     kbest = k
             G[m, G_SPLIT + d] = kbest
         m += 1
     return m
+
+
+FOCUS = 8  # the spatial candidates with the best compute-cycle lower bound get half of the random samples
+
+
+def _sample_spatial(S: int, samples: int) -> np.ndarray:
+    """Spatial candidate of each random sample: half of ``samples`` spread evenly over the FOCUS candidates
+    with the best lower bound (the mapspace lists them first), the rest evenly over all (at least one each)."""
+    if S <= FOCUS:
+        return np.repeat(np.arange(S), max(1, samples // S))
+    return np.concatenate([np.repeat(np.arange(FOCUS), max(1, samples // (2 * FOCUS))),
+                           np.repeat(np.arange(S), max(1, samples // (2 * S)))])
 
 
 @dataclass(frozen=True)
@@ -309,61 +307,12 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
             budget.exhaustive_limit
     ms = mapspace or build_mapspace(layer, arch, max_spatial=max_spatial)
     ev = _Evaluator(ms, objective, parallel)
-    L = arch.arrays.n_levels
-    glen = ms.genome_len
-    S = len(ms.spatial_x)
-    n_orders, n_keeps = ms.n_orders, len(ms.keeps)
     size = ms.size()
     exhaustive = size <= exhaustive_limit
-    best_g = None
-    best_v = np.inf
     if exhaustive:
-        per_s = (np.prod(ms.nsplits.astype(np.int64), axis=1) * int(np.prod(n_orders)) * n_keeps).astype(np.int64)
-        for s in range(S):
-            G = np.empty((int(per_s[s]), glen), dtype=np.int64)
-            _enumerate(s, ms.nsplits, n_orders, n_keeps, L, 0, len(G), G)
-            v = ev(G)
-            i = int(np.argmin(v))
-            if v[i] < best_v:
-                best_v, best_g = v[i], G[i].copy()
+        best_v, best_g, _ = exhaustive_optimum(ms, objective, evaluator=ev)
     else:
-        rng = np.random.Generator(np.random.PCG64(seed))
-        per = max(1, samples // S)
-        G = random_genomes(ms, np.repeat(np.arange(S), per), rng)
-        v = ev(G)
-        order = np.argsort(v, kind="stable")
-        starts = []
-        seen_s = set()
-        for i in order:  # best genome of each of the best spatial candidates first
-            if not np.isfinite(v[i]):
-                break
-            if G[i, G_SPATIAL] not in seen_s:
-                seen_s.add(int(G[i, G_SPATIAL]))
-                starts.append(G[i].copy())
-            if len(starts) >= restarts:
-                break
-        nb = np.empty((N_DIMS * max(SCAN_LIMIT, 16) + int(n_orders.sum()) + n_keeps + 8, glen), dtype=np.int64)
-        sp = np.empty((max(S - 1, 1), glen), dtype=np.int64)
-        for g in starts:
-            cur, cur_v = g, ev(g[None, :])[0]
-            for _ in range(rounds):
-                m = _neighbours(cur, ms.nsplits, n_orders, n_keeps, L, rng.random(96), nb)
-                vals = ev(nb[:m]) if m else np.full(1, np.inf)
-                j = int(np.argmin(vals))
-                if vals[j] < cur_v:
-                    cur, cur_v = nb[j].copy(), vals[j]
-                    continue
-                if S < 2:  # a local optimum of the one-gene moves: try the other spatial candidates
-                    break
-                m = _spatial_moves(cur, ms.nsplits, ms.splits, L, sp)
-                vals = ev(sp[:m])
-                j = int(np.argmin(vals))
-                if vals[j] < cur_v:
-                    cur, cur_v = sp[j].copy(), vals[j]
-                else:
-                    break
-            if cur_v < best_v:
-                best_v, best_g = cur_v, cur
+        best_v, best_g = _nested_search(ms, ev, seed, SearchBudget(samples, rounds, restarts, exhaustive_limit))
     if best_g is None or not np.isfinite(best_v):
         why = _why_none(layer, arch, ev.reasons)
         raise NoValidMapping(why + (_culprits(layer, arch, objective) if explain else ""))
@@ -371,6 +320,72 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
     rec = evaluate(layer, arch, mapping)
     return SearchResult(mapping=mapping, cost=rec, objective=objective, evaluations=ev.count,
                         valid_evaluations=ev.valid, exhaustive=exhaustive, mapspace_size=size)
+
+
+def _nested_in(b: SearchBudget) -> SearchBudget | None:
+    """The largest of :data:`BUDGETS` strictly inside ``b`` (every field <=, one <), or None."""
+    inside = [x for x in BUDGETS.values() if x != b and x.samples <= b.samples and x.rounds <= b.rounds
+              and x.restarts <= b.restarts and x.exhaustive_limit <= b.exhaustive_limit]
+    return max(inside, key=lambda x: (x.samples, x.rounds, x.restarts), default=None)
+
+
+def _nested_search(ms: MapSpace, ev: "_Evaluator", seed: int, b: SearchBudget) -> tuple[float, np.ndarray | None]:
+    """:func:`_local_search` with budget ``b``, its first start the result of the search with the largest
+    budget of :data:`BUDGETS` nested in ``b`` (recursively): for a seed, a larger budget never returns a
+    worse mapping (the descent from that start never gets worse, and the best of the starts is kept)."""
+    inner = _nested_in(b)
+    first = None if inner is None else _nested_search(ms, ev, seed, inner)[1]
+    return _local_search(ms, ev, seed, b.samples, b.rounds, b.restarts, first)
+
+
+def _local_search(ms: MapSpace, ev: "_Evaluator", seed: int, samples: int, rounds: int, restarts: int,
+                  first: np.ndarray | None) -> tuple[float, np.ndarray | None]:
+    """Random sampling then steepest descent (see :func:`search_mapping`); ``first``: a genome to descend
+    from before the sampled starts (the nested smaller search's result), so the result is never worse."""
+    L = ms.arch.arrays.n_levels
+    glen = ms.genome_len
+    S = len(ms.spatial_x)
+    n_orders, n_keeps = ms.n_orders, len(ms.keeps)
+    rng = np.random.Generator(np.random.PCG64(seed))
+    G = random_genomes(ms, _sample_spatial(S, samples), rng)
+    v = ev(G)
+    order = np.argsort(v, kind="stable")
+    starts = [] if first is None else [first]
+    seen_s = set()
+    for i in order:  # best genome of each spatial candidate, the best candidates first
+        if not np.isfinite(v[i]):
+            break
+        if G[i, G_SPATIAL] not in seen_s:
+            seen_s.add(int(G[i, G_SPATIAL]))
+            starts.append(G[i].copy())
+    nb = np.empty((N_DIMS * max(SCAN_LIMIT, 16) + int(n_orders.sum()) + n_keeps + 8, glen), dtype=np.int64)
+    sp = np.empty((max(S - 1, 1), glen), dtype=np.int64)
+    best_v, best_g = np.inf, None
+    sampled = ev.count
+    for n, g in enumerate(starts):
+        # at least `restarts` descents (plus `first`), more while they have cost fewer than `samples`
+        if n >= restarts + (first is not None) and ev.count - sampled >= samples:
+            break
+        cur, cur_v = g, ev(g[None, :])[0]
+        for _ in range(rounds):
+            m = _neighbours(cur, ms.nsplits, n_orders, n_keeps, L, rng.random(96), nb)
+            vals = ev(nb[:m]) if m else np.full(1, np.inf)
+            j = int(np.argmin(vals))
+            if vals[j] < cur_v:
+                cur, cur_v = nb[j].copy(), vals[j]
+                continue
+            if S < 2:  # a local optimum of the one-gene moves: try the other spatial candidates
+                break
+            m = _spatial_moves(cur, ms.nsplits, ms.splits, L, sp)
+            vals = ev(sp[:m])
+            j = int(np.argmin(vals))
+            if vals[j] < cur_v:
+                cur, cur_v = sp[j].copy(), vals[j]
+            else:
+                break
+        if cur_v < best_v:
+            best_v, best_g = cur_v, cur
+    return best_v, best_g
 
 
 def _why_none(layer: Layer, arch: Arch, reasons: np.ndarray) -> str:
