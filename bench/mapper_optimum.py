@@ -84,7 +84,7 @@ def reference_mapspace(case: dict) -> MapSpace:
 def mapspace_digest(ms: MapSpace) -> str:
     """sha256 (16 hex digits) of the encoded mapspace's arrays."""
     h = hashlib.sha256()
-    for a in (ms.spatial_x, ms.spatial_y, ms.splits, ms.nsplits, ms.orders, ms.n_orders, ms.keeps):
+    for a in (ms.spatial_x, ms.spatial_y, ms.chains, ms.chain_start, ms.nsplits, ms.orders, ms.n_orders, ms.keeps):
         h.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
     return h.hexdigest()[:16]
 

@@ -20,7 +20,7 @@ from accel.layout import REASONS, R_VALID, record_size
 from accel.workload import N_DIMS, Layer
 from mapper.genome import (G_ORDER, G_SPATIAL, G_SPLIT, OBJECTIVES, decode_genome, eval_genomes, genome_keep,
                            mapspace_arrays, random_genomes, serial_work)
-from mapper.mapspace import MapSpace, NoValidMapping, build_mapspace
+from mapper.mapspace import MAX_SPATIAL, MapSpace, NoValidMapping, build_mapspace
 
 genome_to_mapping = decode_genome  # the name this module has always exported
 
@@ -63,7 +63,7 @@ def _order_reps(T, orders, n_orders, lv, reps):
 
 
 @njit(nrt=False)
-def _enumerate_classes(s, nsplits, splits, orders, n_orders, n_keeps, L, combo, n_combos, G, T, reps, nrep, pos):
+def _enumerate_classes(s, nsplits, chains, chain_start, orders, n_orders, n_keeps, L, combo, n_combos, G, T, reps, nrep, pos):
     """Genomes of spatial candidate ``s`` from split combination ``combo`` (mixed radix over the dims) on,
     one per loop-order class of every level (:func:`_order_reps`) × every keep variant, written into G
     until the next combination would not fit.  Returns (rows written, next combination)."""
@@ -73,10 +73,10 @@ def _enumerate_classes(s, nsplits, splits, orders, n_orders, n_keeps, L, combo, 
         idx = combo
         for d in range(N_DIMS):
             r = nsplits[s, d]
-            k = idx % r
+            c = chain_start[s, d] + idx % r
             idx //= r
             for lv in range(L):
-                T[lv, d] = splits[s, d, k, lv]
+                T[lv, d] = chains[c, lv]
         count = n_keeps
         for lv in range(L):
             nrep[lv] = _order_reps(T, orders, n_orders, lv, reps[lv])
@@ -127,7 +127,7 @@ def exhaustive_optimum(ms: MapSpace, objective: str, parallel: bool = False, chu
         n_combos = int(np.prod(ms.nsplits[s].astype(np.int64)))
         combo = 0
         while combo < n_combos:
-            m, combo = _enumerate_classes(s, ms.nsplits, ms.splits, ms.orders, ms.n_orders, n_keeps, L, combo,
+            m, combo = _enumerate_classes(s, ms.nsplits, ms.chains, ms.chain_start, ms.orders, ms.n_orders, n_keeps, L, combo,
                                           n_combos, G, T, reps, nrep, pos)
             v = ev(G[:m])
             n += m
@@ -194,7 +194,7 @@ def _neighbours(best, nsplits, n_orders, n_keeps, L, rng_u, G):
 
 
 @njit(nrt=False)
-def _spatial_moves(best, nsplits, splits, L, G):
+def _spatial_moves(best, nsplits, chains, chain_start, L, G):
     """Moves of ``best`` to every other spatial candidate s', each dim keeping as much of its temporal
     chain as s' allows: the split choice of s' whose factors at the levels below DRAM are closest to the
     current ones (least Σ |a − b| / max(a, b); DRAM takes what is left).  Returns the number of rows written."""
@@ -214,8 +214,8 @@ def _spatial_moves(best, nsplits, splits, L, G):
             for k in range(nsplits[t, d]):
                 dist = 0.0
                 for lv in range(1, L):
-                    a = splits[t, d, k, lv]
-                    b = splits[s, d, cur, lv]
+                    a = chains[chain_start[t, d] + k, lv]
+                    b = chains[chain_start[s, d] + cur, lv]
                     dist += abs(a - b) / max(a, b)
                 if dist < dbest:
                     dbest = dist
@@ -283,7 +283,7 @@ class _Evaluator:
 
 def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int = 0, samples: int = 6000,
                    rounds: int = 60, restarts: int = 4, exhaustive_limit: int = 20_000, parallel: bool = False,
-                   mapspace: MapSpace | None = None, max_spatial: int = 8, explain: bool = True,
+                   mapspace: MapSpace | None = None, max_spatial: int = MAX_SPATIAL, explain: bool = True,
                    budget: SearchBudget | None = None) -> SearchResult:
     """Best mapping of ``layer`` on ``arch`` for ``objective`` (latency | energy | edp).
 
@@ -376,7 +376,7 @@ def _local_search(ms: MapSpace, ev: "_Evaluator", seed: int, samples: int, round
                 continue
             if S < 2:  # a local optimum of the one-gene moves: try the other spatial candidates
                 break
-            m = _spatial_moves(cur, ms.nsplits, ms.splits, L, sp)
+            m = _spatial_moves(cur, ms.nsplits, ms.chains, ms.chain_start, L, sp)
             vals = ev(sp[:m])
             j = int(np.argmin(vals))
             if vals[j] < cur_v:
