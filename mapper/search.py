@@ -363,14 +363,9 @@ def _local_search(ms: MapSpace, ev: "_Evaluator", seed: int, samples: int, round
     G = random_genomes(ms, _sample_spatial(S, samples), rng)
     v = ev(G)
     order = np.argsort(v, kind="stable")
-    starts = [] if first is None else [first]
-    seen_s = set()
-    for i in order:  # best genome of each spatial candidate, the best candidates first
-        if not np.isfinite(v[i]):
-            break
-        if G[i, G_SPATIAL] not in seen_s:
-            seen_s.add(int(G[i, G_SPATIAL]))
-            starts.append(G[i].copy())
+    order = order[np.isfinite(v[order])]
+    _, firsts = np.unique(G[order, G_SPATIAL], return_index=True)  # best genome of each spatial candidate,
+    starts = ([] if first is None else [first]) + [G[i].copy() for i in order[np.sort(firsts)]]  # best first
     nb = np.empty((N_DIMS * max(SCAN_LIMIT, 16) + int(n_orders.sum()) + n_keeps + 8, glen), dtype=np.int64)
     sp = np.empty((max(S - 1, 1), glen), dtype=np.int64)
     best_v, best_g = np.inf, None
