@@ -215,6 +215,9 @@ def _spatial_moves(best, nsplits, chains, chain_start, L, G):
         G[m, G_SPATIAL] = t
         for d in range(N_DIMS):
             cur = best[G_SPLIT + d]
+            if chain_start[t, d] == chain_start[s, d]:  # the same chains (same extent left): keep the choice
+                G[m, G_SPLIT + d] = cur
+                continue
             kbest = 0
             dbest = np.inf
             for k in range(nsplits[t, d]):
