@@ -2,7 +2,8 @@
 (issue 13: mapper quality; a bench script, its output is committed as tests/data/mapper_optimum.json).
 
 For every case it builds the *reference* mapspace — :func:`mapper.mapspace.build_mapspace` with every
-spatial candidate kept (``max_spatial=ALL_SPATIAL``), the space the default search draws from is a subset
+spatial candidate kept (``max_spatial=ALL_SPATIAL``; the per-axis option limit and the split-choice
+thinning apply as in the search), the space the default search draws from (``MAX_SPATIAL``) is a subset
 of it — and evaluates every mapping of it with the batched cost kernel
 (:func:`mapper.search.exhaustive_optimum`: every spatial candidate × every split combination × every keep
 variant × one loop order per class of orders that visit the same non-trivial loops in the same sequence;
