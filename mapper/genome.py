@@ -3,7 +3,7 @@
 A genome is one int64 row that picks a mapping out of an encoded mapspace (:mod:`mapper.mapspace`):
 
     [G_SPATIAL]                  spatial candidate s (index into MapSpace.spatial_x / spatial_y)
-    [G_SPLIT + d], d < 8         split choice of dim d (index into MapSpace.splits[s, d])
+    [G_SPLIT + d], d < 8         split choice k of dim d (chain MapSpace.chains[chain_start[s, d] + k])
     [G_ORDER + lv], lv < L       loop order of level lv (index into MapSpace.orders[lv], < n_orders[lv])
     [genome_keep(L)]             keep / bypass variant (index into MapSpace.keeps)
 
@@ -69,13 +69,14 @@ class MapspaceArrays(NamedTuple):
 
     spatial_x: np.ndarray  # (S, L+1, 8)
     spatial_y: np.ndarray  # (S, L+1, 8)
-    splits: np.ndarray  # (S, 8, Kmax, L)
+    chains: np.ndarray  # (N, L)
+    chain_start: np.ndarray  # (S, 8)
     orders: np.ndarray  # (L, O, 8)
     keeps: np.ndarray  # (V, L, 3)
 
 
 def mapspace_arrays(ms: MapSpace) -> MapspaceArrays:
-    return MapspaceArrays(ms.spatial_x, ms.spatial_y, ms.splits, ms.orders, ms.keeps)
+    return MapspaceArrays(ms.spatial_x, ms.spatial_y, ms.chains, ms.chain_start, ms.orders, ms.keeps)
 
 
 @njit(nrt=False)
@@ -84,15 +85,15 @@ def _decode(g, enc, m):
     T, SX, SY, ORD, KEEP = m
     L = T.shape[0]
     s = g[G_SPATIAL]
-    spx, spy, splits, orders, keeps = enc
+    spx, spy, chains, chain_start, orders, keeps = enc
     for f in range(L + 1):
         for d in range(N_DIMS):
             SX[f, d] = spx[s, f, d]
             SY[f, d] = spy[s, f, d]
     for d in range(N_DIMS):
-        k = g[G_SPLIT + d]
+        c = chain_start[s, d] + g[G_SPLIT + d]
         for lv in range(L):
-            T[lv, d] = splits[s, d, k, lv]
+            T[lv, d] = chains[c, lv]
     for lv in range(L):
         o = g[G_ORDER + lv]
         for j in range(N_DIMS):

@@ -76,6 +76,16 @@ def padded_extents(n: int, slack: float = 0.15) -> list[int]:
     return out
 
 
+MAX_SPATIAL = 128
+"""Default ``max_spatial``: spatial candidates kept beyond the best by compute-cycle lower bound.  At 8 the
+mapper missed optima 1–38 % better on small layers whose best unrolling uses fewer PEs (bench/mapper_optimum.py);
+candidates that leave a dim the same extent share its temporal chains, so more candidates cost little memory."""
+
+ALL_SPATIAL = 1 << 30
+"""``max_spatial`` that keeps every spatial candidate the beam enumerates (the reference mapspace of
+bench/mapper_optimum.py)."""
+
+
 class NoValidMapping(MappingError):
     """No mapping satisfies the constraints; the message says which constraint ruled them out."""
 
@@ -86,8 +96,9 @@ class MapSpace:
     arch: Arch
     spatial_x: np.ndarray  # (S, L+1, 8)
     spatial_y: np.ndarray  # (S, L+1, 8)
-    splits: np.ndarray  # (S, 8, Kmax, L) temporal factors per split choice
-    nsplits: np.ndarray  # (S, 8)
+    chains: np.ndarray  # (N, L) temporal factor chains (outermost level first) of every split choice
+    chain_start: np.ndarray  # (S, 8) split choice k of dim d under candidate s is chains[chain_start[s, d] + k]
+    nsplits: np.ndarray  # (S, 8) split choices per candidate and dim
     orders: np.ndarray  # (L, O, 8) loop orders of each level (outer → inner); level lv uses the first n_orders[lv]
     n_orders: np.ndarray  # (L,)
     keeps: np.ndarray  # (V, L, 3)
@@ -472,7 +483,7 @@ def _structure_key(layer: Layer, arch: Arch, max_spatial: int, max_splits: int) 
         tuple(x.tobytes() for x in arrs)
 
 
-def build_mapspace(layer: Layer, arch: Arch, max_spatial: int = 8, max_splits: int = 600) -> MapSpace:
+def build_mapspace(layer: Layer, arch: Arch, max_spatial: int = MAX_SPATIAL, max_splits: int = 600) -> MapSpace:
     """Encode the mapspace of ``layer`` on ``arch`` (see module docstring); memoised on the structure
     (:func:`_structure_key`), the arrays are shared read-only."""
     key = _structure_key(layer, arch, max_spatial, max_splits)
@@ -524,18 +535,27 @@ def _build_mapspace(layer: Layer, arch: Arch, max_spatial: int, max_splits: int)
         sx, sy = cand[0], cand[1]
         used = np.prod(sx, axis=0) * np.prod(sy, axis=0)
         split_lists.append([chains(d, int(-(-bounds[d] // used[d])), int(used[d])) for d in range(N_DIMS)])
-    kmax = max(len(c) for per in split_lists for c in per)
-    splits = np.ones((S, N_DIMS, kmax, L), dtype=np.int64)
+    # candidates that leave a dim the same extent share its chains (the memo returns one array): stored once
+    blocks: list[np.ndarray] = []
+    offset: dict[int, int] = {}
+    n = 0
+    chain_start = np.zeros((S, N_DIMS), dtype=np.int64)
     nsplits = np.zeros((S, N_DIMS), dtype=np.int64)
     for s, per in enumerate(split_lists):
         for d, ch in enumerate(per):
+            if id(ch) not in offset:
+                offset[id(ch)] = n
+                blocks.append(ch)
+                n += len(ch)
+            chain_start[s, d] = offset[id(ch)]
             nsplits[s, d] = len(ch)
-            splits[s, d, : len(ch)] = ch
+    chains_arr = np.concatenate(blocks).astype(np.int64) if n else np.ones((0, L), dtype=np.int64)
     spx = np.stack([c[0] for c in cands])
     spy = np.stack([c[1] for c in cands])
     lb = np.array([float(c[2][0]) for c in cands])
     orders, n_orders = _level_orders(layer, arch)
-    return MapSpace(layer=layer, arch=arch, spatial_x=spx, spatial_y=spy, splits=splits, nsplits=nsplits,
+    return MapSpace(layer=layer, arch=arch, spatial_x=spx, spatial_y=spy, chains=chains_arr, chain_start=chain_start,
+                    nsplits=nsplits,
                     orders=orders, n_orders=n_orders, keeps=_keep_variants(arch), lower_bound=lb)
 
 

@@ -1,6 +1,12 @@
 """Mapping search: exhaustive where the encoded mapspace is small, otherwise seeded random sampling
-followed by a guided local search (steepest descent over one-gene moves), both evaluating batches of
-genomes with the same numba kernel in parallel.
+followed by a guided local search (steepest descent over one-gene moves, and moves to the other spatial
+candidates where those stall), both evaluating batches of genomes with the same numba kernel.
+
+Exhaustive enumeration (:func:`exhaustive_optimum`) visits one loop order per class of orders that cost
+the same (:func:`_order_reps`).  Quality: bench/mapper_optimum.py computes the exhaustive optimum of a
+corpus of small cases (data in tests/data/mapper_optimum.json, checked by tests/test_mapper_quality.py);
+the default budget is within 0.1 % of it on every case and seed.  Budgets are nested (:func:`_nested_search`):
+for a seed a larger budget never returns a worse mapping.
 
 Deterministic: the same (layer, arch, objective, seed, budget) always returns the same mapping — random
 draws come from numpy's PCG64 seeded per call, and parallel evaluation only fills disjoint slots.
@@ -20,25 +26,121 @@ from accel.layout import REASONS, R_VALID, record_size
 from accel.workload import N_DIMS, Layer
 from mapper.genome import (G_ORDER, G_SPATIAL, G_SPLIT, OBJECTIVES, decode_genome, eval_genomes, genome_keep,
                            mapspace_arrays, random_genomes, serial_work)
-from mapper.mapspace import MapSpace, NoValidMapping, build_mapspace
+from mapper.mapspace import MAX_SPATIAL, MapSpace, NoValidMapping, build_mapspace
 
 genome_to_mapping = decode_genome  # the name this module has always exported
 
 
-@njit
-def _enumerate(s, nsplits, n_orders, n_keeps, L, start, count, G):
-    """Genomes start … start+count-1 of spatial candidate s in mixed radix (fills G[:count])."""
-    for i in range(count):
-        idx = start + i
-        G[i, G_SPATIAL] = s
+@njit(nrt=False)
+def _order_reps(T, orders, n_orders, lv, reps):
+    """Indices of one loop order per class of level ``lv``'s orders that visit the non-trivial loops (factor
+    > 1 in ``T`` (L, 8)) in the same sequence, written into ``reps``; returns how many.
+
+    Lossless: the cost model reads a level's loop order only through the walk of :func:`accel.cost._fills`,
+    which skips loops whose factor is 1, so orders of one class cost the same (checked on random genomes
+    by tests/test_mapper_quality.py)."""
+    n = 0
+    for o in range(n_orders[lv]):
+        dup = False
+        for p in range(o):
+            i = 0
+            j = 0
+            same = True
+            while True:
+                while i < N_DIMS and T[lv, orders[lv, o, i]] == 1:
+                    i += 1
+                while j < N_DIMS and T[lv, orders[lv, p, j]] == 1:
+                    j += 1
+                if i == N_DIMS or j == N_DIMS:
+                    same = i == N_DIMS and j == N_DIMS
+                    break
+                if orders[lv, o, i] != orders[lv, p, j]:
+                    same = False
+                    break
+                i += 1
+                j += 1
+            if same:
+                dup = True
+                break
+        if not dup:
+            reps[n] = o
+            n += 1
+    return n
+
+
+@njit(nrt=False)
+def _enumerate_classes(s, nsplits, chains, chain_start, orders, n_orders, n_keeps, L, combo, n_combos, G, T, reps, nrep, pos):
+    """Genomes of spatial candidate ``s`` from split combination ``combo`` (mixed radix over the dims) on,
+    one per loop-order class of every level (:func:`_order_reps`) × every keep variant, written into G
+    until the next combination would not fit.  Returns (rows written, next combination)."""
+    m = 0
+    cap = G.shape[0]
+    while combo < n_combos:
+        idx = combo
         for d in range(N_DIMS):
             r = nsplits[s, d]
-            G[i, G_SPLIT + d] = idx % r
+            c = chain_start[s, d] + idx % r
             idx //= r
+            for lv in range(L):
+                T[lv, d] = chains[c, lv]
+        count = n_keeps
         for lv in range(L):
-            G[i, G_ORDER + lv] = idx % n_orders[lv]
-            idx //= n_orders[lv]
-        G[i, genome_keep(L)] = idx % n_keeps
+            nrep[lv] = _order_reps(T, orders, n_orders, lv, reps[lv])
+            count *= nrep[lv]
+        if m + count > cap:
+            break
+        for lv in range(L):
+            pos[lv] = 0
+        for i in range(count // n_keeps):
+            for v in range(n_keeps):
+                row = m + i * n_keeps + v
+                G[row, G_SPATIAL] = s
+                idx = combo
+                for d in range(N_DIMS):
+                    r = nsplits[s, d]
+                    G[row, G_SPLIT + d] = idx % r
+                    idx //= r
+                for lv in range(L):
+                    G[row, G_ORDER + lv] = reps[lv, pos[lv]]
+                G[row, G_ORDER + L] = v
+            for lv in range(L):  # next order-class combination (mixed radix, level 0 fastest)
+                pos[lv] += 1
+                if pos[lv] < nrep[lv]:
+                    break
+                pos[lv] = 0
+        m += count
+        combo += 1
+    return m, combo
+
+
+def exhaustive_optimum(ms: MapSpace, objective: str, parallel: bool = False, chunk: int = 1 << 16,
+                       evaluator: "_Evaluator | None" = None) -> tuple[float, np.ndarray | None, int]:
+    """(optimum objective, its genome, genomes evaluated) over every mapping of ``ms``: every spatial
+    candidate × split combination × keep variant, and one loop order per class of orders that cost the
+    same (:func:`_order_reps`).  The genome is None (and the objective inf) when no mapping is valid; ties
+    go to the first genome in enumeration order."""
+    ev = evaluator or _Evaluator(ms, objective, parallel)
+    L = ms.arch.arrays.n_levels
+    n_keeps = len(ms.keeps)
+    per_combo_max = int(np.prod(ms.n_orders)) * n_keeps
+    G = np.empty((max(chunk, per_combo_max), ms.genome_len), dtype=np.int64)
+    T = np.ones((L, N_DIMS), dtype=np.int64)
+    reps = np.zeros((L, int(ms.n_orders.max())), dtype=np.int64)
+    nrep = np.zeros(L, dtype=np.int64)
+    pos = np.zeros(L, dtype=np.int64)
+    best_v, best_g, n = np.inf, None, 0
+    for s in range(len(ms.spatial_x)):
+        n_combos = int(np.prod(ms.nsplits[s].astype(np.int64)))
+        combo = 0
+        while combo < n_combos:
+            m, combo = _enumerate_classes(s, ms.nsplits, ms.chains, ms.chain_start, ms.orders, ms.n_orders, n_keeps, L, combo,
+                                          n_combos, G, T, reps, nrep, pos)
+            v = ev(G[:m])
+            n += m
+            i = int(np.argmin(v))
+            if v[i] < best_v:
+                best_v, best_g = float(v[i]), G[i].copy()
+    return best_v, best_g, n
 
 
 SCAN_LIMIT = 160  # dims with at most this many split choices are scanned completely in each round
@@ -97,10 +199,61 @@ def _neighbours(best, nsplits, n_orders, n_keeps, L, rng_u, G):
     return m
 
 
+@njit(nrt=False)
+def _spatial_moves(best, nsplits, chains, chain_start, L, G):
+    """Moves of ``best`` to every other spatial candidate s', each dim keeping as much of its temporal
+    chain as s' allows: the split choice of s' whose factors at the levels below DRAM are closest to the
+    current ones (least Σ |a − b| / max(a, b); DRAM takes what is left).  Returns the number of rows written."""
+    s = best[G_SPATIAL]
+    glen = best.shape[0]
+    m = 0
+    for t in range(nsplits.shape[0]):
+        if t == s:
+            continue
+        for j in range(glen):
+            G[m, j] = best[j]
+        G[m, G_SPATIAL] = t
+        for d in range(N_DIMS):
+            cur = best[G_SPLIT + d]
+            if chain_start[t, d] == chain_start[s, d]:  # the same chains (same extent left): keep the choice
+                G[m, G_SPLIT + d] = cur
+                continue
+            kbest = 0
+            dbest = np.inf
+            for k in range(nsplits[t, d]):
+                dist = 0.0
+                for lv in range(1, L):
+                    a = chains[chain_start[t, d] + k, lv]
+                    b = chains[chain_start[s, d] + cur, lv]
+                    dist += abs(a - b) / max(a, b)
+                if dist < dbest:
+                    dbest = dist
+                    kbest = k
+            G[m, G_SPLIT + d] = kbest
+        m += 1
+    return m
+
+
+FOCUS = 8  # the spatial candidates with the best compute-cycle lower bound get half of the random samples
+
+
+def _sample_spatial(S: int, samples: int) -> np.ndarray:
+    """Spatial candidate of each random sample: half of ``samples`` spread evenly over the FOCUS candidates
+    with the best lower bound (the mapspace lists them first), the rest evenly over all (at least one each)."""
+    if S <= FOCUS:
+        return np.repeat(np.arange(S), max(1, samples // S))
+    return np.concatenate([np.repeat(np.arange(FOCUS), max(1, samples // (2 * FOCUS))),
+                           np.repeat(np.arange(S), max(1, samples // (2 * S)))])
+
+
 @dataclass(frozen=True)
 class SearchBudget:
-    """How hard :func:`search_mapping` looks.  ``THOROUGH`` is the default for single networks; ``FAST``
-    (about 4x fewer evaluations) is for sweeps over many design points (see bench/ for the quality cost)."""
+    """How hard :func:`search_mapping` looks.  ``THOROUGH`` is the default search; ``FAST`` (about 5x fewer
+    evaluations) is for sweeps over many design points (its quality cost: ``python bench/mapper_optimum.py
+    --gaps fast``).  ``samples`` random genomes, then descents of up to ``rounds`` rounds from the best genome
+    of each spatial candidate, best candidates first: at least ``restarts`` of them, more while the descents
+    have cost fewer than ``samples`` evaluations.  Mapspaces of at most ``exhaustive_limit`` genomes are
+    enumerated instead."""
 
     samples: int = 6000
     rounds: int = 60
@@ -143,13 +296,17 @@ class _Evaluator:
 
 def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int = 0, samples: int = 6000,
                    rounds: int = 60, restarts: int = 4, exhaustive_limit: int = 20_000, parallel: bool = False,
-                   mapspace: MapSpace | None = None, max_spatial: int = 8, explain: bool = True) -> SearchResult:
+                   mapspace: MapSpace | None = None, max_spatial: int = MAX_SPATIAL, explain: bool = True,
+                   budget: SearchBudget | None = None) -> SearchResult:
     """Best mapping of ``layer`` on ``arch`` for ``objective`` (latency | energy | edp).
 
-    Mapspaces with at most ``exhaustive_limit`` genomes are enumerated completely (guaranteed optimum of
-    the encoded space); larger ones draw ``samples`` random genomes (spread evenly over the spatial
-    candidates; ``max_spatial`` bounds how many are kept, see :mod:`mapper.mapspace`) and run
-    steepest-descent local search from the ``restarts`` best distinct ones for up to ``rounds`` rounds each.
+    ``budget`` (a :class:`SearchBudget`, e.g. ``BUDGETS["fast"]``) replaces ``samples``, ``rounds``,
+    ``restarts`` and ``exhaustive_limit``.  Mapspaces with at most ``exhaustive_limit`` genomes are enumerated
+    completely (guaranteed optimum of the encoded space); larger ones draw ``samples`` random genomes (half
+    over the FOCUS spatial candidates with the best compute-cycle bound, half over all; ``max_spatial``
+    bounds how many candidates are kept, see :mod:`mapper.mapspace`) and run steepest-descent local search
+    (see :class:`SearchBudget`), first from the result of the largest budget of :data:`BUDGETS` nested in
+    this one.
     Raises :class:`NoValidMapping` naming the constraint that ruled everything out: the mapspace names the
     ``constraints`` entry nothing can satisfy structurally; when every constrained mapping is invalid
     (e.g. a forced tile overflows a buffer), ``explain`` re-searches (small budget) without each entry in
@@ -161,56 +318,17 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, got {objective!r}")
+    if budget is not None:
+        samples, rounds, restarts, exhaustive_limit = budget.samples, budget.rounds, budget.restarts, \
+            budget.exhaustive_limit
     ms = mapspace or build_mapspace(layer, arch, max_spatial=max_spatial)
     ev = _Evaluator(ms, objective, parallel)
-    L = arch.arrays.n_levels
-    glen = ms.genome_len
-    S = len(ms.spatial_x)
-    n_orders, n_keeps = ms.n_orders, len(ms.keeps)
     size = ms.size()
     exhaustive = size <= exhaustive_limit
-    best_g = None
-    best_v = np.inf
     if exhaustive:
-        per_s = (np.prod(ms.nsplits.astype(np.int64), axis=1) * int(np.prod(n_orders)) * n_keeps).astype(np.int64)
-        for s in range(S):
-            G = np.empty((int(per_s[s]), glen), dtype=np.int64)
-            _enumerate(s, ms.nsplits, n_orders, n_keeps, L, 0, len(G), G)
-            v = ev(G)
-            i = int(np.argmin(v))
-            if v[i] < best_v:
-                best_v, best_g = v[i], G[i].copy()
+        best_v, best_g, _ = exhaustive_optimum(ms, objective, evaluator=ev)
     else:
-        rng = np.random.Generator(np.random.PCG64(seed))
-        per = max(1, samples // S)
-        G = random_genomes(ms, np.repeat(np.arange(S), per), rng)
-        v = ev(G)
-        order = np.argsort(v, kind="stable")
-        starts = []
-        seen_s = set()
-        for i in order:  # best genome of each of the best spatial candidates first
-            if not np.isfinite(v[i]):
-                break
-            if G[i, G_SPATIAL] not in seen_s:
-                seen_s.add(int(G[i, G_SPATIAL]))
-                starts.append(G[i].copy())
-            if len(starts) >= restarts:
-                break
-        nb = np.empty((N_DIMS * max(SCAN_LIMIT, 16) + int(n_orders.sum()) + n_keeps + 8, glen), dtype=np.int64)
-        for g in starts:
-            cur, cur_v = g, ev(g[None, :])[0]
-            for _ in range(rounds):
-                m = _neighbours(cur, ms.nsplits, n_orders, n_keeps, L, rng.random(96), nb)
-                if m == 0:
-                    break
-                vals = ev(nb[:m])
-                j = int(np.argmin(vals))
-                if vals[j] < cur_v:
-                    cur, cur_v = nb[j].copy(), vals[j]
-                else:
-                    break
-            if cur_v < best_v:
-                best_v, best_g = cur_v, cur
+        best_v, best_g = _nested_search(ms, ev, seed, SearchBudget(samples, rounds, restarts, exhaustive_limit))
     if best_g is None or not np.isfinite(best_v):
         why = _why_none(layer, arch, ev.reasons)
         raise NoValidMapping(why + (_culprits(layer, arch, objective) if explain else ""))
@@ -218,6 +336,67 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
     rec = evaluate(layer, arch, mapping)
     return SearchResult(mapping=mapping, cost=rec, objective=objective, evaluations=ev.count,
                         valid_evaluations=ev.valid, exhaustive=exhaustive, mapspace_size=size)
+
+
+def _nested_in(b: SearchBudget) -> SearchBudget | None:
+    """The largest of :data:`BUDGETS` strictly inside ``b`` (every field <=, one <), or None."""
+    inside = [x for x in BUDGETS.values() if x != b and x.samples <= b.samples and x.rounds <= b.rounds
+              and x.restarts <= b.restarts and x.exhaustive_limit <= b.exhaustive_limit]
+    return max(inside, key=lambda x: (x.samples, x.rounds, x.restarts), default=None)
+
+
+def _nested_search(ms: MapSpace, ev: "_Evaluator", seed: int, b: SearchBudget) -> tuple[float, np.ndarray | None]:
+    """:func:`_local_search` with budget ``b``, its first start the result of the search with the largest
+    budget of :data:`BUDGETS` nested in ``b`` (recursively): for a seed, a larger budget never returns a
+    worse mapping (the descent from that start never gets worse, and the best of the starts is kept)."""
+    inner = _nested_in(b)
+    first = None if inner is None else _nested_search(ms, ev, seed, inner)[1]
+    return _local_search(ms, ev, seed, b.samples, b.rounds, b.restarts, first)
+
+
+def _local_search(ms: MapSpace, ev: "_Evaluator", seed: int, samples: int, rounds: int, restarts: int,
+                  first: np.ndarray | None) -> tuple[float, np.ndarray | None]:
+    """Random sampling then steepest descent (see :func:`search_mapping`); ``first``: a genome to descend
+    from before the sampled starts (the nested smaller search's result), so the result is never worse."""
+    L = ms.arch.arrays.n_levels
+    glen = ms.genome_len
+    S = len(ms.spatial_x)
+    n_orders, n_keeps = ms.n_orders, len(ms.keeps)
+    rng = np.random.Generator(np.random.PCG64(seed))
+    G = random_genomes(ms, _sample_spatial(S, samples), rng)
+    v = ev(G)
+    order = np.argsort(v, kind="stable")
+    order = order[np.isfinite(v[order])]
+    _, firsts = np.unique(G[order, G_SPATIAL], return_index=True)  # best genome of each spatial candidate,
+    starts = ([] if first is None else [first]) + [G[i].copy() for i in order[np.sort(firsts)]]  # best first
+    nb = np.empty((N_DIMS * max(SCAN_LIMIT, 16) + int(n_orders.sum()) + n_keeps + 8, glen), dtype=np.int64)
+    sp = np.empty((max(S - 1, 1), glen), dtype=np.int64)
+    best_v, best_g = np.inf, None
+    sampled = ev.count
+    for n, g in enumerate(starts):
+        # at least `restarts` descents (plus `first`), more while they have cost fewer than `samples`
+        if n >= restarts + (first is not None) and ev.count - sampled >= samples:
+            break
+        cur, cur_v = g, ev(g[None, :])[0]
+        for _ in range(rounds):
+            m = _neighbours(cur, ms.nsplits, n_orders, n_keeps, L, rng.random(96), nb)
+            vals = ev(nb[:m]) if m else np.full(1, np.inf)
+            j = int(np.argmin(vals))
+            if vals[j] < cur_v:
+                cur, cur_v = nb[j].copy(), vals[j]
+                continue
+            if S < 2:  # a local optimum of the one-gene moves: try the other spatial candidates
+                break
+            m = _spatial_moves(cur, ms.nsplits, ms.chains, ms.chain_start, L, sp)
+            vals = ev(sp[:m])
+            j = int(np.argmin(vals))
+            if vals[j] < cur_v:
+                cur, cur_v = sp[j].copy(), vals[j]
+            else:
+                break
+        if cur_v < best_v:
+            best_v, best_g = cur_v, cur
+    return best_v, best_g
 
 
 def _why_none(layer: Layer, arch: Arch, reasons: np.ndarray) -> str:

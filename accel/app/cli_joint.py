@@ -4,7 +4,8 @@ Only argparse and the standard library are imported here; the handler imports th
 ::
 
     accelsim joint --space fbnet --data DIR|synthetic --sweep SPEC.yaml --epochs E --latency-weight W
-                   [--energy-weight W] [--objective plain|gen-gap] [--bits 4,6,8,16] [--compare] -o run/ [--force]
+                   [--energy-weight W] [--objective plain|gen-gap] [--bits 4,6,8,16] [--compare] [--effort E]
+                   -o run/ [--force]
 
 ``--data``: a directory with the CIFAR-10 or CIFAR-100 binary files, or ``synthetic``.  ``--sweep``:
 a sweep spec (``accelsim sweep``'s format, :mod:`accel.designspace`); each of its discrete parameters is
@@ -28,8 +29,8 @@ SPACES = ("fbnet",)
 
 
 def add_parsers(sub) -> None:
-    from accel.app.options import (float_in, jobs_int, fraction_open, int_in, nonneg_float, nonneg_int, positive_float,
-                                   positive_int, seed_int)
+    from accel.app.options import (add_effort_option, float_in, jobs_int, fraction_open, int_in, nonneg_float,
+                                   nonneg_int, positive_float, positive_int, seed_int)
 
     p = sub.add_parser("joint", help="joint network x bitwidth x accelerator search (Auto-NBA, FBNet space)",
                        description="Auto-NBA joint search of FBNet networks, per-layer bitwidths and accelerator "
@@ -83,6 +84,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--jobs", "--workers", type=jobs_int, default=None, deprecated=("--workers",),
                    help="threads for the mapping searches (default: CPU count)")
     p.add_argument("--torch-threads", type=positive_int, default=1, help="torch intra-op threads (default 1)")
+    add_effort_option(p, "thorough")
     p.set_defaults(func=cmd_joint, outputs={"output": ("-o", "dir")})
 
 
@@ -143,6 +145,7 @@ def _load_data(args):
 
 def cmd_joint(args) -> int:
     from accel.app.cli import UserError
+    from accel.app.options import effort_budget
     from accel.app.output import atomic_directory
 
     if args.warmup_epochs is not None and args.warmup_epochs >= args.epochs:
@@ -189,7 +192,8 @@ def cmd_joint(args) -> int:
     try:
         with atomic_directory(args.output, args.force) as tmp_dir, ThreadPoolExecutor(workers) as pool:
             summary = run_joint(tmp_dir, space, train, val, test, hw, config, bits, PrecisionLaw(args.law),
-                                compare=args.compare, executor=pool, progress=progress)
+                                compare=args.compare, executor=pool, progress=progress,
+                                effort=effort_budget(args.effort, "thorough"))
     except (BitwidthsError, NoValidMapping) as e:
         raise UserError(str(e)) from None
     s = summary

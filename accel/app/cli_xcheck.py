@@ -9,8 +9,8 @@ import sys
 
 
 def add_parsers(sub) -> None:
-    from accel.app.options import (add_output_options, add_prune_option, path_arg, fraction_open, nonneg_int,
-                                   positive_int, seed_int)
+    from accel.app.options import (add_effort_option, add_output_options, add_prune_option, path_arg, fraction_open,
+                                   nonneg_int, positive_int, seed_int)
 
     x = sub.add_parser(
         "xcheck", help="cross-check model predictions against real compiled runs (TVM, onnxruntime)",
@@ -40,6 +40,7 @@ def add_parsers(sub) -> None:
     x.add_argument("--number", type=positive_int, default=10, help="runs per repeat (>= 10, default 10)")
     x.add_argument("--warmup", type=nonneg_int, default=3, help="warm-up runs (>= 3, default 3)")
     x.add_argument("--seed", type=seed_int, default=0, help="sampling and split seed (default 0)")
+    add_effort_option(x, "thorough")
     x.add_argument("--train-fraction", type=fraction_open, default=0.5,
                    help="fraction of networks the BBSSP correction is fitted on, in (0, 1) (rest: held out)")
     x.add_argument("--cache-dir", help="where exported ONNX files are kept")
@@ -92,6 +93,7 @@ def cmd_xcheck(args) -> int:
     arch = _load_arch(args.hw)
     names = _names(args)
     from accel.app import measure as M
+    from accel.app.options import effort_budget
     from accel.app.xcheck import DEFAULT_DB, run_xcheck, to_json
 
     if "tvm-gpu" in backends and M.gpu_available():
@@ -118,7 +120,8 @@ def cmd_xcheck(args) -> int:
         out = run_xcheck(names, arch, backends, db_dir=db, trials=args.trials, threads=args.intra_op_threads,
                          warmup=args.warmup, repeats=args.repeats, number=args.number, cache_dir=args.cache_dir,
                          train_fraction=args.train_fraction, seed=args.seed, search=args.search,
-                         progress=progress, prune_dead=args.prune_dead)
+                         progress=progress, prune_dead=args.prune_dead,
+                         effort=effort_budget(args.effort, "thorough"))
     except (M.MeasureError, ValueError, FileNotFoundError) as e:
         raise UserError(str(e)) from None
     js = to_json(out)

@@ -90,14 +90,14 @@ def narrow_arch(arch, threads: int):
     return arch.with_config(pe_array=pe)
 
 
-def predict_networks(onnx_paths: dict[str, Path], arch, progress=None) -> dict:
+def predict_networks(onnx_paths: dict[str, Path], arch, progress=None, effort: str = "thorough") -> dict:
     """Map and cost every network (accelsim ONNX import of the file that also runs) → {name: NetworkResult}.
     One :class:`~mapper.network.NetworkEvaluator` (objective latency) is shared, so each distinct layer shape
-    is mapped once across the whole candidate set."""
+    is mapped once across the whole candidate set; ``effort``: the mapper's budget (:data:`mapper.search.BUDGETS`)."""
     from mapper.network import NetworkEvaluator
     from nas.registry import resolve_network
 
-    ev = NetworkEvaluator(arch, objective="latency", seed=0)
+    ev = NetworkEvaluator(arch, objective="latency", seed=0, effort=effort)
     out = {}
     for i, (name, path) in enumerate(onnx_paths.items()):
         net = resolve_network(str(path), 1)
@@ -191,7 +191,7 @@ def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_
                trials: int = 0, threads: int = 1, warmup: int = 3, repeats: int = 5, number: int = 10,
                cache_dir: str | os.PathLike | None = None, train_fraction: float = 0.5, seed: int = 0,
                per_layer: bool = True, search: str = "evolutionary", progress=None, executor=None,
-               prune_dead: bool = False) -> dict:
+               prune_dead: bool = False, effort: str = "thorough") -> dict:
     """Cross-check ``names`` (see :func:`export_network`) on ``arch`` against real runs.
 
     ``backends``: "tvm" (MetaSchedule-tuned kernels from ``db_dir``; with ``trials`` > 0 the missing kernels of
@@ -201,6 +201,7 @@ def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_
     threads, all candidates of all backends interleaved, two passes).  ``prune_dead``: export NB201 cells
     without their dead edges (module docstring; default False).  ``executor`` is accepted for interface
     uniformity and unused: measurements must share one process and the model step shares one mapping cache.
+    ``effort``: the mapper's search budget per layer shape (:data:`mapper.search.BUDGETS`).
 
     Returns ``{"networks": DataFrame (one row per network × backend), "layers": DataFrame (per kernel call,
     TVM), "summary": {backend: stats}, "refused": {backend: {network: reason}}, "numerics": {network:
@@ -229,7 +230,7 @@ def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_
         say(f"export {i + 1}/{len(names)}: {n}")
     # CPU runs use `threads` cores, so the model gets that many PEs; a GPU run uses the whole device
     model_arch = arch if "tvm-gpu" in backends else narrow_arch(arch, threads)
-    results = predict_networks(paths, model_arch, say)
+    results = predict_networks(paths, model_arch, say, effort)
 
     rng = np.random.default_rng(seed)
     inputs = {}

@@ -92,14 +92,15 @@ class CostTable:
         return df
 
 
-def _map_one(layer: Layer, arch: Arch, objective: str, seed: int, parallel: bool) -> tuple[float, float, str]:
+def _map_one(layer: Layer, arch: Arch, objective: str, seed: int, parallel: bool,
+             effort: str = "thorough") -> tuple[float, float, str]:
     """(latency_s, energy_pj, "") of ``layer`` on ``arch`` with the mapper's best mapping (the same call as
     :meth:`mapper.network.NetworkEvaluator.layer`); (nan, nan, reason) when no mapping is valid."""
     from mapper.mapspace import NoValidMapping
-    from mapper.search import search_mapping
+    from mapper.search import BUDGETS, search_mapping
 
     try:
-        res = search_mapping(layer, arch, objective=objective, seed=seed, parallel=parallel)
+        res = search_mapping(layer, arch, objective=objective, seed=seed, parallel=parallel, budget=BUDGETS[effort])
     except NoValidMapping as e:
         return math.nan, math.nan, str(e)
     return float(res.cost.latency_s), float(res.cost.energy_pj), ""
@@ -107,7 +108,8 @@ def _map_one(layer: Layer, arch: Arch, objective: str, seed: int, parallel: bool
 
 def build_cost_table(space: FBNetSpace, bits: Sequence[BitPair], archs: Sequence[Arch], labels: Sequence[str],
                      law: PrecisionLaw = PrecisionLaw(), objective: str = "edp", seed: int = 0, batch: int = 1,
-                     executor: Executor | None = None, progress: Progress | None = None) -> CostTable:
+                     executor: Executor | None = None, progress: Progress | None = None,
+                     effort: str = "thorough") -> CostTable:
     """Map every unique (design, precision variant, layer shape) once and fill a :class:`CostTable`.
 
     ``archs[d]`` / ``labels[d]``: the designs (columns).  ``executor``: mapping searches run there (serial
@@ -116,6 +118,7 @@ def build_cost_table(space: FBNetSpace, bits: Sequence[BitPair], archs: Sequence
     mapped on a design at some precision makes its entries NaN (``meta["unmappable"]`` lists them;
     :meth:`CostTable.valid_designs` tells which designs run everything).  Raises
     :class:`nas.joint.precision.BitwidthsError` if a precision exceeds a design's reference precision.
+    ``effort``: the mapper's search budget (:data:`mapper.search.BUDGETS`).
     """
     t0 = time.perf_counter()
     bits = tuple((int(w), int(a)) for w, a in bits)
@@ -150,11 +153,11 @@ def build_cost_table(space: FBNetSpace, bits: Sequence[BitPair], archs: Sequence
     results: dict[tuple, tuple[float, float, str]] = {}
     if executor is None:
         for i, (k, (layer, arch)) in enumerate(work.items()):
-            results[k] = _map_one(layer, arch, objective, seed, True)
+            results[k] = _map_one(layer, arch, objective, seed, True, effort)
             if progress:
                 progress(i + 1, total)
     else:
-        futs = {executor.submit(_map_one, layer, arch, objective, seed, False): k for k, (layer, arch) in work.items()}
+        futs = {executor.submit(_map_one, layer, arch, objective, seed, False, effort): k for k, (layer, arch) in work.items()}
         from concurrent.futures import as_completed
 
         for i, f in enumerate(as_completed(futs)):

@@ -77,14 +77,16 @@ def _finite_or_none(x: float) -> float | None:
 
 def run_joint(out_dir: str | Path, space: FBNetSpace, train: ImageData, val: ImageData, test: ImageData, hw: HwSpace,
               config: JointConfig, bits: tuple[BitPair, ...], law: PrecisionLaw = PrecisionLaw(),
-              compare: bool = False, executor: Executor | None = None, progress: Progress | None = None) -> dict:
+              compare: bool = False, executor: Executor | None = None, progress: Progress | None = None,
+              effort: str = "thorough") -> dict:
     """Run the whole joint search and write the artifacts (module docstring); returns the summary dict.
 
     ``executor`` runs the cost table's mapping searches; ``progress(message, done, total)`` reports each
     finished stage / epoch (and table progress).  Designs on which some candidate layer has no valid mapping
     are left out of the search; raises :class:`mapper.mapspace.NoValidMapping` when the reference
     accelerator is one of them or no design is left, and :class:`nas.joint.precision.BitwidthsError` when a
-    bitwidth exceeds an accelerator's reference precision.
+    bitwidth exceeds an accelerator's reference precision.  ``effort``: the mapper's search budget of every
+    mapping (:data:`mapper.search.BUDGETS`).
     """
     import matplotlib.pyplot as plt
     import torch
@@ -114,7 +116,8 @@ def run_joint(out_dir: str | Path, space: FBNetSpace, train: ImageData, val: Ima
             last[0] = time.perf_counter()
             log(f"cost table: {done}/{total} mapping searches", done, total)
 
-    table = build_cost_table(space, bits, archs, labels, law, hw.objective, hw.seed, hw.batch, executor, table_progress)
+    table = build_cost_table(space, bits, archs, labels, law, hw.objective, hw.seed, hw.batch, executor, table_progress,
+                             effort)
     log(f"cost table: {table.meta['mapping_searches']} mapping searches over {P} design(s) + reference in "
         f"{table.meta['build_s']:.1f} s", 1, 1)
     ok = table.valid_designs()
@@ -162,7 +165,7 @@ def run_joint(out_dir: str | Path, space: FBNetSpace, train: ImageData, val: Ima
     arch = accelerator_yaml(hw.archs[design], out / "accelerator.yaml",
                             f"Derived by accelsim joint from {hw.source}: design {design} ({hw.label(design)})")
     onnx_net = load_onnx_network(out / "network.onnx", batch=hw.batch)
-    res = evaluate_with_bitwidths(onnx_net, arch, out / "bitwidths.json", hw.objective, hw.seed)
+    res = evaluate_with_bitwidths(onnx_net, arch, out / "bitwidths.json", hw.objective, hw.seed, effort=effort)
     lat_pred, en_pred = table.totals(ops, bit_idx)
     summary = {"accuracy": acc, **_totals(res),
                "predicted_latency_ms": 1e3 * float(lat_pred[design]), "predicted_energy_mj": 1e-9 * float(en_pred[design]),
@@ -172,7 +175,7 @@ def run_joint(out_dir: str | Path, space: FBNetSpace, train: ImageData, val: Ima
                                "area_mm2": _finite_or_none(area_mm2(hw.archs[design])),
                                "summary": arch.summary(),
                                "probability": float(outcome.design_probs[int(np.flatnonzero(keep == design)[0])])},
-               "mapping": {"objective": hw.objective, "seed": hw.seed, "batch": hw.batch},
+               "mapping": {"objective": hw.objective, "seed": hw.seed, "batch": hw.batch, "effort": effort},
                "search": {"space": space.describe(), "epochs": config.epochs, "warmup_epochs": config.n_warmup,
                           "finetune_epochs": config.finetune_epochs, "objective": config.objective,
                           "gen_gap_lambda": config.gen_gap_lambda, "latency_weight": config.latency_weight,
@@ -184,7 +187,8 @@ def run_joint(out_dir: str | Path, space: FBNetSpace, train: ImageData, val: Ima
 
     # 6. baselines
     if compare:
-        ref_res = evaluate_with_bitwidths(onnx_net, hw.reference, out / "bitwidths.json", hw.objective, hw.seed)
+        ref_res = evaluate_with_bitwidths(onnx_net, hw.reference, out / "bitwidths.json", hw.objective, hw.seed,
+                                         effort=effort)
         summary_ref = {"accuracy": acc, **_totals(ref_res), "accelerator": hw.reference.name}
         dec = joint_search(warm, tr, va, table, None, keep, config, ref, gen, fixed_design=ref_col,
                            log=lambda m, d, t: log("decoupled " + m, d, t))
@@ -201,9 +205,11 @@ def run_joint(out_dir: str | Path, space: FBNetSpace, train: ImageData, val: Ima
         history += finetune(dnet, tr, va, config, "decoupled-finetune", log)
         dacc = accuracy(dnet, te)
         dres = evaluate_with_bitwidths(space.build_network(dec.ops, hw.batch), hw.archs[best],
-                                       network_bitwidths(space, dec.ops, dec_bits, law), hw.objective, hw.seed)
+                                       network_bitwidths(space, dec.ops, dec_bits, law), hw.objective, hw.seed,
+                                       effort=effort)
         dres_ref = evaluate_with_bitwidths(space.build_network(dec.ops, hw.batch), hw.reference,
-                                           network_bitwidths(space, dec.ops, dec_bits, law), hw.objective, hw.seed)
+                                           network_bitwidths(space, dec.ops, dec_bits, law), hw.objective, hw.seed,
+                                           effort=effort)
         summary["baselines"] = {
             "reference_accelerator": summary_ref,
             "decoupled": {"accuracy": dacc, **_totals(dres), "network": _network_json(space, dec.ops, dec_bits),

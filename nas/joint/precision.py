@@ -56,8 +56,9 @@ class PrecisionEvaluator:
     """
 
     def __init__(self, arch: Arch, law: PrecisionLaw = PrecisionLaw(), objective: str = "edp", seed: int = 0,
-                 parallel: bool = True):
+                 parallel: bool = True, effort: str = "thorough"):
         self.arch = arch
+        self.effort = effort
         self.law = law
         self.objective = objective
         self.seed = seed
@@ -77,7 +78,8 @@ class PrecisionEvaluator:
             ev = self._variants.get(key)
             if ev is None:
                 arch = self.arch if key is None else precision_variant(self.arch, self.law, *key)
-                ev = NetworkEvaluator(arch, objective=self.objective, seed=self.seed, parallel=self.parallel)
+                ev = NetworkEvaluator(arch, objective=self.objective, seed=self.seed, parallel=self.parallel,
+                                      effort=self.effort)
                 self._variants[key] = ev
         return ev
 
@@ -87,13 +89,14 @@ class PrecisionEvaluator:
 
 
 def evaluate_with_bitwidths(net: Network, arch: Arch, bitwidths: str | Path | Mapping | BitwidthsFile,
-                            objective: str = "edp", seed: int = 0, evaluator: PrecisionEvaluator | None = None):
+                            objective: str = "edp", seed: int = 0, evaluator: PrecisionEvaluator | None = None,
+                            effort: str = "thorough"):
     """Map and cost ``net`` on ``arch`` with per-layer precisions: an :class:`mapper.network.NetworkResult`
     whose totals are ``accelsim eval``'s with each listed layer costed on its precision variant.
 
     ``bitwidths``: a ``bitwidths.json`` path, its parsed mapping or a :class:`BitwidthsFile`.  Layers are
     mapped with ``objective`` and ``seed`` exactly as :func:`mapper.network.evaluate_network` maps them
-    (same mapper call), so with an empty ``layers`` table the result equals ``evaluate_network``.
+    (same mapper call, budget ``effort``), so with an empty ``layers`` table the result equals ``evaluate_network``.
     ``result.meta["bitwidths"]`` maps layer name → [w, a].  Raises :class:`BitwidthsError` and
     :class:`mapper.mapspace.NoValidMapping`.
     """
@@ -106,7 +109,7 @@ def evaluate_with_bitwidths(net: Network, arch: Arch, bitwidths: str | Path | Ma
         per_layer = match_bitwidths(net, spec.pairs())
     except BitwidthsError as e:
         raise BitwidthsError(f"{where}layers: {e}") from None
-    ev = evaluator or PrecisionEvaluator(arch, spec.precision_law, objective, seed)
+    ev = evaluator or PrecisionEvaluator(arch, spec.precision_law, objective, seed, effort=effort)
     pairs = spec.pairs()
     results = []
     for layer in net.layers:
