@@ -54,7 +54,7 @@ from numba.extending import register_jitable
 
 from accel._jit import njit
 from accel.arch import Arch
-from accel.layout import (D_P, D_R, O_ACCUM, O_ACTIVE_MACS, O_ACTIVE_PES, O_COMPUTE, O_ENERGY,
+from accel.layout import (D_P, D_Q, D_R, D_S, O_ACCUM, O_ACTIVE_MACS, O_ACTIVE_PES, O_COMPUTE, O_ENERGY,
                           O_FILL, O_FOLD, O_FOLDS, O_LATENCY, O_MAC_E, O_NOC_E, O_ONLOAD, O_PAD_RATIO, O_POINTS,
                           O_REASON, O_SPATIAL_UTIL, O_STATIC_E, O_VALID, OP_INPUTS, OP_OUTPUTS, R_AXIS, R_CAPACITY,
                           R_FULL_UNROLL, R_KEEP, R_SPATIAL_FIT, R_STATIONARITY, R_UNCOVERED, R_VALID, REASONS,
@@ -102,13 +102,14 @@ class Scratch(NamedTuple):
     x_in: np.ndarray  # (L+1, 8) int64, see _inner_extents
     inst: np.ndarray  # (L+1,) float64, see _inner_extents
     x_u: np.ndarray  # (8,) int64, see _pair_union
+    serial_bits: np.ndarray  # (L, 2) float64 read / write bits of each level not overlapped with compute
 
 
 @register_jitable
 def scratch(n_levels):
     """Scratch for ``n_levels`` memory levels (Python or kernels)."""
     return Scratch(np.empty((n_levels + 1, N_DIMS), dtype=np.int64), np.empty(n_levels + 1),
-                   np.empty(N_DIMS, dtype=np.int64))
+                   np.empty(N_DIMS, dtype=np.int64), np.empty((n_levels, 2)))
 
 
 @register_jitable
@@ -338,6 +339,205 @@ def _strided(a, b, T, SX, SY):
                     if T[lv, d] > 1:
                         return True
     return False
+
+
+@njit(nrt=False, inline=True)
+def _in_taps(v, x_o, x_t, stride, dil):
+    """True if row ``v`` = p·stride + r·dilation for some p < x_o, r < x_t (one window axis)."""
+    for r in range(x_t):
+        u = v - r * dil
+        if u >= 0 and u % stride == 0 and u // stride < x_o:
+            return True
+    return False
+
+
+@njit(nrt=False, inline=True)
+def _window_overlap(x_o, x_t, stride, dil, t):
+    """|D ∩ (D + t)| (rows) for D = {p·stride + r·dilation : p < x_o, r < x_t}, the rows of one window axis of
+    a tile, and a translation of ``t`` rows: the rows two consecutive tiles share (the halo).  Contiguous D
+    (|D| = its span): max(0, span − |t|); else counted row by row (:func:`_in_taps`)."""
+    n = _distinct(x_o, x_t, stride, dil)
+    at = abs(t)
+    span = (x_o - 1) * stride + (x_t - 1) * dil + 1
+    if at >= span:
+        return 0
+    if n == span:
+        return span - at
+    c = 0
+    for v in range(at, span):
+        if _in_taps(v, x_o, x_t, stride, dil) and _in_taps(v - at, x_o, x_t, stride, dil):
+            c += 1
+    return c
+
+
+@njit(nrt=False)
+def _child_bases(d, a, b, x_in, T, SX, SY, vals):
+    """Base indices of dim ``d`` of the children of one level-``a`` instance (pair a → b), relative to the
+    first child: the spatial indices of fan-outs a+1..b times their place values (:func:`_spread_indices`
+    with a one-index child).  Writes into ``vals``; returns the count."""
+    vals[0] = 0
+    n = 1
+    place = x_in[b, d]
+    for f in range(b, a, -1):
+        sp = SX[f, d] * SY[f, d]
+        if sp > 1:
+            for s_ in range(1, sp):
+                for i in range(n):
+                    vals[s_ * n + i] = vals[i] + s_ * place
+            n *= sp
+        place *= sp
+        if f - 1 > a:
+            place *= T[f - 1, d]
+    return n
+
+
+@njit
+def _halo_union_rows(axis, t, a, b, x_in, T, SX, SY, layer):
+    """Rows (cols for ``axis`` 1) of one window axis that the children of one level-``a`` instance receive
+    together when every child's tile slides by ``t`` rows: |∪_c (c + D + t) \\ (c + D)| over the children's
+    base rows c = p_c·stride + r_c·dilation (:func:`_child_bases`), D the tile's rows — counted by marking
+    (the multicast union of the halo deltas; arrays allocated here)."""
+    d_o = D_P + axis
+    d_t = D_R + axis
+    stride = layer.stride_h if axis == 0 else layer.stride_w
+    dil = layer.dil_h if axis == 0 else layer.dil_w
+    n_o = 1
+    n_t = 1
+    for f in range(a + 1, b + 1):
+        n_o *= SX[f, d_o] * SY[f, d_o]
+        n_t *= SX[f, d_t] * SY[f, d_t]
+    bo = np.empty(n_o, dtype=np.int64)
+    bt = np.empty(n_t, dtype=np.int64)
+    n_o = _child_bases(d_o, a, b, x_in, T, SX, SY, bo)
+    n_t = _child_bases(d_t, a, b, x_in, T, SX, SY, bt)
+    x_o = x_in[b, d_o]
+    x_t = x_in[b, d_t]
+    span = (x_o - 1) * stride + (x_t - 1) * dil + 1
+    top = 0
+    for i in range(n_o):
+        for j in range(n_t):
+            top = max(top, bo[i] * stride + bt[j] * dil)
+    shift = max(0, -t)
+    mark = np.zeros(top + span + abs(t) + 1, dtype=np.uint8)
+    count = 0
+    for v in range(span):
+        if not _in_taps(v, x_o, x_t, stride, dil):
+            continue
+        if v + t >= 0 and v + t < span and _in_taps(v + t, x_o, x_t, stride, dil):
+            continue  # row v + t of the new tile was held
+        for i in range(n_o):
+            for j in range(n_t):
+                k = bo[i] * stride + bt[j] * dil + v + t + shift
+                if mark[k] == 0:
+                    mark[k] = 1
+                    count += 1
+    return count
+
+
+@njit(nrt=False)
+def _axis_union_rows(axis, a, b, x_in, x_u, T, SX, SY, layer, strided):
+    """Rows (cols for ``axis`` 1) of one window axis the children of one level-``a`` instance hold together
+    (the union's factor along that axis: :func:`_distinct` of the union extents ``x_u``, or counted exactly
+    when the children's indices are non-contiguous, :func:`_strided_window_union`)."""
+    stride = layer.stride_h if axis == 0 else layer.stride_w
+    dil = layer.dil_h if axis == 0 else layer.dil_w
+    if not strided:
+        return float(_distinct(x_u[D_P + axis], x_u[D_R + axis], stride, dil))
+    return _strided_axis_union(axis, a, b, x_in, T, SX, SY, stride, dil)
+
+
+@njit
+def _strided_axis_union(axis, a, b, x_in, T, SX, SY, stride, dil):
+    """One axis of :func:`_strided_window_union`."""
+    po, no, pt, nt = _axis_sets(axis, a, b, x_in, T, SX, SY)
+    return float(_marked_taps(po, no, pt, nt, stride, dil))
+
+
+@njit(nrt=False)
+def _window_input_fills(a, b, layer, arch, m, x_in, x_u, every, strided, tile, union):
+    """(child values, union values): the input values one child instance of the pair a → b receives over the
+    layer, and the values the children of one parent instance receive together (the multicast union), for a
+    convolution's sliding-window inputs — tiles counted whole (padding included; the caller applies the
+    ``padded_accesses`` ratios).
+
+    Walking the temporal loops above b from the innermost outward, loop j (factor f_j, N_j iterations of the
+    loops outside it) moves the tile N_j·(f_j − 1) times by t_j: +1 step of j (its place value
+    x_in[lv, d] / f_j) in its dim, every inner loop reset by −(f − 1) steps.  A move is free when t_j leaves
+    the input where it was (an irrelevant loop, or a sliding-window coincidence p·stride + r·dilation
+    unchanged); with ``conventions.halo_reuse`` a move along a single window axis (rows or columns) with no
+    change of a non-window input coordinate fills only the new rows (|tile| − |halo|, :func:`_window_overlap`;
+    for the union: :func:`_halo_union_rows` × the union of the other axis × the union of the non-window
+    dims) — Timeloop's tile delta, an axis-aligned hyper-rectangle difference taken only when the tiles differ
+    along one axis (Parashar et al., ISPASS 2019; NVlabs/timeloop point-set-aahr.cpp ``Subtract``); any other
+    move refetches the whole tile and union.  The first tile is a fill.  ``every``: the MAC without operand
+    registers refills at every step."""
+    T, ORD = m.temporal, m.order
+    total = 1.0
+    for lv in range(b):
+        for d in range(N_DIMS):
+            total *= T[lv, d]
+    if every == 1:
+        return total * tile, total * union
+    child = tile
+    uni = union
+    inner = 1.0
+    r_p = 0
+    r_q = 0
+    r_r = 0
+    r_s = 0
+    moved_nw = False  # an inner loop resets a non-window input coordinate
+    nw_u = 1.0
+    for d in range(WINDOW_DIMS_START):
+        if layer.rel[OP_INPUTS, d] == 1:
+            nw_u *= x_u[d]
+    x = x_in[b]
+    for lv in range(b - 1, -1, -1):
+        for j in range(N_DIMS - 1, -1, -1):
+            d = ORD[lv, j]
+            f = T[lv, d]
+            if f == 1:
+                continue
+            w = x_in[lv, d] // f  # place value of one step of this loop in dim d
+            occ = total / (inner * f) * (f - 1)
+            nw = d < WINDOW_DIMS_START and layer.rel[OP_INPUTS, d] == 1
+            if moved_nw or nw:
+                child += occ * tile
+                uni += occ * union
+            else:
+                th = (r_p + (w if d == D_P else 0)) * layer.stride_h + (r_r + (w if d == D_R else 0)) * layer.dil_h
+                tw = (r_q + (w if d == D_Q else 0)) * layer.stride_w + (r_s + (w if d == D_S else 0)) * layer.dil_w
+                if th == 0 and tw == 0:
+                    pass  # the same input tile: stationary (or a sliding-window coincidence)
+                elif arch.halo_reuse == 1 and (th == 0 or tw == 0):
+                    axis = 0 if tw == 0 else 1
+                    t = th if tw == 0 else tw
+                    s_ax = layer.stride_h if axis == 0 else layer.stride_w
+                    d_ax = layer.dil_h if axis == 0 else layer.dil_w
+                    rows = float(_distinct(x[D_P + axis], x[D_R + axis], s_ax, d_ax))
+                    new_rows = rows - _window_overlap(x[D_P + axis], x[D_R + axis], s_ax, d_ax, t)
+                    child += occ * tile / rows * new_rows
+                    if x_u[D_P + axis] > x[D_P + axis] or x_u[D_R + axis] > x[D_R + axis]:
+                        u_rows = _halo_union_rows(axis, t, a, b, x_in, T, m.spatial_x, m.spatial_y, layer)
+                    else:
+                        u_rows = new_rows
+                    uni += occ * nw_u * u_rows * _axis_union_rows(1 - axis, a, b, x_in, x_u, T, m.spatial_x,
+                                                                  m.spatial_y, layer, strided)
+                else:
+                    child += occ * tile
+                    uni += occ * union
+            if d == D_P:
+                r_p -= (f - 1) * w
+            elif d == D_Q:
+                r_q -= (f - 1) * w
+            elif d == D_R:
+                r_r -= (f - 1) * w
+            elif d == D_S:
+                r_s -= (f - 1) * w
+            elif nw:
+                moved_nw = True
+            inner *= f
+    return child, uni
+
 
 
 @njit(nrt=False, inline=True)
@@ -583,20 +783,28 @@ def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes, skip
     fills, distinct = _fills(o, b, layer.rel, m.temporal, m.order, every)
     tile_full = _footprint(o, x_in[b], layer) if b < L else 1.0
     union_full, between, strided = _pair_union(o, a, b, layer, m, x_in, x_u)
-    tile = tile_full
-    union = union_full
+    tile_ratio = 1.0
+    union_ratio = 1.0
     if skip_ratio >= 0.0:  # padded_accesses: skip on a padded nest: charge the in-bounds part of the tiles
-        tile *= skip_ratio
-        union *= skip_ratio
+        tile_ratio = skip_ratio
+        union_ratio = skip_ratio
         if window_padded == 1:
-            tile *= _window_skip_ratio(x_in[b], layer, x_in[0])
+            tile_ratio *= _window_skip_ratio(x_in[b], layer, x_in[0])
             if strided:
-                union *= _strided_window_skip(a, b, x_in, m.temporal, m.spatial_x, m.spatial_y, layer)
+                union_ratio *= _strided_window_skip(a, b, x_in, m.temporal, m.spatial_x, m.spatial_y, layer)
             else:
-                union *= _window_skip_ratio(x_u, layer, x_in[0])
+                union_ratio *= _window_skip_ratio(x_u, layer, x_in[0])
+    tile = tile_full * tile_ratio
+    union = union_full * union_ratio
     skip = 1 if skip_ratio >= 0.0 else 0
-    child_total = _count(fills * tile * inst[b], skip)  # values delivered to (or drained from) all children
-    union_total = _count(fills * union * inst[a], skip)  # values of the children's union, all parent instances
+    if o == OP_INPUTS and layer.window == 1:  # sliding windows: free coincidences, halo reuse
+        child_vals, union_vals = _window_input_fills(a, b, layer, arch, m, x_in, x_u, every, strided, tile_full,
+                                                     union_full)
+        child_total = _count(child_vals * tile_ratio * inst[b], skip)
+        union_total = _count(union_vals * union_ratio * inst[a], skip)
+    else:
+        child_total = _count(fills * tile * inst[b], skip)  # values delivered to (or drained from) all children
+        union_total = _count(fills * union * inst[a], skip)  # the children's union, all parent instances
     psum_drains = -1.0
     if o != OP_OUTPUTS:
         parent_reads = union_total if arch.multicast == 1 else child_total

@@ -29,6 +29,10 @@ Conventions (``arch.config.conventions``, :class:`accel.arch.Conventions`):
 * ``padded_accesses: skip`` — fill decisions are those of the padded nest, but a set is charged only for the
   coordinates touched by points whose indices in the dims ``o`` depends on are all within the layer's bounds
   (``count``: every coordinate of the padded nest).
+* ``halo_reuse: true`` — for a read operand, when the needed set and the held set differ in exactly one
+  coordinate position (their projections on every other position are equal: a sliding window moved along
+  one input axis), the fill is the explicit set difference (charged part of the needed set) minus (the
+  charged part of the held set); otherwise (or ``false``) the whole charged needed set.
 * ``transfer_overlap``: for a child level ``b < L`` that is ``serial_onload``, ``onload_cycles`` adds, per
   pair, the parent's traffic for that pair per parent instance (reads; for outputs also writes) in bits over
   the parent's read (write) bandwidth.
@@ -36,8 +40,8 @@ Conventions (``arch.config.conventions``, :class:`accel.arch.Conventions`):
 Counting rules (``b < L`` for every child-side count; the MACs have no access counters):
 
 weights / inputs
-    child writes += |new set|; parent reads += |∪ new sets of the filling children of one parent instance|
-    with multicast, else Σ |new set|.
+    child writes += |fill|; parent reads += |∪ fills of the filling children of one parent instance|
+    with multicast, else Σ |fill| (fill: the new set, or its difference with the held set, see halo_reuse).
 outputs
     a fill first drains the held tile (if any; every tile held at the end is drained too): child reads +=
     |old|; parent writes += |∪ drained tiles of the parent's children at that step| with spatial reduction,
@@ -110,6 +114,14 @@ def _add(a, b):
     return tuple(x + y for x, y in zip(a, b))
 
 
+def _differ_along_one_axis(a: frozenset, b: frozenset) -> bool:
+    """True if the coordinate sets ``a`` and ``b`` (tuples of one length) have equal projections on every
+    coordinate position but exactly one (Timeloop's AAHR difference is taken only then)."""
+    n = len(next(iter(a)))
+    differ = sum(1 for k in range(n) if {c[k] for c in a} != {c[k] for c in b})
+    return differ == 1
+
+
 def coordinate_fn(layer, o: int):
     """Point (8 dim indices) → the data coordinate of operand ``o`` it touches."""
     rel = layer.relevance[o]
@@ -152,6 +164,7 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
                                            else conv.transfer_overlap.get(names[lv])) == "serial_onload"}
     onload = 0.0
     skip = conv.padded_accesses == "skip"
+    halo = conv.halo_reuse
     bounds = list(layer.dims)
     T = np.asarray(T).tolist()
     SX = np.asarray(SX).tolist()
@@ -237,7 +250,10 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
                     if held[idx] is not None:
                         old_by_parent.setdefault(parent, []).append(held_c[idx])
                     need_c = charged(pts, need)
-                    new_by_parent.setdefault(parent, []).append(need_c)
+                    if o < 2 and halo and held[idx] is not None and _differ_along_one_axis(need, held[idx]):
+                        new_by_parent.setdefault(parent, []).append(need_c - held_c[idx])  # the new rows / cols
+                    else:
+                        new_by_parent.setdefault(parent, []).append(need_c)
                     held[idx] = need
                     held_c[idx] = need_c
                 if o < 2:
