@@ -17,8 +17,9 @@ The model (Timeloop-style, tile granularity) for a mapping with L memory levels 
   fills × union-footprint of the children × parent instances.  Partial sums flow the other way: each fill
   of an output tile is drained back to the parent (reduced across spatial reduction dims by the NoC), and
   every fill but the first visit of a tile reads the partial sum back down.
-* Latency = max(compute, every level's bandwidth time) + fill/drain (+ the serialized transfers of levels
-  whose ``conventions.transfer_overlap`` is ``serial_onload``), where compute = product of all temporal
+* Latency = max(compute, every level's overlapped bandwidth time) + fill/drain (+ the serialized transfers of
+  levels whose ``conventions.transfer_overlap`` is ``serial_onload``; the prologue / epilogue and serialized
+  traffic is not also counted in the overlapped time), where compute = product of all temporal
   factors (+ psum accumulation cycles for arrays that accumulate forwarded psums with the PE's own adder,
   + per-fold fill/drain for systolic arrays); a level's time = its per-instance read (and write) bits over its
   bandwidth — double buffering overlaps transfers with compute, so only the excess is a stall.  The first
@@ -753,7 +754,8 @@ def _count(v, skip):
 
 
 @njit(nrt=False, inline=True)
-def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes, skip_ratio, window_padded):
+def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes, serial_bits, skip_ratio,
+                   window_padded):
     """Accesses of operand ``o`` between parent level ``a`` and child ``b`` (the next level below a that
     keeps o; b = L is the MACs, a 1-value tile).  Adds into ``reads`` / ``writes`` (L, 3), values.
 
@@ -836,21 +838,27 @@ def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes, skip
     fill_cycles = 0.0
     onload_cycles = 0.0
     if b < L:
+        bits = arch.op_bits[a, o]
         if arch.serial_onload[b] == 1:
             # no double buffering: every transfer of the pair waits for the parent's port (per instance)
-            bits = arch.op_bits[a, o] / inst[a]
             if o != OP_OUTPUTS:
-                onload_cycles = parent_reads * bits / arch.read_bw[a]
+                onload_cycles = parent_reads * bits / inst[a] / arch.read_bw[a]
             else:
-                onload_cycles = parent_writes * bits / arch.write_bw[a] + parent_reads * bits / arch.read_bw[a]
-        else:
+                onload_cycles = (parent_writes * bits / arch.write_bw[a] + parent_reads * bits / arch.read_bw[a]) \
+                    / inst[a]
+            serial_bits[a, 0] += parent_reads * bits  # serialized: not also overlapped with compute
+            serial_bits[a, 1] += parent_writes * bits
+        elif arch.systolic == 0 or layer.is_mac == 0:  # (systolic arrays: the per-fold model has the fill)
             rbw = arch.read_bw[a] if o != OP_OUTPUTS else arch.write_bw[a]
-            fill_cycles = union_full * arch.op_bits[a, o] / rbw  # cycles count padded values
+            fill_cycles = union_full * bits / rbw  # cycles count padded values
+            # the first tile arrives before compute starts, the last output tile drains after it ends
+            serial_bits[a, 1 if o == OP_OUTPUTS else 0] += min(union * inst[a], parent_writes if o == OP_OUTPUTS
+                                                               else parent_reads) * bits
     return noc_bits, fill_cycles, onload_cycles, psum_drains
 
 
 @njit(nrt=False)
-def _accesses(layer, arch, m, x_in, inst, x_u, reads, writes, padded):
+def _accesses(layer, arch, m, x_in, inst, x_u, reads, writes, serial_bits, padded):
     """Reads and writes of every level and operand (into ``reads`` / ``writes``), summed over the
     (parent, child) pairs of the levels that keep each operand (bypassing levels are skipped) — see
     :func:`_pair_accesses`.  Returns (noc_bits, fill_cycles, onload_cycles, psum_drains_per_pe)."""
@@ -859,6 +867,7 @@ def _accesses(layer, arch, m, x_in, inst, x_u, reads, writes, padded):
     fill_cycles = 0.0
     onload_cycles = 0.0
     psum_drains_per_pe = 0.0
+    serial_bits[:] = 0.0
     for o in range(N_OPERANDS):
         if layer.present[o] == 0:
             continue
@@ -873,7 +882,7 @@ def _accesses(layer, arch, m, x_in, inst, x_u, reads, writes, padded):
             if b < L and m.keep[b, o] == 0:
                 continue
             noc, fill, onload, drains = _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes,
-                                                       skip_ratio, window_padded)
+                                                       serial_bits, skip_ratio, window_padded)
             if drains >= 0.0:
                 psum_drains_per_pe = drains
             noc_bits += noc
@@ -912,11 +921,14 @@ def _array_overheads(layer, arch, m, folds, psum_drains_per_pe):
 
 
 @njit(nrt=False, inline=True)
-def _bandwidth_bound(arch, inst, reads, writes, bw_cycles, busy):
-    """max(busy, every level's bandwidth time); writes ``bw_cycles`` (L,).  A level's time is its
+def _bandwidth_bound(arch, inst, reads, writes, serial_bits, bw_cycles, busy):
+    """max(busy, every level's overlapped bandwidth time); writes ``bw_cycles`` (L,).  A level's time is its
     per-instance read (and write) bits over its bandwidth (shared port: (r + w) / read_bw, else
     max(r / read_bw, w / write_bw)); double buffering overlaps transfers with compute, so only the excess
-    over ``busy`` stalls (Timeloop, Parashar et al., ISPASS 2019)."""
+    over ``busy`` stalls (Timeloop, Parashar et al., ISPASS 2019).  The bits in ``serial_bits`` (L, 2: read,
+    write) are not overlapped — the first tile and the last output tile (prologue / epilogue) and every
+    transfer to a ``serial_onload`` child — and the caller adds their time to the latency, so they are left
+    out here (counted once; ZigZag's stall term likewise excludes what it onloads and offloads)."""
     worst = busy
     for lv in range(arch.n_levels):
         r = 0.0
@@ -925,6 +937,8 @@ def _bandwidth_bound(arch, inst, reads, writes, bw_cycles, busy):
             r += reads[lv, o] * arch.op_bits[lv, o]
             w += writes[lv, o] * arch.op_bits[lv, o]
         ninst = inst[lv]
+        r = max(0.0, r - serial_bits[lv, 0])
+        w = max(0.0, w - serial_bits[lv, 1])
         if arch.shared_port[lv] == 1:
             cyc = (r + w) / ninst / arch.read_bw[lv]
         else:
@@ -982,11 +996,9 @@ def _evaluate_into(layer, arch, m, out, scr):
         return np.inf
     compute, folds = _compute_cycles(m.temporal, L)
     noc_bits, fill_cycles, onload_cycles, psum_drains_per_pe = _accesses(
-        layer, arch, m, scr.x_in, scr.inst, scr.x_u, reads, writes, 1 if padded > real_points else 0)
+        layer, arch, m, scr.x_in, scr.inst, scr.x_u, reads, writes, scr.serial_bits, 1 if padded > real_points else 0)
     accum, fold = _array_overheads(layer, arch, m, folds, psum_drains_per_pe)
-    if arch.systolic == 1 and layer.is_mac == 1:
-        fill_cycles = 0.0  # the per-fold model already contains the array's fill and drain
-    worst = _bandwidth_bound(arch, scr.inst, reads, writes, bw_cycles, compute + accum + fold)
+    worst = _bandwidth_bound(arch, scr.inst, reads, writes, scr.serial_bits, bw_cycles, compute + accum + fold)
     latency = worst + fill_cycles + onload_cycles
     e, noc_e, mac_e, static_e = _energy(layer, arch, reads, writes, energy, noc_bits, real_points, latency)
     inst = scr.inst

@@ -285,8 +285,10 @@ def test_walker_serial_onload_hand_count():
     r = walk(layer, arch, m.temporal, m.spatial_x, m.spatial_y, m.order, m.keep)
     assert r.onload_cycles == 6 + 6 + 2 * 16 / 32
     rec, _ = _compare(layer, arch, m)
-    base = evaluate(layer, arch.with_config(conventions=dict(mac_operand_reuse=True, psum_drain_read=True)), m)
-    assert rec.latency_cycles == base.latency_cycles - base.fill_drain_cycles + r.onload_cycles
+    # every DRAM transfer is serialized: latency = compute + onload, the DRAM port's time is not counted again
+    # (it was: max(6, 10 DRAM cycles) + 13 = 23 before the fix)
+    assert rec.latency_cycles == rec.compute_cycles + r.onload_cycles == 6 + 13
+    assert rec.bandwidth_cycles["DRAM"] == 0 and rec.fill_drain_cycles == 0
 
 
 def test_walker_padded_accesses_hand_counts():
