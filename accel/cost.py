@@ -104,13 +104,16 @@ class Scratch(NamedTuple):
     inst: np.ndarray  # (L+1,) float64, see _inner_extents
     x_u: np.ndarray  # (8,) int64, see _pair_union
     serial_bits: np.ndarray  # (L, 2) float64 read / write bits of each level not overlapped with compute
+    halo_loops: np.ndarray  # (8L, 4) float64, see _window_input_fills
+    halo_sweep: np.ndarray  # (2, 5, 3) float64, see _window_input_fills
 
 
 @register_jitable
 def scratch(n_levels):
     """Scratch for ``n_levels`` memory levels (Python or kernels)."""
     return Scratch(np.empty((n_levels + 1, N_DIMS), dtype=np.int64), np.empty(n_levels + 1),
-                   np.empty(N_DIMS, dtype=np.int64), np.empty((n_levels, 2)))
+                   np.empty(N_DIMS, dtype=np.int64), np.empty((n_levels, 2)), np.empty((N_DIMS * n_levels, 4)),
+                   np.empty((2, 5, 3)))
 
 
 @register_jitable
@@ -454,24 +457,32 @@ def _strided_axis_union(axis, a, b, x_in, T, SX, SY, stride, dil):
     return float(_marked_taps(po, no, pt, nt, stride, dil))
 
 
+H_EQUAL = -1  # a temporal step leaves the input tile unchanged (halo_loops kind)
+H_JUMP = -2  # a temporal step moves the tile otherwise than a slide along one window axis: whole refill
+
+
 @njit(nrt=False)
-def _window_input_fills(a, b, layer, arch, m, x_in, x_u, every, strided, tile, union):
+def _window_input_fills(a, b, layer, arch, m, x_in, x_u, every, strided, tile, union, loops, sweep):
     """(child values, union values): the input values one child instance of the pair a → b receives over the
     layer, and the values the children of one parent instance receive together (the multicast union), for a
     convolution's sliding-window inputs — tiles counted whole (padding included; the caller applies the
-    ``padded_accesses`` ratios).
+    ``padded_accesses`` ratios).  ``loops`` (8L, 4) and ``sweep`` (2, 5, 3) are scratch.
 
-    Walking the temporal loops above b from the innermost outward, loop j (factor f_j, N_j iterations of the
-    loops outside it) moves the tile N_j·(f_j − 1) times by t_j: +1 step of j (its place value
-    x_in[lv, d] / f_j) in its dim, every inner loop reset by −(f − 1) steps.  A move is free when t_j leaves
-    the input where it was (an irrelevant loop, or a sliding-window coincidence p·stride + r·dilation
-    unchanged); with ``conventions.halo_reuse`` a move along a single window axis (rows or columns) with no
-    change of a non-window input coordinate fills only the new rows (|tile| − |halo|, :func:`_window_overlap`;
-    for the union: :func:`_halo_union_rows` × the union of the other axis × the union of the non-window
-    dims) — Timeloop's tile delta, an axis-aligned hyper-rectangle difference taken only when the tiles differ
-    along one axis (Parashar et al., ISPASS 2019; NVlabs/timeloop point-set-aahr.cpp ``Subtract``); any other
-    move refetches the whole tile and union.  The first tile is a fill.  ``every``: the MAC without operand
-    registers refills at every step."""
+    Step j (temporal loop j above b, factor f_j, innermost first) moves the tile by t_j: +1 step of loop j
+    (its place value x_in[lv, d] / f_j) in its dim, every inner loop reset by −(f − 1) steps.  A step is
+    free when t_j leaves the input where it was (an irrelevant loop, or a sliding-window coincidence
+    p·stride + r·dilation unchanged).  With ``conventions.halo_reuse`` a step that slides the window along a
+    single axis (rows or columns, overlapping ranges, no other input coordinate changed) fills only the new
+    rows (|tile| − |halo|, :func:`_window_overlap`; union: :func:`_halo_union_rows` × the union of the other
+    axis × the union of the non-window dims), provided the previous slide went the same way — Timeloop's
+    tile delta, an axis-aligned hyper-rectangle difference taken only along one axis, whose residual state
+    is dropped when the slide changes direction (Parashar et al., ISPASS 2019; NVlabs/timeloop
+    point-set-aahr.cpp ``Subtract`` and ``operator-``).  Every other step refetches the whole tile.  Without
+    halo reuse, total = tile · (1 + Σ_j N_j·(f_j − 1)·[t_j ≠ 0]) with N_j the iterations outside loop j.
+    With it, the slide direction is a state (none, ±rows, ±cols): the sweep of loops j..innermost maps an
+    entry state to (exit state, values), built from the innermost loop outward (a loop repeats [step j,
+    sweep of the inner loops] f_j − 1 times, stopping early at a fixed point of the state).  The first tile
+    is a fill.  ``every``: the MAC without operand registers refills at every step."""
     T, ORD = m.temporal, m.order
     total = 1.0
     for lv in range(b):
@@ -492,6 +503,8 @@ def _window_input_fills(a, b, layer, arch, m, x_in, x_u, every, strided, tile, u
         if layer.rel[OP_INPUTS, d] == 1:
             nw_u *= x_u[d]
     x = x_in[b]
+    n = 0
+    slides = False
     for lv in range(b - 1, -1, -1):
         for j in range(N_DIMS - 1, -1, -1):
             d = ORD[lv, j]
@@ -501,31 +514,41 @@ def _window_input_fills(a, b, layer, arch, m, x_in, x_u, every, strided, tile, u
             w = x_in[lv, d] // f  # place value of one step of this loop in dim d
             occ = total / (inner * f) * (f - 1)
             nw = d < WINDOW_DIMS_START and layer.rel[OP_INPUTS, d] == 1
-            if moved_nw or nw:
-                child += occ * tile
-                uni += occ * union
-            else:
+            kind = H_JUMP
+            h_child = tile
+            h_union = union
+            if not (moved_nw or nw):
                 th = (r_p + (w if d == D_P else 0)) * layer.stride_h + (r_r + (w if d == D_R else 0)) * layer.dil_h
                 tw = (r_q + (w if d == D_Q else 0)) * layer.stride_w + (r_s + (w if d == D_S else 0)) * layer.dil_w
                 if th == 0 and tw == 0:
-                    pass  # the same input tile: stationary (or a sliding-window coincidence)
+                    kind = H_EQUAL  # the same input tile: stationary (or a sliding-window coincidence)
                 elif arch.halo_reuse == 1 and (th == 0 or tw == 0):
                     axis = 0 if tw == 0 else 1
                     t = th if tw == 0 else tw
                     s_ax = layer.stride_h if axis == 0 else layer.stride_w
                     d_ax = layer.dil_h if axis == 0 else layer.dil_w
-                    rows = float(_distinct(x[D_P + axis], x[D_R + axis], s_ax, d_ax))
-                    new_rows = rows - _window_overlap(x[D_P + axis], x[D_R + axis], s_ax, d_ax, t)
-                    child += occ * tile / rows * new_rows
-                    if x_u[D_P + axis] > x[D_P + axis] or x_u[D_R + axis] > x[D_R + axis]:
-                        u_rows = _halo_union_rows(axis, t, a, b, x_in, T, m.spatial_x, m.spatial_y, layer)
-                    else:
-                        u_rows = new_rows
-                    uni += occ * nw_u * u_rows * _axis_union_rows(1 - axis, a, b, x_in, x_u, T, m.spatial_x,
-                                                                  m.spatial_y, layer, strided)
-                else:
-                    child += occ * tile
-                    uni += occ * union
+                    x_o = x[D_P + axis]
+                    x_t = x[D_R + axis]
+                    if abs(t) < (x_o - 1) * s_ax + (x_t - 1) * d_ax + 1:  # the row ranges overlap: a slide
+                        kind = 2 * axis + (1 if t > 0 else 0)
+                        slides = True
+                        rows = float(_distinct(x_o, x_t, s_ax, d_ax))
+                        new_rows = rows - _window_overlap(x_o, x_t, s_ax, d_ax, t)
+                        h_child = tile / rows * new_rows
+                        if x_u[D_P + axis] > x_o or x_u[D_R + axis] > x_t:
+                            u_rows = _halo_union_rows(axis, t, a, b, x_in, T, m.spatial_x, m.spatial_y, layer)
+                        else:
+                            u_rows = new_rows
+                        h_union = nw_u * u_rows * _axis_union_rows(1 - axis, a, b, x_in, x_u, T, m.spatial_x,
+                                                                     m.spatial_y, layer, strided)
+            if kind != H_EQUAL:
+                child += occ * tile
+                uni += occ * union
+            loops[n, 0] = f
+            loops[n, 1] = kind
+            loops[n, 2] = h_child
+            loops[n, 3] = h_union
+            n += 1
             if d == D_P:
                 r_p -= (f - 1) * w
             elif d == D_Q:
@@ -537,8 +560,51 @@ def _window_input_fills(a, b, layer, arch, m, x_in, x_u, every, strided, tile, u
             elif nw:
                 moved_nw = True
             inner *= f
-    return child, uni
-
+    if not slides:
+        return child, uni
+    cur = 0  # sweep[cur, s] = (exit state, child values, union values) of the loops swept so far
+    for st in range(5):
+        sweep[cur, st, 0] = st
+        sweep[cur, st, 1] = 0.0
+        sweep[cur, st, 2] = 0.0
+    for i in range(n):
+        f = int(loops[i, 0])
+        kind = int(loops[i, 1])
+        nxt = 1 - cur
+        for st0 in range(5):
+            st = int(sweep[cur, st0, 0])
+            c = sweep[cur, st0, 1]
+            u = sweep[cur, st0, 2]
+            k = 1
+            while k < f:
+                if kind == H_EQUAL:
+                    dc = 0.0
+                    du = 0.0
+                    st2 = 0
+                elif kind == H_JUMP or (st != 0 and st != kind + 1):
+                    dc = tile
+                    du = union
+                    st2 = 0
+                else:
+                    dc = loops[i, 2]
+                    du = loops[i, 3]
+                    st2 = kind + 1
+                st3 = int(sweep[cur, st2, 0])
+                dc += sweep[cur, st2, 1]
+                du += sweep[cur, st2, 2]
+                c += dc
+                u += du
+                k += 1
+                if st3 == st:  # a fixed point: every remaining repetition is the same
+                    c += (f - k) * dc
+                    u += (f - k) * du
+                    break
+                st = st3
+            sweep[nxt, st0, 0] = st
+            sweep[nxt, st0, 1] = c
+            sweep[nxt, st0, 2] = u
+        cur = nxt
+    return tile + sweep[cur, 0, 1], union + sweep[cur, 0, 2]
 
 
 @njit(nrt=False, inline=True)
@@ -754,8 +820,7 @@ def _count(v, skip):
 
 
 @njit(nrt=False, inline=True)
-def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes, serial_bits, skip_ratio,
-                   window_padded):
+def _pair_accesses(o, a, b, layer, arch, m, scr, reads, writes, skip_ratio, window_padded):
     """Accesses of operand ``o`` between parent level ``a`` and child ``b`` (the next level below a that
     keeps o; b = L is the MACs, a 1-value tile).  Adds into ``reads`` / ``writes`` (L, 3), values.
 
@@ -781,6 +846,7 @@ def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes, seri
     and for outputs at or below the PE array, fills · tile psum drains per PE (else -1), counted with the
     MAC holding its psum (a latency, independent of the access convention)."""
     L = arch.n_levels
+    x_in, inst, x_u, serial_bits = scr.x_in, scr.inst, scr.x_u, scr.serial_bits
     every = 1 if b == L and arch.mac_operand_reuse == 0 else 0
     fills, distinct = _fills(o, b, layer.rel, m.temporal, m.order, every)
     tile_full = _footprint(o, x_in[b], layer) if b < L else 1.0
@@ -801,7 +867,7 @@ def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes, seri
     skip = 1 if skip_ratio >= 0.0 else 0
     if o == OP_INPUTS and layer.window == 1:  # sliding windows: free coincidences, halo reuse
         child_vals, union_vals = _window_input_fills(a, b, layer, arch, m, x_in, x_u, every, strided, tile_full,
-                                                     union_full)
+                                                     union_full, scr.halo_loops, scr.halo_sweep)
         child_total = _count(child_vals * tile_ratio * inst[b], skip)
         union_total = _count(union_vals * union_ratio * inst[a], skip)
     else:
@@ -858,7 +924,7 @@ def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes, seri
 
 
 @njit(nrt=False)
-def _accesses(layer, arch, m, x_in, inst, x_u, reads, writes, serial_bits, padded):
+def _accesses(layer, arch, m, scr, reads, writes, padded):
     """Reads and writes of every level and operand (into ``reads`` / ``writes``), summed over the
     (parent, child) pairs of the levels that keep each operand (bypassing levels are skipped) — see
     :func:`_pair_accesses`.  Returns (noc_bits, fill_cycles, onload_cycles, psum_drains_per_pe)."""
@@ -867,7 +933,8 @@ def _accesses(layer, arch, m, x_in, inst, x_u, reads, writes, serial_bits, padde
     fill_cycles = 0.0
     onload_cycles = 0.0
     psum_drains_per_pe = 0.0
-    serial_bits[:] = 0.0
+    x_in = scr.x_in
+    scr.serial_bits[:] = 0.0
     for o in range(N_OPERANDS):
         if layer.present[o] == 0:
             continue
@@ -881,8 +948,8 @@ def _accesses(layer, arch, m, x_in, inst, x_u, reads, writes, serial_bits, padde
         for b in range(1, L + 1):
             if b < L and m.keep[b, o] == 0:
                 continue
-            noc, fill, onload, drains = _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes,
-                                                       serial_bits, skip_ratio, window_padded)
+            noc, fill, onload, drains = _pair_accesses(o, a, b, layer, arch, m, scr, reads, writes, skip_ratio,
+                                                       window_padded)
             if drains >= 0.0:
                 psum_drains_per_pe = drains
             noc_bits += noc
@@ -996,7 +1063,7 @@ def _evaluate_into(layer, arch, m, out, scr):
         return np.inf
     compute, folds = _compute_cycles(m.temporal, L)
     noc_bits, fill_cycles, onload_cycles, psum_drains_per_pe = _accesses(
-        layer, arch, m, scr.x_in, scr.inst, scr.x_u, reads, writes, scr.serial_bits, 1 if padded > real_points else 0)
+        layer, arch, m, scr, reads, writes, 1 if padded > real_points else 0)
     accum, fold = _array_overheads(layer, arch, m, folds, psum_drains_per_pe)
     worst = _bandwidth_bound(arch, scr.inst, reads, writes, scr.serial_bits, bw_cycles, compute + accum + fold)
     latency = worst + fill_cycles + onload_cycles

@@ -30,9 +30,12 @@ Conventions (``arch.config.conventions``, :class:`accel.arch.Conventions`):
   coordinates touched by points whose indices in the dims ``o`` depends on are all within the layer's bounds
   (``count``: every coordinate of the padded nest).
 * ``halo_reuse: true`` — for a read operand, when the needed set and the held set differ in exactly one
-  coordinate position (their projections on every other position are equal: a sliding window moved along
-  one input axis), the fill is the explicit set difference (charged part of the needed set) minus (the
-  charged part of the held set); otherwise (or ``false``) the whole charged needed set.
+  coordinate position with overlapping ranges there (:func:`_slide`: a sliding window moved along one input
+  axis), the fill is the explicit set difference (charged part of the needed set) minus (the charged part of
+  the held set), provided the child's previous slide (since its last whole fill or unchanged step) went the
+  same way; a slide in another direction or along another axis, an unchanged step, and every other change
+  reset the direction, and the latter two fill the whole charged needed set (Timeloop's AAHR delta with its
+  reset on a change of stride direction).  ``false``: every change fills the whole charged needed set.
 * ``transfer_overlap``: for a child level ``b < L`` that is ``serial_onload``, ``onload_cycles`` adds, per
   pair, the parent's traffic for that pair per parent instance (reads; for outputs also writes) in bits over
   the parent's read (write) bandwidth.
@@ -114,12 +117,21 @@ def _add(a, b):
     return tuple(x + y for x, y in zip(a, b))
 
 
-def _differ_along_one_axis(a: frozenset, b: frozenset) -> bool:
-    """True if the coordinate sets ``a`` and ``b`` (tuples of one length) have equal projections on every
-    coordinate position but exactly one (Timeloop's AAHR difference is taken only then)."""
-    n = len(next(iter(a)))
-    differ = sum(1 for k in range(n) if {c[k] for c in a} != {c[k] for c in b})
-    return differ == 1
+def _slide(new: frozenset, old: frozenset):
+    """(position, sign) if the coordinate sets ``new`` and ``old`` (tuples of one length) have equal projections
+    on every coordinate position but exactly one, where their ranges [min, max] overlap (a window slid along
+    one axis, ``sign`` +1 towards larger coordinates); else None.  Timeloop's AAHR difference is taken only
+    then (point-set-aahr.cpp ``Subtract``)."""
+    n = len(next(iter(new)))
+    moved = [k for k in range(n) if {c[k] for c in new} != {c[k] for c in old}]
+    if len(moved) != 1:
+        return None
+    k = moved[0]
+    lo_n, hi_n = min(c[k] for c in new), max(c[k] for c in new)
+    lo_o, hi_o = min(c[k] for c in old), max(c[k] for c in old)
+    if hi_n < lo_o or hi_o < lo_n:
+        return None
+    return k, (1 if lo_n > lo_o else -1)
 
 
 def coordinate_fn(layer, o: int):
@@ -200,6 +212,7 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
             children = [(idx, v, idx[:n_parent_digits]) for idx, v in _offsets(child_loops)]
             held: dict = {idx: None for idx, _, _ in children}
             held_c: dict = {idx: None for idx, _, _ in children}  # the charged part of the held set
+            grad: dict = {idx: None for idx, _, _ in children}  # direction of the last halo slide (halo_reuse)
             produced: dict = {}  # parent instance -> set of output coordinates produced so far
             nfills: dict = {idx: 0 for idx, _, _ in children}
             child_counts = b < L
@@ -245,15 +258,19 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
                     need = frozenset(coord(p) for p in pts)
                     if need == held[idx] and (b < L or mac_reuse):
                         n_coinc += moved
+                        grad[idx] = None
                         continue
                     nfills[idx] += 1
                     if held[idx] is not None:
                         old_by_parent.setdefault(parent, []).append(held_c[idx])
                     need_c = charged(pts, need)
-                    if o < 2 and halo and held[idx] is not None and _differ_along_one_axis(need, held[idx]):
+                    slide = _slide(need, held[idx]) if o < 2 and halo and held[idx] is not None else None
+                    if slide is not None and grad[idx] in (None, slide):
                         new_by_parent.setdefault(parent, []).append(need_c - held_c[idx])  # the new rows / cols
+                        grad[idx] = slide
                     else:
                         new_by_parent.setdefault(parent, []).append(need_c)
+                        grad[idx] = None
                     held[idx] = need
                     held_c[idx] = need_c
                 if o < 2:
