@@ -8,6 +8,10 @@ The model (Timeloop-style, tile granularity) for a mapping with L memory levels 
   level b's temporal loops.  For a convolution input the footprint of ``p`` output rows and ``r`` filter rows
   is the number of distinct ``i*stride + j*dilation`` (see :func:`_distinct`), so sliding-window reuse inside a
   tile and across spatially unrolled rows (Eyeriss' diagonal ifmap reuse) is exact.
+* Sliding windows across temporal steps (``conventions.halo_reuse``, Timeloop's tile delta): when a step of the
+  loops above a level slides a convolution's input window along one axis, the level is filled with only the
+  new rows (columns); a step that leaves the input where it was (a sliding-window coincidence) is free
+  (:func:`_window_input_fills`).
 * Between consecutive levels ``a < b`` that keep ``o`` (levels that bypass ``o`` are skipped; the MACs are a
   virtual last level with a 1-element tile), child b is refilled once per iteration of the temporal loops
   above it, except that loops irrelevant to ``o`` sitting *inside* the innermost relevant loop reuse the
@@ -837,7 +841,10 @@ def _pair_accesses(o, a, b, layer, arch, m, scr, reads, writes, skip_ratio, wind
     nest (``skip_ratio`` ≥ 0: :func:`_skip_ratio` of ``o``; ``window_padded``: a window dim is padded) tiles
     and unions are charged only their in-bounds part (:func:`_window_skip_ratio`,
     :func:`_strided_window_skip`; every tile is visited equally often, so the ratio of the sums is exact)
-    while prologue and psum-accumulation cycles count the padded tiles.
+    while prologue and psum-accumulation cycles count the padded tiles.  A padded sliding window under ``skip``
+    gets no halo or coincidence reuse (:func:`_window_input_fills` is for unpadded windows): the in-bounds
+    part of a window depends on where it is, so its tiles are refetched whole at every move of a relevant
+    loop — an upper bound of the exact count, exact under the ratio above.
 
     Returns (noc_bits, fill_cycles, onload_cycles, psum_drains): bits crossing a fan-out of more than one
     instance; for a double-buffered child, cycles for the parent to deliver the first tile (prologue;
@@ -865,7 +872,7 @@ def _pair_accesses(o, a, b, layer, arch, m, scr, reads, writes, skip_ratio, wind
     tile = tile_full * tile_ratio
     union = union_full * union_ratio
     skip = 1 if skip_ratio >= 0.0 else 0
-    if o == OP_INPUTS and layer.window == 1:  # sliding windows: free coincidences, halo reuse
+    if o == OP_INPUTS and layer.window == 1 and window_padded == 0:  # sliding windows: coincidences, halo
         child_vals, union_vals = _window_input_fills(a, b, layer, arch, m, x_in, x_u, every, strided, tile_full,
                                                      union_full, scr.halo_loops, scr.halo_sweep)
         child_total = _count(child_vals * tile_ratio * inst[b], skip)

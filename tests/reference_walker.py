@@ -36,6 +36,8 @@ Conventions (``arch.config.conventions``, :class:`accel.arch.Conventions`):
   same way; a slide in another direction or along another axis, an unchanged step, and every other change
   reset the direction, and the latter two fill the whole charged needed set (Timeloop's AAHR delta with its
   reset on a change of stride direction).  ``false``: every change fills the whole charged needed set.
+* ``padded_accesses: skip`` on a convolution whose nest pads a window dim (P, Q, R or S): the inputs get no halo
+  and no sliding-window coincidence reuse — a fill at every step where a loop relevant to them moved.
 * ``transfer_overlap``: for a child level ``b < L`` that is ``serial_onload``, ``onload_cycles`` adds, per
   pair, the parent's traffic for that pair per parent instance (reads; for outputs also writes) in bits over
   the parent's read (write) bandwidth.
@@ -202,6 +204,9 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
             if not skip:
                 return need
             return frozenset(coord(p) for p in pts if all(p[d] < bounds[d] for d in rel_dims))
+        # padded_accesses: skip on a padded sliding window: no halo / coincidence reuse for the inputs
+        window_refetch = skip and o == 1 and layer.window and any(
+            math.prod(lp.factor for lp in loops if lp.dim == d) > bounds[d] for d in range(4, 8))
         keepers = [0] + [lv for lv in range(1, L) if KEEP[lv][o] == 1] + [L]
         for a, b in zip(keepers, keepers[1:]):
             outer = [lp for lp in loops if lp.kind == "T" and lp.where < b]
@@ -256,7 +261,7 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
                     base = _add(step, cv)
                     pts = [_add(base, off) for off in inner_off]
                     need = frozenset(coord(p) for p in pts)
-                    if need == held[idx] and (b < L or mac_reuse):
+                    if need == held[idx] and (b < L or mac_reuse) and not (window_refetch and moved):
                         n_coinc += moved
                         grad[idx] = None
                         continue
@@ -264,7 +269,8 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
                     if held[idx] is not None:
                         old_by_parent.setdefault(parent, []).append(held_c[idx])
                     need_c = charged(pts, need)
-                    slide = _slide(need, held[idx]) if o < 2 and halo and held[idx] is not None else None
+                    slide = _slide(need, held[idx]) if o < 2 and halo and not window_refetch and held[idx] is not None \
+                        else None
                     if slide is not None and grad[idx] in (None, slide):
                         new_by_parent.setdefault(parent, []).append(need_c - held_c[idx])  # the new rows / cols
                         grad[idx] = slide

@@ -76,10 +76,13 @@ SLACK = {"pct": 0.05, "abs": 0.5}  # Timeloop prints fJ/compute with 2 decimals 
 # blocks up (01's MainMemory, block 8: 3 weight reads cost one whole 8-word access, 14.45 pJ per word instead
 # of 5.42); accelsim charges per bit.  The access counts are exact; only the energy per access differs, and
 # only where the counts are a few blocks (03/05 MainMemory: -2.2 %, within target).
-# [union] accelsim's multicast serves the union of the children's input windows where Timeloop shares a parent
-# read only between children whose fills are identical (nest-analysis.cpp ComputeAccurateMulticastedAccesses:
-# CheckEquality); eyeriss_like's PEs need overlapping, not identical, ifmap windows (shared_glb input reads
-# -31 %, its fJ/compute -23 %; total energy still within 2 %).
+# [union] accelsim's multicast serves the union of the children's input windows.  Timeloop shares a parent read
+# only between spatial children whose fills are identical, level by level of its spatial nest
+# (nest-analysis.cpp ComputeAccurateMulticastedAccesses: CheckEquality): in eyeriss_like the shared_glb feeds 14
+# PE columns (Q14 on meshX), each column the union of its C3 x S3 PEs' windows; the columns' windows overlap
+# (columns q and q+1 share input columns 2q+2, stride 2) but are not identical, so Timeloop reads 14 x 27 values
+# per step where the union is 29 x 9 = 261: its shared_glb input reads are 42/29 = 1.45x accelsim's (-31 %, the
+# level's fJ/compute -23 %; total energy within 2 %).
 PINNED: dict[str, dict[str, float]] = {
     '01-ws': {
         'fj.MainMemory': -25.307,  # [block]
