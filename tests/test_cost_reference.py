@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -336,6 +335,19 @@ def test_kernel_matches_walker_window_layers(case):
     """Sliding-window layers (halo reuse, coincidences, strided unions, padded windows, every convention):
     exact on every counter."""
     _compare(*case)
+
+
+def test_halo_resets_on_a_change_of_direction():
+    """Timeloop's 04 exercise in small: the RF holds 4 output cols x 1 tap (4 input cols); DRAM iterates K2 (outer)
+    and S3 (inner).  Each S step slides the window one col forward (1 new col); the K step resets S, sliding it
+    two cols back: Timeloop drops the halo state on a change of direction and refetches the whole tile.
+    Per k: 4 + 1 + 1 = 6, total 12 DRAM input reads (10 if the backward slide reused its 2 held cols)."""
+    rf = [dict(name="RF", size_bytes=1e6, word_bits=16, keeps=list(OPERANDS), per_pe=True,
+               read_energy_pj=1.0, write_energy_pj=1.0)]
+    layer = Layer(name="c", op="conv", K=2, Q=4, S=3)
+    m = _mapping(2, T={(0, "K"): 2, (0, "S"): 3, (1, "Q"): 4}, order={0: "KSGNCPQR"})
+    rec, ref = _compare(layer, _arch(rf, conventions={}), m)
+    assert ref.reads[0, 1] == 12 and rec.reads["DRAM"]["inputs"] == 12
 
 
 def test_padded_window_skip_refetches_whole_tiles():
