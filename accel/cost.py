@@ -826,7 +826,10 @@ def _count(v, skip):
 @njit(nrt=False, inline=True)
 def _pair_accesses(o, a, b, layer, arch, m, scr, reads, writes, skip_ratio, window_padded):
     """Accesses of operand ``o`` between parent level ``a`` and child ``b`` (the next level below a that
-    keeps o; b = L is the MACs, a 1-value tile).  Adds into ``reads`` / ``writes`` (L, 3), values.
+    keeps o; b = L is the MACs, a 1-value tile).  Adds into ``reads`` / ``writes`` (L, 3), values, and into
+    ``scr.serial_bits`` (L, 2) the parent's bits that do not overlap compute (a serial_onload child's
+    traffic; else the first tile / last output tile).  ``scr`` is the :class:`Scratch` (x_in, inst, x_u).
+    A convolution's inputs count their fills by :func:`_window_input_fills` (halo and coincidence reuse).
 
     Timeloop's tile / fill model (Parashar et al., ISPASS 2019): child_total = fills · tile · inst[b]
     values are delivered to all children.  Read-only operands: the parent reads fills · union · inst[a]
