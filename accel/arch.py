@@ -70,6 +70,13 @@ A config (``version: 1``) describes
     consecutive tiles, whose axis-aligned hyper-rectangle difference is taken only when the two tiles differ
     along one axis (a jump along both axes, or of any other input coordinate, refetches the whole tile).
     false — any change of the tile refetches it whole (ZigZag 3.9.1, accelsim before issue 12).
+* ``fusion`` (inter-layer on-chip reuse, :mod:`mapper.fusion`): ``policy: none`` (default — every layer reads its
+  inputs from DRAM and writes its output back, as Timeloop and ZigZag cost single layers), ``elementwise``
+  (element-wise, activation and pooling layers, and residual operands, read their producer's output from the
+  on-chip ``level`` when it fits there) or ``depth_first`` (every edge; a tensor that does not fit whole is
+  streamed in bands of ``tile_rows`` output rows, Stream / DeFiNES style); ``level``: the shared on-chip level
+  that holds the intermediates (default: the outermost level below DRAM).  A held intermediate reserves its
+  bits at that level and the layers alive meanwhile are mapped with the reduced capacity.
 
 :func:`load_arch` validates with pydantic (:class:`accel.schema.Strict`: ``extra="forbid"``, strict types,
 finite floats, duplicate YAML keys refused) and reports *all* problems with their YAML paths as one
@@ -152,6 +159,7 @@ class PEArray(Strict):
     psum_accumulate_cycles: int = Field(0, ge=0, le=MAX_CYCLES_TERM)
     systolic: Systolic | None = None
     area_mm2: float | None = Field(None, ge=0, le=MAX_AREA_MM2, description="per PE")
+    leakage_mw: float | None = Field(None, ge=0, le=MAX_POWER_MW, description="per PE (area/power block)")
 
 
 class Fanout(Strict):
@@ -176,6 +184,8 @@ class Level(Strict):
     per_pe: bool = False
     fanout: Fanout | None = None
     area_mm2: float | None = Field(None, ge=0, le=MAX_AREA_MM2, description="per instance")
+    leakage_mw: float | None = Field(None, ge=0, le=MAX_POWER_MW, description="per instance (area/power block)")
+    banks: int = Field(1, ge=1, le=MAX_PES, description="equal SRAM banks per instance (component model)")
 
     @field_validator("partitions_bytes")
     @classmethod
@@ -300,6 +310,198 @@ class Conventions(Strict):
         "double_buffered", description="per level (map level name -> mode) or for every level")
     halo_reuse: bool = Field(True, description="fill only the new input rows/cols of a sliding window")
 
+# ---- area / power / technology block (issue 15) ---------------------------------------------------------------
+class Extra(Strict):
+    """A named chip component outside the PE array and the memory levels (clock network, control logic, I/O
+    controllers, ...): its area (``area_mm2``, or ``kgates`` NAND2 equivalents through the component model's
+    logic area), its always-on power while the accelerator runs (``power_mw``: charged as static power × latency,
+    e.g. a clock tree's C·V²·f) and where the numbers come from (``source``, required)."""
+
+    name: Name
+    area_mm2: float | None = Field(None, ge=0, le=MAX_AREA_MM2)
+    kgates: float | None = Field(None, ge=0, le=1e9)
+    power_mw: float = Field(0.0, ge=0, le=MAX_POWER_MW)
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_area(self):
+        if self.area_mm2 is not None and self.kgates is not None:
+            raise ValueError("give either area_mm2 or kgates, not both")
+        return self
+
+
+class Technology(Strict):
+    """Technology and the component model (``accel/components.py``): the node every derived number is scaled to.
+
+    With this block, each on-chip component whose ``area_mm2`` / ``leakage_mw`` the config does not state is
+    derived from the component model (per PE: ``macs_per_pe`` MACs with a ``reference_bits``² multiplier and a
+    ``bitwidths.psums`` accumulator; per
+    level instance: SRAM or register-file storage of its capacity and ``banks``), and reports name the
+    provenance of each number (``config`` or ``component-model``).  ``leakage_scale`` multiplies the model's
+    leakage (its data are CACTI itrs-hp devices; a low-power process leaks far less).  ``core_overhead``
+    overrides the component data's fraction of area added for routing / power grid / whitespace.  ``extras``
+    are named components outside the array and levels.  ``dram``: the off-chip interface (informational; the
+    DRAM level's energies stay explicit, :func:`accel.components.dram_energy_pj_per_bit` gives the figure)."""
+
+    node_nm: float = Field(ge=7, le=130)
+    leakage_scale: float = Field(1.0, ge=0, le=1e3)
+    core_overhead: float | None = Field(None, ge=0, le=100)
+    dram: Literal["ddr3", "ddr4", "lpddr4", "gddr5", "hbm2", "hbm3"] | None = None
+    extras: list[Extra] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+
+
+class ComponentRow(NamedTuple):
+    """One row of :func:`area_power_breakdown`: a component, how many instances, per-instance and total area
+    (mm²) and leakage / always-on power (mW), and where each came from (``config`` | ``component-model`` |
+    ``unknown``)."""
+
+    component: str
+    kind: str  # pe | level | extra | overhead
+    count: int
+    area_mm2: float  # per instance
+    leakage_mw: float  # per instance (extras: always-on power)
+    area_from: str
+    leakage_from: str
+    detail: str
+
+    @property
+    def total_area_mm2(self) -> float:
+        return self.area_mm2 * self.count
+
+    @property
+    def total_leakage_mw(self) -> float:
+        return self.leakage_mw * self.count
+
+
+def _component_rows(cfg: "ArchConfig", inst: list[int], n_pes: int) -> list[ComponentRow]:
+    """Per-component area and leakage (see :class:`Technology`); ``inst[i]`` = instances of level i."""
+    from accel import components as cm
+
+    tech = cfg.technology
+    node = tech.node_nm if tech else None
+    lscale = tech.leakage_scale if tech else 1.0
+    rows: list[ComponentRow] = []
+    pa, b = cfg.pe_array, cfg.bitwidths
+    mac_a = mac_l = math.nan
+    detail = ""
+    if tech is not None:  # the multiplier is built for reference_bits (narrower operands reuse it)
+        rb = pa.reference_bits
+        mac_um2 = cm.mac_area_um2(rb, rb, b.psums, node)
+        util = cm.load_components().logic.placement_utilization.value
+        mac_a = mac_um2 * pa.macs_per_pe / util * 1e-6
+        gates = mac_um2 * pa.macs_per_pe / (cm.load_components().logic.nand2_area_um2.value * cm.area_scale(45, node))
+        mac_l = cm.logic_leakage_mw(gates / 1e3, node, lscale)
+        detail = (f"{pa.macs_per_pe} x {rb}x{rb}-bit MAC, {b.psums}-bit accumulator @ {node:g} nm (model: "
+                  f"{cm.mac_energy_pj(rb, rb, b.psums, node):.3g} pJ per MAC; config: {pa.mac_energy_pj:g})")
+    a, af = (pa.area_mm2, "config") if pa.area_mm2 is not None else (mac_a, "component-model" if tech else "unknown")
+    lk, lf = (pa.leakage_mw, "config") if pa.leakage_mw is not None else (
+        (mac_l, "component-model") if tech else (0.0, "unknown"))
+    rows.append(ComponentRow("PE", "pe", n_pes, a, lk, af, lf, detail))
+    for i, level in enumerate(cfg.levels):
+        if i == 0:
+            continue  # off-chip backing store
+        parts = list(level.partitions_bytes.values()) if level.partitions_bytes is not None else [level.size_bytes]
+        m_a = m_l = math.nan
+        detail = ""
+        if tech is not None:
+            costs = [cm.storage_cost(c, node, level.banks, lscale) for c in parts]
+            m_a = sum(c.area_mm2 for c in costs)
+            m_l = sum(c.leakage_mw for c in costs)
+            detail = " + ".join(f"{c.kind} {cap:g} B" for c, cap in zip(costs, parts)) + \
+                f" (model: {max(c.read_pj(level.word_bits) for c in costs):.3g} pJ per {level.word_bits}-bit read; " \
+                f"config: {level.read_energy_pj:g})"
+        a, af = (level.area_mm2, "config") if level.area_mm2 is not None else (
+            m_a, "component-model" if tech else "unknown")
+        lk, lf = (level.leakage_mw, "config") if level.leakage_mw is not None else (
+            (m_l, "component-model") if tech else (0.0, "unknown"))
+        rows.append(ComponentRow(level.name, "level", inst[i], a, lk, af, lf, detail))
+    if tech is not None:
+        for x in tech.extras:
+            if x.area_mm2 is not None:
+                xa, xf = x.area_mm2, "config"
+            elif x.kgates is not None:
+                xa, xf = cm.logic_area_mm2(x.kgates, node), "component-model"
+            else:
+                xa, xf = 0.0, "config"
+            rows.append(ComponentRow(x.name, "extra", 1, xa, x.power_mw, xf, "config", x.source))
+        frac = tech.core_overhead if tech.core_overhead is not None else cm.core_overhead()
+        src = "config" if tech.core_overhead is not None else "component-model"
+        base = sum(r.total_area_mm2 for r in rows)
+        rows.append(ComponentRow("core_overhead", "overhead", 1, base * frac, 0.0, src, "config",
+                                 f"{frac:g} x the other components (routing, power grid, clock tree, whitespace)"))
+    return rows
+
+
+def _instances(cfg: "ArchConfig") -> tuple[list[int], int]:
+    """Instances of each level (index 0 = DRAM, 1) and the number of PEs."""
+    lv = cfg.levels
+    pe_level = next((i for i, level in enumerate(lv) if level.per_pe), len(lv))
+    n_pes = cfg.pe_array.rows * cfg.pe_array.cols
+    inst, k = [], 1
+    for i, level in enumerate(lv):
+        if i > 0 and level.fanout is not None:
+            k *= level.fanout.x * level.fanout.y
+        if i == pe_level:
+            k *= n_pes
+        inst.append(k)
+    outer = inst[pe_level] // n_pes if pe_level < len(lv) else k
+    return inst, n_pes * outer
+
+
+def _leakage_total_mw(cfg: "ArchConfig") -> float:
+    inst, n_pes = _instances(cfg)
+    return sum(r.total_leakage_mw for r in _component_rows(cfg, inst, n_pes) if math.isfinite(r.leakage_mw))
+# ---- end of the area / power / technology block ----------------------------------------------------------------
+
+
+# ---- fusion: inter-layer on-chip reuse (mapper/fusion.py) ---------------------------------------------
+FusionPolicy = Literal["none", "elementwise", "depth_first"]
+
+
+class Fusion(Strict):
+    """Inter-layer on-chip reuse policy (see the module docstring and :mod:`mapper.fusion`)."""
+
+    policy: FusionPolicy = Field("none", description="none (single-layer, Timeloop/ZigZag), elementwise, depth_first")
+    level: Name | None = Field(None, description="shared on-chip level holding fused intermediates; "
+                                                 "default: the outermost level below DRAM")
+    tile_rows: int | None = Field(None, ge=1, le=MAX_LOOP_BOUND,
+                                  description="depth_first only: output rows per band of a streamed tensor")
+
+
+def fusion_level(cfg: "ArchConfig") -> int:
+    """Index of the level that holds fused intermediates (``fusion.level``, default level 1)."""
+    names = [level.name for level in cfg.levels]
+    return names.index(cfg.fusion.level) if cfg.fusion.level is not None else 1
+
+
+def _fusion_errors(cfg: "ArchConfig") -> list[tuple[str, str]]:
+    """``fusion``: the level exists, is on chip, shared (``size_bytes``, one instance: no fan-out above it),
+    and ``tile_rows`` is given exactly for ``depth_first``."""
+    f = cfg.fusion
+    errs: list[tuple[str, str]] = []
+    if f.policy == "depth_first" and f.tile_rows is None:
+        errs.append(("fusion.tile_rows", "policy depth_first needs tile_rows (output rows per band)"))
+    if f.policy != "depth_first" and f.tile_rows is not None:
+        errs.append(("fusion.tile_rows", f"tile_rows applies to policy depth_first only, not {f.policy}"))
+    if f.policy == "none" and f.level is None:
+        return errs
+    names = [level.name for level in cfg.levels]
+    if f.level is not None and f.level not in names:
+        return errs + [("fusion.level", f"no level named {f.level!r} (levels: {', '.join(names)})")]
+    if len(names) < 2:
+        return errs + [("fusion", "fusion needs an on-chip level below DRAM")]
+    i = fusion_level(cfg)
+    lv = cfg.levels[i]
+    where = "fusion.level" if f.level is not None else "fusion"
+    if i == 0:
+        errs.append((where, "DRAM cannot hold fused intermediates: name an on-chip level"))
+    elif lv.size_bytes is None or lv.per_pe or any(x.fanout is not None for x in cfg.levels[1:i + 1]):
+        errs.append((where, f"level {lv.name!r} must be a single shared buffer (size_bytes, not per_pe, no fan-out "
+                            f"above it) to hold fused intermediates"))
+    return errs
+# ---- end fusion ----------------------------------------------------------------------------------------
+
 
 class ArchConfig(Strict):
     version: int
@@ -316,6 +518,8 @@ class ArchConfig(Strict):
     levels: list[Level] = Field(min_length=1)
     constraints: list[Constraint] = Field(default_factory=list)
     conventions: Conventions = Conventions()
+    fusion: Fusion = Fusion()  # inter-layer on-chip reuse (mapper/fusion.py)
+    technology: Technology | None = None  # area/power block
 
     @field_validator("version")
     @classmethod
@@ -387,7 +591,7 @@ def _semantic_errors(cfg: ArchConfig) -> list[tuple[str, str]]:
                                  f"limit of {MAX_PES:,} (2^24)"))
     if cfg.pe_array.systolic is not None and cfg.pe_array.psum_accumulate_cycles:
         errs.append(("pe_array", "a systolic array accumulates in the MAC: psum_accumulate_cycles must be 0"))
-    return errs + _constraint_errors(cfg) + _convention_errors(cfg)
+    return errs + _constraint_errors(cfg) + _convention_errors(cfg) + _fusion_errors(cfg)
 
 
 def _fanout_rows(cfg: ArchConfig) -> dict[str, int]:
@@ -587,7 +791,9 @@ class Arch:
 
     def digest(self) -> str:
         """Stable hash of the validated config (for caches and run metadata)."""
-        blob = json.dumps(self.config.model_dump(mode="json"), sort_keys=True).encode()
+        # a default fusion block (policy none) is left out: configs keep the digests they had before it existed
+        blob = json.dumps(self.config.model_dump(mode="json", exclude={"fusion"} if self.config.fusion == Fusion()
+                                                 else None), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
     def summary(self) -> str:
@@ -755,7 +961,7 @@ def compile_arch(cfg: ArchConfig) -> ArchArrays:
         mac_energy_pj=float(mac_e), op_energy_pj=float(op_e), psum_acc_cycles=float(pa.psum_accumulate_cycles),
         fold_rows_coef=float(sy.rows_coef if sy else 0), fold_cols_coef=float(sy.cols_coef if sy else 0),
         fold_const=float(sy.constant if sy else 0), layer_const=float(sy.layer_constant if sy else 0), systolic=int(sy is not None),
-        static_power_mw=float(cfg.static_power_mw), clock_hz=float(cfg.clock_mhz) * 1e6, im2col=int(cfg.im2col),
+        static_power_mw=float(cfg.static_power_mw) + _leakage_total_mw(cfg), clock_hz=float(cfg.clock_mhz) * 1e6, im2col=int(cfg.im2col),
         allow_x=_dimmask(rules["spatial_x"]), allow_y=_dimmask(rules["spatial_y"]),
         spatial_full=_dimmask(rules["spatial_full"]), innermost_only=_dimmask(rules["innermost_only"]),
         innermost_full=_dimmask(rules["innermost_full"]), pe_level=int(pe_level),
@@ -774,20 +980,20 @@ def list_configs(directory: Path | None = None) -> list[Path]:
     return paths
 
 
+def area_power_breakdown(arch: Arch) -> list[ComponentRow]:
+    """Every on-chip component's area and leakage / always-on power with its provenance (:class:`ComponentRow`):
+    the PE array, each level below DRAM, the ``technology.extras`` and the core overhead."""
+    inst, n_pes = _instances(arch.config)
+    return _component_rows(arch.config, inst, n_pes)
+
+
 def area_mm2(arch: Arch) -> float:
-    """Total area: PE array (per-PE area × PEs) + each level's area × its instance count; NaN if unknown."""
-    c = arch.config
-    a = arch.arrays
-    total = 0.0
-    if c.pe_array.area_mm2 is None:
-        return math.nan
-    total += c.pe_array.area_mm2 * arch.num_pes
-    inst = 1
-    for i, level in enumerate(c.levels):
-        inst *= int(a.fanout_x[i] * a.fanout_y[i])
-        if i == 0:
-            continue
-        if level.area_mm2 is None:
-            return math.nan
-        total += level.area_mm2 * inst
-    return total
+    """Total on-chip area (mm²): every component of :func:`area_power_breakdown`; NaN if one is unknown (no
+    ``area_mm2`` in the config and no ``technology`` block to derive it)."""
+    return float(sum(r.total_area_mm2 for r in area_power_breakdown(arch)))
+
+
+def static_power_mw(arch: Arch) -> float:
+    """Power drawn whenever the accelerator runs (mW): ``static_power_mw`` + every component's leakage +
+    the extras' always-on power (what the cost model charges × latency)."""
+    return float(arch.arrays.static_power_mw)

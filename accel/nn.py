@@ -18,6 +18,7 @@ This module imports torch at import time: import it only inside the functions th
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from pathlib import Path
@@ -29,6 +30,7 @@ from torch import nn
 __all__ = [
     "Zero", "ReLUConvBN", "SepConv", "DilConv", "FactorizedReduce", "SqueezeExcite", "ChannelShuffle",
     "ConvBNAct", "InvertedResidual", "count_macs", "mac_layers", "export_module_onnx",
+    "RotaryEmbedding", "SelfAttention", "FeedForward", "TransformerBlock", "RMSNorm",
 ]
 
 # conv(c_in, c_out, kernel, stride, padding, groups) -> a Conv2d-like module without bias
@@ -166,6 +168,106 @@ class InvertedResidual(nn.Module):
         return x + y if self.residual else y
 
 
+# ---------------------------------------------------------------------------------------------
+# Transformer blocks (the torch side of accel.zoo_transformer; same layers, same order)
+# ---------------------------------------------------------------------------------------------
+class RMSNorm(nn.Module):
+    """x / rms(x) · γ (Zhang & Sennrich 2019), written out so that every opset exports it."""
+
+    def __init__(self, d: int, eps: float = 1e-5):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(d))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+class RotaryEmbedding(nn.Module):
+    """Rotary position embedding (Su et al. 2021; Llama's ``rotate_half`` form) on (B, H, T, head_dim)."""
+
+    def __init__(self, head_dim: int, positions: int, base: float = 10000.0):
+        super().__init__()
+        inv = 1.0 / base ** (torch.arange(0, head_dim, 2).float() / head_dim)
+        ang = torch.outer(torch.arange(positions).float(), inv)
+        emb = torch.cat((ang, ang), dim=-1)
+        self.register_buffer("cos", emb.cos(), persistent=False)
+        self.register_buffer("sin", emb.sin(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = x.shape[-2]
+        x1, x2 = x.chunk(2, dim=-1)
+        return x * self.cos[:t] + torch.cat((-x2, x1), dim=-1) * self.sin[:t]
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention on (B, T, D) with explicit batched matmuls (what the zoo costs): Q/K/V
+    projections (one fused ``qkv`` or three), optional rotary embedding on Q and K, QKᵀ / √d_head, softmax, AV,
+    output projection.  No mask and no KV cache: a prefill-shape model (the causal mask is not costed)."""
+
+    def __init__(self, d: int, heads: int, fused_qkv: bool, bias: bool, rope_positions: int = 0):
+        super().__init__()
+        self.heads, self.head_dim = heads, d // heads
+        if fused_qkv:
+            self.qkv = nn.Linear(d, 3 * d, bias=bias)
+        else:
+            self.q, self.k, self.v = (nn.Linear(d, d, bias=bias) for _ in range(3))
+        self.rope = RotaryEmbedding(self.head_dim, rope_positions) if rope_positions else None
+        self.o = nn.Linear(d, d, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        if hasattr(self, "qkv"):
+            q, k, v = self.qkv(x).split(d, dim=-1)
+        else:
+            q, k, v = self.q(x), self.k(x), self.v(x)
+        q, k, v = (z.view(b, t, self.heads, self.head_dim).transpose(1, 2) for z in (q, k, v))
+        if self.rope is not None:
+            q, k = self.rope(q), self.rope(k)
+        s = (q @ k.transpose(-2, -1)) / math.sqrt(self.head_dim)
+        o = s.softmax(dim=-1) @ v
+        return self.o(o.transpose(1, 2).reshape(b, t, d))
+
+
+class FeedForward(nn.Module):
+    """fc1 → GELU → fc2, or SwiGLU: down(silu(gate(x)) · up(x))."""
+
+    def __init__(self, d: int, d_ff: int, kind: str, bias: bool):
+        super().__init__()
+        self.kind = kind
+        if kind == "gelu":
+            self.fc1, self.act, self.fc2 = nn.Linear(d, d_ff, bias=bias), nn.GELU(), nn.Linear(d_ff, d, bias=bias)
+        else:
+            self.gate, self.up = nn.Linear(d, d_ff, bias=bias), nn.Linear(d, d_ff, bias=bias)
+            self.down = nn.Linear(d_ff, d, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "gelu":
+            return self.fc2(self.act(self.fc1(x)))
+        return self.down(nn.functional.silu(self.gate(x)) * self.up(x))
+
+
+class TransformerBlock(nn.Module):
+    """One pre-norm (x + f(norm(x))) or post-norm (norm(x + f(x))) block of a
+    :class:`accel.zoo_transformer.TransformerConfig` (``rope_positions``: rotary table length, 0 = no rotary)."""
+
+    def __init__(self, cfg, rope_positions: int = 0):
+        super().__init__()
+        norm = (lambda: nn.LayerNorm(cfg.d_model)) if cfg.norm == "layernorm" else (lambda: RMSNorm(cfg.d_model))
+        self.pre_norm = cfg.pre_norm
+        self.norm1 = norm()
+        self.attn = SelfAttention(cfg.d_model, cfg.heads, cfg.fused_qkv, cfg.bias, rope_positions if cfg.rope else 0)
+        self.norm2 = norm()
+        self.mlp = FeedForward(cfg.d_model, cfg.d_ff, cfg.ffn, cfg.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pre_norm:
+            x = x + self.attn(self.norm1(x))
+            return x + self.mlp(self.norm2(x))
+        x = self.norm1(x + self.attn(x))
+        return self.norm2(x + self.mlp(x))
+
+
 def mac_layers(model: nn.Module, x: torch.Tensor) -> list[tuple[str, int]]:
     """Run ``model(x)`` once (no grad) and return ``(module name, MACs)`` of every Conv2d / Linear call,
     in call order.  Conv2d MACs = output elements × (C_in / groups) × k_h × k_w; Linear MACs = output
@@ -201,14 +303,16 @@ def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
 
 
 def export_module_onnx(model: nn.Module, input_shape: tuple[int, ...], path: str | os.PathLike, opset: int = 17,
-                       dynamic_batch: bool = False, export_params: bool = True) -> Path:
+                       dynamic_batch: bool = False, export_params: bool = True,
+                       input_dtype: "torch.dtype | None" = None) -> Path:
     """Write ``model`` to ``path`` with PyTorch's offline TorchScript exporter (``dynamo=False``: no network
     access, no onnxscript) in eval mode with constant folding, which folds every BatchNorm into its
     convolution; input ``"input"`` of ``input_shape`` (N, C, H, W), output ``"logits"``.
-    ``dynamic_batch=True`` makes dim 0 symbolic (``"batch"``).  The model's train/eval mode is restored.
+    ``dynamic_batch=True`` makes dim 0 symbolic (``"batch"``); ``input_dtype`` (default float32): e.g.
+    ``torch.long`` for token ids (B, T).  The model's train/eval mode is restored.
     Returns the path."""
     path = Path(path)
-    x = torch.zeros(*input_shape)  # values do not matter for the traced graph; no global RNG draw
+    x = torch.zeros(*input_shape, dtype=input_dtype)  # values do not matter for the traced graph; no global RNG draw
     kwargs = dict(input_names=["input"], output_names=["logits"], opset_version=opset, do_constant_folding=True,
                   export_params=export_params)
     if dynamic_batch:

@@ -39,7 +39,9 @@ Relu, Clip, Sigmoid, HardSigmoid, HardSwish,    fused into the producing layer (
 Gelu, Tanh, LeakyRelu, Elu, Selu, Celu, PRelu,  when the input comes from a single layer; otherwise, or
 Softplus, Softsign, Mish, ThresholdedRelu,      with ``fuse=False``, an element-wise layer: ``relu``,
 Swish                                           ``relu6`` (Clip 0..6), ``sigmoid``, ``hardsigmoid``,
-                                                ``hardswish``, else ``act`` (one op per element).
+                                                ``hardswish``, ``gelu`` (5 ops per element), ``silu``
+                                                (Swish; 2 ops), else
+                                                ``act`` (one op per element).
 Add, Sub, Mul, Div, Pow, Max, Min, Sum, Mean,   element-wise over the broadcast output shape: Add/Sub/Sum/
 Mod, Where, comparisons (Equal, Less, ...),     Mean→``add``, Mul/Div/Pow→``mul``, others ``act``.  Two
 And, Or, Xor                                    activation operands: ``binary``; the smaller one per
@@ -51,7 +53,12 @@ And, Or, Xor                                    activation operands: ``binary``;
                                                 has no other consumer is its bias: folded (free, fused).
 x * act(x) (SiLU, x * HardSigmoid(x))           the gating Mul fuses with the activation into the producer.
 Erf-based GELU subgraph (Div/Mul, Erf, Add,     recognised (what exporters write below opset 20) and fused
-Mul, Mul)                                       like a Gelu node (one ``act`` layer if it cannot fuse).
+Mul, Mul)                                       like a Gelu node (one ``gelu`` layer if it cannot fuse).
+Decomposed RMSNorm x*rsqrt(mean(x^2)+eps)*w     recognised and costed as one ``rmsnorm`` layer over x
+(Pow, ReduceMean, Add, Sqrt, Div(1,.)/          (with ``fuse``; else node by node).
+Reciprocal, Mul [, Mul weight])
+Rotary embedding, rotate-half form: x*cos +     recognised and costed as one ``rope`` layer over x (with
+Concat(-x2, x1)*sin, x1/x2 a Split/Slice of x   ``fuse``); the Split/Slice and Concat stay free.
 Sqrt, Exp, Log, Erf, Reciprocal, Neg, Abs,      unary ``act`` (one op per element); not fused.
 Sin, Cos, Floor, Ceil, Round, Sign, Not, ...
 MaxPool, AveragePool, LpPool (1-D/2-D)          ``maxpool`` / ``avgpool`` (K=C, R×S window, stride,
@@ -61,11 +68,13 @@ ReduceMean/Sum/SumSquare/L1/L2/Prod/LogSum...,  pooling-like reduction: ``avgpoo
 ReduceMax/Min, ArgMax/ArgMin                    Max/Min/Arg*) with N = dim 0 (if kept), K = product of
                                                 the other kept dims, S = product of the reduced dims
                                                 (one op per input element).
-Softmax (4), LogSoftmax (5), LayerNormalization ``act`` over the tensor with R = the number of ops per
+Softmax (4), LogSoftmax (5), LayerNormalization one layer over the tensor with R = the number of ops per
 (6), GroupNormalization (6),                    element in brackets (R is a loop no operand depends on,
-InstanceNormalization (6), RMSNormalization     so the data moves once and the ops repeat): Softmax =
-(4), MeanVarianceNormalization (6),             max, exp(x-max), sum, scale; LayerNorm = mean, sub,
-LpNormalization (3), LRN (size + 3)             square, variance sum, normalize, affine.  The
+InstanceNormalization (6), RMSNormalization     so the data moves once and the ops repeat): ``softmax``,
+(4), MeanVarianceNormalization (6),             ``layernorm``, ``rmsnorm`` (accel.workload.OPS_PER_ELEMENT:
+LpNormalization (3), LRN (size + 3)             Softmax = max, exp(x-max), sum, scale; LayerNorm = mean,
+                                                sub, square, variance sum, normalize, affine), the others
+                                                ``act``.  The
                                                 *decomposed* LayerNorm (ReduceMean, Sub, Pow, Sqrt, Div,
                                                 Mul, Add) is costed node by node with the rules above.
 Resize, Upsample                                data movement: unary ``act`` over the output (1 op each).
@@ -105,6 +114,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from accel.workload import OPS_PER_ELEMENT as KERNEL_OPS
 from accel.workload import Layer, Network, WorkloadError, window_out_size
 
 __all__ = ["MAX_OPSET", "MIN_OPSET", "OnnxImportError", "format_import_report", "load_onnx_network",
@@ -134,8 +144,8 @@ FREE_OPS = frozenset({
 # activation → Layer.op when it is a layer of its own (Clip is decided from its bounds)
 ACTIVATIONS = {
     "Relu": "relu", "Clip": "act", "Sigmoid": "sigmoid", "HardSigmoid": "hardsigmoid", "HardSwish": "hardswish",
-    "Gelu": "act", "Tanh": "act", "LeakyRelu": "act", "Elu": "act", "Selu": "act", "Celu": "act", "PRelu": "act",
-    "Softplus": "act", "Softsign": "act", "Mish": "act", "ThresholdedRelu": "act", "Swish": "act",
+    "Gelu": "gelu", "Tanh": "act", "LeakyRelu": "act", "Elu": "act", "Selu": "act", "Celu": "act", "PRelu": "act",
+    "Softplus": "act", "Softsign": "act", "Mish": "act", "ThresholdedRelu": "act", "Swish": "silu",
 }
 
 UNARY_MATH = frozenset({
@@ -155,10 +165,13 @@ REDUCTIONS = {
     "ReduceMax": "maxpool", "ReduceMin": "maxpool", "ArgMax": "maxpool", "ArgMin": "maxpool",
 }
 
-# fused multi-op kernels costed as one ``act`` layer with R = ops per element (LRN: size + 3)
+# fused multi-op kernels costed as one layer with R = ops per element (LRN: size + 3).  The transformer kernels
+# become accel.workload's fused op kinds (their R from accel.workload.OPS_PER_ELEMENT, the one table); the others
+# an ``act`` layer with the count given here.
+FUSED_KERNELS = {"Softmax": "softmax", "LayerNormalization": "layernorm", "RMSNormalization": "rmsnorm"}
 OPS_PER_ELEMENT = {
-    "Softmax": 4, "LogSoftmax": 5, "LayerNormalization": 6, "GroupNormalization": 6, "InstanceNormalization": 6,
-    "RMSNormalization": 4, "MeanVarianceNormalization": 6, "LpNormalization": 3, "LRN": 3,
+    "LogSoftmax": 5, "GroupNormalization": 6, "InstanceNormalization": 6, "MeanVarianceNormalization": 6,
+    "LpNormalization": 3, "LRN": 3, **{k: KERNEL_OPS[v] for k, v in FUSED_KERNELS.items()},
 }
 
 POOLS = {"MaxPool": "maxpool", "AveragePool": "avgpool", "LpPool": "avgpool"}
@@ -694,9 +707,10 @@ class _Importer:
         return v.shape
 
     def _elt(self, nname: str, op: str, lop: str, shape: tuple[int, ...], ins: list[_Val], binary=False,
-             broadcast=False, R: int = 1) -> str:
+             broadcast=False, R: int | None = None) -> str:
         if math.prod(shape) == 0:
             raise self.err(nname, op, f"empty tensor of shape {shape}")
+        R = KERNEL_OPS.get(lop, 1) if R is None else R  # the fused kernels' ops per element (accel.workload)
         layer = Layer(nname, lop, binary=binary, broadcast=broadcast, R=int(R), source=(nname,), **_eltdims(shape))
         return self._add_layer(layer, ins)
 
@@ -719,12 +733,17 @@ class _Importer:
                                   "allow_unsupported=True (CLI: --allow-unsupported) to cost them as zero")
         self.inferred = _infer(self.model, self.inputs, self.report)
         groups, skip = self._find_gelus() if self.fuse else ({}, set())
+        kernels, kskip = self._find_kernels(skip) if self.fuse else ({}, set())
+        skip |= kskip
         for i in self.order:
             if i in skip:
                 continue
             self.current = f"node {self.names[i]!r} ({g.node[i].op_type})"
             if i in groups:
                 self._gelu_group(*groups[i])
+                continue
+            if i in kernels:
+                self._kernel_group(*kernels[i])
                 continue
             self._node(g.node[i], self.names[i])
         self.current = None
@@ -814,6 +833,129 @@ class _Importer:
             skip.update(i for i in members if i != last)
         return groups, skip
 
+    # -- decomposed RMSNorm and rotary embedding ------------------------------------------------------
+    def _find_kernels(self, taken: set[int]):
+        """Decomposed transformer kernels that exporters write op by op, as {index of the last node: (kind, x,
+        output tensor, node names)} and the set of the other node indices; each becomes one layer of the fused
+        op kind (``rmsnorm`` / ``rope``, :data:`accel.workload.OPS_PER_ELEMENT`) over x:
+
+        * RMSNorm: ``x * rsqrt(mean(x^2) + eps) [* w]`` — Pow(x, c) → ReduceMean → Add(c) → Sqrt → Div(c, ·)
+          or Reciprocal → Mul(x, ·) [→ Mul(·, c)], x not a centred ``Sub`` output (a decomposed LayerNorm stays
+          node by node);
+        * rotary embedding (rotate-half form): Add(Mul(x, c), Mul(Concat(Neg(x2), x1), c)) with x1, x2 a
+          Split / Slice of x (the Split / Slice nodes stay free)."""
+        g = self.graph
+        prod: dict[str, int] = {}
+        cons: dict[str, list[int]] = defaultdict(list)
+        consts = {t.name for t in g.initializer}
+        for i, nd in enumerate(g.node):
+            for o in nd.output:
+                prod[o] = i
+            if nd.op_type == "Constant":
+                consts.update(nd.output)
+            for t in nd.input:
+                cons[t].append(i)
+        for i in self.order:  # constants forwarded by Identity (the exporter's de-duplicated initializers)
+            nd = g.node[i]
+            if nd.op_type == "Identity" and nd.input and nd.input[0] in consts:
+                consts.update(nd.output)
+        outputs = {o.name for o in g.output}
+
+        def only(t, op=None):  # the single consumer of an internal tensor (of type ``op``), else None
+            c = cons.get(t, [])
+            if len(c) != 1 or t in outputs or c[0] in taken:
+                return None
+            return c[0] if op is None or g.node[c[0]].op_type in ((op,) if isinstance(op, str) else op) else None
+
+        def act_const(nd):  # (activation input, constant input) of a binary node, else None
+            a, b = (list(nd.input) + ["", ""])[:2]
+            if b in consts and a not in consts:
+                return a, b
+            if a in consts and b not in consts:
+                return b, a
+            return None
+
+        groups, skip = {}, set()
+        pos = {i: k for k, i in enumerate(self.order)}
+
+        def add(kind, members, x, out):
+            last = max(members, key=pos.get)
+            groups[last] = (kind, x, out, [self.names[i] for i in sorted(members, key=pos.get)])
+            skip.update(i for i in members if i != last)
+
+        for ir, r in enumerate(g.node):
+            if r.op_type != "ReduceMean" or ir in taken or r.input[0] not in prod:
+                continue
+            ip = prod[r.input[0]]
+            pw = g.node[ip]
+            if pw.op_type != "Pow" or act_const(pw) is None or only(pw.output[0]) != ir:
+                continue
+            x = act_const(pw)[0]
+            if x in prod and g.node[prod[x]].op_type == "Sub":
+                continue  # x - mean: a decomposed LayerNorm, costed node by node
+            ia = only(r.output[0], "Add")
+            if ia is None or act_const(g.node[ia]) is None:
+                continue
+            isq = only(g.node[ia].output[0], "Sqrt")
+            if isq is None:
+                continue
+            members = [ip, ir, ia, isq]
+            iv = only(g.node[isq].output[0], ("Div", "Reciprocal"))
+            if iv is None:
+                continue
+            v = g.node[iv]
+            if v.op_type == "Div" and not (v.input[0] in consts and v.input[1] == g.node[isq].output[0]):
+                continue
+            im = only(v.output[0], "Mul")
+            if im is None or set(g.node[im].input) != {x, v.output[0]}:
+                continue
+            members += [iv, im]
+            out = g.node[im].output[0]
+            iw = only(out, "Mul")
+            if iw is not None and act_const(g.node[iw]) is not None:
+                members.append(iw)
+                out = g.node[iw].output[0]
+            add("rmsnorm", members, x, out)
+
+        for i_add, a in enumerate(g.node):
+            if a.op_type != "Add" or i_add in taken or len(a.input) != 2 or not all(t in prod for t in a.input):
+                continue
+            m1, m2 = (prod[t] for t in a.input)
+            found = None
+            for ia_, ib_ in ((m1, m2), (m2, m1)):
+                ma, mb = g.node[ia_], g.node[ib_]
+                if ma.op_type != "Mul" or mb.op_type != "Mul" or act_const(ma) is None or act_const(mb) is None:
+                    continue
+                x, rot = act_const(ma)[0], act_const(mb)[0]
+                if rot not in prod or g.node[prod[rot]].op_type != "Concat" or len(g.node[prod[rot]].input) != 2:
+                    continue
+                ic = prod[rot]
+                neg_t, x1 = g.node[ic].input
+                if neg_t not in prod or g.node[prod[neg_t]].op_type != "Neg":
+                    continue
+                ineg = prod[neg_t]
+                x2 = g.node[ineg].input[0]
+                halves = [prod.get(t) for t in (x1, x2)]
+                if any(h is None or g.node[h].op_type not in ("Split", "Slice") or g.node[h].input[0] != x
+                       for h in halves):
+                    continue
+                if only(ma.output[0]) != i_add or only(mb.output[0]) != i_add or only(rot) != ib_ \
+                        or only(neg_t) != ic:
+                    continue
+                found = ([ia_, ineg, ic, ib_, i_add], x, a.output[0])
+                break
+            if found:
+                add("rope", *found)
+        return groups, skip
+
+    def _kernel_group(self, kind: str, x_name: str, out_name: str, names: list[str]) -> None:
+        x = self.vals[x_name]
+        shp = self._shape(x, names[0], kind)
+        layer = Layer(names[0], kind, R=KERNEL_OPS[kind], source=tuple(names), **_eltdims(shp))
+        name = self._add_layer(layer, [x])
+        self.report["notes"].append(f"decomposed {kind} {names} costed as one {kind} layer {name!r}")
+        self.vals[out_name] = _Val(shp, producers=(name,))
+
     def _gelu_group(self, x_name: str, out_name: str, names: list[str]) -> None:
         x = self.vals[x_name]
         shp = self._shape(x, names[0], "Gelu")
@@ -823,7 +965,7 @@ class _Importer:
                                 "decomposed GELU fused into producer")
             self.vals[out_name] = _Val(shp, producers=x.producers, act_of=x_name)
             return
-        layer = Layer(names[0], "act", source=tuple(names), **_eltdims(shp))
+        layer = Layer(names[0], "gelu", R=KERNEL_OPS["gelu"], source=tuple(names), **_eltdims(shp))
         name = self._add_layer(layer, [x])
         self.report["notes"].append(f"decomposed GELU {names} costed as one element-wise layer {name!r}")
         self.vals[out_name] = _Val(shp, producers=(name,))
@@ -915,7 +1057,7 @@ class _Importer:
             x = ins[0]
             shp = self._shape(x, nname, op)
             r = OPS_PER_ELEMENT[op] + (int(at.get("size", 0)) if op == "LRN" else 0)
-            name = self._elt(nname, op, "act", shp, [x], R=r)
+            name = self._elt(nname, op, FUSED_KERNELS.get(op, "act"), shp, [x], R=r)
             for o in node.output:
                 if o:
                     self.vals[o] = _Val(shp if o == node.output[0] else self.inferred.get(o), producers=(name,))

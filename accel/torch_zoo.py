@@ -6,6 +6,8 @@ torchvision layout (BatchNorm, activations and dropout included; AlexNet is the 
 PyTorch's built-in TorchScript exporter (:func:`accel.nn.export_module_onnx`, ``dynamo=False``), which needs no network
 access and no extra package, in eval mode: the exporter folds each BatchNorm into its Conv, so the
 resulting graph imports (:func:`accel.onnx_import.load_onnx_network`) to exactly the zoo's layer list.
+The transformers (:mod:`accel.zoo_transformer`) are built from :mod:`accel.nn`'s transformer blocks by
+:func:`transformer_model`.
 Only VGG-16 differs from torchvision: its ``AdaptiveAvgPool2d((7, 7))`` (the identity at 224×224, and not
 a layer in the zoo either) is left out.
 
@@ -18,7 +20,8 @@ import os
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["INPUT_RESOLUTION", "MODELS", "build_model", "export_onnx", "list_models"]
+__all__ = ["INPUT_RESOLUTION", "MODELS", "build_model", "export_onnx", "input_spec", "list_models",
+           "transformer_model"]
 
 # default input resolution per network (as accel.zoo)
 INPUT_RESOLUTION = {"alexnet": 227, "vgg16": 224, "resnet18": 224, "resnet50": 224, "mobilenet_v2": 224,
@@ -236,6 +239,129 @@ def mobilenet_v3_large():
     return _classes()["MobileNetV3Large"]()
 
 
+# ---------------------------------------------------------------------------------------------
+# Transformers (accel.zoo_transformer): blocks from accel.nn, configs from the zoo
+# ---------------------------------------------------------------------------------------------
+FAMILIES = ("bert", "vit", "gpt", "decoder_layers")
+
+
+def transformer_model(family: str, cfg, seq: int | None = None, resolution: int = 224, patch: int = 16,
+                      classes: int = 1000):
+    """A torch model of a :class:`accel.zoo_transformer.TransformerConfig` with the layers, in the order, of the
+    zoo builder of the same ``family``: ``bert`` (:func:`~accel.zoo_transformer.build_bert`; input token ids
+    (B, T)), ``vit`` (``build_vit``; images), ``gpt`` (``build_gpt``, tied LM head on the last token; token
+    ids), ``decoder_layers`` (``build_decoder_layers``; hidden states (B, T, d), rotary table of ``seq``
+    positions).  Prefill shapes only (no KV cache, no mask)."""
+    import torch
+    from torch import nn
+
+    from accel.nn import TransformerBlock
+
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+    d = cfg.d_model
+    positions = max(cfg.max_positions, seq or 0)
+
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.word = nn.Embedding(cfg.vocab, d)
+            self.position = nn.Embedding(cfg.max_positions, d)
+            self.token_type = nn.Embedding(cfg.token_types, d)
+            self.register_buffer("pos_ids", torch.arange(cfg.max_positions), persistent=False)
+            self.register_buffer("type_ids", torch.zeros(cfg.max_positions, dtype=torch.long), persistent=False)
+            self.norm = nn.LayerNorm(d)
+            self.layers = nn.ModuleList(TransformerBlock(cfg) for _ in range(cfg.layers))
+            self.pooler = nn.Linear(d, d)
+
+        def forward(self, ids):
+            t = ids.shape[1]
+            x = self.word(ids) + self.position(self.pos_ids[:t])
+            x = self.norm(x + self.token_type(self.type_ids[:t]))
+            for blk in self.layers:
+                x = blk(x)
+            return torch.tanh(self.pooler(x[:, 0]))
+
+    class ViT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            n = (resolution // patch) ** 2
+            self.conv_proj = nn.Conv2d(3, d, patch, stride=patch)
+            self.class_token = nn.Parameter(torch.zeros(1, 1, d))
+            self.pos_embedding = nn.Parameter(torch.zeros(1, n + 1, d))
+            self.layers = nn.ModuleList(TransformerBlock(cfg) for _ in range(cfg.layers))
+            self.norm = nn.LayerNorm(d)
+            self.head = nn.Linear(d, classes)
+
+        def forward(self, img):
+            x = self.conv_proj(img).flatten(2).transpose(1, 2)
+            x = torch.cat([self.class_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embedding
+            for blk in self.layers:
+                x = blk(x)
+            return self.head(self.norm(x)[:, 0])
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte = nn.Embedding(cfg.vocab, d)
+            self.wpe = nn.Embedding(cfg.max_positions, d)
+            self.register_buffer("pos_ids", torch.arange(cfg.max_positions), persistent=False)
+            self.layers = nn.ModuleList(TransformerBlock(cfg) for _ in range(cfg.layers))
+            self.norm_f = nn.LayerNorm(d)
+            self.lm_head = nn.Linear(d, cfg.vocab, bias=False)
+            self.lm_head.weight = self.wte.weight  # tied
+
+        def forward(self, ids):
+            x = self.wte(ids) + self.wpe(self.pos_ids[:ids.shape[1]])
+            for blk in self.layers:
+                x = blk(x)
+            return self.lm_head(self.norm_f(x)[:, -1])
+
+    class DecoderLayers(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.ModuleList(TransformerBlock(cfg, positions) for _ in range(cfg.layers))
+
+        def forward(self, x):
+            for blk in self.layers:
+                x = blk(x)
+            return x
+
+    torch.manual_seed(0)
+    cls = {"bert": Encoder, "vit": ViT, "gpt": GPT, "decoder_layers": DecoderLayers}[family]
+    return cls().eval()
+
+
+def _transformer(name: str):
+    from dataclasses import replace
+
+    from accel import zoo_transformer as zt
+
+    family, cfg = {"bert_base": ("bert", zt.BERT_BASE), "vit_b_16": ("vit", zt.VIT_B_16), "gpt2": ("gpt", zt.GPT2),
+                   "llama2_7b_layer": ("decoder_layers", replace(zt.LLAMA2_7B, layers=1))}[name]
+    return transformer_model(family, cfg, seq=zt.LLAMA2_CONTEXT if family == "decoder_layers" else None)
+
+
+for _name in ("bert_base", "vit_b_16", "gpt2", "llama2_7b_layer"):
+    MODELS[_name] = (lambda n: lambda: _transformer(n))(_name)
+
+# default prefill length of the token-input models (accel.zoo_transformer's defaults)
+DEFAULT_SEQ = {"bert_base": 128, "gpt2": 1024, "llama2_7b_layer": 4096}
+
+
+def input_spec(name: str, batch: int = 1, seq: int | None = None) -> tuple[tuple[int, ...], str]:
+    """(input shape, dtype name) of zoo model ``name``: images (batch, 3, res, res) float32, token ids
+    (batch, seq) int64 for bert_base / gpt2, hidden states (batch, seq, 4096) float32 for llama2_7b_layer."""
+    key = _key(name)
+    if key in INPUT_RESOLUTION:
+        res = INPUT_RESOLUTION[key]
+        return (batch, 3, res, res), "float32"
+    t = seq or DEFAULT_SEQ[key]
+    if key == "llama2_7b_layer":
+        return (batch, t, 4096), "float32"
+    return (batch, t), "int64"
+
+
 def list_models() -> list[str]:
     return sorted(MODELS)
 
@@ -258,15 +384,19 @@ def build_model(name: str):
 
 
 def export_onnx(name: str, path: str | os.PathLike, batch: int = 1, dynamic_batch: bool = False,
-                opset: int = 17, export_params: bool = True) -> Path:
-    """Export zoo network ``name`` to ``path`` (input ``"input"`` of shape (batch, 3, res, res)).
+                opset: int = 17, export_params: bool = True, seq: int | None = None) -> Path:
+    """Export zoo network ``name`` to ``path`` (input ``"input"`` of :func:`input_spec`: (batch, 3, res, res)
+    images, or (batch, ``seq``) token ids for the transformers, prefill).
 
     Uses the TorchScript exporter (``dynamo=False``, offline, no onnxscript needed) in eval mode with
     constant folding, which folds BatchNorm into the convolutions.  ``dynamic_batch=True`` makes the batch
     dim symbolic (``"batch"``).  Returns the path.
     """
+    import torch
+
     from accel.nn import export_module_onnx
 
     key = _key(name)
-    res = INPUT_RESOLUTION[key]
-    return export_module_onnx(build_model(key), (batch, 3, res, res), path, opset, dynamic_batch, export_params)
+    shape, dtype = input_spec(key, batch, seq)
+    return export_module_onnx(build_model(key), shape, path, opset, dynamic_batch, export_params,
+                              input_dtype=getattr(torch, dtype))

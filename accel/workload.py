@@ -25,9 +25,10 @@ convolution depends on P and R (and Q and S) through the sliding window ``h = p*
 Non-MAC layers are *not* convolutions: a pooling layer has no weight operand, its inner R×S loop reads
 inputs and performs one compare (max) or add (avg) per point, and it is charged ``op`` energy, not MAC
 energy.  An element-wise layer iterates N×K×P×Q once, reading one or two inputs and writing one output,
-one op per point.  Both go through the same loop-nest data-movement model as convolutions (so their DRAM
-and buffer traffic and bandwidth stalls are costed like any other layer), and their ops execute at one
-op per MAC unit per cycle, mapped freely (a dataflow's unrolling/stationarity rules and a systolic array's
+one op per point (the fused transformer kernels softmax, layernorm, rmsnorm, gelu, silu and rope repeat
+their :data:`OPS_PER_ELEMENT` ops in an R loop that no operand depends on).  Both go through the same
+loop-nest data-movement model as convolutions (so their DRAM and buffer traffic and bandwidth stalls are
+costed like any other layer), and their ops execute at one op per MAC unit per cycle, mapped freely (a dataflow's unrolling/stationarity rules and a systolic array's
 per-fold timing describe how MACs flow through the array, not vector ops).  Reshape-like layers (flatten, concat) move no data in this model and are not
 layers at all: the builder only records the tensor shapes.
 
@@ -58,7 +59,22 @@ N_OPERANDS = 3
 # Op kinds.  "mac" layers perform multiply-accumulates; the rest perform one "op" per loop point.
 MAC_OPS = frozenset({"conv", "fc", "matmul"})
 POOL_OPS = frozenset({"maxpool", "avgpool"})
-ELTWISE_OPS = frozenset({"add", "mul", "relu", "relu6", "sigmoid", "hardswish", "hardsigmoid", "act"})
+# Fused multi-op element-wise kernels of transformers: one layer whose R loop — a dim no operand depends on, so
+# the data moves once and the ops repeat — counts the ops per element.  Conventions (one op = one arithmetic
+# operation or one elementary function such as exp, erf, sigmoid, rsqrt; per-row scalars such as the 1/sum of a
+# softmax row or the rsqrt of a variance are amortised over the row and not counted):
+#   softmax    4: max, exp(x - max), sum, scale by 1/sum (the numerically safe form every framework runs;
+#                 single pass over data held on chip, as FlashAttention's online softmax)
+#   layernorm  6: mean, x - mean, square, variance sum, normalise (x rstd), affine (gamma x + beta as one FMA)
+#   rmsnorm    4: square, sum, x rrms, x gamma (Zhang & Sennrich 2019; Llama)
+#   gelu       5: the erf form 0.5 x (1 + erf(x / sqrt 2)): scale, erf, add, mul, mul (Hendrycks & Gimpel 2016)
+#   silu       2: x sigmoid(x): sigmoid, mul (sigmoid is one op, as the ``sigmoid`` layer)
+#   rope       3: rotary embedding x cos + rotate_half(x) sin: mul, mul, add (Su et al. 2021); the cos/sin
+#                 tables are not an operand (their traffic, 2 x positions x head_dim/2 values, is not modelled)
+# accel.onnx_import costs Softmax, LayerNormalization, RMSNormalization, Gelu, ... with the same table.
+OPS_PER_ELEMENT: dict[str, int] = {"softmax": 4, "layernorm": 6, "rmsnorm": 4, "gelu": 5, "silu": 2, "rope": 3}
+ELTWISE_OPS = frozenset({"add", "mul", "relu", "relu6", "sigmoid", "hardswish", "hardsigmoid", "act"}
+                        | set(OPS_PER_ELEMENT))
 ALL_OPS = MAC_OPS | POOL_OPS | ELTWISE_OPS
 
 
@@ -135,6 +151,10 @@ class Layer:
             if len(v) != 2 or not all(1 <= x <= MAX_LOOP_BOUND for x in v):
                 raise WorkloadError(f"layer {self.name!r}: {what} must be two integers from 1 to {MAX_LOOP_BOUND} "
                                     f"(2^31), got {v!r}")
+        if self.op in OPS_PER_ELEMENT and (self.R != OPS_PER_ELEMENT[self.op] or self.S != 1 or self.binary):
+            raise WorkloadError(f"layer {self.name!r}: a {self.op} layer is unary with R = its ops per element "
+                                f"({OPS_PER_ELEMENT[self.op]}) and S = 1, got R={self.R} S={self.S}"
+                                + (" binary" if self.binary else ""))
         points = math.prod(int(getattr(self, d)) for d in DIMS)
         if points > MAX_LAYER_POINTS:
             raise WorkloadError(f"layer {self.name!r}: {points:.3g} loop-nest points (MACs / ops) exceed the limit of "
@@ -236,7 +256,9 @@ def _spec_int(key: str, text: str) -> int:
 def parse_layer_spec(spec: str, name: str = "layer") -> Layer:
     """Parse ``"conv N=1 K=64 C=64 P=56 Q=56 R=3 S=3 stride=1 dilation=1 groups=1"``.
 
-    First word: op (conv, fc, matmul, maxpool, avgpool, add, mul, relu).  Then KEY=VALUE pairs: any of
+    First word: op (conv, fc, matmul, maxpool, avgpool, add, mul, relu, and the fused element-wise kernels
+    softmax, layernorm, rmsnorm, gelu, silu, rope, whose R defaults to :data:`OPS_PER_ELEMENT`).  Then
+    KEY=VALUE pairs: any of
     G N K C P Q R S (per-group K and C), ``stride=2`` or ``stride=2x1``, ``dilation=…``, ``groups=g``
     (``groups`` sets G and divides the given K and C, which are then read as totals).
 
@@ -277,6 +299,8 @@ def parse_layer_spec(spec: str, name: str = "layer") -> Layer:
                 vals[d] = int(vals[d]) // groups
         vals["G"] = int(vals.get("G", 1)) * groups
     binary = op in ("add", "mul")
+    if op in OPS_PER_ELEMENT:
+        vals.setdefault("R", OPS_PER_ELEMENT[op])  # fused kernels: R counts the ops per element
     return Layer(name=name, op=op, binary=binary, **vals)  # type: ignore[arg-type]
 
 
@@ -491,8 +515,8 @@ class NetworkBuilder:
         rest = math.prod(shape[2:]) if len(shape) > 2 else 1
         h = shape[2] if len(shape) == 4 else rest
         w = shape[3] if len(shape) == 4 else 1
-        layer = Layer(self._name(name, op), op, N=n, K=c, P=h, Q=w, binary=len(xs) > 1,
-                      broadcast=broadcast, source=source)
+        layer = Layer(self._name(name, op), op, N=n, K=c, P=h, Q=w, R=OPS_PER_ELEMENT.get(op, 1),
+                      binary=len(xs) > 1, broadcast=broadcast, source=source)
         return self._add(layer, xs, shape)
 
     def add(self, a: Tensor, b: Tensor, name: str | None = None) -> Tensor:
@@ -504,6 +528,21 @@ class NetworkBuilder:
     @staticmethod
     def flatten(x: Tensor) -> Tensor:
         return Tensor(x.producer, (x.shape[0], math.prod(x.shape[1:])), x.producers)
+
+    @staticmethod
+    def reshape(x: Tensor, *shape: int) -> Tensor:
+        """Free: the same data under another shape (e.g. splitting heads); the element count must match."""
+        shape = tuple(int(d) for d in shape)
+        if math.prod(shape) != math.prod(x.shape):
+            raise WorkloadError(f"reshape: cannot view {x.shape} as {shape}")
+        return Tensor(x.producer, shape, x.producers)
+
+    @staticmethod
+    def permute(x: Tensor, *perm: int) -> Tensor:
+        """Free: a transposed view (dims reordered by ``perm``), as ONNX Transpose."""
+        if sorted(perm) != list(range(len(x.shape))):
+            raise WorkloadError(f"permute: {perm} is not a permutation of the {len(x.shape)} dims of {x.shape}")
+        return Tensor(x.producer, tuple(x.shape[i] for i in perm), x.producers)
 
     @staticmethod
     def concat(xs: list[Tensor], axis: int = 1) -> Tensor:

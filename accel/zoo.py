@@ -24,6 +24,9 @@ resnet50            4.089 G      ``torchvision.models.resnet50`` (v1.5)
 mobilenet_v2        300.8 M      Sandler et al. 2018 / ``torchvision.models.mobilenet_v2``
 mobilenet_v3_large  ~217 M       Howard et al. 2019 / ``torchvision.models.mobilenet_v3_large``
 ==================  ===========  ==========================================================
+
+Transformers and LLMs (``bert_base``, ``vit_b_16``, ``gpt2``, ``llama2_7b_layer``, with the options
+``phase``, ``seq``, ``context``) are defined in :mod:`accel.zoo_transformer` and registered here.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ __all__ = [
     "alexnet",
     "get_network",
     "list_networks",
+    "network_options",
+    "parse_network_options",
     "mobilenet_v2",
     "mobilenet_v3_large",
     "resnet18",
@@ -301,9 +306,62 @@ def list_networks() -> list[str]:
     return sorted(ZOO)
 
 
-def get_network(name: str, batch: int = 1) -> Network:
-    """Build a zoo network by name (case-insensitive; ``-`` may stand for ``_``) at its default resolution."""
+def network_options(name: str) -> tuple[str, ...]:
+    """The options zoo network ``name`` takes besides ``batch`` (the transformers' ``phase``, ``seq``,
+    ``context``: :mod:`accel.zoo_transformer`); ``resolution`` is not an option of the registry."""
+    import inspect
+
+    fn = ZOO[_key(name)]
+    return tuple(p for p in inspect.signature(fn).parameters if p not in ("batch", "resolution"))
+
+
+def _key(name: str) -> str:
     key = name.strip().lower().replace("-", "_")
     if key not in ZOO:
         raise WorkloadError(f"unknown network {name!r}; known networks: {', '.join(list_networks())}")
-    return ZOO[key](batch=batch)
+    return key
+
+
+def get_network(name: str, batch: int = 1, **options) -> Network:
+    """Build a zoo network by name (case-insensitive; ``-`` may stand for ``_``) at its default resolution.
+    ``options``: the network's own options (:func:`network_options`), e.g. ``phase="decode", context=1024``
+    for ``gpt2``; any other is refused naming the ones it takes."""
+    key = _key(name)
+    allowed = network_options(key)
+    bad = sorted(set(options) - set(allowed))
+    if bad:
+        raise WorkloadError(f"{key}: unknown option{'s' if len(bad) > 1 else ''} {', '.join(bad)} "
+                            f"({'options: ' + ', '.join(allowed) if allowed else 'it takes none'})")
+    return ZOO[key](batch=batch, **options)
+
+
+def parse_network_options(name: str, query: str) -> dict[str, object]:
+    """The options of a zoo network string ``NAME?KEY=VALUE&KEY=VALUE`` (``query``: the part after ``?``), e.g.
+    ``gpt2?phase=decode&context=1024``: each key one of :func:`network_options` at most once, integer options
+    (``seq``, ``context``) decimal.  Values are checked when the network is built.  Raises
+    :class:`WorkloadError` naming the key."""
+    allowed = network_options(name)
+    out: dict[str, object] = {}
+    for item in query.split("&"):
+        k, eq, v = item.partition("=")
+        k, v = k.strip().lower(), v.strip()
+        if not eq or not k or not v:
+            raise WorkloadError(f"{name}: option {item!r}: expected KEY=VALUE")
+        if k not in allowed:
+            raise WorkloadError(f"{name}: unknown option {k!r} "
+                                f"({'options: ' + ', '.join(allowed) if allowed else 'it takes none'})")
+        if k in out:
+            raise WorkloadError(f"{name}: option {k!r} is given twice")
+        if k in OPTION_TYPES and OPTION_TYPES[k] is int:
+            if not v.isdigit() or len(v) > 12:
+                raise WorkloadError(f"{name}: option {k}={v!r} is not a positive integer")
+            out[k] = int(v)
+        else:
+            out[k] = v.lower()
+    return out
+
+
+from accel.zoo_transformer import OPTION_TYPES  # noqa: E402
+from accel.zoo_transformer import TRANSFORMERS as _TRANSFORMERS  # noqa: E402 - registered after the CNNs
+
+ZOO.update(_TRANSFORMERS)

@@ -1,20 +1,27 @@
 """Whole-network evaluation: map every layer (once per unique shape) and add up the costs.
 
 Layers execute one after another (no inter-layer pipelining), so network latency is the sum of layer
-latencies and energy the sum of layer energies.  EDP is reported in pJ·s (energy_pj × latency_s).
+latencies and energy the sum of layer energies.  EDP is reported in pJ·s (energy_pj × latency_s).  With a
+``fusion:`` policy in the config, :mod:`mapper.fusion` decides which intermediate tensors stay on chip and
+adjusts the layer costs (``NetworkResult.fusion`` reports the edges and the DRAM traffic saved).
 """
 
 from __future__ import annotations
 
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from accel._version import __version__
 from accel.arch import Arch
 from accel.cost import CostRecord, Mapping
+from accel.errors import AccelsimError, ConfigInputError, MappingError
 from accel.workload import OPERANDS, Layer, Network
+
+if TYPE_CHECKING:
+    from mapper.fusion import FusionReport
 
 
 @dataclass
@@ -33,6 +40,7 @@ class NetworkResult:
     layers: list[LayerResult]
     meta: dict = field(default_factory=dict)
     import_report: dict | None = None  # ONNX import: fused / free / unsupported nodes
+    fusion: "FusionReport | None" = None  # inter-layer on-chip reuse (mapper.fusion); None with policy none
 
     @property
     def macs(self) -> int:
@@ -80,6 +88,8 @@ class NetworkResult:
                 "onnx_nodes": list(r.layer.source),
                 "unsupported": False,
             })
+            if self.fusion is not None:
+                layers[-1]["fusion"] = self.fusion.layers[r.layer.name].to_json()
         rep = self.import_report or {}
         for u in rep.get("unsupported", []):  # costed as zero, marked
             layers.append({"name": u["node"], "op": u["op_type"], "macs": 0, "ops": 0, "latency_cycles": 0.0,
@@ -91,6 +101,8 @@ class NetworkResult:
                       "energy_pj": self.energy_pj, "edp": self.edp},
             "meta": self.meta,
         }
+        if self.fusion is not None:
+            out["fusion"] = self.fusion.to_json()
         if rep:
             out["onnx_import"] = {k: rep.get(k, []) for k in ("fused", "free", "unsupported", "notes")}
         return out
@@ -106,6 +118,10 @@ class NetworkResult:
                    "stall_cycles": sum(c.stall_cycles.values()), "energy_pj": c.energy_pj,
                    "mac_energy_pj": c.mac_energy_pj, "utilization": c.utilization, "active_pes": c.active_pes,
                    "unsupported": False}
+            if self.fusion is not None:
+                fz = self.fusion.layers[r.layer.name]
+                row.update(fusion_dram_bits=fz.dram_bits, fusion_dram_bits_saved=fz.dram_bits_saved,
+                           fusion_reserved_bits=fz.reserved_bits, fusion_output_on_chip=fz.output_on_chip)
             for lv, ops in c.energy_breakdown_pj.items():
                 for o, v in ops.items():
                     row[f"energy_{lv}_{o}_pj"] = v
@@ -116,6 +132,9 @@ class NetworkResult:
                          "unsupported": True})
         df = pd.DataFrame(rows)
         df.attrs.update({"objective": self.objective, "hw_digest": self.arch.digest(), **self.meta})
+        if self.fusion is not None:
+            df.attrs.update(fusion_policy=self.fusion.policy, fusion_level=self.fusion.level,
+                            fusion_dram_bits_saved=self.fusion.dram_bits_saved)
         return df
 
 
@@ -135,8 +154,21 @@ class NetworkEvaluator:
         self.effort = effort
         self.budget = BUDGETS[effort]
         self._cache: dict[tuple, tuple[Mapping, CostRecord, int]] = {}
+        self._reduced: dict[float, NetworkEvaluator] = {}  # fusion: evaluators with a reduced fusion level
 
     def layer(self, layer: Layer) -> LayerResult:
+        """Best mapping and cost of one layer alone (cached by shape).  With a ``fusion`` policy other than none
+        a per-layer cost would silently leave out the inter-layer reuse the config asks for, so it is refused
+        (:class:`~accel.errors.ConfigInputError`): whole networks go through :meth:`network`."""
+        policy = self.arch.config.fusion.policy
+        if policy != "none":
+            raise ConfigInputError(
+                f"{self.arch.source}: fusion.policy {policy} is a whole-network effect; per-layer costs (NAS "
+                f"latency tables, NB201 sweep workloads, per-layer lookups) cannot include it — evaluate whole "
+                f"networks (accelsim eval, sweep workloads other than nb201) or set fusion.policy: none")
+        return self._layer(layer)
+
+    def _layer(self, layer: Layer) -> LayerResult:
         from mapper.search import search_mapping
 
         key = layer.shape_key()
@@ -159,13 +191,43 @@ class NetworkEvaluator:
             for layer in layers:
                 if layer.shape_key() not in self._cache:
                     todo.setdefault(layer.shape_key(), layer)
-            for _ in executor.map(self.layer, list(todo.values())):
+            for _ in executor.map(self._layer, list(todo.values())):
                 pass
-        results = [self.layer(layer) for layer in layers]
+        fusion = None
+        if self.arch.config.fusion.policy != "none":
+            from mapper.fusion import fuse_network
+
+            fused, fusion = fuse_network(net, self.arch, self._reserved_layer, self.objective)
+            results = [LayerResult(layer, m, c, self._cache.get(layer.shape_key(), (0, 0, 0))[2])
+                       for layer, m, c in fused]
+        else:
+            results = [self.layer(layer) for layer in layers]
         meta = {"accelsim_version": __version__, "hw_digest": self.arch.digest(), "seed": self.seed,
                 "unique_layer_shapes": len({r.layer.shape_key() for r in results})}
         return NetworkResult(net.name, self.arch, self.objective, results, meta,
-                             getattr(net, "import_report", None))
+                             getattr(net, "import_report", None), fusion)
+
+    def _reserved_layer(self, layer: Layer, reserved_bits: float) -> tuple[Mapping, CostRecord]:
+        """Map ``layer`` with the fusion level's capacity reduced by ``reserved_bits`` (mapper.fusion)."""
+        if reserved_bits <= 0:
+            r = self._layer(layer)
+            return r.mapping, r.cost
+        ev = self._reduced.get(reserved_bits)
+        if ev is None:
+            from accel.arch import fusion_level
+
+            cfg = self.arch.config
+            x = fusion_level(cfg)
+            levels = [lv.model_dump(mode="python") for lv in cfg.levels]
+            levels[x]["size_bytes"] = cfg.levels[x].size_bytes - reserved_bits / 8
+            try:
+                arch = self.arch.with_config(levels=levels, fusion={"policy": "none"})
+            except AccelsimError as e:  # too small to hold one value of each kept operand
+                raise MappingError(f"{layer.name}: {e}") from None
+            ev = NetworkEvaluator(arch, self.objective, self.seed, self.parallel, self.effort)
+            self._reduced[reserved_bits] = ev
+        r = ev.layer(layer)
+        return r.mapping, r.cost
 
 
 def evaluate_network(net: Network, arch: Arch, objective: str = "edp", seed: int = 0,

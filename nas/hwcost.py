@@ -71,8 +71,9 @@ def _signatures_by_code(prune: bool) -> np.ndarray:
     return sig
 
 
-def signatures(indices: Iterable[int] | None = None, prune: bool = True) -> np.ndarray:
-    """Cell signatures (#conv1x1, #conv3x3, #pool, #add) by official index (all archs if None)."""
+def signatures(indices: Iterable[int] | None = None, prune: bool = False) -> np.ndarray:
+    """Cell signatures (#conv1x1, #conv3x3, #pool, #add) by official index (all archs if None); ``prune``:
+    dead cell edges removed (:mod:`nas.nb201` module docstring; default False: every non-``none`` edge)."""
     idx = np.arange(nb201.N_ARCHS) if indices is None else np.asarray(list(indices), dtype=np.int64)
     return _signatures_by_code(prune)[nb201.codes_of_indices(idx)]
 
@@ -80,7 +81,7 @@ def signatures(indices: Iterable[int] | None = None, prune: bool = True) -> np.n
 class NB201CostStructure:
     """Unique layer shapes of a dataset/batch and the (5 × shapes) count basis (see module docstring)."""
 
-    def __init__(self, dataset: str = "cifar10", batch: int = 1, prune: bool = True):
+    def __init__(self, dataset: str = "cifar10", batch: int = 1, prune: bool = False):
         self.dataset = nb201.canonical_dataset(dataset)
         self.batch = batch
         self.prune = prune
@@ -130,7 +131,7 @@ class NB201CostStructure:
 
 
 @functools.lru_cache(maxsize=32)
-def cost_structure(dataset: str = "cifar10", batch: int = 1, prune: bool = True) -> NB201CostStructure:
+def cost_structure(dataset: str = "cifar10", batch: int = 1, prune: bool = False) -> NB201CostStructure:
     """Cached :class:`NB201CostStructure` (arch-independent: depends only on dataset, batch, prune)."""
     return NB201CostStructure(dataset, batch, prune)
 
@@ -144,21 +145,34 @@ def _evaluator(hw, objective: str, seed: int, evaluator):
     return NetworkEvaluator(arch, objective=objective, seed=seed, parallel=False)
 
 
+def _collect(results, total: int, progress) -> list:
+    out = []
+    for r in results:
+        out.append(r)
+        if progress:
+            progress(len(out), total)
+    return out
+
+
 def nb201_hwcost(hw: HwArch | str | Path | None = None, archs: Iterable[nb201.ArchLike] | None = None,
                  dataset: str = "cifar10", batch: int = 1, objective: str = "edp", seed: int = 0,
-                 evaluator=None, workers: int | None = None, prune: bool = True) -> pd.DataFrame:
+                 evaluator=None, workers: int | None = None, prune: bool = False,
+                 progress=None) -> pd.DataFrame:
     """Latency / energy / EDP / MACs of NAS-Bench-201 archs on one accelerator.
 
     ``hw``: an :class:`accel.arch.Arch` or a config path (ignored when ``evaluator`` is given).
     ``archs``: archs (tuples, strings or official indices); all 15,625 when None, in official order.
     ``evaluator``: a :class:`mapper.network.NetworkEvaluator` to reuse (its mapping cache carries over
     between calls); by default a fresh one mapping each unique layer shape once for ``objective``.
+    ``prune``: cost cells with their dead edges removed (``--prune-dead``; :mod:`nas.nb201` module docstring);
+    default False: every non-``none`` edge is costed, as eager frameworks execute them.
+    ``progress(done, total)``: called after each unique layer shape is mapped.
     ``workers``: threads mapping unique shapes concurrently (numba kernels release the GIL; a fresh
     evaluator uses the serial kernels so threads do not nest).  Default: CPU count.  Results do not
     depend on it: each shape's mapping search is seeded independently.
 
     Returns one row per arch: ``index, arch, latency_cycles, latency_s, energy_pj, edp (pJ·s), macs``;
-    ``df.attrs`` holds hw name and digest, dataset, batch, objective, seed, prune, unique_layer_shapes,
+    ``df.attrs`` holds hw name and digest, dataset, batch, objective, seed, prune_dead, unique_layer_shapes,
     mapping_s and sum_s (wall time of the two phases).
     """
     import os
@@ -180,9 +194,9 @@ def nb201_hwcost(hw: HwArch | str | Path | None = None, archs: Iterable[nb201.Ar
     nworkers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     if nworkers > 1 and not ev.parallel:
         with ThreadPoolExecutor(nworkers) as pool:
-            results = list(pool.map(ev.layer, st.layers))
+            results = _collect(pool.map(ev.layer, st.layers), len(st.layers), progress)
     else:
-        results = [ev.layer(layer) for layer in st.layers]
+        results = _collect(map(ev.layer, st.layers), len(st.layers), progress)
     per_shape = np.array([[r.cost.latency_cycles, r.cost.latency_s, r.cost.energy_pj] for r in results])
     t1 = time.perf_counter()
 
@@ -198,7 +212,7 @@ def nb201_hwcost(hw: HwArch | str | Path | None = None, archs: Iterable[nb201.Ar
     t2 = time.perf_counter()
     df.attrs.update({
         "hw": ev.arch.name, "hw_digest": ev.arch.digest(), "dataset": st.dataset, "batch": batch,
-        "objective": ev.objective, "seed": ev.seed, "prune": prune, "unique_layer_shapes": st.n_shapes,
+        "objective": ev.objective, "seed": ev.seed, "prune_dead": bool(prune), "unique_layer_shapes": st.n_shapes,
         "newly_mapped_shapes": len(todo), "mapping_s": t1 - t0, "sum_s": t2 - t1,
         "accelsim_version": __version__,
     })

@@ -19,8 +19,13 @@
   per-inference overhead would be confounded with every layer type that all networks share at the same size
   (stem, classifier), making those factors arbitrary, and those types absorb it anyway.  A type no training
   network exercises gets ``default_factor`` = the median of the fitted factors (the table's overall bias is
-  the best guess for it; 1 when nothing was fitted).  :func:`correction_study` reports the error before
-  (α = 1) and after on held-out networks.
+  the best guess for it; 1 when nothing was fitted).  Few networks (K training networks, C exercised types):
+  with K < C the least-squares problem is underdetermined and the factors would be arbitrary, so the fit
+  is regularised toward the uncorrected model, minimising ``Σ_n r_n² + λ·Σ_t (α_t − 1)²`` (``prior_weight``
+  λ; default :data:`FEW_SHOT_PRIOR_WEIGHT` when K < C, 0 otherwise; ``prior_weight=0`` with K < C raises
+  :class:`CorrectionError`).  :func:`correction_study` reports the error before (α = 1) and after on one
+  held-out split; :func:`held_out_error` the few-shot protocol: fit on K networks, test on the rest, over
+  many random splits (mean and spread of the held-out MAPE).
 * :class:`SpaceHardware` — per-architecture hardware metrics for a search space (latency, energy, MACs),
   the ``hardware`` half of a NAS problem: NAS-Bench-201 uses :func:`nas.hwcost.nb201_hwcost` (all
   15,625 archs at once), other spaces the layer table.
@@ -37,10 +42,12 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from accel.errors import InputError
 from accel.workload import Layer, Network
 
 __all__ = ["layer_type", "layer_key", "LayerTable", "BlockTable", "LatencyCorrection", "fit_correction", "fit_type_correction", "split_train",
-           "correction_study", "SpaceHardware", "type_matrix", "BLOCK_PATTERNS"]
+           "correction_study", "SpaceHardware", "type_matrix", "type_totals", "BLOCK_PATTERNS", "CorrectionError",
+           "HeldOutError", "held_out_error", "FEW_SHOT_PRIOR_WEIGHT"]
 
 Progress = Callable[[int, int], None]
 
@@ -159,11 +166,7 @@ class LayerTable:
 
     def by_type(self, net: Network) -> dict[str, float]:
         """Table latency (s) of ``net`` summed per :func:`layer_type`."""
-        out: dict[str, float] = {}
-        for layer in net.layers:
-            t = layer_type(layer)
-            out[t] = out.get(t, 0.0) + self.layer(layer)[0]
-        return out
+        return type_totals((layer, self.layer(layer)[0]) for layer in net.layers)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per entry: layer, type, latency_s, energy_pj (``attrs['source']``)."""
@@ -251,6 +254,27 @@ class BlockTable:
 # ---------------------------------------------------------------------------------------------
 # BBSSP layer-adaptive correction
 # ---------------------------------------------------------------------------------------------
+class CorrectionError(InputError):
+    """A latency correction that cannot be fitted as asked (mismatched sizes, non-positive measurements, fewer
+    training networks than layer types without regularisation, too few networks to split)."""
+
+
+FEW_SHOT_PRIOR_WEIGHT = 0.1
+"""λ of the pull toward α = 1 when fewer networks than layer types are fitted (module docstring).  The
+residuals are relative errors, so λ = 0.1 weighs a factor's distance from 1 like a 32 % error on one
+network: large enough to pin the directions no network determines, small next to the data's pull."""
+
+
+def type_totals(pairs: Iterable[tuple[Layer, float]]) -> dict[str, float]:
+    """Σ latency (s) per :func:`layer_type` over ``(layer, latency_s)`` pairs — one row of the correction's
+    table-latency matrix (from a :class:`LayerTable`, or from a network evaluation's per-layer costs)."""
+    out: dict[str, float] = {}
+    for layer, t in pairs:
+        k = layer_type(layer)
+        out[k] = out.get(k, 0.0) + float(t)
+    return out
+
+
 def type_matrix(nets: Sequence[Network], table: LayerTable, types: Sequence[str] | None = None
                 ) -> tuple[np.ndarray, list[str]]:
     """(n_nets × n_types) table latency (s) per layer type, and the type names (sorted unless given)."""
@@ -262,10 +286,12 @@ def type_matrix(nets: Sequence[Network], table: LayerTable, types: Sequence[str]
 @dataclass(frozen=True)
 class LatencyCorrection:
     """BBSSP correction (module docstring): per-layer-type factors ``factors[type]`` and ``default_factor``
-    for types never seen in training (the median of the fitted factors)."""
+    for types never seen in training (the median of the fitted factors); ``prior_weight``: the λ the fit
+    used (0: plain NNLS)."""
 
     factors: dict[str, float]
     default_factor: float = 1.0
+    prior_weight: float = 0.0
 
     def factor(self, layer_type_name: str) -> float:
         return self.factors.get(layer_type_name, self.default_factor)
@@ -279,34 +305,110 @@ class LatencyCorrection:
         return np.asarray(T, dtype=float) @ np.array([self.factor(t) for t in types])
 
 
-def fit_type_correction(T: np.ndarray, types: Sequence[str], measured_latency_s: Sequence[float]) -> LatencyCorrection:
-    """Fit α_t ≥ 0 on a (n_nets × n_types) table-latency matrix (s) against measured latencies (s) by NNLS on
-    relative error (module docstring).  Types with an all-zero column are not fitted: they get
-    ``default_factor`` = the median of the fitted factors."""
-    from scipy.optimize import nnls
-
+def _check_matrix(T, types: Sequence[str], measured_latency_s) -> tuple[np.ndarray, np.ndarray]:
     T = np.asarray(T, dtype=float)
     y = np.asarray(measured_latency_s, dtype=float)
-    if T.ndim != 2 or T.shape[0] != len(y) or T.shape[1] != len(types) or len(y) == 0:
-        raise ValueError(f"need one measured latency per network and one column per type, got {len(y)} latencies "
-                         f"for a {T.shape} matrix of {len(types)} types")
+    if T.ndim != 2 or y.ndim != 1 or T.shape[0] != len(y) or T.shape[1] != len(types) or len(y) == 0:
+        raise CorrectionError(f"need one measured latency per network and one column per type, got {len(y)} "
+                              f"latencies for a {T.shape} matrix of {len(types)} types")
     if not np.all(np.isfinite(y)) or np.any(y <= 0):
-        raise ValueError("measured latencies must be positive and finite")
-    if not np.all(np.isfinite(T)):
-        raise ValueError("the layer table has unmappable (infinite) entries for some training networks")
+        raise CorrectionError("measured latencies must be positive and finite")
+    if not np.all(np.isfinite(T)) or np.any(T < 0):
+        raise CorrectionError("the layer table has unmappable (infinite) or negative entries for some networks")
+    return T, y
+
+
+def fit_type_correction(T: np.ndarray, types: Sequence[str], measured_latency_s: Sequence[float],
+                        prior_weight: float | None = None) -> LatencyCorrection:
+    """Fit α_t ≥ 0 on a (K networks × n_types) table-latency matrix ``T`` (s: each network's predicted latency
+    summed per layer type) against the K measured whole-network latencies (s), by non-negative least squares
+    on the relative error (module docstring).  Types with an all-zero column are not fitted: they get
+    ``default_factor`` = the median of the fitted factors.  ``prior_weight`` λ ≥ 0 adds ``λ·Σ_t (α_t − 1)²``;
+    None: :data:`FEW_SHOT_PRIOR_WEIGHT` when K is below the number of fitted types, else 0.  With
+    ``prior_weight=0`` and fewer networks than fitted types: :class:`CorrectionError`."""
+    from scipy.optimize import nnls
+
+    T, y = _check_matrix(T, types, measured_latency_s)
     used = np.flatnonzero(T.sum(axis=0) > 0)
-    alpha, _ = nnls(T[:, used] / y[:, None], np.ones(len(y)))
+    k, c = len(y), len(used)
+    if prior_weight is None:
+        lam = FEW_SHOT_PRIOR_WEIGHT if k < c else 0.0
+    elif not (math.isfinite(prior_weight) and prior_weight >= 0):
+        raise CorrectionError(f"prior_weight must be a finite number >= 0, got {prior_weight!r}")
+    else:
+        lam = float(prior_weight)
+    if k < c and lam == 0:
+        raise CorrectionError(f"{k} training network(s) cannot determine the factors of {c} layer types "
+                              f"({', '.join(types[j] for j in used)}): measure at least {c} networks, or fit "
+                              f"with prior_weight > 0 (pulls the undetermined factors toward 1)")
+    A, b = T[:, used] / y[:, None], np.ones(k)
+    if lam > 0:
+        A = np.vstack([A, math.sqrt(lam) * np.eye(c)])
+        b = np.concatenate([b, math.sqrt(lam) * np.ones(c)])
+    alpha, _ = nnls(A, b)
     fitted = {types[j]: float(a) for j, a in zip(used, alpha)}
     default = float(np.median(list(fitted.values()))) if fitted else 1.0
-    return LatencyCorrection({t: fitted.get(t, default) for t in types}, default)
+    return LatencyCorrection({t: fitted.get(t, default) for t in types}, default, lam)
+
+
+@dataclass(frozen=True)
+class HeldOutError:
+    """Few-shot held-out error of the correction (:func:`held_out_error`): MAPE (%) of the uncorrected table
+    (``before``) and of the correction fitted on ``k`` networks (``after``) on the other ``n - k``, over
+    ``splits`` random splits: mean, standard deviation (ddof=1; 0 for one split), min and max."""
+
+    k: int
+    n: int
+    splits: int
+    seed: int
+    prior_weight: float | None
+    mape_before_pct: np.ndarray  # (splits,)
+    mape_after_pct: np.ndarray  # (splits,)
+
+    @staticmethod
+    def _stats(v: np.ndarray) -> dict[str, float]:
+        return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+                "min": float(v.min()), "max": float(v.max())}
+
+    def to_dict(self) -> dict:
+        return {"k": self.k, "n": self.n, "splits": self.splits, "seed": self.seed,
+                "prior_weight": self.prior_weight,
+                "mape_before_pct": self._stats(self.mape_before_pct),
+                "mape_after_pct": self._stats(self.mape_after_pct)}
+
+
+def held_out_error(T: np.ndarray, types: Sequence[str], measured_latency_s: Sequence[float], k: int = 10,
+                   splits: int = 20, seed: int = 0, prior_weight: float | None = None) -> HeldOutError:
+    """The few-shot protocol: ``splits`` times, draw ``k`` of the n networks (rows of ``T``, see
+    :func:`fit_type_correction`) without replacement (``Generator(PCG64(seed))``, one permutation per
+    split), fit on them, and take the MAPE (%) on the other n − k, before (α = 1) and after correction.
+    Raises :class:`CorrectionError` unless 1 <= k < n and splits >= 1."""
+    T, y = _check_matrix(T, types, measured_latency_s)
+    n = len(y)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < n:
+        raise CorrectionError(f"k must be an integer in [1, {n - 1}] (fit on k, test on the rest of {n} networks), "
+                              f"got {k!r}")
+    if isinstance(splits, bool) or not isinstance(splits, (int, np.integer)) or splits < 1:
+        raise CorrectionError(f"splits must be an integer >= 1, got {splits!r}")
+    rng = np.random.Generator(np.random.PCG64(int(seed)))
+    raw = T.sum(axis=1)
+    before, after = np.empty(splits), np.empty(splits)
+    for s in range(splits):
+        perm = rng.permutation(n)
+        train, test = perm[:k], perm[k:]
+        corr = fit_type_correction(T[train], types, y[train], prior_weight)
+        pred = corr.predict_matrix(T[test], types)
+        before[s] = 100.0 * float(np.mean(np.abs(raw[test] / y[test] - 1.0)))
+        after[s] = 100.0 * float(np.mean(np.abs(pred / y[test] - 1.0)))
+    return HeldOutError(int(k), n, int(splits), int(seed), prior_weight, before, after)
 
 
 def fit_correction(nets: Sequence[Network], measured_latency_s: Sequence[float], table: LayerTable
                    ) -> LatencyCorrection:
     """:func:`fit_type_correction` on the networks' :func:`type_matrix` from ``table``."""
     if len(nets) != len(measured_latency_s):
-        raise ValueError(f"need one measured latency per network, got {len(measured_latency_s)} for {len(nets)} "
-                         "networks")
+        raise CorrectionError(f"need one measured latency per network, got {len(measured_latency_s)} for "
+                              f"{len(nets)} networks")
     T, types = type_matrix(nets, table)
     return fit_type_correction(T, types, measured_latency_s)
 
@@ -316,7 +418,7 @@ def split_train(n: int, train_fraction: float, seed: int, min_each: int = 1) -> 
     ``round(train_fraction · n)`` (clamped so that each side keeps at least ``min_each``) of a
     ``Generator(PCG64(seed))`` permutation."""
     if n < 2 * min_each:
-        raise ValueError(f"need at least {2 * min_each} networks to split into train and held-out, got {n}")
+        raise CorrectionError(f"need at least {2 * min_each} networks to split into train and held-out, got {n}")
     k = min(max(min_each, int(round(train_fraction * n))), n - min_each)
     mask = np.zeros(n, dtype=bool)
     mask[np.random.Generator(np.random.PCG64(seed)).permutation(n)[:k]] = True
@@ -361,16 +463,19 @@ class SpaceHardware:
     over the 15,625 archs); other spaces build each arch's network and sum a :class:`LayerTable` filled
     from the model (each unique layer shape is mapped once for the whole search).  ``area_mm2`` of the
     accelerator joins the metrics when the config defines it, so it can be constrained like the others.
+    ``prune_dead``: cost NB201 cells with their dead edges removed (:func:`nas.registry.space_network`;
+    default False: every edge is costed, as frameworks run them).
     """
 
     def __init__(self, space, hw, batch: int = 1, objective: str = "edp", seed: int = 0,
-                 executor: Executor | None = None, effort: str = "thorough"):
+                 executor: Executor | None = None, effort: str = "thorough", prune_dead: bool = False):
         from accel.arch import Arch, area_mm2, load_arch
 
         self.space = space
         self.arch = hw if isinstance(hw, Arch) else load_arch(hw)
         self.batch = batch
         self.executor = executor
+        self.prune_dead = bool(prune_dead)
         self.table = LayerTable.from_model(self.arch, objective, seed, effort)
         area = area_mm2(self.arch)
         self.area_mm2 = float(area) if math.isfinite(area) else None
@@ -379,7 +484,8 @@ class SpaceHardware:
         if getattr(space, "name", "") == "nb201":
             from nas.hwcost import nb201_hwcost
 
-            df = nb201_hwcost(evaluator=self.table.evaluator, dataset=space.dataset, batch=batch)
+            df = nb201_hwcost(evaluator=self.table.evaluator, dataset=space.dataset, batch=batch,
+                              prune=self.prune_dead)
             self._nb201 = {c: df[c].to_numpy(dtype=float) for c in ("latency_s", "energy_pj", "macs")}
             self._nb201_shapes = int(df.attrs["unique_layer_shapes"])
 
@@ -392,7 +498,9 @@ class SpaceHardware:
                 i = nb201.arch_to_index(arch)
                 m = {c: float(v[i]) for c, v in self._nb201.items()}
             else:
-                net = self.space.build_network(arch, batch=self.batch)
+                from nas.registry import space_network
+
+                net = space_network(self.space, arch, self.batch, self.prune_dead)
                 if self.executor is not None:
                     self.table.prefetch(net.layers, self.executor)
                 tot = self.table.network(net)

@@ -24,12 +24,18 @@ cell ``nor_conv_kxk`` is ReLU-Conv-BN (only the conv is a layer), ``avg_pool_3x3
 average pooling layer, ``skip_connect`` is a plain input to the node's sum, ``none`` is no edge at all,
 and a node summing k inputs costs k−1 element-wise ``add`` layers.
 
-Effective cells (``prune=True``, the default everywhere).  A node that no non-``none`` edge reaches
-from the input is identically zero, and a node that reaches the output only through ``none`` edges is
-dead code; a compiler removes both, so only edges on an input→output path of non-``none`` edges are
-costed.  When no such path exists at all (e.g. the all-``none`` cell) the cell outputs zeros: it emits
-no layers, and the layer after it reads a constant (no graph edge).  The macro skeleton is always
-costed.  ``prune=False`` instead costs every non-``none`` edge as an eager framework would run it.
+Dead edges and ``prune`` (execution semantics: a property of the runtime, not of the cell).  A node that
+no non-``none`` edge reaches from the input is identically zero, and a node that reaches the output only
+through ``none`` edges is dead code.  Eager frameworks execute those edges anyway (PyTorch runs every
+module it is given; the NAS-Bench-201 reference code's ``none`` op even multiplies its input by zero, which
+keeps the branch live in any exported graph), so by default (``prune=False``, the
+default of every function here, of :mod:`nas.hwcost` and of every ``accelsim`` command) every
+non-``none`` edge is costed; an op applied to an identically-zero node reads a constant input (no graph
+edge).  ``prune=True`` (``accelsim ... --prune-dead``) models a compiler that removes dead code: only
+edges on an input→output path of non-``none`` edges are costed, and when no such path exists at all
+(e.g. the all-``none`` cell) the cell outputs zeros, emits no layers, and the layer after it reads a
+constant.  The macro skeleton is always costed.  Pruning changes the costed layers of 5,909 of the 15,625
+cells (the MACs of 4,250 of them; ``tests/test_prune_dead.py``).
 """
 
 from __future__ import annotations
@@ -290,8 +296,9 @@ def nb201_accuracy(arch_or_index: ArchLike, dataset: str = "cifar10") -> float:
 # ---------------------------------------------------------------------------------------------
 # Cell structure
 # ---------------------------------------------------------------------------------------------
-def effective_edges(arch: ArchLike, prune: bool = True) -> tuple[tuple[int, int, str], ...]:
-    """The edges ``(src, dst, op)`` that cost anything, in string order (see module docstring)."""
+def effective_edges(arch: ArchLike, prune: bool = False) -> tuple[tuple[int, int, str], ...]:
+    """The edges ``(src, dst, op)`` that cost anything, in string order: every non-``none`` edge, or with
+    ``prune=True`` only those on an input→output path (see the module docstring)."""
     a = as_arch(arch)
     live = [(i, j, o) for (i, j), o in zip(EDGES, a) if o != "none"]
     if not prune:
@@ -320,7 +327,7 @@ def _signature(arch: Arch, prune: bool) -> tuple[int, int, int, int]:
     return n1, n3, npool, nadd
 
 
-def cell_signature(arch: ArchLike, prune: bool = True) -> tuple[int, int, int, int]:
+def cell_signature(arch: ArchLike, prune: bool = False) -> tuple[int, int, int, int]:
     """Costed layers of one cell: (#conv1x1, #conv3x3, #avgpool3x3, #add).  All layers of a cell at a
     given stage have the same shape per kind, so this tuple fixes the cell's cost completely."""
     return _signature(as_arch(arch), prune)
@@ -370,12 +377,13 @@ def _resblock(b: NetworkBuilder, x: Tensor, planes: int, name: str) -> Tensor:
 
 
 def build_network(arch: ArchLike, dataset: str = "cifar10", batch: int = 1, channels: int = 16,
-                  cells_per_stage: int = 5, prune: bool = True) -> Network:
+                  cells_per_stage: int = 5, prune: bool = False) -> Network:
     """The NAS-Bench-201 network of ``arch`` as an accelsim :class:`~accel.workload.Network`.
 
     ``dataset``: cifar10 (32×32, 10 classes), cifar100 (32×32, 100), imagenet16 / ImageNet16-120 (16×16,
     120).  The all-``nor_conv_3x3`` cell gives 220.1 M MACs on CIFAR-10 and the all-``none`` cell 7.78 M,
-    the FLOPs range NAS-Bench-201 reports.
+    the FLOPs range NAS-Bench-201 reports.  ``prune``: drop dead cell edges (module docstring; default
+    False: every non-``none`` edge is costed, as eager frameworks execute them).
     """
     a = as_arch(arch)
     ds = canonical_dataset(dataset)
@@ -460,8 +468,8 @@ class NB201Space:
     def __iter__(self):
         return iter(all_archs())
 
-    def build_network(self, arch: ArchLike, dataset: str = "cifar10", batch: int = 1) -> Network:
-        return build_network(arch, dataset, batch)
+    def build_network(self, arch: ArchLike, dataset: str = "cifar10", batch: int = 1, prune: bool = False) -> Network:
+        return build_network(arch, dataset, batch, prune=prune)
 
     def accuracy(self, arch: ArchLike, dataset: str = "cifar10") -> float:
         return nb201_accuracy(arch, dataset)

@@ -7,9 +7,10 @@ The macro skeleton follows NAS-Bench-201's ``TinyNetwork`` (Dong & Yang, ICLR 20
 ``nor_conv_kxk`` = ReLU-Conv-BN, ``avg_pool_3x3`` = AvgPool2d(3, 1, 1, count_include_pad=False),
 ``skip_connect`` = identity, ``none`` = zero.
 
-``prune=True`` keeps only the edges that :func:`nas.nb201.effective_edges` keeps (the accelsim
-network's default, so the two have the same convolutions); ``prune=False`` builds every non-``none``
-edge like the benchmark's training code did (use it for zero-cost proxies).
+``prune`` means what it means for :func:`nas.nb201.build_network`, with the same default (False), so the two
+always have the same convolutions: ``prune=False`` builds every non-``none`` edge like the benchmark's
+training code did and eager PyTorch runs it; ``prune=True`` keeps only the edges that
+:func:`nas.nb201.effective_edges` keeps with ``prune=True`` (``--prune-dead``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def _op(op: str, c: int) -> nn.Module:
 class NB201Cell(nn.Module):
     """One cell: node j = Σ_i op_{i→j}(node i) over the kept edges; a node with no kept input is zero."""
 
-    def __init__(self, arch: nb201.ArchLike, channels: int, prune: bool = True):
+    def __init__(self, arch: nb201.ArchLike, channels: int, prune: bool = False):
         super().__init__()
         self.edges = nb201.effective_edges(arch, prune)
         self.ops = nn.ModuleList(_op(op, channels) for _, _, op in self.edges)
@@ -76,7 +77,7 @@ class NB201Net(nn.Module):
     """The NAS-Bench-201 ``TinyNetwork`` of one arch (see module docstring)."""
 
     def __init__(self, arch: nb201.ArchLike, num_classes: int = 10, channels: int = 16, cells_per_stage: int = 5,
-                 prune: bool = True):
+                 prune: bool = False):
         super().__init__()
         self.arch = nb201.as_arch(arch)
         self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
@@ -97,7 +98,7 @@ class NB201Net(nn.Module):
 
 
 def build_nb201_torch(arch: nb201.ArchLike, dataset: str = "cifar10", channels: int = 16, cells_per_stage: int = 5,
-                      prune: bool = True) -> NB201Net:
+                      prune: bool = False) -> NB201Net:
     """The torch model of ``arch`` for ``dataset`` (cifar10: 10 classes, cifar100: 100, imagenet16: 120;
     inputs are N×3×32×32, or N×3×16×16 for ImageNet16-120)."""
     _, classes, _ = nb201.DATASETS[nb201.canonical_dataset(dataset)]

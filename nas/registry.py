@@ -19,10 +19,18 @@ other two datasets), ``darts`` (alias ``nb301``), ``mbconv`` (the OFA / CHaNAS I
 
 This module also holds the two entry points every command uses:
 
-* :func:`resolve_network` — the one network-string resolver (zoo names, ``.onnx`` files,
+* :func:`resolve_network` — the one network-string resolver (zoo names with their options as
+  ``NAME?KEY=VALUE&...``, e.g. ``gpt2?phase=decode&context=1024`` (:mod:`accel.zoo_transformer`), ``.onnx`` files,
   ``SPACE:ENCODING`` of every registered space, ``layer:<spec>``); :func:`parse_network_spec` validates
   and classifies a string without building anything.
 * :func:`sample_architectures` — the one ``--sample N --seed S`` sampler.
+* :func:`space_network` — an arch's network with the ``--prune-dead`` execution semantics applied.
+
+Dead branches (``prune_dead``, the ``--prune-dead`` option of every command): whether the dead edges of a
+NAS-Bench-201 cell execute is a property of the runtime (:mod:`nas.nb201` module docstring).  Default False
+(frameworks execute them: every non-``none`` edge is costed); True removes them as a compiler would.  The
+other spaces build no dead branches (DARTS concatenates every intermediate node, MBConv / FBNet are chains),
+so the option does not change their networks.
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ from nas.nb201 import NB201Space
 
 __all__ = ["SPACES", "ALIASES", "SpecError", "UnknownNetworkError", "NB201SearchSpace", "NetworkSpec", "get_space",
            "parse_spec", "space_names", "canonical_space_name", "parse_network_spec",
-           "resolve_network", "sample_architectures", "sample_specs"]
+           "resolve_network", "sample_architectures", "sample_specs", "space_network", "prunes_dead"]
 
 
 class SpecError(WorkloadInputError):
@@ -120,11 +128,13 @@ class NB201SearchSpace(NB201Space):
         res = nb201.DATASETS[self.dataset][2]
         return (batch, 3, res, res)
 
-    def build_network(self, arch, dataset: str | None = None, batch: int = 1):
-        return nb201.build_network(arch, dataset or self.dataset, batch)
+    def build_network(self, arch, dataset: str | None = None, batch: int = 1, prune: bool = False):
+        """:func:`nas.nb201.build_network` (``prune=True``: dead cell edges removed; default: all costed)."""
+        return nb201.build_network(arch, dataset or self.dataset, batch, prune=prune)
 
-    def build_torch(self, arch, prune: bool = True):
-        """See :func:`nas.nb201_torch.build_nb201_torch` (``prune=False``: every non-none edge, as trained)."""
+    def build_torch(self, arch, prune: bool = False):
+        """See :func:`nas.nb201_torch.build_nb201_torch` (``prune=False``, the default: every non-none edge, as
+        trained and as eager PyTorch runs it; ``prune=True``: dead edges left out)."""
         from nas.nb201_torch import build_nb201_torch
 
         return build_nb201_torch(arch, self.dataset, prune=prune)
@@ -303,23 +313,49 @@ def parse_network_spec(spec: str, *, check_files: bool = True) -> NetworkSpec:
     if sep and head.strip().isidentifier():
         raise UnknownNetworkError(f"{spec!r}: unknown search space {head!r} (known: {', '.join(SPACES)}; aliases: "
                                   f"{', '.join(f'{a}={t}' for a, t in ALIASES.items())})")
-    key = s.lower().replace("-", "_")
+    name, q, query = s.partition("?")
+    key = name.strip().lower().replace("-", "_")
     if key in list_networks():
-        return NetworkSpec("zoo", key)
+        if not q:
+            return NetworkSpec("zoo", key)
+        from accel.zoo import get_network, parse_network_options  # NAME?phase=decode&context=1024
+
+        try:
+            opts = parse_network_options(key, query)
+            get_network(key, batch=1, **opts)  # values checked now (milliseconds), not when a worker builds it
+        except WorkloadInputError as e:
+            raise SpecError(f"{spec!r}: {e}") from None
+        return NetworkSpec("zoo", key + ("?" + "&".join(f"{k}={v}" for k, v in sorted(opts.items())) if opts else ""))
     raise UnknownNetworkError(f"unknown network {spec!r}: expected {_forms()}")
 
 
+def prunes_dead(space) -> bool:
+    """Whether ``prune_dead`` can change ``space``'s networks (only NAS-Bench-201 cells have dead edges)."""
+    return isinstance(space, NB201SearchSpace)
+
+
+def space_network(space, arch, batch: int = 1, prune_dead: bool = False):
+    """``space.build_network(arch, batch=batch)`` with the ``prune_dead`` execution semantics (module docstring):
+    NB201 cells with their dead edges removed when True, every edge costed when False (the default); other
+    spaces have no dead branches and ignore it."""
+    if prunes_dead(space):
+        return space.build_network(arch, batch=batch, prune=bool(prune_dead))
+    return space.build_network(arch, batch=batch)
+
+
 def resolve_network(spec: str, batch: int, *, input_shapes: dict[str, tuple[int, ...]] | None = None,
-                    fuse: bool = True, allow_unsupported: bool = False):
+                    fuse: bool = True, allow_unsupported: bool = False, prune_dead: bool = False):
     """The accelsim :class:`~accel.workload.Network` of a network string at ``batch`` — the one resolver
     behind ``accelsim eval``, sweep workloads, ``xcheck``, ``rankcorr``, ``codesign`` and the NAS commands.
 
-    Forms (checked by :func:`parse_network_spec`): a zoo name (:mod:`accel.zoo`); an ``.onnx`` file
+    Forms (checked by :func:`parse_network_spec`): a zoo name (:mod:`accel.zoo`), with its options as
+    ``NAME?KEY=VALUE&...`` (``gpt2?phase=decode&context=1024``, ``bert_base?seq=512``: :mod:`accel.zoo_transformer`); an ``.onnx`` file
     (:func:`accel.onnx_import.load_onnx_network` with ``input_shapes``, ``fuse``, ``allow_unsupported``;
     the result carries ``import_report``); ``SPACE:ENCODING`` of any registered space (``nb201:<arch string
     or index>``, ``darts:DARTS_V2``, ``fbnet:...``, ``mbconv:`` = the OFA / CHaNAS space of
     :mod:`nas.mbconv`, ``mbconv_cifar:`` = the cross-check's CIFAR MBConv space); ``layer:<spec>`` (one layer,
-    ``accelsim map --layer`` syntax, its N multiplied by ``batch``).  Every error is a
+    ``accelsim map --layer`` syntax, its N multiplied by ``batch``).  ``prune_dead``: remove dead NB201 cell
+    edges (module docstring; default False: every edge is costed, as frameworks run them).  Every error is a
     :class:`~accel.errors.WorkloadInputError` naming the string."""
     import networkx as nx
 
@@ -330,9 +366,10 @@ def resolve_network(spec: str, batch: int, *, input_shapes: dict[str, tuple[int,
         raise SpecError(f"{spec!r}: batch must be an integer >= 1, got {batch!r}")
     try:
         if ns.kind == "zoo":
-            from accel.zoo import get_network
+            from accel.zoo import get_network, parse_network_options
 
-            return get_network(ns.ref, batch=int(batch))
+            name, _, query = ns.ref.partition("?")
+            return get_network(name, batch=int(batch), **(parse_network_options(name, query) if query else {}))
         if ns.kind == "onnx":
             try:
                 from accel.onnx_import import load_onnx_network
@@ -346,7 +383,7 @@ def resolve_network(spec: str, batch: int, *, input_shapes: dict[str, tuple[int,
             g.add_node(layer.name, layer=layer)
             return Network(ns.label, g, (layer.N, layer.C * layer.G, *layer.input_hw)).with_batch(batch)
         space = SPACES[ns.space]()
-        return space.build_network(space.decode(ns.ref), batch=batch)
+        return space_network(space, space.decode(ns.ref), int(batch), prune_dead)
     except SpecError:
         raise
     except WorkloadError as e:

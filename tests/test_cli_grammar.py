@@ -17,8 +17,8 @@ EYERISS = str(ROOT / "configs" / "eyeriss.yaml")
 LAYER = "conv K=8 C=8 P=4 Q=4 R=3 S=3"
 FORBIDDEN = {"--ref-hw", "--hw-space", "--workers", "--threads", "--top-k"}
 RESULT_COMMANDS = {"eval", "map", "nas", "nas-proxies", "nas-predictor", "nas-latency", "sweep", "codesign",
-                   "rankcorr", "plot", "xcheck", "joint", "timeloop"}
-MAPPER_COMMANDS = {"eval", "map", "plot", "sweep", "codesign", "nas", "nas-latency", "rankcorr"}
+                   "rankcorr", "plot", "xcheck", "joint", "timeloop", "table"}
+MAPPER_COMMANDS = {"eval", "map", "plot", "sweep", "codesign", "nas", "nas-latency", "rankcorr", "table"}
 
 
 def _subparsers() -> dict[str, argparse.ArgumentParser]:
@@ -270,7 +270,8 @@ def test_joint_accepts_the_shipped_sweep_spec(capsys):
 
     hw = joint_sweep(str(ROOT / "configs" / "sweeps" / "demo.yaml"))
     err = capsys.readouterr().err
-    assert "bitwidths.weights, bitwidths.inputs) left out" in err and "max_power_mw (250 mW) is not applied" in err
+    assert "bitwidths.weights, bitwidths.inputs) left out" in err and "max_power_mw" not in err
+    assert hw.max_power_mw == 250  # applied by the joint search (issue 15)
     assert [d.name for d in hw.dims] == ["pe_array.rows,pe_array.cols", "levels.GLB.size_bytes",
                                         "levels.spad.partitions_bytes.weights",
                                         "levels.DRAM.read_bandwidth_bits,levels.DRAM.write_bandwidth_bits"]

@@ -143,7 +143,7 @@ def test_nb201_driver_contract_and_joint_is_brute_force(tmp_path, capsys):
                  "--keep", "3", "--objective", "edp", "--min-accuracy", "91", "--max-latency-ms", "100",
                  "--nas-budget", "150", "--format", "json", "--jobs", "1", "--keep-study", "1,3,10"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"results", "evaluations"}
+    assert set(out) == {"results", "evaluations", "prune_dead"} and out["prune_dead"] is False
     (r,) = out["results"]
     assert set(r) == {"constraint", "semi", "joint", "gap_pct"}
     assert r["constraint"] == {"min_accuracy_pct": 91.0, "max_latency_ms": 100.0}

@@ -134,9 +134,9 @@ def test_hw_space(tmp_path):
     assert hw.design_of([1, 2]) == 5 and hw.reference.name == "eyeriss"
     with pytest.raises(HwSpaceError, match="per-layer bitwidths"):
         load_hw_space(_spec(tmp_path, "  - path: bitwidths.weights\n    values: [8, 16]\n"))
-    with pytest.raises(HwSpaceError, match="max_power_mw"):
-        load_hw_space(_spec(tmp_path, "  - path: pe_array.rows\n    values: [8, 12]\n",
-                            "constraints:\n  max_power_mw: 100\n"))
+    # the power budget is kept for the search (issue 15), not refused
+    assert load_hw_space(_spec(tmp_path, "  - path: pe_array.rows\n    values: [8, 12]\n",
+                               "constraints:\n  max_power_mw: 100\n")).max_power_mw == 100
     with pytest.raises(HwSpaceError, match="parameters\\[0\\].path"):
         load_hw_space(_spec(tmp_path, "  - path: pe_array.nope\n    values: [8, 12]\n"))
 

@@ -135,12 +135,25 @@ def test_other_space_with_proxy(capsys):
     (["--strategy", "cdf"], "--max-latency-ms"),
     (["--space", "fbnet"], "no accuracy table"),
     (["--accuracy", "proxy:flops"], "unknown proxy"),
-    (["--max-area-mm2", "5"], "defines no area"),
 ])
 def test_errors(capsys, argv, message):
     assert main(["nas", "--hw", EYERISS, "--budget", "5", *argv]) == 1
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_area_budget_needs_an_area(capsys, tmp_path):
+    """eyeriss derives its area from its technology block (issue 15); without one and without stated areas the
+    budget is refused."""
+    import yaml
+
+    cfg = yaml.safe_load(open(EYERISS).read())
+    del cfg["technology"]
+    p = tmp_path / "no-area.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    assert main(["nas", "--hw", str(p), "--budget", "5", "--max-area-mm2", "5"]) == 1
+    err = capsys.readouterr().err
+    assert "defines no area" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("argv, message", [

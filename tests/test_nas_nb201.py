@@ -166,9 +166,10 @@ def test_macs_best_cell_and_imagenet16():
 
 
 def test_layer_shapes_in_a_cell():
-    net = nb201.build_network("|nor_conv_1x1~0|+|avg_pool_3x3~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|")
+    net = nb201.build_network("|nor_conv_1x1~0|+|avg_pool_3x3~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|",
+                              prune=True)
     by_name = {layer.name: layer for layer in net.layers}
-    # node 2 is dead (reaches the output only through none): its two edges are pruned
+    # node 2 is dead (reaches the output only through none): its two edges are pruned (--prune-dead)
     assert "stage1.cell0.e02.avgpool3x3" not in by_name and "stage1.cell0.e12.conv3x3" not in by_name
     net = nb201.build_network("|nor_conv_1x1~0|+|avg_pool_3x3~0|nor_conv_3x3~1|+|skip_connect~0|none~1|"
                               "nor_conv_3x3~2|")
@@ -216,12 +217,12 @@ def test_all_none_cell_and_dead_code():
     assert nx.is_directed_acyclic_graph(net.graph) and len(net.layers) == 13
     assert list(net.graph.predecessors("reduce1.conv_a")) == []  # reads a constant
     dead = "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"  # conv 0->1 feeds nothing
-    assert nb201.cell_signature(dead) == (0, 0, 0, 0)
-    assert nb201.build_network(dead).macs == skeleton_macs(32, 10)
+    assert nb201.cell_signature(dead, prune=True) == (0, 0, 0, 0)
+    assert nb201.build_network(dead, prune=True).macs == skeleton_macs(32, 10)
     assert nb201.cell_signature(dead, prune=False) == (0, 1, 0, 0)
     assert nb201.build_network(dead, prune=False).macs == skeleton_macs(32, 10) + cells_macs(32, 0, 1)
     zero_src = "|none~0|+|none~0|none~1|+|skip_connect~0|nor_conv_1x1~1|none~2|"  # node 1 is zero
-    assert nb201.effective_edges(zero_src) == ((0, 3, "skip_connect"),)
+    assert nb201.effective_edges(zero_src, prune=True) == ((0, 3, "skip_connect"),)
     assert nb201.cell_signature(zero_src, prune=False) == (1, 0, 0, 1)
 
 

@@ -163,9 +163,9 @@ def test_nb201_torch_unpruned_matches_unpruned_network():
 
     # node 1 is unreachable (none from the input) but feeds node 3 through a conv: pruned away, else costed
     a = "|none~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
-    pruned, full = nb201.build_network(a), nb201.build_network(a, prune=False)
+    pruned, full = nb201.build_network(a, prune=True), nb201.build_network(a)
     assert full.macs > pruned.macs
-    assert count_macs(build_nb201_torch(a), (1, 3, 32, 32)) == pruned.macs
+    assert count_macs(build_nb201_torch(a, prune=True), (1, 3, 32, 32)) == pruned.macs
     assert count_macs(build_nb201_torch(a, prune=False), (1, 3, 32, 32)) == full.macs
     out = build_nb201_torch("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "cifar100")(torch.zeros(2, 3, 32, 32))
     assert out.shape == (2, 100)

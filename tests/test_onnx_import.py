@@ -237,9 +237,9 @@ def test_hand_built_transformer_encoder(tmp_path):
     assert (s.op, s.G, s.P, s.C, s.K) == ("matmul", B * H, T, dh, T)
     assert (c.op, c.G, c.P, c.C, c.K) == ("matmul", B * H, T, T, dh)
     assert s.macs == c.macs == B * H * T * T * dh
-    assert L["softmax"].op == "act" and L["softmax"].ops == B * H * T * T * 4
+    assert L["softmax"].op == "softmax" and L["softmax"].ops == B * H * T * T * 4
     assert L["scale_div"].op == "mul" and not L["scale_div"].binary and L["scale_div"].ops == B * H * T * T
-    assert L["ln1"].op == "act" and L["ln1"].ops == B * T * D * 6
+    assert L["ln1"].op == "layernorm" and L["ln1"].ops == B * T * D * 6
     assert L["residual1"].binary and L["residual1"].ops == B * T * D
     assert (L["ffn1"].K, L["ffn1"].C) == (FF, D) and L["ffn1"].source == ("ffn1", "ffn1_bias", "ffn_relu")
     expected = 4 * B * T * D * D + 2 * B * H * T * T * dh + 2 * B * T * D * FF
@@ -325,8 +325,8 @@ def test_torch_attention_block(tmp_path):
     fc = [(layer.N, layer.P, layer.C, layer.K) for layer in net.layers if layer.op == "fc"]
     assert fc == [(B, T, D, 3 * D), (B, T, D, D), (B, T, D, FF), (B, T, FF, D)]
     assert net.macs == B * T * D * 3 * D + 2 * B * H * T * T * (D // H) + B * T * D * D + 2 * B * T * D * FF
-    assert sum(1 for layer in net.layers if layer.op == "act" and layer.R == 6) == 2  # LayerNorms
-    assert sum(1 for layer in net.layers if layer.op == "act" and layer.R == 4) == 1  # softmax
+    assert sum(1 for layer in net.layers if layer.op == "layernorm" and layer.R == 6) == 2  # LayerNorms
+    assert sum(1 for layer in net.layers if layer.op == "softmax" and layer.R == 4) == 1  # softmax
     for layer in net.layers:
         assert layer.source and all(isinstance(s, str) and s for s in layer.source)
     # opset 17 has no Gelu op: the exporter writes x * 0.5 * (1 + erf(x / sqrt 2)), fused as one activation

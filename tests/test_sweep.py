@@ -63,8 +63,12 @@ def test_spec_errors_have_yaml_paths():
     assert "no such file" in e["base"]
 
 
-def test_area_budget_on_a_config_without_area_is_a_clear_error():
-    e = errors_of(spec(constraints={"max_area_mm2": 10}))
+def test_area_budget_on_a_config_without_area_is_a_clear_error(tmp_path):
+    cfg = yaml.safe_load((ROOT / "configs" / "eyeriss.yaml").read_text())
+    del cfg["technology"]  # no technology block: nothing to derive the area from
+    base = tmp_path / "eyeriss-no-area.yaml"
+    base.write_text(yaml.safe_dump(cfg))
+    e = errors_of(spec(base=str(base), constraints={"max_area_mm2": 10}))
     msg = e["constraints.max_area_mm2"]
     assert "has no area figures" in msg and "pe_array.area_mm2" in msg and "levels[1].area_mm2 (GLB)" in msg
 
@@ -136,6 +140,7 @@ def _eyeriss_with_area(tmp_path) -> Path:
     cfg["pe_array"]["area_mm2"] = 0.01
     cfg["levels"][1]["area_mm2"] = 1.0
     cfg["levels"][2]["area_mm2"] = 0.002
+    del cfg["technology"]  # areas as stated only (no extras, no core overhead)
     p = tmp_path / "eyeriss-area.yaml"
     p.write_text(yaml.safe_dump(cfg))
     return p

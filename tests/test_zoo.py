@@ -66,10 +66,14 @@ def _close(value: float, expected: float, rel: float = 0.01) -> bool:
 # Registry
 # ---------------------------------------------------------------------------------------------
 def test_registry_lists_all_networks():
-    assert list_networks() == sorted(NAMES)
-    assert set(ZOO) == set(NAMES)
-    for name, fn in ZOO.items():
-        assert fn().name == name
+    from accel.zoo_transformer import TRANSFORMERS  # tests/test_transformers.py; names carry their options
+
+    assert list_networks() == sorted([*NAMES, *TRANSFORMERS])
+    assert set(ZOO) == set(NAMES) | set(TRANSFORMERS)
+    for name in NAMES:
+        assert ZOO[name]().name == name
+    for name, fn in TRANSFORMERS.items():
+        assert fn().name.partition("?")[0] == name
 
 
 def test_unknown_name_raises_with_known_names():

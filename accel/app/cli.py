@@ -12,7 +12,7 @@ import sys
 
 OBJECTIVES = ("edp", "latency", "energy")
 EXTENSIONS = ("accel.app.cli_nas", "accel.app.cli_study", "accel.app.cli_xcheck", "accel.app.cli_joint",
-              "accel.app.cli_timeloop")
+              "accel.app.cli_timeloop", "accel.app.table")
 FORMATS = ("table", "csv", "json", "parquet")
 
 
@@ -45,12 +45,14 @@ def _parse_input_shapes(items: list[str] | None) -> dict[str, tuple[int, ...]] |
     return out
 
 
-def _load_network(spec: str, batch: int, input_shapes=None, fuse: bool = True, allow_unsupported: bool = False):
+def _load_network(spec: str, batch: int, input_shapes=None, fuse: bool = True, allow_unsupported: bool = False,
+                  prune_dead: bool = False):
     from accel.errors import WorkloadInputError
     from nas.registry import resolve_network  # zoo name, .onnx file, SPACE:ENCODING or layer:<spec>
 
     try:
-        net = resolve_network(spec, batch, input_shapes=input_shapes, fuse=fuse, allow_unsupported=allow_unsupported)
+        net = resolve_network(spec, batch, input_shapes=input_shapes, fuse=fuse, allow_unsupported=allow_unsupported,
+                              prune_dead=prune_dead)
     except WorkloadInputError as e:
         raise UserError(str(e)) from None
     report = getattr(net, "import_report", None) or {}
@@ -64,6 +66,26 @@ def _load_network(spec: str, batch: int, input_shapes=None, fuse: bool = True, a
     return net
 
 
+def _with_zoo_options(args) -> str:
+    """The network string with ``--phase/--seq/--context`` appended as zoo options (``gpt2?phase=decode&context=1024``,
+    the form :func:`nas.registry.resolve_network` reads); refused for networks that are not zoo names."""
+    opts = [(k, getattr(args, k)) for k in ("phase", "seq", "context") if getattr(args, k) is not None]
+    if not opts:
+        return args.network
+    from accel.errors import WorkloadInputError
+    from nas.registry import parse_network_spec
+
+    given = " ".join(f"--{k}" for k, _ in opts)
+    try:
+        ns = parse_network_spec(args.network)
+    except WorkloadInputError as e:
+        raise UserError(str(e)) from None
+    if ns.kind != "zoo":
+        raise UserError(f"{given}: options of the zoo's transformer networks (bert_base, vit_b_16, gpt2, "
+                        f"llama2_7b_layer), not of {args.network!r}")
+    return ns.ref + ("&" if "?" in ns.ref else "?") + "&".join(f"{k}={v}" for k, v in opts)
+
+
 def cmd_eval(args) -> int:
     from accel.app.options import effort_budget
     from accel.app.report import render_result
@@ -74,8 +96,9 @@ def cmd_eval(args) -> int:
         raise UserError("--effort fast: not available with --bitwidths (per-layer precisions are mapped with the "
                         "thorough budget)")
     arch = _load_arch(args.hw)
+    args.network = _with_zoo_options(args)
     net = _load_network(args.network, args.batch, _parse_input_shapes(args.input_shape), not args.no_fuse,
-                        args.allow_unsupported)
+                        args.allow_unsupported, args.prune_dead)
     import os
     from concurrent.futures import ThreadPoolExecutor
 
@@ -93,6 +116,7 @@ def cmd_eval(args) -> int:
                 res = ev.network(net, executor=pool)
     except NoValidMapping as e:
         raise UserError(str(e)) from None
+    res.meta["prune_dead"] = bool(args.prune_dead)
     render_result(res, args.format, args.output)
     return 0
 
@@ -134,6 +158,8 @@ def cmd_map(args) -> int:
         how = "exhaustive" if res.exhaustive else "sampled + local search"
         searched = f"searched {res.evaluations:,} mappings ({how}, mapspace {res.mapspace_size:.3g})"
     c = res.cost
+    from accel.app.report import hardware_lines, hardware_report
+    hw = hardware_report(arch, c.energy_pj, c.latency_s)
     if args.format == "json":
         emit_text(json.dumps({
             "layer": layer.describe(), "hw": arch.name, "objective": args.objective,
@@ -141,7 +167,7 @@ def cmd_map(args) -> int:
             "energy_pj": c.energy_pj, "utilization": c.utilization, "active_pes": c.active_pes,
             "compute_cycles": c.compute_cycles, "stall_cycles": c.stall_cycles, "fill_drain_cycles": c.fill_drain_cycles,
             "serial_onload_cycles": c.serial_onload_cycles, "energy_breakdown_pj": c.energy_breakdown_pj, "reads": c.reads, "writes": c.writes,
-            "evaluations": res.evaluations, "exhaustive": res.exhaustive}, indent=1), args.output)
+            "evaluations": res.evaluations, "exhaustive": res.exhaustive, "hardware": hw}, indent=1), args.output)
         return 0
     lines = [f"layer: {layer.describe()}   ({layer.macs:,} MACs)",
              f"hw: {arch.name} ({arch.summary()})",
@@ -159,6 +185,7 @@ def cmd_map(args) -> int:
     for lv, ops in c.energy_breakdown_pj.items():
         acc = ", ".join(f"{o} {c.reads[lv][o]:,.0f}r/{c.writes[lv][o]:,.0f}w" for o in ops)
         lines.append(f"  {lv:>6}: {sum(ops.values()) / 1e6:9.3f} µJ   {acc}")
+    lines += hardware_lines(hw)
     emit_text("\n".join(lines), args.output)
     return 0
 
@@ -175,7 +202,8 @@ def cmd_configs(args) -> int:
     return 0
 
 
-ZOO_NETWORKS = "alexnet, vgg16, resnet18, resnet50, mobilenet_v2, mobilenet_v3_large"
+ZOO_NETWORKS = ("alexnet, vgg16, resnet18, resnet50, mobilenet_v2, mobilenet_v3_large, bert_base, vit_b_16, gpt2, "
+                "llama2_7b_layer")
 """Shown in ``eval --help`` (kept equal to :func:`accel.zoo.list_networks` by tests/test_cli_grammar.py)."""
 
 
@@ -184,7 +212,8 @@ def _map_format(s: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from accel.app.options import Parser, add_effort_option, add_output_options, int_in, path_arg, seed_int
+    from accel.app.options import (Parser, add_effort_option, add_output_options, add_prune_option, int_in, path_arg,
+                                   seed_int)
 
     p = Parser(prog="accelsim", description="Fast analytical DNN accelerator simulator.  Exit codes: 0 ok, "
                                             "1 error (bad input, output refused), 2 usage error, 3 internal error "
@@ -202,8 +231,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_output_options(e, FORMATS, "the per-layer results")
     e.add_argument("--seed", type=seed_int, default=0, help="mapper random seed (default 0)")
     add_effort_option(e, "thorough")
+    add_prune_option(e)
     e.add_argument("--input-shape", action="append", metavar="NAME=1x3x224x224",
                    help="ONNX: fix a graph input's shape (repeatable)")
+    e.add_argument("--phase", choices=("prefill", "decode"),
+                   help="transformers: prefill (the whole prompt, default) or decode (one token with a KV cache)")
+    e.add_argument("--seq", type=int_in(1, 1 << 20), metavar="S",
+                   help="transformers, prefill: prompt length in tokens (default: bert_base 128, gpt2 1024, "
+                        "llama2_7b_layer 4096)")
+    e.add_argument("--context", type=int_in(1, 1 << 20), metavar="L",
+                   help="transformers, decode: KV-cache length L, the new token included (default: the model's "
+                        "context window)")
     e.add_argument("--no-fuse", action="store_true", help="ONNX: cost BatchNorm/activations as separate layers")
     e.add_argument("--allow-unsupported", action="store_true", help="ONNX: cost unsupported operators as zero")
     e.add_argument("--bitwidths", metavar="JSON",

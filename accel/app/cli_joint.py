@@ -10,8 +10,8 @@ Only argparse and the standard library are imported here; the handler imports th
 a sweep spec (``accelsim sweep``'s format, :mod:`accel.designspace`); each of its discrete parameters is
 one design dimension of the differentiable accelerator search.  What joint does with the rest of a spec
 (:func:`joint_sweep`): a parameter sweeping the global ``bitwidths`` is left out (the search picks
-per-layer precisions from ``--bits`` instead) and ``constraints.max_power_mw`` is not applied (a design's
-power depends on the network being searched), each with a warning; ``uniform`` parameters are refused.
+per-layer precisions from ``--bits`` instead), with a warning; ``constraints.max_power_mw`` is applied by the
+search (a penalty while searching, feasibility first when deriving); ``uniform`` parameters are refused.
 Writes ``network.onnx``, ``bitwidths.json``, ``accelerator.yaml``, ``curves.png``, ``summary.json``,
 ``history.parquet`` and ``cost_table.parquet`` into the output directory (see :mod:`nas.joint.pipeline`),
 which appears only when the run succeeds (built in a temp directory next to it, then renamed).
@@ -36,7 +36,7 @@ def add_parsers(sub) -> None:
                                    "designs on the accelsim cost model; writes network.onnx, bitwidths.json, "
                                    "accelerator.yaml, curves.png and summary.json into the -o directory.  "
                                    "--sweep: a sweep spec whose discrete parameters are the design dimensions "
-                                   "(global-bitwidth parameters and max_power_mw are ignored with a warning).")
+                                   "(global-bitwidth parameters are ignored with a warning; max_power_mw applies to the searched network).")
     p.add_argument("--space", choices=SPACES, required=True, help="network search space")
     p.add_argument("--data", required=True, metavar="DIR|synthetic",
                    help="CIFAR-10/100 binary directory (data_batch_*.bin / train.bin) or 'synthetic'")
@@ -100,7 +100,7 @@ def _bit_choices(text: str):
 def joint_sweep(path: str):
     """The hardware design space of ``--sweep``: the spec's parameters that are accelerator design choices.
     A parameter setting the global ``bitwidths`` is left out (the joint search picks per-layer precisions
-    from ``--bits``) and ``constraints.max_power_mw`` is not applied; each prints a warning.  Other
+    from ``--bits``), with a warning; ``constraints.max_power_mw`` is applied by the search.  Other
     unsupported content (``uniform`` parameters) raises :class:`nas.joint.hwspace.HwSpaceError`."""
     from accel.designspace import SweepSpecError, load_sweep
     from nas.joint.hwspace import HwSpaceError, hw_space_from_sweep
@@ -118,10 +118,6 @@ def joint_sweep(path: str):
     update: dict = {}
     if len(keep) != len(spec.parameters):
         update["parameters"] = [spec.parameters[i] for i in keep]
-    if spec.constraints.max_power_mw is not None:
-        print(f"accelsim: warning: {path}: constraints.max_power_mw ({spec.constraints.max_power_mw:g} mW) is not "
-              "applied: a design's power depends on the network being searched", file=sys.stderr)
-        update["constraints"] = spec.constraints.model_copy(update={"max_power_mw": None})
     if update:
         sw = dataclasses.replace(sw, spec=spec.model_copy(update=update), locs=[sw.locs[i] for i in keep])
     return hw_space_from_sweep(sw)

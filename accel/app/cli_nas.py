@@ -102,11 +102,11 @@ def cmd_nas(args) -> int:
     with ThreadPoolExecutor(args.jobs) as pool:
         hardware = SpaceHardware(space, arch, batch=args.batch, objective=args.objective, seed=args.seed,
                                  executor=pool if args.jobs > 1 else None,
-                                 effort=effort_budget(args.effort, "thorough"))
+                                 effort=effort_budget(args.effort, "thorough"), prune_dead=args.prune_dead)
         if args.max_area_mm2 is not None:
             if hardware.area_mm2 is None:
                 raise UserError(f"--max-area-mm2: config {arch.name} defines no area (pe_array.area_mm2 and every "
-                                "level's area_mm2 are needed)")
+                                "level's area_mm2 are needed, or a technology: block to derive them)")
             constraints["area_mm2"] = args.max_area_mm2
         try:
             accuracy, acc_info = make_accuracy(space, args.accuracy, seed=args.seed,
@@ -135,7 +135,8 @@ def cmd_nas(args) -> int:
               f"(e.g. {hardware.table.unmappable[0]}); archs containing them have infinite latency",
               file=sys.stderr)
     df.attrs.update({"space": space.name, "hw": arch.name, "hw_digest": arch.digest(), "accuracy_signal": acc_info,
-                     "constraints": dict(constraints), "unique_layer_shapes": hardware.unique_layer_shapes})
+                     "constraints": dict(constraints), "unique_layer_shapes": hardware.unique_layer_shapes,
+                     "prune_dead": bool(args.prune_dead)})
     top = pareto_front(df).iloc[::-1] if args.pareto else best_archs(df, args.top)
     table_acc = getattr(space, "accuracy", None) if args.accuracy != "table" else None
     best = []
@@ -165,7 +166,8 @@ def cmd_nas(args) -> int:
     def summary() -> dict:
         out = {"space": space.name, "hw": arch.name, "strategy": args.strategy, "evaluated": int(len(df)),
                "best": best, "accuracy_signal": acc_info, "constraints": constraints, "seed": args.seed,
-               "unique_archs": int(df["arch"].nunique()), "trajectory": trajectory}
+               "unique_archs": int(df["arch"].nunique()), "trajectory": trajectory,
+               "prune_dead": bool(args.prune_dead)}
         for k in ("profile", "kept_subspaces", "division", "chosen_subspace", "hardware_samples",
                   "rejected_by_prefilter"):
             if k in df.attrs:
@@ -283,16 +285,21 @@ def cmd_nas_predictor(args) -> int:
 def cmd_nas_latency(args) -> int:
     from accel.app.cli import _load_arch
     from accel.app.options import effort_budget
-    from nas.latency_table import LayerTable, correction_study
+    from nas.latency_table import LayerTable, correction_study, held_out_error, type_matrix
+    from nas.registry import space_network
 
     UserError = _err()
     space = _space(args.space)
     if space.finite and args.networks > space.size:
         raise UserError(f"--networks {args.networks} exceeds the {space.size:,} archs of {space.name}")
+    k = args.few_shot if args.few_shot is not None else min(10, args.networks // 2)
+    if k >= args.networks:
+        raise UserError(f"--few-shot {args.few_shot} must be below --networks {args.networks} (fit on K, test on the "
+                        "rest)")
     table_hw = _load_arch(args.hw)
     measured_hw = _load_arch(args.measured_hw)
     archs = _sample_archs(space, args.networks, args.seed)
-    nets = [space.build_network(a, batch=args.batch) for a in archs]
+    nets = [space_network(space, a, args.batch, args.prune_dead) for a in archs]
     effort = effort_budget(args.effort, "thorough")
     table = LayerTable.from_model(table_hw, args.objective, args.seed, effort)
     measured = LayerTable.from_model(measured_hw, args.objective, args.seed, effort)
@@ -302,11 +309,15 @@ def cmd_nas_latency(args) -> int:
         raise UserError(f"layer shape {bad[0]!r} cannot be mapped on one of the accelerators")
     try:
         corr, df = correction_study(nets, y, table, args.train_fraction, args.seed)
+        T, types = type_matrix(nets, table)
+        few = held_out_error(T, types, y, k=k, splits=args.splits, seed=args.seed).to_dict()
     except ValueError as e:
         raise UserError(str(e)) from None
     df.insert(0, "arch", [space.encode(a) for a in archs])
-    df.attrs.update({"space": space.name, "table_hw": table_hw.name, "measured_hw": measured_hw.name})
+    df.attrs.update({"space": space.name, "table_hw": table_hw.name, "measured_hw": measured_hw.name,
+                     "prune_dead": bool(args.prune_dead), "few_shot": few})
     a = df.attrs
+    fb, fa = few["mape_before_pct"], few["mape_after_pct"]
 
     def text() -> str:
         return "\n".join([
@@ -314,10 +325,14 @@ def cmd_nas_latency(args) -> int:
             f"{measured_hw.name}; fit on {a['n_train']} networks, held-out {a['n_test']}",
             f"held-out error: mean |rel err| {a['mape_before'] * 100:.2f} % -> {a['mape_after'] * 100:.2f} %, "
             f"max {a['max_err_before'] * 100:.2f} % -> {a['max_err_after'] * 100:.2f} %",
+            f"few-shot: fit on {few['k']}, test on the other {few['n'] - few['k']}, {few['splits']} random splits: "
+            f"MAPE {fb['mean']:.2f} ± {fb['std']:.2f} % -> {fa['mean']:.2f} ± {fa['std']:.2f} % "
+            f"(range {fa['min']:.2f}-{fa['max']:.2f} %)",
             _table([[t, f"{f:.4f}"] for t, f in a["factors"].items()], ["layer type", "factor"])])
 
     _emit(args, df, lambda: {k: a[k] for k in ("space", "table_hw", "measured_hw", "n_train", "n_test", "mape_before",
-                                               "mape_after", "max_err_before", "max_err_after", "factors")}, text)
+                                               "mape_after", "max_err_before", "max_err_after", "factors",
+                                               "few_shot", "prune_dead")}, text)
     return 0
 
 
@@ -326,7 +341,7 @@ def cmd_nas_latency(args) -> int:
 # ---------------------------------------------------------------------------------------------
 def add_parsers(sub) -> None:
     """Register ``nas``, ``nas-proxies``, ``nas-predictor`` and ``nas-latency`` on argparse subparsers."""
-    from accel.app.options import (MAX_BUDGET, add_effort_option, add_output_options, fraction_open, int_in, jobs_int, nonneg_float,
+    from accel.app.options import (MAX_BUDGET, add_effort_option, add_output_options, add_prune_option, fraction_open, int_in, jobs_int, nonneg_float,
                                    nonneg_int, path_arg, positive_float, positive_int, probability, seed_int)
 
     formats = ("table", "json", "csv", "parquet")
@@ -359,6 +374,7 @@ def add_parsers(sub) -> None:
     n.add_argument("--batch", type=int_in(1, 65536), default=1, help="inference batch for hardware cost")
     n.add_argument("--objective", choices=("edp", "latency", "energy"), default="edp", help="mapping objective")
     add_effort_option(n, "thorough")
+    add_prune_option(n)
     n.add_argument("--population", type=int_in(1, MAX_BUDGET), default=50, help="evolution population (default 50)")
     n.add_argument("--tournament", type=positive_int, default=10,
                    help="tournament size, at most --population (default 10)")
@@ -415,5 +431,11 @@ def add_parsers(sub) -> None:
     t.add_argument("--objective", choices=("edp", "latency", "energy"), default="edp", help="mapping objective")
     t.add_argument("--seed", type=seed_int, default=0, help="sampling and mapper seed (default 0)")
     add_effort_option(t, "thorough")
+    add_prune_option(t)
+    t.add_argument("--few-shot", type=positive_int, default=None, metavar="K",
+                   help="few-shot protocol: fit on K networks, test on the rest (default: 10, or half of --networks "
+                        "when fewer than 20)")
+    t.add_argument("--splits", type=int_in(1, 10_000), default=20,
+                   help="random K-network splits of the few-shot protocol (default 20)")
     add_output_options(t, formats, "the summary (table, json) or per-network errors (csv, parquet)")
     t.set_defaults(func=cmd_nas_latency, outputs={"output": ("-o", "file")})

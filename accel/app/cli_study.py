@@ -163,7 +163,8 @@ def cmd_sweep(args) -> int:
     try:
         with _executor(args) as ex:
             df = run_sweep(sw, args.workload, args.output, executor=ex, progress=ProgressBar("sweep"),
-                           batch_size=args.batch_size, per_layer=args.per_layer, force=args.force)
+                           batch_size=args.batch_size, per_layer=args.per_layer, force=args.force,
+                           prune_dead=args.prune_dead)
     except (SweepError, SweepSpecError) as e:
         raise _user_error(str(e)) from None
     el = time.perf_counter() - t0
@@ -221,7 +222,7 @@ def cmd_codesign(args) -> int:
         res = run_codesign(sw, ref, objective=args.objective, keep=args.keep, constraints=cons,
                            keep_mode=args.keep_mode, dataset=args.dataset, nas_budget=args.nas_budget,
                            nas_seed=args.seed, keep_study=study_ks, executor=ex,
-                           progress=ProgressBar("codesign", "accelerators"))
+                           progress=ProgressBar("codesign", "accelerators"), prune_dead=args.prune_dead)
     if args.format == "json":
         text = json.dumps(res.to_json(study=args.study), indent=1)
     else:
@@ -261,6 +262,9 @@ def cmd_rankcorr(args) -> int:
     if args.from_sweep:
         if args.hw:
             raise _user_error("give either --hw configs or --from-sweep, not both")
+        if args.prune_dead:
+            raise _user_error("--prune-dead applies to the tables costed from --hw configs; a sweep's results were "
+                              "costed by the sweep (its own --prune-dead, recorded in its metadata)")
         results = _read_parquet(args.from_sweep, "--from-sweep")
         try:
             table = sweep_table(results, args.metric)
@@ -278,7 +282,7 @@ def cmd_rankcorr(args) -> int:
         except ConfigError as e:
             raise _user_error(str(e)) from None
         table = nb201_table(archs, sample=args.sample, seed=args.seed, metric=args.metric, dataset=args.dataset,
-                            effort=effort_budget(args.effort, "thorough"))
+                            effort=effort_budget(args.effort, "thorough"), prune_dead=args.prune_dead)
     try:
         rc = rank_correlations(table, top_k=args.top, metric=args.metric)
     except ValueError as e:
@@ -297,7 +301,8 @@ def cmd_rankcorr(args) -> int:
         from accel.app.plots import plot_rank_scatter
 
         _save(plot_rank_scatter(table[a], table[b], top_k=rc.top_k), args.scatter_plot, "--scatter-plot")
-    emit_text(json.dumps(rc.to_json(), indent=1) if args.format == "json" else rc.table(), args.output)
+    doc = {**rc.to_json(), "prune_dead": bool(table.attrs.get("prune_dead", False))}
+    emit_text(json.dumps(doc, indent=1) if args.format == "json" else rc.table(), args.output)
     return 0
 
 
@@ -306,19 +311,28 @@ def cmd_rankcorr(args) -> int:
 # ---------------------------------------------------------------------------------------------
 def cmd_plot(args) -> int:
     if args.kind == "pareto":
+        import numpy as np
+
         from accel.app.plots import plot_pareto
 
         df = _read_parquet(args.target, "plot pareto")
-        for c in (args.x, args.y):
+        color = args.color
+        if color is None and "area_mm2" in df.columns and np.isfinite(df["area_mm2"].to_numpy(dtype=float)).any():
+            color = "area_mm2"  # latency x energy front coloured by area (issue 15)
+        color = None if color == "none" else color
+        for c in (args.x, args.y, *([color] if color else [])):
             if c not in df.columns:
                 raise _user_error(f"{args.target}: no column {c!r}")
         if "status" in df.columns:
             df = df[df["status"] == "ok"]
         if "point" in df.columns and "workload" in df.columns:
-            df = df.groupby("point")[[args.x, args.y]].sum()
+            g = df.groupby("point")
+            df = g[[args.x, args.y]].sum()
+            if color:  # a property of the design point (area) is not summed over workloads
+                df[color] = g[color].first() if color in ("area_mm2", "peak_macs_per_cycle") else g[color].sum()
         if not len(df):
             raise _user_error(f"{args.target}: no rows to plot")
-        _save(plot_pareto(df, args.x, args.y), args.output, "-o")
+        _save(plot_pareto(df, args.x, args.y, color=color), args.output, "-o")
         return 0
     from accel.app.cli import _load_arch, _load_network
     from accel.app.options import effort_budget
@@ -329,7 +343,7 @@ def cmd_plot(args) -> int:
     if not args.hw:
         raise _user_error(f"plot {args.kind} needs --hw CONFIG")
     arch = _load_arch(args.hw)
-    net = _load_network(args.target, args.batch)
+    net = _load_network(args.target, args.batch, prune_dead=args.prune_dead)
     try:
         res = NetworkEvaluator(arch, args.objective, args.seed, effort=effort_budget(args.effort, "thorough")).network(net)
     except NoValidMapping as e:
@@ -369,8 +383,8 @@ def _add_plot_option(p: argparse.ArgumentParser, what: str, option: str = "--plo
 
 def add_parsers(sub) -> None:
     """Register sweep, codesign, rankcorr and plot on the ``accelsim`` subparsers object."""
-    from accel.app.options import (MAX_BUDGET, add_effort_option, add_output_options, float_in, int_in, path_arg,
-                                   positive_float, positive_int, seed_int)
+    from accel.app.options import (MAX_BUDGET, add_effort_option, add_output_options, add_prune_option, float_in,
+                                   int_in, path_arg, positive_float, positive_int, seed_int)
 
     s = sub.add_parser("sweep", help="evaluate every design point of a sweep spec on workloads (resumable)",
                        description="Workloads: zoo names, .onnx files, nb201:<arch string|index>, "
@@ -386,6 +400,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--per-layer", action="store_true", help="one row per layer instead of per workload")
     s.add_argument("--batch-size", type=positive_int, default=8, help="design points per task (default 8)")
     add_effort_option(s, "the spec's search_effort")
+    add_prune_option(s)
     _add_plot_option(s, "latency vs energy Pareto front across the sweep")
     s.set_defaults(func=cmd_sweep, outputs={"output": ("-o", "sweep"), "plot": ("--plot", "figure")},
                    formats=("parquet",), default_format="parquet")
@@ -415,6 +430,7 @@ def add_parsers(sub) -> None:
     c.add_argument("--study", action="store_true", help="also report gap vs --keep and vs distance from the reference")
     add_output_options(c, ("table", "json"), "the co-design result")
     add_effort_option(c, "the sweep spec's search_effort")
+    add_prune_option(c)
     _add_plot_option(c, "accuracy-vs-latency Pareto front on the reference + gap vs keep")
     _add_executor_flags(c)
     c.set_defaults(func=cmd_codesign, outputs={"output": ("-o", "file"), "plot": ("--plot", "figure")})
@@ -434,6 +450,7 @@ def add_parsers(sub) -> None:
     r.add_argument("--dataset", type=_dataset, default="cifar10", help="cifar10 | cifar100 | imagenet16-120 (NB201 tables)")
     add_output_options(r, ("table", "json"), "the correlation matrices")
     add_effort_option(r, "thorough")
+    add_prune_option(r)
     _add_plot_option(r, "Spearman heatmap")
     _add_plot_option(r, "rank scatter of a pair of columns", "--scatter-plot")
     r.add_argument("--pair", nargs=2, metavar=("A", "B"), help="columns of the rank scatter (default: first two)")
@@ -454,6 +471,10 @@ def add_parsers(sub) -> None:
                    help="per-layer mapping objective (default edp)")
     p.add_argument("--seed", type=seed_int, default=0, help="mapper random seed (default 0)")
     add_effort_option(p, "thorough")
+    add_prune_option(p)
     p.add_argument("--x", default="latency_s", help="pareto: x column (minimised)")
     p.add_argument("--y", default="energy_pj", help="pareto: y column (minimised)")
+    p.add_argument("--color", default=None, metavar="COLUMN",
+                   help="pareto: colour points by a third minimised column and mark its 3-D front (default: area_mm2 "
+                        "when the table has areas; 'none' for no colour)")
     p.set_defaults(func=cmd_plot, outputs={"output": ("-o", "figure")})

@@ -24,8 +24,10 @@ search can look costs up) + |kept archs (union over constraints)| × accelerator
 (:attr:`CodesignResult.study`) repeats the selection for several ``keep`` values and for groups of
 accelerators binned by their distance from the reference (mean |log2| ratio of the swept numeric
 parameters, plus 1 per differing categorical one), with the Spearman ρ between each accelerator's and the
-reference's cost over all archs.  The sweep's area budget drops accelerators; its power budget makes
-(arch, accelerator) pairs above it infeasible in stage 2 and in the joint baseline (stage 1 ignores it).
+reference's cost over all archs.  The sweep's area budget (``max_area_mm2``, :func:`accel.arch.area_mm2`: from the
+configs or the component model) drops accelerators in both stages; its power budget (``max_power_mw``, average
+power) makes (arch, accelerator) pairs above it infeasible in stage 2 and in the joint baseline, and ranks stage 1
+with the latency bound, each bound scored on its own, feasibility first (:func:`hw_violations`).
 
 The arrays path (:func:`semi_decoupled`) runs the same selection on given cost tables with an exhaustive
 stage 1; it is the small synthetic case the tests check against brute force.
@@ -41,7 +43,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["OBJECTIVES", "Constraint", "Choice", "best_choice", "gap_pct", "select_topk", "select_pareto",
+__all__ = ["OBJECTIVES", "Constraint", "Choice", "best_choice", "gap_pct", "hw_violations", "select_topk", "select_pareto",
            "semi_decoupled", "CodesignResult", "run_codesign", "default_constraints", "param_distance"]
 
 # objective name → (metric column, maximise?)
@@ -138,15 +140,36 @@ def _first_of_group(ranked: np.ndarray, groups: np.ndarray | None) -> np.ndarray
     return ranked[np.sort(first)]
 
 
+def hw_violations(latency_s: np.ndarray, constraint: Constraint, power_mw: np.ndarray | None = None,
+                  max_power_mw: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The hardware-dependent bounds scored each on its own (issue 15): per candidate, the number of bounds it
+    breaks (latency ≤ ``max_latency_s``, average power ≤ ``max_power_mw``) and its largest relative violation
+    ``max_k(m_k / bound_k − 1)``.  Ranking by (count, largest) puts every candidate that meets all bounds first and
+    never lets a small excess on one bound buy a large excess on another (a sum of violations would)."""
+    lat = np.asarray(latency_s, float)
+    viols = []
+    if constraint.max_latency_s is not None:
+        viols.append(np.maximum(0.0, lat / constraint.max_latency_s - 1.0))
+    if max_power_mw is not None and power_mw is not None:
+        viols.append(np.maximum(0.0, np.asarray(power_mw, float) / max_power_mw - 1.0))
+    if not viols:
+        return np.zeros(len(lat), dtype=np.int64), np.zeros(len(lat))
+    v = np.vstack(viols)
+    return (v > 0).sum(axis=0).astype(np.int64), v.max(axis=0)
+
+
 def select_topk(ref_values: np.ndarray, ref_latency_s: np.ndarray, accuracy: np.ndarray, constraint: Constraint,
                 maximize: bool, keep: int, candidates: np.ndarray | None = None,
-                groups: np.ndarray | None = None) -> np.ndarray:
+                groups: np.ndarray | None = None, ref_power_mw: np.ndarray | None = None,
+                max_power_mw: float | None = None) -> np.ndarray:
     """Stage-1 selection: the ``keep`` best candidates on the reference, best first.
 
     The accuracy bound is hard (it does not depend on the accelerator).  The latency bound is a property
     of the accelerator, so on the reference it ranks rather than filters: candidates within it come first
     (by objective; ties: lower latency, higher accuracy, lower index), then the others by how far they
-    exceed it (they may fit on a faster accelerator).  ``candidates``: the indices the NAS queried (all
+    exceed it (they may fit on a faster accelerator); with a power budget (``max_power_mw``, ``ref_power_mw`` the
+    average power on the reference) both bounds rank this way, each scored on its own (:func:`hw_violations`:
+    fewest broken bounds first, then the smallest largest excess).  ``candidates``: the indices the NAS queried (all
     when None).  ``groups`` (e.g. NB201 cell signatures: the same layers, so the same cost on *every*
     accelerator): only the best member of each group is kept, since a second one cannot win on any
     accelerator where the first does not."""
@@ -154,14 +177,13 @@ def select_topk(ref_values: np.ndarray, ref_latency_s: np.ndarray, accuracy: np.
     v = np.asarray(ref_values, float)[cand]
     lat = np.asarray(ref_latency_s, float)[cand]
     acc = np.asarray(accuracy, float)[cand]
+    pw = None if ref_power_mw is None else np.asarray(ref_power_mw, float)[cand]
     ok = Constraint(min_accuracy=constraint.min_accuracy).feasible(acc, lat) & np.isfinite(v)
     cand, v, lat, acc = cand[ok], v[ok], lat[ok], acc[ok]
-    if constraint.max_latency_s is not None:
-        viol = np.maximum(0.0, lat / constraint.max_latency_s - 1.0)
-    else:
-        viol = np.zeros(len(cand))
-    primary = np.where(viol == 0, -v if maximize else v, np.inf)
-    ranked = cand[np.lexsort((cand, -acc, lat, primary, viol))]
+    pw = None if pw is None else pw[ok]
+    n_viol, worst = hw_violations(lat, constraint, pw, max_power_mw)
+    primary = np.where(n_viol == 0, -v if maximize else v, np.inf)
+    ranked = cand[np.lexsort((cand, -acc, lat, primary, worst, n_viol))]
     return _first_of_group(ranked, groups)[:keep]
 
 
@@ -253,6 +275,7 @@ class _HwTask:
     cost_metric: str
     max_power_mw: float | None  # the sweep's power budget: pairs above it are infeasible
     effort: str  # mapper search budget (the sweep spec's search_effort)
+    prune_dead: bool = False  # cost NB201 cells with dead edges removed (nas.nb201 module docstring)
 
 
 def _hw_batch(task: _HwTask) -> list[dict]:
@@ -274,7 +297,7 @@ def _hw_batch(task: _HwTask) -> list[dict]:
         ev = NetworkEvaluator(arch, objective=task.mapping_objective, seed=task.seed, parallel=False,
                               effort=task.effort)
         try:
-            df = nb201_hwcost(evaluator=ev, dataset=task.dataset, batch=task.batch, workers=1)
+            df = nb201_hwcost(evaluator=ev, dataset=task.dataset, batch=task.batch, workers=1, prune=task.prune_dead)
         except NoValidMapping as e:
             out.append({"point": p.point, "error": f"no valid mapping: {e}"})
             continue
@@ -319,11 +342,12 @@ class CodesignResult:
 
     def to_json(self, study: bool = False) -> dict:
         """``{"results": [{"constraint", "semi": {"arch", "hw", "objective"}, "joint": {...}, "gap_pct"}],
-        "evaluations": {"semi", "joint"}}`` (+ ``"study"`` when asked)."""
+        "evaluations": {"semi", "joint"}, "prune_dead"}`` (+ ``"study"`` when asked)."""
         out: dict[str, Any] = {
             "results": [{"constraint": r["constraint"].to_json(), "semi": self._pair(r["semi"]),
                          "joint": self._pair(r["joint"]), "gap_pct": r["gap_pct"]} for r in self.results],
             "evaluations": dict(self.evaluations),
+            "prune_dead": bool(self.meta.get("prune_dead", False)),
         }
         if study:
             out["study"] = self.study
@@ -373,26 +397,40 @@ class CodesignResult:
         return "\n".join(lines)
 
 
+_TIER = 1e6  # score offset per broken hardware bound in stage 1 (scores of feasible archs are far smaller)
+
+
 def _stage1(ref: pd.DataFrame, c: Constraint, objective: str, keep_mode: str, budget: int, seed: int,
-            dataset: str) -> tuple[np.ndarray, int]:
-    """NAS on the reference accelerator; returns (queried arch indices, distinct archs queried)."""
+            dataset: str, max_power_mw: float | None = None) -> tuple[np.ndarray, int]:
+    """NAS on the reference accelerator; returns (queried arch indices, distinct archs queried).
+
+    Feasibility first, each constraint on its own: the accuracy bound (the same on every accelerator) is the
+    search's hard constraint; the hardware bounds (latency, the sweep's power budget), which hold on the
+    reference only, tier the score: an arch meeting them scores its objective, one breaking n of them scores
+    ``-n·1e6 - largest excess`` (:func:`hw_violations`).  A sum of relative violations over accuracy and
+    latency (the former rule) let the search trade one for the other and miss feasible targets."""
     from nas.nb201 import NB201Space
     from nas.search import NB201Problem, Objective, random_search, regularized_evolution
 
     metric, maximize = OBJECTIVES[objective]
     problem = NB201Problem(dataset, ref)
+    hw_bounds = keep_mode == "topk" and (c.max_latency_s is not None or max_power_mw is not None)
 
     def evaluate(arch) -> dict[str, float]:
         m = problem(arch)
         m["error_pct"] = 100.0 - m["accuracy"]
-        m["score_base"] = m["accuracy"] if maximize else -math.log(m[metric])
+        base = m["accuracy"] if maximize else -math.log(m[metric])
+        if hw_bounds:
+            power = np.array([m["energy_pj"] / m["latency_s"] * 1e-9 if m["latency_s"] > 0 else math.inf])
+            n, worst = hw_violations(np.array([m["latency_s"]]), c, power, max_power_mw)
+            if n[0]:
+                base = -_TIER * float(n[0]) - min(float(worst[0]), _TIER / 10)
+        m["score_base"] = base
         return m
 
     cons = {}
     if c.min_accuracy is not None:
         cons["error_pct"] = max(100.0 - c.min_accuracy, 1e-9)
-    if c.max_latency_s is not None and keep_mode == "topk":
-        cons["latency_s"] = c.max_latency_s
     obj = Objective(accuracy="score_base", constraints=cons)
     if keep_mode == "pareto":  # unbiased exploration of the whole front
         hist = random_search(NB201Space(), evaluate, budget, seed=seed, objective=obj)
@@ -406,12 +444,13 @@ def run_codesign(sweep, ref_hw, objective: str = "edp", keep: int = 20, constrai
                  keep_mode: str = "topk", dataset: str = "cifar10", nas_budget: int = 1000, nas_seed: int = 0,
                  keep_study: Sequence[int] = (1, 2, 5, 10, 20, 50, 100), distance_bins: int = 4,
                  executor: Executor | None = None, progress: Callable[[int, int], None] | None = None,
-                 batch_size: int = 4) -> CodesignResult:
+                 batch_size: int = 4, prune_dead: bool = False) -> CodesignResult:
     """Semi-decoupled co-design vs the joint baseline over the design points of ``sweep`` (a
     :class:`accel.app.sweep.Sweep` or spec path), with ``ref_hw`` (Arch or config path) as the stage-1
     reference (see the module docstring).  ``constraints``: default :func:`default_constraints`.
     ``executor`` runs batches of ``batch_size`` accelerators (None: in this process);
-    ``progress(done_accelerators, total)``."""
+    ``progress(done_accelerators, total)``.  ``prune_dead``: cost NB201 cells with their dead edges removed
+    (``--prune-dead``; default False: every edge is costed, as frameworks run them)."""
     from accel.arch import Arch, load_arch
     from accel.app.sweep import SerialExecutor
     from accel.designspace import Sweep, _resolve, load_sweep
@@ -438,13 +477,15 @@ def run_codesign(sweep, ref_hw, objective: str = "edp", keep: int = 20, constrai
 
     ref_ev = NetworkEvaluator(ref, objective=mapping_objective, seed=sw.spec.seed, effort=sw.spec.search_effort)
     ref_table = nb201_hwcost(ref, dataset=dataset, batch=sw.spec.batch, objective=mapping_objective,
-                             seed=sw.spec.seed, evaluator=ref_ev)
+                             seed=sw.spec.seed, evaluator=ref_ev, prune=prune_dead)
     ref_vals = acc.astype(float) if metric == "accuracy" else ref_table[metric].to_numpy()
     ref_lat = ref_table["latency_s"].to_numpy()
     ref_cost = ref_table[cost_metric].to_numpy()
+    max_power = sw.spec.constraints.max_power_mw  # the sweep's power budget: ranks stage 1, filters stage 2
+    ref_power = ref_table["energy_pj"].to_numpy() / ref_lat * 1e-9
     kmax = max([keep, *[k for k in keep_study if k >= 1]])
     # archs with the same cell signature have the same layers, hence the same cost on every accelerator
-    groups = np.unique(signatures(), axis=0, return_inverse=True)[1].reshape(-1)
+    groups = np.unique(signatures(prune=prune_dead), axis=0, return_inverse=True)[1].reshape(-1)
     kept_all, queries = [], []
     pareto_hist = None
     for c in cons:
@@ -455,8 +496,9 @@ def run_codesign(sweep, ref_hw, objective: str = "edp", keep: int = 20, constrai
             kept = select_pareto(ref_cost, acc, c, kmax, candidates=cand, groups=groups)
             queries.append(q if not queries else 0)
         else:
-            cand, q = _stage1(ref_table, c, objective, "topk", nas_budget, nas_seed, dataset)
-            kept = select_topk(ref_vals, ref_lat, acc, c, maximize, kmax, candidates=cand, groups=groups)
+            cand, q = _stage1(ref_table, c, objective, "topk", nas_budget, nas_seed, dataset, max_power)
+            kept = select_topk(ref_vals, ref_lat, acc, c, maximize, kmax, candidates=cand, groups=groups,
+                               ref_power_mw=ref_power, max_power_mw=max_power)
             queries.append(q)
         kept_all.append(kept)
 
@@ -466,7 +508,7 @@ def run_codesign(sweep, ref_hw, objective: str = "edp", keep: int = 20, constrai
     labels = {p.point: p.label(sw.name) for p in points}
     tasks = [_HwTask(tuple(live[i:i + batch_size]), tuple(cons), tuple(kept_all), objective, mapping_objective, dataset,
                      sw.spec.batch, sw.spec.seed, ref_cost, cost_metric, sw.spec.constraints.max_power_mw,
-                     sw.spec.search_effort)
+                     sw.spec.search_effort, prune_dead)
              for i in range(0, len(live), batch_size)]
     ex = executor or SerialExecutor()
     rows: list[dict] = []
@@ -583,7 +625,7 @@ def run_codesign(sweep, ref_hw, objective: str = "edp", keep: int = 20, constrai
     meta = {"dataset": dataset, "n_hw": len(live), "n_hw_failed": len(rows) - len(ok),
             "n_hw_dropped": len(points) - len(live), "nas_budget": nas_budget, "nas_seed": nas_seed,
             "reference": ref.name, "reference_digest": ref.digest(), "mapping_objective": mapping_objective,
-            "spec_hash": sw.digest()}
+            "spec_hash": sw.digest(), "prune_dead": bool(prune_dead)}
     ref_table["accuracy"] = acc[ref_table["index"].to_numpy()]
     return CodesignResult(objective, cons, keep, keep_mode, sw.name, labels, results, evaluations, study, hw, meta,
                           ref_table)

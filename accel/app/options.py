@@ -8,8 +8,8 @@ parser stays fast).
   is an error, not last-wins; options declared with ``action="append"`` keep append semantics), with
   deprecated spellings (``deprecated=("--ref-hw",)``) that still work, warn on stderr and are not shown
   in ``--help``.
-- :func:`add_output_options`, :func:`add_effort_option`: ``-o/--output``, ``--force``, ``--format`` and
-  ``--effort`` spelled and documented the same way everywhere.
+- :func:`add_output_options`, :func:`add_effort_option`, :func:`add_prune_option`: ``-o/--output``,
+  ``--force``, ``--format``, ``--effort`` and ``--prune-dead`` spelled and documented the same way everywhere.
 """
 
 from __future__ import annotations
@@ -189,3 +189,14 @@ def add_effort_option(p: argparse.ArgumentParser, default_means: str) -> None:
     p.add_argument("--effort", choices=EFFORTS, default="default",
                    help=f"mapper search effort per layer: fast (~4x fewer evaluations), thorough, or default "
                         f"({default_means})")
+
+
+PRUNE_DEAD_HELP = ("cost NAS-Bench-201 cells with their dead edges removed (edges on no input-to-output path), as a "
+                   "compiler that eliminates dead code runs them; default: every non-none edge is costed, as "
+                   "eager PyTorch executes them.  Other networks have no dead branches")
+
+
+def add_prune_option(p: argparse.ArgumentParser) -> None:
+    """``--prune-dead``: the execution semantics of dead NB201 cell edges (:mod:`nas.nb201` module docstring),
+    ``args.prune_dead`` (default False: frameworks execute dead branches)."""
+    p.add_argument("--prune-dead", action="store_true", help=PRUNE_DEAD_HELP)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from mapper.network import NetworkResult
 
 __all__ = ["plot_pareto", "plot_rank_heatmap", "plot_rank_scatter", "plot_energy_breakdown", "plot_roofline",
+           "level_roofs_bytes_per_cycle",
            "plot_gap_vs_keep", "new_figure"]
 
 
@@ -42,14 +43,17 @@ def _ax(ax: "Axes | None", figsize=(6.4, 4.6)) -> "tuple[Figure, Axes]":
 def plot_pareto(df: pd.DataFrame, x: str, y: str, maximize_y: bool = False, ax: "Axes | None" = None,
                 label: str | None = None, log: bool = True, xlabel: str | None = None, ylabel: str | None = None,
                 highlight: pd.DataFrame | None = None, highlight_label: str = "selected",
-                feasible: str | None = None, bound_x: float | None = None, bound_label: str = "bound") -> "Figure":
+                feasible: str | None = None, bound_x: float | None = None, bound_label: str = "bound",
+                color: str | None = None) -> "Figure":
     """Scatter of ``df[x]`` vs ``df[y]`` with the Pareto front (:func:`accel.pareto.pareto_mask`; ``x``
     minimised, ``y`` minimised unless ``maximize_y``) drawn as a step line — the one Pareto plot: accuracy vs
     latency_s of NB201 archs on one accelerator, latency_s vs energy_pj across a sweep's design points, or a
     NAS search history (``accelsim nas --plot``).  ``feasible``: a boolean column; infeasible rows are drawn
     in light grey and stay off the front.  ``bound_x``: a vertical dashed line (e.g. the latency bound, in
-    ``x``'s units).  ``highlight`` rows are marked on top."""
-    from accel.pareto import pareto_mask
+    ``x``'s units).  ``highlight`` rows are marked on top.  ``color``: a third minimised column (e.g.
+    ``area_mm2``): every point is coloured by it (colour bar), the front stays the 2-D front of (x, y), and points
+    on the 3-D front of (x, y, color) (:func:`accel.pareto.pareto_mask_nd`) get a black edge."""
+    from accel.pareto import pareto_mask, pareto_mask_nd
 
     fig, ax = _ax(ax)
     xs = df[x].to_numpy(dtype=float)
@@ -59,10 +63,23 @@ def plot_pareto(df: pd.DataFrame, x: str, y: str, maximize_y: bool = False, ax: 
     if not ok.all():
         ax.scatter(xs[~ok], ys[~ok], s=8, alpha=0.35, color="0.8", label=f"infeasible ({int((~ok).sum())})")
     rest = ok & ~front
-    ax.scatter(xs[rest], ys[rest], s=8, alpha=0.35, color="tab:gray", label=f"{label or 'points'} ({int(ok.sum())})")
-    order = np.argsort(xs[front], kind="stable")
-    ax.step(xs[front][order], ys[front][order], where="post", color="tab:red", lw=1.2)
-    ax.scatter(xs[front], ys[front], s=18, color="tab:red", label=f"Pareto front ({int(front.sum())})", zorder=3)
+    if color is not None:
+        cs = df[color].to_numpy(dtype=float)
+        sc = ax.scatter(xs[ok], ys[ok], s=22, c=cs[ok], cmap="viridis", label=f"{label or 'points'} ({int(ok.sum())})",
+                        zorder=2)
+        fig.colorbar(sc, ax=ax, label=color)
+        front3 = pareto_mask_nd(np.column_stack([np.where(ok, xs, np.nan), ys, cs]),
+                                maximize=[False, maximize_y, False])
+        ax.scatter(xs[front3], ys[front3], s=34, facecolors="none", edgecolors="k", lw=1.0,
+                   label=f"front of ({x}, {y}, {color}) ({int(front3.sum())})", zorder=4)
+        order = np.argsort(xs[front], kind="stable")
+        ax.step(xs[front][order], ys[front][order], where="post", color="tab:red", lw=1.2,
+                label=f"Pareto front of ({x}, {y}) ({int(front.sum())})")
+    else:
+        ax.scatter(xs[rest], ys[rest], s=8, alpha=0.35, color="tab:gray", label=f"{label or 'points'} ({int(ok.sum())})")
+        order = np.argsort(xs[front], kind="stable")
+        ax.step(xs[front][order], ys[front][order], where="post", color="tab:red", lw=1.2)
+        ax.scatter(xs[front], ys[front], s=18, color="tab:red", label=f"Pareto front ({int(front.sum())})", zorder=3)
     if highlight is not None and len(highlight):
         ax.scatter(highlight[x], highlight[y], s=70, facecolors="none", edgecolors="tab:blue", lw=1.5,
                    label=highlight_label, zorder=4)
@@ -159,44 +176,67 @@ def plot_energy_breakdown(result: "NetworkResult", ax: "Axes | None" = None, uni
     return fig
 
 
+def level_roofs_bytes_per_cycle(arch) -> dict[str, float]:
+    """Peak bytes per cycle of every memory level, all its instances together: read bandwidth × instances for a
+    shared read/write port, (read + write) × instances for separate ports (a level's transfer time is
+    ``max(r / read_bw, w / write_bw)`` per instance, :func:`accel.cost._bandwidth_bound`); inf where unbounded."""
+    a = arch.arrays
+    out, inst = {}, 1.0
+    for lv, name in enumerate(arch.level_names):
+        if lv > 0:
+            inst *= float(a.fanout_x[lv]) * float(a.fanout_y[lv])
+        bw = float(a.read_bw[lv]) if a.shared_port[lv] else float(a.read_bw[lv]) + float(a.write_bw[lv])
+        out[name] = bw / 8 * inst
+    return out
+
+
 def plot_roofline(result: "NetworkResult", ax: "Axes | None" = None) -> "Figure":
-    """Roofline of one network on one accelerator: per layer, operational intensity (MACs or ops per byte
-    of DRAM traffic, reads + writes at the operands' DRAM bitwidths) vs achieved MACs/ops per cycle,
-    under the roof min(peak MAC/cycle, intensity × DRAM bandwidth in bytes/cycle) (Williams et al.,
-    CACM 2009)."""
+    """Hierarchical roofline of one network on one accelerator (Williams et al., CACM 2009; one roof per memory
+    level as in Yang et al., "Hierarchical Roofline Analysis", 2020): per layer and memory level, the level's
+    arithmetic intensity (MACs or ops per byte moved at that level, reads + writes at the operands' bitwidths
+    there, :func:`accel.app.report.level_bytes`) vs the attained MACs / ops per cycle, each level in its own
+    colour under its roof min(peak MAC/cycle, intensity × the level's peak bytes/cycle,
+    :func:`level_roofs_bytes_per_cycle`).  A layer sits on the roof of the level that bounds it.  Point sets
+    carry the gid ``roofline:LEVEL``; levels of unbounded bandwidth have points but no roof."""
+    from accel.app.report import level_bytes
+
     fig, ax = _ax(ax)
     arch = result.arch
-    a = arch.arrays
-    dram = arch.level_names[0]
-    bits = a.op_bits[0]
-    oi, perf, mac = [], [], []
+    peak = float(arch.peak_macs_per_cycle)
+    roofs = level_roofs_bytes_per_cycle(arch)
+    colors = [f"C{i}" for i in range(10)]
+    pts: dict[str, list[tuple[float, float, bool]]] = {lv: [] for lv in arch.level_names}
     for r in result.layers:
         c = r.cost
         if c is None or c.latency_cycles <= 0:
             continue
-        byts = sum((c.reads[dram][o] + c.writes[dram][o]) * bits[k] / 8 for k, o in enumerate(("weights", "inputs", "outputs")))
-        if byts <= 0:
-            continue
-        oi.append(c.points / byts)
-        perf.append(c.points / c.latency_cycles)
-        mac.append(r.layer.is_mac)
-    oi, perf, mac = np.array(oi), np.array(perf), np.array(mac, dtype=bool)
-    peak = float(arch.peak_macs_per_cycle)
-    bw = float(a.read_bw[0]) / 8  # bytes per cycle
-    lo = min(oi.min() if len(oi) else 1.0, peak / bw if np.isfinite(bw) else 1.0) / 4
-    hi = max(oi.max() if len(oi) else 1.0, peak / bw if np.isfinite(bw) else 1.0) * 4
+        perf = c.points / c.latency_cycles
+        for lv, byts in level_bytes(c, arch).items():
+            if byts > 0:
+                pts[lv].append((c.points / byts, perf, r.layer.is_mac))
+    xs_all = [x for v in pts.values() for x, _, _ in v]
+    ridges = [peak / bw for bw in roofs.values() if np.isfinite(bw) and bw > 0]
+    lo = min(xs_all + ridges + [1.0]) / 4
+    hi = max(xs_all + ridges + [1.0]) * 4
     xs = np.geomspace(lo, hi, 200)
-    roof = np.minimum(peak, xs * bw) if np.isfinite(bw) else np.full_like(xs, peak)
-    ax.plot(xs, roof, color="k", lw=1.5, label=f"roof: {peak:g} MAC/cycle, DRAM {bw:g} B/cycle")
-    ax.scatter(oi[mac], perf[mac], s=16, color="tab:blue", label="conv / fc / matmul layers")
-    if (~mac).any():
-        ax.scatter(oi[~mac], perf[~mac], s=16, marker="x", color="tab:orange", label="pooling / element-wise layers")
+    ax.axhline(peak, color="k", lw=1.5, label=f"compute: {peak:g} MAC/cycle")
+    for i, lv in enumerate(arch.level_names):
+        col = colors[i % len(colors)]
+        bw = roofs[lv]
+        if np.isfinite(bw):
+            ax.plot(xs, np.minimum(peak, xs * bw), color=col, lw=1.2, ls="--", label=f"{lv}: {bw:.4g} B/cycle")
+        for is_mac, marker in ((True, "o"), (False, "x")):
+            p = [(x, y) for x, y, m in pts[lv] if m == is_mac]
+            if p:
+                coll = ax.scatter([x for x, _ in p], [y for _, y in p], s=14, marker=marker, color=col,
+                                  label=f"{lv} {'MAC' if is_mac else 'element-wise / pooling'} layers")
+                coll.set_gid(f"roofline:{lv}")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("operational intensity (MAC or op per DRAM byte)")
+    ax.set_xlabel("arithmetic intensity (MAC or op per byte moved at the level)")
     ax.set_ylabel("attained MAC or op per cycle")
     ax.set_title(f"{result.network} on {arch.name}")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="x-small", ncol=2)
     ax.grid(True, which="both", alpha=0.3)
     return fig
 

@@ -104,11 +104,13 @@ def _labels(archs) -> list[str]:
 
 
 def nb201_table(hws: Sequence, sample: int = 1000, seed: int = 0, metric: str = "latency", dataset: str = "cifar10",
-                batch: int = 1, objective: str = "edp", proxies: bool = True, effort: str = "thorough") -> pd.DataFrame:
+                batch: int = 1, objective: str = "edp", proxies: bool = True, effort: str = "thorough",
+                prune_dead: bool = False) -> pd.DataFrame:
     """Metric table of ``sample`` NB201 archs (:func:`nas.registry.sample_architectures`: distinct, uniform,
     ``PCG64(seed)``; rows in official index order) on each accelerator
     (``Arch`` or config path), indexed by arch string; plus ``macs`` and ``params`` proxy columns.
-    ``objective``: the per-layer mapping objective; ``effort``: the mapper's budget (:data:`mapper.search.BUDGETS`)."""
+    ``objective``: the per-layer mapping objective; ``effort``: the mapper's budget (:data:`mapper.search.BUDGETS`);
+    ``prune_dead``: cost cells with their dead edges removed (default False: every edge, as frameworks run them)."""
     from accel.arch import Arch, load_arch
     from accel.app.sweep import nb201_params
     from nas import nb201
@@ -126,20 +128,20 @@ def nb201_table(hws: Sequence, sample: int = 1000, seed: int = 0, metric: str = 
     macs = None
     for label, a in zip(_labels(archs), archs):
         ev = NetworkEvaluator(a, objective=objective, seed=0, effort=effort)
-        df = nb201_hwcost(archs=idx, dataset=dataset, batch=batch, evaluator=ev)
+        df = nb201_hwcost(archs=idx, dataset=dataset, batch=batch, evaluator=ev, prune=prune_dead)
         cols[label] = df[METRICS[metric][0]].to_numpy()
         macs = df["macs"].to_numpy()
     if proxies:
         if macs is None:
             from nas.hwcost import cost_structure
 
-            st = cost_structure(dataset, batch)
+            st = cost_structure(dataset, batch, prune_dead)
             macs = st.counts(idx) @ st.layer_macs
         cols["macs"] = np.asarray(macs, dtype=float)
-        cols["params"] = nb201_params(idx, batch, dataset).astype(float)
+        cols["params"] = nb201_params(idx, batch, dataset, prune_dead).astype(float)
     out = pd.DataFrame(cols, index=pd.Index(nb201.arch_strings()[idx], name="arch"))
     out.attrs.update({"metric": metric, "sample": sample, "seed": seed, "dataset": dataset, "batch": batch,
-                      "nb201_index": idx.tolist()})
+                      "nb201_index": idx.tolist(), "prune_dead": bool(prune_dead)})
     return out
 
 

@@ -12,7 +12,7 @@ point and every arch's totals follow from a matrix product, so 100 archs cost ab
 
 Results (:func:`run_sweep`): a tidy table, one row per design point × workload (per layer with
 ``per_layer=True``), with units in the column names (``latency_cycles, latency_s, energy_pj, edp_pj_s,
-power_mw, area_mm2``), the swept values as ``hw.<path>`` columns, ``hw_digest`` (hash of the point's
+power_mw, tops_per_w, tops_per_mm2, area_mm2``), the swept values as ``hw.<path>`` columns, ``hw_digest`` (hash of the point's
 validated config) and run metadata in ``df.attrs`` (accelsim version, spec hash, seed, objective,
 workloads).  Work is sent to a :class:`concurrent.futures.Executor` in batches of design points; every
 finished batch is written at once as ``<out>.parts/part-NNNNNN.parquet`` (temp file + atomic rename) and
@@ -119,12 +119,12 @@ def parse_workloads(specs: Sequence[str]) -> list[Workload]:
 
 
 @functools.lru_cache(maxsize=64)
-def _network(kind: str, ref: str | int, batch: int):
+def _network(kind: str, ref: str | int, batch: int, prune_dead: bool = False):
     """A workload's Network (cached per process), built by :func:`nas.registry.resolve_network`."""
     from nas.registry import resolve_network
 
     spec = {"nb201": f"nb201:{ref}", "layer": f"layer:{ref}"}.get(kind, str(ref))
-    return resolve_network(spec, batch)
+    return resolve_network(spec, batch, prune_dead=prune_dead)
 
 
 def _weight_count_layer(layer) -> int:
@@ -140,30 +140,38 @@ def _derive(r: dict) -> dict:
     """EDP (pJ·s) and average power (mW; pJ/s = 1e-12 W = 1e-9 mW) from energy_pj and latency_s."""
     r["edp_pj_s"] = r["energy_pj"] * r["latency_s"]
     r["power_mw"] = r["energy_pj"] / r["latency_s"] * 1e-9 if r["latency_s"] > 0 else math.nan
+    # efficiency (2 ops per MAC): ops/pJ = TOPS/W; TOPS per mm² of the point's area (NaN when the area is unknown)
+    ops = 2.0 * r["macs"]
+    r["tops_per_w"] = ops / r["energy_pj"] if r["energy_pj"] > 0 else math.nan
+    area = r.get("area_mm2", math.nan)
+    r["tops_per_mm2"] = (ops / r["latency_s"] * 1e-12 / area if r["latency_s"] > 0 and area is not None
+                         and math.isfinite(area) and area > 0 else math.nan)
     return r
 
 
 @functools.lru_cache(maxsize=8)
-def _nb201_shape_weights(dataset: str, batch: int) -> np.ndarray:
+def _nb201_shape_weights(dataset: str, batch: int, prune: bool = False) -> np.ndarray:
     from nas.hwcost import cost_structure
 
-    st = cost_structure(dataset, batch)
+    st = cost_structure(dataset, batch, prune)
     return np.array([_weight_count_layer(lay) for lay in st.layers], dtype=np.int64)
 
 
-def nb201_params(indices: Sequence[int], batch: int = 1, dataset: str = "cifar10") -> np.ndarray:
+def nb201_params(indices: Sequence[int], batch: int = 1, dataset: str = "cifar10", prune: bool = False) -> np.ndarray:
     """Weight count (conv + fc) of NB201 networks by official index, from the unique layer shapes and
-    their per-arch counts (:class:`nas.hwcost.NB201CostStructure`); shape (n,) int64."""
+    their per-arch counts (:class:`nas.hwcost.NB201CostStructure`; ``prune``: dead cell edges removed);
+    shape (n,) int64."""
     from nas.hwcost import cost_structure
 
     idx = np.asarray(indices, dtype=np.int64)
-    return cost_structure(dataset, batch).counts(idx) @ _nb201_shape_weights(dataset, batch)
+    return cost_structure(dataset, batch, prune).counts(idx) @ _nb201_shape_weights(dataset, batch, prune)
 
 
 # ---------------------------------------------------------------------------------------------
 # Evaluation of a batch of design points (runs in the executor's workers)
 # ---------------------------------------------------------------------------------------------
-_METRICS = ("macs", "params", "latency_cycles", "latency_s", "energy_pj", "edp_pj_s", "power_mw")
+_METRICS = ("macs", "params", "latency_cycles", "latency_s", "energy_pj", "edp_pj_s", "power_mw", "tops_per_w",
+            "tops_per_mm2")
 
 
 @dataclass(frozen=True)
@@ -177,6 +185,7 @@ class _Task:
     per_layer: bool
     max_power_mw: float | None
     effort: str
+    prune_dead: bool = False
 
 
 def _point_rows(p: DesignPoint, task: _Task) -> list[dict]:
@@ -207,11 +216,12 @@ def _point_rows(p: DesignPoint, task: _Task) -> list[dict]:
 
         idx = [int(w.ref) for w in nb]
         try:
-            df = nb201_hwcost(evaluator=ev, archs=idx, batch=task.net_batch, workers=1)
+            df = nb201_hwcost(evaluator=ev, archs=idx, batch=task.net_batch, workers=1, prune=task.prune_dead)
         except NoValidMapping as e:
             nb_fail = f"no valid mapping: {e}"
         else:
-            cols = zip(df["macs"].tolist(), nb201_params(idx, task.net_batch).tolist(), df["latency_cycles"].tolist(),
+            cols = zip(df["macs"].tolist(), nb201_params(idx, task.net_batch, prune=task.prune_dead).tolist(),
+                       df["latency_cycles"].tolist(),
                        df["latency_s"].tolist(), df["energy_pj"].tolist())
             for w, (macs, prm, cyc, sec, pj) in zip(nb, cols):
                 nb_tot[w.label] = dict(macs=int(macs), params=int(prm), latency_cycles=float(cyc), latency_s=float(sec),
@@ -223,7 +233,7 @@ def _point_rows(p: DesignPoint, task: _Task) -> list[dict]:
                 continue
             vals = nb_tot[w.label]
         else:
-            net = _network(w.kind, w.ref, task.net_batch)
+            net = _network(w.kind, w.ref, task.net_batch, task.prune_dead)
             try:
                 res = ev.network(net)
             except NoValidMapping as e:
@@ -581,7 +591,8 @@ def _clean_parts(parts: Path) -> None:
 
 def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str | Path,
               executor: Executor | None = None, progress: Progress | None = None, batch_size: int = 8,
-              per_layer: bool = False, force: bool = False, log: Log | None = None) -> pd.DataFrame:
+              per_layer: bool = False, force: bool = False, log: Log | None = None,
+              prune_dead: bool = False) -> pd.DataFrame:
     """Evaluate every design point of ``spec`` on ``workloads``; write the tidy table to ``out_path`` (Parquet).
 
     ``executor``: any :class:`concurrent.futures.Executor` (a process pool, ``dask.distributed``'s
@@ -593,7 +604,8 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
     system and a kill at any moment loses at most the batches in flight.  ``progress(done_points,
     total_points)`` is called once at the start (with the points already done by an interrupted earlier
     run) and after every batch; ``log(message)`` (default: a ``logging`` warning, shown on stderr) reports
-    parts set aside.
+    parts set aside.  ``prune_dead``: cost NB201 cells with their dead edges removed (``--prune-dead``;
+    default False: every edge is costed, as frameworks run them); part of the sweep's identity.
 
     Resume: rerunning the same sweep (same spec and base config — ``Sweep.digest()`` —, workloads, batch
     size, per_layer, accelsim version) re-verifies every part against the manifest and reuses it; a part
@@ -623,7 +635,7 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
     ident = {"accelsim_version": __version__, "sweep": sweep.name, "spec_hash": sweep.digest(),
              "workloads": [w.label for w in wls], "batch_size": batch_size, "per_layer": per_layer,
              "n_points": len(points), "seed": sweep.spec.seed, "objective": sweep.spec.objective,
-             "workload_batch": sweep.spec.batch}
+             "workload_batch": sweep.spec.batch, "prune_dead": bool(prune_dead)}
     run_id = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
     attrs = {**ident, "run_id": run_id, "base_hw": sweep.base.name, "base_hw_digest": sweep.base.digest(),
              "parameters": sweep.columns, "constraints": sweep.spec.constraints.model_dump(mode="json"),
@@ -704,7 +716,7 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
             progress(done_pts, total)
         tasks = iter(_Task(b, tuple(points[b * batch_size:(b + 1) * batch_size]), tuple(wls), sweep.spec.objective,
                            sweep.spec.seed, sweep.spec.batch, per_layer, sweep.spec.constraints.max_power_mw,
-                           sweep.spec.search_effort) for b in todo)
+                           sweep.spec.search_effort, bool(prune_dead)) for b in todo)
         own = executor is None and bool(todo)
         if own:
             from concurrent.futures import ProcessPoolExecutor

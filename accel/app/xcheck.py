@@ -21,7 +21,16 @@ Flow (measurement protocol and tuning: :mod:`accel.app.measure`):
    and the BBSSP layer-adaptive correction (Zeng et al., ASP-DAC 2020: per-layer-type correction of the
    latency LUT against measured networks; :func:`nas.latency_table.fit_type_correction`, the one correction:
    a non-negative factor per layer type, no intercept) is fitted on a training subset and evaluated on
-   held-out networks.
+   held-out networks, and the few-shot protocol (:func:`nas.latency_table.held_out_error`: fit on K = 10
+   networks, or half when fewer than 20, test on the rest, 20 random splits) reports the held-out MAPE's mean
+   and spread.
+
+Dead NB201 edges (``prune_dead``, ``--prune-dead``): they choose the torch model that is exported (every
+non-``none`` edge by default, as the NAS-Bench-201 networks are trained and run eagerly).  The ONNX exporter
+drops nodes whose outputs nothing uses, so in practice the exported graph has no dead branches either way
+(``nb201:|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|`` exports to the 7.78 M-MAC
+skeleton with and without the option); the model costs the exported graph, so model and runtimes always
+see the same network.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nas.latency_table import fit_type_correction, layer_type, split_train
+from nas.latency_table import fit_type_correction, held_out_error, layer_type, split_train, type_totals
 
 DEFAULT_DB = Path(__file__).resolve().parents[2] / "bench" / "tvm_tuning_db"
 
@@ -43,10 +52,10 @@ def _slug(name: str) -> str:
     return f"{head}-{h}"
 
 
-def export_network(name: str, cache_dir: str | os.PathLike) -> Path:
+def export_network(name: str, cache_dir: str | os.PathLike, prune_dead: bool = False) -> Path:
     """ONNX file of network ``name`` — any string of :func:`nas.registry.parse_network_spec` but ``layer:``
     (an existing ``.onnx`` path is returned as is; zoo names and ``SPACE:ENCODING`` networks are exported
-    into ``cache_dir`` once, keyed by their canonical string, and reused)."""
+    into ``cache_dir`` once, keyed by their canonical string and ``prune_dead``, and reused)."""
     from accel.errors import WorkloadInputError
     from nas.registry import parse_network_spec
 
@@ -57,13 +66,13 @@ def export_network(name: str, cache_dir: str | os.PathLike) -> Path:
         raise WorkloadInputError(f"{name!r}: a single layer cannot be cross-checked (no torch model)")
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
-    out = cache / f"{_slug(spec.label)}.onnx"
+    out = cache / f"{_slug(spec.label + (' prune_dead' if prune_dead else ''))}.onnx"
     if out.exists():
         return out
     tmp = out.with_suffix(".tmp.onnx")
     from accel.app.xcheck_models import export_spec_onnx
 
-    export_spec_onnx(spec, tmp)
+    export_spec_onnx(spec, tmp, prune_dead=prune_dead)
     tmp.replace(out)
     return out
 
@@ -155,11 +164,7 @@ def kernel_layer_table(name: str, kernels: list[dict], result) -> list[dict]:
 def type_latency_s(result) -> dict[str, float]:
     """Predicted latency (s) of one network summed per :func:`nas.latency_table.layer_type` — a row of the
     BBSSP correction's table-latency matrix (:func:`nas.latency_table.fit_type_correction`)."""
-    out: dict[str, float] = {}
-    for r in result.layers:
-        t = layer_type(r.layer)
-        out[t] = out.get(t, 0.0) + float(r.cost.latency_s)
-    return out
+    return type_totals((r.layer, r.cost.latency_s) for r in result.layers)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -185,14 +190,16 @@ def rank_stats(pred: np.ndarray, meas: np.ndarray) -> dict:
 def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_dir: str | os.PathLike = DEFAULT_DB,
                trials: int = 0, threads: int = 1, warmup: int = 3, repeats: int = 5, number: int = 10,
                cache_dir: str | os.PathLike | None = None, train_fraction: float = 0.5, seed: int = 0,
-               per_layer: bool = True, search: str = "evolutionary", progress=None, executor=None) -> dict:
+               per_layer: bool = True, search: str = "evolutionary", progress=None, executor=None,
+               prune_dead: bool = False) -> dict:
     """Cross-check ``names`` (see :func:`export_network`) on ``arch`` against real runs.
 
     ``backends``: "tvm" (MetaSchedule-tuned kernels from ``db_dir``; with ``trials`` > 0 the missing kernels of
     the union of tasks are tuned first with that many trials each, MetaSchedule ``search`` strategy, and stored
     there), "ort" (onnxruntime CPU), "tvm-gpu" (CUDA, TVM's default GPU schedules; needs a GPU).
     Measurement: :mod:`accel.app.measure` protocol (``warmup``/``repeats``/``number``, ``threads`` intra-op
-    threads, all candidates of all backends interleaved, two passes).  ``executor`` is accepted for interface
+    threads, all candidates of all backends interleaved, two passes).  ``prune_dead``: export NB201 cells
+    without their dead edges (module docstring; default False).  ``executor`` is accepted for interface
     uniformity and unused: measurements must share one process and the model step shares one mapping cache.
 
     Returns ``{"networks": DataFrame (one row per network × backend), "layers": DataFrame (per kernel call,
@@ -218,7 +225,7 @@ def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_
     cache = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "accelsim-xcheck-onnx"
     paths = {}
     for i, n in enumerate(names):
-        paths[n] = export_network(n, cache)
+        paths[n] = export_network(n, cache, prune_dead)
         say(f"export {i + 1}/{len(names)}: {n}")
     # CPU runs use `threads` cores, so the model gets that many PEs; a GPU run uses the whole device
     model_arch = arch if "tvm-gpu" in backends else narrow_arch(arch, threads)
@@ -319,6 +326,9 @@ def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_
                            # MACs are not a latency: only their ranks are comparable (no MAPE)
                            "heldout_macs": {k: v for k, v in rank_stats(macs[held], meas[held]).items()
                                             if k != "mape_pct"}}
+        if len(nm) >= 3:  # the few-shot protocol: fit on K, test on the rest, many random splits
+            k = min(10, len(nm) // 2) if len(nm) < 20 else 10
+            s["correction"]["few_shot"] = held_out_error(X, types, meas, k=k, splits=20, seed=seed).to_dict()
         if b == "tvm" and len(layers):
             mt = layers.dropna(subset=["layer"])
             s["per_layer"] = {"matched_kernel_calls": int(len(mt)), "kernel_calls": int(len(layers)),
@@ -326,7 +336,8 @@ def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_
                               **rank_stats(mt.predicted_s, mt.measured_s)}
         summary[b] = s
     df.attrs.update({"hw": arch.name, "hw_digest": arch.digest(), "threads": threads, "warmup": warmup,
-                     "repeats": repeats, "number": number, "seed": seed, "tuning_db": str(db_dir)})
+                     "repeats": repeats, "number": number, "seed": seed, "tuning_db": str(db_dir),
+                     "prune_dead": bool(prune_dead)})
     return {"networks": df, "layers": layers, "summary": summary, "refused": refused, "numerics": numerics,
             "tuning": tuning}
 
@@ -344,7 +355,8 @@ def to_json(out: dict) -> list[dict]:
         res.append({"backend": b, "networks": nets, **{k: s.get(k) for k in (
             "spearman", "kendall", "mape_pct", "macs_spearman", "macs_kendall", "test_retest_spearman")},
             "correction": s.get("correction"), "per_layer": s.get("per_layer"),
-            "refused": [{"name": n, "reason": why} for n, why in out["refused"].get(b, {}).items()]})
+            "refused": [{"name": n, "reason": why} for n, why in out["refused"].get(b, {}).items()],
+            "prune_dead": bool(df.attrs.get("prune_dead", False))})
     return res
 
 

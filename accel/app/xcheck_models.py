@@ -2,7 +2,7 @@
 
 A network string (:func:`nas.registry.parse_network_spec`) becomes a torch module: zoo names through
 :func:`accel.torch_zoo.build_model`; ``SPACE:ENCODING`` through the space's ``build_torch`` (for NB201:
-``prune=True``, the same convolutions as the accelsim network) with BatchNorm statistics randomised so BN
+``prune=prune_dead``, default False: every non-``none`` edge, as the networks are trained and run) with BatchNorm statistics randomised so BN
 folding is exercised.  The small CIFAR MBConv networks are the ``mbconv_cifar`` space
 (:class:`nas.mbconv.MBConvCifarSpace`); ``mbconv:`` is the OFA / CHaNAS space everywhere.  Export:
 :func:`accel.nn.export_module_onnx`.  ``torch`` is imported lazily.
@@ -30,7 +30,7 @@ def _randomise_bn(model):
     return model
 
 
-def module_for(spec, batch: int = 1):
+def module_for(spec, batch: int = 1, prune_dead: bool = False):
     """(torch module in eval mode, input shape (N, C, H, W)) of a zoo or ``SPACE:ENCODING`` network (a
     string or a :class:`nas.registry.NetworkSpec`)."""
     import torch
@@ -49,13 +49,13 @@ def module_for(spec, batch: int = 1):
     space = SPACES[ns.space]()
     arch = space.decode(ns.ref)
     torch.manual_seed(0)
-    model = space.build_torch(arch, prune=True) if ns.space.startswith("nb201") else space.build_torch(arch)
+    model = space.build_torch(arch, prune=prune_dead) if ns.space.startswith("nb201") else space.build_torch(arch)
     return _randomise_bn(model).eval(), space.input_shape(arch, batch)
 
 
-def export_spec_onnx(spec, path: str | os.PathLike, opset: int = 17) -> Path:
+def export_spec_onnx(spec, path: str | os.PathLike, opset: int = 17, prune_dead: bool = False) -> Path:
     """Export the torch model of ``spec`` (see :func:`module_for`) to ``path`` (batch 1)."""
     from accel.nn import export_module_onnx
 
-    model, shape = module_for(spec)
+    model, shape = module_for(spec, prune_dead=prune_dead)
     return export_module_onnx(model, shape, path, opset)

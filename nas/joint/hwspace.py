@@ -8,9 +8,11 @@ dataflow preset, a spatial-unrolling rule ``dataflow.spatial_x`` …, or several
 sweep (grid or random draws) that survive its validation (invalid combinations, duplicates and area
 budgets are dropped by :meth:`accel.app.sweep.Sweep.points`) are the designs the engine may sample.
 
-What a joint search cannot take from a sweep spec: ``uniform`` (continuous) parameters, parameters that
-set global ``bitwidths`` (the search picks per-layer precisions) and the ``max_power_mw`` constraint (a
-design's power depends on the network being searched).  These raise :class:`HwSpaceError`.
+What a joint search cannot take from a sweep spec: ``uniform`` (continuous) parameters and parameters that
+set global ``bitwidths`` (the search picks per-layer precisions).  These raise :class:`HwSpaceError`.  The
+area budget (``max_area_mm2``) drops designs here; the power budget (``max_power_mw``, which depends on the
+network being searched) is kept as :attr:`HwSpace.max_power_mw` and applied by the search
+(:func:`nas.joint.search.joint_search`: a penalty while searching, feasibility first when deriving).
 Temporal tiling and loop order are not design dimensions here: for every sampled design the mapper
 (:func:`mapper.search.search_mapping`) picks each layer's tiling, as a compiler would.
 """
@@ -67,6 +69,7 @@ class HwSpace:
     seed: int = 0
     batch: int = 1
     dropped: int = 0
+    max_power_mw: float | None = None  # the sweep's power budget (applied by the search)
 
     @property
     def n_designs(self) -> int:
@@ -92,9 +95,6 @@ def hw_space_from_sweep(sw) -> HwSpace:
             if p.split(".")[0] == "bitwidths":
                 errs.append(f"parameters[{i}].path: {p}: the joint search picks per-layer bitwidths; "
                             "do not sweep the accelerator's global bitwidths")
-    if spec.constraints.max_power_mw is not None:
-        errs.append("constraints.max_power_mw: not supported by the joint search (a design's power depends on "
-                    "the network being searched); drop it")
     if errs:
         raise HwSpaceError(f"{sw.source}: " + "; ".join(errs))
     dims = [DesignDim(tuple(par.paths), tuple(par.domain())) for par in spec.parameters]
@@ -115,7 +115,8 @@ def hw_space_from_sweep(sw) -> HwSpace:
     if not archs:
         raise HwSpaceError(f"{sw.source}: no valid design point ({dropped} dropped)")
     index = np.array(rows, dtype=np.int64).reshape(len(archs), len(dims))
-    return HwSpace(sw.source, dims, index, archs, params, sw.base, spec.objective, spec.seed, spec.batch, dropped)
+    return HwSpace(sw.source, dims, index, archs, params, sw.base, spec.objective, spec.seed, spec.batch, dropped,
+                   spec.constraints.max_power_mw)
 
 
 def load_hw_space(path: str | Path) -> HwSpace:

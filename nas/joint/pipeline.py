@@ -20,6 +20,7 @@ Artifacts written to the output directory:
 from __future__ import annotations
 
 import json
+import math
 import time
 from concurrent.futures import Executor
 from pathlib import Path
@@ -29,12 +30,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from accel.arch import Arch, load_arch
+from accel.arch import Arch, area_mm2, load_arch
 from nas.joint.costtable import build_cost_table
 from nas.joint.data import ImageData
 from nas.joint.hwspace import HwSpace
 from nas.joint.precision import BITWIDTHS_FORMAT, BitPair, BitwidthsFile, PrecisionLaw, evaluate_with_bitwidths, write_bitwidths
-from nas.joint.search import JointConfig, hw_objective
+from nas.joint.search import JointConfig, hw_objective, power_mw
 from nas.joint.space import OPS, FBNetSpace
 
 __all__ = ["run_joint", "accelerator_yaml", "network_bitwidths"]
@@ -68,6 +69,10 @@ def _totals(res) -> dict:
 
 def _network_json(space: FBNetSpace, ops: list[int], bits: list[BitPair]) -> dict:
     return {"ops": [OPS[o].name for o in ops], "bits": [list(b) for b in bits], "macs": space.macs(ops)}
+
+
+def _finite_or_none(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
 
 
 def run_joint(out_dir: str | Path, space: FBNetSpace, train: ImageData, val: ImageData, test: ImageData, hw: HwSpace,
@@ -135,7 +140,7 @@ def run_joint(out_dir: str | Path, space: FBNetSpace, train: ImageData, val: Ima
 
     # 3. joint search
     engine = DesignEngine([len(d.values) for d in hw.dims], hw.index[keep])
-    outcome = joint_search(supernet, tr, va, table, engine, keep, config, ref, gen, log=log)
+    outcome = joint_search(supernet, tr, va, table, engine, keep, config, ref, gen, log=log, max_power_mw=hw.max_power_mw)
     history += outcome.history
     ops, bit_idx, design = outcome.ops, outcome.bits, outcome.design
     net_bits = [bits[b] for b in bit_idx]
@@ -161,8 +166,10 @@ def run_joint(out_dir: str | Path, space: FBNetSpace, train: ImageData, val: Ima
     lat_pred, en_pred = table.totals(ops, bit_idx)
     summary = {"accuracy": acc, **_totals(res),
                "predicted_latency_ms": 1e3 * float(lat_pred[design]), "predicted_energy_mj": 1e-9 * float(en_pred[design]),
+               "predicted_power_mw": float(power_mw(lat_pred[design], en_pred[design])), "max_power_mw": hw.max_power_mw,
                "network": _network_json(space, ops, net_bits),
                "accelerator": {"design": design, "label": hw.label(design), "params": hw.params[design],
+                               "area_mm2": _finite_or_none(area_mm2(hw.archs[design])),
                                "summary": arch.summary(),
                                "probability": float(outcome.design_probs[int(np.flatnonzero(keep == design)[0])])},
                "mapping": {"objective": hw.objective, "seed": hw.seed, "batch": hw.batch},

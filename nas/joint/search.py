@@ -23,7 +23,8 @@ Phases (all single-path, so memory does not grow with the number of candidates):
      average over operators and bitwidths on the reference accelerator (so w = 1 weighs one "typical"
      network's cost like one nat of cross-entropy).
    τ anneals geometrically from ``tau_start`` to ``tau_end`` over the search epochs (Auto-NBA: 5 with decay).
-3. **derive**: o_l = argmax α_l, b_l = argmax β_{l,o_l}, the most probable valid design; the path's
+3. **derive**: o_l = argmax α_l, b_l = argmax β_{l,o_l}, the most probable valid design (with a power budget:
+   the most probable one the derived network fits, :func:`pick_design`); the path's
    BatchNorm statistics are recalibrated (:func:`calibrate`) before its weights are inherited.
 4. **fine-tune**: the derived network (weights inherited) trains with its fixed bitwidths (QAT).
 """
@@ -46,7 +47,8 @@ from nas.joint.engine import DesignEngine, gumbel_softmax, straight_through
 from nas.joint.supernet import DerivedNet, FBNetSupernet
 
 __all__ = ["JointConfig", "SearchOutcome", "Batches", "gen_gap_loss", "supernet_loss", "warmup_supernet",
-           "joint_search", "finetune", "accuracy", "path_accuracy", "calibrate", "hw_objective", "copy_model"]
+           "joint_search", "finetune", "accuracy", "path_accuracy", "calibrate", "hw_objective", "copy_model",
+           "power_mw", "pick_design"]
 
 Log = Callable[[str, int, int], None]
 
@@ -71,6 +73,7 @@ class JointConfig:
     tau_end: float = 0.5
     augment: bool = True
     seed: int = 0
+    power_penalty: float = 10.0  # loss per unit of relative excess over the power budget (joint_search max_power_mw)
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -79,6 +82,8 @@ class JointConfig:
             raise ValueError(f"warmup_epochs must be in [0, epochs), got {self.warmup_epochs}")
         if self.finetune_epochs < 0 or self.batch_size < 1:
             raise ValueError("finetune_epochs must be >= 0 and batch_size >= 1")
+        if self.power_penalty < 0:
+            raise ValueError(f"power_penalty must be >= 0, got {self.power_penalty}")
         if self.latency_weight < 0 or self.energy_weight < 0:
             raise ValueError("latency and energy weights must be >= 0")
         if self.objective not in ("plain", "gen-gap"):
@@ -271,14 +276,41 @@ def warmup_supernet(model: FBNetSupernet, train: Batches, val: Batches, config: 
     return hist
 
 
+def power_mw(latency_s, energy_pj):
+    """Average power (mW) of a network: energy / latency (pJ/s = 1e-9 mW); inf where the latency is 0."""
+    lat = np.asarray(latency_s, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(lat > 0, np.asarray(energy_pj, dtype=float) / lat * 1e-9, np.inf)
+
+
+def pick_design(probs: np.ndarray, power: np.ndarray, max_power_mw: float | None) -> int:
+    """Feasibility first: the most probable design whose network power fits ``max_power_mw``; when none fits,
+    the one that exceeds it least (ties: the more probable).  Without a budget: the most probable."""
+    probs = np.asarray(probs, dtype=float)
+    if max_power_mw is None:
+        return int(np.argmax(probs))
+    excess = np.maximum(0.0, np.asarray(power, dtype=float) / max_power_mw - 1.0)
+    ok = excess == 0
+    if ok.any():
+        return int(np.flatnonzero(ok)[np.argmax(probs[ok])])
+    return int(np.lexsort((-probs, excess))[0])
+
+
 def joint_search(model: FBNetSupernet, train: Batches, val: Batches, table: CostTable, engine: DesignEngine | None,
                  design_columns: np.ndarray, config: JointConfig, ref: tuple[float, float],
-                 generator: torch.Generator, fixed_design: int | None = None, log: Log | None = None) -> SearchOutcome:
+                 generator: torch.Generator, fixed_design: int | None = None, log: Log | None = None,
+                 max_power_mw: float | None = None) -> SearchOutcome:
     """Joint search phase (module docstring).
 
     ``engine`` samples design ``p`` ∈ [0, P), costed from table column ``design_columns[p]``; with
     ``engine=None`` every step uses table column ``fixed_design`` (hardware-aware NAS on one accelerator:
     the first half of the decoupled baseline).  ``ref``: (latency_s, energy_pj) normalisers.
+
+    ``max_power_mw`` (the sweep's power budget: average power = energy / latency of the sampled network on the
+    sampled design): a sampled pair above it adds ``config.power_penalty · (power / budget − 1)`` to the
+    architecture step's hardware cost (its gradient reaches α, β and the design logits through the same
+    straight-through estimators), and the derived design is chosen feasibility first (:func:`pick_design`:
+    the most probable design on which the derived network fits the budget).
     """
     L, n_ops = len(model.layers), 9
     B = len(model.bits)
@@ -293,6 +325,7 @@ def joint_search(model: FBNetSupernet, train: Batches, val: Batches, table: Cost
     lat_t = torch.as_tensor(table.latency_s)
     en_t = torch.as_tensor(table.energy_pj)
     baselines = np.full(L, np.nan)
+    pen_baseline: float | None = None
     hist: list[dict] = []
     li = torch.arange(L)
     model.train()
@@ -332,6 +365,13 @@ def joint_search(model: FBNetSupernet, train: Batches, val: Batches, table: Cost
                 b = cl[l] if np.isnan(baselines[l]) else baselines[l]
                 hw = hw + straight_through(c_l[l], torch.stack([pa[l], pb[l]]), float(b))
             baselines = np.where(np.isnan(baselines), cl, 0.9 * baselines + 0.1 * cl)
+            if max_power_mw is not None and config.power_penalty > 0:
+                pw = float(power_mw(table.fixed_latency_s[col] + float(lat_l.sum()),
+                                    table.fixed_energy_pj[col] + float(en_l.sum())))
+                pen = config.power_penalty * max(0.0, pw / max_power_mw - 1.0)
+                pen_b = pen if pen_baseline is None else pen_baseline
+                pen_baseline = pen if pen_baseline is None else 0.9 * pen_baseline + 0.1 * pen
+                hw = hw + straight_through(torch.tensor(pen), torch.cat([pa, pb]), pen_b)
             total = hw.detach()
             if engine is not None:
                 hw = hw + engine.cost_term(p, total) - total
@@ -353,7 +393,8 @@ def joint_search(model: FBNetSupernet, train: Batches, val: Batches, table: Cost
         bits_now = beta.detach()[li, ops_now].argmax(1)
         lat_all, en_all = table.totals(ops_now.tolist(), bits_now.tolist())
         if engine is not None:
-            best = int(design_columns[engine.best()])
+            best = int(design_columns[pick_design(engine.design_probs().numpy(),
+                                                  power_mw(lat_all, en_all)[design_columns], max_power_mw)])
             exp_lat = engine.expected(lat_all[design_columns])
             exp_en = engine.expected(en_all[design_columns])
         else:
@@ -371,7 +412,12 @@ def joint_search(model: FBNetSupernet, train: Batches, val: Batches, table: Cost
                 f"design {best} (tau {tau:.2f}, {time.perf_counter() - t0:.1f} s)", epoch + 1, epochs)
     ops = alpha.detach().argmax(1)
     bits = beta.detach()[li, ops].argmax(1)
-    design = int(design_columns[engine.best()]) if engine is not None else int(fixed_design)
+    if engine is not None:
+        lat_all, en_all = table.totals(ops.tolist(), bits.tolist())
+        design = int(design_columns[pick_design(engine.design_probs().numpy(), power_mw(lat_all, en_all)[design_columns],
+                                                max_power_mw)])
+    else:
+        design = int(fixed_design)
     return SearchOutcome(ops.tolist(), bits.tolist(), design, hist, alpha.detach().numpy().copy(),
                          beta.detach().numpy().copy(),
                          engine.design_probs().numpy().copy() if engine is not None else None)

@@ -1,0 +1,92 @@
+"""The few-shot BBSSP layer-adaptive latency correction (nas.latency_table): recovery of known per-class factors,
+the held-out protocol (fit on K, test on the rest, many random splits), and the few-network case."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nas.latency_table import (FEW_SHOT_PRIOR_WEIGHT, CorrectionError, fit_type_correction, held_out_error)
+
+TYPES = ["conv3x3", "conv1x1", "avgpool", "add", "fc"]
+TRUTH = np.array([1.7, 0.6, 3.0, 2.2, 1.0])
+
+
+def _synthetic(n: int, seed: int = 0, noise: float = 0.0):
+    """n networks: per-class model latencies (s) drawn independently, measured = Σ_t α_t T[n, t] × (1 + ε)."""
+    rng = np.random.default_rng(seed)
+    T = rng.uniform(0.1, 1.0, (n, len(TYPES))) * np.array([2e-3, 1.5e-3, 1e-3, 8e-4, 6e-4])
+    y = T @ TRUTH * (1 + noise * rng.standard_normal(n))
+    return T, y
+
+
+def test_recovers_known_factors_exactly_and_under_noise():
+    T, y = _synthetic(10)
+    corr = fit_type_correction(T, TYPES, y)
+    assert corr.prior_weight == 0.0
+    assert [corr.factors[t] for t in TYPES] == pytest.approx(TRUTH, rel=1e-6)
+    assert corr.predict_matrix(T, TYPES) == pytest.approx(y, rel=1e-9)
+    T, y = _synthetic(200, seed=1, noise=0.02)  # 2 % measurement noise: every factor within 10 %
+    got = np.array([fit_type_correction(T, TYPES, y).factors[t] for t in TYPES])
+    assert np.max(np.abs(got / TRUTH - 1)) < 0.10
+
+
+def test_factors_are_non_negative():
+    T, y = _synthetic(12, seed=2)
+    y = y - 0.9 * T[:, 1] * TRUTH[1]  # conv1x1 "costs less than nothing": NNLS clips its factor at 0
+    corr = fit_type_correction(T, TYPES, y)
+    assert min(corr.factors.values()) >= 0.0
+
+
+def test_held_out_error_mean_and_spread():
+    T, y = _synthetic(40, seed=3, noise=0.01)
+    h = held_out_error(T, TYPES, y, k=10, splits=20, seed=0)
+    d = h.to_dict()
+    assert (d["k"], d["n"], d["splits"]) == (10, 40, 20) and h.mape_after_pct.shape == (20,)
+    before, after = d["mape_before_pct"], d["mape_after_pct"]
+    assert before["mean"] > 30  # the uncorrected table is far off (factors 0.6 .. 3)
+    assert after["mean"] < 3 and after["std"] > 0 and after["min"] <= after["mean"] <= after["max"]
+    again = held_out_error(T, TYPES, y, k=10, splits=20, seed=0)
+    assert np.array_equal(again.mape_after_pct, h.mape_after_pct)  # seeded
+    other = held_out_error(T, TYPES, y, k=10, splits=20, seed=1)
+    assert not np.array_equal(other.mape_after_pct, h.mape_after_pct)
+    T0, y0 = _synthetic(30, seed=4)
+    assert held_out_error(T0, TYPES, y0, k=10, splits=5).to_dict()["mape_after_pct"]["max"] < 1e-6
+
+
+def test_fewer_networks_than_classes():
+    T, y = _synthetic(3, seed=5)  # 3 networks, 5 classes: underdetermined
+    with pytest.raises(CorrectionError, match="3 training network.*5 layer types.*prior_weight"):
+        fit_type_correction(T, TYPES, y, prior_weight=0)
+    corr = fit_type_correction(T, TYPES, y)  # documented default: pulled toward the uncorrected model
+    assert corr.prior_weight == FEW_SHOT_PRIOR_WEIGHT
+    f = np.array([corr.factors[t] for t in TYPES])
+    assert np.all(np.isfinite(f)) and np.all(f >= 0)
+    assert np.mean(np.abs(corr.predict_matrix(T, TYPES) / y - 1)) < np.mean(np.abs(T.sum(1) / y - 1))
+    T2, y2 = _synthetic(20, seed=6)
+    h = held_out_error(T2, TYPES, y2, k=3, splits=4)  # few-shot below the class count works
+    assert h.to_dict()["mape_after_pct"]["mean"] < h.to_dict()["mape_before_pct"]["mean"]
+    with pytest.raises(CorrectionError, match="prior_weight must be"):
+        fit_type_correction(T, TYPES, y, prior_weight=-1.0)
+
+
+def test_bad_input_is_one_clear_error():
+    T, y = _synthetic(8)
+    with pytest.raises(CorrectionError, match=r"k must be an integer in \[1, 7\]"):
+        held_out_error(T, TYPES, y, k=8)
+    with pytest.raises(CorrectionError, match="splits"):
+        held_out_error(T, TYPES, y, k=4, splits=0)
+    with pytest.raises(CorrectionError, match="positive and finite"):
+        fit_type_correction(T, TYPES, np.r_[y[:-1], 0.0])
+    with pytest.raises(CorrectionError, match="one measured latency per network"):
+        fit_type_correction(T, TYPES, y[:-1])
+    with pytest.raises(CorrectionError, match="unmappable"):
+        fit_type_correction(np.where(T > T.mean(), np.inf, T), TYPES, y)
+
+
+def test_one_implementation_for_xcheck_and_nas_latency():
+    import accel.app.xcheck as xc
+    import nas.latency_table as lt
+
+    assert xc.fit_type_correction is lt.fit_type_correction and xc.held_out_error is lt.held_out_error
+    assert xc.type_totals is lt.type_totals
