@@ -64,6 +64,12 @@ A config (``version: 1``) describes
     between the level and its parent is serialized with compute (no double buffering): the parent's per-
     instance traffic for the level over the parent's bandwidth is added to the latency (ZigZag's onloading of
     the top on-chip tile is the case of one fill).
+  - ``halo_reuse`` (bool, default true): true — when consecutive temporal iterations above a level slide a
+    convolution's input window along one axis of the input (rows or columns) and leave every other input
+    coordinate unchanged, the level is filled with only the new rows (columns): Timeloop's delta between
+    consecutive tiles, whose axis-aligned hyper-rectangle difference is taken only when the two tiles differ
+    along one axis (a jump along both axes, or of any other input coordinate, refetches the whole tile).
+    false — any change of the tile refetches it whole (ZigZag 3.9.1, accelsim before issue 12).
 * ``fusion`` (inter-layer on-chip reuse, :mod:`mapper.fusion`): ``policy: none`` (default — every layer reads its
   inputs from DRAM and writes its output back, as Timeloop and ZigZag cost single layers), ``elementwise``
   (element-wise, activation and pooling layers, and residual operands, read their producer's output from the
@@ -302,6 +308,7 @@ class Conventions(Strict):
     padded_accesses: Literal["skip", "count"] = Field("skip", description="charge the padding of ceil factors")
     transfer_overlap: TransferOverlap | dict[str, TransferOverlap] = Field(
         "double_buffered", description="per level (map level name -> mode) or for every level")
+    halo_reuse: bool = Field(True, description="fill only the new input rows/cols of a sliding window")
 
 # ---- area / power / technology block (issue 15) ---------------------------------------------------------------
 class Extra(Strict):
@@ -753,6 +760,7 @@ class ArchArrays(NamedTuple):
     psum_drain_read: int  # 1: a drained partial sum costs a child read
     padded_skip: int  # 1: padded values are not charged (padded_accesses: skip)
     serial_onload: np.ndarray  # (L,) int64 1: transfers between the level and its parent are not overlapped
+    halo_reuse: int  # 1: a window sliding along one input axis fills only the new rows / cols (conventions)
 
 
 class Arch:
@@ -958,7 +966,7 @@ def compile_arch(cfg: ArchConfig) -> ArchArrays:
         spatial_full=_dimmask(rules["spatial_full"]), innermost_only=_dimmask(rules["innermost_only"]),
         innermost_full=_dimmask(rules["innermost_full"]), pe_level=int(pe_level),
         mac_operand_reuse=int(cv.mac_operand_reuse), psum_drain_read=int(cv.psum_drain_read),
-        padded_skip=int(cv.padded_accesses == "skip"), serial_onload=serial,
+        padded_skip=int(cv.padded_accesses == "skip"), serial_onload=serial, halo_reuse=int(cv.halo_reuse),
     )
 
 

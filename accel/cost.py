@@ -8,6 +8,10 @@ The model (Timeloop-style, tile granularity) for a mapping with L memory levels 
   level b's temporal loops.  For a convolution input the footprint of ``p`` output rows and ``r`` filter rows
   is the number of distinct ``i*stride + j*dilation`` (see :func:`_distinct`), so sliding-window reuse inside a
   tile and across spatially unrolled rows (Eyeriss' diagonal ifmap reuse) is exact.
+* Sliding windows across temporal steps (``conventions.halo_reuse``, Timeloop's tile delta): when a step of the
+  loops above a level slides a convolution's input window along one axis, the level is filled with only the
+  new rows (columns); a step that leaves the input where it was (a sliding-window coincidence) is free
+  (:func:`_window_input_fills`).
 * Between consecutive levels ``a < b`` that keep ``o`` (levels that bypass ``o`` are skipped; the MACs are a
   virtual last level with a 1-element tile), child b is refilled once per iteration of the temporal loops
   above it, except that loops irrelevant to ``o`` sitting *inside* the innermost relevant loop reuse the
@@ -17,8 +21,9 @@ The model (Timeloop-style, tile granularity) for a mapping with L memory levels 
   fills × union-footprint of the children × parent instances.  Partial sums flow the other way: each fill
   of an output tile is drained back to the parent (reduced across spatial reduction dims by the NoC), and
   every fill but the first visit of a tile reads the partial sum back down.
-* Latency = max(compute, every level's bandwidth time) + fill/drain (+ the serialized transfers of levels
-  whose ``conventions.transfer_overlap`` is ``serial_onload``), where compute = product of all temporal
+* Latency = max(compute, every level's overlapped bandwidth time) + fill/drain (+ the serialized transfers of
+  levels whose ``conventions.transfer_overlap`` is ``serial_onload``; the prologue / epilogue and serialized
+  traffic is not also counted in the overlapped time), where compute = product of all temporal
   factors (+ psum accumulation cycles for arrays that accumulate forwarded psums with the PE's own adder,
   + per-fold fill/drain for systolic arrays); a level's time = its per-instance read (and write) bits over its
   bandwidth — double buffering overlaps transfers with compute, so only the excess is a stall.  The first
@@ -54,7 +59,7 @@ from numba.extending import register_jitable
 
 from accel._jit import njit
 from accel.arch import Arch
-from accel.layout import (D_P, D_R, O_ACCUM, O_ACTIVE_MACS, O_ACTIVE_PES, O_COMPUTE, O_ENERGY,
+from accel.layout import (D_P, D_Q, D_R, D_S, O_ACCUM, O_ACTIVE_MACS, O_ACTIVE_PES, O_COMPUTE, O_ENERGY,
                           O_FILL, O_FOLD, O_FOLDS, O_LATENCY, O_MAC_E, O_NOC_E, O_ONLOAD, O_PAD_RATIO, O_POINTS,
                           O_REASON, O_SPATIAL_UTIL, O_STATIC_E, O_VALID, OP_INPUTS, OP_OUTPUTS, R_AXIS, R_CAPACITY,
                           R_FULL_UNROLL, R_KEEP, R_SPATIAL_FIT, R_STATIONARITY, R_UNCOVERED, R_VALID, REASONS,
@@ -102,13 +107,17 @@ class Scratch(NamedTuple):
     x_in: np.ndarray  # (L+1, 8) int64, see _inner_extents
     inst: np.ndarray  # (L+1,) float64, see _inner_extents
     x_u: np.ndarray  # (8,) int64, see _pair_union
+    serial_bits: np.ndarray  # (L, 2) float64 read / write bits of each level not overlapped with compute
+    halo_loops: np.ndarray  # (8L, 4) float64, see _window_input_fills
+    halo_sweep: np.ndarray  # (2, 5, 3) float64, see _window_input_fills
 
 
 @register_jitable
 def scratch(n_levels):
     """Scratch for ``n_levels`` memory levels (Python or kernels)."""
     return Scratch(np.empty((n_levels + 1, N_DIMS), dtype=np.int64), np.empty(n_levels + 1),
-                   np.empty(N_DIMS, dtype=np.int64))
+                   np.empty(N_DIMS, dtype=np.int64), np.empty((n_levels, 2)), np.empty((N_DIMS * n_levels, 4)),
+                   np.empty((2, 5, 3)))
 
 
 @register_jitable
@@ -341,6 +350,268 @@ def _strided(a, b, T, SX, SY):
 
 
 @njit(nrt=False, inline=True)
+def _in_taps(v, x_o, x_t, stride, dil):
+    """True if row ``v`` = p·stride + r·dilation for some p < x_o, r < x_t (one window axis)."""
+    for r in range(x_t):
+        u = v - r * dil
+        if u >= 0 and u % stride == 0 and u // stride < x_o:
+            return True
+    return False
+
+
+@njit(nrt=False, inline=True)
+def _window_overlap(x_o, x_t, stride, dil, t):
+    """|D ∩ (D + t)| (rows) for D = {p·stride + r·dilation : p < x_o, r < x_t}, the rows of one window axis of
+    a tile, and a translation of ``t`` rows: the rows two consecutive tiles share (the halo).  Contiguous D
+    (|D| = its span): max(0, span − |t|); else counted row by row (:func:`_in_taps`)."""
+    n = _distinct(x_o, x_t, stride, dil)
+    at = abs(t)
+    span = (x_o - 1) * stride + (x_t - 1) * dil + 1
+    if at >= span:
+        return 0
+    if n == span:
+        return span - at
+    c = 0
+    for v in range(at, span):
+        if _in_taps(v, x_o, x_t, stride, dil) and _in_taps(v - at, x_o, x_t, stride, dil):
+            c += 1
+    return c
+
+
+@njit(nrt=False)
+def _child_bases(d, a, b, x_in, T, SX, SY, vals):
+    """Base indices of dim ``d`` of the children of one level-``a`` instance (pair a → b), relative to the
+    first child: the spatial indices of fan-outs a+1..b times their place values (:func:`_spread_indices`
+    with a one-index child).  Writes into ``vals``; returns the count."""
+    vals[0] = 0
+    n = 1
+    place = x_in[b, d]
+    for f in range(b, a, -1):
+        sp = SX[f, d] * SY[f, d]
+        if sp > 1:
+            for s_ in range(1, sp):
+                for i in range(n):
+                    vals[s_ * n + i] = vals[i] + s_ * place
+            n *= sp
+        place *= sp
+        if f - 1 > a:
+            place *= T[f - 1, d]
+    return n
+
+
+@njit
+def _halo_union_rows(axis, t, a, b, x_in, T, SX, SY, layer):
+    """Rows (cols for ``axis`` 1) of one window axis that the children of one level-``a`` instance receive
+    together when every child's tile slides by ``t`` rows: |∪_c (c + D + t) \\ (c + D)| over the children's
+    base rows c = p_c·stride + r_c·dilation (:func:`_child_bases`), D the tile's rows — counted by marking
+    (the multicast union of the halo deltas; arrays allocated here)."""
+    d_o = D_P + axis
+    d_t = D_R + axis
+    stride = layer.stride_h if axis == 0 else layer.stride_w
+    dil = layer.dil_h if axis == 0 else layer.dil_w
+    n_o = 1
+    n_t = 1
+    for f in range(a + 1, b + 1):
+        n_o *= SX[f, d_o] * SY[f, d_o]
+        n_t *= SX[f, d_t] * SY[f, d_t]
+    bo = np.empty(n_o, dtype=np.int64)
+    bt = np.empty(n_t, dtype=np.int64)
+    n_o = _child_bases(d_o, a, b, x_in, T, SX, SY, bo)
+    n_t = _child_bases(d_t, a, b, x_in, T, SX, SY, bt)
+    x_o = x_in[b, d_o]
+    x_t = x_in[b, d_t]
+    span = (x_o - 1) * stride + (x_t - 1) * dil + 1
+    top = 0
+    for i in range(n_o):
+        for j in range(n_t):
+            top = max(top, bo[i] * stride + bt[j] * dil)
+    shift = max(0, -t)
+    mark = np.zeros(top + span + abs(t) + 1, dtype=np.uint8)
+    count = 0
+    for v in range(span):
+        if not _in_taps(v, x_o, x_t, stride, dil):
+            continue
+        if v + t >= 0 and v + t < span and _in_taps(v + t, x_o, x_t, stride, dil):
+            continue  # row v + t of the new tile was held
+        for i in range(n_o):
+            for j in range(n_t):
+                k = bo[i] * stride + bt[j] * dil + v + t + shift
+                if mark[k] == 0:
+                    mark[k] = 1
+                    count += 1
+    return count
+
+
+@njit(nrt=False)
+def _axis_union_rows(axis, a, b, x_in, x_u, T, SX, SY, layer, strided):
+    """Rows (cols for ``axis`` 1) of one window axis the children of one level-``a`` instance hold together
+    (the union's factor along that axis: :func:`_distinct` of the union extents ``x_u``, or counted exactly
+    when the children's indices are non-contiguous, :func:`_strided_window_union`)."""
+    stride = layer.stride_h if axis == 0 else layer.stride_w
+    dil = layer.dil_h if axis == 0 else layer.dil_w
+    if not strided:
+        return float(_distinct(x_u[D_P + axis], x_u[D_R + axis], stride, dil))
+    return _strided_axis_union(axis, a, b, x_in, T, SX, SY, stride, dil)
+
+
+@njit
+def _strided_axis_union(axis, a, b, x_in, T, SX, SY, stride, dil):
+    """One axis of :func:`_strided_window_union`."""
+    po, no, pt, nt = _axis_sets(axis, a, b, x_in, T, SX, SY)
+    return float(_marked_taps(po, no, pt, nt, stride, dil))
+
+
+H_EQUAL = -1  # a temporal step leaves the input tile unchanged (halo_loops kind)
+H_JUMP = -2  # a temporal step moves the tile otherwise than a slide along one window axis: whole refill
+
+
+@njit(nrt=False)
+def _window_input_fills(a, b, layer, arch, m, x_in, x_u, every, strided, tile, union, loops, sweep):
+    """(child values, union values): the input values one child instance of the pair a → b receives over the
+    layer, and the values the children of one parent instance receive together (the multicast union), for a
+    convolution's sliding-window inputs — tiles counted whole (padding included; the caller applies the
+    ``padded_accesses`` ratios).  ``loops`` (8L, 4) and ``sweep`` (2, 5, 3) are scratch.
+
+    Step j (temporal loop j above b, factor f_j, innermost first) moves the tile by t_j: +1 step of loop j
+    (its place value x_in[lv, d] / f_j) in its dim, every inner loop reset by −(f − 1) steps.  A step is
+    free when t_j leaves the input where it was (an irrelevant loop, or a sliding-window coincidence
+    p·stride + r·dilation unchanged).  With ``conventions.halo_reuse`` a step that slides the window along a
+    single axis (rows or columns, overlapping ranges, no other input coordinate changed) fills only the new
+    rows (|tile| − |halo|, :func:`_window_overlap`; union: :func:`_halo_union_rows` × the union of the other
+    axis × the union of the non-window dims), provided the previous slide went the same way — Timeloop's
+    tile delta, an axis-aligned hyper-rectangle difference taken only along one axis, whose residual state
+    is dropped when the slide changes direction (Parashar et al., ISPASS 2019; NVlabs/timeloop
+    point-set-aahr.cpp ``Subtract`` and ``operator-``).  Every other step refetches the whole tile.  Without
+    halo reuse, total = tile · (1 + Σ_j N_j·(f_j − 1)·[t_j ≠ 0]) with N_j the iterations outside loop j.
+    With it, the slide direction is a state (none, ±rows, ±cols): the sweep of loops j..innermost maps an
+    entry state to (exit state, values), built from the innermost loop outward (a loop repeats [step j,
+    sweep of the inner loops] f_j − 1 times, stopping early at a fixed point of the state).  The first tile
+    is a fill.  ``every``: the MAC without operand registers refills at every step."""
+    T, ORD = m.temporal, m.order
+    total = 1.0
+    for lv in range(b):
+        for d in range(N_DIMS):
+            total *= T[lv, d]
+    if every == 1:
+        return total * tile, total * union
+    child = tile
+    uni = union
+    inner = 1.0
+    r_p = 0
+    r_q = 0
+    r_r = 0
+    r_s = 0
+    moved_nw = False  # an inner loop resets a non-window input coordinate
+    nw_u = 1.0
+    for d in range(WINDOW_DIMS_START):
+        if layer.rel[OP_INPUTS, d] == 1:
+            nw_u *= x_u[d]
+    x = x_in[b]
+    n = 0
+    slides = False
+    for lv in range(b - 1, -1, -1):
+        for j in range(N_DIMS - 1, -1, -1):
+            d = ORD[lv, j]
+            f = T[lv, d]
+            if f == 1:
+                continue
+            w = x_in[lv, d] // f  # place value of one step of this loop in dim d
+            occ = total / (inner * f) * (f - 1)
+            nw = d < WINDOW_DIMS_START and layer.rel[OP_INPUTS, d] == 1
+            kind = H_JUMP
+            h_child = tile
+            h_union = union
+            if not (moved_nw or nw):
+                th = (r_p + (w if d == D_P else 0)) * layer.stride_h + (r_r + (w if d == D_R else 0)) * layer.dil_h
+                tw = (r_q + (w if d == D_Q else 0)) * layer.stride_w + (r_s + (w if d == D_S else 0)) * layer.dil_w
+                if th == 0 and tw == 0:
+                    kind = H_EQUAL  # the same input tile: stationary (or a sliding-window coincidence)
+                elif arch.halo_reuse == 1 and (th == 0 or tw == 0):
+                    axis = 0 if tw == 0 else 1
+                    t = th if tw == 0 else tw
+                    s_ax = layer.stride_h if axis == 0 else layer.stride_w
+                    d_ax = layer.dil_h if axis == 0 else layer.dil_w
+                    x_o = x[D_P + axis]
+                    x_t = x[D_R + axis]
+                    if abs(t) < (x_o - 1) * s_ax + (x_t - 1) * d_ax + 1:  # the row ranges overlap: a slide
+                        kind = 2 * axis + (1 if t > 0 else 0)
+                        slides = True
+                        rows = float(_distinct(x_o, x_t, s_ax, d_ax))
+                        new_rows = rows - _window_overlap(x_o, x_t, s_ax, d_ax, t)
+                        h_child = tile / rows * new_rows
+                        if x_u[D_P + axis] > x_o or x_u[D_R + axis] > x_t:
+                            u_rows = _halo_union_rows(axis, t, a, b, x_in, T, m.spatial_x, m.spatial_y, layer)
+                        else:
+                            u_rows = new_rows
+                        h_union = nw_u * u_rows * _axis_union_rows(1 - axis, a, b, x_in, x_u, T, m.spatial_x,
+                                                                     m.spatial_y, layer, strided)
+            if kind != H_EQUAL:
+                child += occ * tile
+                uni += occ * union
+            loops[n, 0] = f
+            loops[n, 1] = kind
+            loops[n, 2] = h_child
+            loops[n, 3] = h_union
+            n += 1
+            if d == D_P:
+                r_p -= (f - 1) * w
+            elif d == D_Q:
+                r_q -= (f - 1) * w
+            elif d == D_R:
+                r_r -= (f - 1) * w
+            elif d == D_S:
+                r_s -= (f - 1) * w
+            elif nw:
+                moved_nw = True
+            inner *= f
+    if not slides:
+        return child, uni
+    cur = 0  # sweep[cur, s] = (exit state, child values, union values) of the loops swept so far
+    for st in range(5):
+        sweep[cur, st, 0] = st
+        sweep[cur, st, 1] = 0.0
+        sweep[cur, st, 2] = 0.0
+    for i in range(n):
+        f = int(loops[i, 0])
+        kind = int(loops[i, 1])
+        nxt = 1 - cur
+        for st0 in range(5):
+            st = int(sweep[cur, st0, 0])
+            c = sweep[cur, st0, 1]
+            u = sweep[cur, st0, 2]
+            k = 1
+            while k < f:
+                if kind == H_EQUAL:
+                    dc = 0.0
+                    du = 0.0
+                    st2 = 0
+                elif kind == H_JUMP or (st != 0 and st != kind + 1):
+                    dc = tile
+                    du = union
+                    st2 = 0
+                else:
+                    dc = loops[i, 2]
+                    du = loops[i, 3]
+                    st2 = kind + 1
+                st3 = int(sweep[cur, st2, 0])
+                dc += sweep[cur, st2, 1]
+                du += sweep[cur, st2, 2]
+                c += dc
+                u += du
+                k += 1
+                if st3 == st:  # a fixed point: every remaining repetition is the same
+                    c += (f - k) * dc
+                    u += (f - k) * du
+                    break
+                st = st3
+            sweep[nxt, st0, 0] = st
+            sweep[nxt, st0, 1] = c
+            sweep[nxt, st0, 2] = u
+        cur = nxt
+    return tile + sweep[cur, 0, 1], union + sweep[cur, 0, 2]
+
+
+@njit(nrt=False, inline=True)
 def _footprint(o, x, layer):
     """Values of operand ``o`` touched by a sub-nest whose per-dim extents are ``x`` (8,) — the tile size
     of Timeloop's model (Parashar et al., ISPASS 2019, sec. IV): Π of the extents of the dims relevant to
@@ -553,9 +824,12 @@ def _count(v, skip):
 
 
 @njit(nrt=False, inline=True)
-def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes, skip_ratio, window_padded):
+def _pair_accesses(o, a, b, layer, arch, m, scr, reads, writes, skip_ratio, window_padded):
     """Accesses of operand ``o`` between parent level ``a`` and child ``b`` (the next level below a that
-    keeps o; b = L is the MACs, a 1-value tile).  Adds into ``reads`` / ``writes`` (L, 3), values.
+    keeps o; b = L is the MACs, a 1-value tile).  Adds into ``reads`` / ``writes`` (L, 3), values, and into
+    ``scr.serial_bits`` (L, 2) the parent's bits that do not overlap compute (a serial_onload child's
+    traffic; else the first tile / last output tile).  ``scr`` is the :class:`Scratch` (x_in, inst, x_u).
+    A convolution's inputs count their fills by :func:`_window_input_fills` (halo and coincidence reuse).
 
     Timeloop's tile / fill model (Parashar et al., ISPASS 2019): child_total = fills · tile · inst[b]
     values are delivered to all children.  Read-only operands: the parent reads fills · union · inst[a]
@@ -570,7 +844,10 @@ def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes, skip
     nest (``skip_ratio`` ≥ 0: :func:`_skip_ratio` of ``o``; ``window_padded``: a window dim is padded) tiles
     and unions are charged only their in-bounds part (:func:`_window_skip_ratio`,
     :func:`_strided_window_skip`; every tile is visited equally often, so the ratio of the sums is exact)
-    while prologue and psum-accumulation cycles count the padded tiles.
+    while prologue and psum-accumulation cycles count the padded tiles.  A padded sliding window under ``skip``
+    gets no halo or coincidence reuse (:func:`_window_input_fills` is for unpadded windows): the in-bounds
+    part of a window depends on where it is, so its tiles are refetched whole at every move of a relevant
+    loop — an upper bound of the exact count, exact under the ratio above.
 
     Returns (noc_bits, fill_cycles, onload_cycles, psum_drains): bits crossing a fan-out of more than one
     instance; for a double-buffered child, cycles for the parent to deliver the first tile (prologue;
@@ -579,24 +856,33 @@ def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes, skip
     and for outputs at or below the PE array, fills · tile psum drains per PE (else -1), counted with the
     MAC holding its psum (a latency, independent of the access convention)."""
     L = arch.n_levels
+    x_in, inst, x_u, serial_bits = scr.x_in, scr.inst, scr.x_u, scr.serial_bits
     every = 1 if b == L and arch.mac_operand_reuse == 0 else 0
     fills, distinct = _fills(o, b, layer.rel, m.temporal, m.order, every)
     tile_full = _footprint(o, x_in[b], layer) if b < L else 1.0
     union_full, between, strided = _pair_union(o, a, b, layer, m, x_in, x_u)
-    tile = tile_full
-    union = union_full
+    tile_ratio = 1.0
+    union_ratio = 1.0
     if skip_ratio >= 0.0:  # padded_accesses: skip on a padded nest: charge the in-bounds part of the tiles
-        tile *= skip_ratio
-        union *= skip_ratio
+        tile_ratio = skip_ratio
+        union_ratio = skip_ratio
         if window_padded == 1:
-            tile *= _window_skip_ratio(x_in[b], layer, x_in[0])
+            tile_ratio *= _window_skip_ratio(x_in[b], layer, x_in[0])
             if strided:
-                union *= _strided_window_skip(a, b, x_in, m.temporal, m.spatial_x, m.spatial_y, layer)
+                union_ratio *= _strided_window_skip(a, b, x_in, m.temporal, m.spatial_x, m.spatial_y, layer)
             else:
-                union *= _window_skip_ratio(x_u, layer, x_in[0])
+                union_ratio *= _window_skip_ratio(x_u, layer, x_in[0])
+    tile = tile_full * tile_ratio
+    union = union_full * union_ratio
     skip = 1 if skip_ratio >= 0.0 else 0
-    child_total = _count(fills * tile * inst[b], skip)  # values delivered to (or drained from) all children
-    union_total = _count(fills * union * inst[a], skip)  # values of the children's union, all parent instances
+    if o == OP_INPUTS and layer.window == 1 and window_padded == 0:  # sliding windows: coincidences, halo
+        child_vals, union_vals = _window_input_fills(a, b, layer, arch, m, x_in, x_u, every, strided, tile_full,
+                                                     union_full, scr.halo_loops, scr.halo_sweep)
+        child_total = _count(child_vals * tile_ratio * inst[b], skip)
+        union_total = _count(union_vals * union_ratio * inst[a], skip)
+    else:
+        child_total = _count(fills * tile * inst[b], skip)  # values delivered to (or drained from) all children
+        union_total = _count(fills * union * inst[a], skip)  # the children's union, all parent instances
     psum_drains = -1.0
     if o != OP_OUTPUTS:
         parent_reads = union_total if arch.multicast == 1 else child_total
@@ -628,21 +914,27 @@ def _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes, skip
     fill_cycles = 0.0
     onload_cycles = 0.0
     if b < L:
+        bits = arch.op_bits[a, o]
         if arch.serial_onload[b] == 1:
             # no double buffering: every transfer of the pair waits for the parent's port (per instance)
-            bits = arch.op_bits[a, o] / inst[a]
             if o != OP_OUTPUTS:
-                onload_cycles = parent_reads * bits / arch.read_bw[a]
+                onload_cycles = parent_reads * bits / inst[a] / arch.read_bw[a]
             else:
-                onload_cycles = parent_writes * bits / arch.write_bw[a] + parent_reads * bits / arch.read_bw[a]
-        else:
+                onload_cycles = (parent_writes * bits / arch.write_bw[a] + parent_reads * bits / arch.read_bw[a]) \
+                    / inst[a]
+            serial_bits[a, 0] += parent_reads * bits  # serialized: not also overlapped with compute
+            serial_bits[a, 1] += parent_writes * bits
+        elif arch.systolic == 0 or layer.is_mac == 0:  # (systolic arrays: the per-fold model has the fill)
             rbw = arch.read_bw[a] if o != OP_OUTPUTS else arch.write_bw[a]
-            fill_cycles = union_full * arch.op_bits[a, o] / rbw  # cycles count padded values
+            fill_cycles = union_full * bits / rbw  # cycles count padded values
+            # the first tile arrives before compute starts, the last output tile drains after it ends
+            serial_bits[a, 1 if o == OP_OUTPUTS else 0] += min(union * inst[a], parent_writes if o == OP_OUTPUTS
+                                                               else parent_reads) * bits
     return noc_bits, fill_cycles, onload_cycles, psum_drains
 
 
 @njit(nrt=False)
-def _accesses(layer, arch, m, x_in, inst, x_u, reads, writes, padded):
+def _accesses(layer, arch, m, scr, reads, writes, padded):
     """Reads and writes of every level and operand (into ``reads`` / ``writes``), summed over the
     (parent, child) pairs of the levels that keep each operand (bypassing levels are skipped) — see
     :func:`_pair_accesses`.  Returns (noc_bits, fill_cycles, onload_cycles, psum_drains_per_pe)."""
@@ -651,6 +943,8 @@ def _accesses(layer, arch, m, x_in, inst, x_u, reads, writes, padded):
     fill_cycles = 0.0
     onload_cycles = 0.0
     psum_drains_per_pe = 0.0
+    x_in = scr.x_in
+    scr.serial_bits[:] = 0.0
     for o in range(N_OPERANDS):
         if layer.present[o] == 0:
             continue
@@ -664,8 +958,8 @@ def _accesses(layer, arch, m, x_in, inst, x_u, reads, writes, padded):
         for b in range(1, L + 1):
             if b < L and m.keep[b, o] == 0:
                 continue
-            noc, fill, onload, drains = _pair_accesses(o, a, b, layer, arch, m, x_in, inst, x_u, reads, writes,
-                                                       skip_ratio, window_padded)
+            noc, fill, onload, drains = _pair_accesses(o, a, b, layer, arch, m, scr, reads, writes, skip_ratio,
+                                                       window_padded)
             if drains >= 0.0:
                 psum_drains_per_pe = drains
             noc_bits += noc
@@ -704,11 +998,14 @@ def _array_overheads(layer, arch, m, folds, psum_drains_per_pe):
 
 
 @njit(nrt=False, inline=True)
-def _bandwidth_bound(arch, inst, reads, writes, bw_cycles, busy):
-    """max(busy, every level's bandwidth time); writes ``bw_cycles`` (L,).  A level's time is its
+def _bandwidth_bound(arch, inst, reads, writes, serial_bits, bw_cycles, busy):
+    """max(busy, every level's overlapped bandwidth time); writes ``bw_cycles`` (L,).  A level's time is its
     per-instance read (and write) bits over its bandwidth (shared port: (r + w) / read_bw, else
     max(r / read_bw, w / write_bw)); double buffering overlaps transfers with compute, so only the excess
-    over ``busy`` stalls (Timeloop, Parashar et al., ISPASS 2019)."""
+    over ``busy`` stalls (Timeloop, Parashar et al., ISPASS 2019).  The bits in ``serial_bits`` (L, 2: read,
+    write) are not overlapped — the first tile and the last output tile (prologue / epilogue) and every
+    transfer to a ``serial_onload`` child — and the caller adds their time to the latency, so they are left
+    out here (counted once; ZigZag's stall term likewise excludes what it onloads and offloads)."""
     worst = busy
     for lv in range(arch.n_levels):
         r = 0.0
@@ -717,6 +1014,8 @@ def _bandwidth_bound(arch, inst, reads, writes, bw_cycles, busy):
             r += reads[lv, o] * arch.op_bits[lv, o]
             w += writes[lv, o] * arch.op_bits[lv, o]
         ninst = inst[lv]
+        r = max(0.0, r - serial_bits[lv, 0])
+        w = max(0.0, w - serial_bits[lv, 1])
         if arch.shared_port[lv] == 1:
             cyc = (r + w) / ninst / arch.read_bw[lv]
         else:
@@ -774,11 +1073,9 @@ def _evaluate_into(layer, arch, m, out, scr):
         return np.inf
     compute, folds = _compute_cycles(m.temporal, L)
     noc_bits, fill_cycles, onload_cycles, psum_drains_per_pe = _accesses(
-        layer, arch, m, scr.x_in, scr.inst, scr.x_u, reads, writes, 1 if padded > real_points else 0)
+        layer, arch, m, scr, reads, writes, 1 if padded > real_points else 0)
     accum, fold = _array_overheads(layer, arch, m, folds, psum_drains_per_pe)
-    if arch.systolic == 1 and layer.is_mac == 1:
-        fill_cycles = 0.0  # the per-fold model already contains the array's fill and drain
-    worst = _bandwidth_bound(arch, scr.inst, reads, writes, bw_cycles, compute + accum + fold)
+    worst = _bandwidth_bound(arch, scr.inst, reads, writes, scr.serial_bits, bw_cycles, compute + accum + fold)
     latency = worst + fill_cycles + onload_cycles
     e, noc_e, mac_e, static_e = _energy(layer, arch, reads, writes, energy, noc_bits, real_points, latency)
     inst = scr.inst

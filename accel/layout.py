@@ -9,7 +9,8 @@ called from a kernel), so kernels and Python readers use the same names.
 Cost record — one float64 vector per (layer, arch, mapping), ``record_size(L)`` long for L memory levels:
 
     [0, N_SCALARS)   scalar fields, O_* below (units in the comments)
-    bw_cycles  (L,)   cycles each level needs to move its per-instance reads and writes
+    bw_cycles  (L,)   cycles each level needs to move its per-instance reads and writes that overlap compute
+                      (all but the first tile, the last output tile and serial_onload transfers)
     reads      (L, 3) values read from each level, per operand (all instances)
     writes     (L, 3) values written into each level, per operand (all instances)
     energy     (L, 3) pJ of those reads and writes

@@ -29,6 +29,15 @@ Conventions (``arch.config.conventions``, :class:`accel.arch.Conventions`):
 * ``padded_accesses: skip`` — fill decisions are those of the padded nest, but a set is charged only for the
   coordinates touched by points whose indices in the dims ``o`` depends on are all within the layer's bounds
   (``count``: every coordinate of the padded nest).
+* ``halo_reuse: true`` — for a read operand, when the needed set and the held set differ in exactly one
+  coordinate position with overlapping ranges there (:func:`_slide`: a sliding window moved along one input
+  axis), the fill is the explicit set difference (charged part of the needed set) minus (the charged part of
+  the held set), provided the child's previous slide (since its last whole fill or unchanged step) went the
+  same way; a slide in another direction or along another axis, an unchanged step, and every other change
+  reset the direction, and the latter two fill the whole charged needed set (Timeloop's AAHR delta with its
+  reset on a change of stride direction).  ``false``: every change fills the whole charged needed set.
+* ``padded_accesses: skip`` on a convolution whose nest pads a window dim (P, Q, R or S): the inputs get no halo
+  and no sliding-window coincidence reuse — a fill at every step where a loop relevant to them moved.
 * ``transfer_overlap``: for a child level ``b < L`` that is ``serial_onload``, ``onload_cycles`` adds, per
   pair, the parent's traffic for that pair per parent instance (reads; for outputs also writes) in bits over
   the parent's read (write) bandwidth.
@@ -36,8 +45,8 @@ Conventions (``arch.config.conventions``, :class:`accel.arch.Conventions`):
 Counting rules (``b < L`` for every child-side count; the MACs have no access counters):
 
 weights / inputs
-    child writes += |new set|; parent reads += |∪ new sets of the filling children of one parent instance|
-    with multicast, else Σ |new set|.
+    child writes += |fill|; parent reads += |∪ fills of the filling children of one parent instance|
+    with multicast, else Σ |fill| (fill: the new set, or its difference with the held set, see halo_reuse).
 outputs
     a fill first drains the held tile (if any; every tile held at the end is drained too): child reads +=
     |old|; parent writes += |∪ drained tiles of the parent's children at that step| with spatial reduction,
@@ -110,6 +119,23 @@ def _add(a, b):
     return tuple(x + y for x, y in zip(a, b))
 
 
+def _slide(new: frozenset, old: frozenset):
+    """(position, sign) if the coordinate sets ``new`` and ``old`` (tuples of one length) have equal projections
+    on every coordinate position but exactly one, where their ranges [min, max] overlap (a window slid along
+    one axis, ``sign`` +1 towards larger coordinates); else None.  Timeloop's AAHR difference is taken only
+    then (point-set-aahr.cpp ``Subtract``)."""
+    n = len(next(iter(new)))
+    moved = [k for k in range(n) if {c[k] for c in new} != {c[k] for c in old}]
+    if len(moved) != 1:
+        return None
+    k = moved[0]
+    lo_n, hi_n = min(c[k] for c in new), max(c[k] for c in new)
+    lo_o, hi_o = min(c[k] for c in old), max(c[k] for c in old)
+    if hi_n < lo_o or hi_o < lo_n:
+        return None
+    return k, (1 if lo_n > lo_o else -1)
+
+
 def coordinate_fn(layer, o: int):
     """Point (8 dim indices) → the data coordinate of operand ``o`` it touches."""
     rel = layer.relevance[o]
@@ -152,6 +178,7 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
                                            else conv.transfer_overlap.get(names[lv])) == "serial_onload"}
     onload = 0.0
     skip = conv.padded_accesses == "skip"
+    halo = conv.halo_reuse
     bounds = list(layer.dims)
     T = np.asarray(T).tolist()
     SX = np.asarray(SX).tolist()
@@ -177,6 +204,9 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
             if not skip:
                 return need
             return frozenset(coord(p) for p in pts if all(p[d] < bounds[d] for d in rel_dims))
+        # padded_accesses: skip on a padded sliding window: no halo / coincidence reuse for the inputs
+        window_refetch = skip and o == 1 and layer.window and any(
+            math.prod(lp.factor for lp in loops if lp.dim == d) > bounds[d] for d in range(4, 8))
         keepers = [0] + [lv for lv in range(1, L) if KEEP[lv][o] == 1] + [L]
         for a, b in zip(keepers, keepers[1:]):
             outer = [lp for lp in loops if lp.kind == "T" and lp.where < b]
@@ -187,6 +217,7 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
             children = [(idx, v, idx[:n_parent_digits]) for idx, v in _offsets(child_loops)]
             held: dict = {idx: None for idx, _, _ in children}
             held_c: dict = {idx: None for idx, _, _ in children}  # the charged part of the held set
+            grad: dict = {idx: None for idx, _, _ in children}  # direction of the last halo slide (halo_reuse)
             produced: dict = {}  # parent instance -> set of output coordinates produced so far
             nfills: dict = {idx: 0 for idx, _, _ in children}
             child_counts = b < L
@@ -230,14 +261,22 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
                     base = _add(step, cv)
                     pts = [_add(base, off) for off in inner_off]
                     need = frozenset(coord(p) for p in pts)
-                    if need == held[idx] and (b < L or mac_reuse):
+                    if need == held[idx] and (b < L or mac_reuse) and not (window_refetch and moved):
                         n_coinc += moved
+                        grad[idx] = None
                         continue
                     nfills[idx] += 1
                     if held[idx] is not None:
                         old_by_parent.setdefault(parent, []).append(held_c[idx])
                     need_c = charged(pts, need)
-                    new_by_parent.setdefault(parent, []).append(need_c)
+                    slide = _slide(need, held[idx]) if o < 2 and halo and not window_refetch and held[idx] is not None \
+                        else None
+                    if slide is not None and grad[idx] in (None, slide):
+                        new_by_parent.setdefault(parent, []).append(need_c - held_c[idx])  # the new rows / cols
+                        grad[idx] = slide
+                    else:
+                        new_by_parent.setdefault(parent, []).append(need_c)
+                        grad[idx] = None
                     held[idx] = need
                     held_c[idx] = need_c
                 if o < 2:

@@ -54,7 +54,8 @@ def test_access_conventions_do_not_move_latency_or_macs(cfg):
     else:
         busy = a.compute_cycles + a.accumulate_cycles + a.fold_overhead_cycles
         for r in (a, b):
-            assert r.latency_cycles == max(busy, *r.bandwidth_cycles.values()) + r.fill_drain_cycles
+            assert r.latency_cycles == pytest.approx(max(busy, *r.bandwidth_cycles.values()) + r.fill_drain_cycles,
+                                                     rel=1e-12)
     inner = new.level_names[-1]
     assert sum(a.reads[inner].values()) >= sum(b.reads[inner].values())
 
@@ -68,3 +69,20 @@ def test_serial_onload_adds_latency_only():
     a, b = evaluate(layer, arch, m), evaluate(layer, ser, m)
     assert b.serial_onload_cycles > 0 == a.serial_onload_cycles
     assert b.latency_cycles > a.latency_cycles and b.reads == a.reads and b.writes == a.writes
+
+
+def test_serial_onload_counted_once():
+    """serial_onload traffic is added to the latency once: it is left out of the parent's overlapped bandwidth
+    time (before issue 12's fix ZigZag's tpu_like 1x1 layer had its DRAM onload and last drain counted twice)."""
+    arch = load_arch(ROOT / "configs" / "eyeriss.yaml")
+    glb = arch.level_names[1]
+    ser = arch.with_config(conventions=dict(transfer_overlap={glb: "serial_onload"}))
+    layer = Layer(name="c", op="conv", K=16, C=8, P=13, Q=13, R=3, S=3)
+    m = search_mapping(layer, arch).mapping
+    a, b = evaluate(layer, arch, m), evaluate(layer, ser, m)
+    for r in (a, b):
+        busy = r.compute_cycles + r.accumulate_cycles + r.fold_overhead_cycles
+        assert r.latency_cycles == pytest.approx(max(busy, *r.bandwidth_cycles.values()) + r.fill_drain_cycles
+                                                 + r.serial_onload_cycles, rel=1e-12)
+    dram = arch.level_names[0]
+    assert b.bandwidth_cycles[dram] < a.bandwidth_cycles[dram]  # the GLB's onloads left the overlapped time

@@ -5,7 +5,7 @@ mapping in accelsim (mapper.fixed.evaluate_mapping, no search) and compare with 
 Targets (issue 12): cycles within 0.5 %, total energy within 2 %, every level's fJ/compute within 3 %, every
 level x dataspace reads/fills/updates within 1 %.  A quantity that misses its target because of a known
 modelling convention is pinned in ``PINNED`` at its measured deviation (and listed, with the reason, in
-README "Timeloop interoperability"): it may not get worse, and a pin whose gap has closed fails too, so the
+README "Validation (tests)"): it may not get worse, and a pin whose gap has closed fails too, so the
 table stays true.  Deviations are percent of Timeloop's value; where Timeloop's value is 0 they are the
 absolute count.
 """
@@ -70,82 +70,31 @@ TARGET_PCT = {"cycles": 0.5, "energy": 2.0, "fj": 3.0, "count": 1.0}
 SLACK = {"pct": 0.05, "abs": 0.5}  # Timeloop prints fJ/compute with 2 decimals and counts as integers
 
 # Measured gaps (case -> key -> deviation: % of Timeloop's value, or the absolute count where Timeloop has 0),
-# all with the default (Timeloop) conventions of accel.arch.Conventions.  Reasons (README "Timeloop
-# interoperability"): [halo] no sliding-window reuse across temporal steps (input fetches are whole windows:
-# input fills/reads +167 % on the conv1d exercises, +6 % on simple_weight_stationary); [union] accelsim's
-# multicast serves the union of the children's input windows where Timeloop shares only identical tiles
-# (eyeriss_like shared_glb); [block] Timeloop charges whole block accesses (MainMemory -2.2 %).
+# all with the default (Timeloop) conventions of accel.arch.Conventions, halo reuse included (issue 12: every
+# access count of every case is now within 1 % except the one below).  Reasons (README "Validation (tests)"):
+# [block] Timeloop charges a memory's vector access energy per block of ``block_size`` words, rounding partial
+# blocks up (01's MainMemory, block 8: 3 weight reads cost one whole 8-word access, 14.45 pJ per word instead
+# of 5.42); accelsim charges per bit.  The access counts are exact; only the energy per access differs, and
+# only where the counts are a few blocks (03/05 MainMemory: -2.2 %, within target).
+# [union] accelsim's multicast serves the union of the children's input windows.  Timeloop shares a parent read
+# only between spatial children whose fills are identical, level by level of its spatial nest
+# (nest-analysis.cpp ComputeAccurateMulticastedAccesses: CheckEquality): in eyeriss_like the shared_glb feeds 14
+# PE columns (Q14 on meshX), each column the union of its C3 x S3 PEs' windows; the columns' windows overlap
+# (columns q and q+1 share input columns 2q+2, stride 2) but are not identical, so Timeloop reads 14 x 27 values
+# per step where the union is 29 x 9 = 261: its shared_glb input reads are 42/29 = 1.45x accelsim's (-31 %, the
+# level's fJ/compute -23 %; total energy within 2 %).
 PINNED: dict[str, dict[str, float]] = {
     '01-ws': {
-        'fj.Buffer': 15.221,
-        'fj.MainMemory': 43.712,
-        'energy': 32.148,
-        'Buffer.Inputs.fills': 166.667,
-        'MainMemory.Inputs.reads': 166.667,
+        'fj.MainMemory': -25.307,  # [block]
+        'energy': -16.558,  # [block]
     },
     '01-os': {
-        'fj.Buffer': 15.221,
-        'fj.MainMemory': 43.712,
-        'energy': 32.148,
-        'Buffer.Inputs.fills': 166.667,
-        'MainMemory.Inputs.reads': 166.667,
-    },
-    '02-no-tiling': {
-        'fj.Buffer': 15.221,
-        'fj.MainMemory': 92.402,
-        'energy': 58.371,
-        'Buffer.Inputs.fills': 166.667,
-        'MainMemory.Inputs.reads': 166.667,
-    },
-    '02-tiling': {
-        'fj.Buffer': 7.975,
-        'fj.MainMemory': 63.921,
-        'energy': 35.381,
-        'Buffer.Inputs.fills': 166.667,
-        'MainMemory.Inputs.reads': 166.667,
-    },
-    '03-no-bypass': {
-        'fj.RegisterFile': 7.975,
-        'fj.GlobalBuffer': 56.877,
-        'energy': 3.822,
-        'RegisterFile.Inputs.fills': 166.667,
-        'GlobalBuffer.Inputs.reads': 166.667,
-    },
-    '04-cp': {
-        'fj.RegisterFile': 14.078,
-        'fj.GlobalBuffer': 69.585,
-        'energy': 28.037,
-        'RegisterFile.Inputs.fills': 166.667,
-        'GlobalBuffer.Inputs.reads': 166.667,
-    },
-    '04-kp': {
-        'fj.RegisterFile': 13.152,
-        'fj.GlobalBuffer': 53.085,
-        'energy': 24.91,
-        'RegisterFile.Inputs.fills': 166.667,
-        'GlobalBuffer.Inputs.reads': 166.667,
-    },
-    '05-freebypass': {
-        'fj.RegisterFile': 7.975,
-        'fj.GlobalBuffer': 154.781,
-        'energy': 4.058,
-        'RegisterFile.Inputs.fills': 166.667,
-        'GlobalBuffer.Inputs.reads': 166.667,
-    },
-    '05-baked': {
-        'fj.RegisterFile': 7.975,
-        'fj.GlobalBuffer': 56.877,
-        'energy': 3.822,
-        'RegisterFile.Inputs.fills': 166.667,
-        'GlobalBuffer.Inputs.reads': 166.667,
+        'fj.MainMemory': -25.307,  # [block]
+        'energy': -16.558,  # [block]
     },
     'eyeriss_like': {
-        'fj.shared_glb': -23.435,
-        'shared_glb.Inputs.reads': -30.952,
-    },
-    'simple_weight_stationary': {
-        'shared_glb.Inputs.fills': 5.778,
-        'DRAM.Inputs.reads': 5.778,
+        'fj.shared_glb': -23.465,  # [union]
+        'shared_glb.Inputs.reads': -30.952,  # [union]
     },
 }
 
