@@ -212,8 +212,9 @@ class SweepSpec(Strict):
     seed: int = Field(0, ge=0, le=MAX_SEED)
     objective: Literal["edp", "latency", "energy"] = "edp"
     search_effort: Literal["fast", "thorough"] = Field(
-        "fast", description="mapper budget per layer (mapper.search.BUDGETS); fast is ~4x cheaper, EDP within a "
-                            "few % of thorough")
+        "fast", description="mapper budget per layer (mapper.search.BUDGETS); fast draws 6x fewer samples "
+                            "than thorough, ~4.6x fewer evaluations in all (ResNet-50 on eyeriss), EDP within a few "
+                            "% of thorough")
     batch: int = Field(1, ge=1, le=MAX_LOOP_BOUND)
     parameters: list[Parameter] = Field(default_factory=list)
     constraints: Constraints = Constraints()
