@@ -16,7 +16,9 @@ power_mw, tops_per_w, tops_per_mm2, area_mm2``), the swept values as ``hw.<path>
 validated config) and run metadata in ``df.attrs`` (accelsim version, spec hash, seed, objective,
 workloads).  Work is sent to a :class:`concurrent.futures.Executor` in batches of design points; every
 finished batch is written at once as ``<out>.parts/part-NNNNNN.parquet`` (temp file + atomic rename) and
-recorded in ``<out>.parts/manifest.json`` (its batch's point ids, row count and sha256), so a sweep killed
+recorded by one appended line of ``<out>.parts/journal.jsonl`` (its batch's point ids, row count and sha256;
+``manifest.json`` holds the sweep's identity and a snapshot of the parts a run started with, so recording a
+batch costs O(1) however large the sweep), so a sweep killed
 at any moment resumes where it stopped; a resume re-verifies every part against the manifest and sets
 aside (and recomputes) any part that fails, and the final table (sorted by point) is identical to an
 uninterrupted run.
@@ -303,7 +305,7 @@ class SerialExecutor(Executor):
 
 Log = Callable[[str], None]
 _log = logging.getLogger(__name__)
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2  # 1: manifest.json rewritten after every batch (still read); 2: snapshot + append-only journal
 _PART_RE = re.compile(r"part-(\d{6})\.parquet")
 # batches submitted ahead of the finished ones: enough to keep a large Dask cluster busy (the driver's own
 # CPU count says nothing about the cluster's), small enough that pending tasks cost little memory
@@ -322,13 +324,58 @@ class _PartEntry(BaseModel):
 
 class _Manifest(BaseModel):
     """``<out>.parts/manifest.json``: the sweep the parts belong to (``identity``: spec digest, workloads,
-    accelsim version, batch size, seed, objective, …; ``run_id`` is its hash) and one entry per part file."""
+    accelsim version, batch size, seed, objective, …; ``run_id`` is its hash) and one entry per part file
+    known when a run started; the parts finished since are in the journal (:class:`_JournalLine`)."""
 
     model_config = ConfigDict(strict=True, extra="forbid")
-    format: Literal[1]
+    format: Literal[1, 2]
     run_id: str
     identity: dict[str, Any]
     parts: dict[str, _PartEntry]
+
+
+class _JournalLine(_PartEntry):
+    """One line of ``<out>.parts/journal.jsonl``: a part finished after the manifest snapshot was written
+    (appended, one JSON object per line, so recording a batch costs O(1) however many batches exist)."""
+
+    run_id: str
+    part: str
+
+
+JOURNAL = "journal.jsonl"
+
+
+def _append_line(path: Path, line: bytes) -> None:
+    """Append one newline-terminated record to ``path`` and fsync it (a kill mid-write leaves at most a torn
+    last line without its newline, which readers ignore: its part was not renamed into place yet)."""
+    with open(path, "ab") as fh:
+        fh.write(line)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _read_journal(path: Path, parts: Path, run_id: str) -> dict[str, _PartEntry]:
+    """Entries of the journal ``path`` (later lines win); a torn last line is ignored, any other bad line or a
+    line of another run raises :class:`SweepError` (corrupted manifest)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as e:
+        raise _corrupt_manifest(path, parts, f"cannot be read ({e.strerror or e})") from None
+    lines = data.split(b"\n")
+    out: dict[str, _PartEntry] = {}
+    for no, raw in enumerate(lines[:-1], 1):  # the last element is '' or a torn (unterminated) line
+        try:
+            e = _JournalLine.model_validate_json(raw)
+        except ValidationError as err:
+            d = err.errors()[0]
+            loc = ".".join(map(str, d["loc"])) or "top level"
+            raise _corrupt_manifest(path, parts, f"line {no}: {loc}: {d['msg']}") from None
+        if e.run_id != run_id:
+            raise _corrupt_manifest(path, parts, f"line {no} belongs to run {e.run_id}, the manifest to run {run_id}")
+        out[e.part] = _PartEntry(batch=e.batch, points=e.points, rows=e.rows, sha256=e.sha256)
+    return out
 
 
 def _stage(path: Path, data: bytes) -> Path:
@@ -598,9 +645,10 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
     ``executor``: any :class:`concurrent.futures.Executor` (a process pool, ``dask.distributed``'s
     ``client.get_executor()``, :class:`SerialExecutor`); None = a local process pool over all CPUs, created
     and shut down here.  Tasks are batches of ``batch_size`` design points; the driver (this process)
-    writes each finished batch to ``<out_path>.parts/part-NNNNNN.parquet`` and records it in
-    ``<out_path>.parts/manifest.json`` (batch, point ids, rows, sha256 of the file bytes; the manifest entry
-    is written before the part is renamed into place, both atomically), so workers need no shared file
+    writes each finished batch to ``<out_path>.parts/part-NNNNNN.parquet`` and records it by appending one
+    line (batch, point ids, rows, sha256 of the file bytes) to ``<out_path>.parts/journal.jsonl``, fsynced
+    before the part is renamed into place; ``manifest.json`` (the sweep's identity and the parts verified
+    when a run starts) is rewritten once per run, so workers need no shared file
     system and a kill at any moment loses at most the batches in flight.  ``progress(done_points,
     total_points)`` is called once at the start (with the points already done by an interrupted earlier
     run) and after every batch; ``log(message)`` (default: a ``logging`` warning, shown on stderr) reports
@@ -682,7 +730,10 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
         for stray in parts.glob(".*.tmp-*"):
             stray.unlink(missing_ok=True)
         m = _read_manifest(manifest_path, parts, ident, run_id)
+        journal_path = parts / JOURNAL
         entries: dict[str, _PartEntry] = dict(m.parts) if m else {}
+        if m:
+            entries.update(_read_journal(journal_path, parts, run_id))
 
         def save_manifest() -> bytes:
             doc = _Manifest(format=MANIFEST_FORMAT, run_id=run_id, identity=json.loads(json.dumps(ident)),
@@ -707,7 +758,10 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
             say(f"sweep: {path.name} {why}; set aside as {dest}"
                 + (f", batch {b} will be recomputed" if b >= 0 else ""))
         entries = {k: v for k, v in entries.items() if v.batch in frames and k == lay.name(v.batch)}
+        # snapshot (once per run, O(parts)), then an empty journal; a kill in between leaves journal lines that
+        # repeat snapshot entries, which read back the same
         _write_atomic(manifest_path, save_manifest())
+        _write_atomic(journal_path, b"")
 
         todo = [b for b in range(lay.n_batches) if b not in frames]
         resumed = sum(len(lay.ids(b)) for b in frames)
@@ -736,9 +790,9 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
                 raise SweepError(f"internal error: batch {t.batch_id} {bad}")
             path = parts / lay.name(t.batch_id)
             tmp = _stage(path, data)
-            entries[path.name] = _PartEntry(batch=t.batch_id, points=lay.ids(t.batch_id), rows=len(df),
-                                            sha256=hashlib.sha256(data).hexdigest())
-            _write_atomic(manifest_path, save_manifest())
+            line = _JournalLine(run_id=run_id, part=path.name, batch=t.batch_id, points=lay.ids(t.batch_id),
+                                rows=len(df), sha256=hashlib.sha256(data).hexdigest())
+            _append_line(journal_path, line.model_dump_json().encode() + b"\n")  # O(1) per batch
             _publish(tmp, path)
             frames[t.batch_id] = df
             done_pts += len(t.points)
