@@ -190,9 +190,70 @@ class _Task:
     prune_dead: bool = False
 
 
+def _search_key(cfg: dict, task: _Task) -> str:
+    """What a point's mapping searches depend on: its config, objective, seed and effort — without
+    ``clock_mhz`` when ``static_power_mw`` is 0.  The search ranks mappings by latency in cycles, energy in pJ
+    or their product (:func:`mapper.genome._objective`); the clock enters the cost only through static
+    energy (static power × cycles / clock) and ``latency_s``, so with no static power two points that differ
+    only in their clock search the same mapspace with the same objective values and seed: one search serves
+    both, and each point's costs come from evaluating that mapping on its own accelerator."""
+    if cfg.get("static_power_mw", 0) == 0:
+        cfg = {k: v for k, v in cfg.items() if k != "clock_mhz"}
+    blob = json.dumps([cfg, task.objective, task.seed, task.effort], sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+@functools.cache
+def _shared_evaluator_class():
+    from mapper.network import LayerResult, NetworkEvaluator
+
+    class SharedSearchEvaluator(NetworkEvaluator):
+        """A :class:`~mapper.network.NetworkEvaluator` whose mapping searches are those of ``donor`` (an
+        evaluator with the same :func:`_search_key`); costs are evaluated on this evaluator's own arch."""
+
+        def __init__(self, arch, donor: NetworkEvaluator):
+            super().__init__(arch, objective=donor.objective, seed=donor.seed, parallel=False, effort=donor.effort)
+            self.donor = donor
+
+        def layer(self, layer) -> LayerResult:
+            from accel.cost import evaluate
+
+            key = layer.shape_key()
+            hit = self._cache.get(key)
+            if hit is None:
+                d = self.donor.layer(layer)  # raises NoValidMapping exactly as a search on this arch would
+                hit = (d.mapping, evaluate(layer, self.arch, d.mapping), d.evaluations)
+                self._cache[key] = hit
+            return LayerResult(layer, hit[0], hit[1], hit[2])
+
+    return SharedSearchEvaluator
+
+
+# per worker process: the evaluators (with their mapping caches) of the last few search keys, so that
+# design points differing only in their clock (consecutive in a grid whose last parameter is the clock)
+# share their searches across the points of a batch and across the batches a worker runs
+_DONORS: dict[str, Any] = {}
+_MAX_DONORS = 16
+
+
+def _evaluator_for(p: DesignPoint, arch, task: _Task):
+    from mapper.network import NetworkEvaluator
+
+    key = _search_key(p.config, task)
+    donor = _DONORS.pop(key, None)
+    if donor is None:
+        ev = donor = NetworkEvaluator(arch, objective=task.objective, seed=task.seed, parallel=False,
+                                      effort=task.effort)
+    else:
+        ev = _shared_evaluator_class()(arch, donor)
+    _DONORS[key] = donor  # most recently used last
+    while len(_DONORS) > _MAX_DONORS:
+        del _DONORS[next(iter(_DONORS))]
+    return ev
+
+
 def _point_rows(p: DesignPoint, task: _Task) -> list[dict]:
     """Rows of one design point (one per workload, or per layer)."""
-    from mapper.network import NetworkEvaluator
     from mapper.mapspace import NoValidMapping
 
     base = {"point": p.point, **p.params, "hw_digest": p.hw_digest, "area_mm2": p.area_mm2,
@@ -208,7 +269,7 @@ def _point_rows(p: DesignPoint, task: _Task) -> list[dict]:
     if p.dropped:
         return [row(w, p.reason) for w in wl]
     arch = parse_arch(p.config, p.label("sweep"))
-    ev = NetworkEvaluator(arch, objective=task.objective, seed=task.seed, parallel=False, effort=task.effort)
+    ev = _evaluator_for(p, arch, task)
     rows: list[dict] = []
     nb = [w for w in wl if w.kind == "nb201"]
     nb_tot: dict[str, dict] = {}
