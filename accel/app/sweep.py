@@ -885,7 +885,9 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
 
         # ---- the final table: complete, checked, written atomically ---------------------------------
         df = pd.concat([frames[b] for b in range(lay.n_batches)], ignore_index=True)
-        df = df.sort_values("point", kind="stable").reset_index(drop=True)
+        frames.clear()  # the parts' frames are copied into df: free them before the checks (memory at 10^5 points)
+        if not df["point"].is_monotonic_increasing:  # batches are consecutive point ranges: sorted already
+            df = df.sort_values("point", kind="stable").reset_index(drop=True)
         bad = _table_problem(df, all_ids, lay.workloads, per_layer)
         if bad:
             raise SweepError(f"internal error: the assembled table has {bad}; {out} was not written, the parts in "
