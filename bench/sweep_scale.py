@@ -12,6 +12,11 @@ warmed first by a one-point sweep, outside the timed runs):
   The 100,000-point figure is extrapolated from the slice (and said to be).
 * ``--points 100000``: the whole spec, timed (no kill/resume unless ``--kill-resume``).
 * ``--dask``: a 1,000-point slice on a Dask LocalCluster (``--dask-local``) with 1 and with 2 workers.
+* ``--driver-only [--code DIR]``: the runner alone at full scale: :func:`accel.app.sweep.run_sweep` on all 100,000
+  points in this process with a serial executor and a *stub* evaluation (every row of the real table's columns,
+  numbers derived from the point id; no mapping), timing the expansion, the 2,500 parts with their manifest
+  records, and the final table, with peak memory.  ``--code`` imports accelsim from another checkout (e.g. the
+  main branch, to compare the per-batch manifest rewrite with the journal).
 
 Measured per run: wall time, points/s, CPU seconds of the driver and its (reaped) workers
 (``resource.getrusage``), peak resident memory of the whole process tree (sum over the driver and its
@@ -131,6 +136,37 @@ def expansion_s(spec: Path) -> dict:
             "expansion_cpu_s": round(time.process_time() - c, 2)}
 
 
+def driver_only(code: Path) -> dict:
+    """run_sweep over the whole spec with a stub evaluation (see the module docstring)."""
+    sys.path.insert(0, str(code))
+    import accel.app.sweep as sm
+    from accel.designspace import load_sweep
+
+    def stub_rows(p, task):
+        base = {"point": p.point, **p.params, "hw_digest": p.hw_digest, "area_mm2": p.area_mm2,
+                "peak_macs_per_cycle": p.peak_macs_per_cycle}
+        rows = []
+        for k, w in enumerate(task.workloads):
+            cyc = 1e6 + 997 * p.point + k
+            r = {**base, "workload": w.label, "nb201_index": w.ref if w.kind == "nb201" else None, "status": "ok",
+                 "reason": "", "macs": 10**8 + k, "params": 10**6 + k, "latency_cycles": cyc,
+                 "latency_s": cyc / 2e8, "energy_pj": 3e8 + p.point}
+            rows.append(sm._derive(r))
+        return rows
+
+    sm._point_rows = stub_rows
+    work = Path(tempfile.mkdtemp(prefix="sweep-driver-"))
+    sw = load_sweep(SPEC)
+    t, c = time.perf_counter(), time.process_time()
+    df = sm.run_sweep(sw, [WORKLOAD], work / "driver.parquet", executor=sm.SerialExecutor(), batch_size=BATCH)
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    assert len(df) == 100000 * 20
+    return {"mode": "driver-only (stub evaluation, serial executor, in-process)", "code": str(code),
+            "points": 100000, "rows": len(df), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "table_mb": round(df.memory_usage(deep=True).sum() / 2**20), "load_avg_1min": os.getloadavg()[0]}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=5000, help="1000, 5000 (default; a slice) or 100000 (the spec)")
@@ -138,9 +174,19 @@ def main(argv=None) -> int:
     ap.add_argument("--kill-resume", action=argparse.BooleanOptionalAction, default=None,
                     help="also run the kill + resume check (default: on for slices, off for 100000)")
     ap.add_argument("--dask", action="store_true", help="Dask LocalCluster with 1 and 2 workers instead")
+    ap.add_argument("--driver-only", action="store_true", help="the runner alone on 100,000 points (stub evaluation)")
+    ap.add_argument("--code", type=Path, default=ROOT, help="with --driver-only: the accelsim checkout to import")
     ap.add_argument("--out", type=Path, default=None, help="results JSON (default bench/results/...)")
     ap.add_argument("--force", action="store_true", help="replace an existing results JSON")
     a = ap.parse_args(argv)
+    if a.driver_only:
+        res_path = a.out or ROOT / "bench" / "results" / "sweep_scale_driver.json"
+        if res_path.exists() and not a.force:
+            raise SystemExit(f"{res_path} exists; pass --force to replace it")
+        r = driver_only(a.code.resolve())
+        print(json.dumps(r), file=sys.stderr)
+        res_path.write_text(json.dumps(r, indent=1) + "\n")
+        return 0
     n = 1000 if a.dask and a.points == 5000 else a.points
     res_path = a.out or ROOT / "bench" / "results" / ("dask_sweep_scale.json" if a.dask else f"sweep_scale_{n}.json")
     if res_path.exists() and not a.force:
