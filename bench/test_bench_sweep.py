@@ -87,8 +87,8 @@ def test_sweep_scale_200x20(benchmark, tmp_path):
         return sum(t.user + t.system for t in (p.cpu_times() for p in procs))
 
     with ProcessPoolExecutor(2) as ex:
-        warm = parse_sweep({**_spec(40), "parameters": [{"path": "levels.DRAM.read_bandwidth_bits", "values": [32, 64]}]},
-                           "warm", ROOT)  # two batches: both workers started and warm
+        two = [{"path": "levels.DRAM.read_bandwidth_bits", "values": [32, 64]}]
+        warm = parse_sweep({**_spec(40), "parameters": two}, "warm", ROOT)  # two batches: both workers started, warm
         run_sweep(warm, wl, tmp_path / "warm.parquet", executor=ex, batch_size=1)
         c0 = cpu()
         df = benchmark.pedantic(lambda: run_sweep(sw, wl, tmp_path / "scale.parquet", executor=ex, batch_size=20),
@@ -99,8 +99,8 @@ def test_sweep_scale_200x20(benchmark, tmp_path):
     benchmark.extra_info.update({"points": 200, "cells": 20, "points_per_s": 200 / benchmark.stats.stats.median,
                                  "cpu_s_per_point": cpu_pt, "extrapolated_100k_idle_2_cores_s": cpu_pt * 100_000 / 2,
                                  "target_100k_s": 600, "load_avg_1min": os.getloadavg()[0]})
-    print(f"\n200 points x 20 NB201 cells: {benchmark.stats.stats.median:.1f} s wall, {cpu_pt * 1e3:.1f} ms CPU per point "
-          f"-> ~{cpu_pt * 100_000 / 2:.0f} s for 100,000 points on 2 idle cores (target 600 s)")
+    print(f"\n200 points x 20 NB201 cells: {benchmark.stats.stats.median:.1f} s wall, {cpu_pt * 1e3:.1f} ms CPU per "
+          f"point -> ~{cpu_pt * 100_000 / 2:.0f} s for 100,000 points on 2 idle cores (target 600 s)")
 
 
 def test_sweep_40x100(benchmark, tmp_path):

@@ -102,7 +102,8 @@ def test_resume_snapshots_the_journal_into_the_manifest(tmp_path, reference):
         run_sweep(SPEC, WL, out, executor=SerialExecutor(), batch_size=BATCH, progress=stop_after_two)
     m = json.loads((parts / "manifest.json").read_text())
     assert list(m["parts"]) == ["part-000000.parquet"]
-    assert [json.loads(x)["part"] for x in (parts / "journal.jsonl").read_text().splitlines()] == ["part-000001.parquet"]
+    journal = [json.loads(x)["part"] for x in (parts / "journal.jsonl").read_text().splitlines()]
+    assert journal == ["part-000001.parquet"]
     df, msgs = _resume(out)
     assert msgs == [] and df.attrs["resumed_points"] == 4
     _same(df, out, reference)
