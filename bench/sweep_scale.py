@@ -136,7 +136,7 @@ def expansion_s(spec: Path) -> dict:
             "expansion_cpu_s": round(time.process_time() - c, 2)}
 
 
-def driver_only(code: Path) -> dict:
+def driver_only(code: Path, batch: int = BATCH) -> dict:
     """run_sweep over the whole spec with a stub evaluation (see the module docstring)."""
     sys.path.insert(0, str(code))
     import accel.app.sweep as sm
@@ -158,11 +158,11 @@ def driver_only(code: Path) -> dict:
     work = Path(tempfile.mkdtemp(prefix="sweep-driver-"))
     sw = load_sweep(SPEC)
     t, c = time.perf_counter(), time.process_time()
-    df = sm.run_sweep(sw, [WORKLOAD], work / "driver.parquet", executor=sm.SerialExecutor(), batch_size=BATCH)
+    df = sm.run_sweep(sw, [WORKLOAD], work / "driver.parquet", executor=sm.SerialExecutor(), batch_size=batch)
     wall, cpu = time.perf_counter() - t, time.process_time() - c
     assert len(df) == 100000 * 20
     return {"mode": "driver-only (stub evaluation, serial executor, in-process)", "code": str(code),
-            "points": 100000, "rows": len(df), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+            "points": 100000, "batch_size": batch, "rows": len(df), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "table_mb": round(df.memory_usage(deep=True).sum() / 2**20), "load_avg_1min": os.getloadavg()[0]}
 
@@ -171,6 +171,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=5000, help="1000, 5000 (default; a slice) or 100000 (the spec)")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=BATCH, help=f"design points per batch (default {BATCH})")
     ap.add_argument("--kill-resume", action=argparse.BooleanOptionalAction, default=None,
                     help="also run the kill + resume check (default: on for slices, off for 100000)")
     ap.add_argument("--dask", action="store_true", help="Dask LocalCluster with 1 and 2 workers instead")
@@ -183,7 +184,7 @@ def main(argv=None) -> int:
         res_path = a.out or ROOT / "bench" / "results" / "sweep_scale_driver.json"
         if res_path.exists() and not a.force:
             raise SystemExit(f"{res_path} exists; pass --force to replace it")
-        r = driver_only(a.code.resolve())
+        r = driver_only(a.code.resolve(), a.batch_size)
         print(json.dumps(r), file=sys.stderr)
         res_path.write_text(json.dumps(r, indent=1) + "\n")
         return 0
@@ -193,7 +194,7 @@ def main(argv=None) -> int:
         raise SystemExit(f"{res_path} exists; pass --force to replace it")
     work = Path(tempfile.mkdtemp(prefix="sweep-scale-"))
     spec = sliced_spec(n, work / f"scale-{n}.yaml")
-    report: dict = {"spec": str(SPEC.relative_to(ROOT)), "points": n, "workload": WORKLOAD, "batch_size": BATCH,
+    report: dict = {"spec": str(SPEC.relative_to(ROOT)), "points": n, "workload": WORKLOAD, "batch_size": a.batch_size,
                     "cpus": os.cpu_count(), "load_avg_1min_before": os.getloadavg()[0],
                     "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR", "(default)"), "python": sys.executable}
     warm = sliced_spec(1000, work / "warm.yaml")
@@ -203,7 +204,7 @@ def main(argv=None) -> int:
     warm.write_text(yaml.safe_dump(wdata, sort_keys=False))
     run_cli([str(warm), "--workload", WORKLOAD, "-o", str(work / "warm.parquet"), "--jobs", "1"], work / "warm.log")
 
-    common = [str(spec), "--workload", WORKLOAD, "--batch-size", str(BATCH)]
+    common = [str(spec), "--workload", WORKLOAD, "--batch-size", str(a.batch_size)]
     if a.dask:
         for workers in (1, 2):
             r = run_cli([*common, "-o", str(work / f"dask{workers}.parquet"), "--dask-local", "--jobs", str(workers)],
@@ -236,7 +237,7 @@ def main(argv=None) -> int:
                   f"{report['extrapolated_100k_wall_s_idle']} s on an idle machine (from CPU time)", file=sys.stderr)
         if a.kill_resume if a.kill_resume is not None else n < 100000:
             out2 = work / "killed.parquet"
-            n_batches = -(-n // BATCH)
+            n_batches = -(-n // a.batch_size)
             k = run_cli([*common, "-o", str(out2), "--jobs", str(a.jobs)], work / "killed.log",
                         kill_when=lambda: journal_lines(out2) >= n_batches // 4)
             recorded = journal_lines(out2)
