@@ -190,14 +190,18 @@ class _Task:
     prune_dead: bool = False
 
 
-def _search_key(cfg: dict, task: _Task) -> str:
+def _search_key(cfg: dict, arch, task: _Task) -> str:
     """What a point's mapping searches depend on: its config, objective, seed and effort — without
-    ``clock_mhz`` when ``static_power_mw`` is 0.  The search ranks mappings by latency in cycles, energy in pJ
-    or their product (:func:`mapper.genome._objective`); the clock enters the cost only through static
-    energy (static power × cycles / clock) and ``latency_s``, so with no static power two points that differ
-    only in their clock search the same mapspace with the same objective values and seed: one search serves
-    both, and each point's costs come from evaluating that mapping on its own accelerator."""
-    if cfg.get("static_power_mw", 0) == 0:
+    ``clock_mhz`` when the accelerator draws no static power (:func:`accel.arch.static_power_mw`: the config's
+    ``static_power_mw`` plus every component's leakage).  The search ranks mappings by latency in cycles,
+    energy in pJ or their product (:func:`mapper.genome._objective`); the clock enters the cost only through
+    static energy (static power × cycles / clock) and ``latency_s``, so with no static power two points that
+    differ only in their clock search the same mapspace with the same objective values and seed: one search
+    serves both, and each point's costs come from evaluating that mapping on its own accelerator.  With
+    static power the clock changes the energy of every mapping, so each clock searches on its own."""
+    from accel.arch import static_power_mw
+
+    if static_power_mw(arch) == 0:
         cfg = {k: v for k, v in cfg.items() if k != "clock_mhz"}
     blob = json.dumps([cfg, task.objective, task.seed, task.effort], sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()
@@ -215,13 +219,13 @@ def _shared_evaluator_class():
             super().__init__(arch, objective=donor.objective, seed=donor.seed, parallel=False, effort=donor.effort)
             self.donor = donor
 
-        def layer(self, layer) -> LayerResult:
+        def _layer(self, layer) -> LayerResult:  # where NetworkEvaluator searches (layer() adds its checks)
             from accel.cost import evaluate
 
             key = layer.shape_key()
             hit = self._cache.get(key)
             if hit is None:
-                d = self.donor.layer(layer)  # raises NoValidMapping exactly as a search on this arch would
+                d = self.donor._layer(layer)  # raises NoValidMapping exactly as a search on this arch would
                 hit = (d.mapping, evaluate(layer, self.arch, d.mapping), d.evaluations)
                 self._cache[key] = hit
             return LayerResult(layer, hit[0], hit[1], hit[2])
@@ -239,7 +243,7 @@ _MAX_DONORS = 16
 def _evaluator_for(p: DesignPoint, arch, task: _Task):
     from mapper.network import NetworkEvaluator
 
-    key = _search_key(p.config, task)
+    key = _search_key(p.config, arch, task)
     donor = _DONORS.pop(key, None)
     if donor is None:
         ev = donor = NetworkEvaluator(arch, objective=task.objective, seed=task.seed, parallel=False,
