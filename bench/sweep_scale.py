@@ -43,7 +43,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "configs" / "sweeps" / "scale-100k.yaml"
 WORKLOAD = "nb201-sample:20:0"
-BATCH = 40  # a multiple of the 5 clocks, so each clock group (one shared search) stays in one batch
+BATCH = 40  # a multiple of the 5 clocks: a clock group (one shared search where there is no static power) stays whole
 
 
 def sliced_spec(n_points: int, dst: Path) -> Path:

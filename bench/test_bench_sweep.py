@@ -12,8 +12,8 @@ shapes once per design point, the per-arch sums, Parquet parts and the final tab
 time and the extrapolation to 1,000 configs.  ``test_sweep_1000x100`` is the full target (minutes).
 
 ``test_sweep_scale_200x20`` (issue 13: 100,000 points x 20 NB201 cells in <= 10 min on 2 cores): 200 points
-of ``configs/sweeps/scale-100k.yaml`` (40 groups of 5 clocks spread over the grid; each group shares its
-mapping searches) x ``nb201-sample:20:0``; ``extra_info`` has the CPU seconds per point and the 100,000-point
+of ``configs/sweeps/scale-100k.yaml`` (40 groups of 5 clocks spread over the grid; a group shares its mapping
+searches only on an accelerator without static power, which eyeriss is not) x ``nb201-sample:20:0``; ``extra_info`` has the CPU seconds per point and the 100,000-point
 extrapolation on an idle machine.  ``bench/sweep_scale.py`` runs the CLI on a 5,000-point slice with peak
 memory and a kill + resume check.
 """
