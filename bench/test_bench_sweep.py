@@ -10,8 +10,15 @@ shapes once per design point, the per-arch sums, Parquet parts and the final tab
 
 ``test_sweep_40x100`` is the quick variant for regression tracking; ``extra_info`` has the per-config
 time and the extrapolation to 1,000 configs.  ``test_sweep_1000x100`` is the full target (minutes).
+
+``test_sweep_scale_200x20`` (issue 13: 100,000 points x 20 NB201 cells in <= 10 min on 2 cores): 200 points
+of ``configs/sweeps/scale-100k.yaml`` (40 groups of 5 clocks spread over the grid; a group shares its mapping
+searches only on an accelerator without static power, which eyeriss is not) x ``nb201-sample:20:0``; ``extra_info`` has the CPU seconds per point and the 100,000-point
+extrapolation on an idle machine.  ``bench/sweep_scale.py`` runs the CLI on a 5,000-point slice with peak
+memory and a kill + resume check.
 """
 
+import dataclasses
 import os
 import resource
 from concurrent.futures import ProcessPoolExecutor
@@ -20,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from accel.app.sweep import run_sweep
-from accel.designspace import parse_sweep
+from accel.designspace import load_sweep, parse_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKLOADS = ["nb201-sample:100:0"]
@@ -64,6 +71,36 @@ def _run(benchmark, n: int, tmp_path):
                                  "load_avg_1min": os.getloadavg()[0]})
     print(f"\n{n} configs x 100 NB201 archs: {s:.1f} s wall ({1000 * s / n:.0f} s per 1,000 configs; target 60 s); "
           f"{cpu / (n + 1):.2f} CPU s per config; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+
+
+def test_sweep_scale_200x20(benchmark, tmp_path):
+    sw = load_sweep(ROOT / "configs" / "sweeps" / "scale-100k.yaml")
+    grid = sw.assignments()
+    pick = [grid[g * 2500 + k] for g in range(40) for k in range(5)]  # 40 clock groups of 5 points
+    sw = dataclasses.replace(sw)
+    sw.assignments = lambda: pick  # type: ignore[method-assign]
+    wl = ["nb201-sample:20:0"]
+    import psutil
+
+    def cpu() -> float:  # this process and its live pool workers (their startup and the warm-up counted before)
+        procs = [psutil.Process(), *psutil.Process().children(recursive=True)]
+        return sum(t.user + t.system for t in (p.cpu_times() for p in procs))
+
+    with ProcessPoolExecutor(2) as ex:
+        two = [{"path": "levels.DRAM.read_bandwidth_bits", "values": [32, 64]}]
+        warm = parse_sweep({**_spec(40), "parameters": two}, "warm", ROOT)  # two batches: both workers started, warm
+        run_sweep(warm, wl, tmp_path / "warm.parquet", executor=ex, batch_size=1)
+        c0 = cpu()
+        df = benchmark.pedantic(lambda: run_sweep(sw, wl, tmp_path / "scale.parquet", executor=ex, batch_size=20),
+                                rounds=1, iterations=1)
+        c = cpu() - c0
+    assert len(df) == 200 * 20 and (df.status == "ok").all()
+    cpu_pt = c / 200
+    benchmark.extra_info.update({"points": 200, "cells": 20, "points_per_s": 200 / benchmark.stats.stats.median,
+                                 "cpu_s_per_point": cpu_pt, "extrapolated_100k_idle_2_cores_s": cpu_pt * 100_000 / 2,
+                                 "target_100k_s": 600, "load_avg_1min": os.getloadavg()[0]})
+    print(f"\n200 points x 20 NB201 cells: {benchmark.stats.stats.median:.1f} s wall, {cpu_pt * 1e3:.1f} ms CPU per "
+          f"point -> ~{cpu_pt * 100_000 / 2:.0f} s for 100,000 points on 2 idle cores (target 600 s)")
 
 
 def test_sweep_40x100(benchmark, tmp_path):

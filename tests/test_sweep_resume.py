@@ -72,17 +72,92 @@ def _same(df: pd.DataFrame, out: Path, reference) -> None:
 
 
 def test_manifest_records_batches_rows_and_checksums(tmp_path):
+    """manifest.json: the identity and the parts a run started with (none here); journal.jsonl: one appended
+    line per finished batch (batch, point ids, rows, sha256 of the part's bytes)."""
     import hashlib
 
     parts = _interrupted(SPEC, tmp_path / "m.parquet", 2)
     m = json.loads((parts / "manifest.json").read_text())
-    assert m["format"] == 1 and m["identity"]["spec_hash"] == SPEC.digest() and m["identity"]["workloads"] == WL
-    assert m["identity"]["batch_size"] == BATCH and m["identity"]["accelsim_version"]
-    assert set(m["parts"]) == {"part-000000.parquet", "part-000001.parquet"}
-    for name, e in m["parts"].items():
-        b = int(name[5:11])
-        assert e["batch"] == b and e["points"] == [2 * b, 2 * b + 1] and e["rows"] == 2
-        assert e["sha256"] == hashlib.sha256((parts / name).read_bytes()).hexdigest()
+    assert m["format"] == 2 and m["identity"]["spec_hash"] == SPEC.digest() and m["identity"]["workloads"] == WL
+    assert m["identity"]["batch_size"] == BATCH and m["identity"]["accelsim_version"] and m["parts"] == {}
+    lines = (parts / "journal.jsonl").read_bytes().split(b"\n")
+    assert lines[-1] == b"" and len(lines) == 3
+    for e in map(json.loads, lines[:-1]):
+        b = int(e["part"][5:11])
+        assert e["run_id"] == m["run_id"] and e["batch"] == b and e["points"] == [2 * b, 2 * b + 1] and e["rows"] == 2
+        assert e["sha256"] == hashlib.sha256((parts / e["part"]).read_bytes()).hexdigest()
+
+
+def test_resume_snapshots_the_journal_into_the_manifest(tmp_path, reference):
+    """A resumed run writes the verified parts into manifest.json once and starts an empty journal; a second
+    interruption and resume still give the identical table (recording a batch never rewrites the manifest)."""
+    out = tmp_path / "s.parquet"
+    parts = _interrupted(SPEC, out, 1)
+
+    def stop_after_two(done, total):
+        if done >= 2 * BATCH:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_sweep(SPEC, WL, out, executor=SerialExecutor(), batch_size=BATCH, progress=stop_after_two)
+    m = json.loads((parts / "manifest.json").read_text())
+    assert list(m["parts"]) == ["part-000000.parquet"]
+    journal = [json.loads(x)["part"] for x in (parts / "journal.jsonl").read_text().splitlines()]
+    assert journal == ["part-000001.parquet"]
+    df, msgs = _resume(out)
+    assert msgs == [] and df.attrs["resumed_points"] == 4
+    _same(df, out, reference)
+
+
+def test_torn_last_journal_line_is_ignored(tmp_path, reference):
+    """A kill while appending leaves an unterminated last line: its part was never renamed in, so it is ignored."""
+    out = tmp_path / "j.parquet"
+    parts = _interrupted(SPEC, out, 2)
+    j = parts / "journal.jsonl"
+    j.write_bytes(j.read_bytes() + b'{"run_id": "x", "part": "part-0000')
+    df, msgs = _resume(out)
+    assert msgs == [] and df.attrs["resumed_points"] == 4
+    _same(df, out, reference)
+
+
+@pytest.mark.parametrize("edit", ["garbage line", "other run"])
+def test_corrupted_or_foreign_journal_line_is_a_clear_error(tmp_path, edit):
+    out = tmp_path / "g.parquet"
+    parts = _interrupted(SPEC, out, 2)
+    j = parts / "journal.jsonl"
+    lines = j.read_bytes().split(b"\n")
+    if edit == "garbage line":
+        lines[0] = b"{not json"
+        want = "line 1: "
+    else:
+        e = json.loads(lines[1])
+        lines[1] = json.dumps({**e, "run_id": "0123456789abcdef"}).encode()
+        want = "line 2 belongs to run 0123456789abcdef"
+    j.write_bytes(b"\n".join(lines))
+    with pytest.raises(SweepError) as ei:
+        _resume(out)
+    msg = str(ei.value)
+    assert msg.startswith(f"{j}: the sweep manifest is corrupted (") and want in msg and "--force" in msg
+    assert len(list(parts.glob("part-*"))) == 2  # nothing touched
+    df, _ = _resume(out, force=True)
+    assert df.attrs["resumed_points"] == 0 and len(df) == 6
+
+
+def test_format_1_manifest_of_an_earlier_version_is_resumed(tmp_path, reference):
+    """A parts directory written by the format-1 runner (every entry in manifest.json, no journal) resumes."""
+    out = tmp_path / "v1.parquet"
+    parts = _interrupted(SPEC, out, 2)
+    m = json.loads((parts / "manifest.json").read_text())
+    entries = {}
+    for e in map(json.loads, (parts / "journal.jsonl").read_text().splitlines()):
+        name = e.pop("part")
+        e.pop("run_id")
+        entries[name] = e
+    (parts / "manifest.json").write_text(json.dumps({**m, "format": 1, "parts": entries}))
+    (parts / "journal.jsonl").unlink()
+    df, msgs = _resume(out)
+    assert msgs == [] and df.attrs["resumed_points"] == 4
+    _same(df, out, reference)
 
 
 def test_resume_reuses_verified_parts(tmp_path, reference):
@@ -194,13 +269,12 @@ def test_a_final_table_of_another_sweep_is_never_replaced(tmp_path, reference):
     _same(df, out, reference)
 
 
-@pytest.mark.parametrize("moment", ["staging the part", "after the manifest entry", "writing the manifest"])
+@pytest.mark.parametrize("moment", ["staging the part", "tearing the journal line", "after the journal entry"])
 def test_interruption_at_each_moment_of_a_commit(tmp_path, reference, monkeypatch, moment):
-    """Batch 1's commit is: stage part (temp file) → write manifest (temp + rename) → rename part in.
+    """Batch 1's commit is: stage part (temp file) → append its journal line (fsync) → rename part in.
     Interrupting at each step leaves a state that resumes without rejections to the identical table."""
     out = tmp_path / "k.parquet"
-    calls = {"n": 0}
-    real_stage, real_publish = sweep_mod._stage, sweep_mod._publish
+    real_stage, real_publish, real_append = sweep_mod._stage, sweep_mod._publish, sweep_mod._append_line
 
     def stage(path, data):
         if moment == "staging the part" and path.name == "part-000001.parquet":
@@ -208,17 +282,20 @@ def test_interruption_at_each_moment_of_a_commit(tmp_path, reference, monkeypatc
             raise Stop
         return real_stage(path, data)
 
+    def append(path, line):
+        if moment == "tearing the journal line" and b"part-000001" in line:
+            real_append(path, line[:len(line) // 2])  # killed mid-write: no newline
+            raise Stop
+        real_append(path, line)
+
     def publish(tmp, path):
-        if path.name == "manifest.json":
-            calls["n"] += 1
-            if moment == "writing the manifest" and calls["n"] == 3:  # fresh manifest, batch 0, batch 1
-                raise Stop
-        if moment == "after the manifest entry" and path.name == "part-000001.parquet":
+        if moment == "after the journal entry" and path.name == "part-000001.parquet":
             raise Stop
         real_publish(tmp, path)
 
     monkeypatch.setattr(sweep_mod, "_stage", stage)
     monkeypatch.setattr(sweep_mod, "_publish", publish)
+    monkeypatch.setattr(sweep_mod, "_append_line", append)
     with pytest.raises(Stop):
         run_sweep(SPEC, WL, out, executor=SerialExecutor(), batch_size=BATCH)
     monkeypatch.undo()

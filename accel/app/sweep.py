@@ -16,7 +16,9 @@ power_mw, tops_per_w, tops_per_mm2, area_mm2``), the swept values as ``hw.<path>
 validated config) and run metadata in ``df.attrs`` (accelsim version, spec hash, seed, objective,
 workloads).  Work is sent to a :class:`concurrent.futures.Executor` in batches of design points; every
 finished batch is written at once as ``<out>.parts/part-NNNNNN.parquet`` (temp file + atomic rename) and
-recorded in ``<out>.parts/manifest.json`` (its batch's point ids, row count and sha256), so a sweep killed
+recorded by one appended line of ``<out>.parts/journal.jsonl`` (its batch's point ids, row count and sha256;
+``manifest.json`` holds the sweep's identity and a snapshot of the parts a run started with, so recording a
+batch costs O(1) however large the sweep), so a sweep killed
 at any moment resumes where it stopped; a resume re-verifies every part against the manifest and sets
 aside (and recomputes) any part that fails, and the final table (sorted by point) is identical to an
 uninterrupted run.
@@ -188,9 +190,74 @@ class _Task:
     prune_dead: bool = False
 
 
+def _search_key(cfg: dict, arch, task: _Task) -> str:
+    """What a point's mapping searches depend on: its config, objective, seed and effort — without
+    ``clock_mhz`` when the accelerator draws no static power (:func:`accel.arch.static_power_mw`: the config's
+    ``static_power_mw`` plus every component's leakage).  The search ranks mappings by latency in cycles,
+    energy in pJ or their product (:func:`mapper.genome._objective`); the clock enters the cost only through
+    static energy (static power × cycles / clock) and ``latency_s``, so with no static power two points that
+    differ only in their clock search the same mapspace with the same objective values and seed: one search
+    serves both, and each point's costs come from evaluating that mapping on its own accelerator.  With
+    static power the clock changes the energy of every mapping, so each clock searches on its own."""
+    from accel.arch import static_power_mw
+
+    if static_power_mw(arch) == 0:
+        cfg = {k: v for k, v in cfg.items() if k != "clock_mhz"}
+    blob = json.dumps([cfg, task.objective, task.seed, task.effort], sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+@functools.cache
+def _shared_evaluator_class():
+    from mapper.network import LayerResult, NetworkEvaluator
+
+    class SharedSearchEvaluator(NetworkEvaluator):
+        """A :class:`~mapper.network.NetworkEvaluator` whose mapping searches are those of ``donor`` (an
+        evaluator with the same :func:`_search_key`); costs are evaluated on this evaluator's own arch."""
+
+        def __init__(self, arch, donor: NetworkEvaluator):
+            super().__init__(arch, objective=donor.objective, seed=donor.seed, parallel=False, effort=donor.effort)
+            self.donor = donor
+
+        def _layer(self, layer) -> LayerResult:  # where NetworkEvaluator searches (layer() adds its checks)
+            from accel.cost import evaluate
+
+            key = layer.shape_key()
+            hit = self._cache.get(key)
+            if hit is None:
+                d = self.donor._layer(layer)  # raises NoValidMapping exactly as a search on this arch would
+                hit = (d.mapping, evaluate(layer, self.arch, d.mapping), d.evaluations)
+                self._cache[key] = hit
+            return LayerResult(layer, hit[0], hit[1], hit[2])
+
+    return SharedSearchEvaluator
+
+
+# per worker process: the evaluators (with their mapping caches) of the last few search keys, so that
+# design points differing only in their clock (consecutive in a grid whose last parameter is the clock)
+# share their searches across the points of a batch and across the batches a worker runs
+_DONORS: dict[str, Any] = {}
+_MAX_DONORS = 16
+
+
+def _evaluator_for(p: DesignPoint, arch, task: _Task):
+    from mapper.network import NetworkEvaluator
+
+    key = _search_key(p.config, arch, task)
+    donor = _DONORS.pop(key, None)
+    if donor is None:
+        ev = donor = NetworkEvaluator(arch, objective=task.objective, seed=task.seed, parallel=False,
+                                      effort=task.effort)
+    else:
+        ev = _shared_evaluator_class()(arch, donor)
+    _DONORS[key] = donor  # most recently used last
+    while len(_DONORS) > _MAX_DONORS:
+        del _DONORS[next(iter(_DONORS))]
+    return ev
+
+
 def _point_rows(p: DesignPoint, task: _Task) -> list[dict]:
     """Rows of one design point (one per workload, or per layer)."""
-    from mapper.network import NetworkEvaluator
     from mapper.mapspace import NoValidMapping
 
     base = {"point": p.point, **p.params, "hw_digest": p.hw_digest, "area_mm2": p.area_mm2,
@@ -206,7 +273,7 @@ def _point_rows(p: DesignPoint, task: _Task) -> list[dict]:
     if p.dropped:
         return [row(w, p.reason) for w in wl]
     arch = parse_arch(p.config, p.label("sweep"))
-    ev = NetworkEvaluator(arch, objective=task.objective, seed=task.seed, parallel=False, effort=task.effort)
+    ev = _evaluator_for(p, arch, task)
     rows: list[dict] = []
     nb = [w for w in wl if w.kind == "nb201"]
     nb_tot: dict[str, dict] = {}
@@ -303,7 +370,7 @@ class SerialExecutor(Executor):
 
 Log = Callable[[str], None]
 _log = logging.getLogger(__name__)
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2  # 1: manifest.json rewritten after every batch (still read); 2: snapshot + append-only journal
 _PART_RE = re.compile(r"part-(\d{6})\.parquet")
 # batches submitted ahead of the finished ones: enough to keep a large Dask cluster busy (the driver's own
 # CPU count says nothing about the cluster's), small enough that pending tasks cost little memory
@@ -322,13 +389,58 @@ class _PartEntry(BaseModel):
 
 class _Manifest(BaseModel):
     """``<out>.parts/manifest.json``: the sweep the parts belong to (``identity``: spec digest, workloads,
-    accelsim version, batch size, seed, objective, …; ``run_id`` is its hash) and one entry per part file."""
+    accelsim version, batch size, seed, objective, …; ``run_id`` is its hash) and one entry per part file
+    known when a run started; the parts finished since are in the journal (:class:`_JournalLine`)."""
 
     model_config = ConfigDict(strict=True, extra="forbid")
-    format: Literal[1]
+    format: Literal[1, 2]
     run_id: str
     identity: dict[str, Any]
     parts: dict[str, _PartEntry]
+
+
+class _JournalLine(_PartEntry):
+    """One line of ``<out>.parts/journal.jsonl``: a part finished after the manifest snapshot was written
+    (appended, one JSON object per line, so recording a batch costs O(1) however many batches exist)."""
+
+    run_id: str
+    part: str
+
+
+JOURNAL = "journal.jsonl"
+
+
+def _append_line(path: Path, line: bytes) -> None:
+    """Append one newline-terminated record to ``path`` and fsync it (a kill mid-write leaves at most a torn
+    last line without its newline, which readers ignore: its part was not renamed into place yet)."""
+    with open(path, "ab") as fh:
+        fh.write(line)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _read_journal(path: Path, parts: Path, run_id: str) -> dict[str, _PartEntry]:
+    """Entries of the journal ``path`` (later lines win); a torn last line is ignored, any other bad line or a
+    line of another run raises :class:`SweepError` (corrupted manifest)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as e:
+        raise _corrupt_manifest(path, parts, f"cannot be read ({e.strerror or e})") from None
+    lines = data.split(b"\n")
+    out: dict[str, _PartEntry] = {}
+    for no, raw in enumerate(lines[:-1], 1):  # the last element is '' or a torn (unterminated) line
+        try:
+            e = _JournalLine.model_validate_json(raw)
+        except ValidationError as err:
+            d = err.errors()[0]
+            loc = ".".join(map(str, d["loc"])) or "top level"
+            raise _corrupt_manifest(path, parts, f"line {no}: {loc}: {d['msg']}") from None
+        if e.run_id != run_id:
+            raise _corrupt_manifest(path, parts, f"line {no} belongs to run {e.run_id}, the manifest to run {run_id}")
+        out[e.part] = _PartEntry(batch=e.batch, points=e.points, rows=e.rows, sha256=e.sha256)
+    return out
 
 
 def _stage(path: Path, data: bytes) -> Path:
@@ -598,9 +710,10 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
     ``executor``: any :class:`concurrent.futures.Executor` (a process pool, ``dask.distributed``'s
     ``client.get_executor()``, :class:`SerialExecutor`); None = a local process pool over all CPUs, created
     and shut down here.  Tasks are batches of ``batch_size`` design points; the driver (this process)
-    writes each finished batch to ``<out_path>.parts/part-NNNNNN.parquet`` and records it in
-    ``<out_path>.parts/manifest.json`` (batch, point ids, rows, sha256 of the file bytes; the manifest entry
-    is written before the part is renamed into place, both atomically), so workers need no shared file
+    writes each finished batch to ``<out_path>.parts/part-NNNNNN.parquet`` and records it by appending one
+    line (batch, point ids, rows, sha256 of the file bytes) to ``<out_path>.parts/journal.jsonl``, fsynced
+    before the part is renamed into place; ``manifest.json`` (the sweep's identity and the parts verified
+    when a run starts) is rewritten once per run, so workers need no shared file
     system and a kill at any moment loses at most the batches in flight.  ``progress(done_points,
     total_points)`` is called once at the start (with the points already done by an interrupted earlier
     run) and after every batch; ``log(message)`` (default: a ``logging`` warning, shown on stderr) reports
@@ -682,7 +795,10 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
         for stray in parts.glob(".*.tmp-*"):
             stray.unlink(missing_ok=True)
         m = _read_manifest(manifest_path, parts, ident, run_id)
+        journal_path = parts / JOURNAL
         entries: dict[str, _PartEntry] = dict(m.parts) if m else {}
+        if m:
+            entries.update(_read_journal(journal_path, parts, run_id))
 
         def save_manifest() -> bytes:
             doc = _Manifest(format=MANIFEST_FORMAT, run_id=run_id, identity=json.loads(json.dumps(ident)),
@@ -707,7 +823,10 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
             say(f"sweep: {path.name} {why}; set aside as {dest}"
                 + (f", batch {b} will be recomputed" if b >= 0 else ""))
         entries = {k: v for k, v in entries.items() if v.batch in frames and k == lay.name(v.batch)}
+        # snapshot (once per run, O(parts)), then an empty journal; a kill in between leaves journal lines that
+        # repeat snapshot entries, which read back the same
         _write_atomic(manifest_path, save_manifest())
+        _write_atomic(journal_path, b"")
 
         todo = [b for b in range(lay.n_batches) if b not in frames]
         resumed = sum(len(lay.ids(b)) for b in frames)
@@ -736,9 +855,9 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
                 raise SweepError(f"internal error: batch {t.batch_id} {bad}")
             path = parts / lay.name(t.batch_id)
             tmp = _stage(path, data)
-            entries[path.name] = _PartEntry(batch=t.batch_id, points=lay.ids(t.batch_id), rows=len(df),
-                                            sha256=hashlib.sha256(data).hexdigest())
-            _write_atomic(manifest_path, save_manifest())
+            line = _JournalLine(run_id=run_id, part=path.name, batch=t.batch_id, points=lay.ids(t.batch_id),
+                                rows=len(df), sha256=hashlib.sha256(data).hexdigest())
+            _append_line(journal_path, line.model_dump_json().encode() + b"\n")  # O(1) per batch
             _publish(tmp, path)
             frames[t.batch_id] = df
             done_pts += len(t.points)
@@ -770,7 +889,9 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
 
         # ---- the final table: complete, checked, written atomically ---------------------------------
         df = pd.concat([frames[b] for b in range(lay.n_batches)], ignore_index=True)
-        df = df.sort_values("point", kind="stable").reset_index(drop=True)
+        frames.clear()  # the parts' frames are copied into df: free them before the checks (memory at 10^5 points)
+        if not df["point"].is_monotonic_increasing:  # batches are consecutive point ranges: sorted already
+            df = df.sort_values("point", kind="stable").reset_index(drop=True)
         bad = _table_problem(df, all_ids, lay.workloads, per_layer)
         if bad:
             raise SweepError(f"internal error: the assembled table has {bad}; {out} was not written, the parts in "
