@@ -497,11 +497,16 @@ def parse_arch(data: object, source: str = "<config>") -> "Arch":
 
 
 def load_arch(path: str | Path) -> "Arch":
-    """Load and validate an accelerator YAML (``yaml.safe_load``); a bare name looks in ``configs/``."""
+    """Load and validate an accelerator YAML (``yaml.safe_load``); a bare name looks in ``configs/``.  A config
+    with a ``kind:`` key is a CPU / GPU device config: the result is an :class:`accel.device.Device`."""
     p = Path(path)
     if not p.exists() and not p.suffix:
         p = CONFIG_DIR / f"{path}.yaml"
     data = read_yaml(p, ConfigError)
+    if isinstance(data, dict) and "kind" in data:  # a processor device config (accel/device.py): kind: cpu|gpu
+        from accel.device import parse_device
+
+        return parse_device(data, str(p))
     return parse_arch(data, str(p))
 
 

@@ -1,0 +1,198 @@
+"""Device-model study (issue 14, part B): real CPU latencies of NAS networks vs the calibrated device model.
+
+Not part of CI (it takes ~25 minutes).  Two steps:
+
+``measure`` — real latencies on this CPU::
+
+    nice -n -15 python bench/device_study.py measure [--nb201 500 --others 102 --seed 0 --repeats 5]
+
+* Networks: ``--nb201`` NAS-Bench-201 cells drawn uniformly without replacement
+  (:func:`nas.registry.sample_architectures`, seed ``--seed``), built with ``prune=False`` (dead edges are
+  executed, as PyTorch and onnxruntime execute them), and ``--others`` networks split evenly over the
+  MBConv/OFA (``mbconv``), ``fbnet`` and ``darts`` spaces (same sampler and seed), each with the space's torch
+  builder; BatchNorm statistics randomised (seed 1) so BN folding is exercised; batch 1, fp32.
+* Runtimes: PyTorch eager (``torch.inference_mode``, ``torch.set_num_threads(t)``) and onnxruntime (the model
+  exported with :func:`accel.nn.export_module_onnx`, ``ORT_ENABLE_ALL`` graph optimisations, sequential
+  execution, ``intra_op_num_threads = t``, ``inter_op_num_threads = 1``); ``t`` = 1 and all cores.
+* Protocol per network: for each (runtime, threads) in turn, ``--warmup`` untimed calls, then ``--repeats``
+  timed single calls (``time.perf_counter``); the latency is the **median** of the repeats.  The whole set is
+  measured in **two separate passes** (pass 2 rebuilds every model and session); the Spearman ρ between the
+  passes is the test-retest ceiling.  The 1-minute load average is recorded with every row (the machine is
+  shared), and the machine description (lscpu, /sys cache) goes into the file's metadata.
+
+``analyze`` — model vs measurement::
+
+    python bench/device_study.py analyze --hw configs/cpu-host.yaml
+
+For every (runtime, threads): test-retest ρ (pass 1 vs pass 2), MACs' ρ and τ vs the mean of the passes
+(the floor), the device model's Spearman ρ, Kendall τ and MAPE (uncorrected), written to
+``bench/results/device_study.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "bench" / "results"
+MEASUREMENTS = RESULTS / "device_measurements.parquet"
+OTHER_SPACES = ("mbconv", "fbnet", "darts")
+
+
+def machine_description() -> dict:
+    """lscpu, /sys cache hierarchy, kernel, library versions."""
+    from accel.app.calibrate import describe_machine
+
+    return describe_machine()
+
+
+def network_specs(n_nb201: int, n_others: int, seed: int) -> list[tuple[str, str]]:
+    """(space, encoding) of every network of the study."""
+    from nas.registry import sample_specs
+
+    out = [("nb201", s.split(":", 1)[1]) for s in sample_specs("nb201", n_nb201, seed)]
+    per = [n_others // len(OTHER_SPACES) + (i < n_others % len(OTHER_SPACES)) for i in range(len(OTHER_SPACES))]
+    for sp, k in zip(OTHER_SPACES, per):
+        out += [(sp, s.split(":", 1)[1]) for s in sample_specs(sp, k, seed)]
+    return out
+
+
+def torch_model(space: str, enc: str):
+    """(eval-mode torch module, input shape) with every NB201 edge built (``prune=False``)."""
+    import torch
+
+    from accel.app.xcheck_models import _randomise_bn
+    from nas.registry import SPACES
+
+    sp = SPACES[space]()
+    arch = sp.decode(enc)
+    torch.manual_seed(0)
+    model = sp.build_torch(arch, prune=False) if space.startswith("nb201") else sp.build_torch(arch)
+    return _randomise_bn(model).eval(), sp.input_shape(arch, 1)
+
+
+def accelsim_network(space: str, enc: str):
+    """The accelsim network the models cost (NB201 with dead edges kept, like the measured models)."""
+    from nas import nb201
+    from nas.registry import SPACES
+
+    sp = SPACES[space]()
+    arch = sp.decode(enc)
+    if space.startswith("nb201"):
+        return nb201.build_network(arch, sp.dataset, 1, prune=False)
+    return sp.build_network(arch, batch=1)
+
+
+def _time_calls(fn, warmup: int, repeats: int) -> float:
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts))
+
+
+def measure(args) -> None:
+    import onnxruntime as ort
+    import torch
+
+    from accel.nn import export_module_onnx
+
+    specs = network_specs(args.nb201, args.others, args.seed)
+    cores = os.cpu_count() or 1
+    threads = sorted({1, cores})
+    tmp = Path(tempfile.mkdtemp(prefix="device-study-"))
+    rows = []
+    t_start = time.time()
+    # ONNX export once (the same file for both passes)
+    onnx_paths = {}
+    for i, (sp, enc) in enumerate(specs):
+        model, shape = torch_model(sp, enc)
+        onnx_paths[i] = export_module_onnx(model, shape, tmp / f"n{i}.onnx")
+        if i % 50 == 0:
+            print(f"export {i}/{len(specs)} {time.time() - t_start:.0f}s", flush=True)
+    t_export = time.time() - t_start
+    for pas in (1, 2):
+        t_pass = time.time()
+        for i, (sp, enc) in enumerate(specs):
+            model, shape = torch_model(sp, enc)
+            x = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+            xn = x.numpy()
+            reps = args.repeats if sp.startswith("nb201") else args.repeats_large
+            for t in threads:
+                torch.set_num_threads(t)
+                with torch.inference_mode():
+                    lat = _time_calls(lambda: model(x), args.warmup, reps)
+                rows.append(dict(net=i, space=sp, arch=enc, runtime="torch", threads=t, pass_=pas, latency_s=lat,
+                                 repeats=reps, warmup=args.warmup, loadavg_1min=os.getloadavg()[0]))
+                so = ort.SessionOptions()
+                so.intra_op_num_threads = t
+                so.inter_op_num_threads = 1
+                so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+                so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                sess = ort.InferenceSession(str(onnx_paths[i]), so, providers=["CPUExecutionProvider"])
+                feed = {sess.get_inputs()[0].name: xn}
+                lat = _time_calls(lambda: sess.run(None, feed), args.warmup, reps)
+                rows.append(dict(net=i, space=sp, arch=enc, runtime="ort", threads=t, pass_=pas, latency_s=lat,
+                                 repeats=reps, warmup=args.warmup, loadavg_1min=os.getloadavg()[0]))
+                del sess
+            if i % 50 == 0:
+                print(f"pass {pas} net {i}/{len(specs)} {time.time() - t_pass:.0f}s load {os.getloadavg()[0]:.1f}",
+                      flush=True)
+        print(f"pass {pas} done in {time.time() - t_pass:.0f}s", flush=True)
+    df = pd.DataFrame(rows).rename(columns={"pass_": "pass"})
+    meta = {"machine": machine_description(), "protocol": {
+        "warmup_calls": args.warmup, "repeats_nb201": args.repeats, "repeats_other": args.repeats_large,
+        "statistic": "median of repeats", "passes": 2, "threads": threads, "seed": args.seed,
+        "nb201_prune": False, "batch": 1, "dtype": "fp32", "nice": os.nice(0),
+        "torch": torch.__version__, "onnxruntime": ort.__version__,
+        "export_s": round(t_export, 1), "wall_s": round(time.time() - t_start, 1)}}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    df.attrs["meta"] = json.dumps(meta)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"accelsim_meta": json.dumps(meta).encode()})
+    pq.write_table(table, MEASUREMENTS)
+    (RESULTS / "device_measurements_machine.json").write_text(json.dumps(meta, indent=1) + "\n")
+    print(f"wrote {MEASUREMENTS} ({len(df)} rows) in {time.time() - t_start:.0f}s")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("measure")
+    m.add_argument("--nb201", type=int, default=500)
+    m.add_argument("--others", type=int, default=102)
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--warmup", type=int, default=2)
+    m.add_argument("--repeats", type=int, default=5)
+    m.add_argument("--repeats-large", type=int, default=3)
+    a = sub.add_parser("analyze")
+    a.add_argument("--hw", action="append", default=None)
+    a.add_argument("-o", default=str(RESULTS / "device_study.json"))
+    args = p.parse_args(argv)
+    if args.cmd == "measure":
+        measure(args)
+    else:
+        analyze(args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
