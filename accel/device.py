@@ -28,7 +28,8 @@ Schema (``version: 1``, pydantic strict, ``extra="forbid"``, every error listed 
   (``folded`` into the conv's weights, or ``separate``: an extra element-wise pass), ``activation`` (``fused``
   into the producing conv, or ``separate``), ``parallel_grain_elements`` (output elements per thread / per
   thread block below which another thread / SM gets no work), ``efficiency`` (fraction of peak per op class:
-  ``conv``, ``depthwise``, ``gemm``, ``pool``, ``eltwise``).
+  ``conv``, ``depthwise``, ``gemm``, ``pool``, ``eltwise``; up to 16, above 1 when the runtime does less work than
+  the loop nest counts, e.g. sliding-window pooling sums).
 * ``warm_cache`` (default true: repeated inference, as latency benchmarks measure; weights stay resident in the
   smallest level that holds all of the network's weights), ``area_mm2``, ``tdp_w`` (die area and TDP for
   area / power columns; not used for latency).
@@ -89,8 +90,9 @@ from typing import Literal
 import pandas as pd
 from pydantic import Field, ValidationError, field_validator
 
-from accel.schema import (MAX_AREA_MM2, MAX_CLOCK_MHZ, MAX_SIZE_BYTES, MIN_CLOCK_MHZ, Name, Strict, YamlError,
-                          pydantic_errors, read_yaml)
+from accel.arch import ConfigError
+from accel.schema import (MAX_AREA_MM2, MAX_CLOCK_MHZ, MAX_SIZE_BYTES, MIN_CLOCK_MHZ, Name, Strict, pydantic_errors,
+                          read_yaml)
 from accel.workload import Layer, Network
 
 __all__ = ["DeviceError", "DeviceConfig", "CpuConfig", "GpuConfig", "RuntimeProfile", "MemoryLevel", "Device",
@@ -106,20 +108,26 @@ MAX_BANDWIDTH_GBS = 1e7  # 10 PB/s
 MAX_OVERHEAD_US = 1e6
 
 
-class DeviceError(YamlError):
-    """Invalid device config; ``errors`` lists (yaml_path, message)."""
+class DeviceError(ConfigError):
+    """Invalid device config; ``errors`` lists (yaml_path, message).  A :class:`accel.arch.ConfigError`, so
+    every ``--hw`` handler reports it like an invalid accelerator config."""
 
     what = "device config"
 
 
-class Efficiency(Strict):
-    """Fraction of peak throughput each op class reaches in this runtime (calibrated or assumed)."""
+MAX_EFFICIENCY = 16.0
 
-    conv: float = Field(gt=0, le=1)
-    depthwise: float = Field(gt=0, le=1)
-    gemm: float = Field(gt=0, le=1)
-    pool: float = Field(gt=0, le=1)
-    eltwise: float = Field(gt=0, le=1)
+
+class Efficiency(Strict):
+    """Throughput each op class reaches in this runtime as a fraction of peak (calibrated or assumed).  Above 1
+    (up to 16) when the runtime does less work than the loop nest counts: e.g. a pooling kernel that slides a
+    running window sum performs fewer adds than R × S per output."""
+
+    conv: float = Field(gt=0, le=MAX_EFFICIENCY)
+    depthwise: float = Field(gt=0, le=MAX_EFFICIENCY)
+    gemm: float = Field(gt=0, le=MAX_EFFICIENCY)
+    pool: float = Field(gt=0, le=MAX_EFFICIENCY)
+    eltwise: float = Field(gt=0, le=MAX_EFFICIENCY)
 
 
 class RuntimeProfile(Strict):
@@ -234,10 +242,10 @@ def parse_device(data: object, source: str = "<device>") -> "Device":
 
 def load_device(path: str | Path) -> "Device":
     """Load and validate a device YAML (a bare name looks in the shipped ``configs/``)."""
-    from accel.arch import CONFIG_DIR
-
     p = Path(path)
     if not p.exists() and not p.suffix:
+        from accel.arch import CONFIG_DIR
+
         p = CONFIG_DIR / f"{path}.yaml"
     return parse_device(read_yaml(p, DeviceError), str(p))
 

@@ -173,6 +173,86 @@ def measure(args) -> None:
     print(f"wrote {MEASUREMENTS} ({len(df)} rows) in {time.time() - t_start:.0f}s")
 
 
+RUNTIME_PROFILE = {"ort": "onnxruntime", "torch": "torch"}
+
+
+def _rank_stats(pred, meas) -> dict:
+    from scipy.stats import kendalltau, spearmanr
+
+    pred, meas = np.asarray(pred, float), np.asarray(meas, float)
+    return {"spearman": float(spearmanr(pred, meas)[0]), "kendall": float(kendalltau(pred, meas)[0])}
+
+
+def analyze(args) -> None:
+    from accel.arch import load_arch
+    from accel.device import DeviceModel
+
+    tab = pd.read_parquet(MEASUREMENTS)
+    meta = json.loads((RESULTS / "device_measurements_machine.json").read_text())
+    nets = tab.drop_duplicates("net").set_index("net")[["space", "arch"]]
+    t0 = time.time()
+    networks = {i: accelsim_network(r.space, r.arch) for i, r in nets.iterrows()}
+    macs = pd.Series({i: n.macs for i, n in networks.items()})
+    hws = args.hw or [str(ROOT / "configs" / "cpu-host.yaml")]
+    out = {"measurements": str(MEASUREMENTS.relative_to(ROOT)), "machine": meta["machine"], "protocol": meta["protocol"],
+           "n_networks": int(len(nets)), "per_space": nets["space"].value_counts().to_dict(),
+           "loadavg_1min": {"min": float(tab.loadavg_1min.min()), "median": float(tab.loadavg_1min.median()),
+                            "max": float(tab.loadavg_1min.max())},
+           "results": {}}
+    for hw in hws:
+        base = load_arch(hw)
+        res_hw = {}
+        for (rt, th), g in tab.groupby(["runtime", "threads"]):
+            dev = base.with_runtime(RUNTIME_PROFILE[rt]).with_threads(int(th))
+            model = DeviceModel(dev)
+            wide = g.pivot(index="net", columns="pass", values="latency_s")
+            meas = wide.mean(axis=1)
+            pred = pd.Series({i: model.network(networks[i]).latency_s for i in wide.index})
+            entry = {}
+            for subset, idx in (("all", wide.index), ("nb201", wide.index[nets.loc[wide.index, "space"] == "nb201"]),
+                                ("other_spaces", wide.index[nets.loc[wide.index, "space"] != "nb201"])):
+                if len(idx) < 3:
+                    continue
+                ceil_ = _rank_stats(wide.loc[idx, 1], wide.loc[idx, 2])
+                floor_ = _rank_stats(macs[idx], meas[idx])
+                mod = _rank_stats(pred[idx], meas[idx])
+                ape = (pred[idx] - meas[idx]).abs() / meas[idx]
+                e = {"n": int(len(idx)), "test_retest": ceil_, "macs": floor_, "model": mod,
+                     "mape": float(ape.mean()), "median_ape": float(ape.median()),
+                     "bias_pred_over_meas_median": float((pred[idx] / meas[idx]).median()),
+                     "measured_ms": {"min": float(meas[idx].min() * 1e3), "median": float(meas[idx].median() * 1e3),
+                                     "max": float(meas[idx].max() * 1e3)}}
+                for k in ("spearman", "kendall"):
+                    gap = ceil_[k] - floor_[k]
+                    e[f"{k}_fraction_of_gap_closed"] = float((mod[k] - floor_[k]) / gap) if gap > 0 else None
+                entry[subset] = e
+            res_hw[f"{rt}/{th}t"] = entry
+        al = [v["all"] for v in res_hw.values()]
+        res_hw["targets"] = {
+            "model_spearman_ge_0.95_every_pair": all(v["model"]["spearman"] >= 0.95 for v in al),
+            "model_above_macs_every_pair_spearman": all(v["model"]["spearman"] > v["macs"]["spearman"] for v in al),
+            "model_above_macs_every_pair_kendall": all(v["model"]["kendall"] > v["macs"]["kendall"] for v in al),
+            "mean_fraction_of_gap_closed_spearman": float(np.mean([v["spearman_fraction_of_gap_closed"] for v in al])),
+            "mean_fraction_of_gap_closed_kendall": float(np.mean([v["kendall_fraction_of_gap_closed"] for v in al])),
+            "mape_le_15pct_every_pair": all(v["mape"] <= 0.15 for v in al),
+        }
+        out["results"][str(Path(hw).name)] = res_hw
+    out["gpu"] = "pending: no GPU on this machine (the device machine was not lent to this task); no GPU measurement made"
+    out["analysis_s"] = round(time.time() - t0, 1)
+    Path(args.o).write_text(json.dumps(out, indent=1) + "\n")
+    for hw, r in out["results"].items():
+        print(hw)
+        for k, v in r.items():
+            if k == "targets":
+                print("  targets", v)
+                continue
+            a = v["all"]
+            print(f"  {k:10s} n={a['n']} retest {a['test_retest']['spearman']:.3f} macs {a['macs']['spearman']:.3f} "
+                  f"model {a['model']['spearman']:.3f} tau {a['model']['kendall']:.3f} (macs {a['macs']['kendall']:.3f}, "
+                  f"retest {a['test_retest']['kendall']:.3f}) MAPE {100 * a['mape']:.1f}% "
+                  f"bias {a['bias_pred_over_meas_median']:.2f}")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)

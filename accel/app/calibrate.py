@@ -250,8 +250,9 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         overhead_s = r.per_op(sig, (1, 1, 1, 1), 1)
         step("overhead")
         mid = (1, 64, 32, 32)
-        par1 = r.per_op(sig, mid, 1)
-        parn = r.per_op(sig, mid, threads_all) if threads_all > 1 else par1
+        relu = lambda: nn.ReLU()  # noqa: E731
+        par1 = r.per_op(relu, mid, 1)
+        parn = r.per_op(relu, mid, threads_all) if threads_all > 1 else par1
         parallel_s = max(0.0, parn - overhead_s - (par1 - overhead_s) / threads_all)
         step("parallel")
         torch.set_num_threads(1)
@@ -346,7 +347,7 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         f"register_bytes_per_core {32 * lanes * 4}: 32 architectural vector registers x {lanes * 4} B.",
         f"op_overhead_us {overhead_s * 1e6:.2f}: measured, {rt_name}, slope between a chain of {b.chain} and a "
         f"chain of 1 Sigmoid ops on a 1-element tensor, 1 thread, best of {b.repeats}.",
-        f"parallel_overhead_us {parallel_s * 1e6:.2f}: measured, the same slope on a 64x32x32 tensor with "
+        f"parallel_overhead_us {parallel_s * 1e6:.2f}: measured, the slope of a ReLU chain on a 64x32x32 tensor with "
         f"{threads_all} threads ({parn * 1e6:.2f} us) minus the overhead and the 1-thread compute share "
         f"({par1 * 1e6:.2f} us / {threads_all}).",
         *[f"efficiency.{k} {eff[k]:.3f}: measured, {rt_name} per-operator time of `{spec}` (1 thread, slope of a "
@@ -376,8 +377,8 @@ def fit_efficiency(data: dict, spec: str, measured_s: float, overhead_s: float) 
     """The efficiency at which the device model of ``data`` (at efficiency 1) reproduces ``measured_s`` for the
     layer ``spec`` on 1 thread: compute time / (measured - overhead) when that exceeds every level's transfer
     time; 1.0 when the model finds the layer memory-bound (the efficiency then does not matter), clipped to
-    [0.01, 1]."""
-    from accel.device import DeviceModel, parse_device
+    [0.01, 16] (above 1: the runtime does less work than the loop nest counts)."""
+    from accel.device import MAX_EFFICIENCY, DeviceModel, parse_device
     from accel.workload import parse_layer_spec
 
     dev = parse_device({**data, "threads": 1}, "<calibrating>")
@@ -387,7 +388,7 @@ def fit_efficiency(data: dict, spec: str, measured_s: float, overhead_s: float) 
         return 1.0
     if max(cost.level_s.values()) >= busy:
         return 1.0
-    return float(min(1.0, max(0.01, cost.compute_s / busy)))
+    return float(min(MAX_EFFICIENCY, max(0.01, cost.compute_s / busy)))
 
 
 def _slug(s: str) -> str:
