@@ -29,7 +29,8 @@ Schema (``version: 1``, pydantic strict, ``extra="forbid"``, every error listed 
   into the producing conv, or ``separate``), ``parallel_grain_elements`` (output elements per thread / per
   thread block below which another thread / SM gets no work), ``efficiency`` (fraction of peak per op class:
   ``conv``, ``depthwise``, ``gemm``, ``pool``, ``eltwise``; up to 16, above 1 when the runtime does less work than
-  the loop nest counts, e.g. sliding-window pooling sums).
+  the loop nest counts, e.g. sliding-window pooling sums), ``conv_channel_block`` (output channels one micro-kernel
+  computes at once: a conv with K output channels per group uses K / (ceil(K / B) · B) of it).
 * ``warm_cache`` (default true: repeated inference, as latency benchmarks measure; weights stay resident in the
   smallest level that holds all of the network's weights), ``area_mm2``, ``tdp_w`` (die area and TDP for
   area / power columns; not used for latency).
@@ -44,7 +45,10 @@ Op class: conv with one input channel per group and more than one group → ``de
    output among threads / thread blocks, and a small tensor does not fill them.
 2. Compute: ``t_compute = W / (u · peak · eff[class] · f)``, W = MACs (conv, depthwise, gemm) or loop points
    (pool: one op per window point; element-wise: one op per element), peak = ``macs_per_cycle_per_core`` or
-   ``ops_per_cycle_per_core`` of ``dtype``.
+   ``ops_per_cycle_per_core`` of ``dtype``.  A ``conv`` additionally uses only K / (ceil(K / B) · B) of the
+   micro-kernel, B = ``conv_channel_block``: CPU convolution kernels (oneDNN, MLAS NCHWc) vectorise over output
+   channels and register-block several SIMD vectors of them, so a 16-channel conv runs a 64-channel kernel a
+   quarter full.
 3. Traffic.  Levels 0 … L-1 (``levels``); level i serves the misses of the storage inside it, whose capacity is
    S_in(0) = ``register_bytes_per_core`` and S_in(i) = size of level i-1 (per thread: a shared level's size
    divided by u).  The data a storage of capacity S pulls from outside for one layer (reuse model: output-
@@ -137,6 +141,7 @@ class RuntimeProfile(Strict):
     batchnorm: Literal["folded", "separate"]
     activation: Literal["fused", "separate"]
     parallel_grain_elements: int = Field(ge=1, le=2**40)
+    conv_channel_block: int = Field(1, ge=1, le=4096)
     efficiency: Efficiency
 
 
@@ -386,7 +391,11 @@ class DeviceModel:
         mac = cls in ("conv", "depthwise", "gemm")
         work = layer.macs if mac else layer.ops
         peak = (c.macs_per_cycle_per_core if mac else c.ops_per_cycle_per_core)[c.dtype]
-        compute_s = work / (u * peak * getattr(prof.efficiency, cls) * f)
+        eff = getattr(prof.efficiency, cls)
+        if cls == "conv":
+            blk = prof.conv_channel_block
+            eff *= layer.K / (math.ceil(layer.K / blk) * blk)
+        compute_s = work / (u * peak * eff * f)
         w, x, y = layer.operand_sizes()
         act_bytes = (x + y) * b
         foot = (w + x + y) * b

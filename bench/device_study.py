@@ -1,10 +1,11 @@
 """Device-model study (issue 14, part B): real CPU latencies of NAS networks vs the calibrated device model.
 
-Not part of CI (it takes ~25 minutes).  Two steps:
+Not part of CI (the committed data took ~9 minutes of measuring plus a one-off ONNX export).  Two steps:
 
-``measure`` — real latencies on this CPU::
+``measure`` — real latencies on this CPU (the committed run)::
 
-    nice -n -15 python bench/device_study.py measure [--nb201 500 --others 102 --seed 0 --repeats 5]
+    nice -n -15 python bench/device_study.py measure --nb201 500 --others 102 --seed 0 --warmup 1 --repeats 3 \
+        --repeats-all-threads 1 --budget-min 20 [--onnx-dir DIR] [--phases torch:1]
 
 * Networks: ``--nb201`` NAS-Bench-201 cells drawn uniformly without replacement
   (:func:`nas.registry.sample_architectures`, seed ``--seed``), built with ``prune=False`` (dead edges are
@@ -14,11 +15,17 @@ Not part of CI (it takes ~25 minutes).  Two steps:
 * Runtimes: PyTorch eager (``torch.inference_mode``, ``torch.set_num_threads(t)``) and onnxruntime (the model
   exported with :func:`accel.nn.export_module_onnx`, ``ORT_ENABLE_ALL`` graph optimisations, sequential
   execution, ``intra_op_num_threads = t``, ``inter_op_num_threads = 1``); ``t`` = 1 and all cores.
-* Protocol per network: for each (runtime, threads) in turn, ``--warmup`` untimed calls, then ``--repeats``
+* Protocol: each pass runs four phases, one per (runtime, threads), so the thread pools of torch and
+  onnxruntime never compete; the 1-thread phases of both passes come first; a phase that would start after
+  ``--budget-min`` minutes is skipped (recorded in the metadata).  In a phase every network gets ``--warmup``
+  untimed calls (onnxruntime: in a fresh session), then ``--repeats`` (1 thread) or ``--repeats-all-threads``
   timed single calls (``time.perf_counter``); the latency is the **median** of the repeats.  The whole set is
-  measured in **two separate passes** (pass 2 rebuilds every model and session); the Spearman ρ between the
-  passes is the test-retest ceiling.  The 1-minute load average is recorded with every row (the machine is
-  shared), and the machine description (lscpu, /sys cache) goes into the file's metadata.
+  measured in **two separate passes**; the Spearman ρ between the passes is the test-retest ceiling.
+  ``--phases torch:1`` re-measures only those phases (both passes) and keeps the other rows (recorded under
+  ``remeasured`` in the metadata).  A network whose output the exporter folded to a constant (NB201 cells with no
+  live path from the input) runs as the constant graph in onnxruntime (what onnxruntime executes) and in full in
+  torch.  The 1-minute load average is recorded with every row (the machine is shared), and the machine
+  description (lscpu, /sys cache) goes into the file's metadata.
 
 ``analyze`` — model vs measurement::
 
@@ -106,7 +113,21 @@ def _time_calls(fn, warmup: int, repeats: int) -> float:
     return float(np.median(ts))
 
 
+def _ort_session(path, threads: int):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
 def measure(args) -> None:
+    """Export every network once (``--onnx-dir``: reuse an earlier export of the same sample), then for each pass
+    and each (runtime, threads) configuration time every network (configurations in separate phases, so the
+    thread pools of torch and onnxruntime never compete); the table is rewritten after every phase."""
     import onnxruntime as ort
     import torch
 
@@ -115,62 +136,82 @@ def measure(args) -> None:
     specs = network_specs(args.nb201, args.others, args.seed)
     cores = os.cpu_count() or 1
     threads = sorted({1, cores})
-    tmp = Path(tempfile.mkdtemp(prefix="device-study-"))
+    tmp = Path(args.onnx_dir) if args.onnx_dir else Path(tempfile.mkdtemp(prefix="device-study-"))
     rows = []
     t_start = time.time()
-    # ONNX export once (the same file for both passes)
     onnx_paths = {}
     for i, (sp, enc) in enumerate(specs):
-        model, shape = torch_model(sp, enc)
-        onnx_paths[i] = export_module_onnx(model, shape, tmp / f"n{i}.onnx")
-        if i % 50 == 0:
+        path = tmp / f"n{i}.onnx"
+        if not path.exists():
+            model, shape = torch_model(sp, enc)
+            export_module_onnx(model, shape, path)
+        onnx_paths[i] = path
+        if i % 100 == 0:
             print(f"export {i}/{len(specs)} {time.time() - t_start:.0f}s", flush=True)
     t_export = time.time() - t_start
-    for pas in (1, 2):
-        t_pass = time.time()
+    models = {}
+    for i, (sp, enc) in enumerate(specs):
+        model, shape = torch_model(sp, enc)
+        models[i] = (model, torch.randn(*shape, generator=torch.Generator().manual_seed(0)))
+    meta = {"machine": machine_description(), "protocol": {
+        "warmup_calls": args.warmup, "repeats_1_thread": args.repeats,
+        "repeats_all_threads": args.repeats_all_threads, "budget_min": args.budget_min, "statistic": "median of repeats", "passes": 2,
+        "threads": threads, "seed": args.seed, "nb201_prune": False, "batch": 1, "dtype": "fp32",
+        "nice": os.nice(0), "torch": torch.__version__, "onnxruntime": ort.__version__,
+        "order": "pass -> (runtime, threads) phase -> network", "export_s": round(t_export, 1)}}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    # 1-thread phases of both passes first, then the all-thread phases (on a shared machine these are slow): a
+    # phase that would start after --budget-min minutes is skipped and recorded as such
+    phases = [(pas, rt, t) for t in threads for pas in (1, 2) for rt in ("torch", "ort")]
+    if args.phases:  # re-measure only these (runtime:threads) phases; the other rows of the table are kept
+        keep = {tuple(p.split(":")) for p in args.phases.split(",")}
+        phases = [(pas, rt, t) for pas, rt, t in phases if (rt, str(t)) in keep]
+        old = pd.read_parquet(MEASUREMENTS)
+        old = old[[(rt, str(t)) not in keep for rt, t in zip(old.runtime, old.threads)]]
+        rows = old.rename(columns={"pass": "pass_"}).to_dict("records")
+        prev = json.loads((RESULTS / "device_measurements_machine.json").read_text())["protocol"]
+        meta["protocol"]["remeasured"] = {"phases": args.phases, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                          "previous_protocol": prev}
+    skipped = []
+    for pas, rt, t in phases:
+        if time.time() - t_start > 60 * args.budget_min:
+            skipped.append(f"pass {pas} {rt} {t}t")
+            continue
+        reps = args.repeats if t == 1 else args.repeats_all_threads
+        t_phase = time.time()
+        torch.set_num_threads(t)
         for i, (sp, enc) in enumerate(specs):
-            model, shape = torch_model(sp, enc)
-            x = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
-            xn = x.numpy()
-            reps = args.repeats if sp.startswith("nb201") else args.repeats_large
-            for t in threads:
-                torch.set_num_threads(t)
+            if rt == "torch":
+                model, x = models[i]
                 with torch.inference_mode():
                     lat = _time_calls(lambda: model(x), args.warmup, reps)
-                rows.append(dict(net=i, space=sp, arch=enc, runtime="torch", threads=t, pass_=pas, latency_s=lat,
-                                 repeats=reps, warmup=args.warmup, loadavg_1min=os.getloadavg()[0]))
-                so = ort.SessionOptions()
-                so.intra_op_num_threads = t
-                so.inter_op_num_threads = 1
-                so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-                so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-                sess = ort.InferenceSession(str(onnx_paths[i]), so, providers=["CPUExecutionProvider"])
-                feed = {sess.get_inputs()[0].name: xn}
+            else:
+                sess = _ort_session(onnx_paths[i], t)
+                ins = sess.get_inputs()  # none when the exporter folded a constant network (dead cells)
+                feed = {ins[0].name: models[i][1].numpy()} if ins else {}
                 lat = _time_calls(lambda: sess.run(None, feed), args.warmup, reps)
-                rows.append(dict(net=i, space=sp, arch=enc, runtime="ort", threads=t, pass_=pas, latency_s=lat,
-                                 repeats=reps, warmup=args.warmup, loadavg_1min=os.getloadavg()[0]))
                 del sess
-            if i % 50 == 0:
-                print(f"pass {pas} net {i}/{len(specs)} {time.time() - t_pass:.0f}s load {os.getloadavg()[0]:.1f}",
-                      flush=True)
-        print(f"pass {pas} done in {time.time() - t_pass:.0f}s", flush=True)
-    df = pd.DataFrame(rows).rename(columns={"pass_": "pass"})
-    meta = {"machine": machine_description(), "protocol": {
-        "warmup_calls": args.warmup, "repeats_nb201": args.repeats, "repeats_other": args.repeats_large,
-        "statistic": "median of repeats", "passes": 2, "threads": threads, "seed": args.seed,
-        "nb201_prune": False, "batch": 1, "dtype": "fp32", "nice": os.nice(0),
-        "torch": torch.__version__, "onnxruntime": ort.__version__,
-        "export_s": round(t_export, 1), "wall_s": round(time.time() - t_start, 1)}}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    df.attrs["meta"] = json.dumps(meta)
+            rows.append(dict(net=i, space=sp, arch=enc, runtime=rt, threads=t, pass_=pas, latency_s=lat,
+                             repeats=reps, warmup=args.warmup, loadavg_1min=os.getloadavg()[0]))
+        print(f"pass {pas} {rt} {t}t: {time.time() - t_phase:.0f}s load {os.getloadavg()[0]:.1f}", flush=True)
+        meta["protocol"]["skipped_phases"] = skipped
+        _write(rows, meta, t_start)
+    meta["protocol"]["skipped_phases"] = skipped
+    _write(rows, meta, t_start)
+    print(f"wrote {MEASUREMENTS} ({len(rows)} rows) in {time.time() - t_start:.0f}s")
+
+
+def _write(rows, meta, t_start) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    df = pd.DataFrame(rows).rename(columns={"pass_": "pass"})
+    meta = {**meta, "protocol": {**meta["protocol"], "wall_s": round(time.time() - t_start, 1)}}
     table = pa.Table.from_pandas(df, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"accelsim_meta": json.dumps(meta).encode()})
     pq.write_table(table, MEASUREMENTS)
+    df.to_csv(MEASUREMENTS.with_suffix(".csv.gz"), index=False)
     (RESULTS / "device_measurements_machine.json").write_text(json.dumps(meta, indent=1) + "\n")
-    print(f"wrote {MEASUREMENTS} ({len(df)} rows) in {time.time() - t_start:.0f}s")
 
 
 RUNTIME_PROFILE = {"ort": "onnxruntime", "torch": "torch"}
@@ -193,6 +234,12 @@ def analyze(args) -> None:
     t0 = time.time()
     networks = {i: accelsim_network(r.space, r.arch) for i, r in nets.iterrows()}
     macs = pd.Series({i: n.macs for i, n in networks.items()})
+    # NB201 cells with no live input->output path: the network's output is a constant; the ONNX exporter folds it
+    # and onnxruntime runs (almost) nothing, while torch executes every op
+    from nas import nb201
+
+    const = pd.Series({i: r.space == "nb201" and not nb201.effective_edges(nb201.parse_arch(r.arch), True)
+                       for i, r in nets.iterrows()})
     hws = args.hw or [str(ROOT / "configs" / "cpu-host.yaml")]
     out = {"measurements": str(MEASUREMENTS.relative_to(ROOT)), "machine": meta["machine"], "protocol": meta["protocol"],
            "n_networks": int(len(nets)), "per_space": nets["space"].value_counts().to_dict(),
@@ -213,18 +260,21 @@ def analyze(args) -> None:
                                 ("other_spaces", wide.index[nets.loc[wide.index, "space"] != "nb201"])):
                 if len(idx) < 3:
                     continue
-                ceil_ = _rank_stats(wide.loc[idx, 1], wide.loc[idx, 2])
+                ceil_ = (_rank_stats(wide.loc[idx, 1], wide.loc[idx, 2]) if 2 in wide.columns
+                         else {"spearman": float("nan"), "kendall": float("nan")})
                 floor_ = _rank_stats(macs[idx], meas[idx])
                 mod = _rank_stats(pred[idx], meas[idx])
                 ape = (pred[idx] - meas[idx]).abs() / meas[idx]
+                live = [i for i in idx if not const[i]]
                 e = {"n": int(len(idx)), "test_retest": ceil_, "macs": floor_, "model": mod,
                      "mape": float(ape.mean()), "median_ape": float(ape.median()),
+                     "mape_without_constant_networks": float(ape[live].mean()), "n_constant_networks": len(idx) - len(live),
                      "bias_pred_over_meas_median": float((pred[idx] / meas[idx]).median()),
                      "measured_ms": {"min": float(meas[idx].min() * 1e3), "median": float(meas[idx].median() * 1e3),
                                      "max": float(meas[idx].max() * 1e3)}}
                 for k in ("spearman", "kendall"):
                     gap = ceil_[k] - floor_[k]
-                    e[f"{k}_fraction_of_gap_closed"] = float((mod[k] - floor_[k]) / gap) if gap > 0 else None
+                    e[f"{k}_fraction_of_gap_closed"] = float((mod[k] - floor_[k]) / gap) if gap > 0 else float("nan")
                 entry[subset] = e
             res_hw[f"{rt}/{th}t"] = entry
         al = [v["all"] for v in res_hw.values()]
@@ -232,8 +282,8 @@ def analyze(args) -> None:
             "model_spearman_ge_0.95_every_pair": all(v["model"]["spearman"] >= 0.95 for v in al),
             "model_above_macs_every_pair_spearman": all(v["model"]["spearman"] > v["macs"]["spearman"] for v in al),
             "model_above_macs_every_pair_kendall": all(v["model"]["kendall"] > v["macs"]["kendall"] for v in al),
-            "mean_fraction_of_gap_closed_spearman": float(np.mean([v["spearman_fraction_of_gap_closed"] for v in al])),
-            "mean_fraction_of_gap_closed_kendall": float(np.mean([v["kendall_fraction_of_gap_closed"] for v in al])),
+            "mean_fraction_of_gap_closed_spearman": float(np.nanmean([v["spearman_fraction_of_gap_closed"] for v in al])),
+            "mean_fraction_of_gap_closed_kendall": float(np.nanmean([v["kendall_fraction_of_gap_closed"] for v in al])),
             "mape_le_15pct_every_pair": all(v["mape"] <= 0.15 for v in al),
         }
         out["results"][str(Path(hw).name)] = res_hw
@@ -250,6 +300,7 @@ def analyze(args) -> None:
             print(f"  {k:10s} n={a['n']} retest {a['test_retest']['spearman']:.3f} macs {a['macs']['spearman']:.3f} "
                   f"model {a['model']['spearman']:.3f} tau {a['model']['kendall']:.3f} (macs {a['macs']['kendall']:.3f}, "
                   f"retest {a['test_retest']['kendall']:.3f}) MAPE {100 * a['mape']:.1f}% "
+                  f"(w/o {a['n_constant_networks']} constant nets {100 * a['mape_without_constant_networks']:.1f}%) "
                   f"bias {a['bias_pred_over_meas_median']:.2f}")
 
 
@@ -260,9 +311,12 @@ def main(argv=None) -> int:
     m.add_argument("--nb201", type=int, default=500)
     m.add_argument("--others", type=int, default=102)
     m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--warmup", type=int, default=2)
-    m.add_argument("--repeats", type=int, default=5)
-    m.add_argument("--repeats-large", type=int, default=3)
+    m.add_argument("--warmup", type=int, default=1)
+    m.add_argument("--repeats", type=int, default=3)
+    m.add_argument("--repeats-all-threads", type=int, default=1)
+    m.add_argument("--budget-min", type=float, default=25.0, help="start no phase after this many minutes")
+    m.add_argument("--phases", help="re-measure only these phases, e.g. torch:1,ort:1 (other rows kept)")
+    m.add_argument("--onnx-dir", help="reuse (or fill) this directory of exported models n<i>.onnx")
     a = sub.add_parser("analyze")
     a.add_argument("--hw", action="append", default=None)
     a.add_argument("-o", default=str(RESULTS / "device_study.json"))

@@ -230,9 +230,9 @@ def test_shipped_device_configs_load():
 # a small real cross-check (CI): the calibrated host model against onnxruntime on this machine
 # ---------------------------------------------------------------------------------------------------------
 def test_real_crosscheck_onnxruntime(tmp_path):
-    """Four NAS-Bench-201 networks from ~8 M to ~170 M MACs run in onnxruntime (1 thread, median of 5 after 2
-    warm-up calls): the model (configs/cpu-host.yaml, onnxruntime profile, 1 thread) ranks the smallest below
-    the largest and predicts each within a factor of 4 (loose: the machine is shared and noisy)."""
+    """Four NAS-Bench-201 networks from ~8 M to ~220 M MACs run in onnxruntime (1 thread, the fastest of 7 calls
+    after 2 warm-up calls: noise only adds time): the model (configs/cpu-host.yaml, onnxruntime profile, 1 thread)
+    ranks the smallest below the largest and predicts each within a factor of 5 (loose: the machine is shared)."""
     import time
 
     import numpy as np
@@ -263,12 +263,12 @@ def test_real_crosscheck_onnxruntime(tmp_path):
         for _ in range(2):
             s.run(None, x)
         ts = []
-        for _ in range(5):
+        for _ in range(7):
             t0 = time.perf_counter()
             s.run(None, x)
             ts.append(time.perf_counter() - t0)
-        measured.append(float(np.median(ts)))
+        measured.append(float(np.min(ts)))
         predicted.append(model.network(nb201.build_network(a, prune=False)).latency_s)
     assert predicted[0] < predicted[-1] and measured[0] < measured[-1]
     for p, mm in zip(predicted, measured):
-        assert mm / 4 < p < mm * 4, (predicted, measured)
+        assert mm / 5 < p < mm * 5, (predicted, measured)

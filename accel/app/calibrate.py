@@ -261,8 +261,9 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         macs_per_cycle = 512**3 / t_mm / (clock_mhz * 1e6)
         step("gemm")
         times = {}
-        times["conv"] = (r.per_op(lambda: nn.Conv2d(32, 32, 3, padding=1, bias=False), (1, 32, 32, 32), 1),
-                         "conv K=32 C=32 P=32 Q=32 R=3 S=3")
+        times["conv"] = (r.per_op(lambda: nn.Conv2d(64, 64, 3, padding=1, bias=False), (1, 64, 32, 32), 1),
+                         "conv K=64 C=64 P=32 Q=32 R=3 S=3")
+        t_conv16 = r.per_op(lambda: nn.Conv2d(16, 16, 3, padding=1, bias=False), (1, 16, 32, 32), 1)
         step("conv")
         times["depthwise"] = (r.per_op(lambda: nn.Conv2d(64, 64, 3, padding=1, groups=64, bias=False),
                                        (1, 64, 56, 56), 1), "conv K=64 C=64 P=56 Q=56 R=3 S=3 groups=64")
@@ -332,6 +333,11 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
     peak_src = max(rates, key=rates.get)
     macs_per_cycle = rates[peak_src] / (clock_mhz * 1e6)
     data["macs_per_cycle_per_core"] = {"fp32": round(macs_per_cycle, 2)}
+    # output-channel blocking: a 16-channel conv runs at 16 / B of the 64-channel conv's rate per MAC
+    r64 = parse_layer_spec(times["conv"][1]).macs / max(times["conv"][0] - overhead_s, 1e-9)
+    r16 = parse_layer_spec("conv K=16 C=16 P=32 Q=32 R=3 S=3").macs / max(t_conv16 - overhead_s, 1e-9)
+    block = int(min(64, max(lanes, lanes * round(16 / min(1.0, r16 / r64) / lanes))))
+    profile["conv_channel_block"] = block
     eff = {k: fit_efficiency(data, spec, t, overhead_s) for k, (t, spec) in times.items()}
     profile["efficiency"] = {k: round(v, 3) for k, v in eff.items()}
     data["sources"] = [
@@ -358,6 +364,9 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
           for lv, (one, allc, nbytes) in zip(levels, bws)],
         f"DRAM bandwidth: measured, torch float32 sum over {dram_bytes // 2**20} MiB ({b.dram_factor:g} x the "
         f"last cache), 1 thread {dram_one:.1f} GB/s, {threads_all} threads {dram_all:.1f} GB/s.",
+        f"conv_channel_block {block}: measured, the 1-thread rate of `conv K=16 C=16 P=32 Q=32 R=3 S=3` "
+        f"({r16 / 1e9:.1f} GMAC/s) vs the 64-channel conv ({r64 / 1e9:.1f} GMAC/s): B = 16 / ratio, a multiple of "
+        f"the {lanes} SIMD lanes, at most 64.",
         f"parallel_grain_elements {DEFAULT_GRAIN}: assumed (the intra-op splitting grain of MLAS / ATen: a thread "
         "gets no work below ~16 Ki output elements).",
         "batchnorm/activation: " + ("ORT folds BatchNormalization into Conv and fuses Conv+Relu/Clip (graph "
