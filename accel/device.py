@@ -48,7 +48,9 @@ Op class: conv with one input channel per group and more than one group → ``de
    ``ops_per_cycle_per_core`` of ``dtype``.  A ``conv`` additionally uses only K / (ceil(K / B) · B) of the
    micro-kernel, B = ``conv_channel_block``: CPU convolution kernels (oneDNN, MLAS NCHWc) vectorise over output
    channels and register-block several SIMD vectors of them, so a 16-channel conv runs a 64-channel kernel a
-   quarter full.
+   quarter full.  With u > 1 threads the compute runs on ``1 + (u - 1) · parallel_efficiency`` threads' worth of
+   throughput (``parallel_efficiency``, measured: the speedup of a conv on all cores; below 1 when threads share
+   a core, memory or a busy machine).
 3. Traffic.  Levels 0 … L-1 (``levels``); level i serves the misses of the storage inside it, whose capacity is
    S_in(0) = ``register_bytes_per_core`` and S_in(i) = size of level i-1 (per thread: a shared level's size
    divided by u).  The data a storage of capacity S pulls from outside for one layer (reuse model: output-
@@ -142,6 +144,7 @@ class RuntimeProfile(Strict):
     activation: Literal["fused", "separate"]
     parallel_grain_elements: int = Field(ge=1, le=2**40)
     conv_channel_block: int = Field(1, ge=1, le=4096)
+    parallel_efficiency: float = Field(1.0, gt=0, le=1)
     efficiency: Efficiency
 
 
@@ -395,7 +398,8 @@ class DeviceModel:
         if cls == "conv":
             blk = prof.conv_channel_block
             eff *= layer.K / (math.ceil(layer.K / blk) * blk)
-        compute_s = work / (u * peak * eff * f)
+        u_eff = 1 + (u - 1) * prof.parallel_efficiency
+        compute_s = work / (u_eff * peak * eff * f)
         w, x, y = layer.operand_sizes()
         act_bytes = (x + y) * b
         foot = (w + x + y) * b

@@ -261,9 +261,13 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         macs_per_cycle = 512**3 / t_mm / (clock_mhz * 1e6)
         step("gemm")
         times = {}
-        times["conv"] = (r.per_op(lambda: nn.Conv2d(64, 64, 3, padding=1, bias=False), (1, 64, 32, 32), 1),
-                         "conv K=64 C=64 P=32 Q=32 R=3 S=3")
+        # NAS-sized convs (2.4 M MACs each, the NAS-Bench-201 cell conv at its three stages)
+        times["conv"] = (r.per_op(lambda: nn.Conv2d(32, 32, 3, padding=1, bias=False), (1, 32, 16, 16), 1),
+                         "conv K=32 C=32 P=16 Q=16 R=3 S=3")
         t_conv16 = r.per_op(lambda: nn.Conv2d(16, 16, 3, padding=1, bias=False), (1, 16, 32, 32), 1)
+        t_conv64 = r.per_op(lambda: nn.Conv2d(64, 64, 3, padding=1, bias=False), (1, 64, 8, 8), 1)
+        t_conv_all = (r.per_op(lambda: nn.Conv2d(32, 32, 3, padding=1, bias=False), (1, 32, 16, 16), threads_all)
+                      if threads_all > 1 else times["conv"][0])
         step("conv")
         times["depthwise"] = (r.per_op(lambda: nn.Conv2d(64, 64, 3, padding=1, groups=64, bias=False),
                                        (1, 64, 56, 56), 1), "conv K=64 C=64 P=56 Q=56 R=3 S=3 groups=64")
@@ -333,11 +337,14 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
     peak_src = max(rates, key=rates.get)
     macs_per_cycle = rates[peak_src] / (clock_mhz * 1e6)
     data["macs_per_cycle_per_core"] = {"fp32": round(macs_per_cycle, 2)}
-    # output-channel blocking: a 16-channel conv runs at 16 / B of the 64-channel conv's rate per MAC
-    r64 = parse_layer_spec(times["conv"][1]).macs / max(times["conv"][0] - overhead_s, 1e-9)
+    # output-channel blocking: a 16-channel conv runs at 16 / B of the 64-channel conv's rate per MAC (same MACs)
+    r64 = parse_layer_spec("conv K=64 C=64 P=8 Q=8 R=3 S=3").macs / max(t_conv64 - overhead_s, 1e-9)
     r16 = parse_layer_spec("conv K=16 C=16 P=32 Q=32 R=3 S=3").macs / max(t_conv16 - overhead_s, 1e-9)
     block = int(min(64, max(lanes, lanes * round(16 / min(1.0, r16 / r64) / lanes))))
     profile["conv_channel_block"] = block
+    speedup = (times["conv"][0] - overhead_s) / max(t_conv_all - overhead_s - parallel_s, 1e-9)
+    par_eff = 1.0 if threads_all == 1 else float(min(1.0, max(0.01, (speedup - 1) / (threads_all - 1))))
+    profile["parallel_efficiency"] = round(par_eff, 3)
     eff = {k: fit_efficiency(data, spec, t, overhead_s) for k, (t, spec) in times.items()}
     profile["efficiency"] = {k: round(v, 3) for k, v in eff.items()}
     data["sources"] = [
@@ -365,8 +372,12 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         f"DRAM bandwidth: measured, torch float32 sum over {dram_bytes // 2**20} MiB ({b.dram_factor:g} x the "
         f"last cache), 1 thread {dram_one:.1f} GB/s, {threads_all} threads {dram_all:.1f} GB/s.",
         f"conv_channel_block {block}: measured, the 1-thread rate of `conv K=16 C=16 P=32 Q=32 R=3 S=3` "
-        f"({r16 / 1e9:.1f} GMAC/s) vs the 64-channel conv ({r64 / 1e9:.1f} GMAC/s): B = 16 / ratio, a multiple of "
+        f"({r16 / 1e9:.1f} GMAC/s) vs `conv K=64 C=64 P=8 Q=8 R=3 S=3` ({r64 / 1e9:.1f} GMAC/s, the same MACs): "
+        f"B = 16 / ratio, a multiple of "
         f"the {lanes} SIMD lanes, at most 64.",
+        f"parallel_efficiency {par_eff:.3f}: measured, `conv K=32 C=32 P=16 Q=16 R=3 S=3` on {threads_all} threads "
+        f"{t_conv_all * 1e6:.1f} us vs 1 thread {times['conv'][0] * 1e6:.1f} us (overheads removed): speedup "
+        f"{speedup:.2f} = 1 + ({threads_all} - 1) x efficiency.",
         f"parallel_grain_elements {DEFAULT_GRAIN}: assumed (the intra-op splitting grain of MLAS / ATen: a thread "
         "gets no work below ~16 Ki output elements).",
         "batchnorm/activation: " + ("ORT folds BatchNormalization into Conv and fuses Conv+Relu/Clip (graph "
