@@ -229,7 +229,8 @@ def analyze(args) -> None:
     from accel.arch import load_arch
     from accel.device import DeviceModel
 
-    tab = pd.read_parquet(MEASUREMENTS)
+    # the Parquet file is git-ignored (repo convention); the committed copy is the gzipped CSV
+    tab = pd.read_parquet(MEASUREMENTS) if MEASUREMENTS.exists() else pd.read_csv(MEASUREMENTS.with_suffix(".csv.gz"))
     meta = json.loads((RESULTS / "device_measurements_machine.json").read_text())
     nets = tab.drop_duplicates("net").set_index("net")[["space", "arch"]]
     t0 = time.time()
