@@ -23,7 +23,8 @@ Schema (``version: 1``, pydantic strict, ``extra="forbid"``, every error listed 
   ``size_bytes: null``), ``bandwidth_gbs_per_core`` (what one core / SM streams from it, GB/s = 1e9 B/s) and
   ``bandwidth_gbs`` (all cores together; null = ``cores`` × per-core).
 * ``runtimes``: ``{name: profile}``, ``runtime``: the profile used by default.  A profile: ``op_overhead_us``
-  (per executed operator: framework dispatch on a CPU, dispatch + kernel launch on a GPU),
+  (per executed operator: framework dispatch on a CPU, dispatch + kernel launch on a GPU; ``class_overhead_us``,
+  optional, gives it per op class: ``conv``, ``depthwise``, ``gemm``, ``pool``, ``eltwise``),
   ``parallel_overhead_us`` (per operator that runs on more than one thread: fork/join), ``batchnorm``
   (``folded`` into the conv's weights, or ``separate``: an extra element-wise pass), ``activation`` (``fused``
   into the producing conv, or ``separate``), ``parallel_grain_elements`` (output elements per thread / per
@@ -72,7 +73,7 @@ Op class: conv with one input channel per group and more than one group → ``de
    serves ``T_i = D_w(S_in(i))·[i ≤ h_w] + D_a(S_in(i))·[i ≤ h_a]`` bytes (levels beyond a tensor's home never
    see it: compulsory + capacity misses up to the home level, nothing beyond).
    ``t_i = T_i / BW_i``, ``BW_i = min(u · bandwidth_gbs_per_core, bandwidth_gbs)`` · 1e9.
-4. ``latency = max(t_compute, max_i t_i) + op_overhead + [u > 1] · parallel_overhead`` (compute and data
+4. ``latency = max(t_compute, max_i t_i) + overhead[class] + [u > 1] · parallel_overhead`` (compute and data
    movement overlap — the roofline — and the runtime's fixed per-operator cost adds).
 5. Runtime execution: a conv whose runtime keeps BatchNorm ``separate`` (PyTorch eager) executes one more
    element-wise pass over its output (a unary op costed by 1–4, with its own overhead), and one more for an
@@ -136,9 +137,20 @@ class Efficiency(Strict):
     eltwise: float = Field(gt=0, le=MAX_EFFICIENCY)
 
 
+class ClassOverhead(Strict):
+    """Per-operator fixed cost (µs) of each op class in this runtime (dispatch, argument checks, allocation)."""
+
+    conv: float = Field(ge=0, le=MAX_OVERHEAD_US)
+    depthwise: float = Field(ge=0, le=MAX_OVERHEAD_US)
+    gemm: float = Field(ge=0, le=MAX_OVERHEAD_US)
+    pool: float = Field(ge=0, le=MAX_OVERHEAD_US)
+    eltwise: float = Field(ge=0, le=MAX_OVERHEAD_US)
+
+
 class RuntimeProfile(Strict):
     description: str = ""
     op_overhead_us: float = Field(ge=0, le=MAX_OVERHEAD_US)
+    class_overhead_us: ClassOverhead | None = None
     parallel_overhead_us: float = Field(0.0, ge=0, le=MAX_OVERHEAD_US)
     batchnorm: Literal["folded", "separate"]
     activation: Literal["fused", "separate"]
@@ -416,7 +428,8 @@ class DeviceModel:
                 bw = min(bw, lv.bandwidth_gbs)
             traffic[lv.name] = t
             level_s[lv.name] = t / (bw * 1e9)
-        overhead_s = (prof.op_overhead_us + (prof.parallel_overhead_us if u > 1 else 0.0)) * 1e-6
+        base_us = getattr(prof.class_overhead_us, cls) if prof.class_overhead_us is not None else prof.op_overhead_us
+        overhead_s = (base_us + (prof.parallel_overhead_us if u > 1 else 0.0)) * 1e-6
         slowest = max(level_s, key=level_s.get)
         bound = "compute" if compute_s >= level_s[slowest] else slowest
         lat = max(compute_s, level_s[slowest]) + overhead_s

@@ -248,6 +248,13 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         nn = torch.nn
         sig = lambda: nn.Sigmoid()  # noqa: E731
         overhead_s = r.per_op(sig, (1, 1, 1, 1), 1)
+        # per-class fixed cost: the same slope for a tiny operator of each class (compute negligible)
+        tiny = {"conv": (lambda: nn.Conv2d(16, 16, 1, bias=False), (1, 16, 2, 2)),
+                "depthwise": (lambda: nn.Conv2d(16, 16, 3, padding=1, groups=16, bias=False), (1, 16, 2, 2)),
+                "gemm": (lambda: nn.Linear(16, 16, bias=False), (1, 16)),
+                "pool": (lambda: nn.AvgPool2d(3, 1, 1), (1, 16, 2, 2)),
+                "eltwise": (lambda: nn.ReLU(), (1, 16, 2, 2))}
+        class_ovh = {k: r.per_op(mk, shp, 1) for k, (mk, shp) in tiny.items()}
         step("overhead")
         mid = (1, 64, 32, 32)
         relu = lambda: nn.ReLU()  # noqa: E731
@@ -308,6 +315,7 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
     profile = {
         "description": f"{rt_name} on this machine, calibrated by accelsim calibrate",
         "op_overhead_us": round(overhead_s * 1e6, 3),
+        "class_overhead_us": {k: round(v * 1e6, 3) for k, v in class_ovh.items()},
         "parallel_overhead_us": round(parallel_s * 1e6, 3),
         "batchnorm": "folded" if runtime == "ort" else "separate",
         "activation": "fused" if runtime == "ort" else "separate",
@@ -332,20 +340,20 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
     rates = {"torch.mm 512^3": 512**3 / t_mm}
     for k in ("conv", "gemm"):
         t, spec = times[k]
-        if t > overhead_s:
-            rates[f"{rt_name} {spec}"] = parse_layer_spec(spec).macs / (t - overhead_s)
+        if t > class_ovh[k]:
+            rates[f"{rt_name} {spec}"] = parse_layer_spec(spec).macs / (t - class_ovh[k])
     peak_src = max(rates, key=rates.get)
     macs_per_cycle = rates[peak_src] / (clock_mhz * 1e6)
     data["macs_per_cycle_per_core"] = {"fp32": round(macs_per_cycle, 2)}
     # output-channel blocking: a 16-channel conv runs at 16 / B of the 64-channel conv's rate per MAC (same MACs)
-    r64 = parse_layer_spec("conv K=64 C=64 P=8 Q=8 R=3 S=3").macs / max(t_conv64 - overhead_s, 1e-9)
-    r16 = parse_layer_spec("conv K=16 C=16 P=32 Q=32 R=3 S=3").macs / max(t_conv16 - overhead_s, 1e-9)
+    r64 = parse_layer_spec("conv K=64 C=64 P=8 Q=8 R=3 S=3").macs / max(t_conv64 - class_ovh["conv"], 1e-9)
+    r16 = parse_layer_spec("conv K=16 C=16 P=32 Q=32 R=3 S=3").macs / max(t_conv16 - class_ovh["conv"], 1e-9)
     block = int(min(64, max(lanes, lanes * round(16 / min(1.0, r16 / r64) / lanes))))
     profile["conv_channel_block"] = block
-    speedup = (times["conv"][0] - overhead_s) / max(t_conv_all - overhead_s - parallel_s, 1e-9)
+    speedup = (times["conv"][0] - class_ovh["conv"]) / max(t_conv_all - class_ovh["conv"] - parallel_s, 1e-9)
     par_eff = 1.0 if threads_all == 1 else float(min(1.0, max(0.01, (speedup - 1) / (threads_all - 1))))
     profile["parallel_efficiency"] = round(par_eff, 3)
-    eff = {k: fit_efficiency(data, spec, t, overhead_s) for k, (t, spec) in times.items()}
+    eff = {k: fit_efficiency(data, spec, t, class_ovh[k]) for k, (t, spec) in times.items()}
     profile["efficiency"] = {k: round(v, 3) for k, v in eff.items()}
     data["sources"] = [
         f"Machine: lscpu 'Model name: {model_name}', {cores} physical cores ('Core(s) per socket' x 'Socket(s)'), "
@@ -360,12 +368,14 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         f"register_bytes_per_core {32 * lanes * 4}: 32 architectural vector registers x {lanes * 4} B.",
         f"op_overhead_us {overhead_s * 1e6:.2f}: measured, {rt_name}, slope between a chain of {b.chain} and a "
         f"chain of 1 Sigmoid ops on a 1-element tensor, 1 thread, best of {b.repeats}.",
+        "class_overhead_us: measured, the same slope for a tiny operator of each class (1 thread): "
+        + ", ".join(f"{k} {v * 1e6:.2f} us ({tiny[k][1]})" for k, v in class_ovh.items()) + ".",
         f"parallel_overhead_us {parallel_s * 1e6:.2f}: measured, the slope of a ReLU chain on a 64x32x32 tensor with "
         f"{threads_all} threads ({parn * 1e6:.2f} us) minus the overhead and the 1-thread compute share "
         f"({par1 * 1e6:.2f} us / {threads_all}).",
         *[f"efficiency.{k} {eff[k]:.3f}: measured, {rt_name} per-operator time of `{spec}` (1 thread, slope of a "
           f"{b.chain}-op chain) {t * 1e6:.1f} us; the model's compute time at efficiency 1 divided by the measured "
-          "time minus the overhead (1.0 when the model finds the op memory-bound)" for k, (t, spec) in times.items()],
+          "time minus its class overhead (1.0 when the model finds the op memory-bound)" for k, (t, spec) in times.items()],
         *[f"{lv['name']} bandwidth: measured, torch float32 sum over {nbytes // 1024} KiB (half the level), "
           f"1 thread: {one:.1f} GB/s" + (f"; {threads_all} threads: {allc:.1f} GB/s" if allc is not None else "")
           for lv, (one, allc, nbytes) in zip(levels, bws)],
