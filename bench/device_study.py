@@ -33,7 +33,8 @@ Not part of CI (the committed data took ~9 minutes of measuring plus a one-off O
 
 For every (runtime, threads): test-retest ρ and τ (pass 1 vs pass 2), the ceiling they imply for a predictor
 compared with the mean of the two passes (Spearman-Brown: sqrt(2r / (1 + r))), MACs' ρ and τ vs the mean of the
-passes (the floor), the device model's Spearman ρ, Kendall τ, MAPE and median APE (uncorrected), and the fraction of
+passes (the floor; MACs of the executed network: NB201 dead branches removed for onnxruntime, every edge for torch — and
+MACs of every edge as ``macs_all_edges``), the device model's Spearman ρ, Kendall τ, MAPE and median APE (uncorrected), and the fraction of
 the floor-to-ceiling gap the model closes, written to ``bench/results/device_study.json``.
 """
 
@@ -91,15 +92,17 @@ def torch_model(space: str, enc: str):
     return _randomise_bn(model).eval(), sp.input_shape(arch, 1)
 
 
-def accelsim_network(space: str, enc: str):
-    """The accelsim network the models cost (NB201 with dead edges kept, like the measured models)."""
+def accelsim_network(space: str, enc: str, prune: bool = False):
+    """The accelsim network the models cost: NB201 with every edge (``prune=False``), as PyTorch executes the
+    measured model; ``prune=True`` for onnxruntime, whose exported graph has no dead branch (the exporter folds
+    ops on constant zero inputs and drops ops whose results are unused)."""
     from nas import nb201
     from nas.registry import SPACES
 
     sp = SPACES[space]()
     arch = sp.decode(enc)
     if space.startswith("nb201"):
-        return nb201.build_network(arch, sp.dataset, 1, prune=False)
+        return nb201.build_network(arch, sp.dataset, 1, prune=prune)
     return sp.build_network(arch, batch=1)
 
 
@@ -216,6 +219,8 @@ def _write(rows, meta, t_start) -> None:
 
 
 RUNTIME_PROFILE = {"ort": "onnxruntime", "torch": "torch"}
+# execution semantics: PyTorch eager runs every edge; the ONNX graph onnxruntime runs has no dead branch
+RUNTIME_PRUNES = {"ort": True, "torch": False}
 
 
 def _rank_stats(pred, meas) -> dict:
@@ -235,6 +240,8 @@ def analyze(args) -> None:
     nets = tab.drop_duplicates("net").set_index("net")[["space", "arch"]]
     t0 = time.time()
     networks = {i: accelsim_network(r.space, r.arch) for i, r in nets.iterrows()}
+    pruned = {i: accelsim_network(r.space, r.arch, prune=True) for i, r in nets.iterrows()}
+    macs_pruned = pd.Series({i: n.macs for i, n in pruned.items()})
     macs = pd.Series({i: n.macs for i, n in networks.items()})
     # NB201 cells with no live input->output path: the network's output is a constant; the ONNX exporter folds it
     # and onnxruntime runs (almost) nothing, while torch executes every op
@@ -256,7 +263,8 @@ def analyze(args) -> None:
             model = DeviceModel(dev)
             wide = g.pivot(index="net", columns="pass", values="latency_s")
             meas = wide.mean(axis=1)
-            pred = pd.Series({i: model.network(networks[i]).latency_s for i in wide.index})
+            nw = pruned if RUNTIME_PRUNES[rt] else networks
+            pred = pd.Series({i: model.network(nw[i]).latency_s for i in wide.index})
             entry = {}
             for subset, idx in (("all", wide.index), ("nb201", wide.index[nets.loc[wide.index, "space"] == "nb201"]),
                                 ("other_spaces", wide.index[nets.loc[wide.index, "space"] != "nb201"])):
@@ -264,11 +272,14 @@ def analyze(args) -> None:
                     continue
                 ceil_ = (_rank_stats(wide.loc[idx, 1], wide.loc[idx, 2]) if 2 in wide.columns
                          else {"spearman": float("nan"), "kendall": float("nan")})
-                floor_ = _rank_stats(macs[idx], meas[idx])
+                # the floor: MACs of the network the runtime executes (pruned for onnxruntime); MACs of every edge too
+                floor_ = _rank_stats((macs_pruned if RUNTIME_PRUNES[rt] else macs)[idx], meas[idx])
+                floor_all_edges = _rank_stats(macs[idx], meas[idx])
                 mod = _rank_stats(pred[idx], meas[idx])
                 ape = (pred[idx] - meas[idx]).abs() / meas[idx]
                 live = [i for i in idx if not const[i]]
-                e = {"n": int(len(idx)), "test_retest": ceil_, "macs": floor_, "model": mod,
+                e = {"n": int(len(idx)), "test_retest": ceil_, "macs": floor_, "macs_all_edges": floor_all_edges,
+                     "model": mod, "network_pruned": RUNTIME_PRUNES[rt],
                      "mape": float(ape.mean()), "median_ape": float(ape.median()),
                      "mape_without_constant_networks": float(ape[live].mean()), "n_constant_networks": len(idx) - len(live),
                      "bias_pred_over_meas_median": float((pred[idx] / meas[idx]).median()),
