@@ -156,14 +156,27 @@ def test_overhead_added_per_operator_and_separate_epilogues():
     assert ce.latency_s - cf.latency_s == pytest.approx(2 * m.layer(relu).latency_s)
 
 
+def test_class_overhead_replaces_the_generic_one():
+    per_class = {"conv": 7.0, "depthwise": 9.0, "gemm": 5.0, "pool": 3.0, "eltwise": 1.0}
+    m = DeviceModel(dev(runtimes__rt__class_overhead_us=per_class))
+    assert m.layer(parse_layer_spec("conv K=8 C=8 P=4 Q=4 R=3 S=3")).overhead_s == pytest.approx(7e-6)
+    assert m.layer(parse_layer_spec("conv K=8 C=8 P=4 Q=4 R=3 S=3 groups=8")).overhead_s == pytest.approx(9e-6)
+    assert m.layer(parse_layer_spec("avgpool K=8 P=4 Q=4 R=3 S=3")).overhead_s == pytest.approx(3e-6)
+    assert m.layer(parse_layer_spec("add K=8 P=4 Q=4")).overhead_s == pytest.approx(1e-6)
+
+
 def test_threads_split_compute_and_pay_parallel_overhead():
     one = DeviceModel(dev(cores=2, threads=1, runtimes__rt__parallel_grain_elements=1))
     two = DeviceModel(dev(cores=2, threads=2, runtimes__rt__parallel_grain_elements=1))
+    half = DeviceModel(dev(cores=2, threads=2, runtimes__rt__parallel_grain_elements=1,
+                           runtimes__rt__parallel_efficiency=0.5))
     layer = parse_layer_spec("conv K=64 C=64 P=8 Q=8 R=3 S=3")
     a, b = one.layer(layer), two.layer(layer)
     assert (a.threads_used, b.threads_used) == (1, 2)
     assert b.compute_s == pytest.approx(a.compute_s / 2)
     assert b.overhead_s == pytest.approx(5e-6) and a.overhead_s == pytest.approx(2e-6)
+    # parallel_efficiency 0.5: two threads give 1 + (2 - 1) x 0.5 = 1.5 threads' worth of compute
+    assert half.layer(layer).compute_s == pytest.approx(a.compute_s / 1.5)
     # a tensor smaller than the grain gets one thread
     small = DeviceModel(dev(cores=2, threads=2, runtimes__rt__parallel_grain_elements=10**6)).layer(layer)
     assert small.threads_used == 1
