@@ -498,7 +498,10 @@ def parse_arch(data: object, source: str = "<config>") -> "Arch":
 
 def load_arch(path: str | Path) -> "Arch":
     """Load and validate an accelerator YAML (``yaml.safe_load``); a bare name looks in ``configs/``.  A config
-    with a ``kind:`` key is a CPU / GPU device config: the result is an :class:`accel.device.Device`."""
+    with a ``kind:`` key is a CPU / GPU device config: the result is an :class:`accel.device.Device` (an already
+    loaded Device is returned as it is)."""
+    if getattr(path, "is_device", False):
+        return path
     p = Path(path)
     if not p.exists() and not p.suffix:
         p = CONFIG_DIR / f"{path}.yaml"
@@ -772,7 +775,10 @@ def list_configs(directory: Path | None = None) -> list[Path]:
 
 
 def area_mm2(arch: Arch) -> float:
-    """Total area: PE array (per-PE area × PEs) + each level's area × its instance count; NaN if unknown."""
+    """Total area: PE array (per-PE area × PEs) + each level's area × its instance count; NaN if unknown.  A CPU /
+    GPU device config (accel/device.py): its die area."""
+    if getattr(arch, "is_device", False):
+        return math.nan if arch.config.area_mm2 is None else float(arch.config.area_mm2)
     c = arch.config
     a = arch.arrays
     total = 0.0

@@ -125,6 +125,10 @@ class DeviceError(ConfigError):
 MAX_EFFICIENCY = 16.0
 
 
+class DeviceAttributeError(DeviceError, AttributeError):
+    """An accelerator-only attribute asked of a device (``hasattr`` still answers False)."""
+
+
 class Efficiency(Strict):
     """Throughput each op class reaches in this runtime as a fraction of peak (calibrated or assumed).  Above 1
     (up to 16) when the runtime does less work than the loop nest counts: e.g. a pooling kernel that slides a
@@ -317,6 +321,16 @@ class Device:
         return (f"{c.kind} {self.threads}/{c.cores} {unit}, {c.macs_per_cycle_per_core[c.dtype]:g} {c.dtype} "
                 f"MAC/cycle/core @ {c.clock_mhz:g} MHz = {self.peak_macs_per_s / 1e9:.1f} GMAC/s, {lv}, "
                 f"runtime {c.runtime}")
+
+    def __getattr__(self, name: str):
+        # accelerator-only attributes (the mapper's compiled arrays, PE array, mapping constraints): one clear error
+        # instead of an AttributeError deep inside the mapper
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise DeviceAttributeError(self.source, [("kind", (
+            f"a {self.config.kind} device config has no accelerator attribute {name!r}: devices cost networks through "
+            "the device model (eval, rankcorr, xcheck, nas); map, sweep, codesign and plot need an accelerator "
+            "config"))])
 
     def _replace(self, **changes) -> "Device":
         data = self.config.model_dump(mode="python")

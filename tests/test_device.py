@@ -225,6 +225,18 @@ def test_eval_cli_with_device_config(tmp_path, capsys):
     assert "toy" in capsys.readouterr().out
 
 
+def test_mapper_commands_refuse_a_device_with_one_error(capsys):
+    from accel.arch import area_mm2
+
+    assert main(["map", "--hw", "cpu-host", "--layer", "conv K=8 C=8 P=4 Q=4 R=3 S=3"]) == 1
+    err = capsys.readouterr().err
+    assert "need an accelerator config" in err and "Traceback" not in err
+    assert not hasattr(load_arch("cpu-host"), "arrays")
+    assert area_mm2(load_arch("xeon-gold-6226")) == load_arch("xeon-gold-6226").config.area_mm2
+    # rankcorr / nas take loaded devices as well as paths
+    assert load_arch(load_arch("cpu-host")).name == "cpu-host"
+
+
 def test_shipped_device_configs_load():
     devices = [load_arch(p) for p in list_configs()]
     devices = {d.name: d for d in devices if isinstance(d, Device)}
