@@ -708,11 +708,19 @@ def parse_arch(data: object, source: str = "<config>") -> "Arch":
 
 
 def load_arch(path: str | Path) -> "Arch":
-    """Load and validate an accelerator YAML (``yaml.safe_load``); a bare name looks in ``configs/``."""
+    """Load and validate an accelerator YAML (``yaml.safe_load``); a bare name looks in ``configs/``.  A config
+    with a ``kind:`` key is a CPU / GPU device config: the result is an :class:`accel.device.Device` (an already
+    loaded Device is returned as it is)."""
+    if getattr(path, "is_device", False):
+        return path
     p = Path(path)
     if not p.exists() and not p.suffix:
         p = CONFIG_DIR / f"{path}.yaml"
     data = read_yaml(p, ConfigError)
+    if isinstance(data, dict) and "kind" in data:  # a processor device config (accel/device.py): kind: cpu|gpu
+        from accel.device import parse_device
+
+        return parse_device(data, str(p))
     return parse_arch(data, str(p))
 
 
@@ -988,8 +996,11 @@ def area_power_breakdown(arch: Arch) -> list[ComponentRow]:
 
 
 def area_mm2(arch: Arch) -> float:
-    """Total on-chip area (mm²): every component of :func:`area_power_breakdown`; NaN if one is unknown (no
-    ``area_mm2`` in the config and no ``technology`` block to derive it)."""
+    """Total area (mm²).  An accelerator: every on-chip component of :func:`area_power_breakdown`; NaN if one is
+    unknown (no ``area_mm2`` in the config and no ``technology`` block to derive it).  A CPU / GPU device config
+    (accel/device.py): its die area (NaN if the config gives none)."""
+    if getattr(arch, "is_device", False):
+        return math.nan if arch.config.area_mm2 is None else float(arch.config.area_mm2)
     return float(sum(r.total_area_mm2 for r in area_power_breakdown(arch)))
 
 

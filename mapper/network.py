@@ -155,6 +155,14 @@ class NetworkEvaluator:
         self.budget = BUDGETS[effort]
         self._cache: dict[tuple, tuple[Mapping, CostRecord, int]] = {}
         self._reduced: dict[float, NetworkEvaluator] = {}  # fusion: evaluators with a reduced fusion level
+        # --- processor devices (accel/device.py: a CPU / GPU config, ``kind: cpu|gpu``) ---------------------
+        # costed by the device model instead of the mapper; results have NetworkResult's interface
+        self._device = None
+        if getattr(arch, "is_device", False):
+            from accel.device import DeviceModel
+
+            self._device = DeviceModel(arch)
+        # --- end processor devices ---------------------------------------------------------------------------
 
     def layer(self, layer: Layer) -> LayerResult:
         """Best mapping and cost of one layer alone (cached by shape).  With a ``fusion`` policy other than none
@@ -171,6 +179,10 @@ class NetworkEvaluator:
     def _layer(self, layer: Layer) -> LayerResult:
         from mapper.search import search_mapping
 
+        if self._device is not None:  # processor device (see __init__)
+            from accel.device import DeviceLayerResult
+
+            return DeviceLayerResult(layer, self._device.layer(layer))
         key = layer.shape_key()
         hit = self._cache.get(key)
         if hit is None:
@@ -185,6 +197,8 @@ class NetworkEvaluator:
     def network(self, net: Network, executor: Executor | None = None) -> NetworkResult:
         """Map and cost every layer.  With an ``executor`` (threads: the numba kernels release the GIL)
         the unique layer shapes are mapped concurrently; results are identical to the serial path."""
+        if self._device is not None:  # processor device (see __init__)
+            return self._device.network(net, self.objective)
         layers = net.layers
         if executor is not None:
             todo: dict[tuple, Layer] = {}

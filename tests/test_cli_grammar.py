@@ -17,7 +17,7 @@ EYERISS = str(ROOT / "configs" / "eyeriss.yaml")
 LAYER = "conv K=8 C=8 P=4 Q=4 R=3 S=3"
 FORBIDDEN = {"--ref-hw", "--hw-space", "--workers", "--threads", "--top-k"}
 RESULT_COMMANDS = {"eval", "map", "nas", "nas-proxies", "nas-predictor", "nas-latency", "sweep", "codesign",
-                   "rankcorr", "plot", "xcheck", "joint", "timeloop", "table"}
+                   "rankcorr", "plot", "xcheck", "joint", "timeloop", "table", "calibrate"}
 MAPPER_COMMANDS = {"eval", "map", "plot", "sweep", "codesign", "nas", "nas-latency", "rankcorr", "xcheck", "joint", "table"}
 
 

@@ -34,12 +34,12 @@ def _ort_why():
 
 
 def test_host_configs_load_and_narrow():
+    # the host and the H200 are processor device configs (accel/device.py): narrowing sets the CPU's threads
     cpu, gpu = load_arch(CPU), load_arch(ROOT / "configs" / "gpu-h200.yaml")
-    assert cpu.num_pes == 2 and cpu.peak_macs_per_cycle == 32
-    assert gpu.num_pes == 132 and gpu.peak_macs_per_cycle == 132 * 1024
-    one = narrow_arch(cpu, 1)
-    assert one.num_pes == 1 and one.peak_macs_per_cycle == 16
-    assert narrow_arch(cpu, 4) is cpu
+    assert cpu.kind == "cpu" and cpu.config.cores == 2 and gpu.kind == "gpu" and gpu.config.cores == 132
+    assert narrow_arch(cpu, 1).threads == 1
+    assert narrow_arch(cpu, 4).threads == 2
+    assert narrow_arch(gpu, 1) is gpu
 
 
 def test_bbssp_correction_recovers_planted_coefficients():

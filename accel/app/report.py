@@ -103,6 +103,11 @@ def hardware_report(arch, energy_pj: float, latency_s: float, peak_power_mw: flo
 
     avg = energy_pj / latency_s * 1e-9 if latency_s > 0 else 0.0  # pJ/s → mW
     area = area_mm2(arch)
+    if getattr(arch, "is_device", False):  # CPU / GPU (accel/device.py): die area and TDP, no energy model
+        tdp = arch.config.tdp_w
+        return {"area_mm2": area if math.isfinite(area) else None, "static_power_mw": None,
+                "average_power_mw": None, "peak_power_mw": None if tdp is None else tdp * 1e3,
+                "technology_node_nm": None, "components": []}
     return {"area_mm2": area if math.isfinite(area) else None, "static_power_mw": static_power_mw(arch),
             "average_power_mw": avg, "peak_power_mw": avg if peak_power_mw is None else peak_power_mw,
             "technology_node_nm": arch.config.technology.node_nm if arch.config.technology else None,
@@ -123,6 +128,9 @@ def hardware_lines(hw: dict) -> list[str]:
     """The area / power block of ``eval`` and ``map`` tables."""
     area = "unknown (no area_mm2 and no technology block)" if hw["area_mm2"] is None else f"{hw['area_mm2']:.4g} mm²"
     node = f" @ {hw['technology_node_nm']:g} nm" if hw["technology_node_nm"] else ""
+    if hw["static_power_mw"] is None:  # a CPU / GPU device: die area and TDP only
+        tdp = "unknown" if hw["peak_power_mw"] is None else f"{hw['peak_power_mw'] / 1e3:.4g} W"
+        return [f"die area {area}; TDP {tdp} (the device model has no energy model)"]
     lines = [f"area {area}{node}; power: average {hw['average_power_mw']:.4g} mW, peak {hw['peak_power_mw']:.4g} mW, "
              f"static (leakage + always-on) {hw['static_power_mw']:.4g} mW"]
     for c in hw["components"]:

@@ -82,7 +82,9 @@ def export_network(name: str, cache_dir: str | os.PathLike, prune_dead: bool = F
 # ---------------------------------------------------------------------------------------------------------
 def narrow_arch(arch, threads: int):
     """``arch`` with its PE array reduced to ``threads`` PEs (1 × threads) when it has more: the real runs use
-    ``threads`` cores, so the model must too."""
+    ``threads`` cores, so the model must too.  A CPU device config (accel/device.py) runs ``threads`` threads."""
+    if getattr(arch, "is_device", False):  # processor device: its thread count, not a PE array
+        return arch.with_threads(min(threads, arch.config.cores)) if arch.kind == "cpu" else arch
     pe = dict(arch.config.pe_array.model_dump(mode="python"))
     if pe["rows"] * pe["cols"] <= threads:
         return arch

@@ -1,0 +1,489 @@
+"""``accelsim calibrate``: micro-benchmarks of this machine written as a device config (:mod:`accel.device`).
+
+Only the standard library at import time (the CLI imports this module to build its parser); numpy, torch and
+onnxruntime are imported by :func:`calibrate`."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+
+def describe_machine() -> dict:
+    """This machine: ``lscpu`` fields, the /sys cache hierarchy of cpu0, core count, kernel, Python."""
+    out: dict = {"cores": os.cpu_count() or 1, "kernel": platform.release(), "python": platform.python_version(),
+                 "machine": platform.machine()}
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10,
+                              env={**os.environ, "LC_ALL": "C"}).stdout
+        lscpu = {}
+        for line in text.splitlines():
+            k, sep, v = line.partition(":")
+            if sep and k.strip() != "Flags":
+                lscpu[k.strip()] = v.strip()
+        flags = [f for line in text.splitlines() if line.startswith("Flags:") for f in line.split()[1:]]
+        lscpu["simd_flags"] = " ".join(f for f in flags if f.startswith(("avx", "fma", "sse4", "amx")))
+        out["lscpu"] = lscpu
+    except (OSError, subprocess.SubprocessError) as e:
+        out["lscpu"] = {"error": str(e)}
+    caches = []
+    base = Path("/sys/devices/system/cpu/cpu0/cache")
+    for idx in sorted(base.glob("index*")):
+        entry = {}
+        for key in ("level", "type", "size", "ways_of_associativity", "coherency_line_size", "shared_cpu_list"):
+            try:
+                entry[key] = (idx / key).read_text().strip()
+            except OSError:
+                pass
+        caches.append(entry)
+    out["caches"] = caches
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("cpu MHz"):
+                out["cpu_mhz"] = float(line.split(":")[1])
+                break
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# machine description → hierarchy skeleton
+# ---------------------------------------------------------------------------------------------------------
+def _size_bytes(text: str) -> int:
+    t = text.strip().upper()
+    mult = {"K": 1024, "M": 1024**2, "G": 1024**3}
+    return int(float(t[:-1]) * mult[t[-1]]) if t and t[-1] in mult else int(t)
+
+
+def cache_levels(desc: dict) -> list[dict]:
+    """Data / unified caches of cpu0 from /sys: [{"name": "L1", "size_bytes", "shared"}] (shared: seen by more
+    than one CPU of the machine)."""
+    out = []
+    for c in desc.get("caches", []):
+        if c.get("type") not in ("Data", "Unified") or "size" not in c:
+            continue
+        cpus = c.get("shared_cpu_list", "0")
+        n = sum((int(b) - int(a) + 1) if "-" in part else 1 for part in cpus.split(",")
+                for a, _, b in [part.partition("-")]) if cpus else 1
+        out.append({"name": f"L{c['level']}", "size_bytes": _size_bytes(c["size"]), "shared": n > 1})
+    return out
+
+
+def simd_fp32_lanes(desc: dict) -> int:
+    """fp32 lanes of one vector register: 16 with AVX-512F, 8 with AVX2/AVX, 4 otherwise (SSE)."""
+    flags = set(desc.get("lscpu", {}).get("simd_flags", "").split())
+    return 16 if "avx512f" in flags else (8 if {"avx2", "avx"} & flags else 4)
+
+
+def physical_cores(desc: dict) -> int:
+    ls = desc.get("lscpu", {})
+    try:
+        return int(ls["Core(s) per socket"]) * int(ls.get("Socket(s)", "1"))
+    except (KeyError, ValueError):
+        return int(desc.get("cores", 1))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# micro-benchmarks
+# ---------------------------------------------------------------------------------------------------------
+@dataclass
+class Budget:
+    """How long the micro-benchmarks run: chain lengths, repeats, array sizes (``quick``: the tests' budget)."""
+
+    chain: int = 16
+    repeats: int = 15
+    bw_seconds: float = 0.4
+    dram_factor: float = 4.0  # DRAM test array = dram_factor x the last cache
+
+    @classmethod
+    def quick(cls) -> "Budget":
+        return cls(chain=4, repeats=3, bw_seconds=0.03, dram_factor=1.5)
+
+
+def _best_time(fn, repeats: int) -> float:
+    fn()
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+class _Runner:
+    """Runs a torch module in the chosen runtime at a thread count: ``time(module, shape)`` → seconds per call."""
+
+    def __init__(self, runtime: str, budget: Budget, tmpdir: Path):
+        self.runtime, self.budget, self.tmpdir = runtime, budget, tmpdir
+        self._n = 0
+
+    def time(self, module, shape, threads: int) -> float:
+        import torch
+
+        x = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+        if self.runtime == "torch":
+            torch.set_num_threads(threads)
+            with torch.inference_mode():
+                return _best_time(lambda: module(x), self.budget.repeats)
+        import onnxruntime as ort
+
+        from accel.nn import export_module_onnx
+
+        self._n += 1
+        path = export_module_onnx(module.eval(), tuple(shape), self.tmpdir / f"m{self._n}.onnx")
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        feed = {sess.get_inputs()[0].name: x.numpy()}
+        return _best_time(lambda: sess.run(None, feed), self.budget.repeats)
+
+    def per_op(self, make, shape, threads: int) -> float:
+        """Seconds per operator: slope between a chain of ``chain`` operators and a chain of one (removes the
+        runtime's per-call cost)."""
+        import torch
+
+        n = self.budget.chain
+        t1 = self.time(torch.nn.Sequential(*[make() for _ in range(1)]), shape, threads)
+        tn = self.time(torch.nn.Sequential(*[make() for _ in range(n)]), shape, threads)
+        return max(tn - t1, 1e-9) / (n - 1)
+
+
+def _bandwidth_gbs(nbytes: int, seconds: float, threads: int = 1) -> float:
+    """Streaming read bandwidth (GB/s) of a float32 array of ``nbytes`` summed by torch on ``threads`` threads: the
+    larger of (a) one ``sum`` over a stride-0 view that re-reads the array many times in a single call (no per-call
+    cost; the array stays at its level) and (b) repeated ``sum`` calls; best of the passes that fit in ``seconds``.
+    A vectorised reduction is a lower bound of the level's bandwidth (it may be limited by the adds)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    n = max(1024, nbytes // 4)
+    a = torch.ones(n)
+    reps = max(1, 2**24 // n)
+    view = a.as_strided((reps, n), (0, 1))
+    best_a = best_b = math.inf
+    t_end = time.perf_counter() + seconds
+    while True:
+        t0 = time.perf_counter()
+        view.sum()
+        best_a = min(best_a, (time.perf_counter() - t0) / reps)
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            a.sum()
+        best_b = min(best_b, (time.perf_counter() - t0) / reps)
+        if time.perf_counter() > t_end:
+            break
+    torch.set_num_threads(1)
+    return n * 4 / min(best_a, best_b) / 1e9
+
+
+def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None = None,
+              progress: Callable[[int, int, str], None] | None = None, name: str | None = None) -> dict:
+    """Micro-benchmark this machine and return a device config (a dict that :func:`accel.device.parse_device`
+    accepts; written as YAML by the CLI).  ``progress(done, total, label)`` is called after every step.
+
+    Steps (each number's source is written into ``sources``): machine description (lscpu, /sys caches);
+    empty-operator overhead per runtime (slope of a chain of tiny sigmoid ops, 1 thread); parallel overhead
+    (the same slope on a 64 Ki-element tensor with all threads, minus the 1-thread slope / cores); GEMM
+    peak (torch ``mm`` 512³, 1 thread: the achievable MACs/cycle/core); conv, depthwise, fc, pool and
+    element-wise per-operator times in the runtime (1 thread), turned into per-class efficiencies by
+    inverting the device model (:func:`fit_efficiency`); read bandwidth of every cache level (torch
+    reductions over an array of half the level's size, 1 thread; shared levels and DRAM also with all
+    threads)."""
+    from accel.app.measure import MeasureError, ort_available
+    from accel.errors import InputError
+
+    if device == "gpu":
+        why = _gpu_missing()
+        raise MeasureError(f"--device gpu: no usable GPU on this machine ({why}); GPU calibration needs CUDA "
+                           "(torch.cuda) — use a datasheet GPU config such as configs/gpu-h200.yaml")
+    if device != "cpu":
+        raise InputError(f"--device must be cpu or gpu, got {device!r}")
+    if runtime == "tvm":
+        raise MeasureError("--runtime tvm: TVM operator timings need MetaSchedule-tuned kernels for every "
+                           "micro-benchmark shape (hours of tuning); calibrate with --runtime ort or torch")
+    if runtime not in ("ort", "torch"):
+        raise InputError(f"--runtime must be ort, torch or tvm, got {runtime!r}")
+    why = ort_available() if runtime == "ort" else None
+    if why:
+        raise MeasureError(why)
+    try:
+        import torch
+    except ImportError:
+        raise MeasureError("calibration builds its micro-benchmarks with torch: pip install 'accelsim[torch]'") from None
+    b = budget or Budget()
+    steps = ["describe", "overhead", "parallel", "gemm", "conv", "depthwise", "fc", "pool", "eltwise", "bandwidth"]
+    done = 0
+
+    def step(label):
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, len(steps), label)
+
+    desc = describe_machine()
+    cores = physical_cores(desc)
+    caches = cache_levels(desc)
+    clock_mhz = float(desc.get("cpu_mhz") or 0) or float(desc.get("lscpu", {}).get("CPU max MHz", "0") or 0)
+    if clock_mhz <= 0:
+        raise MeasureError("cannot read the CPU clock (/proc/cpuinfo 'cpu MHz', lscpu 'CPU max MHz')")
+    lanes = simd_fp32_lanes(desc)
+    step("describe")
+    threads_all = cores
+    tmp = Path(tempfile.mkdtemp(prefix="accelsim-calibrate-"))
+    try:
+        torch.manual_seed(0)
+        r = _Runner(runtime, b, tmp)
+        nn = torch.nn
+        sig = lambda: nn.Sigmoid()  # noqa: E731
+        overhead_s = r.per_op(sig, (1, 1, 1, 1), 1)
+        # per-class fixed cost: the same slope for a tiny operator of each class (compute negligible)
+        tiny = {"conv": (lambda: nn.Conv2d(16, 16, 1, bias=False), (1, 16, 2, 2)),
+                "depthwise": (lambda: nn.Conv2d(16, 16, 3, padding=1, groups=16, bias=False), (1, 16, 2, 2)),
+                "gemm": (lambda: nn.Linear(16, 16, bias=False), (1, 16)),
+                "pool": (lambda: nn.AvgPool2d(3, 1, 1), (1, 16, 2, 2)),
+                "eltwise": (lambda: nn.ReLU(), (1, 16, 2, 2))}
+        class_ovh = {k: r.per_op(mk, shp, 1) for k, (mk, shp) in tiny.items()}
+        step("overhead")
+        mid = (1, 64, 32, 32)
+        relu = lambda: nn.ReLU()  # noqa: E731
+        par1 = r.per_op(relu, mid, 1)
+        parn = r.per_op(relu, mid, threads_all) if threads_all > 1 else par1
+        parallel_s = max(0.0, parn - overhead_s - (par1 - overhead_s) / threads_all)
+        step("parallel")
+        torch.set_num_threads(1)
+        a = torch.randn(512, 512)
+        t_mm = _best_time(lambda: torch.mm(a, a), b.repeats)
+        macs_per_cycle = 512**3 / t_mm / (clock_mhz * 1e6)
+        step("gemm")
+        times = {}
+        # NAS-sized convs (2.4 M MACs each, the NAS-Bench-201 cell conv at its three stages)
+        times["conv"] = (r.per_op(lambda: nn.Conv2d(32, 32, 3, padding=1, bias=False), (1, 32, 16, 16), 1),
+                         "conv K=32 C=32 P=16 Q=16 R=3 S=3")
+        t_conv16 = r.per_op(lambda: nn.Conv2d(16, 16, 3, padding=1, bias=False), (1, 16, 32, 32), 1)
+        t_conv64 = r.per_op(lambda: nn.Conv2d(64, 64, 3, padding=1, bias=False), (1, 64, 8, 8), 1)
+        t_conv_all = (r.per_op(lambda: nn.Conv2d(32, 32, 3, padding=1, bias=False), (1, 32, 16, 16), threads_all)
+                      if threads_all > 1 else times["conv"][0])
+        step("conv")
+        times["depthwise"] = (r.per_op(lambda: nn.Conv2d(64, 64, 3, padding=1, groups=64, bias=False),
+                                       (1, 64, 56, 56), 1), "conv K=64 C=64 P=56 Q=56 R=3 S=3 groups=64")
+        step("depthwise")
+        times["gemm"] = (r.per_op(lambda: nn.Linear(512, 512, bias=False), (64, 512), 1), "fc N=64 K=512 C=512")
+        step("fc")
+        times["pool"] = (r.per_op(lambda: nn.AvgPool2d(3, 1, 1), (1, 64, 32, 32), 1),
+                         "avgpool K=64 P=32 Q=32 R=3 S=3")
+        step("pool")
+        times["eltwise"] = (par1, "relu K=64 P=32 Q=32")
+        step("eltwise")
+        bws = []
+        for c in caches:
+            nbytes = int(c["size_bytes"] // 2)
+            one = _bandwidth_gbs(nbytes, b.bw_seconds)
+            allc = _bandwidth_gbs(nbytes, b.bw_seconds, threads_all) if c["shared"] and threads_all > 1 else None
+            bws.append((one, allc, nbytes))
+        last = caches[-1]["size_bytes"] if caches else 2**25
+        dram_bytes = int(b.dram_factor * last)
+        dram_one = _bandwidth_gbs(dram_bytes, b.bw_seconds)
+        dram_all = _bandwidth_gbs(dram_bytes, b.bw_seconds, threads_all) if threads_all > 1 else dram_one
+        step("bandwidth")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    levels = []
+    for c, (one, allc, nbytes) in zip(caches, bws):
+        lv = {"name": c["name"], "size_bytes": c["size_bytes"], "shared": c["shared"],
+              "bandwidth_gbs_per_core": round(one, 2)}
+        if allc is not None:
+            lv["bandwidth_gbs"] = round(max(allc, one), 2)
+        levels.append(lv)
+    levels.append({"name": "DRAM", "size_bytes": None, "shared": True, "bandwidth_gbs_per_core": round(dram_one, 2),
+                   "bandwidth_gbs": round(max(dram_all, dram_one), 2)})
+    ls = desc.get("lscpu", {})
+    model_name = ls.get("Model name", "unknown CPU")
+    rt_name = {"ort": "onnxruntime", "torch": "torch"}[runtime]
+    profile = {
+        "description": f"{rt_name} on this machine, calibrated by accelsim calibrate",
+        "op_overhead_us": round(overhead_s * 1e6, 3),
+        "class_overhead_us": {k: round(v * 1e6, 3) for k, v in class_ovh.items()},
+        "parallel_overhead_us": round(parallel_s * 1e6, 3),
+        "batchnorm": "folded" if runtime == "ort" else "separate",
+        "activation": "fused" if runtime == "ort" else "separate",
+        "parallel_grain_elements": DEFAULT_GRAIN,
+        "efficiency": {k: 1.0 for k in ("conv", "depthwise", "gemm", "pool", "eltwise")},
+    }
+    data = {
+        "version": 1, "kind": "cpu", "name": name or f"{_slug(model_name)}-{rt_name}",
+        "description": (f"{model_name}: {cores} cores, {lanes} fp32 SIMD lanes, calibrated by `accelsim calibrate "
+                        f"--device cpu --runtime {runtime}` ({rt_name})"),
+        "sources": [],
+        "dtype": "fp32", "clock_mhz": round(clock_mhz, 1), "cores": cores, "threads": cores,
+        "macs_per_cycle_per_core": {"fp32": round(macs_per_cycle, 2)},
+        "ops_per_cycle_per_core": {"fp32": float(lanes)},
+        "register_bytes_per_core": 32 * lanes * 4,
+        "levels": levels, "runtimes": {rt_name: profile}, "runtime": rt_name, "warm_cache": True,
+    }
+    # the achievable peak: the fastest MAC rate seen (torch.mm, or the runtime's conv / fc if faster: the OS-reported
+    # clock may be below the turbo clock the core actually runs at)
+    from accel.workload import parse_layer_spec
+
+    rates = {"torch.mm 512^3": 512**3 / t_mm}
+    for k in ("conv", "gemm"):
+        t, spec = times[k]
+        if t > class_ovh[k]:
+            rates[f"{rt_name} {spec}"] = parse_layer_spec(spec).macs / (t - class_ovh[k])
+    peak_src = max(rates, key=rates.get)
+    macs_per_cycle = rates[peak_src] / (clock_mhz * 1e6)
+    data["macs_per_cycle_per_core"] = {"fp32": round(macs_per_cycle, 2)}
+    # output-channel blocking: a 16-channel conv runs at 16 / B of the 64-channel conv's rate per MAC (same MACs)
+    r64 = parse_layer_spec("conv K=64 C=64 P=8 Q=8 R=3 S=3").macs / max(t_conv64 - class_ovh["conv"], 1e-9)
+    r16 = parse_layer_spec("conv K=16 C=16 P=32 Q=32 R=3 S=3").macs / max(t_conv16 - class_ovh["conv"], 1e-9)
+    block = int(min(64, max(lanes, lanes * round(16 / min(1.0, r16 / r64) / lanes))))
+    profile["conv_channel_block"] = block
+    speedup = (times["conv"][0] - class_ovh["conv"]) / max(t_conv_all - class_ovh["conv"] - parallel_s, 1e-9)
+    par_eff = 1.0 if threads_all == 1 else float(min(1.0, max(0.01, (speedup - 1) / (threads_all - 1))))
+    profile["parallel_efficiency"] = round(par_eff, 3)
+    eff = {k: fit_efficiency(data, spec, t, class_ovh[k]) for k, (t, spec) in times.items()}
+    profile["efficiency"] = {k: round(v, 3) for k, v in eff.items()}
+    data["sources"] = [
+        f"Machine: lscpu 'Model name: {model_name}', {cores} physical cores ('Core(s) per socket' x 'Socket(s)'), "
+        f"flags {ls.get('simd_flags', '')}; caches from /sys/devices/system/cpu/cpu0/cache "
+        + ", ".join(f"{c['name']} {c['size_bytes'] // 1024} KiB{' shared' if c['shared'] else ''}" for c in caches),
+        f"clock_mhz: /proc/cpuinfo 'cpu MHz' ({clock_mhz:g}); the clock the OS reports, not a measured turbo clock.",
+        f"macs_per_cycle_per_core {macs_per_cycle:.2f}: measured, the fastest 1-thread fp32 MAC rate of "
+        + ", ".join(f"{k} {v / 1e9:.1f} GMAC/s" for k, v in rates.items())
+        + f" (best of {b.repeats}; operator chains minus the overhead) = {peak_src}, divided by the clock.",
+        f"ops_per_cycle_per_core {lanes}: one {lanes}-lane fp32 vector op per cycle (SIMD width from the CPU flags; "
+        "assumed one vector ALU op per cycle for element-wise work).",
+        f"register_bytes_per_core {32 * lanes * 4}: 32 architectural vector registers x {lanes * 4} B.",
+        f"op_overhead_us {overhead_s * 1e6:.2f}: measured, {rt_name}, slope between a chain of {b.chain} and a "
+        f"chain of 1 Sigmoid ops on a 1-element tensor, 1 thread, best of {b.repeats}.",
+        "class_overhead_us: measured, the same slope for a tiny operator of each class (1 thread): "
+        + ", ".join(f"{k} {v * 1e6:.2f} us ({tiny[k][1]})" for k, v in class_ovh.items()) + ".",
+        f"parallel_overhead_us {parallel_s * 1e6:.2f}: measured, the slope of a ReLU chain on a 64x32x32 tensor with "
+        f"{threads_all} threads ({parn * 1e6:.2f} us) minus the overhead and the 1-thread compute share "
+        f"({par1 * 1e6:.2f} us / {threads_all}).",
+        *[f"efficiency.{k} {eff[k]:.3f}: measured, {rt_name} per-operator time of `{spec}` (1 thread, slope of a "
+          f"{b.chain}-op chain) {t * 1e6:.1f} us; the model's compute time at efficiency 1 divided by the measured "
+          "time minus its class overhead (1.0 when the model finds the op memory-bound)" for k, (t, spec) in times.items()],
+        *[f"{lv['name']} bandwidth: measured, torch float32 sum over {nbytes // 1024} KiB (half the level), "
+          f"1 thread: {one:.1f} GB/s" + (f"; {threads_all} threads: {allc:.1f} GB/s" if allc is not None else "")
+          for lv, (one, allc, nbytes) in zip(levels, bws)],
+        f"DRAM bandwidth: measured, torch float32 sum over {dram_bytes // 2**20} MiB ({b.dram_factor:g} x the "
+        f"last cache), 1 thread {dram_one:.1f} GB/s, {threads_all} threads {dram_all:.1f} GB/s.",
+        f"conv_channel_block {block}: measured, the 1-thread rate of `conv K=16 C=16 P=32 Q=32 R=3 S=3` "
+        f"({r16 / 1e9:.1f} GMAC/s) vs `conv K=64 C=64 P=8 Q=8 R=3 S=3` ({r64 / 1e9:.1f} GMAC/s, the same MACs): "
+        f"B = 16 / ratio, a multiple of "
+        f"the {lanes} SIMD lanes, at most 64.",
+        f"parallel_efficiency {par_eff:.3f}: measured, `conv K=32 C=32 P=16 Q=16 R=3 S=3` on {threads_all} threads "
+        f"{t_conv_all * 1e6:.1f} us vs 1 thread {times['conv'][0] * 1e6:.1f} us (overheads removed): speedup "
+        f"{speedup:.2f} = 1 + ({threads_all} - 1) x efficiency.",
+        f"parallel_grain_elements {DEFAULT_GRAIN}: assumed (the intra-op splitting grain of MLAS / ATen: a thread "
+        "gets no work below ~16 Ki output elements).",
+        "batchnorm/activation: " + ("ORT folds BatchNormalization into Conv and fuses Conv+Relu/Clip (graph "
+                                    "optimizer, ORT_ENABLE_ALL)" if runtime == "ort" else
+                                    "PyTorch eager executes BatchNorm2d and activations as separate ops"),
+    ]
+    from accel.device import parse_device
+
+    parse_device(data, "<calibrated>")  # what we write must load
+    return data
+
+
+DEFAULT_GRAIN = 16384
+
+
+def fit_efficiency(data: dict, spec: str, measured_s: float, overhead_s: float) -> float:
+    """The efficiency at which the device model of ``data`` (at efficiency 1) reproduces ``measured_s`` for the
+    layer ``spec`` on 1 thread: compute time / (measured - overhead) when that exceeds every level's transfer
+    time; 1.0 when the model finds the layer memory-bound (the efficiency then does not matter), clipped to
+    [0.01, 16] (above 1: the runtime does less work than the loop nest counts)."""
+    from accel.device import MAX_EFFICIENCY, DeviceModel, parse_device
+    from accel.workload import parse_layer_spec
+
+    dev = parse_device({**data, "threads": 1}, "<calibrating>")
+    cost = DeviceModel(dev).layer(parse_layer_spec(spec))
+    busy = measured_s - overhead_s
+    if busy <= 0:
+        return 1.0
+    if max(cost.level_s.values()) >= busy:
+        return 1.0
+    return float(min(MAX_EFFICIENCY, max(0.01, cost.compute_s / busy)))
+
+
+def _slug(s: str) -> str:
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-") or "cpu"
+
+
+def _gpu_missing() -> str:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return "torch sees a CUDA device, but GPU micro-benchmarks are not implemented yet"
+        return "torch.cuda.is_available() is False"
+    except ImportError:
+        return "torch is not installed"
+
+
+def to_yaml(data: dict) -> str:
+    """The config as YAML, comments stating where it came from."""
+    import yaml
+
+    head = "# Calibrated by `accelsim calibrate`; every number's source is listed under sources.\n"
+    return head + yaml.safe_dump(data, sort_keys=False, width=110, allow_unicode=True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------------------------------------
+def add_parsers(sub) -> None:
+    from accel.app.options import path_arg
+
+    p = sub.add_parser(
+        "calibrate", help="micro-benchmark this machine and write a CPU device config",
+        description="Micro-benchmarks on this machine (empty-operator overhead, parallel overhead, GEMM peak, conv / "
+                    "depthwise / fc / pool / element-wise operator times in the runtime, read bandwidth of every "
+                    "cache level and DRAM; about a minute, --quick a few seconds) written as a device config "
+                    "(kind: cpu; accel/device.py) with the measured numbers, their sources and the machine "
+                    "description.  The config loads wherever --hw takes one (eval, rankcorr, xcheck).")
+    p.add_argument("--device", choices=("cpu", "gpu"), required=True,
+                   help="cpu (gpu: refused with a clear error when no GPU is usable)")
+    p.add_argument("--runtime", choices=("ort", "torch", "tvm"), default="ort",
+                   help="runtime whose operator overheads and efficiencies are measured (default ort = onnxruntime; "
+                        "tvm is refused: it needs tuned kernels)")
+    p.add_argument("--name", help="config name (default: derived from the CPU model and runtime)")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny budget (short chains, 3 repeats, small arrays; seconds): for tests, numbers are noisy")
+    p.add_argument("-o", "--output", type=path_arg, required=True, metavar="CONFIG.yaml", help="config file to write")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.set_defaults(func=cmd_calibrate, outputs={"output": ("-o", "file")})
+
+
+def cmd_calibrate(args) -> int:
+    import sys
+
+    from accel.app.cli_study import ProgressBar
+    from accel.app.output import report_written, write_text
+
+    bar = ProgressBar("calibrate", "steps")
+    data = calibrate(args.device, args.runtime, Budget.quick() if args.quick else Budget(),
+                     progress=lambda done, total, label: bar(done, total), name=args.name)
+    write_text(args.output, to_yaml(data))
+    report_written(args.output)
+    print(f"{data['name']}: {data['cores']} cores @ {data['clock_mhz']:g} MHz, "
+          f"{data['macs_per_cycle_per_core']['fp32']:g} fp32 MAC/cycle/core, overhead "
+          f"{data['runtimes'][data['runtime']]['op_overhead_us']:g} us/op", file=sys.stderr)
+    return 0

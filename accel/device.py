@@ -1,0 +1,597 @@
+"""Processor (CPU / GPU) device model: a sibling of the accelerator schema (:mod:`accel.arch`) for general-purpose
+hardware running a DNN runtime (PyTorch eager, onnxruntime, TVM).
+
+A device config is a YAML file with ``kind: cpu`` or ``kind: gpu`` (an accelerator config has no ``kind``);
+:func:`accel.arch.load_arch` dispatches on that key, so every ``--hw CONFIG`` that evaluates networks
+(``eval``, ``rankcorr``, ``xcheck``, NAS tables) accepts a device config, and
+:class:`mapper.network.NetworkEvaluator` costs networks with :class:`DeviceModel` instead of the mapper.
+
+Schema (``version: 1``, pydantic strict, ``extra="forbid"``, every error listed with its YAML path; read with
+:func:`accel.schema.read_yaml`)
+-------------------------------------------------------------------------------------------------------------
+* ``kind`` (cpu | gpu), ``name``, ``description``, ``sources`` (the source of every number), ``dtype`` (the
+  data type networks run in: fp32, tf32, fp16, bf16, int8).
+* ``clock_mhz``: sustained clock under vector load (CPU: all-core AVX-512 / AVX2 turbo; GPU: boost clock).
+* ``cores``: physical cores (CPU) or streaming multiprocessors (GPU); ``threads`` (CPU only): threads the runtime
+  uses, 1 … ``cores`` (``with_threads`` changes it; a GPU always spreads over all SMs).
+* ``macs_per_cycle_per_core``: ``{dtype: MACs/cycle}`` of one core (SIMD FMA units × lanes; GPU: tensor cores
+  × MACs per tensor core, or CUDA cores for fp32 without tensor cores); ``ops_per_cycle_per_core``:
+  ``{dtype: ops/cycle}`` for element-wise and pooling work (vector lanes × units; GPU: CUDA cores).
+* ``register_bytes_per_core``: the register file that holds the innermost (register) tile.
+* ``levels``: memory hierarchy from the core outwards (L1, L2, L3, DRAM / shared memory, L2, HBM); each with
+  ``size_bytes`` (per core, or in total if ``shared: true``; the last level is the backing store and has
+  ``size_bytes: null``), ``bandwidth_gbs_per_core`` (what one core / SM streams from it, GB/s = 1e9 B/s) and
+  ``bandwidth_gbs`` (all cores together; null = ``cores`` × per-core).
+* ``runtimes``: ``{name: profile}``, ``runtime``: the profile used by default.  A profile: ``op_overhead_us``
+  (per executed operator: framework dispatch on a CPU, dispatch + kernel launch on a GPU; ``class_overhead_us``,
+  optional, gives it per op class: ``conv``, ``depthwise``, ``gemm``, ``pool``, ``eltwise``),
+  ``parallel_overhead_us`` (per operator that runs on more than one thread: fork/join), ``batchnorm``
+  (``folded`` into the conv's weights, or ``separate``: an extra element-wise pass), ``activation`` (``fused``
+  into the producing conv, or ``separate``), ``parallel_grain_elements`` (output elements per thread / per
+  thread block below which another thread / SM gets no work), ``efficiency`` (fraction of peak per op class:
+  ``conv``, ``depthwise``, ``gemm``, ``pool``, ``eltwise``; up to 16, above 1 when the runtime does less work than
+  the loop nest counts, e.g. sliding-window pooling sums), ``conv_channel_block`` (output channels one micro-kernel
+  computes at once: a conv with K output channels per group uses K / (ceil(K / B) · B) of it).
+* ``warm_cache`` (default true: repeated inference, as latency benchmarks measure; weights stay resident in the
+  smallest level that holds all of the network's weights), ``area_mm2``, ``tdp_w`` (die area and TDP for
+  area / power columns; not used for latency).
+
+The per-layer model (every equation; b = bytes per element of ``dtype``, f = clock)
+----------------------------------------------------------------------------------
+Op class: conv with one input channel per group and more than one group → ``depthwise``; other convs →
+``conv``; fc / matmul → ``gemm``; max / avg pool → ``pool``; element-wise → ``eltwise``.
+
+1. Threads used: ``u = clamp(ceil(E_out / grain), 1, T)`` with E_out = output elements (G·N·K·P·Q), grain =
+   the profile's ``parallel_grain_elements`` and T = ``threads`` (CPU) or ``cores`` (GPU): a runtime splits the
+   output among threads / thread blocks, and a small tensor does not fill them.
+2. Compute: ``t_compute = W / (u · peak · eff[class] · f)``, W = MACs (conv, depthwise, gemm) or loop points
+   (pool: one op per window point; element-wise: one op per element), peak = ``macs_per_cycle_per_core`` or
+   ``ops_per_cycle_per_core`` of ``dtype``.  A ``conv`` additionally uses only K / (ceil(K / B) · B) of the
+   micro-kernel, B = ``conv_channel_block``: CPU convolution kernels (oneDNN, MLAS NCHWc) vectorise over output
+   channels and register-block several SIMD vectors of them, so a 16-channel conv runs a 64-channel kernel a
+   quarter full.  With u > 1 threads the compute runs on ``1 + (u - 1) · parallel_efficiency`` threads' worth of
+   throughput (``parallel_efficiency``, measured: the speedup of a conv on all cores; below 1 when threads share
+   a core, memory or a busy machine).
+3. Traffic.  Levels 0 … L-1 (``levels``); level i serves the misses of the storage inside it, whose capacity is
+   S_in(0) = ``register_bytes_per_core`` and S_in(i) = size of level i-1 (per thread: a shared level's size
+   divided by u).  The data a storage of capacity S pulls from outside for one layer (reuse model: output-
+   stationary tiles of t × t outputs with t = max(1, floor(sqrt(S / (2b)))): half the capacity holds the output
+   tile, the rest streams the operand panels — the classic blocked-GEMM traffic, Hong & Kung 1981; Goto & van de
+   Geijn, ACM TOMS 2008):
+
+   * MAC layers (the per-group GEMM view: M = N·P·Q output pixels, K output channels):
+     ``D_w(S) = w·b·ceil(M / t)`` (weights re-read once per tile row of output pixels),
+     ``D_a(S) = x·b·ceil(K / t) + y·b`` (inputs re-read once per tile column of output channels, outputs
+     written once), where w, x, y are the distinct elements of weights, inputs, outputs
+     (:meth:`accel.workload.Layer.operand_sizes`); if the whole footprint F = (w + x + y)·b ≤ S, the
+     traffic is compulsory: ``D_w = w·b``, ``D_a = (x + y)·b``.
+   * pool / element-wise: compulsory, ``D_w = w·b`` (a binary op's second input), ``D_a = (x + y)·b``.
+
+   Residency (``warm_cache``): weights live in the smallest level ``h_w`` whose capacity holds the whole
+   network's weights (repeated inference keeps them warm; DRAM with ``warm_cache: false``), activations in the
+   smallest level ``h_a`` that holds the layer's input and output (its producer just wrote them).  Level i
+   serves ``T_i = D_w(S_in(i))·[i ≤ h_w] + D_a(S_in(i))·[i ≤ h_a]`` bytes (levels beyond a tensor's home never
+   see it: compulsory + capacity misses up to the home level, nothing beyond).
+   ``t_i = T_i / BW_i``, ``BW_i = min(u · bandwidth_gbs_per_core, bandwidth_gbs)`` · 1e9.
+4. ``latency = max(t_compute, max_i t_i) + overhead[class] + [u > 1] · parallel_overhead`` (compute and data
+   movement overlap — the roofline — and the runtime's fixed per-operator cost adds).
+5. Runtime execution: a conv whose runtime keeps BatchNorm ``separate`` (PyTorch eager) executes one more
+   element-wise pass over its output (a unary op costed by 1–4, with its own overhead), and one more for an
+   activation that is not ``fused``.  Element-wise layers and pooling of the network are executed as their
+   own operators in every runtime.  Reshape / flatten / concat are free (they are not layers of accelsim
+   networks); known approximation: PyTorch's ``torch.cat`` copies (DARTS cells), and NAS-Bench-201's
+   ReLU-Conv-BN applies its ReLU *before* the conv, which onnxruntime cannot fuse into the conv.
+
+Energy is not modelled for processors: ``energy_pj`` is NaN (columns stay, empty).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+from pydantic import Field, ValidationError, field_validator
+
+from accel.arch import ConfigError
+from accel.schema import (MAX_AREA_MM2, MAX_CLOCK_MHZ, MAX_SIZE_BYTES, MIN_CLOCK_MHZ, Name, Strict, pydantic_errors,
+                          read_yaml)
+from accel.workload import Layer, Network
+
+__all__ = ["DeviceError", "DeviceConfig", "CpuConfig", "GpuConfig", "RuntimeProfile", "MemoryLevel", "Device",
+           "DeviceModel", "DeviceCost", "DeviceLayerResult", "DeviceNetworkResult", "parse_device", "load_device",
+           "is_device_config", "DTYPE_BYTES", "OP_CLASSES", "op_class"]
+
+SCHEMA_VERSION = 1
+DTYPE_BYTES = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "int8": 1}
+DType = Literal["fp32", "tf32", "fp16", "bf16", "int8"]
+OP_CLASSES = ("conv", "depthwise", "gemm", "pool", "eltwise")
+MAX_CORES = 2**20
+MAX_BANDWIDTH_GBS = 1e7  # 10 PB/s
+MAX_OVERHEAD_US = 1e6
+
+
+class DeviceError(ConfigError):
+    """Invalid device config; ``errors`` lists (yaml_path, message).  A :class:`accel.arch.ConfigError`, so
+    every ``--hw`` handler reports it like an invalid accelerator config."""
+
+    what = "device config"
+
+
+MAX_EFFICIENCY = 16.0
+
+
+class DeviceAttributeError(DeviceError, AttributeError):
+    """An accelerator-only attribute asked of a device (``hasattr`` still answers False)."""
+
+
+class Efficiency(Strict):
+    """Throughput each op class reaches in this runtime as a fraction of peak (calibrated or assumed).  Above 1
+    (up to 16) when the runtime does less work than the loop nest counts: e.g. a pooling kernel that slides a
+    running window sum performs fewer adds than R × S per output."""
+
+    conv: float = Field(gt=0, le=MAX_EFFICIENCY)
+    depthwise: float = Field(gt=0, le=MAX_EFFICIENCY)
+    gemm: float = Field(gt=0, le=MAX_EFFICIENCY)
+    pool: float = Field(gt=0, le=MAX_EFFICIENCY)
+    eltwise: float = Field(gt=0, le=MAX_EFFICIENCY)
+
+
+class ClassOverhead(Strict):
+    """Per-operator fixed cost (µs) of each op class in this runtime (dispatch, argument checks, allocation)."""
+
+    conv: float = Field(ge=0, le=MAX_OVERHEAD_US)
+    depthwise: float = Field(ge=0, le=MAX_OVERHEAD_US)
+    gemm: float = Field(ge=0, le=MAX_OVERHEAD_US)
+    pool: float = Field(ge=0, le=MAX_OVERHEAD_US)
+    eltwise: float = Field(ge=0, le=MAX_OVERHEAD_US)
+
+
+class RuntimeProfile(Strict):
+    description: str = ""
+    op_overhead_us: float = Field(ge=0, le=MAX_OVERHEAD_US)
+    class_overhead_us: ClassOverhead | None = None
+    parallel_overhead_us: float = Field(0.0, ge=0, le=MAX_OVERHEAD_US)
+    batchnorm: Literal["folded", "separate"]
+    activation: Literal["fused", "separate"]
+    parallel_grain_elements: int = Field(ge=1, le=2**40)
+    conv_channel_block: int = Field(1, ge=1, le=4096)
+    parallel_efficiency: float = Field(1.0, gt=0, le=1)
+    efficiency: Efficiency
+
+
+class MemoryLevel(Strict):
+    name: Name
+    size_bytes: float | None = Field(gt=0, le=MAX_SIZE_BYTES)
+    shared: bool = False
+    bandwidth_gbs_per_core: float = Field(gt=0, le=MAX_BANDWIDTH_GBS)
+    bandwidth_gbs: float | None = Field(None, gt=0, le=MAX_BANDWIDTH_GBS)
+
+
+class _DeviceBase(Strict):
+    version: int
+    name: Name
+    description: str = ""
+    sources: list[str] = Field(default_factory=list)
+    dtype: DType = "fp32"
+    clock_mhz: float = Field(ge=MIN_CLOCK_MHZ, le=MAX_CLOCK_MHZ)
+    cores: int = Field(ge=1, le=MAX_CORES)
+    macs_per_cycle_per_core: dict[DType, float]
+    ops_per_cycle_per_core: dict[DType, float]
+    register_bytes_per_core: float = Field(gt=0, le=MAX_SIZE_BYTES)
+    levels: list[MemoryLevel] = Field(min_length=1)
+    runtimes: dict[str, RuntimeProfile] = Field(min_length=1)
+    runtime: str
+    warm_cache: bool = True
+    area_mm2: float | None = Field(None, ge=0, le=MAX_AREA_MM2)
+    tdp_w: float | None = Field(None, ge=0, le=1e6)
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v):
+        if v != SCHEMA_VERSION:
+            raise ValueError(f"unsupported device schema version {v}; this accelsim reads version {SCHEMA_VERSION}")
+        return v
+
+    @field_validator("macs_per_cycle_per_core", "ops_per_cycle_per_core")
+    @classmethod
+    def _rates(cls, v):
+        for k, x in v.items():
+            if not 0 < x <= 2**24:
+                raise ValueError(f"{k}: must be > 0 and ≤ 2^24 per cycle per core, got {x!r}")
+        return v
+
+
+class CpuConfig(_DeviceBase):
+    kind: Literal["cpu"]
+    threads: int = Field(ge=1, le=MAX_CORES)
+
+
+class GpuConfig(_DeviceBase):
+    kind: Literal["gpu"]
+
+
+DeviceConfig = CpuConfig | GpuConfig
+
+
+def _semantic_errors(cfg: DeviceConfig) -> list[tuple[str, str]]:
+    errs: list[tuple[str, str]] = []
+    if cfg.dtype not in cfg.macs_per_cycle_per_core:
+        errs.append(("macs_per_cycle_per_core", f"no rate for the device's dtype {cfg.dtype!r}"))
+    if cfg.dtype not in cfg.ops_per_cycle_per_core:
+        errs.append(("ops_per_cycle_per_core", f"no rate for the device's dtype {cfg.dtype!r}"))
+    if cfg.runtime not in cfg.runtimes:
+        errs.append(("runtime", f"{cfg.runtime!r} is not one of the runtimes ({', '.join(cfg.runtimes)})"))
+    if isinstance(cfg, CpuConfig) and cfg.threads > cfg.cores:
+        errs.append(("threads", f"{cfg.threads} threads exceed the {cfg.cores} cores"))
+    for i, lv in enumerate(cfg.levels):
+        last = i == len(cfg.levels) - 1
+        if last and lv.size_bytes is not None:
+            errs.append((f"levels[{i}].size_bytes", "the last level is the backing store (DRAM / HBM): write null"))
+        if not last and lv.size_bytes is None:
+            errs.append((f"levels[{i}].size_bytes", "only the last level (the backing store) may be unbounded"))
+    names = [lv.name for lv in cfg.levels]
+    for n in {n for n in names if names.count(n) > 1}:
+        errs.append(("levels", f"level name {n!r} given twice"))
+    return errs
+
+
+def is_device_config(data: object) -> bool:
+    """A parsed YAML mapping that declares a ``kind`` (device configs do; accelerator configs do not)."""
+    return isinstance(data, dict) and "kind" in data
+
+
+def parse_device(data: object, source: str = "<device>") -> "Device":
+    """Validate a parsed YAML mapping (``kind: cpu|gpu`` picks the schema); raise :class:`DeviceError` listing
+    every problem with its YAML path."""
+    if not isinstance(data, dict):
+        raise DeviceError(source, [("<root>", "the config must be a YAML mapping")])
+    kind = data.get("kind")
+    model = {"cpu": CpuConfig, "gpu": GpuConfig}.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise DeviceError(source, [("kind", f"must be 'cpu' or 'gpu', got {kind!r}")])
+    try:
+        cfg = model.model_validate(data)
+    except ValidationError as e:
+        raise DeviceError(source, pydantic_errors(e)) from None
+    errs = _semantic_errors(cfg)
+    if errs:
+        raise DeviceError(source, errs)
+    return Device(cfg, source)
+
+
+def load_device(path: str | Path) -> "Device":
+    """Load and validate a device YAML (a bare name looks in the shipped ``configs/``)."""
+    p = Path(path)
+    if not p.exists() and not p.suffix:
+        from accel.arch import CONFIG_DIR
+
+        p = CONFIG_DIR / f"{path}.yaml"
+    return parse_device(read_yaml(p, DeviceError), str(p))
+
+
+class Device:
+    """A validated device config (the ``Arch`` of a CPU or GPU): ``name``, ``digest()``, ``summary()``."""
+
+    is_device = True
+
+    def __init__(self, config: DeviceConfig, source: str = "<device>"):
+        self.config = config
+        self.source = source
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def kind(self) -> str:
+        return self.config.kind
+
+    @property
+    def threads(self) -> int:
+        """Threads (CPU) or SMs (GPU) a layer may spread over."""
+        return self.config.threads if isinstance(self.config, CpuConfig) else self.config.cores
+
+    @property
+    def clock_hz(self) -> float:
+        return self.config.clock_mhz * 1e6
+
+    @property
+    def profile(self) -> RuntimeProfile:
+        return self.config.runtimes[self.config.runtime]
+
+    @property
+    def peak_macs_per_s(self) -> float:
+        c = self.config
+        return c.macs_per_cycle_per_core[c.dtype] * self.threads * self.clock_hz
+
+    def digest(self) -> str:
+        blob = json.dumps(self.config.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def summary(self) -> str:
+        c = self.config
+        lv = ", ".join(f"{x.name} {x.size_bytes / 1024:g} KiB" if x.size_bytes else
+                       f"{x.name} {x.bandwidth_gbs or x.bandwidth_gbs_per_core * c.cores:g} GB/s" for x in c.levels)
+        unit = "threads" if c.kind == "cpu" else "SMs"
+        return (f"{c.kind} {self.threads}/{c.cores} {unit}, {c.macs_per_cycle_per_core[c.dtype]:g} {c.dtype} "
+                f"MAC/cycle/core @ {c.clock_mhz:g} MHz = {self.peak_macs_per_s / 1e9:.1f} GMAC/s, {lv}, "
+                f"runtime {c.runtime}")
+
+    def __getattr__(self, name: str):
+        # accelerator-only attributes (the mapper's compiled arrays, PE array, mapping constraints): one clear error
+        # instead of an AttributeError deep inside the mapper
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise DeviceAttributeError(self.source, [("kind", (
+            f"a {self.config.kind} device config has no accelerator attribute {name!r}: devices cost networks through "
+            "the device model (eval, rankcorr, xcheck, nas); map, sweep, codesign and plot need an accelerator "
+            "config"))])
+
+    def _replace(self, **changes) -> "Device":
+        data = self.config.model_dump(mode="python")
+        data.update(changes)
+        return parse_device(data, self.source)
+
+    def with_threads(self, threads: int) -> "Device":
+        """The same CPU running ``threads`` threads."""
+        if self.config.kind != "cpu":
+            raise DeviceError(self.source, [("threads", "a GPU config has no thread count (it uses every SM)")])
+        return self._replace(threads=int(threads))
+
+    def with_runtime(self, runtime: str) -> "Device":
+        """The same device under another of its runtime profiles."""
+        return self._replace(runtime=runtime)
+
+
+def op_class(layer: Layer) -> str:
+    """``conv``, ``depthwise``, ``gemm``, ``pool`` or ``eltwise`` (see the module docstring)."""
+    if layer.op == "conv":
+        return "depthwise" if layer.G > 1 and layer.C == 1 else "conv"
+    if layer.op in ("fc", "matmul"):
+        return "gemm"
+    if layer.op in ("maxpool", "avgpool"):
+        return "pool"
+    return "eltwise"
+
+
+@dataclass
+class DeviceCost:
+    """Cost of one layer on a device (same attribute names as :class:`accel.cost.CostRecord` where they mean the
+    same thing; ``energy_pj`` is NaN)."""
+
+    latency_s: float
+    latency_cycles: float
+    compute_s: float
+    level_s: dict[str, float]
+    traffic_bytes: dict[str, float]
+    overhead_s: float
+    epilogue_s: float
+    threads_used: int
+    op_class: str
+    bound: str
+    energy_pj: float = math.nan
+    epilogue_ops: int = 0
+
+    @property
+    def utilization(self) -> float:
+        return self.compute_s / self.latency_s if self.latency_s > 0 else 0.0
+
+    @property
+    def active_pes(self) -> int:
+        return self.threads_used
+
+    @property
+    def stall_cycles(self) -> dict[str, float]:
+        """Cycles by which each level's transfer time exceeds the compute time (0 when compute-bound)."""
+        f = self.latency_cycles / self.latency_s if self.latency_s > 0 else 0.0
+        return {k: max(0.0, v - self.compute_s) * f for k, v in self.level_s.items()}
+
+
+@dataclass
+class DeviceLayerResult:
+    layer: Layer
+    cost: DeviceCost
+    mapping: None = None
+    evaluations: int = 0
+
+
+class DeviceModel:
+    """Costs layers and networks on a :class:`Device` under its runtime profile (module docstring, 1–5)."""
+
+    def __init__(self, device: Device):
+        self.device = device
+        self._cache: dict[tuple, DeviceCost] = {}
+
+    # -- one operator -----------------------------------------------------------------------------------
+    def _operator(self, layer: Layer, weight_home: int) -> tuple[float, float, dict, dict, float, int, str, str]:
+        d = self.device
+        c = d.config
+        prof = d.profile
+        b = DTYPE_BYTES[c.dtype]
+        f = d.clock_hz
+        cls = op_class(layer)
+        out_elems = layer.G * layer.N * layer.K * layer.P * layer.Q
+        u = int(min(max(1, math.ceil(out_elems / prof.parallel_grain_elements)), d.threads))
+        mac = cls in ("conv", "depthwise", "gemm")
+        work = layer.macs if mac else layer.ops
+        peak = (c.macs_per_cycle_per_core if mac else c.ops_per_cycle_per_core)[c.dtype]
+        eff = getattr(prof.efficiency, cls)
+        if cls == "conv":
+            blk = prof.conv_channel_block
+            eff *= layer.K / (math.ceil(layer.K / blk) * blk)
+        u_eff = 1 + (u - 1) * prof.parallel_efficiency
+        compute_s = work / (u_eff * peak * eff * f)
+        w, x, y = layer.operand_sizes()
+        act_bytes = (x + y) * b
+        foot = (w + x + y) * b
+        # activations' home: the smallest level holding the layer's input and output
+        act_home = next((i for i, lv in enumerate(c.levels) if lv.size_bytes is not None and
+                         act_bytes <= _capacity(lv, u)), len(c.levels) - 1)
+        level_s, traffic = {}, {}
+        for i, lv in enumerate(c.levels):
+            s_in = c.register_bytes_per_core if i == 0 else _capacity(c.levels[i - 1], u)
+            dw, da = _demand(layer, mac, w, x, y, b, foot, s_in)
+            t = dw * (i <= weight_home) + da * (i <= act_home)
+            bw = u * lv.bandwidth_gbs_per_core
+            if lv.bandwidth_gbs is not None:
+                bw = min(bw, lv.bandwidth_gbs)
+            traffic[lv.name] = t
+            level_s[lv.name] = t / (bw * 1e9)
+        base_us = getattr(prof.class_overhead_us, cls) if prof.class_overhead_us is not None else prof.op_overhead_us
+        overhead_s = (base_us + (prof.parallel_overhead_us if u > 1 else 0.0)) * 1e-6
+        slowest = max(level_s, key=level_s.get)
+        bound = "compute" if compute_s >= level_s[slowest] else slowest
+        lat = max(compute_s, level_s[slowest]) + overhead_s
+        return lat, compute_s, level_s, traffic, overhead_s, u, cls, bound
+
+    def layer(self, layer: Layer, weight_home: int | None = None) -> DeviceCost:
+        """Cost of one layer as the runtime executes it (its own operator plus separate BN / activation
+        passes of a conv).  ``weight_home``: index of the level holding the network's weights (default: from
+        this layer's weights alone)."""
+        c = self.device.config
+        if weight_home is None:
+            weight_home = self.weight_home(layer.operand_sizes()[0] * DTYPE_BYTES[c.dtype])
+        key = (layer.shape_key(), layer.binary, layer.broadcast, weight_home)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        lat, comp, lvl, traffic, ovh, u, cls, bound = self._operator(layer, weight_home)
+        prof = self.device.profile
+        extra = 0
+        if cls in ("conv", "depthwise"):
+            extra = (prof.batchnorm == "separate") + (prof.activation == "separate")
+        epi = 0.0
+        if extra:
+            ep = Layer(f"{layer.name}.epilogue", "relu", N=layer.N, K=layer.G * layer.K, P=layer.P, Q=layer.Q)
+            epi = extra * self._operator(ep, weight_home)[0]
+        total = lat + epi
+        cost = DeviceCost(latency_s=total, latency_cycles=total * self.device.clock_hz, compute_s=comp, level_s=lvl,
+                          traffic_bytes=traffic, overhead_s=ovh, epilogue_s=epi, threads_used=u, op_class=cls,
+                          bound=bound, epilogue_ops=int(extra))
+        self._cache[key] = cost
+        return cost
+
+    def weight_home(self, weight_bytes: float) -> int:
+        """Level index where ``weight_bytes`` of weights stay resident across inferences (module docstring, 3)."""
+        c = self.device.config
+        last = len(c.levels) - 1
+        if not c.warm_cache:
+            return last
+        return next((i for i, lv in enumerate(c.levels) if lv.size_bytes is not None and weight_bytes <= lv.size_bytes),
+                    last)
+
+    # -- a network -------------------------------------------------------------------------------------
+    def network(self, net: Network, objective: str = "latency") -> "DeviceNetworkResult":
+        b = DTYPE_BYTES[self.device.config.dtype]
+        layers = net.layers
+        wh = self.weight_home(sum(layer.operand_sizes()[0] for layer in layers if layer.is_mac) * b)
+        results = [DeviceLayerResult(layer, self.layer(layer, wh)) for layer in layers]
+        from accel._version import __version__
+
+        meta = {"accelsim_version": __version__, "hw_digest": self.device.digest(), "device_kind": self.device.kind,
+                "runtime": self.device.config.runtime, "threads": self.device.threads,
+                "unique_layer_shapes": len({r.layer.shape_key() for r in results})}
+        return DeviceNetworkResult(net.name, self.device, objective, results, meta,
+                                   getattr(net, "import_report", None))
+
+
+def _capacity(lv: MemoryLevel, threads: int) -> float:
+    """Capacity one thread can use: a private level's size, a shared level's size split among the threads."""
+    if lv.size_bytes is None:
+        return math.inf
+    return lv.size_bytes / threads if lv.shared else lv.size_bytes
+
+
+def _demand(layer: Layer, mac: bool, w: int, x: int, y: int, b: int, foot: float, s: float) -> tuple[float, float]:
+    """(weight bytes, activation bytes) a storage of capacity ``s`` bytes pulls for one layer (docstring, 3)."""
+    if not mac or foot <= s:
+        return w * b, (x + y) * b
+    t = max(1, math.floor(math.sqrt(s / (2 * b))))
+    m = layer.N * layer.P * layer.Q
+    return w * b * math.ceil(m / t), x * b * math.ceil(layer.K / t) + y * b
+
+
+@dataclass
+class DeviceNetworkResult:
+    """Whole-network result on a device: the interface of :class:`mapper.network.NetworkResult` (``macs``,
+    ``latency_cycles``, ``latency_s``, ``energy_pj`` = NaN, ``edp``, ``to_json``, ``to_frame``)."""
+
+    network: str
+    arch: Device
+    objective: str
+    layers: list[DeviceLayerResult]
+    meta: dict = field(default_factory=dict)
+    import_report: dict | None = None
+
+    @property
+    def macs(self) -> int:
+        return sum(r.layer.macs for r in self.layers)
+
+    @property
+    def latency_cycles(self) -> float:
+        return sum(r.cost.latency_cycles for r in self.layers)
+
+    @property
+    def latency_s(self) -> float:
+        return sum(r.cost.latency_s for r in self.layers)
+
+    @property
+    def energy_pj(self) -> float:
+        return math.nan
+
+    @property
+    def edp(self) -> float:
+        return math.nan
+
+    def to_json(self) -> dict:
+        layers = []
+        for r in self.layers:
+            c = r.cost
+            layers.append({
+                "name": r.layer.name, "op": r.layer.op, "macs": r.layer.macs, "ops": r.layer.ops,
+                "shape": r.layer.describe(), "latency_cycles": c.latency_cycles, "latency_s": c.latency_s,
+                "energy_pj": None, "utilization": c.utilization, "active_pes": c.threads_used,
+                "op_class": c.op_class, "bound": c.bound,
+                "latency_breakdown_s": {"compute": c.compute_s, **{f"{k}": v for k, v in c.level_s.items()},
+                                        "overhead": c.overhead_s, "epilogue": c.epilogue_s},
+                "traffic_bytes": c.traffic_bytes, "epilogue_ops": c.epilogue_ops,
+                "mapping": None, "onnx_nodes": list(r.layer.source), "unsupported": False,
+            })
+        rep = self.import_report or {}
+        for u in rep.get("unsupported", []):
+            layers.append({"name": u["node"], "op": u["op_type"], "macs": 0, "ops": 0, "latency_cycles": 0.0,
+                           "latency_s": 0.0, "energy_pj": None, "utilization": 0.0, "mapping": None,
+                           "onnx_nodes": [u["node"]], "unsupported": True})
+        out = {"network": self.network, "hw": self.arch.name, "objective": self.objective, "layers": layers,
+               "total": {"macs": self.macs, "latency_cycles": self.latency_cycles, "latency_s": self.latency_s,
+                         "energy_pj": None, "edp": None},
+               "meta": self.meta}
+        if rep:
+            out["onnx_import"] = {k: rep.get(k, []) for k in ("fused", "free", "unsupported", "notes")}
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        rows = []
+        for r in self.layers:
+            c = r.cost
+            row = {"network": self.network, "hw": self.arch.name, "layer": r.layer.name, "op": r.layer.op,
+                   "macs": r.layer.macs, "ops": r.layer.ops, "latency_cycles": c.latency_cycles,
+                   "latency_s": c.latency_s, "compute_cycles": c.compute_s * self.arch.clock_hz,
+                   "stall_cycles": sum(c.stall_cycles.values()), "energy_pj": math.nan, "mac_energy_pj": math.nan,
+                   "utilization": c.utilization, "active_pes": c.threads_used, "unsupported": False,
+                   "op_class": c.op_class, "bound": c.bound, "overhead_s": c.overhead_s, "epilogue_s": c.epilogue_s}
+            for k, v in c.level_s.items():
+                row[f"time_{k}_s"] = v
+            rows.append(row)
+        for u in (self.import_report or {}).get("unsupported", []):
+            rows.append({"network": self.network, "hw": self.arch.name, "layer": u["node"], "op": u["op_type"],
+                         "macs": 0, "ops": 0, "latency_cycles": 0.0, "latency_s": 0.0, "energy_pj": math.nan,
+                         "unsupported": True})
+        df = pd.DataFrame(rows)
+        df.attrs.update({"objective": self.objective, **self.meta})
+        return df

@@ -1,0 +1,349 @@
+"""Device-model study (issue 14, part B): real CPU latencies of NAS networks vs the calibrated device model.
+
+Not part of CI (the committed data took ~9 minutes of measuring plus a one-off ONNX export).  Two steps:
+
+``measure`` — real latencies on this CPU (the committed run)::
+
+    nice -n -15 python bench/device_study.py measure --nb201 500 --others 102 --seed 0 --warmup 1 --repeats 3 \
+        --repeats-all-threads 1 --budget-min 20 [--onnx-dir DIR] [--phases torch:1]
+
+* Networks: ``--nb201`` NAS-Bench-201 cells drawn uniformly without replacement
+  (:func:`nas.registry.sample_architectures`, seed ``--seed``), built with ``prune=False`` (dead edges are
+  executed, as PyTorch and onnxruntime execute them), and ``--others`` networks split evenly over the
+  MBConv/OFA (``mbconv``), ``fbnet`` and ``darts`` spaces (same sampler and seed), each with the space's torch
+  builder; BatchNorm statistics randomised (seed 1) so BN folding is exercised; batch 1, fp32.
+* Runtimes: PyTorch eager (``torch.inference_mode``, ``torch.set_num_threads(t)``) and onnxruntime (the model
+  exported with :func:`accel.nn.export_module_onnx`, ``ORT_ENABLE_ALL`` graph optimisations, sequential
+  execution, ``intra_op_num_threads = t``, ``inter_op_num_threads = 1``); ``t`` = 1 and all cores.
+* Protocol: each pass runs four phases, one per (runtime, threads), so the thread pools of torch and
+  onnxruntime never compete; the 1-thread phases of both passes come first; a phase that would start after
+  ``--budget-min`` minutes is skipped (recorded in the metadata).  In a phase every network gets ``--warmup``
+  untimed calls (onnxruntime: in a fresh session), then ``--repeats`` (1 thread) or ``--repeats-all-threads``
+  timed single calls (``time.perf_counter``); the latency is the **median** of the repeats.  The whole set is
+  measured in **two separate passes**; the Spearman ρ between the passes is the test-retest ceiling.
+  ``--phases torch:1`` re-measures only those phases (both passes) and keeps the other rows (recorded under
+  ``remeasured`` in the metadata).  A network whose output the exporter folded to a constant (NB201 cells with no
+  live path from the input) runs as the constant graph in onnxruntime (what onnxruntime executes) and in full in
+  torch.  The 1-minute load average is recorded with every row (the machine is shared), and the machine
+  description (lscpu, /sys cache) goes into the file's metadata.
+
+``analyze`` — model vs measurement::
+
+    python bench/device_study.py analyze --hw configs/cpu-host.yaml
+
+For every (runtime, threads): test-retest ρ and τ (pass 1 vs pass 2), the ceiling they imply for a predictor
+compared with the mean of the two passes (Spearman-Brown: sqrt(2r / (1 + r))), MACs' ρ and τ vs the mean of the
+passes (the floor; MACs of the executed network: NB201 dead branches removed for onnxruntime, every edge for torch — and
+MACs of every edge as ``macs_all_edges``), the device model's Spearman ρ, Kendall τ, MAPE and median APE (uncorrected), and the fraction of
+the floor-to-ceiling gap the model closes, written to ``bench/results/device_study.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "bench" / "results"
+MEASUREMENTS = RESULTS / "device_measurements.parquet"
+OTHER_SPACES = ("mbconv", "fbnet", "darts")
+
+
+def machine_description() -> dict:
+    """lscpu, /sys cache hierarchy, kernel, library versions."""
+    from accel.app.calibrate import describe_machine
+
+    return describe_machine()
+
+
+def network_specs(n_nb201: int, n_others: int, seed: int) -> list[tuple[str, str]]:
+    """(space, encoding) of every network of the study."""
+    from nas.registry import sample_specs
+
+    out = [("nb201", s.split(":", 1)[1]) for s in sample_specs("nb201", n_nb201, seed)]
+    per = [n_others // len(OTHER_SPACES) + (i < n_others % len(OTHER_SPACES)) for i in range(len(OTHER_SPACES))]
+    for sp, k in zip(OTHER_SPACES, per):
+        out += [(sp, s.split(":", 1)[1]) for s in sample_specs(sp, k, seed)]
+    return out
+
+
+def torch_model(space: str, enc: str):
+    """(eval-mode torch module, input shape) with every NB201 edge built (``prune=False``)."""
+    import torch
+
+    from accel.app.xcheck_models import _randomise_bn
+    from nas.registry import SPACES
+
+    sp = SPACES[space]()
+    arch = sp.decode(enc)
+    torch.manual_seed(0)
+    model = sp.build_torch(arch, prune=False) if space.startswith("nb201") else sp.build_torch(arch)
+    return _randomise_bn(model).eval(), sp.input_shape(arch, 1)
+
+
+def accelsim_network(space: str, enc: str, prune: bool = False):
+    """The accelsim network the models cost: NB201 with every edge (``prune=False``), as PyTorch executes the
+    measured model; ``prune=True`` for onnxruntime, whose exported graph has no dead branch (the exporter folds
+    ops on constant zero inputs and drops ops whose results are unused)."""
+    from nas import nb201
+    from nas.registry import SPACES
+
+    sp = SPACES[space]()
+    arch = sp.decode(enc)
+    if space.startswith("nb201"):
+        return nb201.build_network(arch, sp.dataset, 1, prune=prune)
+    return sp.build_network(arch, batch=1)
+
+
+def _time_calls(fn, warmup: int, repeats: int) -> float:
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts))
+
+
+def _ort_session(path, threads: int):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def measure(args) -> None:
+    """Export every network once (``--onnx-dir``: reuse an earlier export of the same sample), then for each pass
+    and each (runtime, threads) configuration time every network (configurations in separate phases, so the
+    thread pools of torch and onnxruntime never compete); the table is rewritten after every phase."""
+    import onnxruntime as ort
+    import torch
+
+    from accel.nn import export_module_onnx
+
+    specs = network_specs(args.nb201, args.others, args.seed)
+    cores = os.cpu_count() or 1
+    threads = sorted({1, cores})
+    tmp = Path(args.onnx_dir) if args.onnx_dir else Path(tempfile.mkdtemp(prefix="device-study-"))
+    rows = []
+    t_start = time.time()
+    onnx_paths = {}
+    for i, (sp, enc) in enumerate(specs):
+        path = tmp / f"n{i}.onnx"
+        if not path.exists():
+            model, shape = torch_model(sp, enc)
+            export_module_onnx(model, shape, path)
+        onnx_paths[i] = path
+        if i % 100 == 0:
+            print(f"export {i}/{len(specs)} {time.time() - t_start:.0f}s", flush=True)
+    t_export = time.time() - t_start
+    models = {}
+    for i, (sp, enc) in enumerate(specs):
+        model, shape = torch_model(sp, enc)
+        models[i] = (model, torch.randn(*shape, generator=torch.Generator().manual_seed(0)))
+    meta = {"machine": machine_description(), "protocol": {
+        "warmup_calls": args.warmup, "repeats_1_thread": args.repeats,
+        "repeats_all_threads": args.repeats_all_threads, "budget_min": args.budget_min, "statistic": "median of repeats", "passes": 2,
+        "threads": threads, "seed": args.seed, "nb201_prune": False, "batch": 1, "dtype": "fp32",
+        "nice": os.nice(0), "torch": torch.__version__, "onnxruntime": ort.__version__,
+        "order": "pass -> (runtime, threads) phase -> network", "export_s": round(t_export, 1)}}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    # 1-thread phases of both passes first, then the all-thread phases (on a shared machine these are slow): a
+    # phase that would start after --budget-min minutes is skipped and recorded as such
+    phases = [(pas, rt, t) for t in threads for pas in (1, 2) for rt in ("torch", "ort")]
+    if args.phases:  # re-measure only these (runtime:threads) phases; the other rows of the table are kept
+        keep = {tuple(p.split(":")) for p in args.phases.split(",")}
+        phases = [(pas, rt, t) for pas, rt, t in phases if (rt, str(t)) in keep]
+        old = pd.read_parquet(MEASUREMENTS)
+        old = old[[(rt, str(t)) not in keep for rt, t in zip(old.runtime, old.threads)]]
+        rows = old.rename(columns={"pass": "pass_"}).to_dict("records")
+        prev = json.loads((RESULTS / "device_measurements_machine.json").read_text())["protocol"]
+        meta["protocol"]["remeasured"] = {"phases": args.phases, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                          "previous_protocol": prev}
+    skipped = []
+    for pas, rt, t in phases:
+        if time.time() - t_start > 60 * args.budget_min:
+            skipped.append(f"pass {pas} {rt} {t}t")
+            continue
+        reps = args.repeats if t == 1 else args.repeats_all_threads
+        t_phase = time.time()
+        torch.set_num_threads(t)
+        for i, (sp, enc) in enumerate(specs):
+            if rt == "torch":
+                model, x = models[i]
+                with torch.inference_mode():
+                    lat = _time_calls(lambda: model(x), args.warmup, reps)
+            else:
+                sess = _ort_session(onnx_paths[i], t)
+                ins = sess.get_inputs()  # none when the exporter folded a constant network (dead cells)
+                feed = {ins[0].name: models[i][1].numpy()} if ins else {}
+                lat = _time_calls(lambda: sess.run(None, feed), args.warmup, reps)
+                del sess
+            rows.append(dict(net=i, space=sp, arch=enc, runtime=rt, threads=t, pass_=pas, latency_s=lat,
+                             repeats=reps, warmup=args.warmup, loadavg_1min=os.getloadavg()[0]))
+        print(f"pass {pas} {rt} {t}t: {time.time() - t_phase:.0f}s load {os.getloadavg()[0]:.1f}", flush=True)
+        meta["protocol"]["skipped_phases"] = skipped
+        _write(rows, meta, t_start)
+    meta["protocol"]["skipped_phases"] = skipped
+    _write(rows, meta, t_start)
+    print(f"wrote {MEASUREMENTS} ({len(rows)} rows) in {time.time() - t_start:.0f}s")
+
+
+def _write(rows, meta, t_start) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    df = pd.DataFrame(rows).rename(columns={"pass_": "pass"})
+    meta = {**meta, "protocol": {**meta["protocol"], "wall_s": round(time.time() - t_start, 1)}}
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"accelsim_meta": json.dumps(meta).encode()})
+    pq.write_table(table, MEASUREMENTS)
+    df.to_csv(MEASUREMENTS.with_suffix(".csv.gz"), index=False)
+    (RESULTS / "device_measurements_machine.json").write_text(json.dumps(meta, indent=1) + "\n")
+
+
+RUNTIME_PROFILE = {"ort": "onnxruntime", "torch": "torch"}
+# execution semantics: PyTorch eager runs every edge; the ONNX graph onnxruntime runs has no dead branch
+RUNTIME_PRUNES = {"ort": True, "torch": False}
+
+
+def _rank_stats(pred, meas) -> dict:
+    from scipy.stats import kendalltau, spearmanr
+
+    pred, meas = np.asarray(pred, float), np.asarray(meas, float)
+    return {"spearman": float(spearmanr(pred, meas)[0]), "kendall": float(kendalltau(pred, meas)[0])}
+
+
+def analyze(args) -> None:
+    from accel.arch import load_arch
+    from accel.device import DeviceModel
+
+    # the Parquet file is git-ignored (repo convention); the committed copy is the gzipped CSV
+    tab = pd.read_parquet(MEASUREMENTS) if MEASUREMENTS.exists() else pd.read_csv(MEASUREMENTS.with_suffix(".csv.gz"))
+    meta = json.loads((RESULTS / "device_measurements_machine.json").read_text())
+    nets = tab.drop_duplicates("net").set_index("net")[["space", "arch"]]
+    t0 = time.time()
+    networks = {i: accelsim_network(r.space, r.arch) for i, r in nets.iterrows()}
+    pruned = {i: accelsim_network(r.space, r.arch, prune=True) for i, r in nets.iterrows()}
+    macs_pruned = pd.Series({i: n.macs for i, n in pruned.items()})
+    macs = pd.Series({i: n.macs for i, n in networks.items()})
+    # NB201 cells with no live input->output path: the network's output is a constant; the ONNX exporter folds it
+    # and onnxruntime runs (almost) nothing, while torch executes every op
+    from nas import nb201
+
+    const = pd.Series({i: r.space == "nb201" and not nb201.effective_edges(nb201.parse_arch(r.arch), True)
+                       for i, r in nets.iterrows()})
+    hws = args.hw or [str(ROOT / "configs" / "cpu-host.yaml")]
+    out = {"measurements": str(MEASUREMENTS.relative_to(ROOT)), "machine": meta["machine"], "protocol": meta["protocol"],
+           "n_networks": int(len(nets)), "per_space": nets["space"].value_counts().to_dict(),
+           "loadavg_1min": {"min": float(tab.loadavg_1min.min()), "median": float(tab.loadavg_1min.median()),
+                            "max": float(tab.loadavg_1min.max())},
+           "results": {}}
+    for hw in hws:
+        base = load_arch(hw)
+        res_hw = {}
+        for (rt, th), g in tab.groupby(["runtime", "threads"]):
+            dev = base.with_runtime(RUNTIME_PROFILE[rt]).with_threads(int(th))
+            model = DeviceModel(dev)
+            wide = g.pivot(index="net", columns="pass", values="latency_s")
+            meas = wide.mean(axis=1)
+            nw = pruned if RUNTIME_PRUNES[rt] else networks
+            pred = pd.Series({i: model.network(nw[i]).latency_s for i in wide.index})
+            entry = {}
+            for subset, idx in (("all", wide.index), ("nb201", wide.index[nets.loc[wide.index, "space"] == "nb201"]),
+                                ("other_spaces", wide.index[nets.loc[wide.index, "space"] != "nb201"])):
+                if len(idx) < 3:
+                    continue
+                ceil_ = (_rank_stats(wide.loc[idx, 1], wide.loc[idx, 2]) if 2 in wide.columns
+                         else {"spearman": float("nan"), "kendall": float("nan")})
+                # the floor: MACs of the network the runtime executes (pruned for onnxruntime); MACs of every edge too
+                floor_ = _rank_stats((macs_pruned if RUNTIME_PRUNES[rt] else macs)[idx], meas[idx])
+                floor_all_edges = _rank_stats(macs[idx], meas[idx])
+                mod = _rank_stats(pred[idx], meas[idx])
+                ape = (pred[idx] - meas[idx]).abs() / meas[idx]
+                live = [i for i in idx if not const[i]]
+                e = {"n": int(len(idx)), "test_retest": ceil_, "macs": floor_, "macs_all_edges": floor_all_edges,
+                     "model": mod, "network_pruned": RUNTIME_PRUNES[rt],
+                     "mape": float(ape.mean()), "median_ape": float(ape.median()),
+                     "mape_without_constant_networks": float(ape[live].mean()), "n_constant_networks": len(idx) - len(live),
+                     "bias_pred_over_meas_median": float((pred[idx] / meas[idx]).median()),
+                     "measured_ms": {"min": float(meas[idx].min() * 1e3), "median": float(meas[idx].median() * 1e3),
+                                     "max": float(meas[idx].max() * 1e3)}}
+                # the predictors are compared with the mean of the two passes, whose reliability is higher than one
+                # pass's: Spearman-Brown, r2 = 2r / (1 + r); no predictor correlates with the mean beyond sqrt(r2)
+                e["ceiling_vs_mean_of_passes"] = {k: float(np.sqrt(max(0.0, 2 * ceil_[k] / (1 + ceil_[k]))))
+                                                  for k in ("spearman", "kendall")}
+                for k in ("spearman", "kendall"):
+                    gap = e["ceiling_vs_mean_of_passes"][k] - floor_[k]
+                    e[f"{k}_fraction_of_gap_closed"] = float((mod[k] - floor_[k]) / gap) if gap > 0 else float("nan")
+                entry[subset] = e
+            res_hw[f"{rt}/{th}t"] = entry
+        al = [v["all"] for v in res_hw.values()]
+        res_hw["targets"] = {
+            "model_spearman_ge_0.95_every_pair": all(v["model"]["spearman"] >= 0.95 for v in al),
+            "model_above_macs_every_pair_spearman": all(v["model"]["spearman"] > v["macs"]["spearman"] for v in al),
+            "model_above_macs_every_pair_kendall": all(v["model"]["kendall"] > v["macs"]["kendall"] for v in al),
+            "mean_fraction_of_gap_closed_spearman": float(np.nanmean([v["spearman_fraction_of_gap_closed"] for v in al])),
+            "mean_fraction_of_gap_closed_kendall": float(np.nanmean([v["kendall_fraction_of_gap_closed"] for v in al])),
+            "mape_le_15pct_every_pair": all(v["mape"] <= 0.15 for v in al),
+        }
+        out["results"][str(Path(hw).name)] = res_hw
+    out["gpu"] = "pending: no GPU on this machine (the device machine was not lent to this task); no GPU measurement made"
+    out["analysis_s"] = round(time.time() - t0, 1)
+    Path(args.o).write_text(json.dumps(out, indent=1) + "\n")
+    for hw, r in out["results"].items():
+        print(hw)
+        for k, v in r.items():
+            if k == "targets":
+                print("  targets", v)
+                continue
+            a = v["all"]
+            print(f"  {k:10s} n={a['n']} retest {a['test_retest']['spearman']:.3f} macs {a['macs']['spearman']:.3f} "
+                  f"model {a['model']['spearman']:.3f} tau {a['model']['kendall']:.3f} (macs {a['macs']['kendall']:.3f}, "
+                  f"retest {a['test_retest']['kendall']:.3f}) MAPE {100 * a['mape']:.1f}% "
+                  f"(w/o {a['n_constant_networks']} constant nets {100 * a['mape_without_constant_networks']:.1f}%) "
+                  f"bias {a['bias_pred_over_meas_median']:.2f}")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("measure")
+    m.add_argument("--nb201", type=int, default=500)
+    m.add_argument("--others", type=int, default=102)
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--warmup", type=int, default=1)
+    m.add_argument("--repeats", type=int, default=3)
+    m.add_argument("--repeats-all-threads", type=int, default=1)
+    m.add_argument("--budget-min", type=float, default=25.0, help="start no phase after this many minutes")
+    m.add_argument("--phases", help="re-measure only these phases, e.g. torch:1,ort:1 (other rows kept)")
+    m.add_argument("--onnx-dir", help="reuse (or fill) this directory of exported models n<i>.onnx")
+    a = sub.add_parser("analyze")
+    a.add_argument("--hw", action="append", default=None)
+    a.add_argument("-o", default=str(RESULTS / "device_study.json"))
+    args = p.parse_args(argv)
+    if args.cmd == "measure":
+        measure(args)
+    else:
+        analyze(args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,299 @@
+"""Processor device model (accel/device.py): schema boundary, the per-layer equations on hand-computed cases,
+dispatch through load_arch / NetworkEvaluator / ``accelsim eval``, the shipped device configs, and a small real
+cross-check against onnxruntime."""
+
+import copy
+import json
+import math
+
+import pytest
+import yaml
+
+from accel.app.cli import main
+from accel.arch import list_configs, load_arch
+from accel.device import Device, DeviceError, DeviceModel, parse_device
+from accel.errors import ConfigInputError
+from accel.workload import Layer, NetworkBuilder, parse_layer_spec
+from tests.conftest import ROOT
+
+# A hand-computable CPU: 1 core at 1 GHz, 10 fp32 MACs and 4 ops per cycle, a 64 B register file, a 1 KiB L1
+# at 100 GB/s and DRAM; 2 us per operator, one thread always (grain 10^9).
+BASE = {
+    "version": 1, "kind": "cpu", "name": "toy", "dtype": "fp32", "clock_mhz": 1000, "cores": 1, "threads": 1,
+    "macs_per_cycle_per_core": {"fp32": 10}, "ops_per_cycle_per_core": {"fp32": 4}, "register_bytes_per_core": 64,
+    "levels": [{"name": "L1", "size_bytes": 1024, "bandwidth_gbs_per_core": 100},
+               {"name": "DRAM", "size_bytes": None, "shared": True, "bandwidth_gbs_per_core": 1000}],
+    "runtimes": {"rt": {"op_overhead_us": 2.0, "parallel_overhead_us": 3.0, "batchnorm": "folded",
+                        "activation": "fused", "parallel_grain_elements": 10**9,
+                        "efficiency": {"conv": 1, "depthwise": 1, "gemm": 1, "pool": 1, "eltwise": 1}}},
+    "runtime": "rt",
+}
+
+
+def dev(**changes) -> Device:
+    d = copy.deepcopy(BASE)
+    for path, v in changes.items():
+        node = d
+        keys = path.split("__")
+        for k in keys[:-1]:
+            node = node[int(k)] if isinstance(node, list) else node[k]
+        last = keys[-1]
+        if isinstance(node, list):
+            node[int(last)] = v
+        else:
+            node[last] = v
+    return parse_device(d, "toy.yaml")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# schema boundary
+# ---------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path, value, where, says", [
+    ("levels__0__bandwidth_gbs_per_core", -1, "levels[0].bandwidth_gbs_per_core", "greater than 0"),
+    ("clock_mhz", "fast", "clock_mhz", "valid number"),
+    ("threads", 4, "threads", "exceed the 1 cores"),
+    ("levels__1__size_bytes", 2**30, "levels[1].size_bytes", "backing store"),
+    ("runtime", "nope", "runtime", "not one of the runtimes"),
+    ("runtimes__rt__efficiency__conv", 20, "runtimes.rt.efficiency.conv", "less than or equal to 16"),
+    ("runtimes__rt__batchnorm", "fused", "runtimes.rt.batchnorm", "folded"),
+    ("macs_per_cycle_per_core", {"fp16": 4}, "macs_per_cycle_per_core", "no rate for the device's dtype"),
+    ("version", 2, "version", "unsupported device schema version"),
+    ("cores", True, "cores", "valid integer"),
+])
+def test_bad_values_are_named_by_path(path, value, where, says):
+    with pytest.raises(DeviceError) as e:
+        dev(**{path: value})
+    assert any(p == where and says in m for p, m in e.value.errors), e.value.errors
+
+
+def test_unknown_key_and_kind(tmp_path):
+    d = copy.deepcopy(BASE)
+    d["levels"][0]["latency_ns"] = 4
+    with pytest.raises(DeviceError) as e:
+        parse_device(d)
+    assert ("levels[0].latency_ns", "unknown key") in e.value.errors
+    d = copy.deepcopy(BASE)
+    d["kind"] = "tpu"
+    with pytest.raises(DeviceError) as e:
+        parse_device(d)
+    assert e.value.errors[0][0] == "kind"
+    # through load_arch (the one loader every --hw uses): the file name and path are in the message
+    bad = copy.deepcopy(BASE)
+    bad["cores"] = 0
+    p = tmp_path / "bad.yaml"
+    p.write_text(yaml.safe_dump(bad))
+    with pytest.raises(ConfigInputError, match=r"bad.yaml.*\n  cores: Input should be greater than or equal to 1"):
+        load_arch(p)
+
+
+def test_gpu_has_no_thread_count():
+    g = copy.deepcopy(BASE)
+    g["kind"] = "gpu"
+    with pytest.raises(DeviceError, match="threads"):
+        parse_device(g)
+    del g["threads"]
+    gpu = parse_device(g)
+    assert gpu.threads == 1 and gpu.kind == "gpu"
+    with pytest.raises(DeviceError, match="thread count"):
+        gpu.with_threads(2)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# equations (module docstring of accel/device.py), hand-computed
+# ---------------------------------------------------------------------------------------------------------
+def test_compute_bound_gemm():
+    """fc K=64 C=64: 4096 MACs / (10 MAC/cycle x 1 GHz) = 409.6 ns.  L1 serves register misses: register tile
+    t = floor(sqrt(64 / 8)) = 2, weights 64x64x4 B re-read ceil(1/2) = 1 time, inputs 256 B x ceil(64/2) = 32
+    times + 256 B of outputs: 16384 + 8448 B at 100 GB/s = 248.3 ns; DRAM serves the weights (16 KiB do not
+    fit the 1 KiB L1) once: 16384 B at 1000 GB/s = 16.4 ns.  Compute-bound: 409.6 ns + 2 us overhead."""
+    c = DeviceModel(dev()).layer(parse_layer_spec("fc K=64 C=64"))
+    assert c.compute_s == pytest.approx(409.6e-9)
+    assert c.traffic_bytes == {"L1": 16384 + 8448, "DRAM": 16384}
+    assert c.level_s["L1"] == pytest.approx(24832 / 100e9)
+    assert c.level_s["DRAM"] == pytest.approx(16384 / 1000e9)
+    assert c.bound == "compute"
+    assert c.latency_s == pytest.approx(409.6e-9 + 2e-6)
+    assert c.latency_cycles == pytest.approx(c.latency_s * 1e9)
+    assert math.isnan(c.energy_pj)
+
+
+def test_dram_bound_eltwise():
+    """relu over 4096 elements: 4096 ops / (4 ops/cycle x 1 GHz) = 1.024 us; input + output 32 KiB do not fit the
+    1 KiB L1, so DRAM streams them: 32768 B at 1 GB/s = 32.768 us (DRAM-bound), + 2 us overhead."""
+    c = DeviceModel(dev(levels__1__bandwidth_gbs_per_core=1)).layer(parse_layer_spec("relu K=4096"))
+    assert c.compute_s == pytest.approx(1.024e-6)
+    assert c.traffic_bytes["DRAM"] == 32768 and c.traffic_bytes["L1"] == 32768
+    assert c.bound == "DRAM"
+    assert c.latency_s == pytest.approx(32.768e-6 + 2e-6)
+
+
+def test_cache_resident_eltwise_never_reaches_dram():
+    """relu over 64 elements: 512 B fit the L1, so DRAM sees nothing (warm activations)."""
+    c = DeviceModel(dev(levels__1__bandwidth_gbs_per_core=1)).layer(parse_layer_spec("relu K=64"))
+    assert c.traffic_bytes["DRAM"] == 0 and c.traffic_bytes["L1"] == 512
+
+
+def test_overhead_added_per_operator_and_separate_epilogues():
+    b = NetworkBuilder("three")
+    x = b.input(1, 4, 2, 2)
+    x = b.eltwise("relu", x, name="r1")
+    x = b.conv(x, 4, kernel=1, name="c1")
+    b.eltwise("relu", x, name="r2")
+    net = b.build()
+    m = DeviceModel(dev())
+    res = m.network(net)
+    assert len(res.layers) == 3
+    per = [r.cost for r in res.layers]
+    assert all(c.overhead_s == pytest.approx(2e-6) for c in per)
+    assert res.latency_s == pytest.approx(sum(c.latency_s for c in per))
+    assert res.latency_s > 3 * 2e-6
+    # PyTorch-eager style: BatchNorm and the activation run as two more element-wise operators after the conv,
+    # each one costed like the relu layer of the same shape (its own overhead included)
+    eager = DeviceModel(dev(runtimes__rt__batchnorm="separate", runtimes__rt__activation="separate"))
+    conv, relu = net.graph.nodes["c1"]["layer"], net.graph.nodes["r2"]["layer"]
+    ce, cf = eager.layer(conv), m.layer(conv)
+    assert ce.epilogue_ops == 2 and cf.epilogue_ops == 0
+    assert ce.latency_s - cf.latency_s == pytest.approx(2 * m.layer(relu).latency_s)
+
+
+def test_class_overhead_replaces_the_generic_one():
+    per_class = {"conv": 7.0, "depthwise": 9.0, "gemm": 5.0, "pool": 3.0, "eltwise": 1.0}
+    m = DeviceModel(dev(runtimes__rt__class_overhead_us=per_class))
+    assert m.layer(parse_layer_spec("conv K=8 C=8 P=4 Q=4 R=3 S=3")).overhead_s == pytest.approx(7e-6)
+    assert m.layer(parse_layer_spec("conv K=8 C=8 P=4 Q=4 R=3 S=3 groups=8")).overhead_s == pytest.approx(9e-6)
+    assert m.layer(parse_layer_spec("avgpool K=8 P=4 Q=4 R=3 S=3")).overhead_s == pytest.approx(3e-6)
+    assert m.layer(parse_layer_spec("add K=8 P=4 Q=4")).overhead_s == pytest.approx(1e-6)
+
+
+def test_threads_split_compute_and_pay_parallel_overhead():
+    one = DeviceModel(dev(cores=2, threads=1, runtimes__rt__parallel_grain_elements=1))
+    two = DeviceModel(dev(cores=2, threads=2, runtimes__rt__parallel_grain_elements=1))
+    half = DeviceModel(dev(cores=2, threads=2, runtimes__rt__parallel_grain_elements=1,
+                           runtimes__rt__parallel_efficiency=0.5))
+    layer = parse_layer_spec("conv K=64 C=64 P=8 Q=8 R=3 S=3")
+    a, b = one.layer(layer), two.layer(layer)
+    assert (a.threads_used, b.threads_used) == (1, 2)
+    assert b.compute_s == pytest.approx(a.compute_s / 2)
+    assert b.overhead_s == pytest.approx(5e-6) and a.overhead_s == pytest.approx(2e-6)
+    # parallel_efficiency 0.5: two threads give 1 + (2 - 1) x 0.5 = 1.5 threads' worth of compute
+    assert half.layer(layer).compute_s == pytest.approx(a.compute_s / 1.5)
+    # a tensor smaller than the grain gets one thread
+    small = DeviceModel(dev(cores=2, threads=2, runtimes__rt__parallel_grain_elements=10**6)).layer(layer)
+    assert small.threads_used == 1
+
+
+def test_weights_resident_in_the_smallest_level_that_holds_them():
+    m = DeviceModel(dev())
+    assert m.weight_home(1000) == 0 and m.weight_home(2000) == 1
+    assert DeviceModel(dev(warm_cache=False)).weight_home(10) == 1
+
+
+# ---------------------------------------------------------------------------------------------------------
+# dispatch: NetworkEvaluator and accelsim eval
+# ---------------------------------------------------------------------------------------------------------
+NB = "nb201:|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+
+
+def test_network_evaluator_dispatches_on_device(tmp_path):
+    from mapper.network import NetworkEvaluator
+    from nas.registry import resolve_network
+
+    p = tmp_path / "toy.yaml"
+    p.write_text(yaml.safe_dump(BASE))
+    device = load_arch(p)
+    assert isinstance(device, Device)
+    net = resolve_network(NB, 1)
+    ev = NetworkEvaluator(device, objective="latency")
+    res = ev.network(net)
+    direct = DeviceModel(device).network(net)
+    assert res.latency_s == pytest.approx(direct.latency_s) and res.latency_s > 0
+    assert math.isnan(res.energy_pj) and res.macs == net.macs
+    assert ev.layer(net.layers[0]).cost.latency_s == pytest.approx(direct.layers[0].cost.latency_s)
+    df = res.to_frame()
+    assert {"latency_cycles", "latency_s", "energy_pj"} <= set(df.columns) and len(df) == len(net.layers)
+    assert df.attrs["hw_digest"] == device.digest()
+
+
+def test_eval_cli_with_device_config(tmp_path, capsys):
+    p = tmp_path / "toy.yaml"
+    p.write_text(yaml.safe_dump(BASE))
+    assert main(["eval", NB, "--hw", str(p), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["hw"] == "toy" and out["total"]["energy_pj"] is None
+    assert out["total"]["latency_s"] == pytest.approx(sum(x["latency_s"] for x in out["layers"]))
+    assert main(["eval", NB, "--hw", str(p)]) == 0  # the table renders too
+    assert "toy" in capsys.readouterr().out
+
+
+def test_mapper_commands_refuse_a_device_with_one_error(capsys):
+    from accel.arch import area_mm2
+
+    assert main(["map", "--hw", "cpu-host", "--layer", "conv K=8 C=8 P=4 Q=4 R=3 S=3"]) == 1
+    err = capsys.readouterr().err
+    assert "need an accelerator config" in err and "Traceback" not in err
+    assert not hasattr(load_arch("cpu-host"), "arrays")
+    assert area_mm2(load_arch("xeon-gold-6226")) == load_arch("xeon-gold-6226").config.area_mm2
+    # rankcorr / nas take loaded devices as well as paths
+    assert load_arch(load_arch("cpu-host")).name == "cpu-host"
+
+
+def test_shipped_device_configs_load():
+    devices = [load_arch(p) for p in list_configs()]
+    devices = {d.name: d for d in devices if isinstance(d, Device)}
+    assert {"cpu-host", "gpu-h200", "xeon-gold-6226", "xeon-gold-6240", "xeon-silver-4114", "xeon-silver-4210r",
+            "gtx-1080ti", "titan-rtx", "rtx-2080ti"} <= set(devices)
+    for d in devices.values():
+        assert d.config.sources, d.name
+        if d.name != "cpu-host":  # a VM slice of an unknown part: no area / TDP
+            assert d.config.area_mm2 and d.config.tdp_w, d.name
+        assert len(d.config.runtimes) >= 1
+    # a 12-core Gold 6226 at 2 AVX-512 FMA units is faster than a 10-core Silver 4114 with one
+    assert devices["xeon-gold-6226"].peak_macs_per_s > devices["xeon-silver-4114"].peak_macs_per_s
+
+
+# ---------------------------------------------------------------------------------------------------------
+# a small real cross-check (CI): the calibrated host model against onnxruntime on this machine
+# ---------------------------------------------------------------------------------------------------------
+def test_real_crosscheck_onnxruntime(tmp_path):
+    """Four NAS-Bench-201 networks from ~8 M to ~220 M MACs run in onnxruntime (1 thread, the fastest of 7 calls
+    after 2 warm-up calls: noise only adds time): the model (configs/cpu-host.yaml, onnxruntime profile, 1 thread)
+    ranks the smallest below the largest and predicts each within a factor of 5 (loose: the machine is shared)."""
+    import time
+
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    from accel.app.xcheck_models import _randomise_bn
+    from accel.nn import export_module_onnx
+    from nas import nb201
+    from nas.registry import SPACES
+
+    archs = ["|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|",
+             "|nor_conv_1x1~0|+|none~0|nor_conv_1x1~1|+|skip_connect~0|none~1|nor_conv_1x1~2|",
+             "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",
+             "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"]
+    host = load_arch("cpu-host").with_runtime("onnxruntime").with_threads(1)
+    model = DeviceModel(host)
+    sp = SPACES["nb201"]()
+    measured, predicted = [], []
+    for i, a in enumerate(archs):
+        torch.manual_seed(0)
+        m = _randomise_bn(sp.build_torch(sp.decode(a), prune=False)).eval()
+        path = export_module_onnx(m, (1, 3, 32, 32), tmp_path / f"n{i}.onnx")
+        so = ort.SessionOptions()
+        so.intra_op_num_threads, so.inter_op_num_threads = 1, 1
+        s = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        x = {"input": np.zeros((1, 3, 32, 32), np.float32)}
+        for _ in range(2):
+            s.run(None, x)
+        ts = []
+        for _ in range(7):
+            t0 = time.perf_counter()
+            s.run(None, x)
+            ts.append(time.perf_counter() - t0)
+        measured.append(float(np.min(ts)))
+        predicted.append(model.network(nb201.build_network(a, prune=False)).latency_s)
+    assert predicted[0] < predicted[-1] and measured[0] < measured[-1]
+    for p, mm in zip(predicted, measured):
+        assert mm / 5 < p < mm * 5, (predicted, measured)
