@@ -527,6 +527,7 @@ class DeviceNetworkResult:
     layers: list[DeviceLayerResult]
     meta: dict = field(default_factory=dict)
     import_report: dict | None = None
+    fusion: None = None  # layer fusion (mapper.fusion) is an accelerator feature: a runtime's own fusion is its profile
 
     @property
     def macs(self) -> int:

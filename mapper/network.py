@@ -168,7 +168,7 @@ class NetworkEvaluator:
         """Best mapping and cost of one layer alone (cached by shape).  With a ``fusion`` policy other than none
         a per-layer cost would silently leave out the inter-layer reuse the config asks for, so it is refused
         (:class:`~accel.errors.ConfigInputError`): whole networks go through :meth:`network`."""
-        policy = self.arch.config.fusion.policy
+        policy = "none" if self._device is not None else self.arch.config.fusion.policy
         if policy != "none":
             raise ConfigInputError(
                 f"{self.arch.source}: fusion.policy {policy} is a whole-network effect; per-layer costs (NAS "

@@ -21,7 +21,9 @@ from tests.conftest import ROOT, data_path
 
 EYERISS_CORE_MM2 = 3.5 * 3.5  # JSSC 2017
 LAYERS = ["CONV1", "CONV2", "CONV3", "CONV4", "CONV5"]
-PROCESSORS = ("cpu-host", "gpu-h200")  # processor device configs, not accelerators (another issue)
+def _is_processor(path) -> bool:
+    """A CPU / GPU device config (``kind: cpu|gpu``, accel/device.py): die area and TDP, no component model."""
+    return getattr(load_arch(path), "is_device", False)
 
 
 def test_eyeriss_core_area_within_20pct():
@@ -86,7 +88,7 @@ def test_eyeriss_always_on_power_is_the_named_items():
     assert 0 < leak < named  # leakage is the smallest part in this low-power 65 nm chip
 
 
-@pytest.mark.parametrize("path", [p for p in list_configs() if p.stem not in PROCESSORS], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [p for p in list_configs() if not _is_processor(p)], ids=lambda p: p.stem)
 def test_every_accelerator_config_has_area_and_leakage(path):
     arch = load_arch(path)
     assert arch.config.technology is not None
@@ -94,6 +96,20 @@ def test_every_accelerator_config_has_area_and_leakage(path):
     assert static_power_mw(arch) > 0
     for r in area_power_breakdown(arch):
         assert r.area_from in ("config", "component-model") and r.leakage_from in ("config", "component-model")
+
+
+@pytest.mark.parametrize("path", [p for p in list_configs() if _is_processor(p) and p.stem != "cpu-host"],
+                         ids=lambda p: p.stem)
+def test_every_datasheet_processor_config_has_die_area_and_tdp(path):
+    """Datasheet CPUs / GPUs state die area and TDP (cpu-host is a VM slice: unknown); the report shows them."""
+    from accel.app.report import hardware_lines, hardware_report
+
+    arch = load_arch(path)
+    assert 50 < area_mm2(arch) < 1000 and 10 < arch.config.tdp_w < 1000
+    hw = hardware_report(arch, energy_pj=float("nan"), latency_s=1e-3)
+    assert hw["area_mm2"] == area_mm2(arch) and hw["peak_power_mw"] == arch.config.tdp_w * 1e3
+    assert hardware_lines(hw) == [f"die area {area_mm2(arch):.4g} mm²; TDP {arch.config.tdp_w:.4g} W "
+                                  "(the device model has no energy model)"]
 
 
 def test_hardware_report_of_eval_and_map():

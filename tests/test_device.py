@@ -221,8 +221,15 @@ def test_eval_cli_with_device_config(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["hw"] == "toy" and out["total"]["energy_pj"] is None
     assert out["total"]["latency_s"] == pytest.approx(sum(x["latency_s"] for x in out["layers"]))
+    assert {x["bound"] for x in out["layers"]} <= {"compute"} | {f"bandwidth:{lv}" for lv in out["layers"][0]
+                                                                   ["traffic_bytes"]}
+    assert out["hardware"]["components"] == [] and out["hardware"]["average_power_mw"] is None
     assert main(["eval", NB, "--hw", str(p)]) == 0  # the table renders too
-    assert "toy" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "toy" in text and "the device model has no energy model" in text
+    assert main(["eval", NB, "--hw", str(p), "--format", "csv"]) == 0
+    head = capsys.readouterr().out.splitlines()[0].split(",")
+    assert "bound" in head and "arithmetic_intensity_macs_per_byte" in head
 
 
 def test_mapper_commands_refuse_a_device_with_one_error(capsys):

@@ -32,6 +32,12 @@ def layer_bound(layer, cost, arch) -> dict:
     on-chip levels cannot hold the tiles).  ``arithmetic_intensity_macs_per_byte``: MACs (ops for pooling /
     element-wise layers) per byte of DRAM traffic; ``arithmetic_intensity_per_level_macs_per_byte``: the same
     per memory level (None where nothing moves, NaN in tables)."""
+    if getattr(arch, "is_device", False):  # CPU / GPU (accel/device.py): the device model names its bound
+        byts = dict(cost.traffic_bytes)  # levels from the core outward; the last is DRAM
+        ai = {lv: (layer.points / b if b > 0 else None) for lv, b in byts.items()}
+        bound = "compute" if cost.bound == "compute" else f"bandwidth:{cost.bound}"
+        return {"bound": bound, "arithmetic_intensity_macs_per_byte": ai[list(byts)[-1]] if byts else None,
+                "arithmetic_intensity_per_level_macs_per_byte": ai}
     byts = level_bytes(cost, arch)
     ai = {lv: (cost.points / b if b > 0 else None) for lv, b in byts.items()}
     busy = cost.compute_cycles + cost.accumulate_cycles + cost.fold_overhead_cycles
@@ -71,7 +77,7 @@ def result_frame(res: NetworkResult):
     n = len(bounds)
     extra = {"bound": [b["bound"] for b in bounds],
              "arithmetic_intensity_macs_per_byte": [b["arithmetic_intensity_macs_per_byte"] for b in bounds]}
-    for lv in res.arch.level_names:
+    for lv in (bounds[0]["arithmetic_intensity_per_level_macs_per_byte"] if bounds else ()):
         extra[f"arithmetic_intensity_{lv}_macs_per_byte"] = [
             b["arithmetic_intensity_per_level_macs_per_byte"][lv] for b in bounds]
     for col, vals in extra.items():
