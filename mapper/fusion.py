@@ -72,12 +72,14 @@ Then, for lv ∈ {DRAM, X}, with the kernel's formulas (:mod:`accel.cost`):
 
 where ``S[lv]`` are the bits the kernel counts once outside the overlapped time (the first tile, the last
 output tile and every ``serial_onload`` transfer; :func:`serial_bits`), and ``bw`` is the kernel's own
-``_bandwidth_bound`` on the adjusted accesses — the overlapped time changes by exactly the bits moved.
-The prologue / epilogue (fill/drain) cycles, the serial-onload cycles and the serial bits ``S`` stay those
-of the single-layer mapping (DRAM parent), also for the share that no longer crosses DRAM (an upper bound:
-``X`` is faster than DRAM in every shipped config, and a first tile already in ``X`` needs no prologue; the
-overlapped time of a level whose moved bits were serial ones is under-, its fill over-counted by as much, so
-the latency is never below the exact figure).  Every record is the kernel's for its mapping on the full
+``_bandwidth_bound`` on the adjusted accesses — the overlapped time changes by exactly the bits moved
+(down to 0).  The prologue / epilogue (fill/drain) cycles, the serial-onload cycles and the serial bits
+``S`` stay those of the single-layer mapping (DRAM parent), also for the share that no longer crosses DRAM
+(an upper bound: ``X`` is faster than DRAM in every shipped config, and a first tile already in ``X`` needs
+no prologue.  Where moved bits were serial ones, the overlapped time is lower by at most their transfer
+time while the unchanged prologue / onload still counts at least that time, so the latency is never below
+the one with the serial terms re-timed; an element-wise layer whose first tile is its whole input keeps its
+whole DRAM prologue).  Every record is the kernel's for its mapping on the full
 ``arch`` (:func:`relocate`), also for a layer that only runs beside a reservation.  ``fusion: none`` never
 calls this module, so its numbers are the single-layer ones exactly.  ``tests/reference_fusion_walker.py``
 checks the equations element by element against a literal walk of a producer → consumer pair.
