@@ -375,7 +375,8 @@ def fuse_network(net: Network, arch: Arch, layer_eval, objective: str):
     """Decide which tensors stay on chip and cost every layer accordingly.
 
     ``layer_eval(layer, reserved_bits) -> (Mapping, CostRecord)`` maps a layer with the fusion level's capacity
-    reduced by ``reserved_bits`` (raises :class:`~accel.errors.MappingError` when nothing fits).  Returns
+    reduced by ``reserved_bits`` (raises :class:`~accel.errors.MappingError` when nothing fits); its mapping
+    is costed on the full ``arch`` by :func:`relocate`.  Returns
     ``([(layer, mapping, cost)], FusionReport)`` in schedule order."""
     f = arch.config.fusion
     X = fusion_level(arch.config)
