@@ -62,17 +62,27 @@ changed).  Let ``R0[o]``, ``W0[o]`` be the DRAM reads / writes of operand ``o`` 
 
       R0'[o] = (1 − φ)·R0[o]    RX'[o] = RX[o] + φ·R0[o]    W0'[o] = (1 − φ)·W0[o]    WX'[o] = WX[o] + φ·W0[o]
 
-Then, for lv ∈ {DRAM, X}, with the kernel's formulas:
+Then, for lv ∈ {DRAM, X}, with the kernel's formulas (:mod:`accel.cost`):
 
     E[lv, o] = (R'[lv, o]·e_read[lv] + W'[lv, o]·e_write[lv])·bits[lv, o]
-    bw[lv]   = bits moved / bandwidth (shared port: reads + writes over the read bandwidth)
+    bw[lv]   = the overlapped bandwidth time: (read bits − S_r[lv], write bits − S_w[lv], each at least 0) over
+               the bandwidth (shared port: their sum over the read bandwidth, else the slower side)
     latency' = max(compute + accumulate + fold, max_lv bw[lv]) + fill/drain + serial onload
     energy'  = Σ E + NoC + MAC + static_power·latency'
 
-The prologue / epilogue (fill/drain) and serial-onload cycles stay those of a DRAM parent (an upper bound:
-``X`` is faster than DRAM in every shipped config).  ``fusion: none`` never calls this module, so its numbers
-are the single-layer ones exactly.  ``tests/reference_fusion_walker.py`` checks the equations element by
-element against a literal walk of a producer → consumer pair.
+where ``S[lv]`` are the bits the kernel counts once outside the overlapped time (the first tile, the last
+output tile and every ``serial_onload`` transfer; :func:`serial_bits`), and ``bw`` is the kernel's own
+``_bandwidth_bound`` on the adjusted accesses — the overlapped time changes by exactly the bits moved
+(down to 0).  The prologue / epilogue (fill/drain) cycles, the serial-onload cycles and the serial bits
+``S`` stay those of the single-layer mapping (DRAM parent), also for the share that no longer crosses DRAM
+(an upper bound: ``X`` is faster than DRAM in every shipped config, and a first tile already in ``X`` needs
+no prologue.  Where moved bits were serial ones, the overlapped time is lower by at most their transfer
+time while the unchanged prologue / onload still counts at least that time, so the latency is never below
+the one with the serial terms re-timed; an element-wise layer whose first tile is its whole input keeps its
+whole DRAM prologue).  Every record is the kernel's for its mapping on the full
+``arch`` (:func:`relocate`), also for a layer that only runs beside a reservation.  ``fusion: none`` never
+calls this module, so its numbers are the single-layer ones exactly.  ``tests/reference_fusion_walker.py``
+checks the equations element by element against a literal walk of a producer → consumer pair.
 """
 
 from __future__ import annotations
@@ -83,15 +93,16 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from accel.arch import Arch, fusion_level
-from accel.cost import CostRecord, Mapping, record_from_raw
+from accel.cost import (CostRecord, Mapping, _bandwidth_bound, _evaluate_into, compile_layer, lower_im2col,
+                        mapping_arrays, record_from_raw, scratch)
 from accel.errors import MappingError
 from accel.layout import (O_ACCUM, O_ACTIVE_MACS, O_ACTIVE_PES, O_COMPUTE, O_ENERGY, O_FILL, O_FOLD, O_LATENCY,
-                          O_MAC_E, O_NOC_E, O_ONLOAD, O_PAD_RATIO, O_POINTS, O_SPATIAL_UTIL, O_STATIC_E, O_VALID,
-                          OP_INPUTS, OP_OUTPUTS, OP_WEIGHTS, record_blocks)
+                          O_MAC_E, O_NOC_E, O_ONLOAD, O_PAD_RATIO, O_POINTS, O_REASON, O_SPATIAL_UTIL, O_STATIC_E,
+                          O_VALID, OP_INPUTS, OP_OUTPUTS, OP_WEIGHTS, REASONS, record_blocks, record_size)
 from accel.workload import ELTWISE_OPS, OPERANDS, POOL_OPS, Layer, Network
 
-__all__ = ["POLICIES", "FusionEdge", "LayerFusion", "FusionReport", "relocate", "banded", "sum_records",
-           "dram_bits", "fuse_network", "edge_slots", "RESERVE_GRANULES"]
+__all__ = ["POLICIES", "FusionEdge", "LayerFusion", "FusionReport", "relocate", "serial_bits", "banded",
+           "sum_records", "dram_bits", "fuse_network", "edge_slots", "RESERVE_GRANULES"]
 
 POLICIES = ("none", "elementwise", "depth_first")
 RESERVE_GRANULES = 256  # reservations are rounded up to 1/256 of the fusion level (fewer distinct re-mappings)
@@ -176,21 +187,41 @@ def dram_bits(cost: CostRecord, arch: Arch) -> float:
     return float(((reads[0] + writes[0]) * a.op_bits[0]).sum())
 
 
-def relocate(cost: CostRecord, arch: Arch, level: int, from_chip: dict[int, float], output_on_chip: bool,
-             keep: np.ndarray) -> CostRecord:
-    """The cost record of a layer some of whose operands come from (go to) the fusion level ``level``
-    instead of DRAM — the equations of the module docstring.  ``from_chip``: operand index → φ in [0, 1];
-    ``keep``: the mapping's keep matrix (L, 3) (decides in place vs. relocated per operand)."""
+def serial_bits(layer: Layer, arch: Arch, m: Mapping) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The kernel's raw record of ``layer`` under ``m`` on ``arch``, with what the record does not hold:
+    ``(record, serial_bits (L, 2), instances (L + 1,))`` — ``serial_bits[lv]`` the read / write bits of level
+    ``lv`` that the kernel leaves out of the overlapped bandwidth time (first tile, last output tile,
+    ``serial_onload`` transfers; :func:`accel.cost._bandwidth_bound`).  :func:`accel.cost.evaluate` keeps its
+    scratch to itself, so this runs its kernel the way it does (im2col lowering included)."""
+    if arch.arrays.im2col:
+        layer = lower_im2col(layer)
+    L = arch.arrays.n_levels
+    out = np.zeros(record_size(L))
+    scr = scratch(L)
+    _evaluate_into(compile_layer(layer), arch.arrays, mapping_arrays(m), out, scr)
+    return out, scr.serial_bits.copy(), scr.inst.copy()
+
+
+def relocate(layer: Layer, arch: Arch, m: Mapping, level: int, from_chip: dict[int, float],
+             output_on_chip: bool) -> CostRecord:
+    """The cost record of ``layer`` under mapping ``m`` when some of its operands come from (go to) the fusion
+    level ``level`` instead of DRAM — the equations of the module docstring.  ``from_chip``: operand index → φ
+    in [0, 1]; the mapping's keep matrix decides in place vs. through ``X``'s port per operand.  The record is
+    the kernel's for ``m`` on the full ``arch`` (a mapping found with a reduced fusion level is costed on the
+    real one: its leakage is the full buffer's), adjusted; with nothing moved it is the kernel's record."""
     a = arch.arrays
     L = a.n_levels
     X = level
     if not 0 < X < L:
         raise ValueError(f"fusion level {X} must be on chip (1 … {L - 1})")
-    out = cost.raw.copy()
-    bw, reads, writes, energy, _ = record_blocks(out, L)
     for o, phi in from_chip.items():
         if o == OP_OUTPUTS or not 0.0 <= phi <= 1.0:
             raise ValueError(f"from_chip: operand {o} fraction {phi} (weights / inputs, 0 … 1)")
+    out, serial, inst = serial_bits(layer, arch, m)
+    if out[O_VALID] != 1.0:
+        raise MappingError(f"{layer.name}: the mapping is not valid on {arch.name}: {REASONS[int(out[O_REASON])]}")
+    bw, reads, writes, energy, _ = record_blocks(out, L)
+    keep = m.keep
     moves = list(from_chip.items()) + ([(OP_OUTPUTS, 1.0)] if output_on_chip else [])
     for o, phi in moves:
         r0, w0 = phi * reads[0, o], phi * writes[0, o]
@@ -210,16 +241,18 @@ def relocate(cost: CostRecord, arch: Arch, level: int, from_chip: dict[int, floa
     for lv in (0, X):
         for o in range(3):
             energy[lv, o] = (reads[lv, o] * a.read_e_bit[lv] + writes[lv, o] * a.write_e_bit[lv]) * a.op_bits[lv, o]
-        r = float((reads[lv] * a.op_bits[lv]).sum())
-        w = float((writes[lv] * a.op_bits[lv]).sum())
-        # one instance: level 0 (DRAM) and the fusion level (validated: a single shared buffer)
-        bw[lv] = (r + w) / a.read_bw[lv] if a.shared_port[lv] == 1 else max(r / a.read_bw[lv], w / a.write_bw[lv])
-    busy = out[O_COMPUTE] + out[O_ACCUM] + out[O_FOLD]
-    latency = max(busy, float(bw.max())) + out[O_FILL] + out[O_ONLOAD]
+    # the kernel's overlapped bandwidth time, its serial bits unchanged (see the module docstring)
+    worst = _bandwidth_bound(a, inst, reads, writes, serial, bw, out[O_COMPUTE] + out[O_ACCUM] + out[O_FOLD])
+    latency = worst + out[O_FILL] + out[O_ONLOAD]
     static = a.static_power_mw * 1e-3 * latency / a.clock_hz * 1e12
+    e = 0.0
+    for lv in range(L):  # summed in the kernel's order: nothing moved → the kernel's record bit for bit
+        for o in range(3):
+            e += energy[lv, o]
+    e += out[O_NOC_E] + out[O_MAC_E] + static
     out[O_LATENCY] = latency
     out[O_STATIC_E] = static
-    out[O_ENERGY] = float(energy.sum()) + out[O_NOC_E] + out[O_MAC_E] + static
+    out[O_ENERGY] = e
     return record_from_raw(out, arch)
 
 
@@ -267,12 +300,11 @@ def banded(layer: Layer, rows: int) -> list[tuple[Layer, int]]:
     return parts
 
 
-def relocate_banded(costs: list[tuple[Mapping, CostRecord, int]], arch: Arch, level: int,
+def relocate_banded(bands: list[tuple[Layer, Mapping, int]], arch: Arch, level: int,
                     from_chip: dict[int, float], output_on_chip: bool) -> CostRecord:
-    """:func:`relocate` applied to every band (mapping, cost, count), then :func:`sum_records` (latency is
-    per band)."""
-    parts = [(relocate(c, arch, level, from_chip, output_on_chip, m.keep) if (from_chip or output_on_chip) else c, n)
-             for m, c, n in costs]
+    """:func:`relocate` applied to every band (band layer, mapping, count), then :func:`sum_records` (latency
+    is per band)."""
+    parts = [(relocate(b, arch, m, level, from_chip, output_on_chip), n) for b, m, n in bands]
     return parts[0][0] if len(parts) == 1 and parts[0][1] == 1 else sum_records(parts, arch)
 
 
@@ -343,7 +375,8 @@ def fuse_network(net: Network, arch: Arch, layer_eval, objective: str):
     """Decide which tensors stay on chip and cost every layer accordingly.
 
     ``layer_eval(layer, reserved_bits) -> (Mapping, CostRecord)`` maps a layer with the fusion level's capacity
-    reduced by ``reserved_bits`` (raises :class:`~accel.errors.MappingError` when nothing fits).  Returns
+    reduced by ``reserved_bits`` (raises :class:`~accel.errors.MappingError` when nothing fits); its mapping
+    is costed on the full ``arch`` by :func:`relocate`.  Returns
     ``([(layer, mapping, cost)], FusionReport)`` in schedule order."""
     f = arch.config.fusion
     X = fusion_level(arch.config)
@@ -366,10 +399,9 @@ def fuse_network(net: Network, arch: Arch, layer_eval, objective: str):
             raise MappingError(f"{layer.name}: fused tensors fill {arch.level_names[X]}")
         rows = st.band.get(layer.name)
         parts = banded(layer, rows) if rows else [(layer, 1)]
-        evals = [(layer_eval(b, res), n) for b, n in parts]
-        c = relocate_banded([(e[0], e[1], n) for e, n in evals], arch, X, st.from_chip.get(layer.name, {}),
-                            st.out_chip.get(layer.name, False))
-        return evals[0][0][0], c
+        maps = [(b, layer_eval(b, res)[0], n) for b, n in parts]
+        c = relocate_banded(maps, arch, X, st.from_chip.get(layer.name, {}), st.out_chip.get(layer.name, False))
+        return maps[0][1], c
 
     st = _State([0.0] * len(order), {}, {}, {})
     base = {layer.name: cost_of(layer, st) for layer in order}

@@ -96,30 +96,20 @@ def _check_pair(u, v, o, arch, mu, mv):
     X = 1
     cu, cv = evaluate(u, arch, mu), evaluate(v, arch, mv)
     assert cu.valid and cv.valid
-    fused = [relocate(cu, arch, X, {}, True, mu.keep), relocate(cv, arch, X, {o: 1.0}, False, mv.keep)]
-    ref = walk_pair(u, v, o, arch, mu, mv, X)
-    unfused = walk_pair(u, v, o, arch, mu, mv, X, held=False)
+    fused = [relocate(u, arch, mu, X, {}, True), relocate(v, arch, mv, X, {o: 1.0}, False)]
+    ref, unfused = walk_pair(u, v, o, arch, mu, mv, X)
     names = arch.level_names
     for i, (c, c0, layer) in enumerate(zip(fused, (cu, cv), (u, v))):
-        # the kernel's input counts are an upper bound where sliding windows coincide (tests/test_cost_reference.py):
-        # exact where the single-layer counts agree, never below the literal walk elsewhere
-        agree = all(isclose(c0.reads[n][on], unfused.reads[i][lv, q]) and isclose(c0.writes[n][on], unfused.writes[i][lv, q])
-                    for lv, n in enumerate(names) for q, on in enumerate(OPERANDS))
+        # the single-layer record is the walker's (tests/test_cost_reference.py) with the serial bits timed once
+        assert isclose(c0.energy_pj, unfused.energy_pj[i]) and isclose(c0.latency_cycles, unfused.latency_cycles[i])
         for lv, n in enumerate(names):
             for q, on in enumerate(OPERANDS):
                 for what, k, r in (("reads", c.reads, ref.reads), ("writes", c.writes, ref.writes)):
-                    assert isclose(k[n][on], r[i][lv, q]) or (not agree and k[n][on] > r[i][lv, q]), \
-                        (layer.name, what, n, on, k[n][on], r[i][lv, q])
-        if agree:
-            assert isclose(c0.energy_pj, unfused.energy_pj[i]) and isclose(c0.latency_cycles, unfused.latency_cycles[i])
-            assert isclose(c.latency_cycles, ref.latency_cycles[i]), (layer.name, c.latency_cycles, ref.latency_cycles[i])
-            assert isclose(c.energy_pj, ref.energy_pj[i]), (layer.name, c.energy_pj, ref.energy_pj[i])
-        else:
-            assert c.energy_pj >= ref.energy_pj[i] * (1 - 1e-9)
-    exact = all(isclose(dram_bits(c0, arch), unfused_bits) for c0, unfused_bits in
-                ((cu, _dram(unfused, 0, arch)), (cv, _dram(unfused, 1, arch))))
-    fused_bits = dram_bits(fused[0], arch) + dram_bits(fused[1], arch)
-    assert isclose(fused_bits, ref.dram_bits) or (not exact and fused_bits > ref.dram_bits)
+                    assert isclose(k[n][on], r[i][lv, q]), (layer.name, what, n, on, k[n][on], r[i][lv, q])
+        assert isclose(c.latency_cycles, ref.latency_cycles[i]), (layer.name, c.latency_cycles, ref.latency_cycles[i])
+        assert isclose(c.energy_pj, ref.energy_pj[i]), (layer.name, c.energy_pj, ref.energy_pj[i])
+        assert isclose(dram_bits(c0, arch), _dram(unfused, i, arch))
+    assert isclose(dram_bits(fused[0], arch) + dram_bits(fused[1], arch), ref.dram_bits)
     # the intermediate crosses no DRAM port
     assert fused[0].reads["DRAM"]["outputs"] == fused[0].writes["DRAM"]["outputs"] == 0
     assert fused[1].reads["DRAM"][OPERANDS[o]] == 0
@@ -159,9 +149,9 @@ def test_relocate_nothing_is_identity():
     layer = Layer("c", "conv", K=16, C=16, P=8, Q=8, R=3, S=3)
     from mapper.search import search_mapping
 
-    c = search_mapping(layer, arch, samples=300, rounds=5, restarts=1).cost
-    r = relocate(c, arch, 1, {OP_INPUTS: 0.0}, False, np.ones((3, 3), dtype=np.int64))
-    assert np.array_equal(r.raw, c.raw)
+    best = search_mapping(layer, arch, samples=300, rounds=5, restarts=1)
+    r = relocate(layer, arch, best.mapping, 1, {OP_INPUTS: 0.0}, False)
+    assert np.array_equal(r.raw, best.cost.raw)
 
 
 # ---- the network pass ----------------------------------------------------------------------------------------
