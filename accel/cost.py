@@ -32,7 +32,8 @@ The model (Timeloop-style, tile granularity) for a mapping with L memory levels 
   Timeloop's): whether the MAC holds operands across loops that do not index them, whether a drained psum
   costs a child read, and per-level transfer overlap.
 * Energy = Σ accesses × bits × pJ/bit per level and operand + NoC bits × pJ/bit + MACs (or ops) × energy
-  per MAC (op) + static power × latency.
+  per MAC (op) + static power × latency; on a level whose ``conventions.access_granularity`` is ``word`` the
+  accesses are whole words per instance (Timeloop's vector accesses, :func:`_access_energy_pj`).
 
 Dims that do not divide the tiles are padded up: the loop nest runs over the padded bounds (those cycles are
 real work on the array) while MAC energy counts only the real MACs; ``padded_points_ratio`` reports the waste.
