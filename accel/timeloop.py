@@ -477,10 +477,17 @@ def _energy(esrc: _Src, ert: dict, node: TLNode, action: str) -> float:
     return acts[action]
 
 
+def _datawidth_key(node: TLNode) -> str:
+    """The attribute that gives a storage level's word (value) width: Timeloop reads ``word-bits``,
+    ``word_width`` or ``datawidth`` (buffer.cpp ParseSpecs); ``datawidth`` when none is given."""
+    return next((k for k in ("datawidth", "word-bits", "word_bits", "word_width") if k in node.attrs), "datawidth")
+
+
 def _config(src: _Src, esrc: _Src, nodes: list[TLNode], ert: dict, problem: TLProblem):
     storage = [n for n in nodes if n.kind == "storage"]
     compute = nodes[-1]
-    value_bits = src.pos_int(_attr(storage[0], "datawidth", 8), f"{storage[0].yaml_path}.attributes.datawidth")
+    dw0 = _datawidth_key(storage[0])
+    value_bits = src.pos_int(_attr(storage[0], dw0, 8), f"{storage[0].yaml_path}.attributes.{dw0}")
     # fan-out above each storage level (and the compute unit): ratio of cumulative meshes
     fan: list[tuple[int, int]] = []
     prev = (1, 1)
@@ -499,7 +506,7 @@ def _config(src: _Src, esrc: _Src, nodes: list[TLNode], ert: dict, problem: TLPr
     levels = []
     for i, n in enumerate(storage):
         p = n.yaml_path
-        dw_key = next((k for k in ("datawidth", "word-bits", "word_bits", "word_width") if k in n.attrs), "datawidth")
+        dw_key = _datawidth_key(n)
         datawidth = src.pos_int(_attr(n, dw_key, value_bits), f"{p}.attributes.{dw_key}")
         width = src.pos_int(_attr(n, "width", datawidth), f"{p}.attributes.width")
         sparse = sorted(k for k in n.attrs if k.startswith("metadata") or k.startswith("decompression"))

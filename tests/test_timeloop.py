@@ -183,6 +183,21 @@ def test_block_access_energy_is_imported():
     assert (ref["Weights"]["reads"], ref["Inputs"]["reads"]) == (3, 18)
 
 
+def test_block_size_and_word_bits_attributes(tmp_path):
+    """``block-size`` (or ``block_size``) sets the access word, ``word-bits`` the value width, as in Timeloop's
+    buffer.cpp; a ``width`` that is not a multiple of block × word bits is refused (Timeloop asserts it)."""
+    arch, prob, mapping, ert, _ = (DATA / p for p in CASES["01-ws"])
+    text = arch.read_text()
+    spec = build(_write(tmp_path, "a.yaml", text.replace("width: 64\n      datawidth: 8",
+                                                         "width: 64\n      word-bits: 8\n      block-size: 4")),
+                 prob, ert, mapping)
+    assert spec.arch.config.levels[0].word_bits == 32
+    with pytest.raises(TimeloopError, match=r"(?s)b.yaml.*nodes\[1\].attributes.width: width 64 is not a multiple of block-size 3"):
+        build(_write(tmp_path, "b.yaml", text.replace("width: 64\n      datawidth: 8",
+                                                      "width: 64\n      datawidth: 8\n      block-size: 3")),
+              prob, ert, mapping)
+
+
 # ---- the safe loader and malformed specs --------------------------------------------------------------
 def _write(tmp_path: Path, name: str, text: str) -> Path:
     p = tmp_path / name
