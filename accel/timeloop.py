@@ -29,9 +29,9 @@ Conversion rules (:func:`build`):
   ``update`` energy is refused), MAC = ERT ``compute``.  A level's access word is Timeloop's vector:
   ``block_size`` (``block-size``, ``n_words``) values, else ``width / datawidth`` (``word-bits``), and the
   config's ``conventions.access_granularity`` is ``word``: partial vectors are charged whole, per dataspace
-  and direction of each instance, as Timeloop does (:func:`accel.cost._access_energy_pj`).  Leakage, as Timeloop charges it (ERT ``leak`` per
-  cycle × cycles × utilized instances of each storage level), depends on the mapping: :func:`timeloop_stats`
-  adds it; the config's ``static_power_mw`` stays 0.
+  and direction of each instance, as Timeloop does (:func:`accel.cost._access_energy_pj`).  Leakage, as
+  Timeloop charges it (ERT ``leak`` per cycle × cycles × utilized instances of each storage level), depends on
+  the mapping: :func:`timeloop_stats` adds it; the config's ``static_power_mw`` stays 0.
 * Keep/bypass: an ``architecture`` ``constraints: {dataspace: {keep, bypass}}`` fixes what a level may hold
   (``keeps``); dataspaces not fixed there may be bypassed by the mapper (``bypass_optional``).  A map.yaml's
   keep/bypass sets the mapping's ``keep``; levels it does not mention keep what the architecture allows.

@@ -192,7 +192,8 @@ def test_block_size_and_word_bits_attributes(tmp_path):
                                                          "width: 64\n      word-bits: 8\n      block-size: 4")),
                  prob, ert, mapping)
     assert spec.arch.config.levels[0].word_bits == 32
-    with pytest.raises(TimeloopError, match=r"(?s)b.yaml.*nodes\[1\].attributes.width: width 64 is not a multiple of block-size 3"):
+    with pytest.raises(TimeloopError,
+                       match=r"(?s)b.yaml.*nodes\[1\].attributes.width: width 64 is not a multiple of block-size 3"):
         build(_write(tmp_path, "b.yaml", text.replace("width: 64\n      datawidth: 8",
                                                       "width: 64\n      datawidth: 8\n      block-size: 3")),
               prob, ert, mapping)
