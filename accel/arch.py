@@ -70,6 +70,15 @@ A config (``version: 1``) describes
     consecutive tiles, whose axis-aligned hyper-rectangle difference is taken only when the two tiles differ
     along one axis (a jump along both axes, or of any other input coordinate, refetches the whole tile).
     false — any change of the tile refetches it whole (ZigZag 3.9.1, accelsim before issue 12).
+  - ``access_granularity`` (``bit`` | ``word``, or a map level name → one of them; levels not named are
+    ``bit``; default ``bit`` everywhere — the one default that is not Timeloop's, so a config written in
+    accelsim's units keeps its numbers; :mod:`accel.timeloop` sets ``word`` on every imported level): ``bit`` —
+    access energy is prorated per bit (``read_energy_pj`` / ``word_bits`` per bit; ZigZag, accelsim).
+    ``word`` — the level is accessed in whole ``word_bits`` words (Timeloop's vector of ``block-size``
+    values): per operand and direction (reads; writes = fills + updates), the mean per-instance stream of bits
+    is rounded up to whole words, ``⌈count · operand bits / (instances · word_bits)⌉ · instances`` accesses at
+    ``read_energy_pj`` (``write_energy_pj``) each (Timeloop's ``ComputeVectorAccesses``, which rounds fills and
+    updates separately: the two can differ by one word per instance of an output level).
 * ``fusion`` (inter-layer on-chip reuse, :mod:`mapper.fusion`): ``policy: none`` (default — every layer reads its
   inputs from DRAM and writes its output back, as Timeloop and ZigZag cost single layers), ``elementwise``
   (element-wise, activation and pooling layers, and residual operands, read their producer's output from the
@@ -298,6 +307,7 @@ class Constraint(Strict):
 
 
 TransferOverlap = Literal["double_buffered", "serial_onload"]
+AccessGranularity = Literal["bit", "word"]
 
 
 class Conventions(Strict):
@@ -309,6 +319,9 @@ class Conventions(Strict):
     transfer_overlap: TransferOverlap | dict[str, TransferOverlap] = Field(
         "double_buffered", description="per level (map level name -> mode) or for every level")
     halo_reuse: bool = Field(True, description="fill only the new input rows/cols of a sliding window")
+    access_granularity: AccessGranularity | dict[str, AccessGranularity] = Field(
+        "bit", description="per level (map level name -> mode) or for every level: bit (prorated) or word "
+                           "(partial words charged whole, Timeloop)")
 
 # ---- area / power / technology block (issue 15) ---------------------------------------------------------------
 class Extra(Strict):
@@ -642,13 +655,19 @@ def _constraint_errors(cfg: ArchConfig) -> list[tuple[str, str]]:
 
 
 def _convention_errors(cfg: ArchConfig) -> list[tuple[str, str]]:
-    """``conventions.transfer_overlap`` may name only levels below DRAM (DRAM has no parent to load from)."""
+    """``conventions.transfer_overlap`` may name only levels below DRAM (DRAM has no parent to load from);
+    ``conventions.access_granularity`` only levels."""
     t = cfg.conventions.transfer_overlap
     names = [level.name for level in cfg.levels]
-    if isinstance(t, str):
-        return []
-    return [(f"conventions.transfer_overlap.{k}", f"no level below the outermost is named {k!r} "
-             f"(levels: {', '.join(names[1:]) or 'none'})") for k in t if k not in names[1:]]
+    errs = []
+    if not isinstance(t, str):
+        errs += [(f"conventions.transfer_overlap.{k}", f"no level below the outermost is named {k!r} "
+                  f"(levels: {', '.join(names[1:]) or 'none'})") for k in t if k not in names[1:]]
+    g = cfg.conventions.access_granularity
+    if not isinstance(g, str):
+        errs += [(f"conventions.access_granularity.{k}", f"no level is named {k!r} (levels: {', '.join(names)})")
+                 for k in g if k not in names]
+    return errs
 
 
 def _raw_capacity_errors(data: dict) -> list[tuple[str, str]]:
@@ -769,6 +788,7 @@ class ArchArrays(NamedTuple):
     padded_skip: int  # 1: padded values are not charged (padded_accesses: skip)
     serial_onload: np.ndarray  # (L,) int64 1: transfers between the level and its parent are not overlapped
     halo_reuse: int  # 1: a window sliding along one input axis fills only the new rows / cols (conventions)
+    block_bits: np.ndarray  # (L,) bits of a whole-word access (conventions.access_granularity: word), 0: per bit
 
 
 class Arch:
@@ -961,6 +981,9 @@ def compile_arch(cfg: ArchConfig) -> ArchArrays:
     for i, level in enumerate(lv):
         mode = cv.transfer_overlap if isinstance(cv.transfer_overlap, str) else cv.transfer_overlap.get(level.name)
         serial[i] = int(i > 0 and mode == "serial_onload")
+    gran = [cv.access_granularity if isinstance(cv.access_granularity, str)
+            else cv.access_granularity.get(level.name, "bit") for level in lv]
+    block_bits = np.array([float(level.word_bits) if g == "word" else 0.0 for level, g in zip(lv, gran)])
     return ArchArrays(
         n_levels=L, size_bits=size_bits, part_bits=part_bits, keeps=keeps, bypass_ok=bypass_ok,
         read_bw=rbw, write_bw=wbw, shared_port=shared, read_e_bit=re, write_e_bit=we,
@@ -975,6 +998,7 @@ def compile_arch(cfg: ArchConfig) -> ArchArrays:
         innermost_full=_dimmask(rules["innermost_full"]), pe_level=int(pe_level),
         mac_operand_reuse=int(cv.mac_operand_reuse), psum_drain_read=int(cv.psum_drain_read),
         padded_skip=int(cv.padded_accesses == "skip"), serial_onload=serial, halo_reuse=int(cv.halo_reuse),
+        block_bits=block_bits,
     )
 
 

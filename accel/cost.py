@@ -32,7 +32,8 @@ The model (Timeloop-style, tile granularity) for a mapping with L memory levels 
   Timeloop's): whether the MAC holds operands across loops that do not index them, whether a drained psum
   costs a child read, and per-level transfer overlap.
 * Energy = Σ accesses × bits × pJ/bit per level and operand + NoC bits × pJ/bit + MACs (or ops) × energy
-  per MAC (op) + static power × latency.
+  per MAC (op) + static power × latency; on a level whose ``conventions.access_granularity`` is ``word`` the
+  accesses are whole words per instance (Timeloop's vector accesses, :func:`_access_energy_pj`).
 
 Dims that do not divide the tiles are padded up: the loop nest runs over the padded bounds (those cycles are
 real work on the array) while MAC energy counts only the real MACs; ``padded_points_ratio`` reports the waste.
@@ -1027,14 +1028,42 @@ def _bandwidth_bound(arch, inst, reads, writes, serial_bits, bw_cycles, busy):
 
 
 @njit(nrt=False, inline=True)
-def _energy(layer, arch, reads, writes, energy, noc_bits, real_points, latency):
+def _access_energy_pj(reads, writes, bits, read_e_bit, write_e_bit, block_bits, inst):
+    """Energy (pJ) of one level × operand: ``reads`` / ``writes`` values (totals over ``inst`` instances) of
+    ``bits`` bits, at ``read_e_bit`` / ``write_e_bit`` pJ per bit (the level's ``read_energy_pj`` /
+    ``write_energy_pj`` per ``word_bits``-bit access).
+
+    ``block_bits`` 0 (``conventions.access_granularity: bit``): (reads · read_e_bit + writes · write_e_bit) ·
+    bits, prorated per bit.  Otherwise (``word``: ``block_bits`` = the level's ``word_bits``) each direction's
+    mean per-instance stream is rounded up to whole words: accesses = ⌈n · bits / (inst · block_bits)⌉ · inst
+    for n = reads, writes (writes = fills + updates), each costing block_bits · e_bit — Timeloop's vector
+    accesses, ``ceil(scalar accesses per instance / block_size)`` per dataspace and action over the whole run,
+    each charged one vector-access energy (NVlabs/timeloop src/model/buffer.cpp,
+    ``BufferLevel::ComputeVectorAccesses``: ``total_naive_accesses = (iter->second % block_size == 0) ?
+    iter->second / block_size : iter->second / block_size + 1``; Timeloop rounds fills and updates separately).
+    A relative 1e-9 is taken off before rounding up, so float noise in a whole number of words (e.g.
+    2.0000000000000004) does not charge one more word."""
+    if block_bits == 0.0:
+        return (reads * read_e_bit + writes * write_e_bit) * bits
+    e = 0.0
+    if reads > 0.0:
+        e += math.ceil(reads * bits / (inst * block_bits) * (1.0 - 1e-9)) * inst * block_bits * read_e_bit
+    if writes > 0.0:
+        e += math.ceil(writes * bits / (inst * block_bits) * (1.0 - 1e-9)) * inst * block_bits * write_e_bit
+    return e
+
+
+@njit(nrt=False, inline=True)
+def _energy(layer, arch, reads, writes, energy, noc_bits, real_points, latency, inst):
     """(total, noc, mac, static) energy in pJ; writes ``energy`` (L, 3).  Per level and operand
-    (reads · read_e_bit + writes · write_e_bit) · op_bits; NoC bits · noc_e_bit; real MACs (or ops) ·
-    energy per MAC (op); static power (mW) × latency (cycles / clock_hz)."""
+    :func:`_access_energy_pj` (accesses · op_bits · pJ/bit, rounded up to whole words per instance where
+    ``conventions.access_granularity`` is ``word``); NoC bits · noc_e_bit; real MACs (or ops) · energy per MAC
+    (op); static power (mW) × latency (cycles / clock_hz)."""
     e = 0.0
     for lv in range(arch.n_levels):
         for o in range(N_OPERANDS):
-            el = (reads[lv, o] * arch.read_e_bit[lv] + writes[lv, o] * arch.write_e_bit[lv]) * arch.op_bits[lv, o]
+            el = _access_energy_pj(reads[lv, o], writes[lv, o], arch.op_bits[lv, o], arch.read_e_bit[lv],
+                                   arch.write_e_bit[lv], arch.block_bits[lv], inst[lv])
             energy[lv, o] = el
             e += el
     noc_e = noc_bits * arch.noc_e_bit
@@ -1077,7 +1106,8 @@ def _evaluate_into(layer, arch, m, out, scr):
     accum, fold = _array_overheads(layer, arch, m, folds, psum_drains_per_pe)
     worst = _bandwidth_bound(arch, scr.inst, reads, writes, scr.serial_bits, bw_cycles, compute + accum + fold)
     latency = worst + fill_cycles + onload_cycles
-    e, noc_e, mac_e, static_e = _energy(layer, arch, reads, writes, energy, noc_bits, real_points, latency)
+    e, noc_e, mac_e, static_e = _energy(layer, arch, reads, writes, energy, noc_bits, real_points, latency,
+                                         scr.inst)
     inst = scr.inst
     total_macs = 1.0
     for f in range(1, L + 1):

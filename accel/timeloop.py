@@ -26,9 +26,12 @@ Conversion rules (:func:`build`):
   ``write_bandwidth`` values per cycle; ``shared_bandwidth`` → a shared port) is converted to that unit, so
   accelsim's counts and per-value energies equal Timeloop's whatever each level's ``datawidth``.
 * Energies: read = ERT ``read``, write (fills and updates) = ERT ``write`` per vector access (a different
-  ``update`` energy is refused), MAC = ERT ``compute``.  Leakage, as Timeloop charges it (ERT ``leak`` per
-  cycle × cycles × utilized instances of each storage level), depends on the mapping: :func:`timeloop_stats`
-  adds it; the config's ``static_power_mw`` stays 0.
+  ``update`` energy is refused), MAC = ERT ``compute``.  A level's access word is Timeloop's vector:
+  ``block_size`` (``block-size``, ``n_words``) values, else ``width / datawidth`` (``word-bits``), and the
+  config's ``conventions.access_granularity`` is ``word``: partial vectors are charged whole, per dataspace
+  and direction of each instance, as Timeloop does (:func:`accel.cost._access_energy_pj`).  Leakage, as
+  Timeloop charges it (ERT ``leak`` per cycle × cycles × utilized instances of each storage level), depends on
+  the mapping: :func:`timeloop_stats` adds it; the config's ``static_power_mw`` stays 0.
 * Keep/bypass: an ``architecture`` ``constraints: {dataspace: {keep, bypass}}`` fixes what a level may hold
   (``keeps``); dataspaces not fixed there may be bypassed by the mapper (``bypass_optional``).  A map.yaml's
   keep/bypass sets the mapping's ``keep``; levels it does not mention keep what the architecture allows.
@@ -474,10 +477,17 @@ def _energy(esrc: _Src, ert: dict, node: TLNode, action: str) -> float:
     return acts[action]
 
 
+def _datawidth_key(node: TLNode) -> str:
+    """The attribute that gives a storage level's word (value) width: Timeloop reads ``word-bits``,
+    ``word_width`` or ``datawidth`` (buffer.cpp ParseSpecs); ``datawidth`` when none is given."""
+    return next((k for k in ("datawidth", "word-bits", "word_bits", "word_width") if k in node.attrs), "datawidth")
+
+
 def _config(src: _Src, esrc: _Src, nodes: list[TLNode], ert: dict, problem: TLProblem):
     storage = [n for n in nodes if n.kind == "storage"]
     compute = nodes[-1]
-    value_bits = src.pos_int(_attr(storage[0], "datawidth", 8), f"{storage[0].yaml_path}.attributes.datawidth")
+    dw0 = _datawidth_key(storage[0])
+    value_bits = src.pos_int(_attr(storage[0], dw0, 8), f"{storage[0].yaml_path}.attributes.{dw0}")
     # fan-out above each storage level (and the compute unit): ratio of cumulative meshes
     fan: list[tuple[int, int]] = []
     prev = (1, 1)
@@ -496,13 +506,18 @@ def _config(src: _Src, esrc: _Src, nodes: list[TLNode], ert: dict, problem: TLPr
     levels = []
     for i, n in enumerate(storage):
         p = n.yaml_path
-        datawidth = src.pos_int(_attr(n, "datawidth", value_bits), f"{p}.attributes.datawidth")
+        dw_key = _datawidth_key(n)
+        datawidth = src.pos_int(_attr(n, dw_key, value_bits), f"{p}.attributes.{dw_key}")
         width = src.pos_int(_attr(n, "width", datawidth), f"{p}.attributes.width")
         sparse = sorted(k for k in n.attrs if k.startswith("metadata") or k.startswith("decompression"))
         if sparse:
             raise src.fail(f"{p}.attributes.{sparse[0]}", "sparse storage (metadata, compression) is not supported")
-        if "block_size" in n.attrs:
-            block = src.pos_int(n.attrs["block_size"], f"{p}.attributes.block_size")
+        bs_key = next((k for k in ("block_size", "block-size", "n_words") if k in n.attrs), None)
+        if bs_key is not None:
+            block = src.pos_int(n.attrs[bs_key], f"{p}.attributes.{bs_key}")
+            if "width" in n.attrs and width % (block * datawidth):  # Timeloop asserts it (buffer.cpp ParseSpecs)
+                raise src.fail(f"{p}.attributes.width", f"width {width} is not a multiple of {bs_key} {block} x "
+                                                        f"datawidth {datawidth}")
         elif width % datawidth:
             raise src.fail(f"{p}.attributes.width", f"width {width} is not a multiple of datawidth {datawidth}")
         else:
@@ -562,6 +577,8 @@ def _config(src: _Src, esrc: _Src, nodes: list[TLNode], ert: dict, problem: TLPr
         "noc": {"multicast": True, "spatial_reduction": True, "energy_pj_per_bit": 0.0},
         "dataflow": {"preset": "unconstrained"},
         "levels": levels,
+        # Timeloop charges every access as whole vectors of block-size values (buffer.cpp ComputeVectorAccesses)
+        "conventions": {"access_granularity": "word"},
     }
     gcs = next((n.attrs.get("global_cycle_seconds") for n in nodes if "global_cycle_seconds" in n.attrs), None)
     if gcs is not None:

@@ -93,8 +93,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from accel.arch import Arch, fusion_level
-from accel.cost import (CostRecord, Mapping, _bandwidth_bound, _evaluate_into, compile_layer, lower_im2col,
-                        mapping_arrays, record_from_raw, scratch)
+from accel.cost import (CostRecord, Mapping, _access_energy_pj, _bandwidth_bound, _evaluate_into, compile_layer,
+                        lower_im2col, mapping_arrays, record_from_raw, scratch)
 from accel.errors import MappingError
 from accel.layout import (O_ACCUM, O_ACTIVE_MACS, O_ACTIVE_PES, O_COMPUTE, O_ENERGY, O_FILL, O_FOLD, O_LATENCY,
                           O_MAC_E, O_NOC_E, O_ONLOAD, O_PAD_RATIO, O_POINTS, O_REASON, O_SPATIAL_UTIL, O_STATIC_E,
@@ -240,7 +240,8 @@ def relocate(layer: Layer, arch: Arch, m: Mapping, level: int, from_chip: dict[i
             writes[X, o] += w0
     for lv in (0, X):
         for o in range(3):
-            energy[lv, o] = (reads[lv, o] * a.read_e_bit[lv] + writes[lv, o] * a.write_e_bit[lv]) * a.op_bits[lv, o]
+            energy[lv, o] = _access_energy_pj(reads[lv, o], writes[lv, o], a.op_bits[lv, o], a.read_e_bit[lv],
+                                              a.write_e_bit[lv], a.block_bits[lv], inst[lv])
     # the kernel's overlapped bandwidth time, its serial bits unchanged (see the module docstring)
     worst = _bandwidth_bound(a, inst, reads, writes, serial, bw, out[O_COMPUTE] + out[O_ACCUM] + out[O_FOLD])
     latency = worst + out[O_FILL] + out[O_ONLOAD]

@@ -37,9 +37,9 @@ from dataclasses import dataclass
 import numpy as np
 
 try:  # tests/ as a package or as a rootdir-relative directory
-    from tests.reference_walker import coordinate_fn, walk
+    from tests.reference_walker import access_energy, coordinate_fn, walk
 except ImportError:  # pragma: no cover
-    from reference_walker import coordinate_fn, walk
+    from reference_walker import access_energy, coordinate_fn, walk
 
 
 @dataclass
@@ -98,10 +98,7 @@ def walk_pair(u, v, o: int, arch, mu, mv, level: int) -> tuple[PairResult, PairR
                 reads[X, op] -= w0
         rec, serial = _single_layer(layer, arch, m)
         for res, rd, wr in ((unfused, w.reads, w.writes), (held, reads, writes)):
-            energy = np.zeros((L, 3))
-            for lv in range(L):
-                for q in range(3):
-                    energy[lv, q] = (rd[lv, q] * a.read_e_bit[lv] + wr[lv, q] * a.write_e_bit[lv]) * a.op_bits[lv, q]
+            energy = access_energy(arch, rd, wr, w.instances)
             bw = rec.raw_bw.copy()
             for lv in (0, X):  # one instance each: DRAM and the fusion level (a single shared buffer)
                 r = max(0.0, float((rd[lv] * a.op_bits[lv]).sum()) - serial[lv, 0])

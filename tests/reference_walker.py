@@ -38,6 +38,10 @@ Conventions (``arch.config.conventions``, :class:`accel.arch.Conventions`):
   reset on a change of stride direction).  ``false``: every change fills the whole charged needed set.
 * ``padded_accesses: skip`` on a convolution whose nest pads a window dim (P, Q, R or S): the inputs get no halo
   and no sliding-window coincidence reuse — a fill at every step where a loop relevant to them moved.
+* ``access_granularity`` (energy only, :func:`access_energy`): a ``bit`` level is charged count · operand bits /
+  word_bits accesses; a ``word`` level ⌈count · operand bits / (instances · word_bits)⌉ · instances accesses per
+  operand and direction (reads; writes), its instances being the walker's own child instances of the level
+  (the product of the spatial loops above it), counted exactly with fractions.
 * ``transfer_overlap``: for a child level ``b < L`` that is ``serial_onload``, ``onload_cycles`` adds, per
   pair, the parent's traffic for that pair per parent instance (reads; for outputs also writes) in bits over
   the parent's read (write) bandwidth.
@@ -60,6 +64,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -162,6 +167,8 @@ class WalkResult:
     # do not form a contiguous range (a bypassed level's temporal loop sits between two fan-outs of the pair)
     strided: dict
     onload_cycles: float  # serialized transfers of serial_onload levels (see module docstring)
+    instances: list  # (L,) instances of each level: the product of the spatial loops of fan-outs 1..lv
+    energy: np.ndarray  # (L, 3) access energy in pJ (access_energy)
 
 
 def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
@@ -309,5 +316,29 @@ def walk(layer, arch, T, SX, SY, ORD, KEEP) -> WalkResult:
                               for r, w in traffic.values()) / n_parents
             fills_log[(o, a, b)] = max(nfills.values())
             coincidences[(o, a, b)] = n_coinc
+    instances = [math.prod(lp.factor for lp in loops if lp.kind == "S" and lp.where <= lv) for lv in range(L)]
     return WalkResult(reads=reads, writes=writes, compute_cycles=compute, padded_points=padded, fills=fills_log,
-                      coincidences=coincidences, strided=strided, onload_cycles=onload)
+                      coincidences=coincidences, strided=strided, onload_cycles=onload, instances=instances,
+                      energy=access_energy(arch, reads, writes, instances))
+
+
+def access_energy(arch, reads, writes, instances) -> np.ndarray:
+    """(L, 3) pJ: each level × operand's reads and writes (values, totals over the level's ``instances``) at the
+    config's ``read_energy_pj`` / ``write_energy_pj`` per ``word_bits`` access — prorated per bit, or, on a
+    ``conventions.access_granularity: word`` level, ⌈per-instance bits / word_bits⌉ whole accesses per
+    instance (exact rational arithmetic)."""
+    cfg = arch.config
+    g = cfg.conventions.access_granularity
+    out = np.zeros((len(cfg.levels), 3))
+    for lv, level in enumerate(cfg.levels):
+        word = (g if isinstance(g, str) else g.get(level.name, "bit")) == "word"
+        for o in range(3):
+            bits = int(arch.arrays.op_bits[lv, o])
+            for count, e_word in ((reads[lv, o], level.read_energy_pj), (writes[lv, o], level.write_energy_pj)):
+                n = int(round(count))
+                if word:
+                    accesses = math.ceil(Fraction(n * bits, instances[lv] * level.word_bits)) * instances[lv]
+                else:
+                    accesses = Fraction(n * bits, level.word_bits)
+                out[lv, o] += float(accesses) * e_word
+    return out

@@ -3,6 +3,8 @@ the access conventions leave latency alone where no level is bandwidth-bound (Ey
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from accel.arch import ConfigError, load_arch
@@ -28,6 +30,9 @@ def test_defaults_are_timeloops():
     (dict(mac_operand_reuse="yes"), "conventions.mac_operand_reuse", "bool"),
     (dict(padded_accesses="pad"), "conventions.padded_accesses", "skip"),
     (dict(mac_operand_reuse_x=True), "conventions.mac_operand_reuse_x", "unknown key"),
+    (dict(access_granularity={"NoSuchLevel": "word"}), "conventions.access_granularity.NoSuchLevel",
+     "no level is named"),
+    (dict(access_granularity="block"), "conventions.access_granularity", "word"),
 ])
 def test_bad_conventions_name_the_path(conv, path, words):
     arch = load_arch(ROOT / "configs" / "eyeriss.yaml")
@@ -86,3 +91,29 @@ def test_serial_onload_counted_once():
                                                  + r.serial_onload_cycles, rel=1e-12)
     dram = arch.level_names[0]
     assert b.bandwidth_cycles[dram] < a.bandwidth_cycles[dram]  # the GLB's onloads left the overlapped time
+
+
+def test_access_granularity_default_and_per_level():
+    """Default ``bit`` (every shipped config keeps its numbers: no level charges whole words); ``word`` on one
+    level rounds only that level's energy up to whole words per instance, never below per-bit, and leaves
+    counts and latency alone."""
+    from accel.arch import list_configs
+
+    for path in list_configs():
+        arch = load_arch(path)
+        if not getattr(arch, "is_device", False):  # CPU / GPU device configs have no memory levels
+            assert arch.config.conventions.access_granularity == "bit" and not arch.arrays.block_bits.any(), path
+    bit = load_arch(ROOT / "configs" / "tpu-v1.yaml")
+    dram = bit.level_names[0]
+    word = bit.with_config(conventions={"access_granularity": {dram: "word"}})
+    assert word.arrays.block_bits.tolist() == [bit.config.levels[0].word_bits] + [0.0] * (len(bit.level_names) - 1)
+    layer = Layer(name="fc", op="fc", K=3, C=5)  # 15 8-bit weights: 120 bits, 2 64-bit words (1.875 per bit)
+    m = search_mapping(layer, bit).mapping
+    a, b = evaluate(layer, bit, m), evaluate(layer, word, m)
+    assert (a.reads, a.writes, a.latency_cycles) == (b.reads, b.writes, b.latency_cycles)
+    n, e_read = a.reads[dram]["weights"], bit.config.levels[0].read_energy_pj
+    assert a.energy_breakdown_pj[dram]["weights"] == pytest.approx(n * 8 / 64 * e_read)
+    assert b.energy_breakdown_pj[dram]["weights"] == pytest.approx(math.ceil(n * 8 / 64) * e_read)
+    assert n * 8 % 64  # a partial word, so the test can tell the two apart
+    for lv in bit.level_names[1:]:
+        assert a.energy_breakdown_pj[lv] == b.energy_breakdown_pj[lv]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -107,9 +108,11 @@ def conventions(draw, names):
     """Every option of accel.arch.Conventions at random (transfer_overlap global or per level)."""
     modes = st.sampled_from(["double_buffered", "serial_onload"])
     overlap = draw(modes) if draw(st.booleans()) else {n: draw(modes) for n in _subset(draw, names[1:])}
+    grans = st.sampled_from(["bit", "word"])
+    granularity = draw(grans) if draw(st.booleans()) else {n: draw(grans) for n in _subset(draw, names)}
     return dict(mac_operand_reuse=draw(st.booleans()), psum_drain_read=draw(st.booleans()),
                 padded_accesses=draw(st.sampled_from(["skip", "count"])), transfer_overlap=overlap,
-                halo_reuse=draw(st.booleans()))
+                halo_reuse=draw(st.booleans()), access_granularity=granularity)
 
 
 def _primes(n: int) -> list[int]:
@@ -190,6 +193,9 @@ def _compare(layer, arch, m, operands=(0, 1, 2)):
                                ("writes", rec.writes[name][on], ref.writes[lv, o])):
                 if not math.isclose(k, r, rel_tol=1e-9, abs_tol=1e-9):
                     bad.append(f"{what}[{name}][{on}]: kernel {k:g} walker {r:g}")
+            k, r = rec.energy_breakdown_pj[name][on], ref.energy[lv, o]
+            if not math.isclose(k, r, rel_tol=1e-9, abs_tol=1e-9):
+                bad.append(f"energy_pj[{name}][{on}]: kernel {k:.12g} walker {r:.12g}")
     assert not bad, "\n".join(bad) + _describe(layer, arch, m)
     _compare_cycles(rec, ref)
     return rec, ref
@@ -302,6 +308,32 @@ def test_walker_padded_accesses_hand_counts():
         assert r.reads[0].tolist() == [n, 1, 0] and r.writes[0].tolist() == [0, 0, n]  # one input, kept in the RF
         assert r.compute_cycles == 4  # cycles always count the padded iteration
         _compare(layer, arch, m)
+
+
+def test_block_access_energy_hand_counts():
+    """``access_granularity: word`` (Timeloop's vector accesses): FC K=3 C=1 on DRAM (64-bit words = 4 16-bit
+    values, 10 pJ a read, 20 a write) → RF, 2 PEs over K (inputs multicast).  DRAM reads 3 weights (one
+    partial word: 10 pJ, per bit 7.5), 1 input (10, per bit 2.5) and writes 3 outputs (20, per bit 15).  The RF
+    has 2 instances; with 32-bit words its 3 weight fills and 3 MAC weight reads are 1.5 values per PE each:
+    ⌈1.5 · 16 / 32⌉ · 2 = 2 accesses each instead of 1.5 per bit."""
+    def arch(gran, rf_word=16):
+        a = _arch([dict(name="RF", size_bytes=1e6, word_bits=rf_word, keeps=list(OPERANDS), per_pe=True,
+                        read_energy_pj=1.0, write_energy_pj=1.0)], cols=2, conventions={"access_granularity": gran})
+        return a.with_config(levels=[{**a.config.levels[0].model_dump(), "word_bits": 64, "read_energy_pj": 10.0,
+                                      "write_energy_pj": 20.0}, a.config.levels[1].model_dump()])
+    layer = Layer(name="fc", op="fc", K=4, C=1)  # 4 outputs: 2 per PE, K2 temporal in the RF
+    layer3 = Layer(name="fc", op="fc", K=3, C=1)
+    m = _mapping(2, T={(1, "K"): 2}, SX={(1, "K"): 2})
+    for lay, bit_w, word_w in ((layer, 10.0, 10.0), (layer3, 7.5, 10.0)):
+        for gran, want in (("bit", bit_w), ("word", word_w)):
+            rec, ref = _compare(lay, arch(gran), m)
+            assert rec.energy_breakdown_pj["DRAM"]["weights"] == pytest.approx(want), (gran, lay.K)
+    rec, ref = _compare(layer3, arch({"RF": "word"}, rf_word=32), m)  # RF weights: 3 fills over 2 PEs
+    assert ref.instances == [1, 2] and ref.writes[1, 0] == 3
+    assert rec.energy_breakdown_pj["RF"]["weights"] == pytest.approx(2 * 1.0 + 2 * 1.0)  # fills + reads
+    rec, _ = _compare(layer3, arch("bit", rf_word=32), m)
+    assert rec.energy_breakdown_pj["RF"]["weights"] == pytest.approx(1.5 + 1.5)
+    assert rec.energy_breakdown_pj["DRAM"]["weights"] == pytest.approx(7.5)  # DRAM not named: per bit
 
 
 def test_walker_multicast_and_reduction_hand_counts():
