@@ -20,7 +20,8 @@
   host's target triple (``NUMBA_CPU_NAME=generic``, in the build's own process) and looked up under exactly that
   magic tuple, whatever this process's CPU; their index is stamped with :func:`shipped_stamp` (the kernel
   sources' contents and the numba, llvmlite and Python versions), so an edited source, another numba or a cache
-  built for another CPU name never loads.
+  built for another CPU name never loads.  ``ACCELSIM_PREBUILT_KERNELS=0`` in the environment skips them
+  (read at each lookup, e.g. to test numba's own cache).
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ class _KernelCache(FunctionCache):
                                   filename_base=self._impl.filename_base, source_stamp=shipped_stamp())
 
     def _load_overload(self, sig, target_context):
-        if self._enabled and not _ship_to:
+        if self._enabled and not _ship_to and os.environ.get("ACCELSIM_PREBUILT_KERNELS", "1") != "0":
             key = self._index_key(sig, target_context.codegen())
             triple = key[1][0]
             data = self._shipped_file(SHIPPED_CACHE_DIR).load((key[0], (triple, SHIPPED_CPU_NAME, ""), key[2]))
@@ -127,9 +128,8 @@ class _KernelCache(FunctionCache):
         key = self._index_key(sig, data.codegen)
         if key[1][1:] != (SHIPPED_CPU_NAME, ""):
             raise RuntimeError(f"{self._name} was compiled for {key[1]}, not for the shipped CPU {SHIPPED_CPU_NAME}")
-        cache_file = self._shipped_file(_ship_to[0])
-        os.makedirs(cache_file._cache_path, exist_ok=True)
-        cache_file.save(key, self._impl.reduce(data))
+        os.makedirs(os.path.join(_ship_to[0], self._shipped_subdir), exist_ok=True)
+        self._shipped_file(_ship_to[0]).save(key, self._impl.reduce(data))
 
 
 def _compile(func, parallel: bool, nrt: bool = True, inline: bool = False):
