@@ -32,13 +32,13 @@ G_SPLIT = 1
 G_ORDER = G_SPLIT + N_DIMS
 
 
-@register_jitable(inline="always")  # inlined at IR level: no per-argument-type specialisation
+@register_jitable
 def genome_keep(n_levels):
     """Offset of the keep-variant gene for ``n_levels`` memory levels."""
     return G_ORDER + n_levels
 
 
-@register_jitable(inline="always")  # inlined at IR level: no per-argument-type specialisation
+@register_jitable
 def genome_len(n_levels):
     """Genes in a genome for ``n_levels`` memory levels."""
     return G_ORDER + n_levels + 1
