@@ -13,6 +13,15 @@
   threading layer).  So each Python function is compiled with one target only (:func:`_compile` refuses a
   second); the parallel genome evaluator is its own function, a ``prange`` loop over the serial one
   (:mod:`mapper.genome`), compiled on its first call only.
+* Prebuilt kernels (:data:`SHIPPED_CACHE_DIR`, ``accel/_kernel_cache/``): a read-only cache of the kernels a
+  mapping search compiles, built by ``accelsim warmup`` (editable installs) or by ``setup.py build_py`` (wheels),
+  see :mod:`accel.app.warmup`.  A kernel is looked up there first, then in numba's own cache; compiled kernels
+  are saved to numba's cache only.  The shipped entries are compiled for the portable ``generic`` CPU of the
+  host's target triple (``NUMBA_CPU_NAME=generic``, in the build's own process) and looked up under exactly that
+  magic tuple, whatever this process's CPU; their index is stamped with :func:`shipped_stamp` (the kernel
+  sources' contents and the numba, llvmlite and Python versions), so an edited source, another numba or a cache
+  built for another CPU name never loads.  ``ACCELSIM_PREBUILT_KERNELS=0`` in the environment skips them
+  (read at each lookup, e.g. to test numba's own cache).
 """
 
 from __future__ import annotations
@@ -20,9 +29,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import platform
+import sys
 
+import llvmlite
 import numba
-from numba.core.caching import CompileResultCacheImpl, FunctionCache
+from numba.core import config as numba_config
+from numba.core.caching import CompileResultCacheImpl, FunctionCache, IndexDataCacheFile
 
 FLAGS = dict(nogil=True, fastmath=False, error_model="numpy")
 
@@ -52,6 +65,28 @@ def kernel_sources_stamp() -> str:
     return h.hexdigest()
 
 
+SHIPPED_CACHE_DIR = os.path.join(_ROOT, "accel", "_kernel_cache")
+SHIPPED_CPU_NAME = "generic"  # the CPU the shipped kernels are compiled for (any CPU of the target triple)
+_ship_to: list[str] = []  # set by begin_shipped_build: save compiled kernels there (the build process only)
+
+
+def shipped_stamp() -> tuple:
+    """What a shipped cache entry must match to load: the kernel sources' stamp, the numba, llvmlite and
+    Python versions and the machine (the index's own key adds the target triple and CPU name)."""
+    return (kernel_sources_stamp(), numba.__version__, llvmlite.__version__, sys.version, platform.machine())
+
+
+def begin_shipped_build(dest: str) -> None:
+    """Save every kernel compiled from now on into the shipped-cache layout under ``dest`` (and nowhere
+    else).  Only for the build process of :mod:`accel.app.warmup`, which runs with ``NUMBA_CPU_NAME=generic``
+    and ``NUMBA_CPU_FEATURES=""`` set before numba was imported; refuses any other CPU target."""
+    if (numba_config.CPU_NAME, numba_config.CPU_FEATURES) != (SHIPPED_CPU_NAME, ""):
+        raise RuntimeError(f"a shipped kernel cache must be compiled with NUMBA_CPU_NAME={SHIPPED_CPU_NAME} and "
+                           f"NUMBA_CPU_FEATURES='' (this process: {numba_config.CPU_NAME!r}, "
+                           f"{numba_config.CPU_FEATURES!r}); build it with `accelsim warmup`")
+    _ship_to[:] = [os.path.abspath(dest)]
+
+
 def _with_kernel_stamp(locator_cls: type) -> type:
     return type(f"Kernel{locator_cls.__name__}", (locator_cls,),
                 {"get_source_stamp": lambda self: kernel_sources_stamp()})
@@ -62,9 +97,41 @@ class _KernelCacheImpl(CompileResultCacheImpl):
 
 
 class _KernelCache(FunctionCache):
-    """numba's function cache, with every kernel stamped by :func:`kernel_sources_stamp`."""
+    """numba's function cache, with every kernel stamped by :func:`kernel_sources_stamp`, behind the
+    read-only shipped cache (:data:`SHIPPED_CACHE_DIR`, see the module docstring)."""
 
     _impl_class = _KernelCacheImpl
+
+    def __init__(self, py_func):
+        super().__init__(py_func)
+        # accel/cost.py -> <cache root>/accel/: the same place whatever directory the package is installed in
+        self._shipped_subdir = os.path.dirname(os.path.relpath(os.path.abspath(py_func.__code__.co_filename), _ROOT))
+
+    def _shipped_file(self, root: str) -> IndexDataCacheFile:
+        return IndexDataCacheFile(cache_path=os.path.join(root, self._shipped_subdir),
+                                  filename_base=self._impl.filename_base, source_stamp=shipped_stamp())
+
+    def _load_overload(self, sig, target_context):
+        if _ship_to:
+            return None  # a shipped build compiles every kernel itself (for the generic CPU), loads none
+        if self._enabled and os.environ.get("ACCELSIM_PREBUILT_KERNELS", "1") != "0":
+            key = self._index_key(sig, target_context.codegen())
+            triple = key[1][0]
+            data = self._shipped_file(SHIPPED_CACHE_DIR).load((key[0], (triple, SHIPPED_CPU_NAME, ""), key[2]))
+            if data is not None:
+                return self._impl.rebuild(target_context, data)
+        return super()._load_overload(sig, target_context)
+
+    def _save_overload(self, sig, data):
+        if not _ship_to:
+            return super()._save_overload(sig, data)
+        if not self._enabled or not self._impl.check_cachable(data):
+            raise RuntimeError(f"{self._name} cannot be cached, so it cannot be shipped")
+        key = self._index_key(sig, data.codegen)
+        if key[1][1:] != (SHIPPED_CPU_NAME, ""):
+            raise RuntimeError(f"{self._name} was compiled for {key[1]}, not for the shipped CPU {SHIPPED_CPU_NAME}")
+        os.makedirs(os.path.join(_ship_to[0], self._shipped_subdir), exist_ok=True)
+        self._shipped_file(_ship_to[0]).save(key, self._impl.reduce(data))
 
 
 def _compile(func, parallel: bool, nrt: bool = True, inline: bool = False):

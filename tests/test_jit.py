@@ -1,5 +1,6 @@
 """numba plumbing (accel._jit): serial and parallel kernels never share a cache entry, kernels compile once
-per process, and only kernel source files may define kernels.
+per process, only kernel source files may define kernels, and the prebuilt kernels (accel/_kernel_cache)
+load only for the very sources, numba and CPU target they were built for.
 
 The subprocess tests share one fresh NUMBA_CACHE_DIR: one fresh process compiles and caches the parallel
 genome evaluator, then another fresh process runs the serial path against the same cache.  numba keys
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import shutil
 import subprocess
 import sys
 
@@ -64,7 +67,8 @@ print(json.dumps({"objective": [float(x) for x in v], "threading_layer": layer,
 
 
 def _run(code: str, cache_dir) -> dict:
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), PYTHONPATH=str(ROOT))
+    # numba's own cache is under test here: never the prebuilt kernels of an `accelsim warmup`
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), PYTHONPATH=str(ROOT), ACCELSIM_PREBUILT_KERNELS="0")
     env.pop("NUMBA_THREADING_LAYER", None)
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT,
                        timeout=600)
@@ -170,3 +174,126 @@ def test_kernel_stamp_covers_every_kernel_source(tmp_path, monkeypatch):
         after = jit.kernel_sources_stamp()
         assert after != before, path
         before = after
+
+
+# ---- prebuilt kernels (accel/_kernel_cache, accelsim warmup) ---------------------------------------------
+# A copy of the source tree gets a prebuilt cache of the genome decoder (the smallest kernel; built exactly as
+# `accelsim warmup` builds the search's kernels); fresh processes with an empty NUMBA_CACHE_DIR then report
+# which kernels they compiled (numba fires no compile event for a kernel loaded from a cache).
+
+_PROBE = """
+import json
+import numba.core.event as ev
+rec = ev.RecordingListener()
+ev.register("numba:compile", rec)
+from accel.app.warmup import _decode_workload
+_decode_workload()
+from mapper import genome
+print(json.dumps({"compiled": sorted({e.data["dispatcher"].py_func.__qualname__ for _, e in rec.buffer}),
+                  "hits": sum(genome._decode.stats.cache_hits.values()), "file": genome.__file__}))
+"""
+
+
+def _probe(tree, tmp_path, **env) -> dict:
+    cache = tmp_path / "numba_cache"
+    cache.mkdir()
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), PYTHONPATH=str(tree), **env)
+    p = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, env=env, cwd=tree,
+                       timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out["file"] == str(tree / "mapper" / "genome.py")
+    out["saved"] = sorted(f.name for f in cache.rglob("*.nbi"))  # what went into numba's own cache
+    return out
+
+
+def _copy_tree(src, dst):
+    for d in ("accel", "mapper", "configs"):
+        shutil.copytree(src / d, dst / d, ignore=shutil.ignore_patterns("__pycache__", ".kernel_cache-*"))
+    return dst
+
+
+@pytest.fixture(scope="module")
+def shipped_tree(tmp_path_factory):
+    tree = tmp_path_factory.mktemp("tree")
+    for d in ("accel", "mapper", "configs"):
+        shutil.copytree(ROOT / d, tree / d, ignore=shutil.ignore_patterns("__pycache__", "_kernel_cache",
+                                                                           ".kernel_cache-*"))
+    code = ("import sys; from accel.app.warmup import build_kernel_cache; "
+            "assert build_kernel_cache(sys.argv[1], workload='decode')")
+    p = subprocess.run([sys.executable, "-c", code, str(tree / "accel" / "_kernel_cache")], capture_output=True,
+                       text=True, env=dict(os.environ, PYTHONPATH=str(tree)), cwd=tree, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert list((tree / "accel" / "_kernel_cache" / "mapper").glob("genome._decode-*.nbc"))
+    return tree
+
+
+def test_prebuilt_kernel_is_loaded_and_never_recompiled(shipped_tree, tmp_path):
+    out = _probe(shipped_tree, tmp_path)
+    assert "_decode" not in out["compiled"] and out["hits"] == 1
+    assert not [f for f in out["saved"] if "_decode" in f]
+
+
+def test_prebuilt_kernels_can_be_switched_off(shipped_tree, tmp_path):
+    out = _probe(shipped_tree, tmp_path, ACCELSIM_PREBUILT_KERNELS="0")
+    assert "_decode" in out["compiled"] and out["hits"] == 0
+    assert [f for f in out["saved"] if "_decode" in f]  # compiled kernels go to numba's cache only
+
+
+def test_edited_kernel_source_never_loads_a_prebuilt_kernel(shipped_tree, tmp_path):
+    """accel/cost.py does not define _decode: the shipped entry is stamped with every kernel source."""
+    tree = _copy_tree(shipped_tree, tmp_path / "tree")
+    with open(tree / "accel" / "cost.py", "a") as f:
+        f.write("\n# edited\n")
+    out = _probe(tree, tmp_path)
+    assert "_decode" in out["compiled"] and out["hits"] == 0
+
+
+def _rewrite_shipped_index(tree, change) -> int:
+    """Rewrite every shipped index file's (stamp, {key: data file}) with ``change``; returns how many."""
+    from numba.core.serialize import dumps
+
+    n = 0
+    for nbi in (tree / "accel" / "_kernel_cache").rglob("*.nbi"):
+        with open(nbi, "rb") as f:
+            version = pickle.load(f)
+            stamp, overloads = pickle.loads(f.read())
+        stamp, overloads = change(stamp, overloads)
+        with open(nbi, "wb") as f:
+            pickle.dump(version, f, protocol=-1)
+            f.write(dumps((stamp, overloads)))
+        n += 1
+    return n
+
+
+def _other_cpu(stamp, overloads):
+    """As if built with NUMBA_CPU_NAME=skylake-avx512 (and its features) instead of generic."""
+    return stamp, {(sig, (magic[0], "skylake-avx512", "+avx512f"), h): v for (sig, magic, h), v in overloads.items()}
+
+
+def _other_numba(stamp, overloads):
+    return (stamp[0], "0.0.1", *stamp[2:]), overloads
+
+
+def _unchanged(stamp, overloads):
+    return stamp, overloads
+
+
+@pytest.mark.parametrize("change", [_other_cpu, _other_numba, _unchanged], ids=["other_cpu", "other_numba",
+                                                                                 "unchanged"])
+def test_prebuilt_kernel_for_another_target_is_not_loaded(shipped_tree, tmp_path, change):
+    """A cache built for another CPU name or another numba never loads (``unchanged``: the rewrite itself
+    keeps a loadable cache, so the other two fail for the reason they name)."""
+    tree = _copy_tree(shipped_tree, tmp_path / "tree")
+    assert _rewrite_shipped_index(tree, change) >= 1
+    out = _probe(tree, tmp_path)
+    loaded = change is _unchanged
+    assert ("_decode" in out["compiled"]) != loaded and out["hits"] == int(loaded)
+
+
+def test_shipped_kernels_are_compiled_for_the_generic_cpu_only():
+    """This process's numba compiles for the host CPU: it must refuse to build a shipped cache."""
+    from accel._jit import begin_shipped_build
+
+    with pytest.raises(RuntimeError, match="NUMBA_CPU_NAME=generic"):
+        begin_shipped_build("/nonexistent")

@@ -160,6 +160,29 @@ def test_installed_eval_with_bare_config_name(installed):
     assert "total:" in proc.stdout and "on eyeriss" in proc.stdout
 
 
+def test_wheel_ships_prebuilt_kernels(build):
+    with zipfile.ZipFile(build[1]) as z:
+        names = set(z.namelist())
+    assert "accel/_kernel_cache/STAMP.json" in names
+    for kernel in ("accel/cost._evaluate_into", "mapper/genome._eval_genomes_serial",
+                   "mapper/genome._eval_genomes_parallel", "mapper/search._neighbours"):
+        assert any(n.startswith(f"accel/_kernel_cache/{kernel}-") and n.endswith(".nbc") for n in names), kernel
+
+
+def test_installed_eval_loads_prebuilt_kernels_bit_for_bit(installed, tmp_path):
+    """A fresh process with an empty numba cache loads the shipped (generic-CPU) kernels — it compiles and
+    saves none of the search's kernels — and its figures equal those of kernels compiled for this CPU."""
+    env = dict(installed.env, NUMBA_CACHE_DIR=str(tmp_path / "numba_cache"))
+    proc = _check(_run([str(installed.py.parent / "accelsim"), "eval", "resnet18", "--hw", "eyeriss", "--format",
+                        "json"], timeout=180, cwd=installed.cwd, env=env))
+    saved = [p.name for p in (tmp_path / "numba_cache").rglob("*.nbi")]
+    assert not [n for n in saved if "_evaluate_into" in n or "_eval_genomes_serial" in n], saved
+    host = _check(_run([sys.executable, "-m", "accel", "eval", "resnet18", "--hw", "eyeriss", "--format", "json"],
+                       timeout=600, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT),
+                                                       ACCELSIM_PREBUILT_KERNELS="0")))
+    assert json.loads(proc.stdout) == json.loads(host.stdout)
+
+
 def test_installed_without_configs_fails_loudly(installed):
     """A broken install (configs missing) is an error, never an empty listing with exit 0."""
     cfg = Path(installed.where()["config_dir"])

@@ -12,8 +12,8 @@ import sys
 
 OBJECTIVES = ("edp", "latency", "energy")
 EXTENSIONS = ("accel.app.cli_nas", "accel.app.cli_study", "accel.app.cli_xcheck", "accel.app.cli_joint",
-              "accel.app.cli_timeloop", "accel.app.table",
-              "accel.app.calibrate")
+              "accel.app.cli_timeloop", "accel.app.table", "accel.app.calibrate",
+              "accel.app.warmup")
 FORMATS = ("table", "csv", "json", "parquet")
 
 
