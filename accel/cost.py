@@ -168,7 +168,14 @@ def _spread_indices(d, a, b, x_in, T, SX, SY, vals):
     n = x_in[b, d]
     for i in range(n):
         vals[i] = i
-    place = n
+    return _spread_by_fanouts(d, a, b, T, SX, SY, vals, n, n)
+
+
+@njit(nrt=False)
+def _spread_by_fanouts(d, a, b, T, SX, SY, vals, n, place):
+    """Replicate the ``n`` indices in ``vals`` once per spatial position of every fan-out a+1..b of dim ``d``
+    (innermost first), each copy offset by the fan-out's place value (``place``: the extent below it, times the
+    temporal loops of the bypassed levels in between).  Writes into ``vals``; returns the new count."""
     for f in range(b, a, -1):
         sp = SX[f, d] * SY[f, d]
         if sp > 1:
@@ -392,19 +399,7 @@ def _child_bases(d, a, b, x_in, T, SX, SY, vals):
     first child: the spatial indices of fan-outs a+1..b times their place values (:func:`_spread_indices`
     with a one-index child).  Writes into ``vals``; returns the count."""
     vals[0] = 0
-    n = 1
-    place = x_in[b, d]
-    for f in range(b, a, -1):
-        sp = SX[f, d] * SY[f, d]
-        if sp > 1:
-            for s_ in range(1, sp):
-                for i in range(n):
-                    vals[s_ * n + i] = vals[i] + s_ * place
-            n *= sp
-        place *= sp
-        if f - 1 > a:
-            place *= T[f - 1, d]
-    return n
+    return _spread_by_fanouts(d, a, b, T, SX, SY, vals, np.int64(1), x_in[b, d])  # int64, not Literal[int]
 
 
 @njit

@@ -769,10 +769,9 @@ class _Importer:
         raise OnnxImportError(f"{self.path}: nothing to cost: the graph has only free operators "
                               f"({', '.join(ops)}) and no layer")
 
-    # -- decomposed GELU: x * 0.5 * (1 + erf(x / sqrt(2))) ---------------------------------------------
-    def _find_gelus(self):
-        """Erf-based GELU subgraphs (what exporters emit below opset 20), as {index of the last node:
-        (x, output tensor, node indices)} and the set of the other node indices, to fuse like a Gelu."""
+    def _producers_consumers(self) -> tuple[dict[str, int], dict[str, list[int]], set[str]]:
+        """(producing node index per tensor, consuming node indices per tensor, constant tensor names:
+        initializers and Constant outputs) of the graph, for the pattern matchers below."""
         g = self.graph
         prod: dict[str, int] = {}
         cons: dict[str, list[int]] = defaultdict(list)
@@ -784,6 +783,14 @@ class _Importer:
                 consts.update(nd.output)
             for t in nd.input:
                 cons[t].append(i)
+        return prod, cons, consts
+
+    # -- decomposed GELU: x * 0.5 * (1 + erf(x / sqrt(2))) ---------------------------------------------
+    def _find_gelus(self):
+        """Erf-based GELU subgraphs (what exporters emit below opset 20), as {index of the last node:
+        (x, output tensor, node indices)} and the set of the other node indices, to fuse like a Gelu."""
+        g = self.graph
+        prod, cons, consts = self._producers_consumers()
         outputs = {o.name for o in g.output}
 
         def only(t):  # the single consumer of an internal tensor
@@ -845,16 +852,7 @@ class _Importer:
         * rotary embedding (rotate-half form): Add(Mul(x, c), Mul(Concat(Neg(x2), x1), c)) with x1, x2 a
           Split / Slice of x (the Split / Slice nodes stay free)."""
         g = self.graph
-        prod: dict[str, int] = {}
-        cons: dict[str, list[int]] = defaultdict(list)
-        consts = {t.name for t in g.initializer}
-        for i, nd in enumerate(g.node):
-            for o in nd.output:
-                prod[o] = i
-            if nd.op_type == "Constant":
-                consts.update(nd.output)
-            for t in nd.input:
-                cons[t].append(i)
+        prod, cons, consts = self._producers_consumers()
         for i in self.order:  # constants forwarded by Identity (the exporter's de-duplicated initializers)
             nd = g.node[i]
             if nd.op_type == "Identity" and nd.input and nd.input[0] in consts:
