@@ -769,6 +769,16 @@ class _Importer:
         raise OnnxImportError(f"{self.path}: nothing to cost: the graph has only free operators "
                               f"({', '.join(ops)}) and no layer")
 
+    @staticmethod
+    def _act_const(nd, consts: set[str]):
+        """(activation input, constant input) of a binary node whose other input is not constant, else None."""
+        a, b = (list(nd.input) + ["", ""])[:2]
+        if b in consts and a not in consts:
+            return a, b
+        if a in consts and b not in consts:
+            return b, a
+        return None
+
     def _producers_consumers(self) -> tuple[dict[str, int], dict[str, list[int]], set[str]]:
         """(producing node index per tensor, consuming node indices per tensor, constant tensor names:
         initializers and Constant outputs) of the graph, for the pattern matchers below."""
@@ -791,19 +801,14 @@ class _Importer:
         (x, output tensor, node indices)} and the set of the other node indices, to fuse like a Gelu."""
         g = self.graph
         prod, cons, consts = self._producers_consumers()
+
+        def split_const(nd):  # (activation input, constant input) of a binary node, else None
+            return self._act_const(nd, consts)
         outputs = {o.name for o in g.output}
 
         def only(t):  # the single consumer of an internal tensor
             c = cons.get(t, [])
             return c[0] if len(c) == 1 and t not in outputs else None
-
-        def split(nd):  # (activation input, constant input) of a binary node, else None
-            a, b = (list(nd.input) + ["", ""])[:2]
-            if b in consts and a not in consts:
-                return a, b
-            if a in consts and b not in consts:
-                return b, a
-            return None
 
         groups, skip = {}, set()
         for ie, e in enumerate(g.node):
@@ -811,11 +816,11 @@ class _Importer:
                 continue
             idiv = prod[e.input[0]]
             d = g.node[idiv]
-            if d.op_type not in ("Div", "Mul") or split(d) is None or only(d.output[0]) != ie:
+            if d.op_type not in ("Div", "Mul") or split_const(d) is None or only(d.output[0]) != ie:
                 continue
-            x = split(d)[0]
+            x = split_const(d)[0]
             ia = only(e.output[0])
-            if ia is None or g.node[ia].op_type != "Add" or split(g.node[ia]) is None:
+            if ia is None or g.node[ia].op_type != "Add" or split_const(g.node[ia]) is None:
                 continue
             im = only(g.node[ia].output[0])
             if im is None or g.node[im].op_type != "Mul":
@@ -824,12 +829,12 @@ class _Importer:
             other = m.input[1] if m.input[0] == g.node[ia].output[0] else m.input[0]
             if other == x:  # (x * (1 + erf)) * 0.5
                 ih = only(m.output[0])
-                if ih is None or g.node[ih].op_type != "Mul" or split(g.node[ih]) is None:
+                if ih is None or g.node[ih].op_type != "Mul" or split_const(g.node[ih]) is None:
                     continue
                 members, last, out = [idiv, ie, ia, im, ih], ih, g.node[ih].output[0]
             elif other in prod and g.node[prod[other]].op_type == "Mul" and only(other) == im:
                 h = g.node[prod[other]]  # (0.5 * x) * (1 + erf)
-                if split(h) is None or split(h)[0] != x:
+                if split_const(h) is None or split_const(h)[0] != x:
                     continue
                 members, last, out = [prod[other], idiv, ie, ia, im], im, m.output[0]
             else:
@@ -853,6 +858,9 @@ class _Importer:
           Split / Slice of x (the Split / Slice nodes stay free)."""
         g = self.graph
         prod, cons, consts = self._producers_consumers()
+
+        def split_const(nd):  # (activation input, constant input) of a binary node, else None
+            return self._act_const(nd, consts)
         for i in self.order:  # constants forwarded by Identity (the exporter's de-duplicated initializers)
             nd = g.node[i]
             if nd.op_type == "Identity" and nd.input and nd.input[0] in consts:
@@ -864,14 +872,6 @@ class _Importer:
             if len(c) != 1 or t in outputs or c[0] in taken:
                 return None
             return c[0] if op is None or g.node[c[0]].op_type in ((op,) if isinstance(op, str) else op) else None
-
-        def act_const(nd):  # (activation input, constant input) of a binary node, else None
-            a, b = (list(nd.input) + ["", ""])[:2]
-            if b in consts and a not in consts:
-                return a, b
-            if a in consts and b not in consts:
-                return b, a
-            return None
 
         groups, skip = {}, set()
         pos = {i: k for k, i in enumerate(self.order)}
@@ -886,13 +886,13 @@ class _Importer:
                 continue
             ip = prod[r.input[0]]
             pw = g.node[ip]
-            if pw.op_type != "Pow" or act_const(pw) is None or only(pw.output[0]) != ir:
+            if pw.op_type != "Pow" or split_const(pw) is None or only(pw.output[0]) != ir:
                 continue
-            x = act_const(pw)[0]
+            x = split_const(pw)[0]
             if x in prod and g.node[prod[x]].op_type == "Sub":
                 continue  # x - mean: a decomposed LayerNorm, costed node by node
             ia = only(r.output[0], "Add")
-            if ia is None or act_const(g.node[ia]) is None:
+            if ia is None or split_const(g.node[ia]) is None:
                 continue
             isq = only(g.node[ia].output[0], "Sqrt")
             if isq is None:
@@ -910,7 +910,7 @@ class _Importer:
             members += [iv, im]
             out = g.node[im].output[0]
             iw = only(out, "Mul")
-            if iw is not None and act_const(g.node[iw]) is not None:
+            if iw is not None and split_const(g.node[iw]) is not None:
                 members.append(iw)
                 out = g.node[iw].output[0]
             add("rmsnorm", members, x, out)
@@ -922,9 +922,9 @@ class _Importer:
             found = None
             for ia_, ib_ in ((m1, m2), (m2, m1)):
                 ma, mb = g.node[ia_], g.node[ib_]
-                if ma.op_type != "Mul" or mb.op_type != "Mul" or act_const(ma) is None or act_const(mb) is None:
+                if ma.op_type != "Mul" or mb.op_type != "Mul" or split_const(ma) is None or split_const(mb) is None:
                     continue
-                x, rot = act_const(ma)[0], act_const(mb)[0]
+                x, rot = split_const(ma)[0], split_const(mb)[0]
                 if rot not in prod or g.node[prod[rot]].op_type != "Concat" or len(g.node[prod[rot]].input) != 2:
                     continue
                 ic = prod[rot]
