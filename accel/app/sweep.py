@@ -50,6 +50,7 @@ from accel._version import __version__
 
 from accel.arch import parse_arch
 from accel.designspace import DesignPoint, Sweep, SweepError, load_sweep
+from accel.schema import pydantic_errors
 
 Progress = Callable[[int, int], None]
 
@@ -434,9 +435,7 @@ def _read_journal(path: Path, parts: Path, run_id: str) -> dict[str, _PartEntry]
         try:
             e = _JournalLine.model_validate_json(raw)
         except ValidationError as err:
-            d = err.errors()[0]
-            loc = ".".join(map(str, d["loc"])) or "top level"
-            raise _corrupt_manifest(path, parts, f"line {no}: {loc}: {d['msg']}") from None
+            raise _corrupt_manifest(path, parts, f"line {no}: {_first_problem(err)}") from None
         if e.run_id != run_id:
             raise _corrupt_manifest(path, parts, f"line {no} belongs to run {e.run_id}, the manifest to run {run_id}")
         out[e.part] = _PartEntry(batch=e.batch, points=e.points, rows=e.rows, sha256=e.sha256)
@@ -603,6 +602,12 @@ def _differences(old: dict, ident: dict) -> str:
     return f"; they differ in {', '.join(diff)}" if diff else ""
 
 
+def _first_problem(e: ValidationError) -> str:
+    """'<path>: <message>' of the first error of a manifest or journal record (:func:`accel.schema.pydantic_errors`)."""
+    loc, msg = pydantic_errors(e)[0]
+    return f"{loc}: {msg}"
+
+
 def _corrupt_manifest(path: Path, parts: Path, detail: str) -> SweepError:
     n = len(list(parts.glob("part-*.parquet")))
     return SweepError(f"{path}: the sweep manifest is corrupted ({detail}), so the {n} part file(s) in {parts} cannot "
@@ -629,9 +634,7 @@ def _read_manifest(path: Path, parts: Path, ident: dict, run_id: str) -> _Manife
     try:
         m = _Manifest.model_validate(data)
     except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(map(str, err["loc"])) or "top level"
-        raise _corrupt_manifest(path, parts, f"{loc}: {err['msg']}") from None
+        raise _corrupt_manifest(path, parts, _first_problem(e)) from None
     if m.identity != json.loads(json.dumps(ident)):
         raise _corrupt_manifest(path, parts, "its sweep identity does not match its run id")
     return m
