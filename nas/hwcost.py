@@ -14,7 +14,8 @@ shape once with :meth:`mapper.network.NetworkEvaluator.layer` (≈21 shapes for 
 every arch's totals as one matrix product ``(archs × 5) @ (5 × shapes) @ (shapes × metrics)``.
 
 Totals equal :func:`mapper.network.evaluate_network` on the same network (layers run one after another:
-latency and energy add up; EDP = total energy × total latency), up to float summation order.
+latency and energy add up, plus a processor runtime's per-call cost once; EDP = total energy × total latency), up
+to float summation order.
 """
 
 from __future__ import annotations
@@ -225,6 +226,12 @@ def nb201_hwcost(hw: HwArch | str | Path | None = None, archs: Iterable[nb201.Ar
     design = st.design(idx).astype(np.float64)  # (n, 5)
     basis = st.basis.astype(np.float64)  # (5, U)
     tot = design @ (basis @ per_shape)  # (n, 3)
+    if getattr(ev.arch, "is_device", False):  # a processor's runtime: its per-call cost once per network
+        from accel.device import DeviceModel
+
+        call_s = DeviceModel(ev.arch).inference_overhead_s
+        tot[:, 0] += call_s * ev.arch.clock_hz
+        tot[:, 1] += call_s
     macs = st.design(idx) @ (st.basis @ st.layer_macs)
     arch_strings = nb201.arch_strings()[idx]
     df = pd.DataFrame({
