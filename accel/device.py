@@ -481,9 +481,9 @@ class DeviceModel:
         if extra:
             ep = Layer(f"{layer.name}.epilogue", "relu", N=layer.N, K=layer.G * layer.K, P=layer.P, Q=layer.Q)
             epi = extra * self._operator(ep, weight_home)[0]
-            ovh = prof.class_overhead_us
-            if prof.batchnorm == "separate" and ovh is not None and ovh.batchnorm is not None:
-                epi += (ovh.batchnorm - ovh.eltwise) * 1e-6  # the BN pass's own fixed cost (docstring, 5)
+            co = prof.class_overhead_us
+            if prof.batchnorm == "separate" and co is not None and co.batchnorm is not None:
+                epi += (co.batchnorm - co.eltwise) * 1e-6  # the BN pass's own fixed cost (docstring, 5)
         total = lat + epi
         cost = DeviceCost(latency_s=total, latency_cycles=total * self.device.clock_hz, compute_s=comp, level_s=lvl,
                           traffic_bytes=traffic, overhead_s=ovh, epilogue_s=epi, threads_used=u, op_class=cls,

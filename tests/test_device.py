@@ -200,6 +200,7 @@ def test_separate_batchnorm_pass_pays_its_own_overhead():
     plain = DeviceModel(dev(runtimes__rt__class_overhead_us=per_class, **eager)).layer(conv)
     bn = DeviceModel(dev(runtimes__rt__class_overhead_us={**per_class, "batchnorm": 6.5}, **eager)).layer(conv)
     assert bn.latency_s - plain.latency_s == pytest.approx(5.5e-6) and bn.epilogue_ops == plain.epilogue_ops == 2
+    assert bn.epilogue_s - plain.epilogue_s == pytest.approx(5.5e-6) and bn.overhead_s == plain.overhead_s == 7e-6
     folded = {**eager, "runtimes__rt__batchnorm": "folded"}
     assert (DeviceModel(dev(runtimes__rt__class_overhead_us={**per_class, "batchnorm": 6.5}, **folded)).layer(conv)
             .latency_s == pytest.approx(DeviceModel(dev(runtimes__rt__class_overhead_us=per_class, **folded))
