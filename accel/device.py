@@ -25,6 +25,9 @@ Schema (``version: 1``, pydantic strict, ``extra="forbid"``, every error listed 
 * ``runtimes``: ``{name: profile}``, ``runtime``: the profile used by default.  A profile: ``op_overhead_us``
   (per executed operator: framework dispatch on a CPU, dispatch + kernel launch on a GPU; ``class_overhead_us``,
   optional, gives it per op class: ``conv``, ``depthwise``, ``gemm``, ``pool``, ``eltwise``),
+  ``inference_overhead_us`` (default 0: not modelled; the fixed cost of one inference call, paid once per network
+  even when its graph is empty: onnxruntime's ``session.run`` binding inputs and outputs, the top-level
+  ``nn.Module`` call; calibrated as the intercept of the empty-operator chain),
   ``parallel_overhead_us`` (per operator that runs on more than one thread: fork/join), ``batchnorm``
   (``folded`` into the conv's weights, or ``separate``: an extra element-wise pass), ``activation`` (``fused``
   into the producing conv, or ``separate``), ``parallel_grain_elements`` (output elements per thread / per
@@ -76,11 +79,15 @@ Op class: conv with one input channel per group and more than one group → ``de
 4. ``latency = max(t_compute, max_i t_i) + overhead[class] + [u > 1] · parallel_overhead`` (compute and data
    movement overlap — the roofline — and the runtime's fixed per-operator cost adds).
 5. Runtime execution: a conv whose runtime keeps BatchNorm ``separate`` (PyTorch eager) executes one more
-   element-wise pass over its output (a unary op costed by 1–4, with its own overhead), and one more for an
-   activation that is not ``fused``.  Element-wise layers and pooling of the network are executed as their
+   element-wise pass over its output (a unary op costed by 1–4, with its own overhead — ``class_overhead_us.
+   batchnorm`` instead of ``eltwise``'s when the profile gives it), and one more for an activation that is not
+   ``fused``.  Element-wise layers and pooling of the network are executed as their
    own operators in every runtime.  Reshape / flatten / concat are free (they are not layers of accelsim
    networks); known approximation: PyTorch's ``torch.cat`` copies (DARTS cells), and NAS-Bench-201's
    ReLU-Conv-BN applies its ReLU *before* the conv, which onnxruntime cannot fuse into the conv.
+6. Network: ``latency = Σ_layers latency + inference_overhead`` (layers run one after another on the calling
+   thread's runtime; the per-call cost once).  A network with no layers (an NB201 cell with a constant output
+   under ``--prune-dead``: the exporter folds the whole graph) costs the inference overhead alone.
 
 Energy is not modelled for processors: ``energy_pj`` is NaN (columns stay, empty).
 """
@@ -142,19 +149,24 @@ class Efficiency(Strict):
 
 
 class ClassOverhead(Strict):
-    """Per-operator fixed cost (µs) of each op class in this runtime (dispatch, argument checks, allocation)."""
+    """Per-operator fixed cost (µs) of each op class in this runtime (dispatch, argument checks, allocation);
+    ``batchnorm`` (optional, default: ``eltwise``'s): the fixed cost of a separate BatchNorm pass (``batchnorm:
+    separate``), which PyTorch eager dispatches through several ATen layers (``batch_norm`` →
+    ``_batch_norm_impl_index`` → ``native_batch_norm``): 3–4× a ReLU's on the calibration machine."""
 
     conv: float = Field(ge=0, le=MAX_OVERHEAD_US)
     depthwise: float = Field(ge=0, le=MAX_OVERHEAD_US)
     gemm: float = Field(ge=0, le=MAX_OVERHEAD_US)
     pool: float = Field(ge=0, le=MAX_OVERHEAD_US)
     eltwise: float = Field(ge=0, le=MAX_OVERHEAD_US)
+    batchnorm: float | None = Field(None, ge=0, le=MAX_OVERHEAD_US)
 
 
 class RuntimeProfile(Strict):
     description: str = ""
     op_overhead_us: float = Field(ge=0, le=MAX_OVERHEAD_US)
     class_overhead_us: ClassOverhead | None = None
+    inference_overhead_us: float = Field(0.0, ge=0, le=MAX_OVERHEAD_US)
     parallel_overhead_us: float = Field(0.0, ge=0, le=MAX_OVERHEAD_US)
     batchnorm: Literal["folded", "separate"]
     activation: Literal["fused", "separate"]
@@ -469,6 +481,9 @@ class DeviceModel:
         if extra:
             ep = Layer(f"{layer.name}.epilogue", "relu", N=layer.N, K=layer.G * layer.K, P=layer.P, Q=layer.Q)
             epi = extra * self._operator(ep, weight_home)[0]
+            co = prof.class_overhead_us
+            if prof.batchnorm == "separate" and co is not None and co.batchnorm is not None:
+                epi += (co.batchnorm - co.eltwise) * 1e-6  # the BN pass's own fixed cost (docstring, 5)
         total = lat + epi
         cost = DeviceCost(latency_s=total, latency_cycles=total * self.device.clock_hz, compute_s=comp, level_s=lvl,
                           traffic_bytes=traffic, overhead_s=ovh, epilogue_s=epi, threads_used=u, op_class=cls,
@@ -497,7 +512,12 @@ class DeviceModel:
                 "runtime": self.device.config.runtime, "threads": self.device.threads,
                 "unique_layer_shapes": len({r.layer.shape_key() for r in results})}
         return DeviceNetworkResult(net.name, self.device, objective, results, meta,
-                                   getattr(net, "import_report", None))
+                                   getattr(net, "import_report", None), inference_overhead_s=self.inference_overhead_s)
+
+    @property
+    def inference_overhead_s(self) -> float:
+        """The runtime's fixed cost of one inference call (module docstring, 6)."""
+        return self.device.profile.inference_overhead_us * 1e-6
 
 
 def _capacity(lv: MemoryLevel, threads: int) -> float:
@@ -528,6 +548,7 @@ class DeviceNetworkResult:
     meta: dict = field(default_factory=dict)
     import_report: dict | None = None
     fusion: None = None  # layer fusion (mapper.fusion) is an accelerator feature: a runtime's own fusion is its profile
+    inference_overhead_s: float = 0.0  # once per call, in latency_s / latency_cycles (module docstring, 6)
 
     @property
     def macs(self) -> int:
@@ -535,11 +556,11 @@ class DeviceNetworkResult:
 
     @property
     def latency_cycles(self) -> float:
-        return sum(r.cost.latency_cycles for r in self.layers)
+        return sum(r.cost.latency_cycles for r in self.layers) + self.inference_overhead_s * self.arch.clock_hz
 
     @property
     def latency_s(self) -> float:
-        return sum(r.cost.latency_s for r in self.layers)
+        return sum(r.cost.latency_s for r in self.layers) + self.inference_overhead_s
 
     @property
     def energy_pj(self) -> float:
@@ -570,7 +591,7 @@ class DeviceNetworkResult:
                            "onnx_nodes": [u["node"]], "unsupported": True})
         out = {"network": self.network, "hw": self.arch.name, "objective": self.objective, "layers": layers,
                "total": {"macs": self.macs, "latency_cycles": self.latency_cycles, "latency_s": self.latency_s,
-                         "energy_pj": None, "edp": None},
+                         "energy_pj": None, "edp": None, "inference_overhead_s": self.inference_overhead_s},
                "meta": self.meta}
         if rep:
             out["onnx_import"] = {k: rep.get(k, []) for k in ("fused", "free", "unsupported", "notes")}
@@ -594,5 +615,5 @@ class DeviceNetworkResult:
                          "macs": 0, "ops": 0, "latency_cycles": 0.0, "latency_s": 0.0, "energy_pj": math.nan,
                          "unsupported": True})
         df = pd.DataFrame(rows)
-        df.attrs.update({"objective": self.objective, **self.meta})
+        df.attrs.update({"objective": self.objective, **self.meta, "inference_overhead_s": self.inference_overhead_s})
         return df

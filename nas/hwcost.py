@@ -6,13 +6,16 @@ cell at a given stage has one of four shapes (conv 1×1, conv 3×3, avg pool 3×
 
     counts(arch) = skeleton + n_conv1x1·u_1x1 + n_conv3x3·u_3x3 + n_pool·u_pool + n_add·u_add
 
-where the five count vectors over the unique layer shapes are read off five networks built with
+(zero for the cells whose output is a constant under ``prune``: their networks have no layers, see
+:func:`nas.nb201.build_network`), where the five count vectors over the unique layer shapes are read off five
+networks built with
 :func:`nas.nb201.build_network` (so they cannot drift from it).  :func:`nb201_hwcost` maps each unique
 shape once with :meth:`mapper.network.NetworkEvaluator.layer` (≈21 shapes for CIFAR), then computes
 every arch's totals as one matrix product ``(archs × 5) @ (5 × shapes) @ (shapes × metrics)``.
 
 Totals equal :func:`mapper.network.evaluate_network` on the same network (layers run one after another:
-latency and energy add up; EDP = total energy × total latency), up to float summation order.
+latency and energy add up, plus a processor runtime's per-call cost once; EDP = total energy × total latency), up
+to float summation order.
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ from nas import nb201
 
 __all__ = ["NB201CostStructure", "cost_structure", "nb201_hwcost", "signatures"]
 
-# Cells whose effective signature is a unit vector (1, 0, 0, 0) ... (0, 0, 0, 1): conv1x1, conv3x3, pool, add.
+# The skeleton (a cell with signature 0 and a live input→output path: a skip from input to output, so it also has
+# layers under ``prune``), then cells whose effective signature is a unit vector (1, 0, 0, 0) ... (0, 0, 0, 1):
+# conv1x1, conv3x3, pool, add.
 _BASIS_CELLS: tuple[str, ...] = (
-    "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+    "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|",
     "|nor_conv_1x1~0|+|none~0|none~1|+|none~0|skip_connect~1|none~2|",
     "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|skip_connect~1|none~2|",
     "|avg_pool_3x3~0|+|none~0|none~1|+|none~0|skip_connect~1|none~2|",
@@ -71,6 +76,18 @@ def _signatures_by_code(prune: bool) -> np.ndarray:
     return sig
 
 
+@functools.cache
+def _constant_by_code(prune: bool) -> np.ndarray:
+    """(15625,) bool by code: with ``prune``, the cells with no live input→output path, whose networks have no
+    layers (:func:`nas.nb201.output_is_constant`); all False without ``prune``."""
+    if not prune:
+        out = np.zeros(nb201.N_ARCHS, dtype=bool)
+    else:
+        out = np.array([nb201.output_is_constant(a) for a in nb201._CODE_ARCHS], dtype=bool)
+    out.setflags(write=False)
+    return out
+
+
 def signatures(indices: Iterable[int] | None = None, prune: bool = False) -> np.ndarray:
     """Cell signatures (#conv1x1, #conv3x3, #pool, #add) by official index (all archs if None); ``prune``:
     dead cell edges removed (:mod:`nas.nb201` module docstring; default False: every non-``none`` edge)."""
@@ -97,7 +114,9 @@ class NB201CostStructure:
                 reps.setdefault(k, layer)
             counters.append(c)
             macs.append(net.macs)
-        for cell, want in zip(_BASIS_CELLS[1:], np.eye(4, dtype=np.int64)):
+        if nb201.output_is_constant(_BASIS_CELLS[0]):  # pragma: no cover - guards the basis table above
+            raise AssertionError(f"skeleton cell {_BASIS_CELLS[0]} has no live path")
+        for cell, want in zip(_BASIS_CELLS, np.eye(5, dtype=np.int64)[:, 1:]):
             got = nb201.cell_signature(cell, prune)
             if tuple(got) != tuple(want):  # pragma: no cover - guards the basis table above
                 raise AssertionError(f"basis cell {cell} has signature {got}")
@@ -121,9 +140,13 @@ class NB201CostStructure:
         return len(self.keys)
 
     def design(self, indices: np.ndarray) -> np.ndarray:
-        """(n, 5) rows [1, n_conv1x1, n_conv3x3, n_pool, n_add] of the given official indices."""
+        """(n, 5) rows [1, n_conv1x1, n_conv3x3, n_pool, n_add] of the given official indices; all zero for a
+        cell whose output is constant under ``prune`` (its network has no layers, :func:`nas.nb201.build_network`)."""
         sig = signatures(indices, self.prune)
-        return np.concatenate([np.ones((len(sig), 1), dtype=np.int64), sig], axis=1)
+        d = np.concatenate([np.ones((len(sig), 1), dtype=np.int64), sig], axis=1)
+        idx = np.arange(nb201.N_ARCHS) if indices is None else np.asarray(indices, dtype=np.int64)
+        d[_constant_by_code(self.prune)[nb201.codes_of_indices(idx)]] = 0
+        return d
 
     def counts(self, indices: np.ndarray) -> np.ndarray:
         """(n, shapes) layer-shape counts of each arch's network."""
@@ -203,6 +226,12 @@ def nb201_hwcost(hw: HwArch | str | Path | None = None, archs: Iterable[nb201.Ar
     design = st.design(idx).astype(np.float64)  # (n, 5)
     basis = st.basis.astype(np.float64)  # (5, U)
     tot = design @ (basis @ per_shape)  # (n, 3)
+    if getattr(ev.arch, "is_device", False):  # a processor's runtime: its per-call cost once per network
+        from accel.device import DeviceModel
+
+        call_s = DeviceModel(ev.arch).inference_overhead_s
+        tot[:, 0] += call_s * ev.arch.clock_hz
+        tot[:, 1] += call_s
     macs = st.design(idx) @ (st.basis @ st.layer_macs)
     arch_strings = nb201.arch_strings()[idx]
     df = pd.DataFrame({

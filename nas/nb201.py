@@ -32,10 +32,14 @@ keeps the branch live in any exported graph), so by default (``prune=False``, th
 default of every function here, of :mod:`nas.hwcost` and of every ``accelsim`` command) every
 non-``none`` edge is costed; an op applied to an identically-zero node reads a constant input (no graph
 edge).  ``prune=True`` (``accelsim ... --prune-dead``) models a compiler that removes dead code: only
-edges on an input→output path of non-``none`` edges are costed, and when no such path exists at all
-(e.g. the all-``none`` cell) the cell outputs zeros, emits no layers, and the layer after it reads a
-constant.  The macro skeleton is always costed.  Pruning changes the costed layers of 5,909 of the 15,625
-cells (the MACs of 4,250 of them; ``tests/test_prune_dead.py``).
+edges on an input→output path of non-``none`` edges are costed.  When no such path exists at all (e.g. the
+all-``none`` cell; :func:`output_is_constant`) the cell outputs zeros, so the network's output does not depend on
+its input: every layer after the first cell reads only constants (an exporter constant-folds them — ONNX export
+followed by onnxruntime's graph optimiser leaves an empty graph that returns the constant logits) and every layer
+before it feeds only that constant (dead code), so with ``prune=True`` such a network has **no layers** (0 MACs,
+zero cost: what the runtime executes; the skeleton's layers are dropped too).  With a live path the macro
+skeleton is always costed.  Pruning changes the cell signature of 5,909 of the 15,625 cells and the costed
+layers of 5,921 (the MACs of 4,317), 341 of which have a constant output (``tests/test_prune_dead.py``).
 """
 
 from __future__ import annotations
@@ -54,7 +58,8 @@ from accel.workload import Network, NetworkBuilder, Tensor, WorkloadError
 __all__ = [
     "OPS", "EDGES", "N_ARCHS", "DATASETS", "Arch", "NB201Space", "parse_arch", "arch_str", "as_arch",
     "arch_to_index", "index_to_arch", "arch_to_code", "code_to_arch", "to_vector", "from_vector",
-    "all_archs", "effective_edges", "cell_signature", "build_network", "nb201_accuracy", "accuracy_table",
+    "all_archs", "effective_edges", "output_is_constant", "cell_signature", "build_network", "nb201_accuracy",
+    "accuracy_table",
     "accuracies", "canonical_dataset",
 ]
 
@@ -314,6 +319,12 @@ def effective_edges(arch: ArchLike, prune: bool = False) -> tuple[tuple[int, int
     return tuple(e for e in live if e[0] in fwd and e[1] in bwd)
 
 
+def output_is_constant(arch: ArchLike) -> bool:
+    """True when no path of non-``none`` edges leads from the cell input to its output: the cell (and the whole
+    network, every cell being the same) outputs a constant (module docstring, ``prune``)."""
+    return not effective_edges(arch, prune=True)
+
+
 @functools.lru_cache(maxsize=None)
 def _signature(arch: Arch, prune: bool) -> tuple[int, int, int, int]:
     edges = effective_edges(arch, prune)
@@ -382,8 +393,10 @@ def build_network(arch: ArchLike, dataset: str = "cifar10", batch: int = 1, chan
 
     ``dataset``: cifar10 (32×32, 10 classes), cifar100 (32×32, 100), imagenet16 / ImageNet16-120 (16×16,
     120).  The all-``nor_conv_3x3`` cell gives 220.1 M MACs on CIFAR-10 and the all-``none`` cell 7.78 M,
-    the FLOPs range NAS-Bench-201 reports.  ``prune``: drop dead cell edges (module docstring; default
-    False: every non-``none`` edge is costed, as eager frameworks execute them).
+    the FLOPs range NAS-Bench-201 reports.  ``prune``: drop dead cell edges, and every layer when the cell
+    has no live input→output path (:func:`output_is_constant`: the output is a constant, the network has no
+    layers; module docstring; default False: every non-``none`` edge is costed, as eager frameworks execute
+    them).
     """
     a = as_arch(arch)
     ds = canonical_dataset(dataset)
@@ -392,6 +405,8 @@ def build_network(arch: ArchLike, dataset: str = "cifar10", batch: int = 1, chan
         raise WorkloadError(f"batch must be >= 1, got {batch}")
     b = NetworkBuilder(f"nb201[{arch_str(a)}]-{ds}")
     x = b.input(batch, 3, res, res)
+    if prune and output_is_constant(a):  # constant output: nothing depends on the input, nothing is executed
+        return b.build()
     c = channels
     x = b.conv(x, c, kernel=3, padding=1, name="stem")
     for stage in range(3):

@@ -22,6 +22,9 @@ def test_quick_calibration_writes_a_loadable_config(tmp_path, capsys):
     c = dev.config
     assert c.levels[-1].name == "DRAM" and c.levels[-1].size_bytes is None
     assert c.macs_per_cycle_per_core["fp32"] > 0 and c.runtimes["onnxruntime"].op_overhead_us >= 0
+    # the per-call cost: the intercept of the Sigmoid chain (a session.run of one tiny op costs more than 0)
+    assert c.runtimes["onnxruntime"].inference_overhead_us > 0
+    assert any(s.startswith("inference_overhead_us") for s in c.sources)
     assert any("lscpu" in s for s in c.sources) and len(c.sources) >= 10
     # the calibrated device costs a network
     assert DeviceModel(dev).layer(parse_layer_spec("conv K=16 C=16 P=8 Q=8 R=3 S=3")).latency_s > 0
@@ -45,6 +48,8 @@ def test_library_calls_progress():
     assert seen[-1][0] == seen[-1][1] == len(seen) and seen[0][2] == "describe"
     assert parse_device(data).config.runtime == "torch"
     assert data["runtimes"]["torch"]["batchnorm"] == "separate"
+    # PyTorch's separate BatchNorm pass gets its own measured fixed cost (the slope of a BatchNorm2d chain)
+    assert data["runtimes"]["torch"]["class_overhead_us"]["batchnorm"] > 0
 
 
 def test_fit_efficiency_inverts_the_model():

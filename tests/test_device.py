@@ -156,6 +156,32 @@ def test_overhead_added_per_operator_and_separate_epilogues():
     assert ce.latency_s - cf.latency_s == pytest.approx(2 * m.layer(relu).latency_s)
 
 
+def test_inference_overhead_once_per_network_and_alone_for_an_empty_one():
+    """Equation 6: Σ layers + the runtime's per-call cost once; a network with no layers (an NB201 cell whose output
+    is a constant under --prune-dead) costs the call alone; default 0 (datasheet configs: not modelled)."""
+    from nas import nb201
+    from nas.hwcost import nb201_hwcost
+
+    from mapper.network import NetworkEvaluator
+
+    plain, called = DeviceModel(dev()), DeviceModel(dev(runtimes__rt__inference_overhead_us=4.0))
+    arch = "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|avg_pool_3x3~2|"
+    net = nb201.build_network(arch, prune=True)
+    a, b = plain.network(net), called.network(net)
+    assert a.inference_overhead_s == 0.0 and b.inference_overhead_s == pytest.approx(4e-6)
+    assert b.latency_s - a.latency_s == pytest.approx(4e-6)
+    assert b.latency_s == pytest.approx(sum(r.cost.latency_s for r in b.layers) + 4e-6)
+    assert b.latency_cycles == pytest.approx(b.latency_s * called.device.clock_hz)
+    assert b.to_json()["total"]["inference_overhead_s"] == pytest.approx(4e-6)
+    const = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+    empty = called.network(nb201.build_network(const, prune=True))
+    assert empty.layers == [] and empty.macs == 0 and empty.latency_s == pytest.approx(4e-6)
+    # the NB201 fast path adds it once too, constant cells included
+    df = nb201_hwcost(evaluator=NetworkEvaluator(called.device, objective="latency"), archs=[const, arch],
+                      prune=True)
+    assert df["latency_s"].tolist() == pytest.approx([4e-6, b.latency_s], rel=1e-9)
+
+
 def test_class_overhead_replaces_the_generic_one():
     per_class = {"conv": 7.0, "depthwise": 9.0, "gemm": 5.0, "pool": 3.0, "eltwise": 1.0}
     m = DeviceModel(dev(runtimes__rt__class_overhead_us=per_class))
@@ -163,6 +189,22 @@ def test_class_overhead_replaces_the_generic_one():
     assert m.layer(parse_layer_spec("conv K=8 C=8 P=4 Q=4 R=3 S=3 groups=8")).overhead_s == pytest.approx(9e-6)
     assert m.layer(parse_layer_spec("avgpool K=8 P=4 Q=4 R=3 S=3")).overhead_s == pytest.approx(3e-6)
     assert m.layer(parse_layer_spec("add K=8 P=4 Q=4")).overhead_s == pytest.approx(1e-6)
+
+
+def test_separate_batchnorm_pass_pays_its_own_overhead():
+    """class_overhead_us.batchnorm replaces the element-wise overhead for the BN pass only (module docstring, 5);
+    absent, the BN pass costs like a ReLU; with BN folded it is never paid."""
+    per_class = {"conv": 7.0, "depthwise": 9.0, "gemm": 5.0, "pool": 3.0, "eltwise": 1.0}
+    eager = {"runtimes__rt__batchnorm": "separate", "runtimes__rt__activation": "separate"}
+    conv = parse_layer_spec("conv K=8 C=8 P=4 Q=4 R=3 S=3")
+    plain = DeviceModel(dev(runtimes__rt__class_overhead_us=per_class, **eager)).layer(conv)
+    bn = DeviceModel(dev(runtimes__rt__class_overhead_us={**per_class, "batchnorm": 6.5}, **eager)).layer(conv)
+    assert bn.latency_s - plain.latency_s == pytest.approx(5.5e-6) and bn.epilogue_ops == plain.epilogue_ops == 2
+    assert bn.epilogue_s - plain.epilogue_s == pytest.approx(5.5e-6) and bn.overhead_s == plain.overhead_s == 7e-6
+    folded = {**eager, "runtimes__rt__batchnorm": "folded"}
+    assert (DeviceModel(dev(runtimes__rt__class_overhead_us={**per_class, "batchnorm": 6.5}, **folded)).layer(conv)
+            .latency_s == pytest.approx(DeviceModel(dev(runtimes__rt__class_overhead_us=per_class, **folded))
+                                        .layer(conv).latency_s))
 
 
 def test_threads_split_compute_and_pay_parallel_overhead():

@@ -221,6 +221,12 @@ def test_all_none_cell_and_dead_code():
     assert nb201.build_network(dead, prune=True).macs == skeleton_macs(32, 10)
     assert nb201.cell_signature(dead, prune=False) == (0, 1, 0, 0)
     assert nb201.build_network(dead, prune=False).macs == skeleton_macs(32, 10) + cells_macs(32, 0, 1)
+    # no input->output path: the output is a constant, so with prune nothing is executed (no layers, 0 MACs)
+    assert nb201.output_is_constant(ALL_NONE) and not nb201.output_is_constant(dead)
+    assert len(nb201.build_network(ALL_NONE, prune=True).layers) == 0
+    only_dead = "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|none~0|none~1|none~2|"  # node 3 gets nothing
+    assert nb201.output_is_constant(only_dead) and nb201.build_network(only_dead, prune=True).macs == 0
+    assert nb201.build_network(only_dead).macs > skeleton_macs(32, 10)
     zero_src = "|none~0|+|none~0|none~1|+|skip_connect~0|nor_conv_1x1~1|none~2|"  # node 1 is zero
     assert nb201.effective_edges(zero_src, prune=True) == ((0, 3, "skip_connect"),)
     assert nb201.cell_signature(zero_src, prune=False) == (1, 0, 0, 1)

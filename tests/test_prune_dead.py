@@ -59,22 +59,51 @@ def test_dead_conv_costs_latency_and_energy_on_hardware():
         assert res.latency_s == pytest.approx(df["latency_s"].iloc[0], rel=1e-9)
         assert res.energy_pj == pytest.approx(df["energy_pj"].iloc[0], rel=1e-9)
     # pruned = the old default: a dead-only cell costs exactly the skeleton (the all-none cell)
-    none = hwcost.nb201_hwcost(evaluator=ev, archs=["|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"])
+    all_none = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+    none = hwcost.nb201_hwcost(evaluator=ev, archs=[all_none])
     assert pruned["latency_s"].iloc[0] == pytest.approx(none["latency_s"].iloc[0], rel=1e-12)
+    # ... but with --prune-dead the all-none cell's output is a constant: nothing is executed
+    const = hwcost.nb201_hwcost(evaluator=ev, archs=[all_none], prune=True)
+    assert (const[["latency_cycles", "latency_s", "energy_pj", "macs"]].to_numpy() == 0).all()
+    assert ev.network(nb201.build_network(all_none, prune=True)).latency_s == 0.0
+
+
+def _cells_without_input_output_path() -> int:
+    """Cells with no input→output path of non-``none`` edges, counted without :mod:`nas.nb201`: over the 2^6
+    on/off patterns of the six edges (on = one of the 4 non-``none`` ops), the patterns in which node 3 is not
+    reachable from node 0, each weighted by 4^(edges on)."""
+    import itertools
+
+    edges = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))  # the arch string's edge order
+    n = 0
+    for on in itertools.product((0, 1), repeat=6):
+        reach = {0}
+        for j in (1, 2, 3):
+            if any(o and i in reach and jj == j for o, (i, jj) in zip(on, edges)):
+                reach.add(j)
+        n += 0 if 3 in reach else 4 ** sum(on)
+    return n
 
 
 def test_how_many_cells_pruning_changes():
-    """Figures of the README / nas.nb201 docstring: pruning changes the costed layers of 5,909 cells (the
-    MACs of 4,250) and, with it, the conv-free cells and the dead-only cells tie at the minimum."""
+    """Figures of the README / nas.nb201 docstring: pruning changes the cell signatures of 5,909 cells; with the
+    341 cells whose output is a constant (no input→output path: no layers at all), the costed layers of 5,921
+    and the MACs of 4,317 (3,976 cells with a live path whose dead convs go, and the 341 constant cells)."""
     off, on = hwcost.signatures(), hwcost.signatures(prune=True)
     assert int((off != on).any(axis=1).sum()) == 5909
     assert (off >= on).all()  # pruning only ever removes layers
     idx = np.arange(nb201.N_ARCHS)
+    const = np.array([nb201.output_is_constant(nb201.index_to_arch(int(i))) for i in idx])
+    assert int(const.sum()) == _cells_without_input_output_path() == 341
     st0, st1 = hwcost.cost_structure(), hwcost.cost_structure(prune=True)
-    m0, m1 = st0.counts(idx) @ st0.layer_macs, st1.counts(idx) @ st1.layer_macs
-    assert int((m0 != m1).sum()) == 4250
+    c0, c1 = st0.counts(idx), st1.counts(idx)
+    m0, m1 = c0 @ st0.layer_macs, c1 @ st1.layer_macs
+    assert (c1[const] == 0).all() and (c1[~const].sum(axis=1) > 0).all()  # constant output: no layer at all
+    assert int(((off != on).any(axis=1) | const).sum()) == 5921
+    assert int((m0[~const] != m1[~const]).sum()) == 3976 and int((m0 != m1).sum()) == 4317
     assert int((m0 == m0.min()).sum()) == 3 ** 6  # no conv on any edge
-    assert int((m1 == m1.min()).sum()) > 2 * 3 ** 6
+    live_min = m1[~const].min()
+    assert live_min == m0.min() and int((m1[~const] == live_min).sum()) > 2 * 3 ** 6
 
 
 def test_space_objects_default_to_every_edge():

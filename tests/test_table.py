@@ -69,7 +69,9 @@ def test_nb201_full_table_is_fast_and_prune_changes_the_right_cells(eyeriss):
     assert len(off) == len(on) == nb201.N_ARCHS and off["index"].tolist() == list(range(nb201.N_ARCHS))
     assert elapsed < 20, f"all 15,625 cells took {elapsed:.1f} s"
     changed = ~np.isclose(off["latency_s"], on["latency_s"], rtol=1e-12)
-    assert int(changed.sum()) == 5909 and (off["latency_s"] >= on["latency_s"] * (1 - 1e-12)).all()
+    # the 5,909 cells whose signature pruning changes, and the 12 more whose output is a constant although no
+    # costed cell layer is dead (none / skip edges only): their whole network goes (tests/test_prune_dead.py)
+    assert int(changed.sum()) == 5921 and (off["latency_s"] >= on["latency_s"] * (1 - 1e-12)).all()
     assert on.attrs["prune_dead"] is True and off.attrs["prune_dead"] is False
     assert not off.isna().any().any()
 

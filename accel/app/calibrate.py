@@ -152,12 +152,19 @@ class _Runner:
     def per_op(self, make, shape, threads: int) -> float:
         """Seconds per operator: slope between a chain of ``chain`` operators and a chain of one (removes the
         runtime's per-call cost)."""
+        return self.line(make, shape, threads)[0]
+
+    def line(self, make, shape, threads: int) -> tuple[float, float]:
+        """(seconds per operator, seconds per call): the slope between a chain of ``chain`` operators and a
+        chain of one, and the intercept (the chain of one minus one operator: the runtime's cost of an inference
+        call that runs nothing, ≥ 0)."""
         import torch
 
         n = self.budget.chain
         t1 = self.time(torch.nn.Sequential(*[make() for _ in range(1)]), shape, threads)
         tn = self.time(torch.nn.Sequential(*[make() for _ in range(n)]), shape, threads)
-        return max(tn - t1, 1e-9) / (n - 1)
+        slope = max(tn - t1, 1e-9) / (n - 1)
+        return slope, max(0.0, t1 - slope)
 
 
 def _bandwidth_gbs(nbytes: int, seconds: float, threads: int = 1) -> float:
@@ -194,7 +201,8 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
     accepts; written as YAML by the CLI).  ``progress(done, total, label)`` is called after every step.
 
     Steps (each number's source is written into ``sources``): machine description (lscpu, /sys caches);
-    empty-operator overhead per runtime (slope of a chain of tiny sigmoid ops, 1 thread); parallel overhead
+    empty-operator overhead per runtime (slope of a chain of tiny sigmoid ops, 1 thread) and the per-call
+    inference overhead (the intercept of that chain); parallel overhead
     (the same slope on a 64 Ki-element tensor with all threads, minus the 1-thread slope / cores); GEMM
     peak (torch ``mm`` 512³, 1 thread: the achievable MACs/cycle/core); conv, depthwise, fc, pool and
     element-wise per-operator times in the runtime (1 thread), turned into per-class efficiencies by
@@ -247,13 +255,15 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         r = _Runner(runtime, b, tmp)
         nn = torch.nn
         sig = lambda: nn.Sigmoid()  # noqa: E731
-        overhead_s = r.per_op(sig, (1, 1, 1, 1), 1)
+        overhead_s, call_s = r.line(sig, (1, 1, 1, 1), 1)
         # per-class fixed cost: the same slope for a tiny operator of each class (compute negligible)
         tiny = {"conv": (lambda: nn.Conv2d(16, 16, 1, bias=False), (1, 16, 2, 2)),
                 "depthwise": (lambda: nn.Conv2d(16, 16, 3, padding=1, groups=16, bias=False), (1, 16, 2, 2)),
                 "gemm": (lambda: nn.Linear(16, 16, bias=False), (1, 16)),
                 "pool": (lambda: nn.AvgPool2d(3, 1, 1), (1, 16, 2, 2)),
-                "eltwise": (lambda: nn.ReLU(), (1, 16, 2, 2))}
+                "eltwise": (lambda: nn.ReLU(), (1, 16, 2, 2)),
+                # eval-mode BatchNorm2d as PyTorch eager runs it after a conv (onnxruntime folds it into the conv)
+                "batchnorm": (lambda: nn.BatchNorm2d(16).eval(), (1, 16, 2, 2))}
         class_ovh = {k: r.per_op(mk, shp, 1) for k, (mk, shp) in tiny.items()}
         step("overhead")
         mid = (1, 64, 32, 32)
@@ -316,6 +326,7 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         "description": f"{rt_name} on this machine, calibrated by accelsim calibrate",
         "op_overhead_us": round(overhead_s * 1e6, 3),
         "class_overhead_us": {k: round(v * 1e6, 3) for k, v in class_ovh.items()},
+        "inference_overhead_us": round(call_s * 1e6, 3),
         "parallel_overhead_us": round(parallel_s * 1e6, 3),
         "batchnorm": "folded" if runtime == "ort" else "separate",
         "activation": "fused" if runtime == "ort" else "separate",
@@ -368,6 +379,8 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         f"register_bytes_per_core {32 * lanes * 4}: 32 architectural vector registers x {lanes * 4} B.",
         f"op_overhead_us {overhead_s * 1e6:.2f}: measured, {rt_name}, slope between a chain of {b.chain} and a "
         f"chain of 1 Sigmoid ops on a 1-element tensor, 1 thread, best of {b.repeats}.",
+        f"inference_overhead_us {call_s * 1e6:.2f}: measured, {rt_name}, the intercept of the same line (the chain "
+        f"of 1 Sigmoid minus one op's slope: the cost of a call that runs nothing), 1 thread, best of {b.repeats}.",
         "class_overhead_us: measured, the same slope for a tiny operator of each class (1 thread): "
         + ", ".join(f"{k} {v * 1e6:.2f} us ({tiny[k][1]})" for k, v in class_ovh.items()) + ".",
         f"parallel_overhead_us {parallel_s * 1e6:.2f}: measured, the slope of a ReLU chain on a 64x32x32 tensor with "

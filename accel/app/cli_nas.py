@@ -300,6 +300,13 @@ def cmd_nas_latency(args) -> int:
     measured_hw = _load_arch(args.measured_hw)
     archs = _sample_archs(space, args.networks, args.seed)
     nets = [space_network(space, a, args.batch, args.prune_dead) for a in archs]
+    # --prune-dead: an NB201 cell with no input->output path has a constant output and its network no layers
+    # (nas.nb201.build_network); its latency is 0 in every model, so it has no relative error: left out
+    n_constant = sum(1 for n in nets if not n.layers)
+    archs, nets = [a for a, n in zip(archs, nets) if n.layers], [n for n in nets if n.layers]
+    if k >= len(nets):
+        raise UserError(f"--few-shot {k} needs more than {k} networks with layers; {n_constant} of the "
+                        f"{args.networks} sampled have a constant output under --prune-dead (no layers)")
     effort = effort_budget(args.effort, "thorough")
     table = LayerTable.from_model(table_hw, args.objective, args.seed, effort)
     measured = LayerTable.from_model(measured_hw, args.objective, args.seed, effort)
@@ -315,7 +322,8 @@ def cmd_nas_latency(args) -> int:
         raise UserError(str(e)) from None
     df.insert(0, "arch", [space.encode(a) for a in archs])
     df.attrs.update({"space": space.name, "table_hw": table_hw.name, "measured_hw": measured_hw.name,
-                     "prune_dead": bool(args.prune_dead), "few_shot": few})
+                     "prune_dead": bool(args.prune_dead), "few_shot": few,
+                     "constant_networks_left_out": n_constant})
     a = df.attrs
     fb, fa = few["mape_before_pct"], few["mape_after_pct"]
 

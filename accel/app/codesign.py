@@ -304,7 +304,8 @@ def _hw_batch(task: _HwTask) -> list[dict]:
         lat = df["latency_s"].to_numpy()
         vals = np.asarray(acc, dtype=float) if metric == "accuracy" else df[metric].to_numpy()
         if task.max_power_mw is not None:  # average power, pJ/s = 1e-9 mW
-            vals = np.where(df["energy_pj"].to_numpy() / lat * 1e-9 <= task.max_power_mw, vals, np.nan)
+            power = np.divide(df["energy_pj"].to_numpy() * 1e-9, lat, out=np.zeros(len(lat)), where=lat > 0)
+            vals = np.where(power <= task.max_power_mw, vals, np.nan)
         cost = df[task.cost_metric].to_numpy()
         rho = float(spearmanr(task.ref_cost, cost).statistic)
         joint, kv, kl = [], [], []
@@ -482,7 +483,9 @@ def run_codesign(sweep, ref_hw, objective: str = "edp", keep: int = 20, constrai
     ref_lat = ref_table["latency_s"].to_numpy()
     ref_cost = ref_table[cost_metric].to_numpy()
     max_power = sw.spec.constraints.max_power_mw  # the sweep's power budget: ranks stage 1, filters stage 2
-    ref_power = ref_table["energy_pj"].to_numpy() / ref_lat * 1e-9
+    # average power; 0 for a network that executes nothing (--prune-dead: an NB201 cell with a constant output)
+    ref_power = np.divide(ref_table["energy_pj"].to_numpy() * 1e-9, ref_lat, out=np.zeros(len(ref_lat)),
+                          where=ref_lat > 0)
     kmax = max([keep, *[k for k in keep_study if k >= 1]])
     # archs with the same cell signature have the same layers, hence the same cost on every accelerator
     groups = np.unique(signatures(prune=prune_dead), axis=0, return_inverse=True)[1].reshape(-1)
