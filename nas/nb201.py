@@ -44,12 +44,14 @@ from accel.errors import WorkloadInputError
 import functools
 import importlib.resources
 import io
-from typing import Iterable, Sequence, Union
+from typing import TYPE_CHECKING, Iterable, Sequence, Union
 
 import numpy as np
-import pandas as pd
 
 from accel.workload import Network, NetworkBuilder, Tensor, WorkloadError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "OPS", "EDGES", "N_ARCHS", "DATASETS", "Arch", "NB201Space", "parse_arch", "arch_str", "as_arch",
@@ -210,6 +212,8 @@ _ONEHOT_BY_CODE = _onehot_by_code()
 # ---------------------------------------------------------------------------------------------
 @functools.cache
 def _table() -> pd.DataFrame:
+    import pandas as pd  # not at import: `accelsim eval` of a zoo network imports this module, not the table
+
     data = importlib.resources.files("nas").joinpath("data", _TABLE).read_bytes()
     df = pd.read_csv(io.BytesIO(data), compression="gzip")
     if len(df) != N_ARCHS or not np.array_equal(df["index"].to_numpy(), np.arange(N_ARCHS)):
