@@ -114,6 +114,20 @@ def test_help_is_fast_and_lazy():
     assert r.stdout.strip() == "[]"
 
 
+def test_eval_does_not_import_the_dataframe_stack():
+    """A plain ``accelsim eval`` (table or JSON) builds no DataFrame: pandas (and pyarrow under it, ~0.25 s of
+    a fresh process) is imported only by the outputs that need one (csv, parquet, ``NetworkResult.to_frame``)."""
+    code = ("import contextlib, io, sys; from accel.app.cli import main\n"
+            "for fmt in ('table', 'json'):\n"
+            "    with contextlib.redirect_stdout(io.StringIO()):\n"
+            "        assert main(['eval', 'layer:conv K=16 C=16 P=8 Q=8 R=3 S=3', '--hw', 'eyeriss', '--format', fmt,\n"
+            "                     '--effort', 'fast']) == 0\n"
+            "print(sorted(m for m in ('pandas', 'pyarrow') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
 def _tiny_onnx(path, op="Relu"):
     onnx = pytest.importorskip("onnx")
     import numpy as np
