@@ -12,9 +12,9 @@ CPU time (user + sys of the child, from ``wait4``) is the figure to compare on a
 the 1-minute load average are recorded with it.  The warm scenarios run ``--repeat`` times (default 5): their
 ``wall_s`` / ``cpu_s`` are the medians, with the minima and every run alongside.  The children write and reuse
 the tree's ``__pycache__`` as a user's processes do (``PYTHONDONTWRITEBYTECODE`` is dropped from their
-environment; without bytecode files every fresh process compiles accelsim's modules again, ≈ 0.08 s).  ``python bench/cold_start.py --tree DIR --label NAME -o
-bench/results/cold_start.json`` measures the source tree DIR (default: this checkout) and adds its figures
-under NAME to the JSON file (other labels are kept).
+environment; without bytecode files every fresh process compiles accelsim's modules again, ≈ 0.08 s).
+``python bench/cold_start.py --tree DIR --label NAME -o bench/results/cold_start.json`` measures the source tree
+DIR (default: this checkout) and adds its figures under NAME to the JSON file (other labels are kept).
 """
 
 from __future__ import annotations
