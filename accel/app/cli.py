@@ -95,7 +95,8 @@ def _gc_after_setup():
     alive then (``gc.freeze``: the modules, the config, the network, all of which live to the end of the command)
     and turns the collector back on; leaving the context unfreezes them (the command may be one call of a longer
     process).  Without it, the collections during the imports and the search's full collections over those
-    objects took ~0.35 s of a fresh ``accelsim eval resnet18`` (``gc.callbacks``; ~0.07 s with it)."""
+    objects took ~0.13 s of a fresh ``accelsim eval resnet18 --hw eyeriss`` (timed with ``gc.callbacks``; with it
+    ~0.01 s)."""
     import gc
 
     enabled = gc.isenabled()
