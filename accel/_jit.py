@@ -111,6 +111,24 @@ class _KernelCache(FunctionCache):
         return IndexDataCacheFile(cache_path=os.path.join(root, self._shipped_subdir),
                                   filename_base=self._impl.filename_base, source_stamp=shipped_stamp())
 
+    def load_overload(self, sig, target_context):
+        """numba's ``load_overload`` refreshes the whole target context first, which imports every numba
+        lowering module (arraymath, listobj, unicode, the typed containers, linalg with scipy.linalg for its
+        BLAS check...): about 0.4 s of a fresh ``accelsim eval``, for a rebuild that needs none of it.
+        Rebuilding a cached kernel needs its compiled library and the C symbols it links against: numba's
+        helpers, the C math functions and the exception objects (registered when numba's base module and the
+        target context are created), the hash secrets (registered by ``numba.cpython.hashing``'s import, done
+        here), numba's runtime (NRT, initialized here) and, for ``prange`` kernels, the threading layer (the
+        cache entry's own ``reload_init`` launches it).  So only those two are set up here.  A miss leaves
+        the context as it was: numba's compiler refreshes it before it compiles
+        (``numba.core.compiler.compile_extra``)."""
+        import numba.cpython.hashing  # noqa: F401 - the _numba_hashsecret_* symbols
+        from numba.core.runtime import rtsys
+
+        rtsys.initialize(target_context)
+        with self._guard_against_spurious_io_errors():
+            return self._load_overload(sig, target_context)
+
     def _load_overload(self, sig, target_context):
         if _ship_to:
             return None  # a shipped build compiles every kernel itself (for the generic CPU), loads none

@@ -12,8 +12,6 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from accel._version import __version__
 from accel.arch import Arch
 from accel.cost import CostRecord, Mapping
@@ -21,6 +19,8 @@ from accel.errors import AccelsimError, ConfigInputError, MappingError
 from accel.workload import OPERANDS, Layer, Network
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from mapper.fusion import FusionReport
 
 
@@ -109,6 +109,8 @@ class NetworkResult:
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy per-layer table (one row per layer), units in column names, metadata in ``df.attrs``."""
+        import pandas as pd  # not at import: a plain `accelsim eval` needs no DataFrame (pandas ~0.2 s)
+
         rows = []
         for r in self.layers:
             c = r.cost

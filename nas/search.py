@@ -23,10 +23,12 @@ from __future__ import annotations
 import collections
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Mapping, Protocol
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Objective", "Space", "random_search", "regularized_evolution", "NB201Problem", "run_nb201_search",
            "STRATEGIES"]
@@ -124,6 +126,8 @@ class _Runner:
         return member
 
     def frame(self, strategy: str, seed: int, params: dict) -> pd.DataFrame:
+        import pandas as pd  # not at import: `import nas` stays free of pandas (accelsim eval)
+
         df = pd.DataFrame(self.rows)
         df.attrs.update({
             "strategy": strategy, "seed": seed, "budget": self.budget, "params": params,

@@ -114,6 +114,49 @@ def test_help_is_fast_and_lazy():
     assert r.stdout.strip() == "[]"
 
 
+def test_eval_does_not_import_the_dataframe_stack():
+    """A plain ``accelsim eval`` (table or JSON) builds no DataFrame: pandas (and pyarrow under it, ~0.25 s of
+    a fresh process) is imported only by the outputs that need one (csv, parquet, ``NetworkResult.to_frame``)."""
+    code = ("import contextlib, io, sys; from accel.app.cli import main\n"
+            "for fmt in ('table', 'json'):\n"
+            "    with contextlib.redirect_stdout(io.StringIO()):\n"
+            "        assert main(['eval', 'layer:conv K=16 C=16 P=8 Q=8 R=3 S=3', '--hw', 'eyeriss', '--format', fmt,\n"
+            "                     '--effort', 'fast']) == 0\n"
+            "print(sorted(m for m in ('pandas', 'pyarrow') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_eval_searches_with_the_setup_heap_frozen(monkeypatch, capsys):
+    """eval (and map) run their search with the objects of the imports and inputs frozen out of the garbage
+    collector's reach and the collector on; the command leaves the collector as it found it, also on an error."""
+    import gc
+
+    from mapper.network import NetworkEvaluator
+
+    seen = []
+    network = NetworkEvaluator.network
+
+    def spy(self, net, executor=None):
+        seen.append((gc.isenabled(), gc.get_freeze_count() > 0))
+        return network(self, net, executor)
+
+    monkeypatch.setattr(NetworkEvaluator, "network", spy)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert main(["eval", "layer:conv K=16 C=16 P=8 Q=8 R=3 S=3", "--hw", EYERISS, "--effort", "fast"]) == 0
+    assert seen == [(True, True)]
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert main(["eval", "no_such_network", "--hw", EYERISS]) == 1  # fails during the setup
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        assert main(["map", "--hw", EYERISS, "--layer", "conv K=16 C=16 P=8 Q=8 R=3 S=3", "--effort", "fast"]) == 0
+        assert not gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        gc.enable()
+
+
 def _tiny_onnx(path, op="Relu"):
     onnx = pytest.importorskip("onnx")
     import numpy as np

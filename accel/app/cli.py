@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from accel.errors import InputError
 import argparse
+import contextlib
 import importlib
 import sys
 
@@ -87,7 +88,39 @@ def _with_zoo_options(args) -> str:
     return ns.ref + ("&" if "?" in ns.ref else "?") + "&".join(f"{k}={v}" for k, v in opts)
 
 
+@contextlib.contextmanager
+def _gc_after_setup():
+    """Garbage collection for a command that imports the model and loads its inputs, then runs a mapping search
+    (eval, map); yields ``setup_done``.  The collector is off until ``setup_done()``, which freezes everything
+    alive then (``gc.freeze``: the modules, the config, the network, all of which live to the end of the command)
+    and turns the collector back on; leaving the context unfreezes them (the command may be one call of a longer
+    process).  Without it, the collections during the imports and the search's full collections over those
+    objects took ~0.13 s of a fresh ``accelsim eval resnet18 --hw eyeriss`` (timed with ``gc.callbacks``; with it
+    ~0.01 s)."""
+    import gc
+
+    enabled = gc.isenabled()
+
+    def setup_done() -> None:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+    gc.disable()
+    try:
+        yield setup_done
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
+
+
 def cmd_eval(args) -> int:
+    with _gc_after_setup() as setup_done:
+        return _eval(args, setup_done)
+
+
+def _eval(args, setup_done) -> int:
     from accel.app.options import effort_budget
     from accel.app.report import render_result
     from mapper.mapspace import NoValidMapping
@@ -103,6 +136,7 @@ def cmd_eval(args) -> int:
     import os
     from concurrent.futures import ThreadPoolExecutor
 
+    setup_done()
     try:
         if args.bitwidths:  # per-layer precisions (accelsim joint's bitwidths.json)
             from nas.joint.precision import BitwidthsError, evaluate_with_bitwidths
@@ -123,6 +157,11 @@ def cmd_eval(args) -> int:
 
 
 def cmd_map(args) -> int:
+    with _gc_after_setup() as setup_done:
+        return _map(args, setup_done)
+
+
+def _map(args, setup_done) -> int:
     import json
 
     from accel.app.options import effort_budget
@@ -136,6 +175,7 @@ def cmd_map(args) -> int:
         layer = parse_layer_spec(args.layer)
     except WorkloadError as e:
         raise UserError(str(e)) from None
+    setup_done()
     if args.mapping:  # evaluate the given mapping as it is (no search)
         from types import SimpleNamespace
 
