@@ -76,3 +76,17 @@ def test_machine_description_parsing():
                                   {"name": "L2", "size_bytes": 1048576, "shared": False},
                                   {"name": "L3", "size_bytes": 33554432, "shared": True}]
     assert physical_cores(desc) == 16 and simd_fp32_lanes(desc) == 8
+
+
+def test_parallel_grain_from_a_size_ladder():
+    """The grain sits between the last size below half the full gain and the first at or above it (geometric
+    mean); half the smallest size when all reach it, twice the largest when none does, None without a ladder."""
+    from accel.app.calibrate import parallel_grain
+
+    ladder = [(1000, 10e-6, 9.5e-6), (4000, 40e-6, 38e-6), (16000, 160e-6, 100e-6), (64000, 640e-6, 360e-6)]
+    grain, speedups = parallel_grain(ladder, 0.0, 0.8, 2)  # target speedup 1.4: 1.05, 1.05, 1.6, 1.78
+    assert grain == 8000 and [m for m, _ in speedups] == [1000, 4000, 16000, 64000]
+    assert speedups[2][1] == pytest.approx(1.6)
+    assert parallel_grain(ladder, 0.0, 0.01, 2)[0] == 500  # every size beats 1.005
+    assert parallel_grain(ladder, 0.0, 1.0, 4)[0] == 128000  # 4 threads: none reaches 1 + 3 x 1.0 / 2 = 2.5
+    assert parallel_grain([], 0.0, 0.5, 2) == (None, [])

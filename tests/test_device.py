@@ -224,6 +224,20 @@ def test_threads_split_compute_and_pay_parallel_overhead():
     assert small.threads_used == 1
 
 
+def test_mac_operators_split_by_their_own_grain():
+    """parallel_grain_macs: MAC operators split by MACs (the conv below: 2.36 M), the others keep the element grain."""
+    conv = parse_layer_spec("conv K=64 C=64 P=8 Q=8 R=3 S=3")  # 4,096 outputs, 2,359,296 MACs
+    relu = parse_layer_spec("relu K=64 P=8 Q=8")
+    by_macs = DeviceModel(dev(cores=2, threads=2, runtimes__rt__parallel_grain_elements=10**6,
+                              runtimes__rt__parallel_grain_macs=2_000_000))
+    assert by_macs.layer(conv).threads_used == 2 and by_macs.layer(relu).threads_used == 1
+    above = DeviceModel(dev(cores=2, threads=2, runtimes__rt__parallel_grain_elements=1,
+                            runtimes__rt__parallel_grain_macs=2_359_296))
+    assert above.layer(conv).threads_used == 1 and above.layer(relu).threads_used == 2
+    with pytest.raises(DeviceError, match="parallel_grain_macs"):
+        dev(runtimes__rt__parallel_grain_macs=0)
+
+
 def test_weights_resident_in_the_smallest_level_that_holds_them():
     m = DeviceModel(dev())
     assert m.weight_home(1000) == 0 and m.weight_home(2000) == 1

@@ -6,6 +6,7 @@ onnxruntime are imported by :func:`calibrate`."""
 from __future__ import annotations
 
 import math
+import statistics
 import os
 import platform
 import shutil
@@ -285,6 +286,14 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         t_conv64 = r.per_op(lambda: nn.Conv2d(64, 64, 3, padding=1, bias=False), (1, 64, 8, 8), 1)
         t_conv_all = (r.per_op(lambda: nn.Conv2d(32, 32, 3, padding=1, bias=False), (1, 32, 16, 16), threads_all)
                       if threads_all > 1 else times["conv"][0])
+        # parallel grains (all threads vs 1): a conv ladder (MACs) and a ReLU ladder (elements)
+        grain_convs = [(32, h) for h in GRAIN_CONV_SIDES]
+        conv_ladder = [(32 * 32 * 9 * h * h,
+                        r.per_op(lambda: nn.Conv2d(32, 32, 3, padding=1, bias=False), (1, 32, h, h), 1),
+                        r.per_op(lambda: nn.Conv2d(32, 32, 3, padding=1, bias=False), (1, 32, h, h), threads_all))
+                       for _, h in grain_convs] if threads_all > 1 else []
+        relu_ladder = [(64 * h * h, r.per_op(relu, (1, 64, h, h), 1), r.per_op(relu, (1, 64, h, h), threads_all))
+                       for h in GRAIN_RELU_SIDES] if threads_all > 1 else []
         step("conv")
         times["depthwise"] = (r.per_op(lambda: nn.Conv2d(64, 64, 3, padding=1, groups=64, bias=False),
                                        (1, 64, 56, 56), 1), "conv K=64 C=64 P=56 Q=56 R=3 S=3 groups=64")
@@ -362,8 +371,17 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
     block = int(min(64, max(lanes, lanes * round(16 / min(1.0, r16 / r64) / lanes))))
     profile["conv_channel_block"] = block
     speedup = (times["conv"][0] - class_ovh["conv"]) / max(t_conv_all - class_ovh["conv"] - parallel_s, 1e-9)
+    if conv_ladder:  # the median speedup of the NAS-sized and larger convs of the grain ladder, and this one
+        big = [(t1 - class_ovh["conv"]) / max(tn - class_ovh["conv"] - parallel_s, 1e-9)
+               for m, t1, tn in conv_ladder if m >= GRAIN_FULL_MACS]
+        speedup = float(statistics.median(big + [speedup]))
     par_eff = 1.0 if threads_all == 1 else float(min(1.0, max(0.01, (speedup - 1) / (threads_all - 1))))
     profile["parallel_efficiency"] = round(par_eff, 3)
+    grain_macs, conv_speedups = parallel_grain(conv_ladder, class_ovh["conv"], par_eff, threads_all)
+    grain_elems, relu_speedups = parallel_grain(relu_ladder, class_ovh["eltwise"], par_eff, threads_all)
+    if grain_macs is not None:
+        profile["parallel_grain_macs"] = grain_macs
+    profile["parallel_grain_elements"] = grain_elems if grain_elems is not None else DEFAULT_GRAIN
     eff = {k: fit_efficiency(data, spec, t, class_ovh[k]) for k, (t, spec) in times.items()}
     profile["efficiency"] = {k: round(v, 3) for k, v in eff.items()}
     data["sources"] = [
@@ -398,11 +416,21 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         f"({r16 / 1e9:.1f} GMAC/s) vs `conv K=64 C=64 P=8 Q=8 R=3 S=3` ({r64 / 1e9:.1f} GMAC/s, the same MACs): "
         f"B = 16 / ratio, a multiple of "
         f"the {lanes} SIMD lanes, at most 64.",
-        f"parallel_efficiency {par_eff:.3f}: measured, `conv K=32 C=32 P=16 Q=16 R=3 S=3` on {threads_all} threads "
-        f"{t_conv_all * 1e6:.1f} us vs 1 thread {times['conv'][0] * 1e6:.1f} us (overheads removed): speedup "
-        f"{speedup:.2f} = 1 + ({threads_all} - 1) x efficiency.",
-        f"parallel_grain_elements {DEFAULT_GRAIN}: assumed (the intra-op splitting grain of MLAS / ATen: a thread "
-        "gets no work below ~16 Ki output elements).",
+        f"parallel_efficiency {par_eff:.3f}: measured, speedup {speedup:.2f} = 1 + ({threads_all} - 1) x efficiency on "
+        f"{threads_all} threads (overheads removed), the median over `conv K=32 C=32 P=16 Q=16 R=3 S=3` "
+        f"({times['conv'][0] * 1e6:.1f} us on 1 thread, {t_conv_all * 1e6:.1f} us on {threads_all})"
+        + (" and the grain ladder's convs of at least 2.36 M MACs (below)" if conv_ladder else "") + ".",
+        (f"parallel_grain_macs {grain_macs}: measured, the work at which a conv runs faster on {threads_all} threads "
+         f"(speedup above 1 + half the full gain, {1 + (threads_all - 1) * par_eff / 2:.2f}; geometric mean of the "
+         f"sizes either side): `conv K=32 C=32 R=3 S=3` on PxQ = "
+         + ", ".join(f"{h}x{h} ({m / 1e6:.2f} M MACs) {sp:.2f}x" for (_, h), (m, sp) in zip(grain_convs, conv_speedups))
+         + "." if grain_macs is not None else
+         "parallel_grain_macs: not measured (one thread); MAC operators split by output elements."),
+        (f"parallel_grain_elements {profile['parallel_grain_elements']}: measured the same way on a ReLU "
+         f"(64 channels): " + ", ".join(f"{m} elements {sp:.2f}x" for m, sp in relu_speedups) + "."
+         if grain_elems is not None else
+         f"parallel_grain_elements {DEFAULT_GRAIN}: assumed (one thread: the intra-op splitting grain of MLAS / "
+         "ATen, a thread gets no work below ~16 Ki output elements)."),
         "batchnorm/activation: " + ("ORT folds BatchNormalization into Conv and fuses Conv+Relu/Clip (graph "
                                     "optimizer, ORT_ENABLE_ALL)" if runtime == "ort" else
                                     "PyTorch eager executes BatchNorm2d and activations as separate ops"),
@@ -414,6 +442,30 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
 
 
 DEFAULT_GRAIN = 16384
+GRAIN_FULL_MACS = 32 * 32 * 9 * 16 * 16  # convs this large split fully (the NAS-Bench-201 cell conv)
+GRAIN_CONV_SIDES = (4, 8, 16, 32, 64)  # conv K=C=32 3x3 on PxQ = side x side: 0.15 … 37.7 M MACs
+GRAIN_RELU_SIDES = (8, 16, 32, 64, 128)  # ReLU on 64 x side x side: 4 Ki … 1 Mi elements
+
+
+def parallel_grain(ladder: list[tuple[int, float, float]], overhead_s: float, par_eff: float,
+                   threads: int) -> tuple[int | None, list[tuple[int, float]]]:
+    """The grain of a size ladder ``(size, 1-thread s, all-thread s)`` (increasing sizes): the geometric mean of
+    the largest size whose all-thread speedup (fixed cost ``overhead_s`` removed from both) stays below
+    1 + (threads − 1)·par_eff / 2 — half the measured full gain — and the next size; half the smallest size when
+    every size reaches it, twice the largest when none does.  Returns (grain or None for an empty ladder, the
+    (size, speedup) pairs)."""
+    if not ladder:
+        return None, []
+    target = 1 + (threads - 1) * par_eff / 2
+    sp = [(m, (t1 - overhead_s) / max(tn - overhead_s, 1e-12)) for m, t1, tn in ladder]
+    first = next((i for i, (_, x) in enumerate(sp) if x >= target), None)
+    if first is None:
+        grain = 2 * sp[-1][0]
+    elif first == 0:
+        grain = sp[0][0] // 2
+    else:
+        grain = math.sqrt(sp[first - 1][0] * sp[first][0])
+    return max(1, int(round(grain))), sp
 
 
 def fit_efficiency(data: dict, spec: str, measured_s: float, overhead_s: float) -> float:
