@@ -3,7 +3,9 @@
 Not part of CI (the committed data took ~9 minutes of measuring plus a one-off ONNX export).  Two steps:
 
 ``measure`` — real latencies on this CPU (the committed runs: all phases with ``--warmup 1 --repeats 3``, then the
-1-thread phases re-measured on 2026-11-30 14:55 UTC with the command below; both protocols are in the metadata)::
+1-thread phases re-measured on 2026-11-30 14:55 UTC with the command below (``--phases torch:1,ort:1``), then the
+2-thread phases at 15:17 UTC on the otherwise idle VM with ``--repeats-all-threads 3 --phases torch:2,ort:2``; every
+protocol is in the metadata, each re-measurement nesting the one before)::
 
     nice -n -15 python bench/device_study.py measure --nb201 500 --others 102 --seed 0 --warmup 5 --repeats 5 \
         --repeats-all-threads 1 --budget-min 20 [--onnx-dir DIR] [--phases torch:1,ort:1]
