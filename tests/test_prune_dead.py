@@ -186,3 +186,16 @@ def test_sweep_and_codesign_apply_and_record_prune_dead(tmp_path, capsys):
     out = capsys.readouterr()
     assert rc == 0, out.err
     assert json.loads(out.out)["prune_dead"] is True
+
+
+def test_constant_cell_under_prune_dead_reports_no_power_rather_than_zero(capsys):
+    """A cell with no input→output path costs nothing under --prune-dead (constant-folded); its average and peak
+    power are undefined (0 s), not 0 mW below the static power."""
+    cell = "nb201:|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+    assert main(["eval", cell, "--hw", "eyeriss", "--prune-dead", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["layers"] == [] and out["total"]["latency_s"] == 0
+    hw = out["hardware"]
+    assert hw["average_power_mw"] is None and hw["peak_power_mw"] is None and hw["static_power_mw"] > 100
+    assert main(["eval", cell, "--hw", "eyeriss", "--prune-dead"]) == 0
+    assert "power: average - (nothing runs), peak - (nothing runs)" in capsys.readouterr().out

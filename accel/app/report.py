@@ -104,10 +104,11 @@ def hardware_report(arch, energy_pj: float, latency_s: float, peak_power_mw: flo
     """Area and power of a run: total area (mm², NaN when a component's is unknown), the power drawn whenever the
     accelerator runs (leakage + always-on extras + ``static_power_mw``), average power (energy / latency) and peak
     power (the most power-hungry layer; one layer: the average), and per component its area, leakage and where
-    each number came from (``config`` | ``component-model`` | ``unknown``; :func:`accel.arch.area_power_breakdown`)."""
+    each number came from (``config`` | ``component-model`` | ``unknown``; :func:`accel.arch.area_power_breakdown`).
+    Average and peak power are None when nothing runs (0 s: a network whose every layer was pruned as constant)."""
     from accel.arch import area_mm2, area_power_breakdown, static_power_mw
 
-    avg = energy_pj / latency_s * 1e-9 if latency_s > 0 else 0.0  # pJ/s → mW
+    avg = energy_pj / latency_s * 1e-9 if latency_s > 0 else None  # pJ/s → mW
     area = area_mm2(arch)
     if getattr(arch, "is_device", False):  # CPU / GPU (accel/device.py): die area and TDP, no energy model
         tdp = arch.config.tdp_w
@@ -126,7 +127,7 @@ def hardware_report(arch, energy_pj: float, latency_s: float, peak_power_mw: flo
 
 def network_hardware_report(res: NetworkResult) -> dict:
     peak = max((r.cost.energy_pj / r.cost.latency_s * 1e-9 for r in res.layers if r.cost and r.cost.latency_s > 0),
-               default=0.0)
+               default=None)
     return hardware_report(res.arch, res.energy_pj, res.latency_s, peak)
 
 
@@ -137,7 +138,10 @@ def hardware_lines(hw: dict) -> list[str]:
     if hw["static_power_mw"] is None:  # a CPU / GPU device: die area and TDP only
         tdp = "unknown" if hw["peak_power_mw"] is None else f"{hw['peak_power_mw'] / 1e3:.4g} W"
         return [f"die area {area}; TDP {tdp} (the device model has no energy model)"]
-    lines = [f"area {area}{node}; power: average {hw['average_power_mw']:.4g} mW, peak {hw['peak_power_mw']:.4g} mW, "
+    def mw(v) -> str:
+        return "- (nothing runs)" if v is None else f"{v:.4g} mW"
+
+    lines = [f"area {area}{node}; power: average {mw(hw['average_power_mw'])}, peak {mw(hw['peak_power_mw'])}, "
              f"static (leakage + always-on) {hw['static_power_mw']:.4g} mW"]
     for c in hw["components"]:
         a = "?" if c["area_mm2"] is None else f"{c['area_mm2']:.4g} mm²"
