@@ -377,8 +377,9 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         speedup = float(statistics.median(big + [speedup]))
     par_eff = 1.0 if threads_all == 1 else float(min(1.0, max(0.01, (speedup - 1) / (threads_all - 1))))
     profile["parallel_efficiency"] = round(par_eff, 3)
-    grain_macs, conv_speedups = parallel_grain(conv_ladder, class_ovh["conv"], par_eff, threads_all)
-    grain_elems, relu_speedups = parallel_grain(relu_ladder, class_ovh["eltwise"], par_eff, threads_all)
+    grain_macs, conv_speedups = parallel_grain(conv_ladder, class_ovh["conv"], par_eff, threads_all, parallel_s)
+    grain_elems, relu_speedups = parallel_grain(relu_ladder, class_ovh["eltwise"], par_eff, threads_all,
+                                                 parallel_s)
     if grain_macs is not None:
         profile["parallel_grain_macs"] = grain_macs
     profile["parallel_grain_elements"] = grain_elems if grain_elems is not None else DEFAULT_GRAIN
@@ -420,14 +421,14 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         f"{threads_all} threads (overheads removed), the median over `conv K=32 C=32 P=16 Q=16 R=3 S=3` "
         f"({times['conv'][0] * 1e6:.1f} us on 1 thread, {t_conv_all * 1e6:.1f} us on {threads_all})"
         + (" and the grain ladder's convs of at least 2.36 M MACs (below)" if conv_ladder else "") + ".",
-        (f"parallel_grain_macs {grain_macs}: measured, the work at which a conv runs faster on {threads_all} threads "
-         f"(speedup above 1 + half the full gain, {1 + (threads_all - 1) * par_eff / 2:.2f}; geometric mean of the "
-         f"sizes either side): `conv K=32 C=32 R=3 S=3` on PxQ = "
+        (f"parallel_grain_macs {grain_macs}: measured, the cut (below, between or above the sizes) with which the "
+         f"model's {threads_all}-thread times (u = ceil(MACs / grain) threads, the parallel efficiency and overhead "
+         f"above) best fit the measured ones (least squares of log ratios) on `conv K=32 C=32 R=3 S=3` with PxQ = "
          + ", ".join(f"{h}x{h} ({m / 1e6:.2f} M MACs) {sp:.2f}x" for (_, h), (m, sp) in zip(grain_convs, conv_speedups))
          + "." if grain_macs is not None else
          "parallel_grain_macs: not measured (one thread); MAC operators split by output elements."),
         (f"parallel_grain_elements {profile['parallel_grain_elements']}: measured the same way on a ReLU "
-         f"(64 channels): " + ", ".join(f"{m} elements {sp:.2f}x" for m, sp in relu_speedups) + "."
+         f"(64 channels; speedups): " + ", ".join(f"{m} elements {sp:.2f}x" for m, sp in relu_speedups) + "."
          if grain_elems is not None else
          f"parallel_grain_elements {DEFAULT_GRAIN}: assumed (one thread: the intra-op splitting grain of MLAS / "
          "ATen, a thread gets no work below ~16 Ki output elements)."),
@@ -447,25 +448,29 @@ GRAIN_CONV_SIDES = (4, 8, 16, 32, 64)  # conv K=C=32 3x3 on PxQ = side x side: 0
 GRAIN_RELU_SIDES = (8, 16, 32, 64, 128)  # ReLU on 64 x side x side: 4 Ki … 1 Mi elements
 
 
-def parallel_grain(ladder: list[tuple[int, float, float]], overhead_s: float, par_eff: float,
-                   threads: int) -> tuple[int | None, list[tuple[int, float]]]:
-    """The grain of a size ladder ``(size, 1-thread s, all-thread s)`` (increasing sizes): the geometric mean of
-    the largest size whose all-thread speedup (fixed cost ``overhead_s`` removed from both) stays below
-    1 + (threads − 1)·par_eff / 2 — half the measured full gain — and the next size; half the smallest size when
-    every size reaches it, twice the largest when none does.  Returns (grain or None for an empty ladder, the
-    (size, speedup) pairs)."""
+def parallel_grain(ladder: list[tuple[int, float, float]], overhead_s: float, par_eff: float, threads: int,
+                   parallel_s: float) -> tuple[int | None, list[tuple[int, float]]]:
+    """The grain of a size ladder ``(size, 1-thread s, all-thread s)`` (increasing sizes): of the cuts below,
+    between (geometric mean of neighbours) and above the sizes, the one whose device model best reproduces the
+    all-thread times — u = min(threads, ceil(size / grain)) threads; with u > 1, time = ``overhead_s`` +
+    (1-thread time − ``overhead_s``) / (1 + (u − 1)·``par_eff``) + ``parallel_s`` (accel/device.py, step 1–2 and
+    the fork/join overhead) — by least squares of the log time ratios (ties: the larger grain).  Returns (grain or
+    None for an empty ladder, the measured (size, speedup) pairs, fixed cost removed from both times)."""
     if not ladder:
         return None, []
-    target = 1 + (threads - 1) * par_eff / 2
+    sizes = [m for m, _, _ in ladder]
+    cuts = [sizes[0] / 2] + [math.sqrt(a * b) for a, b in zip(sizes, sizes[1:])] + [2 * sizes[-1]]
+    best = None
+    for g in reversed(cuts):  # larger grains first: they win ties
+        err = 0.0
+        for m, t1, tn in ladder:
+            u = min(threads, math.ceil(m / g))
+            pred = t1 if u == 1 else overhead_s + (t1 - overhead_s) / (1 + (u - 1) * par_eff) + parallel_s
+            err += math.log(pred / tn) ** 2
+        if best is None or err < best[0] - 1e-12:
+            best = (err, g)
     sp = [(m, (t1 - overhead_s) / max(tn - overhead_s, 1e-12)) for m, t1, tn in ladder]
-    first = next((i for i, (_, x) in enumerate(sp) if x >= target), None)
-    if first is None:
-        grain = 2 * sp[-1][0]
-    elif first == 0:
-        grain = sp[0][0] // 2
-    else:
-        grain = math.sqrt(sp[first - 1][0] * sp[first][0])
-    return max(1, int(round(grain))), sp
+    return max(1, int(round(best[1]))), sp
 
 
 def fit_efficiency(data: dict, spec: str, measured_s: float, overhead_s: float) -> float:
