@@ -50,7 +50,9 @@ Op class: conv with one input channel per group and more than one group → ``de
    MAC operators (conv, depthwise, gemm) use ``u = clamp(ceil(MACs / parallel_grain_macs), 1, T)`` instead: CPU
    convolution libraries split work items (output-channel blocks × rows: oneDNN, MLAS), so a 64-channel 8×8 conv
    of 4 Ki outputs runs on two threads (torch, this machine: 1.65× faster) while a ReLU of 16 Ki elements does not
-   (ATen's element-wise grain); ``accelsim calibrate`` measures both grains.
+   (ATen's element-wise grain); with ``parallel_grain_pool_elements`` set, pooling splits by output elements with
+   that grain (ATen's pooling kernels split over channel planes with no grain: a 16×8×8 average pool runs 1.43×
+   faster on two threads here).  ``accelsim calibrate`` measures the three grains.
 2. Compute: ``t_compute = W / (u · peak · eff[class] · f)``, W = MACs (conv, depthwise, gemm) or loop points
    (pool: one op per window point; element-wise: one op per element), peak = ``macs_per_cycle_per_core`` or
    ``ops_per_cycle_per_core`` of ``dtype``.  A ``conv`` additionally uses only K / (ceil(K / B) · B) of the
@@ -176,6 +178,7 @@ class RuntimeProfile(Strict):
     activation: Literal["fused", "separate"]
     parallel_grain_elements: int = Field(ge=1, le=2**40)
     parallel_grain_macs: int | None = Field(None, ge=1, le=2**50)
+    parallel_grain_pool_elements: int | None = Field(None, ge=1, le=2**40)
     conv_channel_block: int = Field(1, ge=1, le=4096)
     parallel_efficiency: float = Field(1.0, gt=0, le=1)
     efficiency: Efficiency
@@ -438,7 +441,9 @@ class DeviceModel:
         if mac and prof.parallel_grain_macs is not None:
             u = int(min(max(1, math.ceil(work / prof.parallel_grain_macs)), d.threads))
         else:
-            u = int(min(max(1, math.ceil(out_elems / prof.parallel_grain_elements)), d.threads))
+            grain = (prof.parallel_grain_pool_elements if cls == "pool" and prof.parallel_grain_pool_elements is not None
+                     else prof.parallel_grain_elements)
+            u = int(min(max(1, math.ceil(out_elems / grain)), d.threads))
         peak = (c.macs_per_cycle_per_core if mac else c.ops_per_cycle_per_core)[c.dtype]
         eff = getattr(prof.efficiency, cls)
         if cls == "conv":

@@ -236,6 +236,11 @@ def test_mac_operators_split_by_their_own_grain():
     assert above.layer(conv).threads_used == 1 and above.layer(relu).threads_used == 2
     with pytest.raises(DeviceError, match="parallel_grain_macs"):
         dev(runtimes__rt__parallel_grain_macs=0)
+    pool = parse_layer_spec("avgpool K=16 P=8 Q=8 R=3 S=3")  # 1,024 outputs
+    own = DeviceModel(dev(cores=2, threads=2, runtimes__rt__parallel_grain_elements=10**6,
+                          runtimes__rt__parallel_grain_pool_elements=512))
+    assert own.layer(pool).threads_used == 2 and own.layer(relu).threads_used == 1
+    assert DeviceModel(dev(cores=2, threads=2, runtimes__rt__parallel_grain_elements=10**6)).layer(pool).threads_used == 1
 
 
 def test_weights_resident_in_the_smallest_level_that_holds_them():

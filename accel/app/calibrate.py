@@ -294,6 +294,9 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
                        for _, h in grain_convs] if threads_all > 1 else []
         relu_ladder = [(64 * h * h, r.per_op(relu, (1, 64, h, h), 1), r.per_op(relu, (1, 64, h, h), threads_all))
                        for h in GRAIN_RELU_SIDES] if threads_all > 1 else []
+        pool = lambda: nn.AvgPool2d(3, 1, 1)  # noqa: E731
+        pool_ladder = [(64 * h * h, r.per_op(pool, (1, 64, h, h), 1), r.per_op(pool, (1, 64, h, h), threads_all))
+                       for h in GRAIN_POOL_SIDES] if threads_all > 1 else []
         step("conv")
         times["depthwise"] = (r.per_op(lambda: nn.Conv2d(64, 64, 3, padding=1, groups=64, bias=False),
                                        (1, 64, 56, 56), 1), "conv K=64 C=64 P=56 Q=56 R=3 S=3 groups=64")
@@ -383,6 +386,9 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
     if grain_macs is not None:
         profile["parallel_grain_macs"] = grain_macs
     profile["parallel_grain_elements"] = grain_elems if grain_elems is not None else DEFAULT_GRAIN
+    grain_pool, pool_speedups = parallel_grain(pool_ladder, class_ovh["pool"], par_eff, threads_all, parallel_s)
+    if grain_pool is not None:
+        profile["parallel_grain_pool_elements"] = grain_pool
     eff = {k: fit_efficiency(data, spec, t, class_ovh[k]) for k, (t, spec) in times.items()}
     profile["efficiency"] = {k: round(v, 3) for k, v in eff.items()}
     data["sources"] = [
@@ -432,6 +438,9 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
          if grain_elems is not None else
          f"parallel_grain_elements {DEFAULT_GRAIN}: assumed (one thread: the intra-op splitting grain of MLAS / "
          "ATen, a thread gets no work below ~16 Ki output elements)."),
+        (f"parallel_grain_pool_elements {grain_pool}: measured the same way on a 3x3 average pool (64 channels; "
+         f"speedups): " + ", ".join(f"{m} elements {sp:.2f}x" for m, sp in pool_speedups) + "."
+         if grain_pool is not None else "parallel_grain_pool_elements: not measured (one thread)."),
         "batchnorm/activation: " + ("ORT folds BatchNormalization into Conv and fuses Conv+Relu/Clip (graph "
                                     "optimizer, ORT_ENABLE_ALL)" if runtime == "ort" else
                                     "PyTorch eager executes BatchNorm2d and activations as separate ops"),
@@ -446,6 +455,7 @@ DEFAULT_GRAIN = 16384
 GRAIN_FULL_MACS = 32 * 32 * 9 * 16 * 16  # convs this large split fully (the NAS-Bench-201 cell conv)
 GRAIN_CONV_SIDES = (4, 8, 16, 32, 64)  # conv K=C=32 3x3 on PxQ = side x side: 0.15 … 37.7 M MACs
 GRAIN_RELU_SIDES = (8, 16, 32, 64, 128)  # ReLU on 64 x side x side: 4 Ki … 1 Mi elements
+GRAIN_POOL_SIDES = (4, 8, 16, 32, 64)  # 3x3 average pool on 64 x side x side: 1 Ki … 256 Ki elements
 
 
 def parallel_grain(ladder: list[tuple[int, float, float]], overhead_s: float, par_eff: float, threads: int,
