@@ -462,9 +462,11 @@ def _instances(cfg: "ArchConfig") -> tuple[list[int], int]:
     return inst, n_pes * outer
 
 
-def _leakage_total_mw(cfg: "ArchConfig") -> float:
-    inst, n_pes = _instances(cfg)
-    return sum(r.total_leakage_mw for r in _component_rows(cfg, inst, n_pes) if math.isfinite(r.leakage_mw))
+def _leakage_total_mw(cfg: "ArchConfig", rows: list[ComponentRow] | None = None) -> float:
+    if rows is None:
+        inst, n_pes = _instances(cfg)
+        rows = _component_rows(cfg, inst, n_pes)
+    return sum(r.total_leakage_mw for r in rows if math.isfinite(r.leakage_mw))
 # ---- end of the area / power / technology block ----------------------------------------------------------------
 
 
@@ -791,13 +793,19 @@ class ArchArrays(NamedTuple):
     block_bits: np.ndarray  # (L,) bits of a whole-word access (conventions.access_granularity: word), 0: per bit
 
 
+_DEFAULT_FUSION = Fusion()
+
+
 class Arch:
     """A validated accelerator: the frozen pydantic config plus its compiled arrays (built once)."""
 
     def __init__(self, config: ArchConfig, source: str = "<config>"):
         self.config = config
         self.source = source
-        self.arrays = compile_arch(config)
+        self._json: str | None = None
+        inst, n_pes = _instances(config)
+        self._components = tuple(_component_rows(config, inst, n_pes))  # area / leakage rows, built once
+        self.arrays = compile_arch(config, list(self._components))
         self.constraints = compile_constraints(config)
 
     @property
@@ -817,12 +825,24 @@ class Arch:
         a = self.arrays
         return int(np.prod(a.fanout_x) * np.prod(a.fanout_y))
 
+    def config_json(self) -> str:
+        """The validated config as compact JSON (the same values as ``model_dump(mode="json")``: every number
+        is finite, the schema refuses the rest), serialised once per Arch."""
+        if self._json is None:
+            self._json = self.config.model_dump_json()
+        return self._json
+
+    def config_dict(self) -> dict:
+        """The validated config as a JSON-able dict (``model_dump(mode="json")``); a new copy on every call."""
+        return json.loads(self.config_json())
+
     def digest(self) -> str:
         """Stable hash of the validated config (for caches and run metadata)."""
         # a default fusion block (policy none) is left out: configs keep the digests they had before it existed
-        blob = json.dumps(self.config.model_dump(mode="json", exclude={"fusion"} if self.config.fusion == Fusion()
-                                                 else None), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        d = self.config_dict()
+        if self.config.fusion == _DEFAULT_FUSION:
+            del d["fusion"]
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def summary(self) -> str:
         c = self.config
@@ -915,8 +935,9 @@ def _dimmask(dims) -> np.ndarray:
     return m
 
 
-def compile_arch(cfg: ArchConfig) -> ArchArrays:
-    """Frozen config → :class:`ArchArrays` (plain numpy, no strings)."""
+def compile_arch(cfg: ArchConfig, components: list[ComponentRow] | None = None) -> ArchArrays:
+    """Frozen config → :class:`ArchArrays` (plain numpy, no strings); ``components``: the config's
+    :func:`_component_rows` when the caller has them (their leakage is the static power's)."""
     lv = cfg.levels
     L = len(lv)
     b = cfg.bitwidths
@@ -992,7 +1013,7 @@ def compile_arch(cfg: ArchConfig) -> ArchArrays:
         mac_energy_pj=float(mac_e), op_energy_pj=float(op_e), psum_acc_cycles=float(pa.psum_accumulate_cycles),
         fold_rows_coef=float(sy.rows_coef if sy else 0), fold_cols_coef=float(sy.cols_coef if sy else 0),
         fold_const=float(sy.constant if sy else 0), layer_const=float(sy.layer_constant if sy else 0), systolic=int(sy is not None),
-        static_power_mw=float(cfg.static_power_mw) + _leakage_total_mw(cfg), clock_hz=float(cfg.clock_mhz) * 1e6, im2col=int(cfg.im2col),
+        static_power_mw=float(cfg.static_power_mw) + _leakage_total_mw(cfg, components), clock_hz=float(cfg.clock_mhz) * 1e6, im2col=int(cfg.im2col),
         allow_x=_dimmask(rules["spatial_x"]), allow_y=_dimmask(rules["spatial_y"]),
         spatial_full=_dimmask(rules["spatial_full"]), innermost_only=_dimmask(rules["innermost_only"]),
         innermost_full=_dimmask(rules["innermost_full"]), pe_level=int(pe_level),
@@ -1015,6 +1036,9 @@ def list_configs(directory: Path | None = None) -> list[Path]:
 def area_power_breakdown(arch: Arch) -> list[ComponentRow]:
     """Every on-chip component's area and leakage / always-on power with its provenance (:class:`ComponentRow`):
     the PE array, each level below DRAM, the ``technology.extras`` and the core overhead."""
+    rows = getattr(arch, "_components", None)  # an Arch built them once; a Device-like duck does not
+    if rows is not None:
+        return list(rows)
     inst, n_pes = _instances(arch.config)
     return _component_rows(arch.config, inst, n_pes)
 

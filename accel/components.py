@@ -228,6 +228,7 @@ def _interp(values: list[float], x: float) -> float:
     return values[lo] * (1 - (x - lo)) + values[hi] * (x - lo)
 
 
+@functools.lru_cache(maxsize=4096)  # pure (the packaged data file); a sweep calls it per design point
 def area_scale(from_nm: float, to_nm: float) -> float:
     """Factor that turns an area at ``from_nm`` into one at ``to_nm`` (Stillmaker & Baas 2017)."""
     d = load_components()
@@ -241,6 +242,7 @@ def _energy_fit(node_nm: float, vdd: float, d: ComponentData) -> float:
     return _interp(vals, x)
 
 
+@functools.lru_cache(maxsize=4096)  # pure (the packaged data file); a sweep calls it per design point
 def energy_scale(from_nm: float, to_nm: float, vdd_v: float | None = None) -> float:
     """Factor that turns an energy (or leakage) at ``from_nm`` into one at ``to_nm`` (Stillmaker & Baas 2017,
     both nodes at ``vdd_v``, default the data file's)."""
@@ -277,11 +279,13 @@ def adder_area_um2(bits: int, node_nm: float) -> float:
     return _per_unit(a, "area_um2", 1) * bits * area_scale(a.node_nm, node_nm)
 
 
+@functools.lru_cache(maxsize=4096)  # pure (the packaged data file); a sweep calls it per design point
 def mac_energy_pj(w_bits: int, a_bits: int, acc_bits: int, node_nm: float) -> float:
     """Multiply (w×a) plus accumulate (an adder at the partial-sum width)."""
     return multiplier_energy_pj(w_bits, a_bits, node_nm) + adder_energy_pj(acc_bits, node_nm)
 
 
+@functools.lru_cache(maxsize=4096)  # pure (the packaged data file); a sweep calls it per design point
 def mac_area_um2(w_bits: int, a_bits: int, acc_bits: int, node_nm: float) -> float:
     return multiplier_area_um2(w_bits, a_bits, node_nm) + adder_area_um2(acc_bits, node_nm)
 
@@ -306,6 +310,7 @@ def sram_energy_pj_per_bit(bank_bytes: float, node_nm: float) -> float:
     return math.exp(c0) * bank_bytes ** beta * energy_scale(e.node_nm, node_nm)
 
 
+@functools.lru_cache(maxsize=4096)  # pure (the packaged data file); a sweep calls it per design point
 def _bitcell_um2(node_nm: float) -> float:
     """Published 6T cell area at the node; between published nodes, scaled from the nearest larger one."""
     cells = sorted(load_components().sram.bitcell_um2, key=lambda c: c.node_nm)
@@ -317,6 +322,7 @@ def _bitcell_um2(node_nm: float) -> float:
     return ref.value * area_scale(ref.node_nm, node_nm)
 
 
+@functools.lru_cache(maxsize=4096)  # pure (the packaged data file); a sweep calls it per design point
 def _sram_leak_mw_per_bit_45() -> float:
     pts = [p for p in load_components().sram.leakage.points if p.node_nm == 45]
     return float(np.mean([p.leakage_mw / (p.bytes * 8) for p in pts]))
@@ -339,6 +345,7 @@ class StorageCost(NamedTuple):
         return self.write_pj_per_bit * word_bits
 
 
+@functools.lru_cache(maxsize=4096)  # pure (the packaged data file); a sweep calls it per design point
 def storage_cost(capacity_bytes: float, node_nm: float, banks: int = 1, leakage_scale: float = 1.0) -> StorageCost:
     """Cost of one storage instance of ``capacity_bytes`` in ``banks`` equal banks at ``node_nm``: flip-flop
     register file up to ``register_file.max_bytes``, SRAM above (module docstring)."""

@@ -1070,9 +1070,19 @@ def _energy(layer, arch, reads, writes, energy, noc_bits, real_points, latency, 
             e += el
     noc_e = noc_bits * arch.noc_e_bit
     mac_e = real_points * (arch.mac_energy_pj if layer.is_mac == 1 else arch.op_energy_pj)
-    static_e = arch.static_power_mw * 1e-3 * latency / arch.clock_hz * 1e12
-    e += noc_e + mac_e + static_e
+    e, static_e = _energy_total(arch, e, noc_e, mac_e, latency)
     return e, noc_e, mac_e, static_e
+
+
+@njit(nrt=False, inline=True)
+def _energy_total(arch, access_e, noc_e, mac_e, latency):
+    """(total, static) energy in pJ from the access, NoC and MAC energies (pJ) and the latency (cycles):
+    static = static power (mW) × latency / clock_hz.  The one place the clock enters a mapping's energy
+    (:func:`mapper.genome._eval_genomes_memo` replays it for another clock, bit for bit)."""
+    static_e = arch.static_power_mw * 1e-3 * latency / arch.clock_hz * 1e12
+    e = access_e
+    e += noc_e + mac_e + static_e
+    return e, static_e
 
 
 @njit(nrt=False)

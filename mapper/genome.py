@@ -20,8 +20,9 @@ from numba.extending import register_jitable
 
 from accel._jit import njit, njit_parallel, prange
 from accel.arch import ArchArrays
-from accel.cost import LayerArrays, Mapping, MappingArrays, Scratch, _evaluate_into, empty_mapping, scratch
-from accel.layout import O_ENERGY, O_LATENCY, O_REASON, O_VALID, record_size
+from accel.cost import (LayerArrays, Mapping, MappingArrays, Scratch, _energy_total, _evaluate_into, empty_mapping,
+                        scratch)
+from accel.layout import O_ENERGY, O_LATENCY, O_MAC_E, O_NOC_E, O_REASON, O_VALID, R_VALID, record_blocks, record_size
 from accel.workload import N_DIMS, N_OPERANDS
 
 if TYPE_CHECKING:
@@ -56,11 +57,17 @@ def _objective(out, objective):
     """Objective of a cost record: latency (cycles), energy (pJ) or EDP (cycles × pJ); inf if invalid."""
     if out[O_VALID] == 0.0:
         return np.inf
+    return _objective_of(out[O_LATENCY], out[O_ENERGY], objective)
+
+
+@njit(nrt=False, inline=True)
+def _objective_of(latency, energy, objective):
+    """Objective of a valid mapping of ``latency`` cycles and ``energy`` pJ."""
     if objective == OBJ_LATENCY:
-        return out[O_LATENCY]
+        return latency
     if objective == OBJ_ENERGY:
-        return out[O_ENERGY]
-    return out[O_LATENCY] * out[O_ENERGY]
+        return energy
+    return latency * energy
 
 
 # ---- decoding ------------------------------------------------------------------------------------------
@@ -178,3 +185,220 @@ def eval_genomes(G: np.ndarray, layer: LayerArrays, arch: ArchArrays, enc: Mapsp
         _eval_genomes_serial(G, 0, len(G), layer, arch, enc, objective, work.mapping, work.scratch, work.out, result,
                              reason)
     return result, reason
+
+
+# ---- memo: genomes already costed on an accelerator that differs only in its clock -----------------------------
+# A mapping's access counts, latency (cycles) and access / NoC / MAC energies do not depend on the clock; the clock
+# enters its cost only through the static energy (static power × latency / clock, accel.cost._energy_total).  A
+# sweep's design points that differ only in their clock each run their own search (with static power the clock
+# changes every mapping's energy, so the searches differ), but they evaluate mostly the same genomes: the memo keeps
+# the clock-free part of each genome's cost, and a genome met again is priced for the current clock without the
+# cost kernel — the same floating-point operations in the same order, so the same bits as a full evaluation.
+M_LATENCY = 0  # cycles (inf when invalid)
+M_ACCESS_E = 1  # pJ: the sum over levels and operands of the access energies, in _energy's order
+M_NOC_E = 2  # pJ
+M_MAC_E = 3  # pJ
+M_REASON = 4  # reason code (R_*)
+N_MEMO = 5
+MEMO_MIN_SLOTS = 4096
+MEMO_MAX_SLOTS = 1 << 17  # a full memo stops taking new genomes (evaluations stay correct, just uncached)
+
+
+class GenomeMemo(NamedTuple):
+    """Open-addressing hash table (linear probing) of costed genomes; ``slots`` a power of two."""
+
+    keys: np.ndarray  # (slots,) int64 hash of the genome in the slot, 0 = empty
+    genomes: np.ndarray  # (slots, genome_len) int64
+    vals: np.ndarray  # (slots, N_MEMO) float64, see M_*
+    used: np.ndarray  # (1,) int64 filled slots
+
+
+def new_memo(glen: int, slots: int = MEMO_MIN_SLOTS) -> GenomeMemo:
+    return GenomeMemo(np.zeros(slots, dtype=np.int64), np.empty((slots, glen), dtype=np.int64),
+                      np.empty((slots, N_MEMO)), np.zeros(1, dtype=np.int64))
+
+
+def memo_nbytes(memo: GenomeMemo) -> int:
+    return memo.keys.nbytes + memo.genomes.nbytes + memo.vals.nbytes
+
+
+@njit(nrt=False, inline=True)
+def _genome_hash(g):
+    """A non-zero int64 hash of genome ``g`` (FNV-1a over the genes, then a multiply-xorshift finaliser)."""
+    h = np.int64(0x27D4EB2F165667C5)
+    for x in g:
+        h = (h ^ x) * np.int64(0x100000001B3)
+    h ^= h >> np.int64(29)
+    h *= np.int64(0x5851F42D4C957F2D)
+    h ^= h >> np.int64(32)
+    return h if h != 0 else np.int64(1)
+
+
+@njit(nrt=False)
+def _memo_slot(memo, g, h):
+    """(slot, found): the slot holding genome ``g`` (hash ``h``), or the empty slot where it would go."""
+    mask = memo.keys.shape[0] - 1
+    i = h & mask
+    while True:
+        k = memo.keys[i]
+        if k == 0:
+            return i, False
+        if k == h:
+            same = True
+            for j in range(g.shape[0]):
+                if memo.genomes[i, j] != g[j]:
+                    same = False
+                    break
+            if same:
+                return i, True
+        i = (i + 1) & mask
+
+
+@njit(nrt=False)
+def _eval_genomes_memo(G, lo, hi, layer, arch, enc, objective, m, scr, out, result, reason, memo, max_used):
+    """:func:`_eval_genomes_serial` through ``memo`` (:class:`GenomeMemo`): a genome found there is priced for
+    ``arch``'s clock and static power from its stored clock-free costs; one not found is costed by the kernel
+    and stored while the memo holds fewer than ``max_used`` genomes.  Same objective bits either way."""
+    L = arch.n_levels
+    for i in range(lo, hi):
+        g = G[i]
+        h = _genome_hash(g)
+        slot, found = _memo_slot(memo, g, h)
+        if found:
+            v = memo.vals[slot]
+            rsn = v[M_REASON]
+            lat = v[M_LATENCY]
+            acc_e = v[M_ACCESS_E]
+            noc_e = v[M_NOC_E]
+            mac_e = v[M_MAC_E]
+        else:
+            _decode(g, enc, m)
+            _evaluate_into(layer, arch, m, out, scr)
+            rsn = out[O_REASON]
+            lat = out[O_LATENCY]
+            acc_e = 0.0
+            noc_e = out[O_NOC_E]
+            mac_e = out[O_MAC_E]
+            if rsn == R_VALID:
+                energy = record_blocks(out, L)[3]
+                for lv in range(L):  # _energy's summation order
+                    for o in range(N_OPERANDS):
+                        acc_e += energy[lv, o]
+            if memo.used[0] < max_used:
+                memo.keys[slot] = h
+                for j in range(g.shape[0]):
+                    memo.genomes[slot, j] = g[j]
+                v = memo.vals[slot]
+                v[M_LATENCY] = lat
+                v[M_ACCESS_E] = acc_e
+                v[M_NOC_E] = noc_e
+                v[M_MAC_E] = mac_e
+                v[M_REASON] = rsn
+                memo.used[0] += 1
+        reason[i] = rsn
+        if rsn != R_VALID:
+            result[i] = np.inf
+        else:
+            result[i] = _objective_of(lat, _energy_total(arch, acc_e, noc_e, mac_e, lat)[0], objective)
+
+
+@njit(nrt=False)
+def _memo_rehash(old, new):
+    """Move every genome of memo ``old`` into the empty, larger memo ``new``."""
+    for i in range(old.keys.shape[0]):
+        h = old.keys[i]
+        if h != 0:
+            slot, _ = _memo_slot(new, old.genomes[i], h)
+            new.keys[slot] = h
+            for j in range(old.genomes.shape[1]):
+                new.genomes[slot, j] = old.genomes[i, j]
+            for j in range(N_MEMO):
+                new.vals[slot, j] = old.vals[i, j]
+    new.used[0] = old.used[0]
+
+
+def eval_genomes_memo(G: np.ndarray, layer: LayerArrays, arch: ArchArrays, enc: MapspaceArrays, objective: int,
+                      work: SerialWork, memo: GenomeMemo) -> tuple[np.ndarray, np.ndarray, GenomeMemo]:
+    """:func:`eval_genomes` (serial) through ``memo``; returns (objective, reason code, the memo — a larger copy
+    when it had to grow, at most MEMO_MAX_SLOTS slots, kept at most half full)."""
+    G = np.ascontiguousarray(G, dtype=np.int64)
+    need = 2 * (int(memo.used[0]) + len(G))
+    slots = memo.keys.shape[0]
+    if need > slots and slots < MEMO_MAX_SLOTS:
+        while slots < need and slots < MEMO_MAX_SLOTS:
+            slots *= 2
+        grown = new_memo(memo.genomes.shape[1], slots)
+        _memo_rehash(memo, grown)
+        memo = grown
+    result = np.empty(len(G))
+    reason = np.empty(len(G))
+    _eval_genomes_memo(G, 0, len(G), layer, arch, enc, objective, work.mapping, work.scratch, work.out, result,
+                       reason, memo, memo.keys.shape[0] // 2)
+    return result, reason, memo
+
+
+_CLOCK_FIELDS = ("clock_hz", "static_power_mw")  # ArchArrays fields a memo entry does not depend on
+
+
+def _digest_arrays(h, tup, skip=()) -> None:
+    for f, v in zip(tup._fields, tup):
+        if f in skip:
+            continue
+        h.update(f.encode())
+        if isinstance(v, np.ndarray):
+            h.update(f"{v.dtype.str}{v.shape}".encode())
+            h.update(np.ascontiguousarray(v).tobytes())
+        else:
+            h.update(repr(v).encode())
+
+
+class MemoPool:
+    """Memos (:class:`GenomeMemo`) by the digest of everything a genome's clock-free costs depend on — the layer,
+    the mapspace the genome indexes and every accelerator field but the clock and the static power (whose product
+    with the latency is priced on each evaluation) —, least recently used dropped beyond ``max_bytes``.  Owned by
+    whoever evaluates many accelerators that differ only in their clock (a sweep worker); passed to
+    :func:`mapper.search.search_mapping` through :class:`mapper.network.NetworkEvaluator`."""
+
+    def __init__(self, max_bytes: int = 256 << 20):
+        self.max_bytes = max_bytes
+        self._memos: dict[bytes, GenomeMemo] = {}
+        self._bytes = 0
+        self._arch_digests: dict[int, tuple[ArchArrays, bytes]] = {}  # id → (the arrays, kept alive; digest)
+        self.hits = 0  # lookups of a memo that existed (for tests and benchmarks)
+
+    def key(self, layer: LayerArrays, arch: ArchArrays, enc: MapspaceArrays) -> bytes:
+        import hashlib
+
+        hit = self._arch_digests.get(id(arch))
+        if hit is None or hit[0] is not arch:
+            h = hashlib.blake2b(digest_size=20)
+            _digest_arrays(h, arch, _CLOCK_FIELDS)
+            hit = (arch, h.digest())
+            if len(self._arch_digests) >= 64:
+                self._arch_digests.pop(next(iter(self._arch_digests)))
+            self._arch_digests[id(arch)] = hit
+        h = hashlib.blake2b(hit[1], digest_size=20)
+        _digest_arrays(h, layer)
+        _digest_arrays(h, enc)
+        return h.digest()
+
+    def get(self, key: bytes, glen: int) -> GenomeMemo:
+        memo = self._memos.pop(key, None)
+        if memo is None:
+            memo = new_memo(glen)
+            self._bytes += memo_nbytes(memo)
+        else:
+            self.hits += 1
+        self._memos[key] = memo
+        return memo
+
+    def put(self, key: bytes, memo: GenomeMemo) -> None:
+        """Store ``memo`` (grown by :func:`eval_genomes_memo`) under ``key``, then drop the least recently used
+        memos while the pool holds more than ``max_bytes`` (never the one just stored)."""
+        old = self._memos.pop(key, None)
+        if old is not None:
+            self._bytes -= memo_nbytes(old)
+        self._memos[key] = memo
+        self._bytes += memo_nbytes(memo)
+        while self._bytes > self.max_bytes and len(self._memos) > 1:
+            self._bytes -= memo_nbytes(self._memos.pop(next(iter(self._memos))))

@@ -19,6 +19,7 @@ from accel.errors import AccelsimError, ConfigInputError, MappingError
 from accel.workload import OPERANDS, Layer, Network
 
 if TYPE_CHECKING:
+    from mapper.genome import MemoPool
     import pandas as pd
 
     from mapper.fusion import FusionReport
@@ -144,7 +145,9 @@ class NetworkEvaluator:
     """Maps and costs networks on one accelerator, caching mappings by unique layer shape."""
 
     def __init__(self, arch: Arch, objective: str = "edp", seed: int = 0, parallel: bool = False,
-                 effort: str = "thorough"):
+                 effort: str = "thorough", memo_pool: MemoPool | None = None):
+        """``memo_pool``: a :class:`mapper.genome.MemoPool` shared with evaluators of accelerators that differ
+        from ``arch`` only in their clock (see :func:`mapper.search.search_mapping`; same results, faster)."""
         from mapper.search import BUDGETS
 
         if effort not in BUDGETS:
@@ -155,6 +158,7 @@ class NetworkEvaluator:
         self.parallel = parallel
         self.effort = effort
         self.budget = BUDGETS[effort]
+        self.memo_pool = memo_pool
         self._cache: dict[tuple, tuple[Mapping, CostRecord, int]] = {}
         self._reduced: dict[float, NetworkEvaluator] = {}  # fusion: evaluators with a reduced fusion level
         # --- processor devices (accel/device.py: a CPU / GPU config, ``kind: cpu|gpu``) ---------------------
@@ -191,7 +195,7 @@ class NetworkEvaluator:
             b = self.budget
             res = search_mapping(layer, self.arch, objective=self.objective, seed=self.seed, parallel=self.parallel,
                                  samples=b.samples, rounds=b.rounds, restarts=b.restarts,
-                                 exhaustive_limit=b.exhaustive_limit)
+                                 exhaustive_limit=b.exhaustive_limit, memo_pool=self.memo_pool)
             hit = (res.mapping, res.cost, res.evaluations)
             self._cache[key] = hit
         return LayerResult(layer, hit[0], hit[1], hit[2])
@@ -240,7 +244,7 @@ class NetworkEvaluator:
                 arch = self.arch.with_config(levels=levels, fusion={"policy": "none"})
             except AccelsimError as e:  # too small to hold one value of each kept operand
                 raise MappingError(f"{layer.name}: {e}") from None
-            ev = NetworkEvaluator(arch, self.objective, self.seed, self.parallel, self.effort)
+            ev = NetworkEvaluator(arch, self.objective, self.seed, self.parallel, self.effort, self.memo_pool)
             self._reduced[reserved_bits] = ev
         r = ev.layer(layer)
         return r.mapping, r.cost

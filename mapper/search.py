@@ -24,8 +24,8 @@ from accel.cost import (CostRecord, Mapping, _evaluate_into, compile_layer, eval
                         record_from_raw, scratch)
 from accel.layout import REASONS, R_VALID, record_size
 from accel.workload import N_DIMS, Layer
-from mapper.genome import (G_ORDER, G_SPATIAL, G_SPLIT, OBJECTIVES, decode_genome, eval_genomes, genome_keep,
-                           mapspace_arrays, random_genomes, serial_work)
+from mapper.genome import (G_ORDER, G_SPATIAL, G_SPLIT, OBJECTIVES, MemoPool, decode_genome, eval_genomes,
+                           eval_genomes_memo, genome_keep, mapspace_arrays, random_genomes, serial_work)
 from mapper.mapspace import MAX_SPATIAL, MapSpace, NoValidMapping, build_mapspace
 
 genome_to_mapping = decode_genome  # the name this module has always exported
@@ -278,15 +278,28 @@ class SearchResult:
 
 
 class _Evaluator:
-    def __init__(self, ms: MapSpace, objective: str, parallel: bool):
+    def __init__(self, ms: MapSpace, objective: str, parallel: bool, memo_pool: MemoPool | None = None):
         self.args = (compile_layer(ms.layer), ms.arch.arrays, mapspace_arrays(ms), OBJECTIVES[objective])
         self.work = None if parallel else serial_work(ms.arch.arrays.n_levels)
         self.count = 0
         self.valid = 0
         self.reasons = np.zeros(len(REASONS), dtype=np.int64)
+        self.pool = memo_pool if not parallel else None
+        if self.pool is not None:
+            layer, arch, enc, _ = self.args
+            self.memo_key = self.pool.key(layer, arch, enc)
+            self.memo = self.pool.get(self.memo_key, ms.genome_len)
+
+    def done(self) -> None:
+        """Hand the (possibly grown) memo back to the pool."""
+        if self.pool is not None:
+            self.pool.put(self.memo_key, self.memo)
 
     def __call__(self, G: np.ndarray) -> np.ndarray:
-        res, reason = eval_genomes(G, *self.args, self.work)
+        if self.pool is not None:
+            res, reason, self.memo = eval_genomes_memo(G, *self.args, self.work, self.memo)
+        else:
+            res, reason = eval_genomes(G, *self.args, self.work)
         self.count += len(G)
         ok = np.isfinite(res)
         self.valid += int(ok.sum())
@@ -297,7 +310,7 @@ class _Evaluator:
 def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int = 0, samples: int = 6000,
                    rounds: int = 60, restarts: int = 4, exhaustive_limit: int = 20_000, parallel: bool = False,
                    mapspace: MapSpace | None = None, max_spatial: int = MAX_SPATIAL, explain: bool = True,
-                   budget: SearchBudget | None = None) -> SearchResult:
+                   budget: SearchBudget | None = None, memo_pool: MemoPool | None = None) -> SearchResult:
     """Best mapping of ``layer`` on ``arch`` for ``objective`` (latency | energy | edp).
 
     ``budget`` (a :class:`SearchBudget`, e.g. ``BUDGETS["fast"]``) replaces ``samples``, ``rounds``,
@@ -315,6 +328,10 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
     ``parallel=True`` evaluates each batch with the ``prange`` kernel (same code as the serial one); it
     costs ~4 s more JIT on first use, so networks instead map their layers concurrently on threads
     (the kernels release the GIL) with the serial kernel — see :class:`mapper.network.NetworkEvaluator`.
+
+    ``memo_pool`` (a :class:`mapper.genome.MemoPool`; serial searches only): genomes costed before on an
+    accelerator that differs from ``arch`` only in its clock (and on this one) are priced from the pool's memo
+    instead of the cost kernel — the same result, faster when many such accelerators are searched (sweeps).
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, got {objective!r}")
@@ -322,13 +339,14 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
         samples, rounds, restarts, exhaustive_limit = budget.samples, budget.rounds, budget.restarts, \
             budget.exhaustive_limit
     ms = mapspace or build_mapspace(layer, arch, max_spatial=max_spatial)
-    ev = _Evaluator(ms, objective, parallel)
+    ev = _Evaluator(ms, objective, parallel, memo_pool)
     size = ms.size()
     exhaustive = size <= exhaustive_limit
     if exhaustive:
         best_v, best_g, _ = exhaustive_optimum(ms, objective, evaluator=ev)
     else:
         best_v, best_g = _nested_search(ms, ev, seed, SearchBudget(samples, rounds, restarts, exhaustive_limit))
+    ev.done()
     if best_g is None or not np.isfinite(best_v):
         why = _why_none(layer, arch, ev.reasons)
         raise NoValidMapping(why + (_culprits(layer, arch, objective) if explain else ""))
@@ -368,7 +386,7 @@ def _local_search(ms: MapSpace, ev: "_Evaluator", seed: int, samples: int, round
     order = np.argsort(v, kind="stable")
     order = order[np.isfinite(v[order])]
     _, firsts = np.unique(G[order, G_SPATIAL], return_index=True)  # best genome of each spatial candidate,
-    starts = ([] if first is None else [first]) + [G[i].copy() for i in order[np.sort(firsts)]]  # best first
+    starts = ([] if first is None else [first]) + list(order[np.sort(firsts)])  # best first (rows of G)
     nb = np.empty((N_DIMS * max(SCAN_LIMIT, 16) + int(n_orders.sum()) + n_keeps + 8, glen), dtype=np.int64)
     sp = np.empty((max(S - 1, 1), glen), dtype=np.int64)
     best_v, best_g = np.inf, None
@@ -377,6 +395,8 @@ def _local_search(ms: MapSpace, ev: "_Evaluator", seed: int, samples: int, round
         # at least `restarts` descents (plus `first`), more while they have cost fewer than `samples`
         if n >= restarts + (first is not None) and ev.count - sampled >= samples:
             break
+        if not isinstance(g, np.ndarray):
+            g = G[g].copy()
         cur, cur_v = g, ev(g[None, :])[0]
         for _ in range(rounds):
             m = _neighbours(cur, ms.nsplits, n_orders, n_keeps, L, rng.random(96), nb)

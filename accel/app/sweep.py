@@ -239,6 +239,10 @@ def _shared_evaluator_class():
 # share their searches across the points of a batch and across the batches a worker runs
 _DONORS: dict[str, Any] = {}
 _MAX_DONORS = 16
+# per worker process: clock-free costs of the genomes its searches have evaluated (mapper.genome.MemoPool), so the
+# searches of points that differ only in their clock (which search on their own when the accelerator draws static
+# power) cost each genome once; the results are the same as without it
+_MEMO_POOL: list = []
 
 
 def _evaluator_for(p: DesignPoint, arch, task: _Task):
@@ -247,8 +251,12 @@ def _evaluator_for(p: DesignPoint, arch, task: _Task):
     key = _search_key(p.config, arch, task)
     donor = _DONORS.pop(key, None)
     if donor is None:
+        if not _MEMO_POOL:
+            from mapper.genome import MemoPool
+
+            _MEMO_POOL.append(MemoPool(max_bytes=128 << 20))  # a clock group of 21 NB201 shapes needs ~25 MB
         ev = donor = NetworkEvaluator(arch, objective=task.objective, seed=task.seed, parallel=False,
-                                      effort=task.effort)
+                                      effort=task.effort, memo_pool=_MEMO_POOL[0])
     else:
         ev = _shared_evaluator_class()(arch, donor)
     _DONORS[key] = donor  # most recently used last
@@ -472,6 +480,35 @@ def _write_atomic(path: Path, data: bytes) -> None:
     _publish(_stage(path, data), path)
 
 
+def _stage_parquet(path: Path, df: pd.DataFrame) -> Path:
+    """:func:`_stage` for a table written straight to the temp file (no copy of the file's bytes in memory)."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        df.to_parquet(tmp, index=False)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _concat_parts(parts: list[bytes]) -> pd.DataFrame:
+    """One DataFrame of the parts' tables, in order (as ``pd.concat`` of each part read with ``pd.read_parquet``):
+    concatenated as Arrow tables, whose columns are compact, then converted once — a 10^5-point sweep's table
+    never exists twice as pandas objects."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = [pq.read_table(io.BytesIO(p)) for p in parts]
+    try:
+        table = pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # a column typed differently across parts: pandas' own rules
+        return pd.concat([t.to_pandas() for t in tables], ignore_index=True)
+    del tables
+    return table.to_pandas()
+
+
 def _parquet_bytes(df: pd.DataFrame) -> bytes:
     buf = io.BytesIO()
     df.to_parquet(buf, index=False)
@@ -568,8 +605,8 @@ class _Layout:
         bad = _table_problem(df, want, self.workloads, self.per_layer)
         return f"is incomplete: {bad}" if bad else ""
 
-    def load(self, path: Path, b: int, entry: _PartEntry | None) -> tuple[pd.DataFrame | None, str]:
-        """Read and verify part ``path`` as batch ``b``: returns (table, '') or (None, why it is rejected)."""
+    def load(self, path: Path, b: int, entry: _PartEntry | None) -> tuple[bytes | None, str]:
+        """Read and verify part ``path`` as batch ``b``: returns (its bytes, '') or (None, why it is rejected)."""
         if entry is None:
             return None, "is not in the manifest"
         if entry.batch != b or entry.points != self.ids(b):
@@ -593,7 +630,7 @@ class _Layout:
             return None, "is corrupted: it fails its sha256 checksum"
         if len(df) != entry.rows:
             return None, f"has {len(df)} rows, the manifest records {entry.rows}"
-        return df, ""
+        return data, ""
 
 
 def _differences(old: dict, ident: dict) -> str:
@@ -809,7 +846,7 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
             return doc.model_dump_json(indent=1).encode()
 
         # ---- verify what an earlier run left -----------------------------------------------------
-        frames: dict[int, pd.DataFrame] = {}
+        frames: dict[int, bytes] = {}  # the verified parts' Parquet bytes (compact: the table is built at the end)
         rejected: list[dict] = []
         for path in sorted(parts.glob("part-*")):
             mt = _PART_RE.fullmatch(path.name)
@@ -862,7 +899,7 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
                                 rows=len(df), sha256=hashlib.sha256(data).hexdigest())
             _append_line(journal_path, line.model_dump_json().encode() + b"\n")  # O(1) per batch
             _publish(tmp, path)
-            frames[t.batch_id] = df
+            frames[t.batch_id] = data
             done_pts += len(t.points)
             if progress:
                 progress(done_pts, total)
@@ -891,8 +928,7 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
                 executor.shutdown(wait=True, cancel_futures=True)  # type: ignore[union-attr]
 
         # ---- the final table: complete, checked, written atomically ---------------------------------
-        df = pd.concat([frames[b] for b in range(lay.n_batches)], ignore_index=True)
-        frames.clear()  # the parts' frames are copied into df: free them before the checks (memory at 10^5 points)
+        df = _concat_parts([frames.pop(b) for b in range(lay.n_batches)])  # frames is empty now
         if not df["point"].is_monotonic_increasing:  # batches are consecutive point ranges: sorted already
             df = df.sort_values("point", kind="stable").reset_index(drop=True)
         bad = _table_problem(df, all_ids, lay.workloads, per_layer)
@@ -900,7 +936,7 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
             raise SweepError(f"internal error: the assembled table has {bad}; {out} was not written, the parts in "
                              f"{parts} are kept")
         df.attrs = attrs
-        _write_atomic(out, _parquet_bytes(df))
+        _publish(_stage_parquet(out, df), out)
         _clean_parts(parts)
     if rejected:
         say(f"sweep: {len(rejected)} part(s) were set aside and recomputed; they are kept in {parts / 'rejected'}")

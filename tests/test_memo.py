@@ -1,0 +1,68 @@
+"""The genome memo (mapper.genome.MemoPool): a genome costed once is priced for another clock without the cost
+kernel, bit for bit as the kernel would price it, and a search through the memo returns what it returns without."""
+
+import numpy as np
+import pytest
+
+from accel.arch import load_arch, static_power_mw
+from accel.cost import compile_layer
+from accel.workload import parse_layer_spec
+from mapper.genome import (MemoPool, OBJECTIVES, eval_genomes, eval_genomes_memo, mapspace_arrays, new_memo,
+                           random_genomes, serial_work)
+from mapper.mapspace import build_mapspace
+from mapper.search import search_mapping
+
+LAYER = parse_layer_spec("conv K=32 C=16 P=14 Q=14 R=3 S=3")
+
+
+def _clocked(arch, mhz):
+    return arch.with_config(clock_mhz=mhz)
+
+
+@pytest.mark.parametrize("objective", sorted(OBJECTIVES))
+def test_memo_prices_other_clocks_bit_for_bit(objective):
+    base = load_arch("eyeriss")
+    assert static_power_mw(base) > 0  # the clock moves every mapping's energy: the memo must re-price it
+    rng = np.random.default_rng(7)
+    ms = build_mapspace(LAYER, base)
+    G = random_genomes(ms, rng.integers(0, len(ms.spatial_x), 3000), rng)
+    G = np.concatenate([G, G[:500]])  # repeats inside one batch
+    memo = new_memo(ms.genome_len, slots=64)  # grows (rehash) along the way
+    layer = compile_layer(LAYER)
+    seen_invalid = False
+    for mhz in (100.0, 200.0, 350.0, 100.0):
+        arch = _clocked(base, mhz)
+        ms_c = build_mapspace(LAYER, arch)
+        enc = mapspace_arrays(ms_c)
+        ref, ref_reason = eval_genomes(G, layer, arch.arrays, enc, OBJECTIVES[objective], serial_work(3))
+        got, reason, memo = eval_genomes_memo(G, layer, arch.arrays, enc, OBJECTIVES[objective], serial_work(3), memo)
+        assert np.array_equal(got, ref) and np.array_equal(reason, ref_reason)  # exact, inf where invalid
+        seen_invalid |= bool(np.isinf(ref).any())
+    assert seen_invalid and np.isfinite(ref).sum() > 100
+    assert memo.keys.shape[0] > 64 and int(memo.used[0]) == len(np.unique(G, axis=0))
+
+
+def test_search_through_the_pool_equals_plain_search_and_reuses_memos():
+    base = load_arch("eyeriss")
+    pool = MemoPool()
+    for mhz in (100.0, 250.0, 400.0):
+        arch = _clocked(base, mhz)
+        plain = search_mapping(LAYER, arch, objective="edp", seed=3, samples=800, rounds=8, restarts=2)
+        memo = search_mapping(LAYER, arch, objective="edp", seed=3, samples=800, rounds=8, restarts=2,
+                              memo_pool=pool)
+        assert repr(memo.cost) == repr(plain.cost) and memo.evaluations == plain.evaluations
+        assert memo.mapping.to_dict(arch) == plain.mapping.to_dict(arch)
+    assert pool.hits == 2  # one memo for the three clocks
+    # another layer or another buffer size is another memo
+    search_mapping(LAYER, base.with_config(pe_array={**base.config.pe_array.model_dump(), "rows": 6}),
+                   samples=200, rounds=2, restarts=1, memo_pool=pool)
+    assert pool.hits == 2 and len(pool._memos) == 2
+
+
+def test_pool_drops_least_recently_used_beyond_its_budget():
+    pool = MemoPool(max_bytes=1)
+    a = pool.get(b"a", 12)
+    pool.put(b"a", a)
+    b = pool.get(b"b", 12)
+    pool.put(b"b", b)
+    assert list(pool._memos) == [b"b"]
