@@ -26,6 +26,7 @@ from accel.layout import O_ENERGY, O_LATENCY, O_MAC_E, O_NOC_E, O_REASON, O_VALI
 from accel.workload import N_DIMS, N_OPERANDS
 
 if TYPE_CHECKING:
+    from accel.arch import Arch
     from mapper.mapspace import MapSpace
 
 G_SPATIAL = 0
@@ -363,23 +364,32 @@ class MemoPool:
         self.max_bytes = max_bytes
         self._memos: dict[bytes, GenomeMemo] = {}
         self._bytes = 0
-        self._arch_digests: dict[int, tuple[ArchArrays, bytes]] = {}  # id → (the arrays, kept alive; digest)
+        self._arch_digests: dict[int, tuple[Arch, bytes]] = {}  # id → (the arch, kept alive; its digest)
         self.hits = 0  # lookups of a memo that existed (for tests and benchmarks)
 
-    def key(self, layer: LayerArrays, arch: ArchArrays, enc: MapspaceArrays) -> bytes:
+    def key(self, layer: LayerArrays, arch: Arch, enc: MapspaceArrays | None, built_with: object = None) -> bytes:
+        """The memo key of genomes of ``layer`` on ``arch`` in the mapspace ``enc``; ``enc`` None: the mapspace
+        :func:`mapper.mapspace.build_mapspace` builds for them with the options ``built_with`` — a deterministic
+        function of the layer, the accelerator's arrays, its compiled constraints and its dataflow preset, none of
+        which holds the clock, so these stand for it."""
         import hashlib
 
         hit = self._arch_digests.get(id(arch))
         if hit is None or hit[0] is not arch:
             h = hashlib.blake2b(digest_size=20)
-            _digest_arrays(h, arch, _CLOCK_FIELDS)
+            _digest_arrays(h, arch.arrays, _CLOCK_FIELDS)
+            _digest_arrays(h, arch.constraints)
+            h.update(repr(arch.config.dataflow).encode())
             hit = (arch, h.digest())
             if len(self._arch_digests) >= 64:
                 self._arch_digests.pop(next(iter(self._arch_digests)))
             self._arch_digests[id(arch)] = hit
         h = hashlib.blake2b(hit[1], digest_size=20)
         _digest_arrays(h, layer)
-        _digest_arrays(h, enc)
+        if enc is None:
+            h.update(b"built " + repr(built_with).encode())
+        else:
+            _digest_arrays(h, enc)
         return h.digest()
 
     def get(self, key: bytes, glen: int) -> GenomeMemo:

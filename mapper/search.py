@@ -278,7 +278,10 @@ class SearchResult:
 
 
 class _Evaluator:
-    def __init__(self, ms: MapSpace, objective: str, parallel: bool, memo_pool: MemoPool | None = None):
+    def __init__(self, ms: MapSpace, objective: str, parallel: bool, memo_pool: MemoPool | None = None,
+                 built_with: object = None):
+        """``built_with``: the options ``ms`` was built with by :func:`build_mapspace` (None: a mapspace the
+        caller gave, identified in the memo key by its arrays)."""
         self.args = (compile_layer(ms.layer), ms.arch.arrays, mapspace_arrays(ms), OBJECTIVES[objective])
         self.work = None if parallel else serial_work(ms.arch.arrays.n_levels)
         self.count = 0
@@ -287,7 +290,7 @@ class _Evaluator:
         self.pool = memo_pool if not parallel else None
         if self.pool is not None:
             layer, arch, enc, _ = self.args
-            self.memo_key = self.pool.key(layer, arch, enc)
+            self.memo_key = self.pool.key(layer, ms.arch, None if built_with is not None else enc, built_with)
             self.memo = self.pool.get(self.memo_key, ms.genome_len)
 
     def done(self) -> None:
@@ -339,7 +342,7 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
         samples, rounds, restarts, exhaustive_limit = budget.samples, budget.rounds, budget.restarts, \
             budget.exhaustive_limit
     ms = mapspace or build_mapspace(layer, arch, max_spatial=max_spatial)
-    ev = _Evaluator(ms, objective, parallel, memo_pool)
+    ev = _Evaluator(ms, objective, parallel, memo_pool, None if mapspace is not None else ("max_spatial", max_spatial))
     size = ms.size()
     exhaustive = size <= exhaustive_limit
     if exhaustive:

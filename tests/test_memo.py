@@ -66,3 +66,22 @@ def test_pool_drops_least_recently_used_beyond_its_budget():
     b = pool.get(b"b", 12)
     pool.put(b"b", b)
     assert list(pool._memos) == [b"b"]
+
+
+def test_constraints_and_custom_mapspaces_get_their_own_memo():
+    """Two accelerators with the same arrays but other mapping constraints build other mapspaces: never one memo."""
+    base = load_arch("eyeriss")
+    pool = MemoPool()
+    search_mapping(LAYER, base, samples=200, rounds=2, restarts=1, memo_pool=pool)
+    forced = base.with_config(constraints=[{"target": "GLB", "type": "temporal", "factors": {"K": 1}}])
+    assert forced.arrays.read_bw.tolist() == base.arrays.read_bw.tolist()
+    plain = search_mapping(LAYER, forced, samples=200, rounds=2, restarts=1)
+    memo = search_mapping(LAYER, forced, samples=200, rounds=2, restarts=1, memo_pool=pool)
+    assert pool.hits == 0 and len(pool._memos) == 2 and repr(memo.cost) == repr(plain.cost)
+    # a mapspace given by the caller is keyed by its arrays
+    ms = build_mapspace(LAYER, base, max_spatial=4)
+    search_mapping(LAYER, base, samples=200, rounds=2, restarts=1, mapspace=ms, memo_pool=pool)
+    assert pool.hits == 0 and len(pool._memos) == 3
+    search_mapping(LAYER, base, samples=200, rounds=2, restarts=1, mapspace=build_mapspace(LAYER, base, max_spatial=4),
+                   memo_pool=pool)
+    assert pool.hits == 1
