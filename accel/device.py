@@ -34,9 +34,15 @@ Schema (``version: 1``, pydantic strict, ``extra="forbid"``, every error listed 
   thread block below which another thread / SM gets no work), ``efficiency`` (fraction of peak per op class:
   ``conv``, ``depthwise``, ``gemm``, ``pool``, ``eltwise``; up to 16, above 1 when the runtime does less work than
   the loop nest counts, e.g. sliding-window pooling sums), ``conv_channel_block`` (output channels one micro-kernel
-  computes at once: a conv with K output channels per group uses K / (ceil(K / B) · B) of it).
+  computes at once: a conv with K output channels per group uses K / (ceil(K / B) · B) of it),
+  ``nchwc_block`` (optional, default none: not modelled; onnxruntime's NCHWc channel block, MLAS
+  ``NchwcBlockSize``: 16 with AVX-512F, else 8 — equation 2a), ``efficiency.pool_unblocked`` (optional, default:
+  ``pool``'s; the efficiency of a pool that does not run in the NCHWc layout, equation 2a).
 * ``warm_cache`` (default true: repeated inference, as latency benchmarks measure; weights stay resident in the
-  smallest level that holds all of the network's weights), ``area_mm2``, ``tdp_w`` (die area and TDP for
+  smallest level that holds all of the network's weights), ``warm_weight_bytes`` (optional, default none: the
+  level sizes alone; the largest weight footprint the caches keep warm between inferences — a shared last-level
+  cache of a busy or virtualised machine keeps less than its size; measured by ``accelsim calibrate`` with a
+  ladder of batch-1 Linear chains, equation 3), ``area_mm2``, ``tdp_w`` (die area and TDP for
   area / power columns; not used for latency).
 
 The per-layer model (every equation; b = bytes per element of ``dtype``, f = clock)
@@ -58,7 +64,19 @@ Op class: conv with one input channel per group and more than one group → ``de
    ``ops_per_cycle_per_core`` of ``dtype``.  A ``conv`` additionally uses only K / (ceil(K / B) · B) of the
    micro-kernel, B = ``conv_channel_block``: CPU convolution kernels (oneDNN, MLAS NCHWc) vectorise over output
    channels and register-block several SIMD vectors of them, so a 16-channel conv runs a 64-channel kernel a
-   quarter full.  With u > 1 threads the compute runs on ``1 + (u - 1) · parallel_efficiency`` threads' worth of
+   quarter full.
+
+   2a. onnxruntime's NCHWc layout (``nchwc_block`` b_c set; onnxruntime/core/optimizer/nchwc_transformer.cc,
+   ``TransformConv`` / ``TransformPool``, and the optimised graphs ``bench/ort_node_profile.py`` saves): inside
+   the NCHWc graph every channel count is rounded up to a multiple of b_c (``nchwc_output_channels``; the
+   reordered weights of a 36-channel 1×1 conv are 48 × 48), so a ``conv`` with C ≥ b_c input channels (one group)
+   also computes C / (ceil(C / b_c) · b_c) useless MACs' share — its efficiency is multiplied by that fraction (a
+   conv with C < b_c, the stem, reads the NCHW input directly and is not padded) — and a ``depthwise`` conv of G
+   channels by G / (ceil(G / b_c) · b_c).  A pool runs in NCHWc only when its channels are a multiple of b_c;
+   otherwise it runs MLAS's NCHW pooling kernel at ``efficiency.pool_unblocked`` (3–4× slower per point on the
+   calibration machine).  Not modelled: the ReorderInput / ReorderOutput nodes the transformer inserts at the
+   borders of the NCHWc graph (memory-bound copies, 2–7 µs each; ``bench/results/ort_node_profile.json``).
+   With u > 1 threads the compute runs on ``1 + (u - 1) · parallel_efficiency`` threads' worth of
    throughput (``parallel_efficiency``, measured: the speedup of a conv on all cores; below 1 when threads share
    a core, memory or a busy machine).
 3. Traffic.  Levels 0 … L-1 (``levels``); level i serves the misses of the storage inside it, whose capacity is
@@ -77,7 +95,8 @@ Op class: conv with one input channel per group and more than one group → ``de
    * pool / element-wise: compulsory, ``D_w = w·b`` (a binary op's second input), ``D_a = (x + y)·b``.
 
    Residency (``warm_cache``): weights live in the smallest level ``h_w`` whose capacity holds the whole
-   network's weights (repeated inference keeps them warm; DRAM with ``warm_cache: false``), activations in the
+   network's weights (repeated inference keeps them warm; DRAM with ``warm_cache: false``, and when the weights
+   exceed ``warm_weight_bytes``), activations in the
    smallest level ``h_a`` that holds the layer's input and output (its producer just wrote them).  Level i
    serves ``T_i = D_w(S_in(i))·[i ≤ h_w] + D_a(S_in(i))·[i ≤ h_a]`` bytes (levels beyond a tensor's home never
    see it: compulsory + capacity misses up to the home level, nothing beyond).
@@ -117,7 +136,7 @@ from accel.workload import Layer, Network
 
 __all__ = ["DeviceError", "DeviceConfig", "CpuConfig", "GpuConfig", "RuntimeProfile", "MemoryLevel", "Device",
            "DeviceModel", "DeviceCost", "DeviceLayerResult", "DeviceNetworkResult", "parse_device", "load_device",
-           "is_device_config", "DTYPE_BYTES", "OP_CLASSES", "op_class"]
+           "is_device_config", "DTYPE_BYTES", "OP_CLASSES", "op_class", "nchwc_padding", "nchwc_pool"]
 
 SCHEMA_VERSION = 1
 DTYPE_BYTES = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "int8": 1}
@@ -152,6 +171,7 @@ class Efficiency(Strict):
     gemm: float = Field(gt=0, le=MAX_EFFICIENCY)
     pool: float = Field(gt=0, le=MAX_EFFICIENCY)
     eltwise: float = Field(gt=0, le=MAX_EFFICIENCY)
+    pool_unblocked: float | None = Field(None, gt=0, le=MAX_EFFICIENCY)
 
 
 class ClassOverhead(Strict):
@@ -180,6 +200,7 @@ class RuntimeProfile(Strict):
     parallel_grain_macs: int | None = Field(None, ge=1, le=2**50)
     parallel_grain_pool_elements: int | None = Field(None, ge=1, le=2**40)
     conv_channel_block: int = Field(1, ge=1, le=4096)
+    nchwc_block: int | None = Field(None, ge=1, le=4096)
     parallel_efficiency: float = Field(1.0, gt=0, le=1)
     efficiency: Efficiency
 
@@ -207,6 +228,7 @@ class _DeviceBase(Strict):
     runtimes: dict[str, RuntimeProfile] = Field(min_length=1)
     runtime: str
     warm_cache: bool = True
+    warm_weight_bytes: float | None = Field(None, gt=0, le=MAX_SIZE_BYTES)
     area_mm2: float | None = Field(None, ge=0, le=MAX_AREA_MM2)
     tdp_w: float | None = Field(None, ge=0, le=1e6)
 
@@ -449,6 +471,9 @@ class DeviceModel:
         if cls == "conv":
             blk = prof.conv_channel_block
             eff *= layer.K / (math.ceil(layer.K / blk) * blk)
+        eff *= nchwc_padding(layer, cls, prof.nchwc_block)
+        if cls == "pool" and prof.efficiency.pool_unblocked is not None and not nchwc_pool(layer, prof.nchwc_block):
+            eff = prof.efficiency.pool_unblocked
         u_eff = 1 + (u - 1) * prof.parallel_efficiency
         compute_s = work / (u_eff * peak * eff * f)
         w, x, y = layer.operand_sizes()
@@ -510,6 +535,8 @@ class DeviceModel:
         last = len(c.levels) - 1
         if not c.warm_cache:
             return last
+        if c.warm_weight_bytes is not None and weight_bytes > c.warm_weight_bytes:
+            return last  # more weights than the caches keep across inferences (module docstring, 3)
         return next((i for i, lv in enumerate(c.levels) if lv.size_bytes is not None and weight_bytes <= lv.size_bytes),
                     last)
 
@@ -531,6 +558,25 @@ class DeviceModel:
     def inference_overhead_s(self) -> float:
         """The runtime's fixed cost of one inference call (module docstring, 6)."""
         return self.device.profile.inference_overhead_us * 1e-6
+
+
+def nchwc_padding(layer: Layer, cls: str, block: int | None) -> float:
+    """Fraction of the computed MACs that are the layer's own under onnxruntime's NCHWc layout (module docstring,
+    2a): 1 without a block; a conv's input channels C ≥ block (one group) and a depthwise conv's channels rounded
+    up to a multiple of the block (the output channels: ``conv_channel_block``)."""
+    if block is None:
+        return 1.0
+    if cls == "conv" and layer.G == 1 and layer.C >= block:
+        return layer.C / (math.ceil(layer.C / block) * block)
+    if cls == "depthwise":
+        return layer.G / (math.ceil(layer.G / block) * block)
+    return 1.0
+
+
+def nchwc_pool(layer: Layer, block: int | None) -> bool:
+    """True when onnxruntime runs this pooling layer as an NCHWc pool: its channels are a multiple of the block
+    (``TransformPool``, module docstring 2a); always True without a block."""
+    return block is None or (layer.G * layer.K) % block == 0
 
 
 def _capacity(lv: MemoryLevel, threads: int) -> float:

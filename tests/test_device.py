@@ -249,6 +249,47 @@ def test_weights_resident_in_the_smallest_level_that_holds_them():
     assert DeviceModel(dev(warm_cache=False)).weight_home(10) == 1
 
 
+def test_warm_weight_bytes_caps_weight_residency():
+    """Weights beyond ``warm_weight_bytes`` live in the backing store even where a level's size would hold them
+    (module docstring, 3); without the field only the level sizes decide."""
+    assert DeviceModel(dev()).weight_home(600) == 0
+    capped = DeviceModel(dev(warm_weight_bytes=500))
+    assert capped.weight_home(400) == 0 and capped.weight_home(600) == 1
+    # a layer whose weights are homed in DRAM pays DRAM traffic for them
+    fc = parse_layer_spec("fc K=8 C=16")  # 512 B of weights
+    assert DeviceModel(dev(warm_weight_bytes=256)).layer(fc, weight_home=None).traffic_bytes["DRAM"] > 0
+    assert DeviceModel(dev()).layer(fc).traffic_bytes["DRAM"] == 0
+
+
+def test_nchwc_block_pads_conv_channels_exactly_when_the_rule_says():
+    """onnxruntime's NCHWc layout (module docstring, 2a): with ``nchwc_block`` 16 a 1x1 conv with C = 36 input
+    channels computes 48 / 36 of its MACs' time, a depthwise conv of 36 channels 48 / 36; C = 8 (< the block: the
+    NCHW-input stem path), C = 32 (a multiple) and a gemm are not padded; without the field nothing changes."""
+    plain, blocked = DeviceModel(dev()), DeviceModel(dev(runtimes__rt__nchwc_block=16))
+    conv36 = parse_layer_spec("conv K=16 C=36 P=4 Q=4")
+    assert plain.layer(conv36).compute_s == pytest.approx(16 * 36 * 16 / 10e9)
+    assert blocked.layer(conv36).compute_s == pytest.approx(plain.layer(conv36).compute_s * 48 / 36)
+    dw = parse_layer_spec("conv K=36 C=36 P=4 Q=4 R=3 S=3 groups=36")
+    assert blocked.layer(dw).compute_s == pytest.approx(plain.layer(dw).compute_s * 48 / 36)
+    for spec in ("conv K=16 C=8 P=4 Q=4", "conv K=16 C=32 P=4 Q=4", "conv K=32 C=32 P=4 Q=4 R=3 S=3 groups=32",
+                 "fc K=16 C=36"):
+        layer = parse_layer_spec(spec)
+        assert blocked.layer(layer).compute_s == pytest.approx(plain.layer(layer).compute_s), spec
+
+
+def test_unblocked_pool_efficiency_applies_only_off_the_nchwc_block():
+    """A pool whose channels are not a multiple of ``nchwc_block`` runs the NCHW kernel at
+    ``efficiency.pool_unblocked``; a multiple keeps ``efficiency.pool``; without a block (or without the
+    efficiency) every pool keeps ``pool``'s."""
+    m = DeviceModel(dev(runtimes__rt__nchwc_block=16, runtimes__rt__efficiency__pool_unblocked=0.25))
+    p36, p32 = parse_layer_spec("avgpool K=36 P=8 Q=8 R=3 S=3"), parse_layer_spec("avgpool K=32 P=8 Q=8 R=3 S=3")
+    assert m.layer(p36).compute_s == pytest.approx(36 * 64 * 9 / (4e9 * 0.25))
+    assert m.layer(p32).compute_s == pytest.approx(32 * 64 * 9 / 4e9)
+    no_block = DeviceModel(dev(runtimes__rt__efficiency__pool_unblocked=0.25))
+    assert no_block.layer(p36).compute_s == pytest.approx(36 * 64 * 9 / 4e9)
+    assert DeviceModel(dev(runtimes__rt__nchwc_block=16)).layer(p36).compute_s == pytest.approx(36 * 64 * 9 / 4e9)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # dispatch: NetworkEvaluator and accelsim eval
 # ---------------------------------------------------------------------------------------------------------
