@@ -74,8 +74,22 @@ Op class: conv with one input channel per group and more than one group → ``de
    conv with C < b_c, the stem, reads the NCHW input directly and is not padded) — and a ``depthwise`` conv of G
    channels by G / (ceil(G / b_c) · b_c).  A pool runs in NCHWc only when its channels are a multiple of b_c;
    otherwise it runs MLAS's NCHW pooling kernel at ``efficiency.pool_unblocked`` (3–4× slower per point on the
-   calibration machine).  Not modelled: the ReorderInput / ReorderOutput nodes the transformer inserts at the
-   borders of the NCHWc graph (memory-bound copies, 2–7 µs each; ``bench/results/ort_node_profile.json``).
+   calibration machine).
+
+   2b. NCHWc reorders (``nchwc_block`` set; ``DeviceModel.network``, which sees the network's graph): the
+   transformer converts every conv (one group, or per-group channels that are multiples of b_c), every depthwise
+   conv and every pool of block-aligned channels to NCHWc; an element-wise layer is NCHWc when all of its
+   inputs are (``TransformBinary`` / ``TransformActivation``; not a per-channel broadcast such as a
+   squeeze-excite scale), a gemm never.  A single-input operator fed by several producers reads their channel
+   concatenation, which stays NCHWc only when every part's channels are block-aligned (``TransformConcat``).
+   Where an NCHWc operator reads an NCHW tensor (the network input, an NCHW producer, an NCHW concat; not the
+   NCHW-input conv with C < b_c) onnxruntime inserts one ``ReorderInput`` of that tensor (once per tensor);
+   where an NCHWc tensor is read by an NCHW operator (or an NCHW concat) or leaves the network, one
+   ``ReorderOutput`` of it.  Each reorder is costed as a memory-bound element-wise copy of the tensor (a unary
+   element-wise operator of its elements by 1–4, with the element-wise overhead) and charged to the layer it
+   serves (``reorder_s``, ``reorders``: the consumer of a ReorderInput, the producer of a ReorderOutput).  The
+   profile of the study's networks (``bench/ort_node_profile.py``) counts 27 / 29 / 122 reorders in an MBConv /
+   FBNet / DARTS network where this rule places 25 / 23 / 108.
    With u > 1 threads the compute runs on ``1 + (u - 1) · parallel_efficiency`` threads' worth of
    throughput (``parallel_efficiency``, measured: the speedup of a conv on all cores; below 1 when threads share
    a core, memory or a busy machine).
@@ -418,6 +432,8 @@ class DeviceCost:
     bound: str
     energy_pj: float = math.nan
     epilogue_ops: int = 0
+    reorder_s: float = 0.0  # onnxruntime NCHWc layout reorders charged to this layer (module docstring, 2b)
+    reorders: int = 0
 
     @property
     def utilization(self) -> float:
@@ -546,6 +562,8 @@ class DeviceModel:
         layers = net.layers
         wh = self.weight_home(sum(layer.operand_sizes()[0] for layer in layers if layer.is_mac) * b)
         results = [DeviceLayerResult(layer, self.layer(layer, wh)) for layer in layers]
+        if self.device.profile.nchwc_block is not None:
+            results = self._with_reorders(net, results, wh)
         from accel._version import __version__
 
         meta = {"accelsim_version": __version__, "hw_digest": self.device.digest(), "device_kind": self.device.kind,
@@ -554,10 +572,88 @@ class DeviceModel:
         return DeviceNetworkResult(net.name, self.device, objective, results, meta,
                                    getattr(net, "import_report", None), inference_overhead_s=self.inference_overhead_s)
 
+    def _reorder_s(self, elements: int, weight_home: int) -> float:
+        """One ReorderInput / ReorderOutput of ``elements`` values: a memory-bound element-wise copy with the
+        element-wise class's overhead (module docstring, 2b)."""
+        key = ("reorder", elements, weight_home)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._operator(Layer("reorder", "relu", K=max(1, int(elements))), weight_home)[0]
+            self._cache[key] = hit
+        return hit
+
+    def _with_reorders(self, net: Network, results: list[DeviceLayerResult], weight_home: int
+                       ) -> list[DeviceLayerResult]:
+        """Charge the NCHWc layout reorders onnxruntime inserts (module docstring, 2b) to the layers they
+        serve: a ReorderInput to its NCHWc consumer, a ReorderOutput to its NCHWc producer."""
+        import dataclasses
+
+        blk = self.device.profile.nchwc_block
+        g = net.graph
+        by_name = {r.layer.name: r for r in results}
+        nchwc: dict[str, bool] = {}
+        for r in results:
+            layer, cls = r.layer, r.cost.op_class
+            preds = list(g.predecessors(layer.name))
+            if cls == "conv":
+                nchwc[layer.name] = layer.G == 1 or (layer.C % blk == 0 and layer.K % blk == 0)
+            elif cls == "depthwise":
+                nchwc[layer.name] = True
+            elif cls == "pool":
+                nchwc[layer.name] = nchwc_pool(layer, blk)
+            elif cls == "eltwise":  # NCHWc when every input is (TransformBinary / TransformActivation), same shape
+                nchwc[layer.name] = bool(preds) and not layer.broadcast and all(nchwc[q] for q in preds)
+            else:
+                nchwc[layer.name] = False
+        extra_s = {r.layer.name: 0.0 for r in results}
+        count = {r.layer.name: 0 for r in results}
+        reorder_out: set[str] = set()
+        reordered_in: set[tuple[str, ...]] = set()
+        for r in results:
+            layer = r.layer
+            preds = tuple(g.predecessors(layer.name))
+            succs = list(g.successors(layer.name))
+            # a single-input operator fed by several producers reads their channel concatenation: it stays NCHWc
+            # only when every part's channels are block-aligned (TransformConcat)
+            concat = r.cost.op_class in ("conv", "depthwise", "pool") and len(preds) > 1
+            unaligned = concat and any((by_name[q].layer.G * by_name[q].layer.K) % blk for q in preds)
+            nchwc_input = bool(preds) and all(nchwc[q] for q in preds) and not unaligned
+            if (concat and not nchwc_input) or not nchwc[layer.name]:
+                # an NCHW consumer (or an NCHW concat) of an NCHWc tensor: the producer's output is reordered back
+                reorder_out.update(q for q in preds if nchwc[q])
+            direct = r.cost.op_class == "conv" and layer.G == 1 and layer.C < blk  # the NCHW-input path
+            if nchwc[layer.name] and not nchwc_input and not direct and preds + ("",) not in reordered_in:
+                reordered_in.add(preds + ("",))
+                # the tensor reordered: its producers' outputs (a concatenation), or the network input
+                x = (sum(_out_elements(by_name[q].layer) for q in preds) if preds else math.prod(net.input_shape))
+                extra_s[layer.name] += self._reorder_s(x, weight_home)
+                count[layer.name] += 1
+            if nchwc[layer.name] and not succs:  # a network output leaves in NCHW
+                reorder_out.add(layer.name)
+        for q in reorder_out:
+            extra_s[q] += self._reorder_s(_out_elements(by_name[q].layer), weight_home)
+            count[q] += 1
+        out = []
+        f = self.device.clock_hz
+        for r in results:
+            e = extra_s[r.layer.name]
+            if e == 0.0:
+                out.append(r)
+                continue
+            c = r.cost
+            out.append(DeviceLayerResult(r.layer, dataclasses.replace(
+                c, latency_s=c.latency_s + e, latency_cycles=(c.latency_s + e) * f, reorder_s=e,
+                reorders=count[r.layer.name])))
+        return out
+
     @property
     def inference_overhead_s(self) -> float:
         """The runtime's fixed cost of one inference call (module docstring, 6)."""
         return self.device.profile.inference_overhead_us * 1e-6
+
+
+def _out_elements(layer: Layer) -> int:
+    return layer.G * layer.N * layer.K * layer.P * layer.Q
 
 
 def nchwc_padding(layer: Layer, cls: str, block: int | None) -> float:
@@ -639,7 +735,8 @@ class DeviceNetworkResult:
                 "energy_pj": None, "utilization": c.utilization, "active_pes": c.threads_used,
                 "op_class": c.op_class, "bound": c.bound,
                 "latency_breakdown_s": {"compute": c.compute_s, **{f"{k}": v for k, v in c.level_s.items()},
-                                        "overhead": c.overhead_s, "epilogue": c.epilogue_s},
+                                        "overhead": c.overhead_s, "epilogue": c.epilogue_s,
+                                        "reorder": c.reorder_s},
                 "traffic_bytes": c.traffic_bytes, "epilogue_ops": c.epilogue_ops,
                 "mapping": None, "onnx_nodes": list(r.layer.source), "unsupported": False,
             })
@@ -665,7 +762,8 @@ class DeviceNetworkResult:
                    "latency_s": c.latency_s, "compute_cycles": c.compute_s * self.arch.clock_hz,
                    "stall_cycles": sum(c.stall_cycles.values()), "energy_pj": math.nan, "mac_energy_pj": math.nan,
                    "utilization": c.utilization, "active_pes": c.threads_used, "unsupported": False,
-                   "op_class": c.op_class, "bound": c.bound, "overhead_s": c.overhead_s, "epilogue_s": c.epilogue_s}
+                   "op_class": c.op_class, "bound": c.bound, "overhead_s": c.overhead_s, "epilogue_s": c.epilogue_s,
+                   "reorder_s": c.reorder_s}
             for k, v in c.level_s.items():
                 row[f"time_{k}_s"] = v
             rows.append(row)

@@ -290,6 +290,44 @@ def test_unblocked_pool_efficiency_applies_only_off_the_nchwc_block():
     assert DeviceModel(dev(runtimes__rt__nchwc_block=16)).layer(p36).compute_s == pytest.approx(36 * 64 * 9 / 4e9)
 
 
+def _reorder_net(in_channels: int, mid: int):
+    """input (in_channels x 8 x 8) -> conv a (mid channels, 3x3) -> avg pool -> conv b (32) -> output."""
+    b = NetworkBuilder("reorders")
+    x = b.input(1, in_channels, 8, 8)
+    y = b.conv(x, mid, kernel=3, padding=1, name="a")
+    y = b.pool(y, "avg", 3, stride=1, padding=1, name="pool")
+    y = b.conv(y, 32, kernel=1, name="b")
+    return b.build()
+
+
+def test_nchwc_reorders_are_costed_exactly_where_the_transformer_inserts_them():
+    """Module docstring 2b: a 32-channel input read by an NCHWc conv gets one ReorderInput (charged to conv a);
+    a 3-channel input takes the NCHW-input path (none); a 36-channel pool is NCHW, so conv a's output is reordered
+    back (ReorderOutput at a) and conv b reads an NCHW tensor (ReorderInput at b); the network output leaves NCHWc
+    (ReorderOutput at b).  Each reorder costs a unary element-wise operator of the tensor's elements; without
+    ``nchwc_block`` nothing is added."""
+    blocked = DeviceModel(dev(runtimes__rt__nchwc_block=16))
+    copy_s = lambda n: blocked.layer(Layer("c", "relu", K=n)).latency_s  # noqa: E731
+
+    def reorders(net):
+        return {r.layer.name: (r.cost.reorders, r.cost.reorder_s) for r in blocked.network(net).layers}
+
+    r = reorders(_reorder_net(32, 32))  # everything block-aligned: in at a, out at b
+    assert r["a"] == (1, pytest.approx(copy_s(32 * 64)))  # the network input
+    assert r["pool"] == (0, 0.0) and r["b"] == (1, pytest.approx(copy_s(32 * 64)))
+    r = reorders(_reorder_net(3, 32))  # the stem reads NCHW directly
+    assert r["a"] == (0, 0.0) and r["b"][0] == 1
+    r = reorders(_reorder_net(3, 36))  # a 36-channel pool is NCHW: out at a, in + out at b
+    assert r["a"] == (1, pytest.approx(copy_s(36 * 64)))
+    assert r["pool"] == (0, 0.0)
+    assert r["b"] == (2, pytest.approx(copy_s(36 * 64) + copy_s(32 * 64)))
+    res = blocked.network(_reorder_net(3, 36))
+    assert res.latency_s == pytest.approx(sum(blocked.layer(x.layer).latency_s + x.cost.reorder_s for x in res.layers))
+    plain = DeviceModel(dev()).network(_reorder_net(32, 32))
+    assert all(x.cost.reorders == 0 and x.cost.reorder_s == 0.0 for x in plain.layers)
+    assert plain.latency_s == pytest.approx(sum(DeviceModel(dev()).layer(x.layer).latency_s for x in plain.layers))
+
+
 # ---------------------------------------------------------------------------------------------------------
 # dispatch: NetworkEvaluator and accelsim eval
 # ---------------------------------------------------------------------------------------------------------
