@@ -14,8 +14,12 @@ NCHWc layout transformer inserted (``com.microsoft.nchwc`` domain: ``ReorderInpu
         [-o bench/results/ort_node_profile.json] [--force]
 
 Timing note: profiler durations are wall clock per node on a shared 2-core VM; the per-node figure is the
-**minimum** over ``--runs`` calls (the least disturbed), the per-run total the median.  The model side is the
-committed config; nothing here is fitted.
+**minimum** over ``--runs`` calls (the least disturbed), the per-network total the median thread CPU time of the
+same graph in a session without the profiler.  The profiler inflates every node (its own bookkeeping): the
+summary estimates that per node (profiled medians summed minus the unprofiled call, over all nodes) and gives
+each category also less that much per node (``measured_less_profiler_us``).  The model side is the committed
+config (``--hw-before``: also another one, e.g. ``git show <commit>:configs/cpu-host.yaml`` before a change);
+nothing here is fitted.
 """
 
 from __future__ import annotations
@@ -184,15 +188,20 @@ def model_breakdown(sp: str, enc: str, hw: str) -> dict:
     for r in res.layers:
         k = layer_category(r.layer)
         cat[k][0] += 1
-        cat[k][1] += (r.cost.latency_s - r.cost.overhead_s) * 1e6  # the kernel: the profiler's kernel time
+        # the kernel (the profiler's kernel time): latency minus the operator overhead and the NCHWc reorders
+        # charged to this layer (accel/device.py 2b), which are their own category
+        cat[k][1] += (r.cost.latency_s - r.cost.overhead_s - r.cost.reorder_s) * 1e6
+        cat["reorder"][0] += r.cost.reorders
+        cat["reorder"][1] += r.cost.reorder_s * 1e6
     return {"total_us": res.latency_s * 1e6, "inference_overhead_us": res.inference_overhead_s * 1e6,
             "operator_overhead_us": sum(r.cost.overhead_s for r in res.layers) * 1e6,
             "by_category": {k: {"count": v[0], "us": v[1]} for k, v in sorted(cat.items())},
             "layers": [{"name": r.layer.name, "category": layer_category(r.layer), "shape": r.layer.describe(),
-                        "us": r.cost.latency_s * 1e6, "bound": r.cost.bound} for r in res.layers]}
+                        "us": r.cost.latency_s * 1e6, "reorder_us": r.cost.reorder_s * 1e6, "bound": r.cost.bound}
+                       for r in res.layers]}
 
 
-def summarise(profiles: list[dict], models: list[dict]) -> dict:
+def summarise(profiles: list[dict], models: list[dict], before: list[dict] | None = None) -> dict:
     """Per category over all profiled networks: measured (sum of per-node minima) vs model, counts, share of the
     measured-minus-model gap."""
     meas = defaultdict(lambda: [0, 0.0])
@@ -202,6 +211,7 @@ def summarise(profiles: list[dict], models: list[dict]) -> dict:
             k = n["category"]
             k = "pool" if k.startswith("pool.") else k
             k = "eltwise.add" if k in ("Add", "Sum") else k
+            k = "reorder" if k in ("ReorderInput", "ReorderOutput") else k
             meas[k][0] += 1
             meas[k][1] += n["min_us"]
         for k, v in m["by_category"].items():
@@ -213,16 +223,32 @@ def summarise(profiles: list[dict], models: list[dict]) -> dict:
     key = "(outside kernels: per-node + per-call overhead)"
     meas[key] = [len(profiles), call]
     mod[key] = [len(profiles), sum(m["inference_overhead_us"] + m["operator_overhead_us"] for m in models)]
+    old = defaultdict(lambda: [0, 0.0])
+    for m in before or []:
+        for k, v in m["by_category"].items():
+            old[k][0] += v["count"]
+            old[k][1] += v["us"]
+        old[key][0] += 1
+        old[key][1] += m["inference_overhead_us"] + m["operator_overhead_us"]
+    # the profiler's own cost per node (it inflates every kernel time): the profiled kernels' medians summed minus
+    # the unprofiled call, over every node; small nodes (reorders, ReLU, Concat) are overstated by about this much
+    n_nodes = sum(len(p["nodes"]) for p in profiles)
+    inflation = max(0.0, -call / n_nodes) if n_nodes else 0.0
     keys = sorted(set(meas) | set(mod))
     gap_total = sum(meas[k][1] for k in keys) - sum(mod[k][1] for k in keys)
     rows = []
     for k in keys:
         g = meas[k][1] - mod[k][1]
         rows.append({"category": k, "measured_count": meas[k][0], "measured_us": meas[k][1],
+                     "measured_less_profiler_us": (meas[k][1] - meas[k][0] * inflation if k != key
+                                                   else meas[k][1] + n_nodes * inflation),
                      "model_count": mod[k][0], "model_us": mod[k][1], "missing_us": g,
-                     "share_of_missing": g / gap_total if gap_total else float("nan")})
+                     "share_of_missing": g / gap_total if gap_total else float("nan"),
+                     **({"model_before_us": old[k][1]} if before else {})})
     rows.sort(key=lambda r: -abs(r["missing_us"]))
     return {"measured_total_us": sum(meas[k][1] for k in keys), "model_total_us": sum(mod[k][1] for k in keys),
+            **({"model_before_total_us": sum(old[k][1] for k in keys)} if before else {}),
+            "profiler_inflation_per_node_us": inflation, "nodes": n_nodes,
             "missing_total_us": gap_total, "rows": rows}
 
 
@@ -235,6 +261,7 @@ def main(argv=None) -> int:
     p.add_argument("--runs", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--hw", default=str(ROOT / "configs" / "cpu-host.yaml"))
+    p.add_argument("--hw-before", help="also cost the networks with this config (e.g. the config before a change)")
     p.add_argument("-o", default=str(ds.RESULTS / "ort_node_profile.json"))
     p.add_argument("--force", action="store_true")
     args = p.parse_args(argv)
@@ -242,29 +269,36 @@ def main(argv=None) -> int:
     specs = ds.network_specs(500, 102, 0)
     idx = [int(s) for s in args.nets.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="ort-node-profile-"))
-    profiles, models = [], []
+    profiles, models, before = [], [], []
     for i in idx:
         sp, enc = specs[i]
         profiles.append(profile_network(i, sp, enc, args.runs, args.warmup, tmp))
         models.append(model_breakdown(sp, enc, args.hw))
+        if args.hw_before:
+            before.append(model_breakdown(sp, enc, args.hw_before))
         print(f"net {i} ({sp}): thread CPU {profiles[-1]['thread_cpu_median_us']:.0f} us, "
               f"model {models[-1]['total_us']:.0f} us, ops {profiles[-1]['graph_op_counts']}", flush=True)
     import onnxruntime as ort
 
-    out = {"hw": args.hw, "onnxruntime": ort.__version__, "runs": args.runs, "warmup": args.warmup,
-           "statistic": ("per node: min over runs of the profiler's kernel time; per network: median thread CPU time of "
-                         "the unprofiled session; model: per-layer latency minus its operator overhead (kernel) and "
+    out = {"hw": args.hw, "hw_before": args.hw_before, "onnxruntime": ort.__version__, "runs": args.runs,
+           "warmup": args.warmup,
+           "statistic": ("per node: min over runs of the profiler's kernel time; per network: median thread CPU "
+                         "time of the unprofiled session; model: per-layer latency minus its operator overhead (kernel) and "
                          "the overheads as one row"),
-           "summary": summarise(profiles, models),
+           "summary": summarise(profiles, models, before or None),
            "networks": [{**p, "model": m} for p, m in zip(profiles, models)]}
     write_text(args.o, json.dumps(out, indent=1) + "\n")
     s = out["summary"]
     print(f"measured {s['measured_total_us']:.0f} us, model {s['model_total_us']:.0f} us, missing "
           f"{s['missing_total_us']:.0f} us over {len(idx)} networks")
-    print(f"{'category':52s} {'n meas':>6s} {'meas us':>9s} {'n mod':>6s} {'model us':>9s} {'missing':>9s} share")
+    print(f"profiler inflation {s['profiler_inflation_per_node_us']:.2f} us per node ({s['nodes']} nodes)")
+    print(f"{'category':48s} {'n meas':>6s} {'meas us':>8s} {'-prof':>8s} {'n mod':>6s} {'model us':>8s} "
+          f"{'before':>8s} {'missing':>8s} share")
     for r in s["rows"]:
-        print(f"{r['category']:52s} {r['measured_count']:6d} {r['measured_us']:9.0f} {r['model_count']:6d} "
-              f"{r['model_us']:9.0f} {r['missing_us']:9.0f} {100 * r['share_of_missing']:5.1f}%")
+        print(f"{r['category']:48s} {r['measured_count']:6d} {r['measured_us']:8.0f} "
+              f"{r['measured_less_profiler_us']:8.0f} {r['model_count']:6d} "
+              f"{r['model_us']:8.0f} {r.get('model_before_us', float('nan')):8.0f} {r['missing_us']:8.0f} "
+              f"{100 * r['share_of_missing']:5.1f}%")
     return 0
 
 

@@ -212,7 +212,9 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
     element-wise per-operator times in the runtime (1 thread), turned into per-class efficiencies by
     inverting the device model (:func:`fit_efficiency`); read bandwidth of every cache level (torch
     reductions over an array of half the level's size, 1 thread; shared levels and DRAM also with all
-    threads)."""
+    threads); onnxruntime only: the NCHWc block (MLAS ``NchwcBlockSize`` from the SIMD width) and the NCHW pooling
+    kernel's efficiency (a 36-channel pool, ``efficiency.pool_unblocked``); the warm-weight ladder (batch-1
+    Linear chains of 4–48 MiB of weights: ``warm_weight_bytes``, :func:`warm_weight_bytes`)."""
     from accel.app.measure import MeasureError, ort_available
     from accel.errors import InputError
 
@@ -481,10 +483,10 @@ UNBLOCKED_CHANNELS = 36  # a channel count that is a multiple of neither NCHWc b
 
 
 def weight_ladder(r: "_Runner", b: Budget, call_s: float, gemm_overhead_s: float) -> list[tuple[int, float]]:
-    """(weight bytes of the chain, read bandwidth GB/s of one layer's weights) of chains of n ``Linear(side, side)`` layers at batch 1, one thread, in
-    the calibrated runtime: every call reads each layer's weights once, so a chain whose weights stay in a cache
-    between calls runs at that cache's bandwidth, and one whose weights do not fit runs at DRAM's.  The per-layer
-    time is (call − per-call cost) / n − the gemm class overhead; the bandwidth one layer's weight bytes over it."""
+    """(weight bytes of the chain, read bandwidth GB/s of one layer's weights) of chains of n
+    ``Linear(side, side)`` layers at batch 1, one thread, in the calibrated runtime: every call reads each
+    layer's weights once, so a chain whose weights stay in a cache between calls runs at that cache's bandwidth,
+    and one whose weights do not fit runs at DRAM's.  The per-layer time is (call − per-call cost) / n − the gemm class overhead; the bandwidth one layer's weight bytes over it."""
     import torch
 
     side = b.weight_side
@@ -605,7 +607,8 @@ def add_parsers(sub) -> None:
         "calibrate", help="micro-benchmark this machine and write a CPU device config",
         description="Micro-benchmarks on this machine (empty-operator overhead, parallel overhead, GEMM peak, conv / "
                     "depthwise / fc / pool / element-wise operator times in the runtime, read bandwidth of every "
-                    "cache level and DRAM; about a minute, --quick a few seconds) written as a device config "
+                    "cache level and DRAM, the weight footprint the caches keep warm between calls, onnxruntime's "
+                    "NCHW pooling kernel; about a minute, --quick a few seconds) written as a device config "
                     "(kind: cpu; accel/device.py) with the measured numbers, their sources and the machine "
                     "description.  The config loads wherever --hw takes one (eval, rankcorr, xcheck).")
     p.add_argument("--device", choices=("cpu", "gpu"), required=True,
