@@ -79,8 +79,9 @@ Op class: conv with one input channel per group and more than one group → ``de
    2b. NCHWc reorders (``nchwc_block`` set; ``DeviceModel.network``, which sees the network's graph): the
    transformer converts every conv (one group, or per-group channels that are multiples of b_c), every depthwise
    conv and every pool of block-aligned channels to NCHWc; an element-wise layer is NCHWc when all of its
-   inputs are (``TransformBinary`` / ``TransformActivation``; not a per-channel broadcast such as a
-   squeeze-excite scale), a gemm never.  A single-input operator fed by several producers reads their channel
+   inputs are NCHWc layer outputs (``TransformBinary`` / ``TransformActivation``; not a per-channel broadcast
+   such as a squeeze-excite scale, not a binary layer with fewer than two producers: it adds a constant or the
+   network input), a gemm never.  A single-input operator fed by several producers reads their channel
    concatenation, which stays NCHWc only when every part's channels are block-aligned (``TransformConcat``).
    Where an NCHWc operator reads an NCHW tensor (the network input, an NCHW producer, an NCHW concat; not the
    NCHW-input conv with C < b_c) onnxruntime inserts one ``ReorderInput`` of that tensor (once per tensor);
@@ -601,8 +602,10 @@ class DeviceModel:
                 nchwc[layer.name] = True
             elif cls == "pool":
                 nchwc[layer.name] = nchwc_pool(layer, blk)
-            elif cls == "eltwise":  # NCHWc when every input is (TransformBinary / TransformActivation), same shape
-                nchwc[layer.name] = bool(preds) and not layer.broadcast and all(nchwc[q] for q in preds)
+            elif cls == "eltwise":  # NCHWc when every input is (TransformBinary / TransformActivation), same shape;
+                # a binary layer with fewer than two producers adds a constant or the network input: NCHW
+                nchwc[layer.name] = (bool(preds) and not layer.broadcast and all(nchwc[q] for q in preds)
+                                     and (not layer.binary or len(preds) >= 2))
             else:
                 nchwc[layer.name] = False
         extra_s = {r.layer.name: 0.0 for r in results}

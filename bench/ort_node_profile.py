@@ -183,7 +183,7 @@ def model_breakdown(sp: str, enc: str, hw: str) -> dict:
     from accel.device import DeviceModel
 
     dev = load_arch(hw).with_runtime("onnxruntime").with_threads(1)
-    res = DeviceModel(dev).network(ds.accelsim_network(sp, enc, prune=True))
+    res = DeviceModel(dev).network(ds.ort_executed_network(sp, enc))
     cat = defaultdict(lambda: [0, 0.0])
     for r in res.layers:
         k = layer_category(r.layer)

@@ -13,7 +13,7 @@ from accel.app.cli import main
 from accel.arch import list_configs, load_arch
 from accel.device import Device, DeviceError, DeviceModel, parse_device
 from accel.errors import ConfigInputError
-from accel.workload import Layer, NetworkBuilder, parse_layer_spec
+from accel.workload import Layer, NetworkBuilder, Tensor, parse_layer_spec
 from tests.conftest import ROOT
 
 # A hand-computable CPU: 1 core at 1 GHz, 10 fp32 MACs and 4 ops per cycle, a 64 B register file, a 1 KiB L1
@@ -326,6 +326,47 @@ def test_nchwc_reorders_are_costed_exactly_where_the_transformer_inserts_them():
     plain = DeviceModel(dev()).network(_reorder_net(32, 32))
     assert all(x.cost.reorders == 0 and x.cost.reorder_s == 0.0 for x in plain.layers)
     assert plain.latency_s == pytest.approx(sum(DeviceModel(dev()).layer(x.layer).latency_s for x in plain.layers))
+
+
+def test_an_addition_of_a_constant_stays_nchw():
+    """Module docstring 2b: a binary element-wise layer with one producer adds a constant (a folded dead branch)
+    or the network input, so onnxruntime runs it in NCHW: conv a's output is reordered back (ReorderOutput at a)
+    and conv b reads an NCHW tensor (ReorderInput at b)."""
+    b = NetworkBuilder("const-add")
+    x = b.input(1, 3, 8, 8)
+    y = b.conv(x, 32, kernel=3, padding=1, name="a")
+    y = b.add(y, Tensor(None, y.shape), name="plus_const")
+    b.conv(y, 32, kernel=1, name="b")
+    blocked = DeviceModel(dev(runtimes__rt__nchwc_block=16))
+    res = {r.layer.name: r.cost.reorders for r in blocked.network(b.build()).layers}
+    assert res == {"a": 1, "plus_const": 0, "b": 2}  # b: ReorderInput of the sum, ReorderOutput of the output
+
+
+def _device_study():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("device_study", ROOT / "bench" / "device_study.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_ort_executed_nb201_network_keeps_the_additions_of_folded_constants():
+    """bench/device_study.py ``ort_executed_network``: in ``|none~0|+|none~0|nor_conv_3x3~1|+|avg_pool_3x3~0|
+    skip_connect~1|nor_conv_1x1~2|`` node 1 is zero and node 2 = conv3x3(0) a constant the exporter folds; node 3
+    = avgpool(x) + 0 + conv1x1(constant) keeps two additions of constants per cell (15 cells: the 30 Adds
+    onnxruntime's profile counts) and no conv on a constant; MACs as ``prune=True``.  A constant-output cell leaves
+    no layer; a cell without dead edges gives the pruned network."""
+    ds = _device_study()
+    arch = "|none~0|+|none~0|nor_conv_3x3~1|+|avg_pool_3x3~0|skip_connect~1|nor_conv_1x1~2|"
+    net, pruned = ds.ort_executed_network("nb201", arch), ds.accelsim_network("nb201", arch, prune=True)
+    assert sum(1 for x in net.layers if x.op == "add" and ".cell" in x.name) == 30
+    assert sum(1 for x in pruned.layers if x.op == "add" and ".cell" in x.name) == 0
+    assert net.macs == pruned.macs and not any("conv3x3" in x.name for x in net.layers)
+    assert ds.ort_executed_network("nb201", "|none~0|+|none~0|none~1|+|none~0|none~1|nor_conv_3x3~2|").layers == []
+    live = "|nor_conv_3x3~0|+|avg_pool_3x3~0|nor_conv_1x1~1|+|nor_conv_3x3~0|nor_conv_1x1~1|avg_pool_3x3~2|"
+    assert ([x.name for x in ds.ort_executed_network("nb201", live).layers]
+            == [x.name for x in ds.accelsim_network("nb201", live, prune=True).layers])
 
 
 # ---------------------------------------------------------------------------------------------------------
