@@ -5,21 +5,22 @@ networks of ``bench/device_study.py``.  This script builds a few of the study's 
 (:func:`bench.device_study.torch_model`, :func:`accel.nn.export_module_onnx`, the study's session options:
 ``ORT_ENABLE_ALL``, sequential, 1 intra-op thread), runs them under onnxruntime's profiler
 (``SessionOptions.enable_profiling``), and sums the per-node kernel times by node category; the device model's
-per-layer latencies of the network onnxruntime executes (``prune=True``, :func:`bench.device_study.accelsim_network`)
-are summed by the same categories.  The optimised graph (``optimized_model_filepath``) shows the nodes the
-NCHWc layout transformer inserted (``com.microsoft.nchwc`` domain: ``ReorderInput`` / ``ReorderOutput``, NCHWc
-``Conv`` / pools)::
+per-layer latencies of the network onnxruntime executes (:func:`bench.device_study.ort_executed_network`, as the
+study's ``analyze``) are summed by the same categories.  The optimised graph (``optimized_model_filepath``)
+shows the nodes the NCHWc layout transformer inserted (``com.microsoft.nchwc`` domain: ``ReorderInput`` /
+``ReorderOutput``, NCHWc ``Conv`` / pools).  The committed ``bench/results/ort_node_profile.json``::
 
-    python bench/ort_node_profile.py [--nets 500,501,534,535,568,569] [--runs 30] [--hw configs/cpu-host.yaml] \
-        [-o bench/results/ort_node_profile.json] [--force]
+    nice -n -15 python bench/ort_node_profile.py --nets 500,501,502,534,535,536,568,569,570,128,277 --runs 30 \
+        --hw-before BEFORE.yaml --force    # BEFORE.yaml: git show e8a63e7:configs/cpu-host.yaml
 
-Timing note: profiler durations are wall clock per node on a shared 2-core VM; the per-node figure is the
-**minimum** over ``--runs`` calls (the least disturbed), the per-network total the median thread CPU time of the
-same graph in a session without the profiler.  The profiler inflates every node (its own bookkeeping): the
-summary estimates that per node (profiled medians summed minus the unprofiled call, over all nodes) and gives
-each category also less that much per node (``measured_less_profiler_us``).  The model side is the committed
-config (``--hw-before``: also another one, e.g. ``git show <commit>:configs/cpu-host.yaml`` before a change);
-nothing here is fitted.
+Timing note: profiler durations are wall clock per node on a shared 2-core VM (noisy); the summary sums each
+node's **median** over ``--runs`` calls (each node's minimum is in the per-network detail), the per-network total
+is the median thread CPU time of the same graph in a session without the profiler.  The profiler inflates every
+node (its own bookkeeping): the summary estimates that per node (profiled medians summed minus the unprofiled
+call, over all nodes) and gives each category also less that much per node (``measured_less_profiler_us``; the
+categories then sum to the unprofiled calls, and the executor's per-node cost is spread over them).  The model
+side is the committed config (``--hw-before``: also another one, e.g. ``git show <commit>:configs/cpu-host.yaml``
+before a change); nothing here is fitted.
 """
 
 from __future__ import annotations
@@ -213,7 +214,7 @@ def summarise(profiles: list[dict], models: list[dict], before: list[dict] | Non
             k = "eltwise.add" if k in ("Add", "Sum") else k
             k = "reorder" if k in ("ReorderInput", "ReorderOutput") else k
             meas[k][0] += 1
-            meas[k][1] += n["min_us"]
+            meas[k][1] += n["median_us"]
         for k, v in m["by_category"].items():
             mod[k][0] += v["count"]
             mod[k][1] += v["us"]
@@ -235,21 +236,22 @@ def summarise(profiles: list[dict], models: list[dict], before: list[dict] | Non
     n_nodes = sum(len(p["nodes"]) for p in profiles)
     inflation = max(0.0, -call / n_nodes) if n_nodes else 0.0
     keys = sorted(set(meas) | set(mod))
-    gap_total = sum(meas[k][1] for k in keys) - sum(mod[k][1] for k in keys)
+    # missing = measured (less the profiler's per-node inflation) - model; share: of the measured networks' time
+    corrected = {k: (meas[k][1] - meas[k][0] * inflation if k != key else meas[k][1] + n_nodes * inflation)
+                 for k in keys}
+    total = sum(p["thread_cpu_median_us"] for p in profiles)
     rows = []
     for k in keys:
-        g = meas[k][1] - mod[k][1]
+        g = corrected[k] - mod[k][1]
         rows.append({"category": k, "measured_count": meas[k][0], "measured_us": meas[k][1],
-                     "measured_less_profiler_us": (meas[k][1] - meas[k][0] * inflation if k != key
-                                                   else meas[k][1] + n_nodes * inflation),
-                     "model_count": mod[k][0], "model_us": mod[k][1], "missing_us": g,
-                     "share_of_missing": g / gap_total if gap_total else float("nan"),
+                     "measured_less_profiler_us": corrected[k], "model_count": mod[k][0], "model_us": mod[k][1],
+                     "missing_us": g, "share_of_measured": g / total if total else float("nan"),
                      **({"model_before_us": old[k][1]} if before else {})})
     rows.sort(key=lambda r: -abs(r["missing_us"]))
-    return {"measured_total_us": sum(meas[k][1] for k in keys), "model_total_us": sum(mod[k][1] for k in keys),
+    return {"measured_total_us": total, "model_total_us": sum(mod[k][1] for k in keys),
             **({"model_before_total_us": sum(old[k][1] for k in keys)} if before else {}),
             "profiler_inflation_per_node_us": inflation, "nodes": n_nodes,
-            "missing_total_us": gap_total, "rows": rows}
+            "missing_total_us": total - sum(mod[k][1] for k in keys), "rows": rows}
 
 
 def main(argv=None) -> int:
@@ -282,9 +284,10 @@ def main(argv=None) -> int:
 
     out = {"hw": args.hw, "hw_before": args.hw_before, "onnxruntime": ort.__version__, "runs": args.runs,
            "warmup": args.warmup,
-           "statistic": ("per node: min over runs of the profiler's kernel time; per network: median thread CPU "
-                         "time of the unprofiled session; model: per-layer latency minus its operator overhead (kernel) and "
-                         "the overheads as one row"),
+           "statistic": ("per node: median (and min) over runs of the profiler's kernel time, the summary sums "
+                         "the medians; per network: median thread CPU "
+                         "time of the unprofiled session; model: per-layer latency minus its operator overhead "
+                         "and its NCHWc reorders (kernel), the reorders and the overheads as rows of their own"),
            "summary": summarise(profiles, models, before or None),
            "networks": [{**p, "model": m} for p, m in zip(profiles, models)]}
     write_text(args.o, json.dumps(out, indent=1) + "\n")
@@ -293,12 +296,12 @@ def main(argv=None) -> int:
           f"{s['missing_total_us']:.0f} us over {len(idx)} networks")
     print(f"profiler inflation {s['profiler_inflation_per_node_us']:.2f} us per node ({s['nodes']} nodes)")
     print(f"{'category':48s} {'n meas':>6s} {'meas us':>8s} {'-prof':>8s} {'n mod':>6s} {'model us':>8s} "
-          f"{'before':>8s} {'missing':>8s} share")
+          f"{'before':>8s} {'missing':>8s} of total")
     for r in s["rows"]:
         print(f"{r['category']:48s} {r['measured_count']:6d} {r['measured_us']:8.0f} "
               f"{r['measured_less_profiler_us']:8.0f} {r['model_count']:6d} "
               f"{r['model_us']:8.0f} {r.get('model_before_us', float('nan')):8.0f} {r['missing_us']:8.0f} "
-              f"{100 * r['share_of_missing']:5.1f}%")
+              f"{100 * r['share_of_measured']:5.1f}%")
     return 0
 
 
