@@ -254,8 +254,42 @@ def summarise(profiles: list[dict], models: list[dict], before: list[dict] | Non
             "missing_total_us": total - sum(mod[k][1] for k in keys), "rows": rows}
 
 
+def nodes_path(out_json: str | Path) -> Path:
+    """The per-node table written next to the JSON: ``<stem>_nodes.csv.gz``."""
+    p = Path(out_json)
+    return p.with_name(p.stem + "_nodes.csv.gz")
+
+
+def node_table(networks: list[dict]):
+    """Every executed node of every profiled network (tidy: one row per node, profiler times in µs)."""
+    import pandas as pd
+
+    rows = [{"net": n["net"], "space": n["space"], **{k: v for k, v in node.items()}} for n in networks
+            for node in n["nodes"]]
+    df = pd.DataFrame(rows)
+    for col in ("kernel", "weight_shape"):
+        df[col] = df[col].map(lambda v: "x".join(map(str, v)) if isinstance(v, list) else "")
+    return df
+
+
+def split_output(out: dict, nodes_file: str) -> tuple[dict, object]:
+    """(the JSON document: summary and per-network totals and category breakdowns, the per-node table): the
+    per-node rows (~3,000 nodes) and the model's per-layer list (re-created by costing the network) would take
+    a megabyte of JSON."""
+    nets = [{**{k: v for k, v in n.items() if k != "nodes"},
+             "model": {k: v for k, v in n["model"].items() if k != "layers"}} for n in out["networks"]]
+    return {**out, "nodes_file": nodes_file, "networks": nets}, node_table(out["networks"])
+
+
+def dump(out: dict) -> str:
+    """The JSON document: indented, each network's detail on one compact line."""
+    head = json.dumps({k: v for k, v in out.items() if k != "networks"}, indent=1)
+    nets = ",\n".join("  " + json.dumps(n, separators=(",", ":")) for n in out["networks"])
+    return head[:-2] + ',\n "networks": [\n' + nets + "\n ]\n}\n"
+
+
 def main(argv=None) -> int:
-    from accel.app.output import check_output, write_text
+    from accel.app.output import check_output, write_atomic, write_text
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--nets", default=",".join(map(str, DEFAULT_NETS)),
@@ -268,6 +302,7 @@ def main(argv=None) -> int:
     p.add_argument("--force", action="store_true")
     args = p.parse_args(argv)
     check_output(args.o, args.force)
+    check_output(nodes_path(args.o), args.force)
     specs = ds.network_specs(500, 102, 0)
     idx = [int(s) for s in args.nets.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="ort-node-profile-"))
@@ -290,7 +325,9 @@ def main(argv=None) -> int:
                          "and its NCHWc reorders (kernel), the reorders and the overheads as rows of their own"),
            "summary": summarise(profiles, models, before or None),
            "networks": [{**p, "model": m} for p, m in zip(profiles, models)]}
-    write_text(args.o, json.dumps(out, indent=1) + "\n")
+    doc, nodes = split_output(out, nodes_path(args.o).name)
+    write_atomic(nodes_path(args.o), lambda t: nodes.to_csv(t, index=False, compression="gzip"))
+    write_text(args.o, dump(doc))
     s = out["summary"]
     print(f"measured {s['measured_total_us']:.0f} us, model {s['model_total_us']:.0f} us, missing "
           f"{s['missing_total_us']:.0f} us over {len(idx)} networks")
