@@ -343,4 +343,10 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from accel.errors import AccelsimError
+
+    try:
+        raise SystemExit(main())
+    except AccelsimError as e:  # one clear line (an existing output without --force, a bad config)
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
