@@ -34,9 +34,15 @@ Schema (``version: 1``, pydantic strict, ``extra="forbid"``, every error listed 
   thread block below which another thread / SM gets no work), ``efficiency`` (fraction of peak per op class:
   ``conv``, ``depthwise``, ``gemm``, ``pool``, ``eltwise``; up to 16, above 1 when the runtime does less work than
   the loop nest counts, e.g. sliding-window pooling sums), ``conv_channel_block`` (output channels one micro-kernel
-  computes at once: a conv with K output channels per group uses K / (ceil(K / B) · B) of it).
+  computes at once: a conv with K output channels per group uses K / (ceil(K / B) · B) of it),
+  ``nchwc_block`` (optional, default none: not modelled; onnxruntime's NCHWc channel block, MLAS
+  ``NchwcBlockSize``: 16 with AVX-512F, else 8 — equation 2a), ``efficiency.pool_unblocked`` (optional, default:
+  ``pool``'s; the efficiency of a pool that does not run in the NCHWc layout, equation 2a).
 * ``warm_cache`` (default true: repeated inference, as latency benchmarks measure; weights stay resident in the
-  smallest level that holds all of the network's weights), ``area_mm2``, ``tdp_w`` (die area and TDP for
+  smallest level that holds all of the network's weights), ``warm_weight_bytes`` (optional, default none: the
+  level sizes alone; the largest weight footprint the caches keep warm between inferences — a shared last-level
+  cache of a busy or virtualised machine keeps less than its size; measured by ``accelsim calibrate`` with a
+  ladder of batch-1 Linear chains, equation 3), ``area_mm2``, ``tdp_w`` (die area and TDP for
   area / power columns; not used for latency).
 
 The per-layer model (every equation; b = bytes per element of ``dtype``, f = clock)
@@ -58,7 +64,34 @@ Op class: conv with one input channel per group and more than one group → ``de
    ``ops_per_cycle_per_core`` of ``dtype``.  A ``conv`` additionally uses only K / (ceil(K / B) · B) of the
    micro-kernel, B = ``conv_channel_block``: CPU convolution kernels (oneDNN, MLAS NCHWc) vectorise over output
    channels and register-block several SIMD vectors of them, so a 16-channel conv runs a 64-channel kernel a
-   quarter full.  With u > 1 threads the compute runs on ``1 + (u - 1) · parallel_efficiency`` threads' worth of
+   quarter full.
+
+   2a. onnxruntime's NCHWc layout (``nchwc_block`` b_c set; onnxruntime/core/optimizer/nchwc_transformer.cc,
+   ``TransformConv`` / ``TransformPool``, and the optimised graphs ``bench/ort_node_profile.py`` saves): inside
+   the NCHWc graph every channel count is rounded up to a multiple of b_c (``nchwc_output_channels``; the
+   reordered weights of a 36-channel 1×1 conv are 48 × 48), so a ``conv`` with C ≥ b_c input channels (one group)
+   also computes C / (ceil(C / b_c) · b_c) useless MACs' share — its efficiency is multiplied by that fraction (a
+   conv with C < b_c, the stem, reads the NCHW input directly and is not padded) — and a ``depthwise`` conv of G
+   channels by G / (ceil(G / b_c) · b_c).  A pool runs in NCHWc only when its channels are a multiple of b_c;
+   otherwise it runs MLAS's NCHW pooling kernel at ``efficiency.pool_unblocked`` (3–4× slower per point on the
+   calibration machine).
+
+   2b. NCHWc reorders (``nchwc_block`` set; ``DeviceModel.network``, which sees the network's graph): the
+   transformer converts every conv (one group, or per-group channels that are multiples of b_c), every depthwise
+   conv and every pool of block-aligned channels to NCHWc; an element-wise layer is NCHWc when all of its
+   inputs are NCHWc layer outputs (``TransformBinary`` / ``TransformActivation``; not a per-channel broadcast
+   such as a squeeze-excite scale, not a binary layer with fewer than two producers: it adds a constant or the
+   network input), a gemm never.  A single-input operator fed by several producers reads their channel
+   concatenation, which stays NCHWc only when every part's channels are block-aligned (``TransformConcat``).
+   Where an NCHWc operator reads an NCHW tensor (the network input, an NCHW producer, an NCHW concat; not the
+   NCHW-input conv with C < b_c) onnxruntime inserts one ``ReorderInput`` of that tensor (once per tensor);
+   where an NCHWc tensor is read by an NCHW operator (or an NCHW concat) or leaves the network, one
+   ``ReorderOutput`` of it.  Each reorder is costed as a memory-bound element-wise copy of the tensor (a unary
+   element-wise operator of its elements by 1–4, with the element-wise overhead) and charged to the layer it
+   serves (``reorder_s``, ``reorders``: the consumer of a ReorderInput, the producer of a ReorderOutput).  The
+   profile of the study's networks (``bench/ort_node_profile.py``) counts 27 / 29 / 122 reorders in an MBConv /
+   FBNet / DARTS network where this rule places 25 / 23 / 108.
+   With u > 1 threads the compute runs on ``1 + (u - 1) · parallel_efficiency`` threads' worth of
    throughput (``parallel_efficiency``, measured: the speedup of a conv on all cores; below 1 when threads share
    a core, memory or a busy machine).
 3. Traffic.  Levels 0 … L-1 (``levels``); level i serves the misses of the storage inside it, whose capacity is
@@ -77,7 +110,8 @@ Op class: conv with one input channel per group and more than one group → ``de
    * pool / element-wise: compulsory, ``D_w = w·b`` (a binary op's second input), ``D_a = (x + y)·b``.
 
    Residency (``warm_cache``): weights live in the smallest level ``h_w`` whose capacity holds the whole
-   network's weights (repeated inference keeps them warm; DRAM with ``warm_cache: false``), activations in the
+   network's weights (repeated inference keeps them warm; DRAM with ``warm_cache: false``, and when the weights
+   exceed ``warm_weight_bytes``), activations in the
    smallest level ``h_a`` that holds the layer's input and output (its producer just wrote them).  Level i
    serves ``T_i = D_w(S_in(i))·[i ≤ h_w] + D_a(S_in(i))·[i ≤ h_a]`` bytes (levels beyond a tensor's home never
    see it: compulsory + capacity misses up to the home level, nothing beyond).
@@ -117,7 +151,7 @@ from accel.workload import Layer, Network
 
 __all__ = ["DeviceError", "DeviceConfig", "CpuConfig", "GpuConfig", "RuntimeProfile", "MemoryLevel", "Device",
            "DeviceModel", "DeviceCost", "DeviceLayerResult", "DeviceNetworkResult", "parse_device", "load_device",
-           "is_device_config", "DTYPE_BYTES", "OP_CLASSES", "op_class"]
+           "is_device_config", "DTYPE_BYTES", "OP_CLASSES", "op_class", "nchwc_padding", "nchwc_pool"]
 
 SCHEMA_VERSION = 1
 DTYPE_BYTES = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "int8": 1}
@@ -152,6 +186,7 @@ class Efficiency(Strict):
     gemm: float = Field(gt=0, le=MAX_EFFICIENCY)
     pool: float = Field(gt=0, le=MAX_EFFICIENCY)
     eltwise: float = Field(gt=0, le=MAX_EFFICIENCY)
+    pool_unblocked: float | None = Field(None, gt=0, le=MAX_EFFICIENCY)
 
 
 class ClassOverhead(Strict):
@@ -180,6 +215,7 @@ class RuntimeProfile(Strict):
     parallel_grain_macs: int | None = Field(None, ge=1, le=2**50)
     parallel_grain_pool_elements: int | None = Field(None, ge=1, le=2**40)
     conv_channel_block: int = Field(1, ge=1, le=4096)
+    nchwc_block: int | None = Field(None, ge=1, le=4096)
     parallel_efficiency: float = Field(1.0, gt=0, le=1)
     efficiency: Efficiency
 
@@ -207,6 +243,7 @@ class _DeviceBase(Strict):
     runtimes: dict[str, RuntimeProfile] = Field(min_length=1)
     runtime: str
     warm_cache: bool = True
+    warm_weight_bytes: float | None = Field(None, gt=0, le=MAX_SIZE_BYTES)
     area_mm2: float | None = Field(None, ge=0, le=MAX_AREA_MM2)
     tdp_w: float | None = Field(None, ge=0, le=1e6)
 
@@ -396,6 +433,8 @@ class DeviceCost:
     bound: str
     energy_pj: float = math.nan
     epilogue_ops: int = 0
+    reorder_s: float = 0.0  # onnxruntime NCHWc layout reorders charged to this layer (module docstring, 2b)
+    reorders: int = 0
 
     @property
     def utilization(self) -> float:
@@ -449,6 +488,9 @@ class DeviceModel:
         if cls == "conv":
             blk = prof.conv_channel_block
             eff *= layer.K / (math.ceil(layer.K / blk) * blk)
+        eff *= nchwc_padding(layer, cls, prof.nchwc_block)
+        if cls == "pool" and prof.efficiency.pool_unblocked is not None and not nchwc_pool(layer, prof.nchwc_block):
+            eff = prof.efficiency.pool_unblocked
         u_eff = 1 + (u - 1) * prof.parallel_efficiency
         compute_s = work / (u_eff * peak * eff * f)
         w, x, y = layer.operand_sizes()
@@ -510,6 +552,8 @@ class DeviceModel:
         last = len(c.levels) - 1
         if not c.warm_cache:
             return last
+        if c.warm_weight_bytes is not None and weight_bytes > c.warm_weight_bytes:
+            return last  # more weights than the caches keep across inferences (module docstring, 3)
         return next((i for i, lv in enumerate(c.levels) if lv.size_bytes is not None and weight_bytes <= lv.size_bytes),
                     last)
 
@@ -519,6 +563,8 @@ class DeviceModel:
         layers = net.layers
         wh = self.weight_home(sum(layer.operand_sizes()[0] for layer in layers if layer.is_mac) * b)
         results = [DeviceLayerResult(layer, self.layer(layer, wh)) for layer in layers]
+        if self.device.profile.nchwc_block is not None:
+            results = self._with_reorders(net, results, wh)
         from accel._version import __version__
 
         meta = {"accelsim_version": __version__, "hw_digest": self.device.digest(), "device_kind": self.device.kind,
@@ -527,10 +573,109 @@ class DeviceModel:
         return DeviceNetworkResult(net.name, self.device, objective, results, meta,
                                    getattr(net, "import_report", None), inference_overhead_s=self.inference_overhead_s)
 
+    def _reorder_s(self, elements: int, weight_home: int) -> float:
+        """One ReorderInput / ReorderOutput of ``elements`` values: a memory-bound element-wise copy with the
+        element-wise class's overhead (module docstring, 2b)."""
+        key = ("reorder", elements, weight_home)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._operator(Layer("reorder", "relu", K=max(1, int(elements))), weight_home)[0]
+            self._cache[key] = hit
+        return hit
+
+    def _with_reorders(self, net: Network, results: list[DeviceLayerResult], weight_home: int
+                       ) -> list[DeviceLayerResult]:
+        """Charge the NCHWc layout reorders onnxruntime inserts (module docstring, 2b) to the layers they
+        serve: a ReorderInput to its NCHWc consumer, a ReorderOutput to its NCHWc producer."""
+        import dataclasses
+
+        blk = self.device.profile.nchwc_block
+        g = net.graph
+        by_name = {r.layer.name: r for r in results}
+        nchwc: dict[str, bool] = {}
+        for r in results:
+            layer, cls = r.layer, r.cost.op_class
+            preds = list(g.predecessors(layer.name))
+            if cls == "conv":
+                nchwc[layer.name] = layer.G == 1 or (layer.C % blk == 0 and layer.K % blk == 0)
+            elif cls == "depthwise":
+                nchwc[layer.name] = True
+            elif cls == "pool":
+                nchwc[layer.name] = nchwc_pool(layer, blk)
+            elif cls == "eltwise":  # NCHWc when every input is (TransformBinary / TransformActivation), same shape;
+                # a binary layer with fewer than two producers adds a constant or the network input: NCHW
+                nchwc[layer.name] = (bool(preds) and not layer.broadcast and all(nchwc[q] for q in preds)
+                                     and (not layer.binary or len(preds) >= 2))
+            else:
+                nchwc[layer.name] = False
+        extra_s = {r.layer.name: 0.0 for r in results}
+        count = {r.layer.name: 0 for r in results}
+        reorder_out: set[str] = set()
+        reordered_in: set[tuple[str, ...]] = set()
+        for r in results:
+            layer = r.layer
+            preds = tuple(g.predecessors(layer.name))
+            succs = list(g.successors(layer.name))
+            # a single-input operator fed by several producers reads their channel concatenation: it stays NCHWc
+            # only when every part's channels are block-aligned (TransformConcat)
+            concat = r.cost.op_class in ("conv", "depthwise", "pool") and len(preds) > 1
+            unaligned = concat and any((by_name[q].layer.G * by_name[q].layer.K) % blk for q in preds)
+            nchwc_input = bool(preds) and all(nchwc[q] for q in preds) and not unaligned
+            if (concat and not nchwc_input) or not nchwc[layer.name]:
+                # an NCHW consumer (or an NCHW concat) of an NCHWc tensor: the producer's output is reordered back
+                reorder_out.update(q for q in preds if nchwc[q])
+            direct = r.cost.op_class == "conv" and layer.G == 1 and layer.C < blk  # the NCHW-input path
+            if nchwc[layer.name] and not nchwc_input and not direct and preds + ("",) not in reordered_in:
+                reordered_in.add(preds + ("",))
+                # the tensor reordered: its producers' outputs (a concatenation), or the network input
+                x = (sum(_out_elements(by_name[q].layer) for q in preds) if preds else math.prod(net.input_shape))
+                extra_s[layer.name] += self._reorder_s(x, weight_home)
+                count[layer.name] += 1
+            if nchwc[layer.name] and not succs:  # a network output leaves in NCHW
+                reorder_out.add(layer.name)
+        for q in reorder_out:
+            extra_s[q] += self._reorder_s(_out_elements(by_name[q].layer), weight_home)
+            count[q] += 1
+        out = []
+        f = self.device.clock_hz
+        for r in results:
+            e = extra_s[r.layer.name]
+            if e == 0.0:
+                out.append(r)
+                continue
+            c = r.cost
+            out.append(DeviceLayerResult(r.layer, dataclasses.replace(
+                c, latency_s=c.latency_s + e, latency_cycles=(c.latency_s + e) * f, reorder_s=e,
+                reorders=count[r.layer.name])))
+        return out
+
     @property
     def inference_overhead_s(self) -> float:
         """The runtime's fixed cost of one inference call (module docstring, 6)."""
         return self.device.profile.inference_overhead_us * 1e-6
+
+
+def _out_elements(layer: Layer) -> int:
+    return layer.G * layer.N * layer.K * layer.P * layer.Q
+
+
+def nchwc_padding(layer: Layer, cls: str, block: int | None) -> float:
+    """Fraction of the computed MACs that are the layer's own under onnxruntime's NCHWc layout (module docstring,
+    2a): 1 without a block; a conv's input channels C ≥ block (one group) and a depthwise conv's channels rounded
+    up to a multiple of the block (the output channels: ``conv_channel_block``)."""
+    if block is None:
+        return 1.0
+    if cls == "conv" and layer.G == 1 and layer.C >= block:
+        return layer.C / (math.ceil(layer.C / block) * block)
+    if cls == "depthwise":
+        return layer.G / (math.ceil(layer.G / block) * block)
+    return 1.0
+
+
+def nchwc_pool(layer: Layer, block: int | None) -> bool:
+    """True when onnxruntime runs this pooling layer as an NCHWc pool: its channels are a multiple of the block
+    (``TransformPool``, module docstring 2a); always True without a block."""
+    return block is None or (layer.G * layer.K) % block == 0
 
 
 def _capacity(lv: MemoryLevel, threads: int) -> float:
@@ -593,7 +738,8 @@ class DeviceNetworkResult:
                 "energy_pj": None, "utilization": c.utilization, "active_pes": c.threads_used,
                 "op_class": c.op_class, "bound": c.bound,
                 "latency_breakdown_s": {"compute": c.compute_s, **{f"{k}": v for k, v in c.level_s.items()},
-                                        "overhead": c.overhead_s, "epilogue": c.epilogue_s},
+                                        "overhead": c.overhead_s, "epilogue": c.epilogue_s,
+                                        "reorder": c.reorder_s},
                 "traffic_bytes": c.traffic_bytes, "epilogue_ops": c.epilogue_ops,
                 "mapping": None, "onnx_nodes": list(r.layer.source), "unsupported": False,
             })
@@ -619,7 +765,8 @@ class DeviceNetworkResult:
                    "latency_s": c.latency_s, "compute_cycles": c.compute_s * self.arch.clock_hz,
                    "stall_cycles": sum(c.stall_cycles.values()), "energy_pj": math.nan, "mac_energy_pj": math.nan,
                    "utilization": c.utilization, "active_pes": c.threads_used, "unsupported": False,
-                   "op_class": c.op_class, "bound": c.bound, "overhead_s": c.overhead_s, "epilogue_s": c.epilogue_s}
+                   "op_class": c.op_class, "bound": c.bound, "overhead_s": c.overhead_s, "epilogue_s": c.epilogue_s,
+                   "reorder_s": c.reorder_s}
             for k, v in c.level_s.items():
                 row[f"time_{k}_s"] = v
             rows.append(row)

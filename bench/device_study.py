@@ -51,6 +51,10 @@ wall and thread CPU time) alone and next to ``--busy`` busy-loop processes of th
 competitors: what the other jobs' processes are, running in other cgroups, whatever this one's niceness; busy
 loops at nice 0 in this process's cgroup do not slow a ``nice -n -15`` measurement).
 
+``analyze`` costs, for onnxruntime, the network onnxruntime executes (:func:`ort_executed_network`: NB201 without
+the ops on constant inputs the exporter folds, but with the additions of those constants into live sums, which
+onnxruntime still runs — found with ``bench/ort_node_profile.py``; other spaces as built), for torch every edge.
+
 ``analyze`` — model vs measurement::
 
     python bench/device_study.py analyze --hw configs/cpu-host.yaml
@@ -134,6 +138,30 @@ def accelsim_network(space: str, enc: str, prune: bool = False):
     if space.startswith("nb201"):
         return nb201.build_network(arch, sp.dataset, 1, prune=prune)
     return sp.build_network(arch, batch=1)
+
+
+def ort_executed_network(space: str, enc: str):
+    """The network onnxruntime executes.  NB201: every edge built (``prune=False``) minus the layers computed
+    from constants only — ops on identically-zero nodes, which the exporter's constant folding evaluates — and
+    minus the layers no output depends on (the exporter drops them); the additions of such constants into live
+    sums stay, as ONNX constant folding cannot fold an Add with a live input (``bench/ort_node_profile.py``:
+    NB201 net 128 runs 30 Adds, 2 per cell, where ``prune=True`` keeps none).  A cell whose output is constant
+    leaves no layer (as ``prune=True``).  Other spaces: the network as built."""
+    import networkx as nx
+
+    from accel.workload import Network
+
+    if not space.startswith("nb201"):
+        return accelsim_network(space, enc)
+    full = accelsim_network(space, enc, prune=False)
+    g, order = full.graph, full.layers
+    stem = order[0].name  # the only layer that reads the network input (nas.nb201.build_network)
+    const: dict[str, bool] = {}
+    for layer in order:  # topological: a layer with no producer (other than the stem) reads a constant
+        const[layer.name] = layer.name != stem and all(const[p] for p in g.predecessors(layer.name))
+    out = order[-1].name  # the classifier
+    keep = set() if const[out] else {n for n in nx.ancestors(g, out) | {out} if not const[n]}
+    return Network(full.name, g.subgraph(keep).copy(), full.input_shape)
 
 
 def _time_calls(fn, warmup: int, repeats: int) -> tuple[float, float]:
@@ -300,7 +328,8 @@ def _write(rows, meta, t_start) -> None:
 
 
 RUNTIME_PROFILE = {"ort": "onnxruntime", "torch": "torch"}
-# execution semantics: PyTorch eager runs every edge; the ONNX graph onnxruntime runs has no dead branch
+# execution semantics: PyTorch eager runs every edge; the ONNX graph onnxruntime runs has no dead branch (the
+# exporter folds the ops on constant inputs; the additions of the folded constants stay: ort_executed_network)
 RUNTIME_PRUNES = {"ort": True, "torch": False}
 # the few-shot correction protocol of issue 14: fit on 10 networks, MAPE on the rest, 20 random splits, seed 0
 CORRECTION_K, CORRECTION_SPLITS, CORRECTION_SEED = 10, 20, 0
@@ -360,6 +389,8 @@ def analyze(args) -> None:
     networks = {i: accelsim_network(r.space, r.arch) for i, r in nets.iterrows()}
     pruned = {i: accelsim_network(r.space, r.arch, prune=True) for i, r in nets.iterrows()}
     macs_pruned = pd.Series({i: n.macs for i, n in pruned.items()})
+    # what onnxruntime executes (the pruned MACs, plus the additions of folded constants: ort_executed_network)
+    executed = {i: ort_executed_network(r.space, r.arch) for i, r in nets.iterrows()}
     macs = pd.Series({i: n.macs for i, n in networks.items()})
     # NB201 cells with no live input->output path: the network's output is a constant; the ONNX exporter folds it
     # and onnxruntime runs (almost) nothing, while torch executes every op
@@ -385,7 +416,7 @@ def analyze(args) -> None:
             wide = g.pivot(index="net", columns="pass", values=stat)
             meas = wide.mean(axis=1)
             wall = g.pivot(index="net", columns="pass", values="latency_s").mean(axis=1)
-            nw = pruned if RUNTIME_PRUNES[rt] else networks
+            nw = executed if RUNTIME_PRUNES[rt] else networks
             results = {i: model.network(nw[i]) for i in wide.index}
             pred = pd.Series({i: r.latency_s for i, r in results.items()})
             # the correction's table-latency matrix: the device model's per-layer latency summed per layer type

@@ -4,7 +4,8 @@ import copy
 
 import pytest
 
-from accel.app.calibrate import Budget, cache_levels, calibrate, fit_efficiency, physical_cores, simd_fp32_lanes
+from accel.app.calibrate import (Budget, cache_levels, calibrate, fit_efficiency, physical_cores, simd_fp32_lanes,
+                                 warm_weight_bytes)
 from accel.app.cli import main
 from accel.arch import load_arch
 from accel.device import Device, DeviceModel, parse_device
@@ -26,6 +27,11 @@ def test_quick_calibration_writes_a_loadable_config(tmp_path, capsys):
     assert c.runtimes["onnxruntime"].inference_overhead_us > 0
     assert any(s.startswith("inference_overhead_us") for s in c.sources)
     assert any("lscpu" in s for s in c.sources) and len(c.sources) >= 10
+    # onnxruntime's NCHWc block (MLAS) and the NCHW pool's efficiency; the warm-weight ladder's source line
+    prof = c.runtimes["onnxruntime"]
+    assert prof.nchwc_block in (8, 16) and prof.efficiency.pool_unblocked is not None
+    assert any(s.startswith("warm_weight_bytes") for s in c.sources)
+    assert any(s.startswith("nchwc_block") for s in c.sources)
     # the calibrated device costs a network
     assert DeviceModel(dev).layer(parse_layer_spec("conv K=16 C=16 P=8 Q=8 R=3 S=3")).latency_s > 0
     # an existing output is refused without --force
@@ -97,3 +103,15 @@ def test_parallel_grain_from_a_size_ladder():
     assert parallel_grain(ladder(0), ovh, eff, 2, par)[0] == 500
     assert parallel_grain(ladder(10**9), ovh, eff, 2, par)[0] == 128000
     assert parallel_grain([], ovh, eff, 2, par) == (None, [])
+
+
+def test_warm_weight_bytes_from_a_ladder():
+    """The largest footprint up to which every chain streams above the midpoint of the cache's and DRAM's
+    bandwidth (120 and 36 GB/s: 78); none when the first chain is already below, or when every chain is above."""
+    mib = 2**20
+    ladder = [(4 * mib, 100.0), (8 * mib, 95.0), (16 * mib, 50.0), (32 * mib, 90.0)]
+    warm, src = warm_weight_bytes(ladder, 120.0, 36.0)
+    assert warm == 8 * mib and src.startswith(f"warm_weight_bytes {8 * mib}") and "78.0 GB/s" in src
+    assert warm_weight_bytes([(4 * mib, 50.0), (8 * mib, 40.0)], 120.0, 36.0)[0] is None
+    assert warm_weight_bytes([(4 * mib, 100.0), (8 * mib, 99.0)], 120.0, 36.0)[0] is None
+    assert warm_weight_bytes([], 120.0, 36.0)[0] is None

@@ -13,7 +13,7 @@ from accel.app.cli import main
 from accel.arch import list_configs, load_arch
 from accel.device import Device, DeviceError, DeviceModel, parse_device
 from accel.errors import ConfigInputError
-from accel.workload import Layer, NetworkBuilder, parse_layer_spec
+from accel.workload import Layer, NetworkBuilder, Tensor, parse_layer_spec
 from tests.conftest import ROOT
 
 # A hand-computable CPU: 1 core at 1 GHz, 10 fp32 MACs and 4 ops per cycle, a 64 B register file, a 1 KiB L1
@@ -247,6 +247,126 @@ def test_weights_resident_in_the_smallest_level_that_holds_them():
     m = DeviceModel(dev())
     assert m.weight_home(1000) == 0 and m.weight_home(2000) == 1
     assert DeviceModel(dev(warm_cache=False)).weight_home(10) == 1
+
+
+def test_warm_weight_bytes_caps_weight_residency():
+    """Weights beyond ``warm_weight_bytes`` live in the backing store even where a level's size would hold them
+    (module docstring, 3); without the field only the level sizes decide."""
+    assert DeviceModel(dev()).weight_home(600) == 0
+    capped = DeviceModel(dev(warm_weight_bytes=500))
+    assert capped.weight_home(400) == 0 and capped.weight_home(600) == 1
+    # a layer whose weights are homed in DRAM pays DRAM traffic for them
+    fc = parse_layer_spec("fc K=8 C=16")  # 512 B of weights
+    assert DeviceModel(dev(warm_weight_bytes=256)).layer(fc, weight_home=None).traffic_bytes["DRAM"] > 0
+    assert DeviceModel(dev()).layer(fc).traffic_bytes["DRAM"] == 0
+
+
+def test_nchwc_block_pads_conv_channels_exactly_when_the_rule_says():
+    """onnxruntime's NCHWc layout (module docstring, 2a): with ``nchwc_block`` 16 a 1x1 conv with C = 36 input
+    channels computes 48 / 36 of its MACs' time, a depthwise conv of 36 channels 48 / 36; C = 8 (< the block: the
+    NCHW-input stem path), C = 32 (a multiple) and a gemm are not padded; without the field nothing changes."""
+    plain, blocked = DeviceModel(dev()), DeviceModel(dev(runtimes__rt__nchwc_block=16))
+    conv36 = parse_layer_spec("conv K=16 C=36 P=4 Q=4")
+    assert plain.layer(conv36).compute_s == pytest.approx(16 * 36 * 16 / 10e9)
+    assert blocked.layer(conv36).compute_s == pytest.approx(plain.layer(conv36).compute_s * 48 / 36)
+    dw = parse_layer_spec("conv K=36 C=36 P=4 Q=4 R=3 S=3 groups=36")
+    assert blocked.layer(dw).compute_s == pytest.approx(plain.layer(dw).compute_s * 48 / 36)
+    for spec in ("conv K=16 C=8 P=4 Q=4", "conv K=16 C=32 P=4 Q=4", "conv K=32 C=32 P=4 Q=4 R=3 S=3 groups=32",
+                 "fc K=16 C=36"):
+        layer = parse_layer_spec(spec)
+        assert blocked.layer(layer).compute_s == pytest.approx(plain.layer(layer).compute_s), spec
+
+
+def test_unblocked_pool_efficiency_applies_only_off_the_nchwc_block():
+    """A pool whose channels are not a multiple of ``nchwc_block`` runs the NCHW kernel at
+    ``efficiency.pool_unblocked``; a multiple keeps ``efficiency.pool``; without a block (or without the
+    efficiency) every pool keeps ``pool``'s."""
+    m = DeviceModel(dev(runtimes__rt__nchwc_block=16, runtimes__rt__efficiency__pool_unblocked=0.25))
+    p36, p32 = parse_layer_spec("avgpool K=36 P=8 Q=8 R=3 S=3"), parse_layer_spec("avgpool K=32 P=8 Q=8 R=3 S=3")
+    assert m.layer(p36).compute_s == pytest.approx(36 * 64 * 9 / (4e9 * 0.25))
+    assert m.layer(p32).compute_s == pytest.approx(32 * 64 * 9 / 4e9)
+    no_block = DeviceModel(dev(runtimes__rt__efficiency__pool_unblocked=0.25))
+    assert no_block.layer(p36).compute_s == pytest.approx(36 * 64 * 9 / 4e9)
+    assert DeviceModel(dev(runtimes__rt__nchwc_block=16)).layer(p36).compute_s == pytest.approx(36 * 64 * 9 / 4e9)
+
+
+def _reorder_net(in_channels: int, mid: int):
+    """input (in_channels x 8 x 8) -> conv a (mid channels, 3x3) -> avg pool -> conv b (32) -> output."""
+    b = NetworkBuilder("reorders")
+    x = b.input(1, in_channels, 8, 8)
+    y = b.conv(x, mid, kernel=3, padding=1, name="a")
+    y = b.pool(y, "avg", 3, stride=1, padding=1, name="pool")
+    y = b.conv(y, 32, kernel=1, name="b")
+    return b.build()
+
+
+def test_nchwc_reorders_are_costed_exactly_where_the_transformer_inserts_them():
+    """Module docstring 2b: a 32-channel input read by an NCHWc conv gets one ReorderInput (charged to conv a);
+    a 3-channel input takes the NCHW-input path (none); a 36-channel pool is NCHW, so conv a's output is reordered
+    back (ReorderOutput at a) and conv b reads an NCHW tensor (ReorderInput at b); the network output leaves NCHWc
+    (ReorderOutput at b).  Each reorder costs a unary element-wise operator of the tensor's elements; without
+    ``nchwc_block`` nothing is added."""
+    blocked = DeviceModel(dev(runtimes__rt__nchwc_block=16))
+    copy_s = lambda n: blocked.layer(Layer("c", "relu", K=n)).latency_s  # noqa: E731
+
+    def reorders(net):
+        return {r.layer.name: (r.cost.reorders, r.cost.reorder_s) for r in blocked.network(net).layers}
+
+    r = reorders(_reorder_net(32, 32))  # everything block-aligned: in at a, out at b
+    assert r["a"] == (1, pytest.approx(copy_s(32 * 64)))  # the network input
+    assert r["pool"] == (0, 0.0) and r["b"] == (1, pytest.approx(copy_s(32 * 64)))
+    r = reorders(_reorder_net(3, 32))  # the stem reads NCHW directly
+    assert r["a"] == (0, 0.0) and r["b"][0] == 1
+    r = reorders(_reorder_net(3, 36))  # a 36-channel pool is NCHW: out at a, in + out at b
+    assert r["a"] == (1, pytest.approx(copy_s(36 * 64)))
+    assert r["pool"] == (0, 0.0)
+    assert r["b"] == (2, pytest.approx(copy_s(36 * 64) + copy_s(32 * 64)))
+    res = blocked.network(_reorder_net(3, 36))
+    assert res.latency_s == pytest.approx(sum(blocked.layer(x.layer).latency_s + x.cost.reorder_s for x in res.layers))
+    plain = DeviceModel(dev()).network(_reorder_net(32, 32))
+    assert all(x.cost.reorders == 0 and x.cost.reorder_s == 0.0 for x in plain.layers)
+    assert plain.latency_s == pytest.approx(sum(DeviceModel(dev()).layer(x.layer).latency_s for x in plain.layers))
+
+
+def test_an_addition_of_a_constant_stays_nchw():
+    """Module docstring 2b: a binary element-wise layer with one producer adds a constant (a folded dead branch)
+    or the network input, so onnxruntime runs it in NCHW: conv a's output is reordered back (ReorderOutput at a)
+    and conv b reads an NCHW tensor (ReorderInput at b)."""
+    b = NetworkBuilder("const-add")
+    x = b.input(1, 3, 8, 8)
+    y = b.conv(x, 32, kernel=3, padding=1, name="a")
+    y = b.add(y, Tensor(None, y.shape), name="plus_const")
+    b.conv(y, 32, kernel=1, name="b")
+    blocked = DeviceModel(dev(runtimes__rt__nchwc_block=16))
+    res = {r.layer.name: r.cost.reorders for r in blocked.network(b.build()).layers}
+    assert res == {"a": 1, "plus_const": 0, "b": 2}  # b: ReorderInput of the sum, ReorderOutput of the output
+
+
+def _device_study():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("device_study", ROOT / "bench" / "device_study.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_ort_executed_nb201_network_keeps_the_additions_of_folded_constants():
+    """bench/device_study.py ``ort_executed_network``: in ``|none~0|+|none~0|nor_conv_3x3~1|+|avg_pool_3x3~0|
+    skip_connect~1|nor_conv_1x1~2|`` node 1 is zero and node 2 = conv3x3(0) a constant the exporter folds; node 3
+    = avgpool(x) + 0 + conv1x1(constant) keeps two additions of constants per cell (15 cells: the 30 Adds
+    onnxruntime's profile counts) and no conv on a constant; MACs as ``prune=True``.  A constant-output cell leaves
+    no layer; a cell without dead edges gives the pruned network."""
+    ds = _device_study()
+    arch = "|none~0|+|none~0|nor_conv_3x3~1|+|avg_pool_3x3~0|skip_connect~1|nor_conv_1x1~2|"
+    net, pruned = ds.ort_executed_network("nb201", arch), ds.accelsim_network("nb201", arch, prune=True)
+    assert sum(1 for x in net.layers if x.op == "add" and ".cell" in x.name) == 30
+    assert sum(1 for x in pruned.layers if x.op == "add" and ".cell" in x.name) == 0
+    assert net.macs == pruned.macs and not any("conv3x3" in x.name for x in net.layers)
+    assert ds.ort_executed_network("nb201", "|none~0|+|none~0|none~1|+|none~0|none~1|nor_conv_3x3~2|").layers == []
+    live = "|nor_conv_3x3~0|+|avg_pool_3x3~0|nor_conv_1x1~1|+|nor_conv_3x3~0|nor_conv_1x1~1|avg_pool_3x3~2|"
+    assert ([x.name for x in ds.ort_executed_network("nb201", live).layers]
+            == [x.name for x in ds.accelsim_network("nb201", live, prune=True).layers])
 
 
 # ---------------------------------------------------------------------------------------------------------

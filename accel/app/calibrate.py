@@ -104,10 +104,13 @@ class Budget:
     repeats: int = 15
     bw_seconds: float = 0.4
     dram_factor: float = 4.0  # DRAM test array = dram_factor x the last cache
+    # warm-weight ladder: chains of n Linear(side, side) layers (batch 1: each reads its weights once per call)
+    weight_side: int = 1024  # 4 MiB of fp32 weights per layer
+    weight_layers: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12)  # 4 … 48 MiB of weights
 
     @classmethod
     def quick(cls) -> "Budget":
-        return cls(chain=4, repeats=3, bw_seconds=0.03, dram_factor=1.5)
+        return cls(chain=4, repeats=3, bw_seconds=0.03, dram_factor=1.5, weight_side=256, weight_layers=(1, 2))
 
 
 def _best_time(fn, repeats: int) -> float:
@@ -209,7 +212,9 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
     element-wise per-operator times in the runtime (1 thread), turned into per-class efficiencies by
     inverting the device model (:func:`fit_efficiency`); read bandwidth of every cache level (torch
     reductions over an array of half the level's size, 1 thread; shared levels and DRAM also with all
-    threads)."""
+    threads); onnxruntime only: the NCHWc block (MLAS ``NchwcBlockSize`` from the SIMD width) and the NCHW pooling
+    kernel's efficiency (a 36-channel pool, ``efficiency.pool_unblocked``); the warm-weight ladder (batch-1
+    Linear chains of 4–48 MiB of weights: ``warm_weight_bytes``, :func:`warm_weight_bytes`)."""
     from accel.app.measure import MeasureError, ort_available
     from accel.errors import InputError
 
@@ -232,7 +237,8 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
     except ImportError:
         raise MeasureError("calibration builds its micro-benchmarks with torch: pip install 'accelsim[torch]'") from None
     b = budget or Budget()
-    steps = ["describe", "overhead", "parallel", "gemm", "conv", "depthwise", "fc", "pool", "eltwise", "bandwidth"]
+    steps = ["describe", "overhead", "parallel", "gemm", "conv", "depthwise", "fc", "pool", "eltwise", "bandwidth",
+             "residency"]
     done = 0
 
     def step(label):
@@ -305,6 +311,12 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         step("fc")
         times["pool"] = (r.per_op(lambda: nn.AvgPool2d(3, 1, 1), (1, 64, 32, 32), 1),
                          "avgpool K=64 P=32 Q=32 R=3 S=3")
+        # onnxruntime's NCHWc layout runs a pool as an NCHWc pool only when its channels are a multiple of the
+        # block (nchwc_transformer.cc TransformPool); 36 channels (a multiple of neither 8 nor 16) take the NCHW
+        # pooling kernel
+        if runtime == "ort":
+            times["pool_unblocked"] = (r.per_op(lambda: nn.AvgPool2d(3, 1, 1), (1, UNBLOCKED_CHANNELS, 32, 32), 1),
+                                       f"avgpool K={UNBLOCKED_CHANNELS} P=32 Q=32 R=3 S=3")
         step("pool")
         times["eltwise"] = (par1, "relu K=64 P=32 Q=32")
         step("eltwise")
@@ -319,6 +331,8 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         dram_one = _bandwidth_gbs(dram_bytes, b.bw_seconds)
         dram_all = _bandwidth_gbs(dram_bytes, b.bw_seconds, threads_all) if threads_all > 1 else dram_one
         step("bandwidth")
+        ladder = weight_ladder(r, b, call_s, class_ovh["gemm"])
+        step("residency")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -389,8 +403,15 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
     grain_pool, pool_speedups = parallel_grain(pool_ladder, class_ovh["pool"], par_eff, threads_all, parallel_s)
     if grain_pool is not None:
         profile["parallel_grain_pool_elements"] = grain_pool
-    eff = {k: fit_efficiency(data, spec, t, class_ovh[k]) for k, (t, spec) in times.items()}
+    if runtime == "ort":  # MLAS NchwcBlockSize: 16 with AVX-512F, 8 otherwise (core/mlas/lib/platform.cpp)
+        profile["nchwc_block"] = 16 if lanes >= 16 else 8
+    eff = {k: fit_efficiency(data, spec, t, class_ovh["pool" if k == "pool_unblocked" else k])
+           for k, (t, spec) in times.items()}
     profile["efficiency"] = {k: round(v, 3) for k, v in eff.items()}
+    cache_bw = levels[-2]["bandwidth_gbs_per_core"] if len(levels) > 1 else dram_one
+    warm_bytes, warm_src = warm_weight_bytes(ladder, cache_bw, dram_one)
+    if warm_bytes is not None:
+        data["warm_weight_bytes"] = warm_bytes
     data["sources"] = [
         f"Machine: lscpu 'Model name: {model_name}', {cores} physical cores ('Core(s) per socket' x 'Socket(s)'), "
         f"flags {ls.get('simd_flags', '')}; caches from /sys/devices/system/cpu/cpu0/cache "
@@ -441,6 +462,12 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         (f"parallel_grain_pool_elements {grain_pool}: measured the same way on a 3x3 average pool (64 channels; "
          f"speedups): " + ", ".join(f"{m} elements {sp:.2f}x" for m, sp in pool_speedups) + "."
          if grain_pool is not None else "parallel_grain_pool_elements: not measured (one thread)."),
+        *([f"nchwc_block {profile['nchwc_block']}: onnxruntime's NCHWc channel block, MLAS NchwcBlockSize "
+           "(onnxruntime/core/mlas/lib/platform.cpp, MLAS_PLATFORM constructor: 16 when the CPU has AVX-512F, else 8; "
+           f"this CPU: {lanes} fp32 lanes); the NCHWc transformer (onnxruntime/core/optimizer/nchwc_transformer.cc, "
+           "TransformConv / TransformPool) rounds conv channels up to it and runs pools NCHWc only when their "
+           "channels are a multiple of it."] if runtime == "ort" else []),
+        warm_src,
         "batchnorm/activation: " + ("ORT folds BatchNormalization into Conv and fuses Conv+Relu/Clip (graph "
                                     "optimizer, ORT_ENABLE_ALL)" if runtime == "ort" else
                                     "PyTorch eager executes BatchNorm2d and activations as separate ops"),
@@ -452,6 +479,50 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
 
 
 DEFAULT_GRAIN = 16384
+UNBLOCKED_CHANNELS = 36  # a channel count that is a multiple of neither NCHWc block (8, 16): the NCHW pool
+
+
+def weight_ladder(r: "_Runner", b: Budget, call_s: float, gemm_overhead_s: float) -> list[tuple[int, float]]:
+    """(weight bytes of the chain, read bandwidth GB/s of one layer's weights) of chains of n
+    ``Linear(side, side)`` layers at batch 1, one thread, in the calibrated runtime: every call reads each
+    layer's weights once, so a chain whose weights stay in a cache between calls runs at that cache's bandwidth,
+    and one whose weights do not fit runs at DRAM's.  The per-layer time is (call − per-call cost) / n − the gemm class overhead; the bandwidth one layer's weight bytes over it."""
+    import torch
+
+    side = b.weight_side
+    out = []
+    for n in b.weight_layers:
+        t = r.time(torch.nn.Sequential(*[torch.nn.Linear(side, side, bias=False) for _ in range(n)]), (1, side), 1)
+        per_layer_s = max(1e-9, (t - call_s) / n - gemm_overhead_s)
+        out.append((n * side * side * 4, side * side * 4 / per_layer_s / 1e9))
+    return out
+
+
+def warm_weight_bytes(ladder: list[tuple[int, float]], cache_gbs: float, dram_gbs: float) -> tuple[int | None, str]:
+    """The largest weight footprint repeated inference keeps warm: the largest size of the ladder (increasing
+    sizes, :func:`weight_ladder`) up to which every chain streams its weights faster than the midpoint of the last
+    cache's and DRAM's bandwidth.  None (with the source line saying why) when even the smallest chain does not,
+    or when every chain does (the cache sizes then bound the residency, as without the field).  Returns (bytes or
+    None, the source line)."""
+    if not ladder:
+        return None, "warm_weight_bytes: not measured (no ladder)."
+    cut = (cache_gbs + dram_gbs) / 2
+    rates = sorted(ladder)
+    desc = ", ".join(f"{nb / 2**20:g} MiB {gbs:.1f} GB/s" for nb, gbs in rates)
+    warm = None
+    for nb, gbs in rates:
+        if gbs < cut:
+            break
+        warm = nb
+    if warm is None or warm == rates[-1][0]:
+        why = "even the smallest chain streams below" if warm is None else "every chain streams above"
+        return None, (f"warm_weight_bytes: not set ({why} the cut {cut:.1f} GB/s, the midpoint of the last cache's "
+                      f"{cache_gbs:.1f} and DRAM's {dram_gbs:.1f} GB/s; batch-1 Linear chains, per-layer read "
+                      f"bandwidth: {desc}).")
+    return int(warm), (f"warm_weight_bytes {warm}: measured, the largest weight footprint whose batch-1 Linear "
+                       f"chain (1 thread, best of the repeats, per-call and gemm overheads removed) still streams its "
+                       f"weights above {cut:.1f} GB/s, the midpoint of the last cache's {cache_gbs:.1f} and DRAM's "
+                       f"{dram_gbs:.1f} GB/s; per-layer read bandwidth: {desc}.")
 GRAIN_FULL_MACS = 32 * 32 * 9 * 16 * 16  # convs this large split fully (the NAS-Bench-201 cell conv)
 GRAIN_CONV_SIDES = (4, 8, 16, 32, 64)  # conv K=C=32 3x3 on PxQ = side x side: 0.15 … 37.7 M MACs
 GRAIN_RELU_SIDES = (8, 16, 32, 64, 128)  # ReLU on 64 x side x side: 4 Ki … 1 Mi elements
@@ -536,7 +607,8 @@ def add_parsers(sub) -> None:
         "calibrate", help="micro-benchmark this machine and write a CPU device config",
         description="Micro-benchmarks on this machine (empty-operator overhead, parallel overhead, GEMM peak, conv / "
                     "depthwise / fc / pool / element-wise operator times in the runtime, read bandwidth of every "
-                    "cache level and DRAM; about a minute, --quick a few seconds) written as a device config "
+                    "cache level and DRAM, the weight footprint the caches keep warm between calls, onnxruntime's "
+                    "NCHW pooling kernel; about a minute, --quick a few seconds) written as a device config "
                     "(kind: cpu; accel/device.py) with the measured numbers, their sources and the machine "
                     "description.  The config loads wherever --hw takes one (eval, rankcorr, xcheck).")
     p.add_argument("--device", choices=("cpu", "gpu"), required=True,
