@@ -62,8 +62,8 @@ from accel._jit import njit
 from accel.arch import Arch
 from accel.layout import (D_P, D_Q, D_R, D_S, O_ACCUM, O_ACTIVE_MACS, O_ACTIVE_PES, O_COMPUTE, O_ENERGY,
                           O_FILL, O_FOLD, O_FOLDS, O_LATENCY, O_MAC_E, O_NOC_E, O_ONLOAD, O_PAD_RATIO, O_POINTS,
-                          O_REASON, O_SPATIAL_UTIL, O_STATIC_E, O_VALID, OP_INPUTS, OP_OUTPUTS, R_AXIS, R_CAPACITY,
-                          R_FULL_UNROLL, R_KEEP, R_SPATIAL_FIT, R_STATIONARITY, R_UNCOVERED, R_VALID, REASONS,
+                          O_REASON, O_SPATIAL_UTIL, O_STATIC_E, O_VALID, O_XFER, OP_INPUTS, OP_OUTPUTS, R_AXIS,
+                          R_CAPACITY, R_FULL_UNROLL, R_KEEP, R_SPATIAL_FIT, R_STATIONARITY, R_UNCOVERED, R_VALID, REASONS,
                           WINDOW_DIMS_START, record_blocks, record_size)
 from accel.workload import DIMS, N_DIMS, N_OPERANDS, OPERANDS, Layer, distinct_taps
 
@@ -111,6 +111,8 @@ class Scratch(NamedTuple):
     serial_bits: np.ndarray  # (L, 2) float64 read / write bits of each level not overlapped with compute
     halo_loops: np.ndarray  # (8L, 4) float64, see _window_input_fills
     halo_sweep: np.ndarray  # (2, 5, 3) float64, see _window_input_fills
+    xfer: np.ndarray  # (3L, 5) float64 the transfer terms of _accesses (XFER_* rows; see _transfer_cycles)
+    level_bits: np.ndarray  # (L, 3) float64 per level: overlapped read bits, write bits, instances (_level_bits)
 
 
 @register_jitable
@@ -118,7 +120,7 @@ def scratch(n_levels):
     """Scratch for ``n_levels`` memory levels (Python or kernels)."""
     return Scratch(np.empty((n_levels + 1, N_DIMS), dtype=np.int64), np.empty(n_levels + 1),
                    np.empty(N_DIMS, dtype=np.int64), np.empty((n_levels, 2)), np.empty((N_DIMS * n_levels, 4)),
-                   np.empty((2, 5, 3)))
+                   np.empty((2, 5, 3)), np.empty((3 * n_levels, 5)), np.empty((n_levels, 3)))
 
 
 @register_jitable
@@ -827,7 +829,7 @@ def _count(v, skip):
 
 
 @njit(nrt=False, inline=True)
-def _pair_accesses(o, a, b, layer, arch, m, scr, reads, writes, skip_ratio, window_padded):
+def _pair_accesses(o, a, b, layer, arch, m, scr, reads, writes, skip_ratio, window_padded, n_xfer):
     """Accesses of operand ``o`` between parent level ``a`` and child ``b`` (the next level below a that
     keeps o; b = L is the MACs, a 1-value tile).  Adds into ``reads`` / ``writes`` (L, 3), values, and into
     ``scr.serial_bits`` (L, 2) the parent's bits that do not overlap compute (a serial_onload child's
@@ -852,12 +854,13 @@ def _pair_accesses(o, a, b, layer, arch, m, scr, reads, writes, skip_ratio, wind
     part of a window depends on where it is, so its tiles are refetched whole at every move of a relevant
     loop — an upper bound of the exact count, exact under the ratio above.
 
-    Returns (noc_bits, fill_cycles, onload_cycles, psum_drains): bits crossing a fan-out of more than one
-    instance; for a double-buffered child, cycles for the parent to deliver the first tile (prologue;
-    epilogue for outputs) at its read (write) bandwidth; for a ``serial_onload`` child, cycles of all the
-    pair's parent traffic per parent instance at the parent's bandwidth (reads; for outputs also writes);
-    and for outputs at or below the PE array, fills · tile psum drains per PE (else -1), counted with the
-    MAC holding its psum (a latency, independent of the access convention)."""
+    Returns (noc_bits, kind, psum_drains): bits crossing a fan-out of more than one instance; the kind of
+    transfer term written to row ``n_xfer`` of ``scr.xfer`` (XFER_NONE: none) — for a double-buffered child,
+    the bits the parent delivers as the first tile (prologue; epilogue for outputs) at its read (write)
+    bandwidth; for a ``serial_onload`` child, all the pair's parent traffic per parent instance at the
+    parent's bandwidth (reads; for outputs also writes), priced in cycles by :func:`_transfer_cycles`; and for
+    outputs at or below the PE array, fills · tile psum drains per PE (else -1), counted with the MAC holding
+    its psum (a latency, independent of the access convention)."""
     L = arch.n_levels
     x_in, inst, x_u, serial_bits = scr.x_in, scr.inst, scr.x_u, scr.serial_bits
     every = 1 if b == L and arch.mac_operand_reuse == 0 else 0
@@ -914,37 +917,42 @@ def _pair_accesses(o, a, b, layer, arch, m, scr, reads, writes, skip_ratio, wind
     for f in range(a + 1, b + 1):
         if arch.fanout_x[f] * arch.fanout_y[f] > 1:
             noc_bits = child_total * arch.op_bits[min(b, L - 1), o]
-    fill_cycles = 0.0
-    onload_cycles = 0.0
+    kind = XFER_NONE
     if b < L:
         bits = arch.op_bits[a, o]
+        xf = scr.xfer
+        xf[n_xfer, 1] = a
         if arch.serial_onload[b] == 1:
             # no double buffering: every transfer of the pair waits for the parent's port (per instance)
             if o != OP_OUTPUTS:
-                onload_cycles = parent_reads * bits / inst[a] / arch.read_bw[a]
+                kind = XFER_ONLOAD_IN
+                xf[n_xfer, 2] = parent_reads * bits / inst[a]
             else:
-                onload_cycles = (parent_writes * bits / arch.write_bw[a] + parent_reads * bits / arch.read_bw[a]) \
-                    / inst[a]
+                kind = XFER_ONLOAD_OUT
+                xf[n_xfer, 2] = parent_writes * bits
+                xf[n_xfer, 3] = parent_reads * bits
+                xf[n_xfer, 4] = inst[a]
             serial_bits[a, 0] += parent_reads * bits  # serialized: not also overlapped with compute
             serial_bits[a, 1] += parent_writes * bits
         elif arch.systolic == 0 or layer.is_mac == 0:  # (systolic arrays: the per-fold model has the fill)
-            rbw = arch.read_bw[a] if o != OP_OUTPUTS else arch.write_bw[a]
-            fill_cycles = union_full * bits / rbw  # cycles count padded values
+            kind = XFER_FILL_READ if o != OP_OUTPUTS else XFER_FILL_WRITE
+            xf[n_xfer, 2] = union_full * bits  # cycles count padded values
             # the first tile arrives before compute starts, the last output tile drains after it ends
             serial_bits[a, 1 if o == OP_OUTPUTS else 0] += min(union * inst[a], parent_writes if o == OP_OUTPUTS
                                                                else parent_reads) * bits
-    return noc_bits, fill_cycles, onload_cycles, psum_drains
+        xf[n_xfer, 0] = kind
+    return noc_bits, kind, psum_drains
 
 
 @njit(nrt=False)
 def _accesses(layer, arch, m, scr, reads, writes, padded):
     """Reads and writes of every level and operand (into ``reads`` / ``writes``), summed over the
     (parent, child) pairs of the levels that keep each operand (bypassing levels are skipped) — see
-    :func:`_pair_accesses`.  Returns (noc_bits, fill_cycles, onload_cycles, psum_drains_per_pe)."""
+    :func:`_pair_accesses`.  Returns (noc_bits, n_xfer: the transfer terms written to ``scr.xfer``, in pair
+    order, psum_drains_per_pe)."""
     L = arch.n_levels
     noc_bits = 0.0
-    fill_cycles = 0.0
-    onload_cycles = 0.0
+    n_xfer = 0
     psum_drains_per_pe = 0.0
     x_in = scr.x_in
     scr.serial_bits[:] = 0.0
@@ -961,15 +969,43 @@ def _accesses(layer, arch, m, scr, reads, writes, padded):
         for b in range(1, L + 1):
             if b < L and m.keep[b, o] == 0:
                 continue
-            noc, fill, onload, drains = _pair_accesses(o, a, b, layer, arch, m, scr, reads, writes, skip_ratio,
-                                                       window_padded)
+            noc, kind, drains = _pair_accesses(o, a, b, layer, arch, m, scr, reads, writes, skip_ratio,
+                                               window_padded, n_xfer)
             if drains >= 0.0:
                 psum_drains_per_pe = drains
             noc_bits += noc
-            fill_cycles += fill
-            onload_cycles += onload
+            if kind != XFER_NONE:
+                n_xfer += 1
             a = b
-    return noc_bits, fill_cycles, onload_cycles, psum_drains_per_pe
+    return noc_bits, n_xfer, psum_drains_per_pe
+
+
+# transfer terms (rows of Scratch.xfer: kind, parent level, v1, v2, v3), priced by _transfer_cycles
+XFER_NONE = 0.0
+XFER_FILL_READ = 1.0  # prologue: v1 bits at the parent's read bandwidth
+XFER_FILL_WRITE = 2.0  # epilogue (outputs): v1 bits at the parent's write bandwidth
+XFER_ONLOAD_IN = 3.0  # serial onload of a read-only operand: v1 bits per parent instance at its read bandwidth
+XFER_ONLOAD_OUT = 4.0  # serial onload of outputs: (v1 / write bandwidth + v2 / read bandwidth) / v3 instances
+
+
+@njit(nrt=False, inline=True)
+def _transfer_cycles(arch, xfer, n):
+    """(fill_cycles, onload_cycles) of the first ``n`` transfer terms of ``xfer`` (3L, 5), summed in their
+    order: the only place the bandwidths enter besides :func:`_bandwidth_cycles`."""
+    fill = 0.0
+    onload = 0.0
+    for k in range(n):
+        kind = xfer[k, 0]
+        a = np.int64(xfer[k, 1])
+        if kind == XFER_FILL_READ:
+            fill += xfer[k, 2] / arch.read_bw[a]
+        elif kind == XFER_FILL_WRITE:
+            fill += xfer[k, 2] / arch.write_bw[a]
+        elif kind == XFER_ONLOAD_IN:
+            onload += xfer[k, 2] / arch.read_bw[a]
+        else:
+            onload += (xfer[k, 2] / arch.write_bw[a] + xfer[k, 3] / arch.read_bw[a]) / xfer[k, 4]
+    return fill, onload
 
 
 @njit(nrt=False, inline=True)
@@ -1000,7 +1036,7 @@ def _array_overheads(layer, arch, m, folds, psum_drains_per_pe):
     return accum, fold
 
 
-@njit(nrt=False, inline=True)
+@njit
 def _bandwidth_bound(arch, inst, reads, writes, serial_bits, bw_cycles, busy):
     """max(busy, every level's overlapped bandwidth time); writes ``bw_cycles`` (L,).  A level's time is its
     per-instance read (and write) bits over its bandwidth (shared port: (r + w) / read_bw, else
@@ -1009,16 +1045,34 @@ def _bandwidth_bound(arch, inst, reads, writes, serial_bits, bw_cycles, busy):
     write) are not overlapped — the first tile and the last output tile (prologue / epilogue) and every
     transfer to a ``serial_onload`` child — and the caller adds their time to the latency, so they are left
     out here (counted once; ZigZag's stall term likewise excludes what it onloads and offloads)."""
-    worst = busy
+    lb = np.empty((arch.n_levels, 3))
+    _level_bits(arch, inst, reads, writes, serial_bits, lb)
+    return _bandwidth_cycles(arch, lb, bw_cycles, busy)
+
+
+@njit(nrt=False, inline=True)
+def _level_bits(arch, inst, reads, writes, serial_bits, lb):
+    """Per level the bits :func:`_bandwidth_bound` divides by its bandwidths, into ``lb`` (L, 3): read bits and
+    write bits of all operands less the serialized ones, and the instances."""
     for lv in range(arch.n_levels):
         r = 0.0
         w = 0.0
         for o in range(N_OPERANDS):
             r += reads[lv, o] * arch.op_bits[lv, o]
             w += writes[lv, o] * arch.op_bits[lv, o]
-        ninst = inst[lv]
-        r = max(0.0, r - serial_bits[lv, 0])
-        w = max(0.0, w - serial_bits[lv, 1])
+        lb[lv, 0] = max(0.0, r - serial_bits[lv, 0])
+        lb[lv, 1] = max(0.0, w - serial_bits[lv, 1])
+        lb[lv, 2] = inst[lv]
+
+
+@njit(nrt=False, inline=True)
+def _bandwidth_cycles(arch, lb, bw_cycles, busy):
+    """max(busy, every level's bandwidth time) from :func:`_level_bits`' ``lb``; writes ``bw_cycles`` (L,)."""
+    worst = busy
+    for lv in range(arch.n_levels):
+        r = lb[lv, 0]
+        w = lb[lv, 1]
+        ninst = lb[lv, 2]
         if arch.shared_port[lv] == 1:
             cyc = (r + w) / ninst / arch.read_bw[lv]
         else:
@@ -1027,6 +1081,15 @@ def _bandwidth_bound(arch, inst, reads, writes, serial_bits, bw_cycles, busy):
         if cyc > worst:
             worst = cyc
     return worst
+
+
+@njit(nrt=False, inline=True)
+def _latency(arch, lb, xfer, n_xfer, busy, bw_cycles):
+    """(latency, fill_cycles, onload_cycles): max(busy, bandwidth times) + fill + onload, from the bandwidth-free
+    quantities of a mapping (:func:`_level_bits`' ``lb``, the transfer terms, busy cycles); writes ``bw_cycles``."""
+    worst = _bandwidth_cycles(arch, lb, bw_cycles, busy)
+    fill, onload = _transfer_cycles(arch, xfer, n_xfer)
+    return worst + fill + onload, fill, onload
 
 
 @njit(nrt=False, inline=True)
@@ -1113,11 +1176,12 @@ def _evaluate_into(layer, arch, m, out, scr):
         out[O_REASON] = reason
         return np.inf
     compute, folds = _compute_cycles(m.temporal, L)
-    noc_bits, fill_cycles, onload_cycles, psum_drains_per_pe = _accesses(
-        layer, arch, m, scr, reads, writes, 1 if padded > real_points else 0)
+    noc_bits, n_xfer, psum_drains_per_pe = _accesses(layer, arch, m, scr, reads, writes, 1 if padded > real_points else 0)
     accum, fold = _array_overheads(layer, arch, m, folds, psum_drains_per_pe)
-    worst = _bandwidth_bound(arch, scr.inst, reads, writes, scr.serial_bits, bw_cycles, compute + accum + fold)
-    latency = worst + fill_cycles + onload_cycles
+    _level_bits(arch, scr.inst, reads, writes, scr.serial_bits, scr.level_bits)
+    latency, fill_cycles, onload_cycles = _latency(arch, scr.level_bits, scr.xfer, n_xfer, compute + accum + fold,
+                                                   bw_cycles)
+    out[O_XFER] = n_xfer
     e, noc_e, mac_e, static_e = _energy(layer, arch, reads, writes, energy, noc_bits, real_points, latency,
                                          scr.inst)
     inst = scr.inst

@@ -58,7 +58,8 @@ O_FOLDS = 14  # count: iterations of every temporal loop above the innermost lev
 O_POINTS = 15  # real iteration points (MACs or ops)
 O_ACTIVE_MACS = 16  # count
 O_ONLOAD = 17  # cycles: transfers of serial_onload levels (conventions.transfer_overlap), not overlapped
-N_SCALARS = 18
+O_XFER = 18  # count: transfer terms of the mapping (rows of accel.cost.Scratch.xfer written by the kernel)
+N_SCALARS = 19
 N_BLOCKS_L3 = 4  # reads, writes, energy, tile_bits: (L, 3) each
 
 

@@ -2,7 +2,7 @@
 
 Target (issue 13): 100,000 design points x 20 NB201 cells in <= 10 minutes on a 2-core machine with <= 4 GB of
 memory, a progress bar and resume.  What it runs, each as ``python -m accel sweep SPEC --workload
-nb201-sample:20:0 -o OUT --jobs 2 --batch-size 40`` in a fresh process (the numba cache of the environment is
+nb201-sample:20:0 -o OUT --jobs 2 --batch-size 125`` in a fresh process (the numba cache of the environment is
 warmed first by a one-point sweep, outside the timed runs):
 
 * ``--points 5000`` (default): a 5,000-point slice of the spec (GLB read bandwidth 128 bits/cycle, 12-word
@@ -43,7 +43,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "configs" / "sweeps" / "scale-100k.yaml"
 WORKLOAD = "nb201-sample:20:0"
-BATCH = 40  # a multiple of the 5 clocks: a clock group (one shared search where there is no static power) stays whole
+BATCH = 125  # the 5 GLB bandwidths x 5 DRAM bandwidths x 5 clocks that share one memo (mapper.genome.MemoPool) stay
+# in one worker (with no static power, the clock groups that share one search as well)
 
 
 def sliced_spec(n_points: int, dst: Path) -> Path:

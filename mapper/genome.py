@@ -20,9 +20,10 @@ from numba.extending import register_jitable
 
 from accel._jit import njit, njit_parallel, prange
 from accel.arch import ArchArrays
-from accel.cost import (LayerArrays, Mapping, MappingArrays, Scratch, _energy_total, _evaluate_into, empty_mapping,
-                        scratch)
-from accel.layout import O_ENERGY, O_LATENCY, O_MAC_E, O_NOC_E, O_REASON, O_VALID, R_VALID, record_blocks, record_size
+from accel.cost import (LayerArrays, Mapping, MappingArrays, Scratch, _energy_total, _evaluate_into, _latency,
+                        empty_mapping, scratch)
+from accel.layout import (O_ACCUM, O_COMPUTE, O_ENERGY, O_FOLD, O_LATENCY, O_MAC_E, O_NOC_E, O_REASON, O_VALID, O_XFER,
+                          R_VALID, record_blocks, record_size)
 from accel.workload import N_DIMS, N_OPERANDS
 
 if TYPE_CHECKING:
@@ -188,21 +189,29 @@ def eval_genomes(G: np.ndarray, layer: LayerArrays, arch: ArchArrays, enc: Mapsp
     return result, reason
 
 
-# ---- memo: genomes already costed on an accelerator that differs only in its clock -----------------------------
-# A mapping's access counts, latency (cycles) and access / NoC / MAC energies do not depend on the clock; the clock
-# enters its cost only through the static energy (static power × latency / clock, accel.cost._energy_total).  A
-# sweep's design points that differ only in their clock each run their own search (with static power the clock
-# changes every mapping's energy, so the searches differ), but they evaluate mostly the same genomes: the memo keeps
-# the clock-free part of each genome's cost, and a genome met again is priced for the current clock without the
-# cost kernel — the same floating-point operations in the same order, so the same bits as a full evaluation.
-M_LATENCY = 0  # cycles (inf when invalid)
-M_ACCESS_E = 1  # pJ: the sum over levels and operands of the access energies, in _energy's order
-M_NOC_E = 2  # pJ
-M_MAC_E = 3  # pJ
-M_REASON = 4  # reason code (R_*)
-N_MEMO = 5
+# ---- memo: genomes already costed on an accelerator that differs only in its clock and bandwidths --------------
+# A mapping's access counts, per-level traffic, transfer terms, busy cycles and access / NoC / MAC energies do not
+# depend on the clock or the bandwidths; those enter its cost only through accel.cost._latency (bandwidth times,
+# prologue / epilogue and onload cycles) and the static energy (static power × latency / clock,
+# accel.cost._energy_total).  A sweep's design points that differ only in these each run their own search (the
+# objective values differ), but they evaluate mostly the same genomes: the memo keeps the bandwidth- and clock-free
+# quantities of each genome, and a genome met again is priced for the current accelerator by the same functions the
+# cost kernel prices it with — the same floating-point operations in the same order, so the same bits.
+M_REASON = 0  # reason code (R_*)
+M_BUSY = 1  # cycles: compute + accum + fold
+M_ACCESS_E = 2  # pJ: the sum over levels and operands of the access energies, in _energy's order
+M_NOC_E = 3  # pJ
+M_MAC_E = 4  # pJ
+M_NXFER = 5  # transfer terms
+M_LEVEL_BITS = 6  # (L, 3) accel.cost._level_bits, then (3L, 5) the transfer terms (accel.cost.Scratch.xfer)
 MEMO_MIN_SLOTS = 4096
 MEMO_MAX_SLOTS = 1 << 17  # a full memo stops taking new genomes (evaluations stay correct, just uncached)
+
+
+@register_jitable
+def memo_width(n_levels):
+    """Floats stored per genome for ``n_levels`` memory levels."""
+    return M_LEVEL_BITS + 3 * n_levels + 15 * n_levels
 
 
 class GenomeMemo(NamedTuple):
@@ -210,13 +219,15 @@ class GenomeMemo(NamedTuple):
 
     keys: np.ndarray  # (slots,) int64 hash of the genome in the slot, 0 = empty
     genomes: np.ndarray  # (slots, genome_len) int64
-    vals: np.ndarray  # (slots, N_MEMO) float64, see M_*
+    vals: np.ndarray  # (slots, memo_width(L)) float64, see M_*
     used: np.ndarray  # (1,) int64 filled slots
 
 
 def new_memo(glen: int, slots: int = MEMO_MIN_SLOTS) -> GenomeMemo:
+    """An empty memo for genomes of ``glen`` genes (``genome_len(L)``)."""
+    L = glen - G_ORDER - 1
     return GenomeMemo(np.zeros(slots, dtype=np.int64), np.empty((slots, glen), dtype=np.int64),
-                      np.empty((slots, N_MEMO)), np.zeros(1, dtype=np.int64))
+                      np.empty((slots, memo_width(L))), np.zeros(1, dtype=np.int64))
 
 
 def memo_nbytes(memo: GenomeMemo) -> int:
@@ -256,51 +267,79 @@ def _memo_slot(memo, g, h):
 
 
 @njit(nrt=False)
+def _memo_store(memo, slot, h, g, out, scr, L):
+    """Store genome ``g`` and its bandwidth- and clock-free costs (record ``out``, scratch ``scr`` of the
+    kernel's evaluation) in ``slot``."""
+    memo.keys[slot] = h
+    for j in range(g.shape[0]):
+        memo.genomes[slot, j] = g[j]
+    v = memo.vals
+    rsn = out[O_REASON]
+    v[slot, M_REASON] = rsn
+    if rsn != R_VALID:
+        memo.used[0] += 1
+        return
+    acc_e = 0.0
+    energy = record_blocks(out, L)[3]
+    for lv in range(L):  # _energy's summation order
+        for o in range(N_OPERANDS):
+            acc_e += energy[lv, o]
+    v[slot, M_BUSY] = out[O_COMPUTE] + out[O_ACCUM] + out[O_FOLD]  # as _evaluate_into adds them
+    v[slot, M_ACCESS_E] = acc_e
+    v[slot, M_NOC_E] = out[O_NOC_E]
+    v[slot, M_MAC_E] = out[O_MAC_E]
+    n = np.int64(out[O_XFER])
+    v[slot, M_NXFER] = n
+    k = M_LEVEL_BITS
+    for lv in range(L):
+        for c in range(3):
+            v[slot, k] = scr.level_bits[lv, c]
+            k += 1
+    for r in range(n):
+        for c in range(5):
+            v[slot, k] = scr.xfer[r, c]
+            k += 1
+    memo.used[0] += 1
+
+
+@njit(nrt=False)
 def _eval_genomes_memo(G, lo, hi, layer, arch, enc, objective, m, scr, out, result, reason, memo, max_used):
     """:func:`_eval_genomes_serial` through ``memo`` (:class:`GenomeMemo`): a genome found there is priced for
-    ``arch``'s clock and static power from its stored clock-free costs; one not found is costed by the kernel
-    and stored while the memo holds fewer than ``max_used`` genomes.  Same objective bits either way."""
+    ``arch``'s bandwidths, clock and static power from its stored costs (:func:`accel.cost._latency`,
+    :func:`accel.cost._energy_total`); one not found is costed by the kernel and stored while the memo holds fewer
+    than ``max_used`` genomes.  Same objective bits either way."""
     L = arch.n_levels
     for i in range(lo, hi):
         g = G[i]
         h = _genome_hash(g)
         slot, found = _memo_slot(memo, g, h)
-        if found:
-            v = memo.vals[slot]
-            rsn = v[M_REASON]
-            lat = v[M_LATENCY]
-            acc_e = v[M_ACCESS_E]
-            noc_e = v[M_NOC_E]
-            mac_e = v[M_MAC_E]
-        else:
+        if not found:
             _decode(g, enc, m)
             _evaluate_into(layer, arch, m, out, scr)
-            rsn = out[O_REASON]
-            lat = out[O_LATENCY]
-            acc_e = 0.0
-            noc_e = out[O_NOC_E]
-            mac_e = out[O_MAC_E]
-            if rsn == R_VALID:
-                energy = record_blocks(out, L)[3]
-                for lv in range(L):  # _energy's summation order
-                    for o in range(N_OPERANDS):
-                        acc_e += energy[lv, o]
+            reason[i] = out[O_REASON]
+            result[i] = _objective(out, objective)
             if memo.used[0] < max_used:
-                memo.keys[slot] = h
-                for j in range(g.shape[0]):
-                    memo.genomes[slot, j] = g[j]
-                v = memo.vals[slot]
-                v[M_LATENCY] = lat
-                v[M_ACCESS_E] = acc_e
-                v[M_NOC_E] = noc_e
-                v[M_MAC_E] = mac_e
-                v[M_REASON] = rsn
-                memo.used[0] += 1
+                _memo_store(memo, slot, h, g, out, scr, L)
+            continue
+        v = memo.vals
+        rsn = v[slot, M_REASON]
         reason[i] = rsn
         if rsn != R_VALID:
             result[i] = np.inf
-        else:
-            result[i] = _objective_of(lat, _energy_total(arch, acc_e, noc_e, mac_e, lat)[0], objective)
+            continue
+        k = M_LEVEL_BITS
+        for lv in range(L):
+            for c in range(3):
+                scr.level_bits[lv, c] = v[slot, k]
+                k += 1
+        n = np.int64(v[slot, M_NXFER])
+        for r in range(n):
+            for c in range(5):
+                scr.xfer[r, c] = v[slot, k]
+                k += 1
+        lat = _latency(arch, scr.level_bits, scr.xfer, n, v[slot, M_BUSY], record_blocks(out, L)[0])[0]
+        e = _energy_total(arch, v[slot, M_ACCESS_E], v[slot, M_NOC_E], v[slot, M_MAC_E], lat)[0]
+        result[i] = _objective_of(lat, e, objective)
 
 
 @njit(nrt=False)
@@ -313,7 +352,7 @@ def _memo_rehash(old, new):
             new.keys[slot] = h
             for j in range(old.genomes.shape[1]):
                 new.genomes[slot, j] = old.genomes[i, j]
-            for j in range(N_MEMO):
+            for j in range(old.vals.shape[1]):
                 new.vals[slot, j] = old.vals[i, j]
     new.used[0] = old.used[0]
 
@@ -321,9 +360,9 @@ def _memo_rehash(old, new):
 def eval_genomes_memo(G: np.ndarray, layer: LayerArrays, arch: ArchArrays, enc: MapspaceArrays, objective: int,
                       work: SerialWork, memo: GenomeMemo) -> tuple[np.ndarray, np.ndarray, GenomeMemo]:
     """:func:`eval_genomes` (serial) through ``memo``; returns (objective, reason code, the memo — a larger copy
-    when it had to grow, at most MEMO_MAX_SLOTS slots, kept at most half full)."""
+    when it had to grow, at most MEMO_MAX_SLOTS slots, kept at most 3/4 full)."""
     G = np.ascontiguousarray(G, dtype=np.int64)
-    need = 2 * (int(memo.used[0]) + len(G))
+    need = (int(memo.used[0]) + len(G)) * 4 // 3 + 1
     slots = memo.keys.shape[0]
     if need > slots and slots < MEMO_MAX_SLOTS:
         while slots < need and slots < MEMO_MAX_SLOTS:
@@ -334,11 +373,12 @@ def eval_genomes_memo(G: np.ndarray, layer: LayerArrays, arch: ArchArrays, enc: 
     result = np.empty(len(G))
     reason = np.empty(len(G))
     _eval_genomes_memo(G, 0, len(G), layer, arch, enc, objective, work.mapping, work.scratch, work.out, result,
-                       reason, memo, memo.keys.shape[0] // 2)
+                       reason, memo, memo.keys.shape[0] * 3 // 4)
     return result, reason, memo
 
 
-_CLOCK_FIELDS = ("clock_hz", "static_power_mw")  # ArchArrays fields a memo entry does not depend on
+# ArchArrays fields a memo entry does not depend on (priced on every evaluation)
+_PRICE_FIELDS = ("clock_hz", "static_power_mw", "read_bw", "write_bw")
 
 
 def _digest_arrays(h, tup, skip=()) -> None:
@@ -354,13 +394,14 @@ def _digest_arrays(h, tup, skip=()) -> None:
 
 
 class MemoPool:
-    """Memos (:class:`GenomeMemo`) by the digest of everything a genome's clock-free costs depend on — the layer,
-    the mapspace the genome indexes and every accelerator field but the clock and the static power (whose product
-    with the latency is priced on each evaluation) —, least recently used dropped beyond ``max_bytes``.  Owned by
-    whoever evaluates many accelerators that differ only in their clock (a sweep worker); passed to
+    """Memos (:class:`GenomeMemo`) by the digest of everything a genome's stored costs depend on — the layer, the
+    mapspace the genome indexes and every accelerator field but the clock, the static power and the bandwidths
+    (priced on each evaluation) —, least recently used dropped beyond ``max_bytes``.  Owned by whoever evaluates
+    many accelerators that differ only in these (a sweep worker); passed to
     :func:`mapper.search.search_mapping` through :class:`mapper.network.NetworkEvaluator`."""
 
     def __init__(self, max_bytes: int = 256 << 20):
+        """``max_bytes``: the memos kept (least recently used dropped first)."""
         self.max_bytes = max_bytes
         self._memos: dict[bytes, GenomeMemo] = {}
         self._bytes = 0
@@ -371,13 +412,13 @@ class MemoPool:
         """The memo key of genomes of ``layer`` on ``arch`` in the mapspace ``enc``; ``enc`` None: the mapspace
         :func:`mapper.mapspace.build_mapspace` builds for them with the options ``built_with`` — a deterministic
         function of the layer, the accelerator's arrays, its compiled constraints and its dataflow preset, none of
-        which holds the clock, so these stand for it."""
+        which reads the clock or the bandwidths, so these stand for it."""
         import hashlib
 
         hit = self._arch_digests.get(id(arch))
         if hit is None or hit[0] is not arch:
             h = hashlib.blake2b(digest_size=20)
-            _digest_arrays(h, arch.arrays, _CLOCK_FIELDS)
+            _digest_arrays(h, arch.arrays, _PRICE_FIELDS)
             _digest_arrays(h, arch.constraints)
             h.update(repr(arch.config.dataflow).encode())
             hit = (arch, h.digest())

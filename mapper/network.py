@@ -147,7 +147,7 @@ class NetworkEvaluator:
     def __init__(self, arch: Arch, objective: str = "edp", seed: int = 0, parallel: bool = False,
                  effort: str = "thorough", memo_pool: MemoPool | None = None):
         """``memo_pool``: a :class:`mapper.genome.MemoPool` shared with evaluators of accelerators that differ
-        from ``arch`` only in their clock (see :func:`mapper.search.search_mapping`; same results, faster)."""
+        from ``arch`` only in their clock and bandwidths (see :func:`mapper.search.search_mapping`; same results, faster)."""
         from mapper.search import BUDGETS
 
         if effort not in BUDGETS:

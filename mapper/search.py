@@ -333,7 +333,7 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
     (the kernels release the GIL) with the serial kernel — see :class:`mapper.network.NetworkEvaluator`.
 
     ``memo_pool`` (a :class:`mapper.genome.MemoPool`; serial searches only): genomes costed before on an
-    accelerator that differs from ``arch`` only in its clock (and on this one) are priced from the pool's memo
+    accelerator that differs from ``arch`` only in its clock and bandwidths (and on this one) are priced from the pool's memo
     instead of the cost kernel — the same result, faster when many such accelerators are searched (sweeps).
     """
     if objective not in OBJECTIVES:

@@ -15,14 +15,26 @@ from mapper.search import search_mapping
 LAYER = parse_layer_spec("conv K=32 C=16 P=14 Q=14 R=3 S=3")
 
 
-def _clocked(arch, mhz):
-    return arch.with_config(clock_mhz=mhz)
+def _variant(arch, mhz, glb_bits, dram_bits):
+    """``arch`` at another clock, GLB read bandwidth and DRAM bandwidths (bits/cycle)."""
+    levels = [lv.model_dump(mode="python") for lv in arch.config.levels]
+    levels[0]["read_bandwidth_bits"] = levels[0]["write_bandwidth_bits"] = dram_bits
+    levels[1]["read_bandwidth_bits"] = glb_bits
+    return arch.with_config(clock_mhz=mhz, levels=levels)
+
+
+def _serial_onload(arch):
+    """Every level's transfers serialised with compute (conventions.transfer_overlap: serial_onload)."""
+    return arch.with_config(conventions={**arch.config.conventions.model_dump(mode="python"),
+                                         "transfer_overlap": "serial_onload"})
 
 
 @pytest.mark.parametrize("objective", sorted(OBJECTIVES))
-def test_memo_prices_other_clocks_bit_for_bit(objective):
-    base = load_arch("eyeriss")
-    assert static_power_mw(base) > 0  # the clock moves every mapping's energy: the memo must re-price it
+@pytest.mark.parametrize("base_name", ["eyeriss", "eyeriss-serial-onload", "simba-like"])
+def test_memo_prices_other_clocks_and_bandwidths_bit_for_bit(objective, base_name):
+    base = _serial_onload(load_arch("eyeriss")) if base_name == "eyeriss-serial-onload" else load_arch(base_name)
+    if base_name.startswith("eyeriss"):  # the clock moves every mapping's energy: the memo must re-price it
+        assert static_power_mw(base) > 0
     rng = np.random.default_rng(7)
     ms = build_mapspace(LAYER, base)
     G = random_genomes(ms, rng.integers(0, len(ms.spatial_x), 3000), rng)
@@ -30,12 +42,15 @@ def test_memo_prices_other_clocks_bit_for_bit(objective):
     memo = new_memo(ms.genome_len, slots=64)  # grows (rehash) along the way
     layer = compile_layer(LAYER)
     seen_invalid = False
-    for mhz in (100.0, 200.0, 350.0, 100.0):
-        arch = _clocked(base, mhz)
+    dram = base.config.levels[0].read_bandwidth_bits
+    glb = base.config.levels[1].read_bandwidth_bits
+    for mhz, g_bits, d_bits in ((100.0, glb, dram), (200.0, glb, dram), (350.0, 32, dram), (100.0, glb, 16),
+                                (100.0, 4096, 4096), (100.0, glb, dram)):
+        arch = _variant(base, mhz, g_bits, d_bits)
         ms_c = build_mapspace(LAYER, arch)
         enc = mapspace_arrays(ms_c)
-        ref, ref_reason = eval_genomes(G, layer, arch.arrays, enc, OBJECTIVES[objective], serial_work(3))
-        got, reason, memo = eval_genomes_memo(G, layer, arch.arrays, enc, OBJECTIVES[objective], serial_work(3), memo)
+        ref, ref_reason = eval_genomes(G, layer, arch.arrays, enc, OBJECTIVES[objective], serial_work(arch.arrays.n_levels))
+        got, reason, memo = eval_genomes_memo(G, layer, arch.arrays, enc, OBJECTIVES[objective], serial_work(arch.arrays.n_levels), memo)
         assert np.array_equal(got, ref) and np.array_equal(reason, ref_reason)  # exact, inf where invalid
         seen_invalid |= bool(np.isinf(ref).any())
     assert seen_invalid and np.isfinite(ref).sum() > 100
@@ -45,14 +60,14 @@ def test_memo_prices_other_clocks_bit_for_bit(objective):
 def test_search_through_the_pool_equals_plain_search_and_reuses_memos():
     base = load_arch("eyeriss")
     pool = MemoPool()
-    for mhz in (100.0, 250.0, 400.0):
-        arch = _clocked(base, mhz)
+    for mhz, dram in ((100.0, 64), (250.0, 64), (400.0, 16)):
+        arch = _variant(base, mhz, base.config.levels[1].read_bandwidth_bits, dram)
         plain = search_mapping(LAYER, arch, objective="edp", seed=3, samples=800, rounds=8, restarts=2)
         memo = search_mapping(LAYER, arch, objective="edp", seed=3, samples=800, rounds=8, restarts=2,
                               memo_pool=pool)
         assert repr(memo.cost) == repr(plain.cost) and memo.evaluations == plain.evaluations
         assert memo.mapping.to_dict(arch) == plain.mapping.to_dict(arch)
-    assert pool.hits == 2  # one memo for the three clocks
+    assert pool.hits == 2  # one memo for the three variants
     # another layer or another buffer size is another memo
     search_mapping(LAYER, base.with_config(pe_array={**base.config.pe_array.model_dump(), "rows": 6}),
                    samples=200, rounds=2, restarts=1, memo_pool=pool)

@@ -239,9 +239,9 @@ def _shared_evaluator_class():
 # share their searches across the points of a batch and across the batches a worker runs
 _DONORS: dict[str, Any] = {}
 _MAX_DONORS = 16
-# per worker process: clock-free costs of the genomes its searches have evaluated (mapper.genome.MemoPool), so the
-# searches of points that differ only in their clock (which search on their own when the accelerator draws static
-# power) cost each genome once; the results are the same as without it
+# per worker process: the bandwidth- and clock-free costs of the genomes its searches have evaluated
+# (mapper.genome.MemoPool), so the searches of points that differ only in their clock or bandwidths (each searches on
+# its own: its objective values differ) cost each genome once; the results are the same as without it
 _MEMO_POOL: list = []
 
 
@@ -254,7 +254,7 @@ def _evaluator_for(p: DesignPoint, arch, task: _Task):
         if not _MEMO_POOL:
             from mapper.genome import MemoPool
 
-            _MEMO_POOL.append(MemoPool(max_bytes=128 << 20))  # a clock group of 21 NB201 shapes needs ~25 MB
+            _MEMO_POOL.append(MemoPool(max_bytes=384 << 20))  # ~200 MB: 21 NB201 shapes x 125 points
         ev = donor = NetworkEvaluator(arch, objective=task.objective, seed=task.seed, parallel=False,
                                       effort=task.effort, memo_pool=_MEMO_POOL[0])
     else:
