@@ -407,6 +407,7 @@ class MemoPool:
         self._bytes = 0
         self._arch_digests: dict[int, tuple[Arch, bytes]] = {}  # id → (the arch, kept alive; its digest)
         self.hits = 0  # lookups of a memo that existed (for tests and benchmarks)
+        self._sizes: dict[tuple, int] = {}  # (hint, genome length) → slots of the last memo stored under it
 
     def key(self, layer: LayerArrays, arch: Arch, enc: MapspaceArrays | None, built_with: object = None) -> bytes:
         """The memo key of genomes of ``layer`` on ``arch`` in the mapspace ``enc``; ``enc`` None: the mapspace
@@ -433,19 +434,25 @@ class MemoPool:
             _digest_arrays(h, enc)
         return h.digest()
 
-    def get(self, key: bytes, glen: int) -> GenomeMemo:
+    def get(self, key: bytes, glen: int, hint: object = None) -> GenomeMemo:
+        """The memo of ``key`` (a new one if none); a new memo starts at the size the last memo stored under the
+        same ``hint`` (e.g. the layer shape: the next design point's memo for it) grew to, so it is not rehashed
+        as it fills again."""
         memo = self._memos.pop(key, None)
         if memo is None:
-            memo = new_memo(glen)
+            memo = new_memo(glen, self._sizes.get((hint, glen), MEMO_MIN_SLOTS))
             self._bytes += memo_nbytes(memo)
         else:
             self.hits += 1
         self._memos[key] = memo
         return memo
 
-    def put(self, key: bytes, memo: GenomeMemo) -> None:
+    def put(self, key: bytes, memo: GenomeMemo, hint: object = None) -> None:
         """Store ``memo`` (grown by :func:`eval_genomes_memo`) under ``key``, then drop the least recently used
         memos while the pool holds more than ``max_bytes`` (never the one just stored)."""
+        if len(self._sizes) >= 4096:
+            self._sizes.clear()
+        self._sizes[(hint, memo.genomes.shape[1])] = memo.keys.shape[0]
         old = self._memos.pop(key, None)
         if old is not None:
             self._bytes -= memo_nbytes(old)

@@ -291,12 +291,13 @@ class _Evaluator:
         if self.pool is not None:
             layer, arch, enc, _ = self.args
             self.memo_key = self.pool.key(layer, ms.arch, None if built_with is not None else enc, built_with)
-            self.memo = self.pool.get(self.memo_key, ms.genome_len)
+            self.hint = ms.layer.shape_key()
+            self.memo = self.pool.get(self.memo_key, ms.genome_len, self.hint)
 
     def done(self) -> None:
         """Hand the (possibly grown) memo back to the pool."""
         if self.pool is not None:
-            self.pool.put(self.memo_key, self.memo)
+            self.pool.put(self.memo_key, self.memo, self.hint)
 
     def __call__(self, G: np.ndarray) -> np.ndarray:
         if self.pool is not None:
