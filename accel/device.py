@@ -216,6 +216,7 @@ class RuntimeProfile(Strict):
     parallel_grain_pool_elements: int | None = Field(None, ge=1, le=2**40)
     conv_channel_block: int = Field(1, ge=1, le=4096)
     nchwc_block: int | None = Field(None, ge=1, le=4096)
+    graph_fusion: bool = False
     parallel_efficiency: float = Field(1.0, gt=0, le=1)
     efficiency: Efficiency
 
@@ -435,6 +436,7 @@ class DeviceCost:
     epilogue_ops: int = 0
     reorder_s: float = 0.0  # onnxruntime NCHWc layout reorders charged to this layer (module docstring, 2b)
     reorders: int = 0
+    fused_into: str | None = None  # the layer whose operator executes this one (module docstring, 2c): costs 0
 
     @property
     def utilization(self) -> float:
@@ -565,6 +567,8 @@ class DeviceModel:
         results = [DeviceLayerResult(layer, self.layer(layer, wh)) for layer in layers]
         if self.device.profile.nchwc_block is not None:
             results = self._with_reorders(net, results, wh)
+        if self.device.profile.graph_fusion:
+            results = self._with_graph_fusion(net, results)
         from accel._version import __version__
 
         meta = {"accelsim_version": __version__, "hw_digest": self.device.digest(), "device_kind": self.device.kind,
@@ -592,22 +596,7 @@ class DeviceModel:
         blk = self.device.profile.nchwc_block
         g = net.graph
         by_name = {r.layer.name: r for r in results}
-        nchwc: dict[str, bool] = {}
-        for r in results:
-            layer, cls = r.layer, r.cost.op_class
-            preds = list(g.predecessors(layer.name))
-            if cls == "conv":
-                nchwc[layer.name] = layer.G == 1 or (layer.C % blk == 0 and layer.K % blk == 0)
-            elif cls == "depthwise":
-                nchwc[layer.name] = True
-            elif cls == "pool":
-                nchwc[layer.name] = nchwc_pool(layer, blk)
-            elif cls == "eltwise":  # NCHWc when every input is (TransformBinary / TransformActivation), same shape;
-                # a binary layer with fewer than two producers adds a constant or the network input: NCHW
-                nchwc[layer.name] = (bool(preds) and not layer.broadcast and all(nchwc[q] for q in preds)
-                                     and (not layer.binary or len(preds) >= 2))
-            else:
-                nchwc[layer.name] = False
+        nchwc = _nchwc_layout(net, results, blk)
         extra_s = {r.layer.name: 0.0 for r in results}
         count = {r.layer.name: 0 for r in results}
         reorder_out: set[str] = set()
@@ -649,10 +638,108 @@ class DeviceModel:
                 reorders=count[r.layer.name])))
         return out
 
+    def _with_graph_fusion(self, net: Network, results: list[DeviceLayerResult]) -> list[DeviceLayerResult]:
+        """onnxruntime's graph rewrites of element-wise layers (module docstring, 2c): a fused layer costs 0 and
+        names the layer that executes it (``fused_into``)."""
+        import dataclasses
+
+        g = net.graph
+        by_name = {r.layer.name: r for r in results}
+        prof = self.device.profile
+        fused: dict[str, str] = {}
+        seen: dict[tuple, str] = {}
+
+        nchwc = _nchwc_layout(net, results, prof.nchwc_block)
+
+        def sole_conv_producer(name: str) -> str | None:
+            """The conv / depthwise producer of ``name`` whose every consumer is ``name`` (or a common
+            subexpression of it, already merged into ``name``)."""
+            for q in g.predecessors(name):
+                if by_name[q].cost.op_class in ("conv", "depthwise") and all(
+                        fused.get(s, s) == name for s in g.successors(q)):
+                    return q
+            return None
+
+        elt = [r.layer for r in results if r.cost.op_class == "eltwise"]
+        for layer in elt:  # (1) common subexpressions: the same unary op on the same tensor runs once
+            preds = tuple(sorted(g.predecessors(layer.name)))
+            if not layer.binary and preds:
+                key = (layer.op, preds, layer.shape_key())
+                if key in seen:
+                    fused[layer.name] = seen[key]
+                else:
+                    seen[key] = layer.name
+        for layer in elt:
+            if layer.name in fused:
+                continue
+            preds = tuple(g.predecessors(layer.name))
+            if layer.op in FUSABLE_ACTIVATIONS and len(preds) == 1 and prof.activation == "fused":
+                # (2) an activation read only from its conv's output: the conv's fused activation; (3b) one of an
+                # Add fused into a conv: that conv's activation
+                q = sole_conv_producer(layer.name)
+                p = preds[0]
+                if (q is None and p in fused and by_name[p].layer.op == "add"
+                        and all(fused.get(s, s) == layer.name for s in g.successors(p))):
+                    q = fused[p]
+                if q is not None:
+                    fused[layer.name] = q
+            elif layer.op == "add" and prof.nchwc_block is not None and not layer.broadcast and len(preds) >= 2:
+                # (3) an Add of an NCHWc conv's only output and another NCHWc tensor: the conv's Sum input
+                q = sole_conv_producer(layer.name)
+                if q is not None and all(nchwc[p] for p in preds):
+                    fused[layer.name] = q
+        if not fused:
+            return results
+        f = self.device.clock_hz
+        out = []
+        for r in results:
+            host = fused.get(r.layer.name)
+            if host is None:
+                out.append(r)
+                continue
+            c = r.cost
+            out.append(DeviceLayerResult(r.layer, dataclasses.replace(
+                c, latency_s=c.reorder_s, latency_cycles=c.reorder_s * f, compute_s=0.0,
+                level_s={k: 0.0 for k in c.level_s}, traffic_bytes={k: 0.0 for k in c.traffic_bytes},
+                overhead_s=0.0, fused_into=host)))
+        return out
+
     @property
     def inference_overhead_s(self) -> float:
         """The runtime's fixed cost of one inference call (module docstring, 6)."""
         return self.device.profile.inference_overhead_us * 1e-6
+
+
+def _nchwc_layout(net: Network, results: list[DeviceLayerResult], blk: int | None) -> dict[str, bool]:
+    """Layer name -> True when onnxruntime's NCHWc transformer runs it in NCHWc (module docstring, 2b)."""
+    g = net.graph
+    nchwc: dict[str, bool] = {}
+    for r in results:
+        layer, cls = r.layer, r.cost.op_class
+        preds = list(g.predecessors(layer.name))
+        if blk is None:
+            nchwc[layer.name] = False
+        elif cls in ("conv", "depthwise"):
+            nchwc[layer.name] = nchwc_conv(layer, cls, blk)
+        elif cls == "pool":
+            nchwc[layer.name] = nchwc_pool(layer, blk)
+        elif cls == "eltwise":  # NCHWc when every input is (TransformBinary / TransformActivation), same shape;
+            # a binary layer with fewer than two producers adds a constant or the network input: NCHW
+            nchwc[layer.name] = (bool(preds) and not layer.broadcast and all(nchwc[q] for q in preds)
+                                 and (not layer.binary or len(preds) >= 2))
+        else:
+            nchwc[layer.name] = False
+    return nchwc
+
+
+FUSABLE_ACTIVATIONS = frozenset({"relu", "relu6", "sigmoid", "hardsigmoid", "act"})  # onnxruntime FusedConv's
+
+
+def nchwc_conv(layer: Layer, cls: str, block: int | None) -> bool:
+    """True when onnxruntime runs this conv as an NCHWc conv (module docstring, 2b)."""
+    if block is None or cls not in ("conv", "depthwise"):
+        return False
+    return cls == "depthwise" or layer.G == 1 or (layer.C % block == 0 and layer.K % block == 0)
 
 
 def _out_elements(layer: Layer) -> int:
