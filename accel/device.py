@@ -187,6 +187,7 @@ class Efficiency(Strict):
     pool: float = Field(gt=0, le=MAX_EFFICIENCY)
     eltwise: float = Field(gt=0, le=MAX_EFFICIENCY)
     pool_unblocked: float | None = Field(None, gt=0, le=MAX_EFFICIENCY)
+    depthwise_7x7: float | None = Field(None, gt=0, le=MAX_EFFICIENCY)
 
 
 class ClassOverhead(Strict):
@@ -487,6 +488,8 @@ class DeviceModel:
             u = int(min(max(1, math.ceil(out_elems / grain)), d.threads))
         peak = (c.macs_per_cycle_per_core if mac else c.ops_per_cycle_per_core)[c.dtype]
         eff = getattr(prof.efficiency, cls)
+        if cls == "depthwise" and prof.efficiency.depthwise_7x7 is not None:
+            eff = depthwise_efficiency(layer.R * layer.S, eff, prof.efficiency.depthwise_7x7)
         if cls == "conv":
             blk = prof.conv_channel_block
             eff *= layer.K / (math.ceil(layer.K / blk) * blk)
@@ -733,6 +736,15 @@ def _nchwc_layout(net: Network, results: list[DeviceLayerResult], blk: int | Non
 
 
 FUSABLE_ACTIVATIONS = frozenset({"relu", "relu6", "sigmoid", "hardsigmoid", "act"})  # onnxruntime FusedConv's
+
+
+def depthwise_efficiency(taps: int, eff_3x3: float, eff_7x7: float) -> float:
+    """Efficiency of a depthwise conv with ``taps`` = R × S (module docstring, 2): the time per output element,
+    taps / efficiency, is linear in the taps through the two calibrated points (9 taps at ``efficiency.depthwise``,
+    49 at ``efficiency.depthwise_7x7``), floored at MAX_EFFICIENCY."""
+    c9, c49 = 9 / eff_3x3, 49 / eff_7x7
+    per_output = c9 + (c49 - c9) * (taps - 9) / 40
+    return min(MAX_EFFICIENCY, taps / per_output) if per_output > 0 else MAX_EFFICIENCY
 
 
 def nchwc_conv(layer: Layer, cls: str, block: int | None) -> bool:
