@@ -37,7 +37,10 @@ Schema (``version: 1``, pydantic strict, ``extra="forbid"``, every error listed 
   computes at once: a conv with K output channels per group uses K / (ceil(K / B) · B) of it),
   ``nchwc_block`` (optional, default none: not modelled; onnxruntime's NCHWc channel block, MLAS
   ``NchwcBlockSize``: 16 with AVX-512F, else 8 — equation 2a), ``efficiency.pool_unblocked`` (optional, default:
-  ``pool``'s; the efficiency of a pool that does not run in the NCHWc layout, equation 2a).
+  ``pool``'s; the efficiency of a pool that does not run in the NCHWc layout, equation 2a),
+  ``efficiency.depthwise_7x7`` (optional, default: ``depthwise``'s at every kernel size; the efficiency of a 7×7
+  depthwise conv, equation 2), ``graph_fusion`` (default false; onnxruntime's graph rewrites of element-wise
+  layers, equation 2c).
 * ``warm_cache`` (default true: repeated inference, as latency benchmarks measure; weights stay resident in the
   smallest level that holds all of the network's weights), ``warm_weight_bytes`` (optional, default none: the
   level sizes alone; the largest weight footprint the caches keep warm between inferences — a shared last-level
@@ -64,7 +67,12 @@ Op class: conv with one input channel per group and more than one group → ``de
    ``ops_per_cycle_per_core`` of ``dtype``.  A ``conv`` additionally uses only K / (ceil(K / B) · B) of the
    micro-kernel, B = ``conv_channel_block``: CPU convolution kernels (oneDNN, MLAS NCHWc) vectorise over output
    channels and register-block several SIMD vectors of them, so a 16-channel conv runs a 64-channel kernel a
-   quarter full.
+   quarter full.  A ``depthwise`` conv with R × S taps, when ``efficiency.depthwise_7x7`` is given, runs at
+   ``taps / c(taps)`` where the time per output element c is linear in the taps through the two calibrated points
+   (9 taps at ``efficiency.depthwise``, 49 at ``efficiency.depthwise_7x7``): PyTorch's ATen depthwise kernel costs
+   about the same per output at 7×7 as at 3×3 (510 µs for a 64×56×56 7×7 against ~5.4× the 3×3's MACs' share on
+   the calibration machine), so a per-MAC efficiency from the 3×3 alone over-costs 5×5 / 7×7 convs up to ~9×
+   (torch.profiler on MBConv net 500: a 128×56×56 7×7 depthwise runs 635 µs where the 3×3 rate predicts 5.6 ms).
 
    2a. onnxruntime's NCHWc layout (``nchwc_block`` b_c set; onnxruntime/core/optimizer/nchwc_transformer.cc,
    ``TransformConv`` / ``TransformPool``, and the optimised graphs ``bench/ort_node_profile.py`` saves): inside
@@ -91,6 +99,18 @@ Op class: conv with one input channel per group and more than one group → ``de
    serves (``reorder_s``, ``reorders``: the consumer of a ReorderInput, the producer of a ReorderOutput).  The
    profile of the study's networks (``bench/ort_node_profile.py``) counts 27 / 29 / 122 reorders in an MBConv /
    FBNet / DARTS network where this rule places 25 / 23 / 108.
+   2c. onnxruntime's graph fusions (``graph_fusion: true``; ``DeviceModel.network``): (1) element-wise unary layers
+   of one op on the same tensor run once (``common_subexpression_elimination.cc``: a DARTS state read by several
+   ReLU-first ops gets one ReLU); (2) with ``activation: fused``, an activation whose producer is a conv with no
+   other consumer (after (1)) runs inside that conv (``conv_activation_fusion.cc``, and the NCHWc conv's
+   activation: the ReLU between a DARTS ``sep_conv``'s halves); (3) with ``nchwc_block`` set, an Add of two NCHWc
+   tensors one of which is a conv's only output runs inside that conv as its ``Sum`` input
+   (``nchwc_transformer.cc``, ``NchwcTransformerImpl::TransformBinary``: the residual Adds of MBConv / FBNet and
+   most DARTS node sums), and an activation of such an Add becomes that conv's activation.  A fused layer costs 0
+   (its reorders, 2b, stay) and names its host (``fused_into``).  On the 11 profiled study networks
+   (``bench/ort_node_profile.py``) the rules leave 93 / 77 / 61 ReLUs and 34 / 19 / 15 Adds in the three DARTS
+   networks where onnxruntime runs 93 / 77 / 61 and 35 / 19 / 17, 0 Adds in the MBConv ones (0), 30 / 45 in
+   NB201 (30 / 45).  The Sum input's read is not charged to the conv (approximation).
    With u > 1 threads the compute runs on ``1 + (u - 1) · parallel_efficiency`` threads' worth of
    throughput (``parallel_efficiency``, measured: the speedup of a conv on all cores; below 1 when threads share
    a core, memory or a busy machine).
@@ -122,9 +142,11 @@ Op class: conv with one input channel per group and more than one group → ``de
    element-wise pass over its output (a unary op costed by 1–4, with its own overhead — ``class_overhead_us.
    batchnorm`` instead of ``eltwise``'s when the profile gives it), and one more for an activation that is not
    ``fused``.  Element-wise layers and pooling of the network are executed as their
-   own operators in every runtime.  Reshape / flatten / concat are free (they are not layers of accelsim
-   networks); known approximation: PyTorch's ``torch.cat`` copies (DARTS cells), and NAS-Bench-201's
-   ReLU-Conv-BN applies its ReLU *before* the conv, which onnxruntime cannot fuse into the conv.
+   own operators in every runtime (onnxruntime: less those fused, 2c).  Reshape / flatten / concat are free (they
+   are not layers of accelsim networks); known approximations: both runtimes copy a concatenation (DARTS cell
+   outputs: ~470 µs over the 72 Concats of the profiled networks), NAS-Bench-201's ReLU-Conv-BN ReLUs are not
+   layers (DARTS' are: :mod:`nas.darts`), and the BN / activation passes of ``separate`` are charged to every
+   conv, also to those the network runs without them (DARTS' depthwise convs).
 6. Network: ``latency = Σ_layers latency + inference_overhead`` (layers run one after another on the calling
    thread's runtime; the per-call cost once).  A network with no layers (an NB201 cell with a constant output
    under ``--prune-dead``: the exporter folds the whole graph) costs the inference overhead alone.
