@@ -40,7 +40,8 @@ Schema (``version: 1``, pydantic strict, ``extra="forbid"``, every error listed 
   ``pool``'s; the efficiency of a pool that does not run in the NCHWc layout, equation 2a),
   ``efficiency.depthwise_7x7`` (optional, default: ``depthwise``'s at every kernel size; the efficiency of a 7×7
   depthwise conv, equation 2), ``graph_fusion`` (default false; onnxruntime's graph rewrites of element-wise
-  layers, equation 2c).
+  layers, equation 2c), ``concat`` (``free``, the default, or ``copy``: the runtime materialises channel
+  concatenations, equation 5).
 * ``warm_cache`` (default true: repeated inference, as latency benchmarks measure; weights stay resident in the
   smallest level that holds all of the network's weights), ``warm_weight_bytes`` (optional, default none: the
   level sizes alone; the largest weight footprint the caches keep warm between inferences — a shared last-level
@@ -143,8 +144,12 @@ Op class: conv with one input channel per group and more than one group → ``de
    batchnorm`` instead of ``eltwise``'s when the profile gives it), and one more for an activation that is not
    ``fused``.  Element-wise layers and pooling of the network are executed as their
    own operators in every runtime (onnxruntime: less those fused, 2c).  Reshape / flatten / concat are free (they
-   are not layers of accelsim networks); known approximations: both runtimes copy a concatenation (DARTS cell
-   outputs: ~470 µs over the 72 Concats of the profiled networks), NAS-Bench-201's ReLU-Conv-BN ReLUs are not
+   are not layers of accelsim networks) unless the profile says ``concat: copy`` (both runtimes materialise a
+   Concat: DARTS cell outputs, ~470 µs over the 72 Concats of the profiled networks): then a single-input layer fed
+   by several producers reads their channel concatenation, copied once per concatenation (an element-wise copy of
+   its elements, costed as a reorder, 2b, and charged to its first reader as ``concat_s``; a concatenation read
+   only by a binary layer, such as ``FactorizedReduce``'s into a DARTS node sum, is not seen and stays free).
+   Known approximations: NAS-Bench-201's ReLU-Conv-BN ReLUs are not
    layers (DARTS' are: :mod:`nas.darts`), and the BN / activation passes of ``separate`` are charged to every
    conv, also to those the network runs without them (DARTS' depthwise convs).
 6. Network: ``latency = Σ_layers latency + inference_overhead`` (layers run one after another on the calling
@@ -240,6 +245,7 @@ class RuntimeProfile(Strict):
     conv_channel_block: int = Field(1, ge=1, le=4096)
     nchwc_block: int | None = Field(None, ge=1, le=4096)
     graph_fusion: bool = False
+    concat: Literal["free", "copy"] = "free"
     parallel_efficiency: float = Field(1.0, gt=0, le=1)
     efficiency: Efficiency
 
@@ -460,6 +466,7 @@ class DeviceCost:
     reorder_s: float = 0.0  # onnxruntime NCHWc layout reorders charged to this layer (module docstring, 2b)
     reorders: int = 0
     fused_into: str | None = None  # the layer whose operator executes this one (module docstring, 2c): costs 0
+    concat_s: float = 0.0  # the copy of a concatenated input this layer reads first (module docstring, 5)
 
     @property
     def utilization(self) -> float:
@@ -592,6 +599,8 @@ class DeviceModel:
         results = [DeviceLayerResult(layer, self.layer(layer, wh)) for layer in layers]
         if self.device.profile.nchwc_block is not None:
             results = self._with_reorders(net, results, wh)
+        if self.device.profile.concat == "copy":
+            results = self._with_concat_copies(net, results, wh)
         if self.device.profile.graph_fusion:
             results = self._with_graph_fusion(net, results)
         from accel._version import __version__
@@ -663,6 +672,31 @@ class DeviceModel:
                 reorders=count[r.layer.name])))
         return out
 
+    def _with_concat_copies(self, net: Network, results: list[DeviceLayerResult], weight_home: int
+                            ) -> list[DeviceLayerResult]:
+        """``concat: copy`` (module docstring, 5): a single-input layer fed by several producers reads their
+        channel concatenation, which the runtime materialises once (an element-wise copy, charged to the first
+        such reader)."""
+        import dataclasses
+
+        g = net.graph
+        by_name = {r.layer.name: r for r in results}
+        done: set[tuple[str, ...]] = set()
+        f = self.device.clock_hz
+        out = []
+        for r in results:
+            layer = r.layer
+            preds = tuple(sorted(g.predecessors(layer.name)))
+            if len(preds) < 2 or layer.binary or preds in done:
+                out.append(r)
+                continue
+            done.add(preds)
+            e = self._reorder_s(sum(_out_elements(by_name[q].layer) for q in preds), weight_home)
+            c = r.cost
+            out.append(DeviceLayerResult(layer, dataclasses.replace(
+                c, latency_s=c.latency_s + e, latency_cycles=(c.latency_s + e) * f, concat_s=e)))
+        return out
+
     def _with_graph_fusion(self, net: Network, results: list[DeviceLayerResult]) -> list[DeviceLayerResult]:
         """onnxruntime's graph rewrites of element-wise layers (module docstring, 2c): a fused layer costs 0 and
         names the layer that executes it (``fused_into``)."""
@@ -724,7 +758,7 @@ class DeviceModel:
                 continue
             c = r.cost
             out.append(DeviceLayerResult(r.layer, dataclasses.replace(
-                c, latency_s=c.reorder_s, latency_cycles=c.reorder_s * f, compute_s=0.0,
+                c, latency_s=c.reorder_s + c.concat_s, latency_cycles=(c.reorder_s + c.concat_s) * f, compute_s=0.0,
                 level_s={k: 0.0 for k in c.level_s}, traffic_bytes={k: 0.0 for k in c.traffic_bytes},
                 overhead_s=0.0, fused_into=host)))
         return out

@@ -376,6 +376,29 @@ def test_graph_fusion_follows_onnxruntime_rewrites():
     assert not any(r.cost.fused_into for r in DeviceModel(dev(runtimes__rt__nchwc_block=16)).network(net).layers)
 
 
+def test_concat_copy_is_charged_once_per_concatenation():
+    """Module docstring 5: with ``concat: copy`` the first single-input reader of a concatenation (conv c of a
+    and b) pays one element-wise copy of its elements; the second reader (pool) of the same one pays nothing;
+    the default ``free`` charges nothing."""
+    b = NetworkBuilder("concat")
+    x = b.input(1, 16, 8, 8)
+    ya, yb = b.conv(x, 16, name="a"), b.conv(x, 8, name="b")
+    cat = b.concat([ya, yb])
+    b.conv(cat, 16, name="c")
+    b.pool(cat, "max", 3, stride=1, padding=1, name="pool")
+    net = b.build()
+    m = DeviceModel(dev(runtimes__rt__concat="copy"))
+    res = {r.layer.name: r.cost for r in m.network(net).layers}
+    assert res["c"].concat_s == pytest.approx(m.layer(Layer("copy", "relu", K=24 * 64)).latency_s)
+    assert res["c"].latency_s == pytest.approx(m.layer(res_layer(net, "c")).latency_s + res["c"].concat_s)
+    assert res["pool"].concat_s == 0.0 and res["a"].concat_s == 0.0
+    assert all(r.cost.concat_s == 0.0 for r in DeviceModel(dev()).network(net).layers)
+
+
+def res_layer(net, name):
+    return next(layer for layer in net.layers if layer.name == name)
+
+
 def test_depthwise_efficiency_is_interpolated_per_tap():
     """Module docstring 2: with ``efficiency.depthwise_7x7`` the time per output element is linear in the taps
     through (9, 9 / eff) and (49, 49 / eff_7x7); without it every kernel size keeps ``depthwise``'s."""
