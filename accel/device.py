@@ -37,7 +37,11 @@ Schema (``version: 1``, pydantic strict, ``extra="forbid"``, every error listed 
   computes at once: a conv with K output channels per group uses K / (ceil(K / B) · B) of it),
   ``nchwc_block`` (optional, default none: not modelled; onnxruntime's NCHWc channel block, MLAS
   ``NchwcBlockSize``: 16 with AVX-512F, else 8 — equation 2a), ``efficiency.pool_unblocked`` (optional, default:
-  ``pool``'s; the efficiency of a pool that does not run in the NCHWc layout, equation 2a).
+  ``pool``'s; the efficiency of a pool that does not run in the NCHWc layout, equation 2a),
+  ``efficiency.depthwise_7x7`` (optional, default: ``depthwise``'s at every kernel size; the efficiency of a 7×7
+  depthwise conv, equation 2), ``graph_fusion`` (default false; onnxruntime's graph rewrites of element-wise
+  layers, equation 2c), ``concat`` (``free``, the default, or ``copy``: the runtime materialises channel
+  concatenations, equation 5).
 * ``warm_cache`` (default true: repeated inference, as latency benchmarks measure; weights stay resident in the
   smallest level that holds all of the network's weights), ``warm_weight_bytes`` (optional, default none: the
   level sizes alone; the largest weight footprint the caches keep warm between inferences — a shared last-level
@@ -64,7 +68,12 @@ Op class: conv with one input channel per group and more than one group → ``de
    ``ops_per_cycle_per_core`` of ``dtype``.  A ``conv`` additionally uses only K / (ceil(K / B) · B) of the
    micro-kernel, B = ``conv_channel_block``: CPU convolution kernels (oneDNN, MLAS NCHWc) vectorise over output
    channels and register-block several SIMD vectors of them, so a 16-channel conv runs a 64-channel kernel a
-   quarter full.
+   quarter full.  A ``depthwise`` conv with R × S taps, when ``efficiency.depthwise_7x7`` is given, runs at
+   ``taps / c(taps)`` where the time per output element c is linear in the taps through the two calibrated points
+   (9 taps at ``efficiency.depthwise``, 49 at ``efficiency.depthwise_7x7``): PyTorch's ATen depthwise kernel costs
+   about the same per output at 7×7 as at 3×3 (510 µs for a 64×56×56 7×7 against ~5.4× the 3×3's MACs' share on
+   the calibration machine), so a per-MAC efficiency from the 3×3 alone over-costs 5×5 / 7×7 convs up to ~9×
+   (torch.profiler on MBConv net 500: a 128×56×56 7×7 depthwise runs 635 µs where the 3×3 rate predicts 5.6 ms).
 
    2a. onnxruntime's NCHWc layout (``nchwc_block`` b_c set; onnxruntime/core/optimizer/nchwc_transformer.cc,
    ``TransformConv`` / ``TransformPool``, and the optimised graphs ``bench/ort_node_profile.py`` saves): inside
@@ -91,6 +100,18 @@ Op class: conv with one input channel per group and more than one group → ``de
    serves (``reorder_s``, ``reorders``: the consumer of a ReorderInput, the producer of a ReorderOutput).  The
    profile of the study's networks (``bench/ort_node_profile.py``) counts 27 / 29 / 122 reorders in an MBConv /
    FBNet / DARTS network where this rule places 25 / 23 / 108.
+   2c. onnxruntime's graph fusions (``graph_fusion: true``; ``DeviceModel.network``): (1) element-wise unary layers
+   of one op on the same tensor run once (``common_subexpression_elimination.cc``: a DARTS state read by several
+   ReLU-first ops gets one ReLU); (2) with ``activation: fused``, an activation whose producer is a conv with no
+   other consumer (after (1)) runs inside that conv (``conv_activation_fusion.cc``, and the NCHWc conv's
+   activation: the ReLU between a DARTS ``sep_conv``'s halves); (3) with ``nchwc_block`` set, an Add of two NCHWc
+   tensors one of which is a conv's only output runs inside that conv as its ``Sum`` input
+   (``nchwc_transformer.cc``, ``NchwcTransformerImpl::TransformBinary``: the residual Adds of MBConv / FBNet and
+   most DARTS node sums), and an activation of such an Add becomes that conv's activation.  A fused layer costs 0
+   (its reorders, 2b, stay) and names its host (``fused_into``).  On the 11 profiled study networks
+   (``bench/ort_node_profile.py``) the rules leave 93 / 77 / 61 ReLUs and 34 / 19 / 15 Adds in the three DARTS
+   networks where onnxruntime runs 93 / 77 / 61 and 35 / 19 / 17, 0 Adds in the MBConv ones (0), 30 / 45 in
+   NB201 (30 / 45).  The Sum input's read is not charged to the conv (approximation).
    With u > 1 threads the compute runs on ``1 + (u - 1) · parallel_efficiency`` threads' worth of
    throughput (``parallel_efficiency``, measured: the speedup of a conv on all cores; below 1 when threads share
    a core, memory or a busy machine).
@@ -122,9 +143,15 @@ Op class: conv with one input channel per group and more than one group → ``de
    element-wise pass over its output (a unary op costed by 1–4, with its own overhead — ``class_overhead_us.
    batchnorm`` instead of ``eltwise``'s when the profile gives it), and one more for an activation that is not
    ``fused``.  Element-wise layers and pooling of the network are executed as their
-   own operators in every runtime.  Reshape / flatten / concat are free (they are not layers of accelsim
-   networks); known approximation: PyTorch's ``torch.cat`` copies (DARTS cells), and NAS-Bench-201's
-   ReLU-Conv-BN applies its ReLU *before* the conv, which onnxruntime cannot fuse into the conv.
+   own operators in every runtime (onnxruntime: less those fused, 2c).  Reshape / flatten / concat are free (they
+   are not layers of accelsim networks) unless the profile says ``concat: copy`` (both runtimes materialise a
+   Concat: DARTS cell outputs, ~470 µs over the 72 Concats of the profiled networks): then a single-input layer fed
+   by several producers reads their channel concatenation, copied once per concatenation (an element-wise copy of
+   its elements, costed as a reorder, 2b, and charged to its first reader as ``concat_s``; a concatenation read
+   only by a binary layer, such as ``FactorizedReduce``'s into a DARTS node sum, is not seen and stays free).
+   Known approximations: NAS-Bench-201's ReLU-Conv-BN ReLUs are not
+   layers (DARTS' are: :mod:`nas.darts`), and the BN / activation passes of ``separate`` are charged to every
+   conv, also to those the network runs without them (DARTS' depthwise convs).
 6. Network: ``latency = Σ_layers latency + inference_overhead`` (layers run one after another on the calling
    thread's runtime; the per-call cost once).  A network with no layers (an NB201 cell with a constant output
    under ``--prune-dead``: the exporter folds the whole graph) costs the inference overhead alone.
@@ -187,6 +214,7 @@ class Efficiency(Strict):
     pool: float = Field(gt=0, le=MAX_EFFICIENCY)
     eltwise: float = Field(gt=0, le=MAX_EFFICIENCY)
     pool_unblocked: float | None = Field(None, gt=0, le=MAX_EFFICIENCY)
+    depthwise_7x7: float | None = Field(None, gt=0, le=MAX_EFFICIENCY)
 
 
 class ClassOverhead(Strict):
@@ -216,6 +244,8 @@ class RuntimeProfile(Strict):
     parallel_grain_pool_elements: int | None = Field(None, ge=1, le=2**40)
     conv_channel_block: int = Field(1, ge=1, le=4096)
     nchwc_block: int | None = Field(None, ge=1, le=4096)
+    graph_fusion: bool = False
+    concat: Literal["free", "copy"] = "free"
     parallel_efficiency: float = Field(1.0, gt=0, le=1)
     efficiency: Efficiency
 
@@ -435,6 +465,8 @@ class DeviceCost:
     epilogue_ops: int = 0
     reorder_s: float = 0.0  # onnxruntime NCHWc layout reorders charged to this layer (module docstring, 2b)
     reorders: int = 0
+    fused_into: str | None = None  # the layer whose operator executes this one (module docstring, 2c): costs 0
+    concat_s: float = 0.0  # the copy of a concatenated input this layer reads first (module docstring, 5)
 
     @property
     def utilization(self) -> float:
@@ -485,6 +517,8 @@ class DeviceModel:
             u = int(min(max(1, math.ceil(out_elems / grain)), d.threads))
         peak = (c.macs_per_cycle_per_core if mac else c.ops_per_cycle_per_core)[c.dtype]
         eff = getattr(prof.efficiency, cls)
+        if cls == "depthwise" and prof.efficiency.depthwise_7x7 is not None:
+            eff = depthwise_efficiency(layer.R * layer.S, eff, prof.efficiency.depthwise_7x7)
         if cls == "conv":
             blk = prof.conv_channel_block
             eff *= layer.K / (math.ceil(layer.K / blk) * blk)
@@ -565,6 +599,10 @@ class DeviceModel:
         results = [DeviceLayerResult(layer, self.layer(layer, wh)) for layer in layers]
         if self.device.profile.nchwc_block is not None:
             results = self._with_reorders(net, results, wh)
+        if self.device.profile.concat == "copy":
+            results = self._with_concat_copies(net, results, wh)
+        if self.device.profile.graph_fusion:
+            results = self._with_graph_fusion(net, results)
         from accel._version import __version__
 
         meta = {"accelsim_version": __version__, "hw_digest": self.device.digest(), "device_kind": self.device.kind,
@@ -592,22 +630,7 @@ class DeviceModel:
         blk = self.device.profile.nchwc_block
         g = net.graph
         by_name = {r.layer.name: r for r in results}
-        nchwc: dict[str, bool] = {}
-        for r in results:
-            layer, cls = r.layer, r.cost.op_class
-            preds = list(g.predecessors(layer.name))
-            if cls == "conv":
-                nchwc[layer.name] = layer.G == 1 or (layer.C % blk == 0 and layer.K % blk == 0)
-            elif cls == "depthwise":
-                nchwc[layer.name] = True
-            elif cls == "pool":
-                nchwc[layer.name] = nchwc_pool(layer, blk)
-            elif cls == "eltwise":  # NCHWc when every input is (TransformBinary / TransformActivation), same shape;
-                # a binary layer with fewer than two producers adds a constant or the network input: NCHW
-                nchwc[layer.name] = (bool(preds) and not layer.broadcast and all(nchwc[q] for q in preds)
-                                     and (not layer.binary or len(preds) >= 2))
-            else:
-                nchwc[layer.name] = False
+        nchwc = _nchwc_layout(net, results, blk)
         extra_s = {r.layer.name: 0.0 for r in results}
         count = {r.layer.name: 0 for r in results}
         reorder_out: set[str] = set()
@@ -649,10 +672,142 @@ class DeviceModel:
                 reorders=count[r.layer.name])))
         return out
 
+    def _with_concat_copies(self, net: Network, results: list[DeviceLayerResult], weight_home: int
+                            ) -> list[DeviceLayerResult]:
+        """``concat: copy`` (module docstring, 5): a single-input layer fed by several producers reads their
+        channel concatenation, which the runtime materialises once (an element-wise copy, charged to the first
+        such reader)."""
+        import dataclasses
+
+        g = net.graph
+        by_name = {r.layer.name: r for r in results}
+        done: set[tuple[str, ...]] = set()
+        f = self.device.clock_hz
+        out = []
+        for r in results:
+            layer = r.layer
+            preds = tuple(sorted(g.predecessors(layer.name)))
+            if len(preds) < 2 or layer.binary or preds in done:
+                out.append(r)
+                continue
+            done.add(preds)
+            e = self._reorder_s(sum(_out_elements(by_name[q].layer) for q in preds), weight_home)
+            c = r.cost
+            out.append(DeviceLayerResult(layer, dataclasses.replace(
+                c, latency_s=c.latency_s + e, latency_cycles=(c.latency_s + e) * f, concat_s=e)))
+        return out
+
+    def _with_graph_fusion(self, net: Network, results: list[DeviceLayerResult]) -> list[DeviceLayerResult]:
+        """onnxruntime's graph rewrites of element-wise layers (module docstring, 2c): a fused layer costs 0 and
+        names the layer that executes it (``fused_into``)."""
+        import dataclasses
+
+        g = net.graph
+        by_name = {r.layer.name: r for r in results}
+        prof = self.device.profile
+        fused: dict[str, str] = {}
+        seen: dict[tuple, str] = {}
+
+        nchwc = _nchwc_layout(net, results, prof.nchwc_block)
+
+        def sole_conv_producer(name: str) -> str | None:
+            """The conv / depthwise producer of ``name`` whose every consumer is ``name`` (or a common
+            subexpression of it, already merged into ``name``)."""
+            for q in g.predecessors(name):
+                if by_name[q].cost.op_class in ("conv", "depthwise") and all(
+                        fused.get(s, s) == name for s in g.successors(q)):
+                    return q
+            return None
+
+        elt = [r.layer for r in results if r.cost.op_class == "eltwise"]
+        for layer in elt:  # (1) common subexpressions: the same unary op on the same tensor runs once
+            preds = tuple(sorted(g.predecessors(layer.name)))
+            if not layer.binary and preds:
+                key = (layer.op, preds, layer.shape_key())
+                if key in seen:
+                    fused[layer.name] = seen[key]
+                else:
+                    seen[key] = layer.name
+        for layer in elt:
+            if layer.name in fused:
+                continue
+            preds = tuple(g.predecessors(layer.name))
+            if layer.op in FUSABLE_ACTIVATIONS and len(preds) == 1 and prof.activation == "fused":
+                # (2) an activation read only from its conv's output: the conv's fused activation; (3b) one of an
+                # Add fused into a conv: that conv's activation
+                q = sole_conv_producer(layer.name)
+                p = preds[0]
+                if (q is None and p in fused and by_name[p].layer.op == "add"
+                        and all(fused.get(s, s) == layer.name for s in g.successors(p))):
+                    q = fused[p]
+                if q is not None:
+                    fused[layer.name] = q
+            elif layer.op == "add" and prof.nchwc_block is not None and not layer.broadcast and len(preds) >= 2:
+                # (3) an Add of an NCHWc conv's only output and another NCHWc tensor: the conv's Sum input
+                q = sole_conv_producer(layer.name)
+                if q is not None and all(nchwc[p] for p in preds):
+                    fused[layer.name] = q
+        if not fused:
+            return results
+        f = self.device.clock_hz
+        out = []
+        for r in results:
+            host = fused.get(r.layer.name)
+            if host is None:
+                out.append(r)
+                continue
+            c = r.cost
+            out.append(DeviceLayerResult(r.layer, dataclasses.replace(
+                c, latency_s=c.reorder_s + c.concat_s, latency_cycles=(c.reorder_s + c.concat_s) * f, compute_s=0.0,
+                level_s={k: 0.0 for k in c.level_s}, traffic_bytes={k: 0.0 for k in c.traffic_bytes},
+                overhead_s=0.0, fused_into=host)))
+        return out
+
     @property
     def inference_overhead_s(self) -> float:
         """The runtime's fixed cost of one inference call (module docstring, 6)."""
         return self.device.profile.inference_overhead_us * 1e-6
+
+
+def _nchwc_layout(net: Network, results: list[DeviceLayerResult], blk: int | None) -> dict[str, bool]:
+    """Layer name -> True when onnxruntime's NCHWc transformer runs it in NCHWc (module docstring, 2b)."""
+    g = net.graph
+    nchwc: dict[str, bool] = {}
+    for r in results:
+        layer, cls = r.layer, r.cost.op_class
+        preds = list(g.predecessors(layer.name))
+        if blk is None:
+            nchwc[layer.name] = False
+        elif cls in ("conv", "depthwise"):
+            nchwc[layer.name] = nchwc_conv(layer, cls, blk)
+        elif cls == "pool":
+            nchwc[layer.name] = nchwc_pool(layer, blk)
+        elif cls == "eltwise":  # NCHWc when every input is (TransformBinary / TransformActivation), same shape;
+            # a binary layer with fewer than two producers adds a constant or the network input: NCHW
+            nchwc[layer.name] = (bool(preds) and not layer.broadcast and all(nchwc[q] for q in preds)
+                                 and (not layer.binary or len(preds) >= 2))
+        else:
+            nchwc[layer.name] = False
+    return nchwc
+
+
+FUSABLE_ACTIVATIONS = frozenset({"relu", "relu6", "sigmoid", "hardsigmoid", "act"})  # onnxruntime FusedConv's
+
+
+def depthwise_efficiency(taps: int, eff_3x3: float, eff_7x7: float) -> float:
+    """Efficiency of a depthwise conv with ``taps`` = R × S (module docstring, 2): the time per output element,
+    taps / efficiency, is linear in the taps through the two calibrated points (9 taps at ``efficiency.depthwise``,
+    49 at ``efficiency.depthwise_7x7``), floored at MAX_EFFICIENCY."""
+    c9, c49 = 9 / eff_3x3, 49 / eff_7x7
+    per_output = c9 + (c49 - c9) * (taps - 9) / 40
+    return min(MAX_EFFICIENCY, taps / per_output) if per_output > 0 else MAX_EFFICIENCY
+
+
+def nchwc_conv(layer: Layer, cls: str, block: int | None) -> bool:
+    """True when onnxruntime runs this conv as an NCHWc conv (module docstring, 2b)."""
+    if block is None or cls not in ("conv", "depthwise"):
+        return False
+    return cls == "depthwise" or layer.G == 1 or (layer.C % block == 0 and layer.K % block == 0)
 
 
 def _out_elements(layer: Layer) -> int:

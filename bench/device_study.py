@@ -426,7 +426,8 @@ def analyze(args) -> None:
                       for i, r in results.items()}
             entry = {}
             for subset, idx in (("all", wide.index), ("nb201", wide.index[nets.loc[wide.index, "space"] == "nb201"]),
-                                ("other_spaces", wide.index[nets.loc[wide.index, "space"] != "nb201"])):
+                                ("other_spaces", wide.index[nets.loc[wide.index, "space"] != "nb201"]),
+                                *((sp, wide.index[nets.loc[wide.index, "space"] == sp]) for sp in OTHER_SPACES)):
                 if len(idx) < 3:
                     continue
                 ceil_ = (_rank_stats(wide.loc[idx, 1], wide.loc[idx, 2]) if 2 in wide.columns
@@ -503,7 +504,8 @@ def analyze(args) -> None:
                 print(f"  {k:10s} {label:16s} {c['n']:4d}  "
                       f"{b['mean']:6.1f} ± {b['std']:4.1f} ({b['min']:5.1f}–{b['max']:5.1f})  "
                       f"{a['mean']:6.1f} ± {a['std']:4.1f} ({a['min']:5.1f}–{a['max']:5.1f})  "
-                      f"{c['spearman_held_out_before']['mean']:.3f}/{c['spearman_held_out_after']['mean']:.3f}")
+                      f"{c['spearman_held_out_before']['mean']:.3f}/{c['spearman_held_out_after']['mean']:.3f}"
+                      + (f"  bias {v[subset]['bias_pred_over_meas_median']:.2f}" if ck == "correction" else ""))
 
 
 def main(argv=None) -> int:

@@ -22,9 +22,13 @@ reduction cell); global average pool and a linear classifier.  Ops: ``sep_conv_k
 (ReLU, depthwise k×k, pointwise 1×1, BN), ``dil_conv_kxk`` = ReLU, depthwise k×k dilation 2, pointwise
 1×1, BN; 3×3 max / avg pooling (pad 1); ``skip_connect`` = identity, or ``FactorizedReduce`` (two 1×1
 stride-2 convs, the second on the input shifted by one pixel, concatenated) on a stride-2 edge.  In a
-reduction cell, edges from the two input nodes have stride 2.  Every intermediate node costs one add;
-BN / ReLU are fused (no layers), concatenation is free.  DARTS_V2 has 3.35 M parameters (the paper's
-3.3 M) and 0.53 GMACs.
+reduction cell, edges from the two input nodes have stride 2.  Every intermediate node costs one add.
+The ReLU that starts every ReLU-Conv-BN, ``FactorizedReduce``, ``dil_conv`` and each half of ``sep_conv`` is
+an element-wise ``relu`` layer (``<op>.relu``; ``sep_conv``: ``<op>.1.relu``, ``<op>.2.relu``): it is applied
+per edge to a tensor other edges read un-activated, so it cannot fuse into the producer (a runtime may still
+fuse the one after ``pw1`` into that conv, or share the ReLUs of one tensor: :mod:`accel.device`).  BN folds
+into the conv (no layer); concatenation is free (no layer: an accelerator writes the parts in place).
+DARTS_V2 has 3.35 M parameters (the paper's 3.3 M) and 0.53 GMACs; ReLU layers add no MACs or parameters.
 """
 
 from __future__ import annotations
@@ -146,8 +150,15 @@ def _plan(layers: int) -> list[bool]:
     return [i in (layers // 3, 2 * layers // 3) for i in range(layers)]
 
 
+def _relu(b: NetworkBuilder, x: Tensor, name: str) -> Tensor:
+    """The ReLU a DARTS op applies to its own input (per edge: it cannot fuse into the producer, whose output
+    other edges read un-activated)."""
+    return b.eltwise("relu", x, name=f"{name}.relu")
+
+
 def _skip_reduce(b: NetworkBuilder, x: Tensor, c_out: int, name: str) -> Tensor:
-    """FactorizedReduce: two 1×1/2 convs to c_out/2, the second on ``x[:, :, 1:, 1:]``; concat (free)."""
+    """FactorizedReduce: ReLU, two 1×1/2 convs to c_out/2, the second on ``x[:, :, 1:, 1:]``; concat (free)."""
+    x = _relu(b, x, name)
     n, c, h, w = x.shape
     y1 = b.conv(x, c_out // 2, kernel=1, stride=2, name=f"{name}.conv_1")
     shifted = Tensor(x.producer, (n, c, h - 1, w - 1), x.producers)
@@ -165,12 +176,13 @@ def _op(b: NetworkBuilder, x: Tensor, op: str, stride: int, name: str) -> Tensor
         return b.pool(x, op[:3], 3, stride=stride, padding=1, name=name)
     k = int(op[-1])
     if op.startswith("sep_conv"):
-        y = b.conv(x, c, kernel=k, stride=stride, padding=k // 2, groups=c, name=f"{name}.dw1")
+        y = b.conv(_relu(b, x, f"{name}.1"), c, kernel=k, stride=stride, padding=k // 2, groups=c, name=f"{name}.dw1")
         y = b.conv(y, c, kernel=1, name=f"{name}.pw1")
-        y = b.conv(y, c, kernel=k, padding=k // 2, groups=c, name=f"{name}.dw2")
+        y = b.conv(_relu(b, y, f"{name}.2"), c, kernel=k, padding=k // 2, groups=c, name=f"{name}.dw2")
         return b.conv(y, c, kernel=1, name=f"{name}.pw2")
     if op.startswith("dil_conv"):
-        y = b.conv(x, c, kernel=k, stride=stride, padding=(k // 2) * 2, dilation=2, groups=c, name=f"{name}.dw")
+        y = b.conv(_relu(b, x, name), c, kernel=k, stride=stride, padding=(k // 2) * 2, dilation=2, groups=c,
+                   name=f"{name}.dw")
         return b.conv(y, c, kernel=1, name=f"{name}.pw")
     raise WorkloadError(f"unknown DARTS op {op!r}")
 
@@ -192,8 +204,8 @@ def build_network(genotype, batch: int = 1, channels: int = 36, layers: int = 20
             c *= 2
         name = f"cell{i}"
         p0 = (_skip_reduce(b, s0, c, f"{name}.pre0") if reduction_prev
-              else b.conv(s0, c, kernel=1, name=f"{name}.pre0"))
-        p1 = b.conv(s1, c, kernel=1, name=f"{name}.pre1")
+              else b.conv(_relu(b, s0, f"{name}.pre0"), c, kernel=1, name=f"{name}.pre0"))
+        p1 = b.conv(_relu(b, s1, f"{name}.pre1"), c, kernel=1, name=f"{name}.pre1")
         states = [p0, p1]
         cell = g.reduce if reduction else g.normal
         for k in range(N_NODES):

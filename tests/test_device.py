@@ -342,6 +342,74 @@ def test_an_addition_of_a_constant_stays_nchw():
     assert res == {"a": 1, "plus_const": 0, "b": 2}  # b: ReorderInput of the sum, ReorderOutput of the output
 
 
+def _fusion_net():
+    """conv a (32) -> two ReLUs of a (one DARTS state read by two ReLU-first ops) -> convs b, c; conv d (32) on c's
+    output, then d + b (d's only output: a Sum candidate) -> ReLU; and a pool + b that no conv can host."""
+    b = NetworkBuilder("fusion")
+    x = b.input(1, 32, 8, 8)
+    a = b.conv(x, 32, kernel=3, padding=1, name="a")
+    r1, r2 = b.eltwise("relu", a, name="r1"), b.eltwise("relu", a, name="r2")
+    yb = b.conv(r1, 32, kernel=1, name="b")
+    yc = b.conv(r2, 32, kernel=1, name="c")
+    yd = b.conv(yc, 32, kernel=1, name="d")
+    s = b.add(yd, yb, name="sum")
+    b.eltwise("relu", s, name="r3")
+    b.add(b.pool(yb, "max", 3, stride=1, padding=1, name="pool"), yb, name="pool_sum")
+    return b.build()
+
+
+def test_graph_fusion_follows_onnxruntime_rewrites():
+    """Module docstring 2c: r2 is r1's common subexpression; r1 (then the only consumer of a) fuses into a; sum
+    becomes d's Sum input and r3 d's activation; pool_sum stays (its conv input b has other consumers); fused
+    layers cost only their reorders.  Without ``graph_fusion`` (or ``nchwc_block`` for the Add)
+    nothing fuses."""
+    net = _fusion_net()
+    m = DeviceModel(dev(runtimes__rt__nchwc_block=16, runtimes__rt__graph_fusion=True))
+    res = {r.layer.name: r.cost for r in m.network(net).layers}
+    assert {k: c.fused_into for k, c in res.items() if c.fused_into} == {"r2": "r1", "r1": "a", "sum": "d", "r3": "d"}
+    assert all(c.latency_s == c.reorder_s and c.compute_s == 0.0 for c in res.values() if c.fused_into)
+    assert res["pool_sum"].fused_into is None and res["pool_sum"].latency_s > 0
+    no_add = DeviceModel(dev(runtimes__rt__graph_fusion=True)).network(net)
+    assert {r.layer.name: r.cost.fused_into for r in no_add.layers if r.cost.fused_into} == {"r2": "r1", "r1": "a"}
+    separate = DeviceModel(dev(runtimes__rt__graph_fusion=True, runtimes__rt__activation="separate")).network(net)
+    assert {r.layer.name for r in separate.layers if r.cost.fused_into} == {"r2"}
+    assert not any(r.cost.fused_into for r in DeviceModel(dev(runtimes__rt__nchwc_block=16)).network(net).layers)
+
+
+def test_concat_copy_is_charged_once_per_concatenation():
+    """Module docstring 5: with ``concat: copy`` the first single-input reader of a concatenation (conv c of a
+    and b) pays one element-wise copy of its elements; the second reader (pool) of the same one pays nothing;
+    the default ``free`` charges nothing."""
+    b = NetworkBuilder("concat")
+    x = b.input(1, 16, 8, 8)
+    ya, yb = b.conv(x, 16, name="a"), b.conv(x, 8, name="b")
+    cat = b.concat([ya, yb])
+    b.conv(cat, 16, name="c")
+    b.pool(cat, "max", 3, stride=1, padding=1, name="pool")
+    net = b.build()
+    m = DeviceModel(dev(runtimes__rt__concat="copy"))
+    res = {r.layer.name: r.cost for r in m.network(net).layers}
+    assert res["c"].concat_s == pytest.approx(m.layer(Layer("copy", "relu", K=24 * 64)).latency_s)
+    assert res["c"].latency_s == pytest.approx(m.layer(res_layer(net, "c")).latency_s + res["c"].concat_s)
+    assert res["pool"].concat_s == 0.0 and res["a"].concat_s == 0.0
+    assert all(r.cost.concat_s == 0.0 for r in DeviceModel(dev()).network(net).layers)
+
+
+def res_layer(net, name):
+    return next(layer for layer in net.layers if layer.name == name)
+
+
+def test_depthwise_efficiency_is_interpolated_per_tap():
+    """Module docstring 2: with ``efficiency.depthwise_7x7`` the time per output element is linear in the taps
+    through (9, 9 / eff) and (49, 49 / eff_7x7); without it every kernel size keeps ``depthwise``'s."""
+    m = DeviceModel(dev(runtimes__rt__efficiency__depthwise=0.1, runtimes__rt__efficiency__depthwise_7x7=0.49))
+    plain = DeviceModel(dev(runtimes__rt__efficiency__depthwise=0.1))
+    for k, per_output in ((3, 90.0), (5, 90.0 + 10.0 * 16 / 40), (7, 100.0)):
+        layer = parse_layer_spec(f"conv K=32 C=32 P=4 Q=4 R={k} S={k} groups=32")
+        assert m.layer(layer).compute_s == pytest.approx(32 * 16 * per_output / 10e9)
+        assert plain.layer(layer).compute_s == pytest.approx(32 * 16 * k * k / 0.1 / 10e9)
+
+
 def _device_study():
     import importlib.util
 

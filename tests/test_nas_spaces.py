@@ -100,6 +100,10 @@ def test_darts_genotypes():
     net = darts.build_network(darts.DARTS_V2)
     assert net.macs == 528_359_040
     assert net.count("add") == 20 * 4 and net.count("maxpool") == 2 * 5
+    # every ReLU the torch model runs is a layer (each nn.ReLU module is called once per forward), with no MACs
+    from torch import nn
+    assert net.count("relu") == sum(isinstance(m, nn.ReLU) for m in model.modules()) == 18 * (5 * 2 + 1) + 20 * 2  # 18 normal cells: 5 sep (2 ReLUs), 1 dil; 2 per cell preprocessing
+    assert all(layer.macs == 0 for layer in net.layers if layer.op == "relu")
     # within a node the pairs are canonical (sorted by input); the same input twice is rejected
     g = darts.parse_genotype("sep_conv_3x3~1,sep_conv_5x5~0," + ",".join(["skip_connect~0", "skip_connect~1"] * 3)
                              + "/" + ",".join(["max_pool_3x3~0", "max_pool_3x3~1"] * 4))

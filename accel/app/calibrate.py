@@ -96,6 +96,17 @@ def physical_cores(desc: dict) -> int:
 # ---------------------------------------------------------------------------------------------------------
 # micro-benchmarks
 # ---------------------------------------------------------------------------------------------------------
+def _depthwise_7x7():
+    """The large-kernel depthwise micro-benchmark (``efficiency.depthwise_7x7``)."""
+    from torch import nn
+
+    return nn.Conv2d(64, 64, 7, padding=3, groups=64, bias=False)
+
+
+# the class whose per-operator overhead a secondary efficiency's micro-benchmark pays
+EFFICIENCY_OVERHEAD_CLASS = {"pool_unblocked": "pool", "depthwise_7x7": "depthwise"}
+
+
 @dataclass
 class Budget:
     """How long the micro-benchmarks run: chain lengths, repeats, array sizes (``quick``: the tests' budget)."""
@@ -306,6 +317,12 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         step("conv")
         times["depthwise"] = (r.per_op(lambda: nn.Conv2d(64, 64, 3, padding=1, groups=64, bias=False),
                                        (1, 64, 56, 56), 1), "conv K=64 C=64 P=56 Q=56 R=3 S=3 groups=64")
+        # torch: the same depthwise conv with 7x7 taps.  ATen's depthwise kernel spends its time per output element,
+        # not per tap (a 7x7 costs about what a 3x3 does), so its rate per MAC rises with the kernel; the device
+        # model interpolates per tap.  onnxruntime's MLAS NCHWc depthwise kernel scales with the taps (not measured)
+        if runtime == "torch":
+            times["depthwise_7x7"] = (r.per_op(_depthwise_7x7, (1, 64, 56, 56), 1),
+                                      "conv K=64 C=64 P=56 Q=56 R=7 S=7 groups=64")
         step("depthwise")
         times["gemm"] = (r.per_op(lambda: nn.Linear(512, 512, bias=False), (64, 512), 1), "fc N=64 K=512 C=512")
         step("fc")
@@ -405,7 +422,7 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         profile["parallel_grain_pool_elements"] = grain_pool
     if runtime == "ort":  # MLAS NchwcBlockSize: 16 with AVX-512F, 8 otherwise (core/mlas/lib/platform.cpp)
         profile["nchwc_block"] = 16 if lanes >= 16 else 8
-    eff = {k: fit_efficiency(data, spec, t, class_ovh["pool" if k == "pool_unblocked" else k])
+    eff = {k: fit_efficiency(data, spec, t, class_ovh[EFFICIENCY_OVERHEAD_CLASS.get(k, k)])
            for k, (t, spec) in times.items()}
     profile["efficiency"] = {k: round(v, 3) for k, v in eff.items()}
     cache_bw = levels[-2]["bandwidth_gbs_per_core"] if len(levels) > 1 else dram_one
