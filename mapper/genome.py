@@ -358,18 +358,20 @@ def _memo_rehash(old, new):
 
 
 def eval_genomes_memo(G: np.ndarray, layer: LayerArrays, arch: ArchArrays, enc: MapspaceArrays, objective: int,
-                      work: SerialWork, memo: GenomeMemo) -> tuple[np.ndarray, np.ndarray, GenomeMemo]:
+                      work: SerialWork, memo: GenomeMemo, may_grow=None) -> tuple[np.ndarray, np.ndarray, GenomeMemo]:
     """:func:`eval_genomes` (serial) through ``memo``; returns (objective, reason code, the memo — a larger copy
-    when it had to grow, at most MEMO_MAX_SLOTS slots, kept at most 3/4 full)."""
+    when it had to grow and ``may_grow(memo, slots)`` allows it, at most MEMO_MAX_SLOTS slots, kept at most 3/4
+    full; a memo that may not grow takes no new genomes once 3/4 full)."""
     G = np.ascontiguousarray(G, dtype=np.int64)
     need = (int(memo.used[0]) + len(G)) * 4 // 3 + 1
     slots = memo.keys.shape[0]
     if need > slots and slots < MEMO_MAX_SLOTS:
         while slots < need and slots < MEMO_MAX_SLOTS:
             slots *= 2
-        grown = new_memo(memo.genomes.shape[1], slots)
-        _memo_rehash(memo, grown)
-        memo = grown
+        if may_grow is None or may_grow(memo, slots):
+            grown = new_memo(memo.genomes.shape[1], slots)
+            _memo_rehash(memo, grown)
+            memo = grown
     result = np.empty(len(G))
     reason = np.empty(len(G))
     _eval_genomes_memo(G, 0, len(G), layer, arch, enc, objective, work.mapping, work.scratch, work.out, result,
@@ -407,7 +409,7 @@ class MemoPool:
         self._bytes = 0
         self._arch_digests: dict[int, tuple[Arch, bytes]] = {}  # id → (the arch, kept alive; its digest)
         self.hits = 0  # lookups of a memo that existed (for tests and benchmarks)
-        self._sizes: dict[tuple, int] = {}  # (hint, genome length) → slots of the last memo stored under it
+        self._group: dict[bytes, bytes] = {}  # memo key → digest of its accelerator (less the priced fields)
 
     def key(self, layer: LayerArrays, arch: Arch, enc: MapspaceArrays | None, built_with: object = None) -> bytes:
         """The memo key of genomes of ``layer`` on ``arch`` in the mapspace ``enc``; ``enc`` None: the mapspace
@@ -432,31 +434,43 @@ class MemoPool:
             h.update(b"built " + repr(built_with).encode())
         else:
             _digest_arrays(h, enc)
-        return h.digest()
+        key = h.digest()
+        if len(self._group) > 65536:
+            self._group = {k: g for k, g in self._group.items() if k in self._memos}
+        self._group[key] = hit[1]  # the accelerator (less its prices) the memo belongs to
+        return key
 
-    def get(self, key: bytes, glen: int, hint: object = None) -> GenomeMemo:
-        """The memo of ``key`` (a new one if none); a new memo starts at the size the last memo stored under the
-        same ``hint`` (e.g. the layer shape: the next design point's memo for it) grew to, so it is not rehashed
-        as it fills again."""
+    def get(self, key: bytes, glen: int) -> GenomeMemo:
+        """The memo of ``key`` (a new, small one if none)."""
         memo = self._memos.pop(key, None)
         if memo is None:
-            memo = new_memo(glen, self._sizes.get((hint, glen), MEMO_MIN_SLOTS))
+            memo = new_memo(glen)
             self._bytes += memo_nbytes(memo)
         else:
             self.hits += 1
         self._memos[key] = memo
         return memo
 
-    def put(self, key: bytes, memo: GenomeMemo, hint: object = None) -> None:
+    def put(self, key: bytes, memo: GenomeMemo) -> None:
         """Store ``memo`` (grown by :func:`eval_genomes_memo`) under ``key``, then drop the least recently used
-        memos while the pool holds more than ``max_bytes`` (never the one just stored)."""
-        if len(self._sizes) >= 4096:
-            self._sizes.clear()
-        self._sizes[(hint, memo.genomes.shape[1])] = memo.keys.shape[0]
+        memos of *other* accelerators while the pool holds more than ``max_bytes``.  The memos of the current
+        accelerator's layers are all needed by its next variant, so they are never dropped for one another (that
+        would thrash: every layer's memo gone before the next point needs it); once they alone fill the budget,
+        :meth:`may_grow` stops their growth instead (a full memo takes no new genomes)."""
         old = self._memos.pop(key, None)
         if old is not None:
             self._bytes -= memo_nbytes(old)
         self._memos[key] = memo
         self._bytes += memo_nbytes(memo)
-        while self._bytes > self.max_bytes and len(self._memos) > 1:
-            self._bytes -= memo_nbytes(self._memos.pop(next(iter(self._memos))))
+        group = self._group.get(key)
+        for k in list(self._memos):
+            if self._bytes <= self.max_bytes:
+                break
+            if self._group.get(k) != group:
+                self._bytes -= memo_nbytes(self._memos.pop(k))
+                self._group.pop(k, None)
+
+    def may_grow(self, memo: GenomeMemo, slots: int) -> bool:
+        """Whether ``memo`` may grow to ``slots`` slots within the budget."""
+        extra = (slots - memo.keys.shape[0]) * (memo_nbytes(memo) // memo.keys.shape[0])
+        return self._bytes + extra <= self.max_bytes

@@ -291,17 +291,16 @@ class _Evaluator:
         if self.pool is not None:
             layer, arch, enc, _ = self.args
             self.memo_key = self.pool.key(layer, ms.arch, None if built_with is not None else enc, built_with)
-            self.hint = ms.layer.shape_key()
-            self.memo = self.pool.get(self.memo_key, ms.genome_len, self.hint)
+            self.memo = self.pool.get(self.memo_key, ms.genome_len)
 
     def done(self) -> None:
         """Hand the (possibly grown) memo back to the pool."""
         if self.pool is not None:
-            self.pool.put(self.memo_key, self.memo, self.hint)
+            self.pool.put(self.memo_key, self.memo)
 
     def __call__(self, G: np.ndarray) -> np.ndarray:
         if self.pool is not None:
-            res, reason, self.memo = eval_genomes_memo(G, *self.args, self.work, self.memo)
+            res, reason, self.memo = eval_genomes_memo(G, *self.args, self.work, self.memo, self.pool.may_grow)
         else:
             res, reason = eval_genomes(G, *self.args, self.work)
         self.count += len(G)

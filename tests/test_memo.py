@@ -7,8 +7,8 @@ import pytest
 from accel.arch import load_arch, static_power_mw
 from accel.cost import compile_layer
 from accel.workload import parse_layer_spec
-from mapper.genome import (MemoPool, OBJECTIVES, eval_genomes, eval_genomes_memo, mapspace_arrays, new_memo,
-                           random_genomes, serial_work)
+from mapper.genome import (MemoPool, OBJECTIVES, eval_genomes, eval_genomes_memo, mapspace_arrays, memo_nbytes,
+                           new_memo, random_genomes, serial_work)
 from mapper.mapspace import build_mapspace
 from mapper.search import search_mapping
 
@@ -74,13 +74,35 @@ def test_search_through_the_pool_equals_plain_search_and_reuses_memos():
     assert pool.hits == 2 and len(pool._memos) == 2
 
 
-def test_pool_drops_least_recently_used_beyond_its_budget():
-    pool = MemoPool(max_bytes=1)
-    a = pool.get(b"a", 12)
-    pool.put(b"a", a)
-    b = pool.get(b"b", 12)
-    pool.put(b"b", b)
-    assert list(pool._memos) == [b"b"]
+def test_pool_drops_other_accelerators_memos_first_and_never_thrashes():
+    """Beyond its budget the pool drops the memos of other accelerators (least recently used first), never those of
+    the accelerator being searched (each is needed by its next variant), and refuses their growth instead."""
+    base = load_arch("eyeriss")
+    other = base.with_config(pe_array={**base.config.pe_array.model_dump(), "rows": 6})
+    layer = compile_layer(LAYER)
+    ms = build_mapspace(LAYER, base)
+    one = new_memo(ms.genome_len)
+    pool = MemoPool(max_bytes=int(2.5 * memo_nbytes(one)))
+    a1 = pool.key(layer, other, None, "x")
+    pool.put(a1, pool.get(a1, ms.genome_len))
+    b1, b2 = pool.key(layer, base, None, "x"), pool.key(layer, base, None, "y")
+    pool.put(b1, pool.get(b1, ms.genome_len))
+    pool.put(b2, pool.get(b2, ms.genome_len))  # over budget: the other accelerator's memo goes
+    assert set(pool._memos) == {b1, b2}
+    b3 = pool.key(layer, base, None, "z")
+    pool.put(b3, pool.get(b3, ms.genome_len))  # over budget with this accelerator's memos only: all kept
+    assert set(pool._memos) == {b1, b2, b3}
+    assert not pool.may_grow(pool._memos[b3], 2 * pool._memos[b3].keys.shape[0])
+    # a memo that may not grow still answers correctly once full (new genomes are costed, not stored)
+    rng = np.random.default_rng(1)
+    G = random_genomes(ms, rng.integers(0, len(ms.spatial_x), 5000), rng)
+    args = (layer, base.arrays, mapspace_arrays(ms), OBJECTIVES["edp"])
+    ref, _ = eval_genomes(G, *args, serial_work(base.arrays.n_levels))
+    got, _, memo = eval_genomes_memo(G, *args, serial_work(base.arrays.n_levels), new_memo(ms.genome_len),
+                                     lambda m, slots: False)
+    assert np.array_equal(got, ref) and memo.keys.shape[0] == new_memo(ms.genome_len).keys.shape[0]
+    assert int(memo.used[0]) == memo.keys.shape[0] * 3 // 4
+
 
 
 def test_constraints_and_custom_mapspaces_get_their_own_memo():

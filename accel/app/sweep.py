@@ -254,7 +254,7 @@ def _evaluator_for(p: DesignPoint, arch, task: _Task):
         if not _MEMO_POOL:
             from mapper.genome import MemoPool
 
-            _MEMO_POOL.append(MemoPool(max_bytes=384 << 20))  # ~200 MB: 21 NB201 shapes x 125 points
+            _MEMO_POOL.append(MemoPool(max_bytes=768 << 20))  # 21 NB201 shapes x 125 points: ~100-500 MB
         ev = donor = NetworkEvaluator(arch, objective=task.objective, seed=task.seed, parallel=False,
                                       effort=task.effort, memo_pool=_MEMO_POOL[0])
     else:
