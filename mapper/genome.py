@@ -470,7 +470,15 @@ class MemoPool:
                 self._bytes -= memo_nbytes(self._memos.pop(k))
                 self._group.pop(k, None)
 
-    def may_grow(self, memo: GenomeMemo, slots: int) -> bool:
-        """Whether ``memo`` may grow to ``slots`` slots within the budget."""
+    def may_grow(self, key: bytes, memo: GenomeMemo, slots: int) -> bool:
+        """Whether ``memo`` (stored under ``key``) may grow to ``slots`` slots: room is made by dropping other
+        accelerators' memos (least recently used first); the memos of its own accelerator are kept."""
         extra = (slots - memo.keys.shape[0]) * (memo_nbytes(memo) // memo.keys.shape[0])
+        group = self._group.get(key)
+        for k in list(self._memos):
+            if self._bytes + extra <= self.max_bytes:
+                break
+            if self._group.get(k) != group:
+                self._bytes -= memo_nbytes(self._memos.pop(k))
+                self._group.pop(k, None)
         return self._bytes + extra <= self.max_bytes

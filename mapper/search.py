@@ -24,7 +24,7 @@ from accel.cost import (CostRecord, Mapping, _evaluate_into, compile_layer, eval
                         record_from_raw, scratch)
 from accel.layout import REASONS, R_VALID, record_size
 from accel.workload import N_DIMS, Layer
-from mapper.genome import (G_ORDER, G_SPATIAL, G_SPLIT, OBJECTIVES, MemoPool, decode_genome, eval_genomes,
+from mapper.genome import (G_ORDER, G_SPATIAL, G_SPLIT, OBJECTIVES, GenomeMemo, MemoPool, decode_genome, eval_genomes,
                            eval_genomes_memo, genome_keep, mapspace_arrays, random_genomes, serial_work)
 from mapper.mapspace import MAX_SPATIAL, MapSpace, NoValidMapping, build_mapspace
 
@@ -293,6 +293,9 @@ class _Evaluator:
             self.memo_key = self.pool.key(layer, ms.arch, None if built_with is not None else enc, built_with)
             self.memo = self.pool.get(self.memo_key, ms.genome_len)
 
+    def _may_grow(self, memo: GenomeMemo, slots: int) -> bool:
+        return self.pool.may_grow(self.memo_key, memo, slots)
+
     def done(self) -> None:
         """Hand the (possibly grown) memo back to the pool."""
         if self.pool is not None:
@@ -300,7 +303,7 @@ class _Evaluator:
 
     def __call__(self, G: np.ndarray) -> np.ndarray:
         if self.pool is not None:
-            res, reason, self.memo = eval_genomes_memo(G, *self.args, self.work, self.memo, self.pool.may_grow)
+            res, reason, self.memo = eval_genomes_memo(G, *self.args, self.work, self.memo, self._may_grow)
         else:
             res, reason = eval_genomes(G, *self.args, self.work)
         self.count += len(G)

@@ -92,7 +92,13 @@ def test_pool_drops_other_accelerators_memos_first_and_never_thrashes():
     b3 = pool.key(layer, base, None, "z")
     pool.put(b3, pool.get(b3, ms.genome_len))  # over budget with this accelerator's memos only: all kept
     assert set(pool._memos) == {b1, b2, b3}
-    assert not pool.may_grow(pool._memos[b3], 2 * pool._memos[b3].keys.shape[0])
+    assert not pool.may_grow(b3, pool._memos[b3], 2 * pool._memos[b3].keys.shape[0])
+    # growth makes room by dropping other accelerators' memos (a new group starting on a full pool)
+    pool = MemoPool(max_bytes=int(2.5 * memo_nbytes(one)))
+    b1, a1 = pool.key(layer, base, None, "x"), pool.key(layer, other, None, "x")
+    pool.put(b1, pool.get(b1, ms.genome_len))
+    pool.put(a1, pool.get(a1, ms.genome_len))
+    assert pool.may_grow(a1, pool._memos[a1], 2 * pool._memos[a1].keys.shape[0]) and set(pool._memos) == {a1}
     # a memo that may not grow still answers correctly once full (new genomes are costed, not stored)
     rng = np.random.default_rng(1)
     G = random_genomes(ms, rng.integers(0, len(ms.spatial_x), 5000), rng)
