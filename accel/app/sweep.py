@@ -450,13 +450,17 @@ def _read_journal(path: Path, parts: Path, run_id: str) -> dict[str, _PartEntry]
     return out
 
 
-def _stage(path: Path, data: bytes) -> Path:
-    """Write ``data`` to a hidden temp file next to ``path`` and fsync it; returns the temp path."""
+def _stage(path: Path, data: bytes | pd.DataFrame) -> Path:
+    """Write ``data`` (bytes, or a table written as Parquet straight to the file, with no copy of its bytes in
+    memory) to a hidden temp file next to ``path`` and fsync it; returns the temp path."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
+        if isinstance(data, bytes):
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+        else:
+            data.to_parquet(tmp, index=False)
+        with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -478,19 +482,6 @@ def _publish(tmp: Path, path: Path) -> None:
 def _write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` by ``data`` atomically: readers see the old file or the whole new one, never a part."""
     _publish(_stage(path, data), path)
-
-
-def _stage_parquet(path: Path, df: pd.DataFrame) -> Path:
-    """:func:`_stage` for a table written straight to the temp file (no copy of the file's bytes in memory)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        df.to_parquet(tmp, index=False)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
 
 
 def _concat_parts(parts: list[bytes]) -> pd.DataFrame:
@@ -947,7 +938,7 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
             raise SweepError(f"internal error: the assembled table has {bad}; {out} was not written, the parts in "
                              f"{parts} are kept")
         df.attrs = attrs
-        _publish(_stage_parquet(out, df), out)
+        _publish(_stage(out, df), out)
         _clean_parts(parts)
     if rejected:
         say(f"sweep: {len(rejected)} part(s) were set aside and recomputed; they are kept in {parts / 'rejected'}")
