@@ -234,6 +234,24 @@ def test_results_table_contract(reference):
     assert a["dropped_points"] == 4 and a["n_points"] == 16
 
 
+def test_on_computed_runs_once_between_the_last_batch_and_the_table(small_spec, reference, tmp_path):
+    """The hook the CLI uses to shut its process pool down: called once, after every batch is computed (all
+    progress reported) and before the table exists; the run still writes the same table after it; a rerun that
+    returns the finished table does not call it."""
+    out = tmp_path / "hook.parquet"
+    seen, calls = [], []
+
+    def hook():
+        calls.append((seen[-1], out.exists()))
+
+    df = run_sweep(small_spec, [LAYER, LAYER2], out, executor=SerialExecutor(), batch_size=3,
+                   progress=lambda d, t: seen.append((d, t)), on_computed=hook)
+    assert calls == [((16, 16), False)]
+    pd.testing.assert_frame_equal(df, reference)
+    run_sweep(small_spec, [LAYER, LAYER2], out, executor=SerialExecutor(), batch_size=3, on_computed=hook)
+    assert len(calls) == 1
+
+
 def test_rerun_of_a_finished_sweep_is_a_no_op(small_spec, reference, tmp_path):
     out = tmp_path / "r.parquet"
     run_sweep(small_spec, [LAYER, LAYER2], out, executor=SerialExecutor(), batch_size=3)

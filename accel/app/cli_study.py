@@ -162,9 +162,14 @@ def cmd_sweep(args) -> int:
     t0 = time.perf_counter()
     try:
         with _executor(args) as ex:
+            # a local process pool is shut down once every batch is computed: its workers' memory (search memos)
+            # goes back to the OS before the final table is assembled
+            from concurrent.futures import ProcessPoolExecutor
+
+            release = (lambda: ex.shutdown(wait=True)) if isinstance(ex, ProcessPoolExecutor) else None
             df = run_sweep(sw, args.workload, args.output, executor=ex, progress=ProgressBar("sweep"),
                            batch_size=args.batch_size, per_layer=args.per_layer, force=args.force,
-                           prune_dead=args.prune_dead)
+                           prune_dead=args.prune_dead, on_computed=release)
     except (SweepError, SweepSpecError) as e:
         raise _user_error(str(e)) from None
     el = time.perf_counter() - t0

@@ -243,6 +243,10 @@ _MAX_DONORS = 16
 # (mapper.genome.MemoPool), so the searches of points that differ only in their clock or bandwidths (each searches on
 # its own: its objective values differ) cost each genome once; the results are the same as without it
 _MEMO_POOL: list = []
+MEMO_POOL_BYTES = 512 << 20
+"""Each sweep worker's memo budget (bytes): the memos of one group of points that differ only in clock and bandwidths
+(configs/sweeps/scale-100k.yaml, 21 NB201 layer shapes x 125 points) take ~100-500 MB; the pool evicts other groups'
+memos first (:class:`mapper.genome.MemoPool`)."""
 
 
 def _evaluator_for(p: DesignPoint, arch, task: _Task):
@@ -254,7 +258,7 @@ def _evaluator_for(p: DesignPoint, arch, task: _Task):
         if not _MEMO_POOL:
             from mapper.genome import MemoPool
 
-            _MEMO_POOL.append(MemoPool(max_bytes=768 << 20))  # 21 NB201 shapes x 125 points: ~100-500 MB
+            _MEMO_POOL.append(MemoPool(max_bytes=MEMO_POOL_BYTES))
         ev = donor = NetworkEvaluator(arch, objective=task.objective, seed=task.seed, parallel=False,
                                       effort=task.effort, memo_pool=_MEMO_POOL[0])
     else:
@@ -746,7 +750,7 @@ def _clean_parts(parts: Path) -> None:
 def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str | Path,
               executor: Executor | None = None, progress: Progress | None = None, batch_size: int = 8,
               per_layer: bool = False, force: bool = False, log: Log | None = None,
-              prune_dead: bool = False) -> pd.DataFrame:
+              prune_dead: bool = False, on_computed: Callable[[], None] | None = None) -> pd.DataFrame:
     """Evaluate every design point of ``spec`` on ``workloads``; write the tidy table to ``out_path`` (Parquet).
 
     ``executor``: any :class:`concurrent.futures.Executor` (a process pool, ``dask.distributed``'s
@@ -761,6 +765,10 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
     run) and after every batch; ``log(message)`` (default: a ``logging`` warning, shown on stderr) reports
     parts set aside.  ``prune_dead``: cost NB201 cells with their dead edges removed (``--prune-dead``;
     default False: every edge is costed, as frameworks run them); part of the sweep's identity.
+    ``on_computed()``: called once when every batch is computed and before the final table is assembled (not
+    called when an earlier run's finished table is returned, nor after an error): the caller's moment to release
+    ``executor`` — the CLI shuts its process pool down here, so the workers' memory (their search memos) is
+    returned to the OS before the table, the run's largest allocation, is built.
 
     Resume: rerunning the same sweep (same spec and base config — ``Sweep.digest()`` —, workloads, batch
     size, per_layer, accelsim version) re-verifies every part against the manifest and reuses it; a part
@@ -928,6 +936,8 @@ def run_sweep(spec: Sweep | str | Path, workloads: Sequence[str], out_path: str 
                 f.cancel()
             if own:
                 executor.shutdown(wait=True, cancel_futures=True)  # type: ignore[union-attr]
+        if on_computed is not None:
+            on_computed()
 
         # ---- the final table: complete, checked, written atomically ---------------------------------
         df = _concat_parts([frames.pop(b) for b in range(lay.n_batches)])  # frames is empty now
