@@ -1,14 +1,14 @@
 """Device-model study (issue 14, part B): real CPU latencies of NAS networks vs the calibrated device model.
 
-Not part of CI (the committed data took ~9 minutes of measuring plus a one-off ONNX export).  Two steps:
+Not part of CI (the committed data took ~6 minutes of measuring plus a one-off ONNX export).  Two steps:
 
-``measure`` — real latencies on this CPU (the committed runs: all phases with ``--warmup 1 --repeats 3``, then the
-1-thread phases re-measured on 2026-11-30 14:55 UTC with the command below (``--phases torch:1,ort:1``), then the
-2-thread phases at 15:17 UTC on the otherwise idle VM with ``--repeats-all-threads 3 --phases torch:2,ort:2``; every
-protocol is in the metadata, each re-measurement nesting the one before)::
+``measure`` — real latencies on this CPU (the committed run: every phase on 2026-11-30 21:34 UTC on the idle VM with
+the command below, then its 2-thread phases again at 21:42 UTC with ``--phases torch:2,ort:2`` — in the first run the
+second core was busy elsewhere on the host for stretches of a minute, visible as a 2-thread speed-up that came and
+went; the protocol is in the metadata, a re-measurement nesting the one before)::
 
-    nice -n -15 python bench/device_study.py measure --nb201 500 --others 102 --seed 0 --warmup 5 --repeats 5 \
-        --repeats-all-threads 1 --budget-min 20 [--onnx-dir DIR] [--phases torch:1,ort:1]
+    nice -n -15 python bench/device_study.py measure --nb201 500 --others 102 --seed 0 --warmup 5 --repeats 11 \
+        --repeats-all-threads 11 --budget-min 40 [--onnx-dir DIR] [--phases torch:2,ort:2]
 
 * Networks: ``--nb201`` NAS-Bench-201 cells drawn uniformly without replacement
   (:func:`nas.registry.sample_architectures`, seed ``--seed``), built with ``prune=False`` (dead edges are
