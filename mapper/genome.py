@@ -410,8 +410,6 @@ class MemoPool:
         self._arch_digests: dict[int, tuple[Arch, bytes]] = {}  # id → (the arch, kept alive; its digest)
         self.hits = 0  # lookups of a memo that existed (for tests and benchmarks)
         self._group: dict[bytes, bytes] = {}  # memo key → digest of its accelerator (less the priced fields)
-        self._layer_of: dict[bytes, bytes] = {}  # memo key → digest of its layer and mapspace (no accelerator)
-        self._slots_hint: dict[bytes, int] = {}  # that digest → the slots its last memo grew to
 
     def key(self, layer: LayerArrays, arch: Arch, enc: MapspaceArrays | None, built_with: object = None) -> bytes:
         """The memo key of genomes of ``layer`` on ``arch`` in the mapspace ``enc``; ``enc`` None: the mapspace
@@ -430,34 +428,24 @@ class MemoPool:
             if len(self._arch_digests) >= 64:
                 self._arch_digests.pop(next(iter(self._arch_digests)))
             self._arch_digests[id(arch)] = hit
-        h = hashlib.blake2b(digest_size=20)
+        h = hashlib.blake2b(hit[1], digest_size=20)
         _digest_arrays(h, layer)
         if enc is None:
             h.update(b"built " + repr(built_with).encode())
         else:
             _digest_arrays(h, enc)
-        lk = h.digest()
-        key = hashlib.blake2b(hit[1] + lk, digest_size=20).digest()
+        key = h.digest()
         if len(self._group) > 65536:
             self._group = {k: g for k, g in self._group.items() if k in self._memos}
-            self._layer_of = {k: g for k, g in self._layer_of.items() if k in self._memos}
         self._group[key] = hit[1]  # the accelerator (less its prices) the memo belongs to
-        self._layer_of[key] = lk
         return key
 
     def get(self, key: bytes, glen: int) -> GenomeMemo:
-        """The memo of ``key``; if none, a new one as large as the last memo of the same layer and mapspace
-        options grew to (on another accelerator: the next group of a sweep needs about as many slots), when the
-        budget allows it (:meth:`may_grow`), else the smallest — sized up front instead of rehashed up to it."""
+        """The memo of ``key`` (a new, small one if none)."""
         memo = self._memos.pop(key, None)
         if memo is None:
             memo = new_memo(glen)
             self._bytes += memo_nbytes(memo)
-            slots = self._slots_hint.get(self._layer_of.get(key, b""), MEMO_MIN_SLOTS)
-            if slots > MEMO_MIN_SLOTS and self.may_grow(key, memo, slots):
-                self._bytes -= memo_nbytes(memo)
-                memo = new_memo(glen, slots)
-                self._bytes += memo_nbytes(memo)
         else:
             self.hits += 1
         self._memos[key] = memo
@@ -474,11 +462,6 @@ class MemoPool:
             self._bytes -= memo_nbytes(old)
         self._memos[key] = memo
         self._bytes += memo_nbytes(memo)
-        lk = self._layer_of.get(key)
-        if lk is not None:
-            if len(self._slots_hint) > 4096:
-                self._slots_hint.clear()
-            self._slots_hint[lk] = memo.keys.shape[0]
         group = self._group.get(key)
         for k in list(self._memos):
             if self._bytes <= self.max_bytes:

@@ -111,26 +111,6 @@ def test_pool_drops_other_accelerators_memos_first_and_never_thrashes():
 
 
 
-def test_a_new_accelerators_memo_starts_at_the_size_the_same_layer_grew_to():
-    """The next group of a sweep (another accelerator, the same layer and mapspace options) gets a memo as large as
-    the last one of that layer grew to, when the budget allows; another layer, or a tight budget, starts small."""
-    base = load_arch("eyeriss")
-    other = base.with_config(pe_array={**base.config.pe_array.model_dump(), "rows": 6})
-    layer = compile_layer(LAYER)
-    ms = build_mapspace(LAYER, base)
-    small = new_memo(ms.genome_len).keys.shape[0]
-    for budget, expect in ((1 << 30, 4 * small), (int(2.5 * memo_nbytes(new_memo(ms.genome_len))), small)):
-        pool = MemoPool(max_bytes=budget)
-        k1 = pool.key(layer, base, None, "x")
-        pool.get(k1, ms.genome_len)
-        pool.put(k1, new_memo(ms.genome_len, 4 * small))  # as if it had grown
-        k2 = pool.key(layer, other, None, "x")
-        assert pool.get(k2, ms.genome_len).keys.shape[0] == expect
-        k3 = pool.key(layer, other, None, "another layer's mapspace")
-        assert pool.get(k3, ms.genome_len).keys.shape[0] == small
-        assert pool._bytes == sum(memo_nbytes(v) for v in pool._memos.values())
-
-
 def test_constraints_and_custom_mapspaces_get_their_own_memo():
     """Two accelerators with the same arrays but other mapping constraints build other mapspaces: never one memo."""
     base = load_arch("eyeriss")
