@@ -29,6 +29,10 @@ went; the protocol is in the metadata, a re-measurement nesting the one before):
   live path from the input) runs as the constant graph in onnxruntime (what onnxruntime executes) and in full in
   torch.  The 1-minute load average is recorded with every row (the machine is shared), and the machine
   description (lscpu, /sys cache) goes into the file's metadata.
+* ``--allocator retain`` (default ``system``): the measuring process keeps freed memory
+  (:func:`accel.app.measure.set_allocator`), so torch's per-call allocations of fresh activations cause no page
+  faults whose number depends on the process's history (recorded as ``allocator`` in the protocol; ``--phases``
+  refuses to mix rows of two settings).  The committed data: ``system``.
 * Thread CPU time.  Every row records the median wall-clock time (``latency_s``) and the median CPU time of
   the calling thread (``thread_cpu_s``, ``time.thread_time``: user + system) of the same calls.  With one
   intra-op thread both runtimes execute the whole network on the calling thread, so on an otherwise idle core
@@ -198,8 +202,10 @@ def measure(args) -> None:
     import onnxruntime as ort
     import torch
 
+    from accel.app.measure import set_allocator
     from accel.nn import export_module_onnx
 
+    allocator = set_allocator(args.allocator)  # before anything is allocated for the runs
     specs = network_specs(args.nb201, args.others, args.seed)
     cores = os.cpu_count() or 1
     threads = sorted({1, cores})
@@ -225,7 +231,8 @@ def measure(args) -> None:
         "repeats_all_threads": args.repeats_all_threads, "budget_min": args.budget_min, "statistic": "median of repeats (latency_s: wall clock; thread_cpu_s: CPU time of the calling thread)", "passes": 2,
         "threads": threads, "seed": args.seed, "nb201_prune": False, "batch": 1, "dtype": "fp32",
         "nice": os.nice(0), "torch": torch.__version__, "onnxruntime": ort.__version__,
-        "order": "pass -> (runtime, threads) phase -> network", "export_s": round(t_export, 1)}}
+        "order": "pass -> (runtime, threads) phase -> network", "export_s": round(t_export, 1),
+        "allocator_mode": args.allocator, "allocator": allocator}}
     RESULTS.mkdir(parents=True, exist_ok=True)
     # 1-thread phases of both passes first, then the all-thread phases (on a shared machine these are slow): a
     # phase that would start after --budget-min minutes is skipped and recorded as such
@@ -237,6 +244,9 @@ def measure(args) -> None:
         old = old[[(rt, str(t)) not in keep for rt, t in zip(old.runtime, old.threads)]]
         rows = old.rename(columns={"pass": "pass_"}).to_dict("records")
         prev = json.loads((RESULTS / "device_measurements_machine.json").read_text())["protocol"]
+        if prev.get("allocator_mode", "system") != args.allocator:  # never mix rows of two allocator settings
+            raise SystemExit(f"--phases: the kept rows were measured with --allocator "
+                             f"{prev.get('allocator_mode', 'system')}; re-measure every phase, or pass that setting")
         meta["protocol"]["remeasured"] = {"phases": args.phases, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                           "previous_protocol": prev}
     skipped = []
@@ -509,6 +519,8 @@ def analyze(args) -> None:
 
 
 def main(argv=None) -> int:
+    from accel.app.options import add_allocator_option
+
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("measure")
@@ -521,6 +533,7 @@ def main(argv=None) -> int:
     m.add_argument("--budget-min", type=float, default=25.0, help="start no phase after this many minutes")
     m.add_argument("--phases", help="re-measure only these phases, e.g. torch:1,ort:1 (other rows kept)")
     m.add_argument("--onnx-dir", help="reuse (or fill) this directory of exported models n<i>.onnx")
+    add_allocator_option(m)
     a = sub.add_parser("analyze")
     a.add_argument("--hw", action="append", default=None)
     a.add_argument("-o", default=str(RESULTS / "device_study.json"))

@@ -211,7 +211,8 @@ def _bandwidth_gbs(nbytes: int, seconds: float, threads: int = 1) -> float:
 
 
 def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None = None,
-              progress: Callable[[int, int, str], None] | None = None, name: str | None = None) -> dict:
+              progress: Callable[[int, int, str], None] | None = None, name: str | None = None,
+              allocator: str = "system") -> dict:
     """Micro-benchmark this machine and return a device config (a dict that :func:`accel.device.parse_device`
     accepts; written as YAML by the CLI).  ``progress(done, total, label)`` is called after every step.
 
@@ -225,8 +226,13 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
     reductions over an array of half the level's size, 1 thread; shared levels and DRAM also with all
     threads); onnxruntime only: the NCHWc block (MLAS ``NchwcBlockSize`` from the SIMD width) and the NCHW pooling
     kernel's efficiency (a 36-channel pool, ``efficiency.pool_unblocked``); the warm-weight ladder (batch-1
-    Linear chains of 4–48 MiB of weights: ``warm_weight_bytes``, :func:`warm_weight_bytes`)."""
-    from accel.app.measure import MeasureError, ort_available
+    Linear chains of 4–48 MiB of weights: ``warm_weight_bytes``, :func:`warm_weight_bytes`).
+
+    ``allocator`` (:data:`accel.app.options.ALLOCATORS`): ``system`` leaves the C allocator as it is; ``retain``
+    keeps freed memory in this process for the rest of its life (:func:`accel.app.measure.set_allocator`), so
+    operator times carry no page faults of freshly mapped activations — measure the networks the config will be
+    compared with the same way.  Recorded in ``sources``."""
+    from accel.app.measure import MeasureError, ort_available, set_allocator
     from accel.errors import InputError
 
     if device == "gpu":
@@ -247,6 +253,7 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         import torch
     except ImportError:
         raise MeasureError("calibration builds its micro-benchmarks with torch: pip install 'accelsim[torch]'") from None
+    allocator_src = set_allocator(allocator)
     b = budget or Budget()
     steps = ["describe", "overhead", "parallel", "gemm", "conv", "depthwise", "fc", "pool", "eltwise", "bandwidth",
              "residency"]
@@ -434,6 +441,7 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         f"flags {ls.get('simd_flags', '')}; caches from /sys/devices/system/cpu/cpu0/cache "
         + ", ".join(f"{c['name']} {c['size_bytes'] // 1024} KiB{' shared' if c['shared'] else ''}" for c in caches),
         f"clock_mhz: /proc/cpuinfo 'cpu MHz' ({clock_mhz:g}); the clock the OS reports, not a measured turbo clock.",
+        f"Measured with the {allocator_src} (accelsim calibrate --allocator {allocator}).",
         f"macs_per_cycle_per_core {macs_per_cycle:.2f}: measured, the fastest 1-thread fp32 MAC rate of "
         + ", ".join(f"{k} {v / 1e9:.1f} GMAC/s" for k, v in rates.items())
         + f" (best of {b.repeats}; operator chains minus the overhead) = {peak_src}, divided by the clock.",
@@ -618,7 +626,7 @@ def to_yaml(data: dict) -> str:
 # command line
 # ---------------------------------------------------------------------------------------------------------
 def add_parsers(sub) -> None:
-    from accel.app.options import path_arg
+    from accel.app.options import add_allocator_option, path_arg
 
     p = sub.add_parser(
         "calibrate", help="micro-benchmark this machine and write a CPU device config",
@@ -636,6 +644,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--name", help="config name (default: derived from the CPU model and runtime)")
     p.add_argument("--quick", action="store_true",
                    help="tiny budget (short chains, 3 repeats, small arrays; seconds): for tests, numbers are noisy")
+    add_allocator_option(p)
     p.add_argument("-o", "--output", type=path_arg, required=True, metavar="CONFIG.yaml", help="config file to write")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.set_defaults(func=cmd_calibrate, outputs={"output": ("-o", "file")})
@@ -649,7 +658,7 @@ def cmd_calibrate(args) -> int:
 
     bar = ProgressBar("calibrate", "steps")
     data = calibrate(args.device, args.runtime, Budget.quick() if args.quick else Budget(),
-                     progress=lambda done, total, label: bar(done, total), name=args.name)
+                     progress=lambda done, total, label: bar(done, total), name=args.name, allocator=args.allocator)
     write_text(args.output, to_yaml(data))
     report_written(args.output)
     print(f"{data['name']}: {data['cores']} cores @ {data['clock_mhz']:g} MHz, "

@@ -57,6 +57,41 @@ class MeasureError(ExternalToolError):
 
 
 # ---------------------------------------------------------------------------------------------------------
+# the C allocator
+# ---------------------------------------------------------------------------------------------------------
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc <malloc.h>
+RETAIN_MMAP_THRESHOLD = 32 << 20  # glibc's largest (DEFAULT_MMAP_THRESHOLD_MAX on 64-bit)
+RETAIN_TRIM_THRESHOLD = 1 << 30
+
+
+def set_allocator(mode: str) -> str:
+    """Put this process's C allocator in ``mode`` (:data:`accel.app.options.ALLOCATORS`) and describe what was set
+    (for a config's ``sources`` or a measurement's protocol).  ``retain`` calls glibc's ``mallopt``: ``M_MMAP_THRESHOLD`` 32 MiB
+    (blocks up to that size come from the heap) and ``M_TRIM_THRESHOLD`` 1 GiB (freed heap memory is kept) — for the
+    rest of the process's life (glibc's adaptive thresholds cannot be switched back on); :class:`MeasureError`
+    where there is no glibc.  ``system`` changes nothing."""
+    from accel.app.options import ALLOCATORS
+    from accel.errors import InputError
+
+    if mode not in ALLOCATORS:
+        raise InputError(f"--allocator must be one of {', '.join(ALLOCATORS)}, got {mode!r}")
+    if mode == "system":
+        return "allocator system: the C library's malloc defaults (freed blocks may go back to the OS)"
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        raise MeasureError("--allocator retain needs glibc's mallopt (Linux with glibc); use --allocator system") \
+            from None
+    if mallopt(M_MMAP_THRESHOLD, RETAIN_MMAP_THRESHOLD) != 1 or mallopt(M_TRIM_THRESHOLD, RETAIN_TRIM_THRESHOLD) != 1:
+        raise MeasureError("--allocator retain: glibc's mallopt refused the thresholds")
+    return (f"allocator retain: glibc mallopt M_MMAP_THRESHOLD {RETAIN_MMAP_THRESHOLD} B, M_TRIM_THRESHOLD "
+            f"{RETAIN_TRIM_THRESHOLD} B (freed memory stays in the process; accel.app.measure.set_allocator)")
+
+
+# ---------------------------------------------------------------------------------------------------------
 # backends
 # ---------------------------------------------------------------------------------------------------------
 def tvm_available() -> str | None:

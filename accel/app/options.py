@@ -200,3 +200,21 @@ def add_prune_option(p: argparse.ArgumentParser) -> None:
     """``--prune-dead``: the execution semantics of dead NB201 cell edges (:mod:`nas.nb201` module docstring),
     ``args.prune_dead`` (default False: frameworks execute dead branches)."""
     p.add_argument("--prune-dead", action="store_true", help=PRUNE_DEAD_HELP)
+
+
+ALLOCATORS = ("system", "retain")
+"""How a measuring process's C allocator treats freed memory (``--allocator``; :func:`accel.app.measure.set_allocator`).
+``system``: the C library's defaults — glibc's malloc serves large blocks with fresh ``mmap`` pages and returns
+freed ones to the OS, adapting its thresholds to the process's history, so an operator that allocates its output
+afresh (PyTorch eager) may spend most of a call in page faults, or none, depending on what the process did before
+(a 64-channel 56×56 3×3 depthwise conv in torch on the development VM: 920 µs vs 104 µs).  ``retain``: freed memory
+stays in the process, the steady state of a long-running inference server — reproducible from process to process."""
+
+
+def add_allocator_option(p: argparse.ArgumentParser) -> None:
+    """``--allocator system|retain``: the C allocator of a process that times real runs (:data:`ALLOCATORS`)."""
+    p.add_argument("--allocator", choices=ALLOCATORS, default="system",
+                   help="the C allocator while measuring: system (default: its defaults; glibc may return freed "
+                        "activations to the OS, so torch operator times can include page faults that depend on the "
+                        "process's history) or retain (freed memory stays in the process: reproducible, a "
+                        "long-running server's steady state; glibc only)")
