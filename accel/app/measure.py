@@ -66,9 +66,9 @@ RETAIN_TRIM_THRESHOLD = 1 << 30
 
 def set_allocator(mode: str) -> str:
     """Put this process's C allocator in ``mode`` (:data:`accel.app.options.ALLOCATORS`) and describe what was set
-    (for a config's ``sources`` or a measurement's protocol).  ``retain`` calls glibc's ``mallopt``: ``M_MMAP_THRESHOLD`` 32 MiB
-    (blocks up to that size come from the heap) and ``M_TRIM_THRESHOLD`` 1 GiB (freed heap memory is kept) — for the
-    rest of the process's life (glibc's adaptive thresholds cannot be switched back on); :class:`MeasureError`
+    (for a config's ``sources`` or a measurement's protocol).  ``retain`` calls glibc's ``mallopt``:
+    ``M_MMAP_THRESHOLD`` 32 MiB (blocks up to that size come from the heap) and ``M_TRIM_THRESHOLD`` 1 GiB (freed heap
+    memory is kept) — for the rest of the process's life (glibc's adaptive thresholds cannot be switched back on); :class:`MeasureError`
     where there is no glibc.  ``system`` changes nothing."""
     from accel.app.options import ALLOCATORS
     from accel.errors import InputError
