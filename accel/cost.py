@@ -1321,9 +1321,15 @@ def evaluate(layer: Layer, arch: Arch, m: Mapping) -> CostRecord:
     check_mapping(layer, arch, m)
     if arch.arrays.im2col:
         layer = lower_im2col(layer)
+    return evaluate_compiled(compile_layer(layer), arch, m)
+
+
+def evaluate_compiled(layer: LayerArrays, arch: Arch, m: Mapping) -> CostRecord:
+    """:func:`evaluate` of a compiled layer (:func:`compile_layer`, im2col-lowered where ``arch`` asks for it) under a
+    mapping known to fit it (one decoded from its mapspace): no checks."""
     L = arch.arrays.n_levels
     out = np.zeros(record_size(L))
-    _evaluate_into(compile_layer(layer), arch.arrays, mapping_arrays(m), out, scratch(L))
+    _evaluate_into(layer, arch.arrays, mapping_arrays(m), out, scratch(L))
     return record_from_raw(out, arch)
 
 
@@ -1334,11 +1340,11 @@ def record_from_raw(out: np.ndarray, arch: Arch) -> CostRecord:
     bw, reads, writes, energy, tile_bits = record_blocks(out, L)
 
     def per(block):
-        return {names[lv]: {OPERANDS[o]: float(block[lv, o]) for o in range(N_OPERANDS)} for lv in range(L)}
+        return {names[lv]: dict(zip(OPERANDS, row)) for lv, row in enumerate(block.tolist())}
 
     valid = bool(out[O_VALID])
     busy = out[O_COMPUTE] + out[O_ACCUM] + out[O_FOLD]
-    peak = float(np.prod(a.fanout_x) * np.prod(a.fanout_y))
+    peak = float(math.prod(a.fanout_x.tolist()) * math.prod(a.fanout_y.tolist()))
     lat = float(out[O_LATENCY])
     return CostRecord(
         valid=valid, reason=REASONS[int(out[O_REASON])], latency_cycles=lat, latency_s=lat / a.clock_hz,

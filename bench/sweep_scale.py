@@ -43,8 +43,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "configs" / "sweeps" / "scale-100k.yaml"
 WORKLOAD = "nb201-sample:20:0"
-BATCH = 125  # the 5 GLB bandwidths x 5 DRAM bandwidths x 5 clocks that share one memo (mapper.genome.MemoPool) stay
-# in one worker (with no static power, the clock groups that share one search as well)
+BATCH = 125  # the 5 GLB bandwidths x 5 DRAM bandwidths x 5 clocks that share each layer's mapping search
+# (mapper.search.search_mapping_group) stay in one batch
 
 
 def sliced_spec(n_points: int, dst: Path) -> Path:

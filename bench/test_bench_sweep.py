@@ -13,8 +13,8 @@ time and the extrapolation to 1,000 configs.  ``test_sweep_1000x100`` is the ful
 
 ``test_sweep_scale_250x20`` (issue 13: 100,000 points x 20 NB201 cells in <= 10 min on 2 cores): two of the 800
 groups of 125 consecutive points of ``configs/sweeps/scale-100k.yaml`` (one from each half of the grid; a group
-differs only in the GLB and DRAM bandwidths and the clock, and shares one genome memo per worker —
-:class:`mapper.genome.MemoPool` — when it runs as one batch, as the full sweep's ``--batch-size 125`` runs it) x
+differs only in the GLB and DRAM bandwidths and the clock, and shares each layer's mapping search —
+:func:`mapper.search.search_mapping_group` — when it runs as one batch, as the full sweep's ``--batch-size 125`` runs it) x
 ``nb201-sample:20:0``; ``extra_info`` has the CPU seconds per point and the 100,000-point extrapolation on an idle
 machine.  ``bench/sweep_scale.py`` runs the CLI on the whole spec (or a slice) with peak
 memory and a kill + resume check.

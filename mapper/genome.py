@@ -189,14 +189,14 @@ def eval_genomes(G: np.ndarray, layer: LayerArrays, arch: ArchArrays, enc: Mapsp
     return result, reason
 
 
-# ---- memo: genomes already costed on an accelerator that differs only in its clock and bandwidths --------------
+# ---- memo: genomes costed once, priced for accelerators that differ only in their clock and bandwidths ----------
 # A mapping's access counts, per-level traffic, transfer terms, busy cycles and access / NoC / MAC energies do not
-# depend on the clock or the bandwidths; those enter its cost only through accel.cost._latency (bandwidth times,
-# prologue / epilogue and onload cycles) and the static energy (static power × latency / clock,
-# accel.cost._energy_total).  A sweep's design points that differ only in these each run their own search (the
-# objective values differ), but they evaluate mostly the same genomes: the memo keeps the bandwidth- and clock-free
-# quantities of each genome, and a genome met again is priced for the current accelerator by the same functions the
-# cost kernel prices it with — the same floating-point operations in the same order, so the same bits.
+# depend on the clock, the static power or the bandwidths; those enter its cost only through accel.cost._latency
+# (bandwidth times, prologue / epilogue and onload cycles) and the static energy (static power × latency / clock,
+# accel.cost._energy_total).  A sweep's design points that differ only in these search one mapspace, each with its
+# own objective values (mapper.search.search_mapping_group): the memo keeps the bandwidth- and clock-free quantities
+# of each genome costed, and prices it for every variant by the same functions the cost kernel prices it with — the
+# same floating-point operations in the same order, so the same bits.
 M_REASON = 0  # reason code (R_*)
 M_BUSY = 1  # cycles: compute + accum + fold
 M_ACCESS_E = 2  # pJ: the sum over levels and operands of the access energies, in _energy's order
@@ -273,73 +273,134 @@ def _memo_store(memo, slot, h, g, out, scr, L):
     memo.keys[slot] = h
     for j in range(g.shape[0]):
         memo.genomes[slot, j] = g[j]
-    v = memo.vals
+    _store_features(memo.vals[slot], out, scr, L)
+    memo.used[0] += 1
+
+
+@njit(nrt=False, inline=True)
+def _store_features(row, out, scr, L):
+    """Write the bandwidth- and clock-free costs of the kernel's last evaluation (record ``out``, scratch ``scr``)
+    into ``row`` (memo_width(L),) — the layout of M_*; only the reason code when the mapping is invalid."""
     rsn = out[O_REASON]
-    v[slot, M_REASON] = rsn
+    row[M_REASON] = rsn
     if rsn != R_VALID:
-        memo.used[0] += 1
         return
     acc_e = 0.0
     energy = record_blocks(out, L)[3]
     for lv in range(L):  # _energy's summation order
         for o in range(N_OPERANDS):
             acc_e += energy[lv, o]
-    v[slot, M_BUSY] = out[O_COMPUTE] + out[O_ACCUM] + out[O_FOLD]  # as _evaluate_into adds them
-    v[slot, M_ACCESS_E] = acc_e
-    v[slot, M_NOC_E] = out[O_NOC_E]
-    v[slot, M_MAC_E] = out[O_MAC_E]
+    row[M_BUSY] = out[O_COMPUTE] + out[O_ACCUM] + out[O_FOLD]  # as _evaluate_into adds them
+    row[M_ACCESS_E] = acc_e
+    row[M_NOC_E] = out[O_NOC_E]
+    row[M_MAC_E] = out[O_MAC_E]
     n = np.int64(out[O_XFER])
-    v[slot, M_NXFER] = n
+    row[M_NXFER] = n
     k = M_LEVEL_BITS
     for lv in range(L):
         for c in range(3):
-            v[slot, k] = scr.level_bits[lv, c]
+            row[k] = scr.level_bits[lv, c]
             k += 1
     for r in range(n):
         for c in range(5):
-            v[slot, k] = scr.xfer[r, c]
+            row[k] = scr.xfer[r, c]
             k += 1
-    memo.used[0] += 1
+
+
+@njit(nrt=False, inline=True)
+def _load_stored(row, scr, L):
+    """Copy the per-level bits and transfer terms of a stored ``row`` (M_* layout) into ``scr``; returns how many
+    transfer terms."""
+    k = M_LEVEL_BITS
+    for lv in range(L):
+        for c in range(3):
+            scr.level_bits[lv, c] = row[k]
+            k += 1
+    n = np.int64(row[M_NXFER])
+    for r in range(n):
+        for c in range(5):
+            scr.xfer[r, c] = row[k]
+            k += 1
+    return n
+
+
+@njit(nrt=False, inline=True)
+def _price_stored(row, arch, scr, n, bw_cycles, objective):
+    """Objective of a valid stored mapping (``row``, loaded into ``scr`` by :func:`_load_stored`) on ``arch``
+    (an ArchArrays, or a :class:`PriceArrays` of another clock and bandwidths): the latency
+    (:func:`accel.cost._latency`) and the energy (:func:`accel.cost._energy_total`) as the kernel computes them."""
+    lat = _latency(arch, scr.level_bits, scr.xfer, n, row[M_BUSY], bw_cycles)[0]
+    e = _energy_total(arch, row[M_ACCESS_E], row[M_NOC_E], row[M_MAC_E], lat)[0]
+    return _objective_of(lat, e, objective)
+
+
+class PriceArrays(NamedTuple):
+    """What :func:`accel.cost._latency` and :func:`accel.cost._energy_total` read of one accelerator: its priced
+    fields (:data:`_PRICE_FIELDS`) and the port layout; built per variant inside :func:`_eval_genomes_memo_group`."""
+
+    n_levels: int
+    shared_port: np.ndarray  # (L,) int64
+    read_bw: np.ndarray  # (L,) bits/cycle per instance
+    write_bw: np.ndarray  # (L,)
+    static_power_mw: float
+    clock_hz: float
+
+
+class PriceSet(NamedTuple):
+    """The priced fields of k accelerators that differ only in them (:func:`price_set`), stacked by variant."""
+
+    read_bw: np.ndarray  # (k, L) bits/cycle per instance
+    write_bw: np.ndarray  # (k, L)
+    static_power_mw: np.ndarray  # (k,) mW
+    clock_hz: np.ndarray  # (k,) Hz
+
+
+def price_set(archs: "list[ArchArrays]") -> PriceSet:
+    """The :class:`PriceSet` of ``archs`` (ArchArrays of one accelerator but for the priced fields)."""
+    return PriceSet(np.array([a.read_bw for a in archs], dtype=np.float64),
+                    np.array([a.write_bw for a in archs], dtype=np.float64),
+                    np.array([a.static_power_mw for a in archs], dtype=np.float64),
+                    np.array([a.clock_hz for a in archs], dtype=np.float64))
 
 
 @njit(nrt=False)
-def _eval_genomes_memo(G, lo, hi, layer, arch, enc, objective, m, scr, out, result, reason, memo, max_used):
-    """:func:`_eval_genomes_serial` through ``memo`` (:class:`GenomeMemo`): a genome found there is priced for
-    ``arch``'s bandwidths, clock and static power from its stored costs (:func:`accel.cost._latency`,
-    :func:`accel.cost._energy_total`); one not found is costed by the kernel and stored while the memo holds fewer
-    than ``max_used`` genomes.  Same objective bits either way."""
+def _eval_genomes_memo_group(G, layer, arch, enc, objective, m, scr, out, row, result, reason, memo, max_used,
+                             prices, cols):
+    """:func:`_eval_genomes_serial` through ``memo`` (:class:`GenomeMemo`) for the variants ``cols`` (indices into
+    ``prices``, a :class:`PriceSet`) of one accelerator at once: each genome of ``G`` (B, genome_len) is looked up (or
+    costed by the kernel on ``arch``, any one of the variants, and stored while the memo holds fewer than ``max_used``
+    genomes) once, then priced for every variant from its stored costs (:func:`_price_stored`) — the functions and
+    operation order of the cost kernel, so ``result[i, c]`` (B, len(cols)) has the bits an evaluation on variant
+    ``cols[c]`` gives.  ``row`` (memo_width(L),): where a genome's costs go when the memo is full."""
     L = arch.n_levels
-    for i in range(lo, hi):
+    bw_cycles = record_blocks(out, L)[0]
+    for i in range(G.shape[0]):
         g = G[i]
         h = _genome_hash(g)
         slot, found = _memo_slot(memo, g, h)
-        if not found:
+        if found:
+            stored = memo.vals[slot]
+        else:
             _decode(g, enc, m)
             _evaluate_into(layer, arch, m, out, scr)
-            reason[i] = out[O_REASON]
-            result[i] = _objective(out, objective)
             if memo.used[0] < max_used:
                 _memo_store(memo, slot, h, g, out, scr, L)
-            continue
-        v = memo.vals
-        rsn = v[slot, M_REASON]
+                stored = memo.vals[slot]
+            else:
+                _store_features(row, out, scr, L)
+                stored = row
+        rsn = stored[M_REASON]
         reason[i] = rsn
         if rsn != R_VALID:
-            result[i] = np.inf
+            for c in range(cols.shape[0]):
+                result[i, c] = np.inf
             continue
-        k = M_LEVEL_BITS
-        for lv in range(L):
-            for c in range(3):
-                scr.level_bits[lv, c] = v[slot, k]
-                k += 1
-        n = np.int64(v[slot, M_NXFER])
-        for r in range(n):
-            for c in range(5):
-                scr.xfer[r, c] = v[slot, k]
-                k += 1
-        lat = _latency(arch, scr.level_bits, scr.xfer, n, v[slot, M_BUSY], record_blocks(out, L)[0])[0]
-        e = _energy_total(arch, v[slot, M_ACCESS_E], v[slot, M_NOC_E], v[slot, M_MAC_E], lat)[0]
-        result[i] = _objective_of(lat, e, objective)
+        n = _load_stored(stored, scr, L)
+        for c in range(cols.shape[0]):
+            v = cols[c]
+            pa = PriceArrays(L, arch.shared_port, prices.read_bw[v], prices.write_bw[v], prices.static_power_mw[v],
+                             prices.clock_hz[v])
+            result[i, c] = _price_stored(stored, pa, scr, n, bw_cycles, objective)
 
 
 @njit(nrt=False)
@@ -357,25 +418,33 @@ def _memo_rehash(old, new):
     new.used[0] = old.used[0]
 
 
-def eval_genomes_memo(G: np.ndarray, layer: LayerArrays, arch: ArchArrays, enc: MapspaceArrays, objective: int,
-                      work: SerialWork, memo: GenomeMemo, may_grow=None) -> tuple[np.ndarray, np.ndarray, GenomeMemo]:
-    """:func:`eval_genomes` (serial) through ``memo``; returns (objective, reason code, the memo — a larger copy
-    when it had to grow and ``may_grow(memo, slots)`` allows it, at most MEMO_MAX_SLOTS slots, kept at most 3/4
-    full; a memo that may not grow takes no new genomes once 3/4 full)."""
-    G = np.ascontiguousarray(G, dtype=np.int64)
-    need = (int(memo.used[0]) + len(G)) * 4 // 3 + 1
+def _grown(memo: GenomeMemo, n_new: int) -> GenomeMemo:
+    """``memo``, or a larger copy with room for ``n_new`` more genomes (kept at most 3/4 full, at most
+    MEMO_MAX_SLOTS slots: a full memo takes no new genomes)."""
+    need = (int(memo.used[0]) + n_new) * 4 // 3 + 1
     slots = memo.keys.shape[0]
     if need > slots and slots < MEMO_MAX_SLOTS:
         while slots < need and slots < MEMO_MAX_SLOTS:
             slots *= 2
-        if may_grow is None or may_grow(memo, slots):
-            grown = new_memo(memo.genomes.shape[1], slots)
-            _memo_rehash(memo, grown)
-            memo = grown
-    result = np.empty(len(G))
+        grown = new_memo(memo.genomes.shape[1], slots)
+        _memo_rehash(memo, grown)
+        memo = grown
+    return memo
+
+
+def eval_genomes_memo_group(G: np.ndarray, layer: LayerArrays, arch: ArchArrays, enc: MapspaceArrays, objective: int,
+                            work: SerialWork, memo: GenomeMemo, prices: PriceSet,
+                            cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, GenomeMemo]:
+    """(objective (B, len(cols)), reason code (B,), the memo — a larger copy when it had to grow, :func:`_grown`) of every genome
+    row of ``G`` on the variants ``cols`` of ``prices`` (:func:`_eval_genomes_memo_group`); ``arch``: the ArchArrays
+    of any of them.  Validity does not depend on the priced fields, so one reason code per genome."""
+    G = np.ascontiguousarray(G, dtype=np.int64)
+    memo = _grown(memo, len(G))
+    result = np.empty((len(G), len(cols)))
     reason = np.empty(len(G))
-    _eval_genomes_memo(G, 0, len(G), layer, arch, enc, objective, work.mapping, work.scratch, work.out, result,
-                       reason, memo, memo.keys.shape[0] * 3 // 4)
+    _eval_genomes_memo_group(G, layer, arch, enc, objective, work.mapping, work.scratch, work.out,
+                             np.empty(memo.vals.shape[1]), result, reason, memo, memo.keys.shape[0] * 3 // 4, prices,
+                             np.ascontiguousarray(cols, dtype=np.int64))
     return result, reason, memo
 
 
@@ -395,90 +464,24 @@ def _digest_arrays(h, tup, skip=()) -> None:
             h.update(repr(v).encode())
 
 
-class MemoPool:
-    """Memos (:class:`GenomeMemo`) by the digest of everything a genome's stored costs depend on — the layer, the
-    mapspace the genome indexes and every accelerator field but the clock, the static power and the bandwidths
-    (priced on each evaluation) —, least recently used dropped beyond ``max_bytes``.  Owned by whoever evaluates
-    many accelerators that differ only in these (a sweep worker); passed to
-    :func:`mapper.search.search_mapping` through :class:`mapper.network.NetworkEvaluator`."""
+_DIGESTS: dict[int, tuple] = {}  # id(arch) → (the arch, kept alive while cached; its price_free_digest)
 
-    def __init__(self, max_bytes: int = 256 << 20):
-        """``max_bytes``: the memos kept (least recently used dropped first)."""
-        self.max_bytes = max_bytes
-        self._memos: dict[bytes, GenomeMemo] = {}
-        self._bytes = 0
-        self._arch_digests: dict[int, tuple[Arch, bytes]] = {}  # id → (the arch, kept alive; its digest)
-        self.hits = 0  # lookups of a memo that existed (for tests and benchmarks)
-        self._group: dict[bytes, bytes] = {}  # memo key → digest of its accelerator (less the priced fields)
 
-    def key(self, layer: LayerArrays, arch: Arch, enc: MapspaceArrays | None, built_with: object = None) -> bytes:
-        """The memo key of genomes of ``layer`` on ``arch`` in the mapspace ``enc``; ``enc`` None: the mapspace
-        :func:`mapper.mapspace.build_mapspace` builds for them with the options ``built_with`` — a deterministic
-        function of the layer, the accelerator's arrays, its compiled constraints and its dataflow preset, none of
-        which reads the clock or the bandwidths, so these stand for it."""
-        import hashlib
+def price_free_digest(arch: Arch) -> bytes:
+    """Digest of everything of ``arch`` a genome's stored costs and the mapspace depend on: its arrays but the priced
+    fields (:data:`_PRICE_FIELDS`), its compiled constraints and its dataflow preset (the last 1,024 cached)."""
+    import hashlib
 
-        hit = self._arch_digests.get(id(arch))
-        if hit is None or hit[0] is not arch:
-            h = hashlib.blake2b(digest_size=20)
-            _digest_arrays(h, arch.arrays, _PRICE_FIELDS)
-            _digest_arrays(h, arch.constraints)
-            h.update(repr(arch.config.dataflow).encode())
-            hit = (arch, h.digest())
-            if len(self._arch_digests) >= 64:
-                self._arch_digests.pop(next(iter(self._arch_digests)))
-            self._arch_digests[id(arch)] = hit
-        h = hashlib.blake2b(hit[1], digest_size=20)
-        _digest_arrays(h, layer)
-        if enc is None:
-            h.update(b"built " + repr(built_with).encode())
-        else:
-            _digest_arrays(h, enc)
-        key = h.digest()
-        if len(self._group) > 65536:
-            self._group = {k: g for k, g in self._group.items() if k in self._memos}
-        self._group[key] = hit[1]  # the accelerator (less its prices) the memo belongs to
-        return key
+    hit = _DIGESTS.get(id(arch))
+    if hit is None or hit[0] is not arch:
+        h = hashlib.blake2b(digest_size=20)
+        _digest_arrays(h, arch.arrays, _PRICE_FIELDS)
+        _digest_arrays(h, arch.constraints)
+        h.update(repr(arch.config.dataflow).encode())
+        hit = (arch, h.digest())
+        if len(_DIGESTS) >= 1024:
+            _DIGESTS.pop(next(iter(_DIGESTS)))
+        _DIGESTS[id(arch)] = hit
+    return hit[1]
 
-    def get(self, key: bytes, glen: int) -> GenomeMemo:
-        """The memo of ``key`` (a new, small one if none)."""
-        memo = self._memos.pop(key, None)
-        if memo is None:
-            memo = new_memo(glen)
-            self._bytes += memo_nbytes(memo)
-        else:
-            self.hits += 1
-        self._memos[key] = memo
-        return memo
 
-    def put(self, key: bytes, memo: GenomeMemo) -> None:
-        """Store ``memo`` (grown by :func:`eval_genomes_memo`) under ``key``, then drop the least recently used
-        memos of *other* accelerators while the pool holds more than ``max_bytes``.  The memos of the current
-        accelerator's layers are all needed by its next variant, so they are never dropped for one another (that
-        would thrash: every layer's memo gone before the next point needs it); once they alone fill the budget,
-        :meth:`may_grow` stops their growth instead (a full memo takes no new genomes)."""
-        old = self._memos.pop(key, None)
-        if old is not None:
-            self._bytes -= memo_nbytes(old)
-        self._memos[key] = memo
-        self._bytes += memo_nbytes(memo)
-        group = self._group.get(key)
-        for k in list(self._memos):
-            if self._bytes <= self.max_bytes:
-                break
-            if self._group.get(k) != group:
-                self._bytes -= memo_nbytes(self._memos.pop(k))
-                self._group.pop(k, None)
-
-    def may_grow(self, key: bytes, memo: GenomeMemo, slots: int) -> bool:
-        """Whether ``memo`` (stored under ``key``) may grow to ``slots`` slots: room is made by dropping other
-        accelerators' memos (least recently used first); the memos of its own accelerator are kept."""
-        extra = (slots - memo.keys.shape[0]) * (memo_nbytes(memo) // memo.keys.shape[0])
-        group = self._group.get(key)
-        for k in list(self._memos):
-            if self._bytes + extra <= self.max_bytes:
-                break
-            if self._group.get(k) != group:
-                self._bytes -= memo_nbytes(self._memos.pop(k))
-                self._group.pop(k, None)
-        return self._bytes + extra <= self.max_bytes

@@ -19,7 +19,6 @@ from accel.errors import AccelsimError, ConfigInputError, MappingError
 from accel.workload import OPERANDS, Layer, Network
 
 if TYPE_CHECKING:
-    from mapper.genome import MemoPool
     import pandas as pd
 
     from mapper.fusion import FusionReport
@@ -145,9 +144,9 @@ class NetworkEvaluator:
     """Maps and costs networks on one accelerator, caching mappings by unique layer shape."""
 
     def __init__(self, arch: Arch, objective: str = "edp", seed: int = 0, parallel: bool = False,
-                 effort: str = "thorough", memo_pool: MemoPool | None = None):
-        """``memo_pool``: a :class:`mapper.genome.MemoPool` shared with evaluators of accelerators that differ
-        from ``arch`` only in their clock and bandwidths (see :func:`mapper.search.search_mapping`; same results, faster)."""
+                 effort: str = "thorough"):
+        """Evaluators of accelerators that differ only in their clock, static power and bandwidths map layers together
+        with :meth:`map_group` (same results, faster)."""
         from mapper.search import BUDGETS
 
         if effort not in BUDGETS:
@@ -158,7 +157,6 @@ class NetworkEvaluator:
         self.parallel = parallel
         self.effort = effort
         self.budget = BUDGETS[effort]
-        self.memo_pool = memo_pool
         self._cache: dict[tuple, tuple[Mapping, CostRecord, int]] = {}
         self._reduced: dict[float, NetworkEvaluator] = {}  # fusion: evaluators with a reduced fusion level
         # --- processor devices (accel/device.py: a CPU / GPU config, ``kind: cpu|gpu``) ---------------------
@@ -195,10 +193,40 @@ class NetworkEvaluator:
             b = self.budget
             res = search_mapping(layer, self.arch, objective=self.objective, seed=self.seed, parallel=self.parallel,
                                  samples=b.samples, rounds=b.rounds, restarts=b.restarts,
-                                 exhaustive_limit=b.exhaustive_limit, memo_pool=self.memo_pool)
+                                 exhaustive_limit=b.exhaustive_limit)
             hit = (res.mapping, res.cost, res.evaluations)
             self._cache[key] = hit
         return LayerResult(layer, hit[0], hit[1], hit[2])
+
+    @staticmethod
+    def map_group(evaluators: "list[NetworkEvaluator]", layers: "list[Layer]") -> None:
+        """Map ``layers`` on the accelerators of ``evaluators`` at once and cache the results in each (what
+        :meth:`layer` then returns): evaluators with the same objective, seed, effort and serial kernels whose
+        accelerators differ only in their clock, static power and bandwidths share each layer's search
+        (:func:`mapper.search.search_mapping_group`: the results a search on each would give).  Others are left
+        alone, as are processor devices and layers whose search finds no valid mapping (:meth:`layer` raises
+        then, as without this)."""
+        from mapper.genome import price_free_digest
+        from mapper.mapspace import NoValidMapping
+        from mapper.search import search_mapping_group
+
+        groups: dict[tuple, list[NetworkEvaluator]] = {}
+        for ev in evaluators:
+            if ev._device is None and not ev.parallel:
+                key = (price_free_digest(ev.arch), ev.objective, ev.seed, ev.effort)
+                groups.setdefault(key, []).append(ev)
+        for grp in groups.values():
+            if len(grp) < 2:
+                continue
+            todo = {layer.shape_key(): layer for layer in layers if layer.shape_key() not in grp[0]._cache}
+            for key, layer in todo.items():
+                try:
+                    res = search_mapping_group(layer, [ev.arch for ev in grp], grp[0].objective, grp[0].seed,
+                                               budget=grp[0].budget)
+                except NoValidMapping:
+                    continue
+                for ev, r in zip(grp, res):
+                    ev._cache.setdefault(key, (r.mapping, r.cost, r.evaluations))
 
     def network(self, net: Network, executor: Executor | None = None) -> NetworkResult:
         """Map and cost every layer.  With an ``executor`` (threads: the numba kernels release the GIL)
@@ -244,7 +272,7 @@ class NetworkEvaluator:
                 arch = self.arch.with_config(levels=levels, fusion={"policy": "none"})
             except AccelsimError as e:  # too small to hold one value of each kept operand
                 raise MappingError(f"{layer.name}: {e}") from None
-            ev = NetworkEvaluator(arch, self.objective, self.seed, self.parallel, self.effort, self.memo_pool)
+            ev = NetworkEvaluator(arch, self.objective, self.seed, self.parallel, self.effort)
             self._reduced[reserved_bits] = ev
         r = ev.layer(layer)
         return r.mapping, r.cost

@@ -20,12 +20,13 @@ import numpy as np
 
 from accel._jit import njit
 from accel.arch import Arch
-from accel.cost import (CostRecord, Mapping, _evaluate_into, compile_layer, evaluate, mapping_arrays,
-                        record_from_raw, scratch)
+from accel.cost import (CostRecord, Mapping, _evaluate_into, compile_layer, evaluate, evaluate_compiled,
+                        mapping_arrays, record_from_raw, scratch)
 from accel.layout import REASONS, R_VALID, record_size
 from accel.workload import N_DIMS, Layer
-from mapper.genome import (G_ORDER, G_SPATIAL, G_SPLIT, OBJECTIVES, GenomeMemo, MemoPool, decode_genome, eval_genomes,
-                           eval_genomes_memo, genome_keep, mapspace_arrays, random_genomes, serial_work)
+from mapper.genome import (G_ORDER, G_SPATIAL, G_SPLIT, OBJECTIVES, decode_genome, eval_genomes,
+                           eval_genomes_memo_group, genome_keep, mapspace_arrays, new_memo,
+                           price_free_digest, price_set, random_genomes, serial_work)
 from mapper.mapspace import MAX_SPATIAL, MapSpace, NoValidMapping, build_mapspace
 
 genome_to_mapping = decode_genome  # the name this module has always exported
@@ -119,7 +120,14 @@ def exhaustive_optimum(ms: MapSpace, objective: str, parallel: bool = False, chu
     candidate × split combination × keep variant, and one loop order per class of orders that cost the
     same (:func:`_order_reps`).  The genome is None (and the objective inf) when no mapping is valid; ties
     go to the first genome in enumeration order."""
-    ev = evaluator or _Evaluator(ms, objective, parallel)
+    best_v, best_g, n = _exhaustive(ms, evaluator or _Evaluator(ms, objective, parallel), chunk)
+    return float(best_v[0]), best_g[0], n
+
+
+def _exhaustive(ms: MapSpace, ev: "_Evaluator | _GroupEvaluator", chunk: int = 1 << 16
+                ) -> tuple[np.ndarray, list, int]:
+    """:func:`exhaustive_optimum` for each of the ``ev.k`` variants of ``ev``: (optima (k,), their genomes,
+    genomes evaluated)."""
     L = ms.arch.arrays.n_levels
     n_keeps = len(ms.keeps)
     per_combo_max = int(np.prod(ms.n_orders)) * n_keeps
@@ -128,18 +136,20 @@ def exhaustive_optimum(ms: MapSpace, objective: str, parallel: bool = False, chu
     reps = np.zeros((L, int(ms.n_orders.max())), dtype=np.int64)
     nrep = np.zeros(L, dtype=np.int64)
     pos = np.zeros(L, dtype=np.int64)
-    best_v, best_g, n = np.inf, None, 0
+    cols = np.arange(ev.k)
+    best_v, best_g, n = np.full(ev.k, np.inf), [None] * ev.k, 0
     for s in range(len(ms.spatial_x)):
         n_combos = int(np.prod(ms.nsplits[s].astype(np.int64)))
         combo = 0
         while combo < n_combos:
             m, combo = _enumerate_classes(s, ms.nsplits, ms.chains, ms.chain_start, ms.orders, ms.n_orders, n_keeps, L, combo,
                                           n_combos, G, T, reps, nrep, pos)
-            v = ev(G[:m])
+            v = ev.price(G[:m], cols)
             n += m
-            i = int(np.argmin(v))
-            if v[i] < best_v:
-                best_v, best_g = float(v[i]), G[i].copy()
+            i = np.argmin(v, axis=0)
+            vi = v[i, cols]
+            for c in np.flatnonzero(vi < best_v):
+                best_v[c], best_g[c] = vi[c], G[i[c]].copy()
     return best_v, best_g, n
 
 
@@ -278,34 +288,23 @@ class SearchResult:
 
 
 class _Evaluator:
-    def __init__(self, ms: MapSpace, objective: str, parallel: bool, memo_pool: MemoPool | None = None,
-                 built_with: object = None):
-        """``built_with``: the options ``ms`` was built with by :func:`build_mapspace` (None: a mapspace the
-        caller gave, identified in the memo key by its arrays)."""
+    """Evaluates genomes of one mapspace on its accelerator (serial or parallel kernel); counts evaluations."""
+
+    def __init__(self, ms: MapSpace, objective: str, parallel: bool):
         self.args = (compile_layer(ms.layer), ms.arch.arrays, mapspace_arrays(ms), OBJECTIVES[objective])
         self.work = None if parallel else serial_work(ms.arch.arrays.n_levels)
         self.count = 0
         self.valid = 0
         self.reasons = np.zeros(len(REASONS), dtype=np.int64)
-        self.pool = memo_pool if not parallel else None
-        if self.pool is not None:
-            layer, arch, enc, _ = self.args
-            self.memo_key = self.pool.key(layer, ms.arch, None if built_with is not None else enc, built_with)
-            self.memo = self.pool.get(self.memo_key, ms.genome_len)
 
-    def _may_grow(self, memo: GenomeMemo, slots: int) -> bool:
-        return self.pool.may_grow(self.memo_key, memo, slots)
+    k = 1  # variants (see _GroupEvaluator)
 
-    def done(self) -> None:
-        """Hand the (possibly grown) memo back to the pool."""
-        if self.pool is not None:
-            self.pool.put(self.memo_key, self.memo)
+    def price(self, G: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """(B, 1): the objective of every genome row of ``G`` (``cols`` is always [0])."""
+        return self(G)[:, None]
 
     def __call__(self, G: np.ndarray) -> np.ndarray:
-        if self.pool is not None:
-            res, reason, self.memo = eval_genomes_memo(G, *self.args, self.work, self.memo, self._may_grow)
-        else:
-            res, reason = eval_genomes(G, *self.args, self.work)
+        res, reason = eval_genomes(G, *self.args, self.work)
         self.count += len(G)
         ok = np.isfinite(res)
         self.valid += int(ok.sum())
@@ -313,10 +312,38 @@ class _Evaluator:
         return res
 
 
+GROUP_MEMO_SLOTS = 1 << 15  # a group search's memo to start with (~25 MB for 4 levels): sweeps' groups of ~100 points
+# cost ~10,000-50,000 distinct genomes per layer, so it grows (rehashes) once or twice instead of four times
+
+
+class _GroupEvaluator:
+    """Evaluates genomes of one mapspace on k accelerators that differ only in their clock, static power and
+    bandwidths (:func:`mapper.genome.eval_genomes_memo_group`, through a memo of its own): ``price(G, cols)`` is
+    (B, len(cols)), column c the objective on ``archs[cols[c]]`` — the bits :class:`_Evaluator` gives there.
+    Counts evaluations per variant."""
+
+    def __init__(self, ms: MapSpace, archs: list[Arch], objective: str):
+        self.args = (compile_layer(ms.layer), archs[0].arrays, mapspace_arrays(ms), OBJECTIVES[objective])
+        self.work = serial_work(ms.arch.arrays.n_levels)
+        self.prices = price_set([a.arrays for a in archs])
+        self.memo = new_memo(ms.genome_len, GROUP_MEMO_SLOTS)
+        self.k = len(archs)
+        self.count = np.zeros(self.k, dtype=np.int64)
+        self.valid = np.zeros(self.k, dtype=np.int64)
+        self.reasons = np.zeros((self.k, len(REASONS)), dtype=np.int64)
+
+    def price(self, G: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        res, reason, self.memo = eval_genomes_memo_group(G, *self.args, self.work, self.memo, self.prices, cols)
+        self.count[cols] += len(G)
+        self.valid[cols] += np.isfinite(res).sum(axis=0)
+        self.reasons[cols] += np.bincount(reason.astype(np.int64), minlength=len(REASONS))[: len(REASONS)]
+        return res
+
+
 def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int = 0, samples: int = 6000,
                    rounds: int = 60, restarts: int = 4, exhaustive_limit: int = 20_000, parallel: bool = False,
                    mapspace: MapSpace | None = None, max_spatial: int = MAX_SPATIAL, explain: bool = True,
-                   budget: SearchBudget | None = None, memo_pool: MemoPool | None = None) -> SearchResult:
+                   budget: SearchBudget | None = None) -> SearchResult:
     """Best mapping of ``layer`` on ``arch`` for ``objective`` (latency | energy | edp).
 
     ``budget`` (a :class:`SearchBudget`, e.g. ``BUDGETS["fast"]``) replaces ``samples``, ``rounds``,
@@ -335,9 +362,8 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
     costs ~4 s more JIT on first use, so networks instead map their layers concurrently on threads
     (the kernels release the GIL) with the serial kernel — see :class:`mapper.network.NetworkEvaluator`.
 
-    ``memo_pool`` (a :class:`mapper.genome.MemoPool`; serial searches only): genomes costed before on an
-    accelerator that differs from ``arch`` only in its clock and bandwidths (and on this one) are priced from the pool's memo
-    instead of the cost kernel — the same result, faster when many such accelerators are searched (sweeps).
+    Accelerators that differ only in their clock, static power and bandwidths (a sweep's) search together, faster,
+    with the same results: :func:`search_mapping_group`.
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, got {objective!r}")
@@ -345,14 +371,14 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
         samples, rounds, restarts, exhaustive_limit = budget.samples, budget.rounds, budget.restarts, \
             budget.exhaustive_limit
     ms = mapspace or build_mapspace(layer, arch, max_spatial=max_spatial)
-    ev = _Evaluator(ms, objective, parallel, memo_pool, None if mapspace is not None else ("max_spatial", max_spatial))
+    ev = _Evaluator(ms, objective, parallel)
     size = ms.size()
     exhaustive = size <= exhaustive_limit
     if exhaustive:
-        best_v, best_g, _ = exhaustive_optimum(ms, objective, evaluator=ev)
+        vs, gs, _ = _exhaustive(ms, ev)
     else:
-        best_v, best_g = _nested_search(ms, ev, seed, SearchBudget(samples, rounds, restarts, exhaustive_limit))
-    ev.done()
+        vs, gs = _nested_search(ms, ev, seed, SearchBudget(samples, rounds, restarts, exhaustive_limit))
+    best_v, best_g = vs[0], gs[0]
     if best_g is None or not np.isfinite(best_v):
         why = _why_none(layer, arch, ev.reasons)
         raise NoValidMapping(why + (_culprits(layer, arch, objective) if explain else ""))
@@ -362,6 +388,53 @@ def search_mapping(layer: Layer, arch: Arch, objective: str = "edp", seed: int =
                         valid_evaluations=ev.valid, exhaustive=exhaustive, mapspace_size=size)
 
 
+def _same_but_prices(a: Arch, b: Arch) -> bool:
+    """Whether ``a`` and ``b`` differ at most in the priced fields (:data:`mapper.genome._PRICE_FIELDS`)."""
+    if a.arrays is b.arrays:
+        return True
+    return price_free_digest(a) == price_free_digest(b)
+
+
+def search_mapping_group(layer: Layer, archs: list[Arch], objective: str = "edp", seed: int = 0,
+                         budget: SearchBudget = THOROUGH, max_spatial: int = MAX_SPATIAL) -> list[SearchResult]:
+    """``[search_mapping(layer, a, objective, seed, budget=budget, max_spatial=max_spatial) for a in archs]`` —
+    the same mappings, costs and evaluation counts — for accelerators that differ only in their clock, static
+    power and bandwidths (:data:`mapper.genome._PRICE_FIELDS`; anything else is refused with ValueError).  They
+    share the mapspace, and their searches share every step they have in common (:func:`_local_search`): each
+    genome is costed once by the kernel and priced for every accelerator from its stored costs
+    (:func:`mapper.genome.eval_genomes_memo_group`).  What sweeps over clocks and bandwidths run.
+    Raises :class:`NoValidMapping` as :func:`search_mapping` does (validity does not depend on the priced fields)."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {sorted(OBJECTIVES)}, got {objective!r}")
+    if not archs:
+        return []
+    for a in archs[1:]:
+        if not _same_but_prices(a, archs[0]):
+            raise ValueError(f"search_mapping_group: {a.name} differs from {archs[0].name} in more than its clock, "
+                             "static power and bandwidths")
+    ms = build_mapspace(layer, archs[0], max_spatial=max_spatial)
+    ev = _GroupEvaluator(ms, archs, objective)
+    size = ms.size()
+    exhaustive = size <= budget.exhaustive_limit
+    if exhaustive:
+        best_v, best_g, _ = _exhaustive(ms, ev)
+    else:
+        best_v, best_g = _nested_search(ms, ev, seed, budget)
+    if best_g[0] is None or not np.isfinite(best_v[0]):
+        why = _why_none(layer, archs[0], ev.reasons[0])
+        raise NoValidMapping(why + _culprits(layer, archs[0], objective))
+    out = []
+    mappings: dict[bytes, Mapping] = {}  # variants often share their best genome
+    for c, a in enumerate(archs):
+        mapping = mappings.get(best_g[c].tobytes())
+        if mapping is None:
+            mapping = mappings[best_g[c].tobytes()] = genome_to_mapping(ms, best_g[c])
+        out.append(SearchResult(mapping=mapping, cost=evaluate_compiled(ev.args[0], a, mapping), objective=objective,
+                                evaluations=int(ev.count[c]), valid_evaluations=int(ev.valid[c]),
+                                exhaustive=exhaustive, mapspace_size=size))
+    return out
+
+
 def _nested_in(b: SearchBudget) -> SearchBudget | None:
     """The largest of :data:`BUDGETS` strictly inside ``b`` (every field <=, one <), or None."""
     inside = [x for x in BUDGETS.values() if x != b and x.samples <= b.samples and x.rounds <= b.rounds
@@ -369,59 +442,130 @@ def _nested_in(b: SearchBudget) -> SearchBudget | None:
     return max(inside, key=lambda x: (x.samples, x.rounds, x.restarts), default=None)
 
 
-def _nested_search(ms: MapSpace, ev: "_Evaluator", seed: int, b: SearchBudget) -> tuple[float, np.ndarray | None]:
+def _nested_search(ms: MapSpace, ev: "_Evaluator | _GroupEvaluator", seed: int, b: SearchBudget
+                   ) -> tuple[np.ndarray, list]:
     """:func:`_local_search` with budget ``b``, its first start the result of the search with the largest
     budget of :data:`BUDGETS` nested in ``b`` (recursively): for a seed, a larger budget never returns a
     worse mapping (the descent from that start never gets worse, and the best of the starts is kept)."""
     inner = _nested_in(b)
-    first = None if inner is None else _nested_search(ms, ev, seed, inner)[1]
+    first = [None] * ev.k if inner is None else _nested_search(ms, ev, seed, inner)[1]
     return _local_search(ms, ev, seed, b.samples, b.rounds, b.restarts, first)
 
 
-def _local_search(ms: MapSpace, ev: "_Evaluator", seed: int, samples: int, rounds: int, restarts: int,
-                  first: np.ndarray | None) -> tuple[float, np.ndarray | None]:
-    """Random sampling then steepest descent (see :func:`search_mapping`); ``first``: a genome to descend
-    from before the sampled starts (the nested smaller search's result), so the result is never worse."""
+def _fork(rng: np.random.Generator) -> np.random.Generator:
+    """An independent generator in ``rng``'s current state (the same draws from here on)."""
+    bg = np.random.PCG64()
+    bg.state = rng.bit_generator.state
+    return np.random.Generator(bg)
+
+
+class _Descent:
+    """The state of the search of the variants ``cols`` that have made the same moves so far (so share their
+    current genome and generator): descent ``n`` (the variants' n-th start; ``cur`` None: not begun), round ``r``
+    of it (``rounds``: ended), evaluations ``spent`` since the random samples, objective ``cur_v`` (len(cols),)."""
+
+    __slots__ = ("cols", "rng", "n", "spent", "cur", "cur_v", "r")
+
+    def __init__(self, cols, rng, n, spent, cur, cur_v, r):
+        self.cols, self.rng, self.n, self.spent, self.cur, self.cur_v, self.r = cols, rng, n, spent, cur, cur_v, r
+
+
+def _local_search(ms: MapSpace, ev: "_Evaluator | _GroupEvaluator", seed: int, samples: int, rounds: int,
+                  restarts: int, first: list) -> tuple[np.ndarray, list]:
+    """Random sampling then steepest descent (see :func:`search_mapping`) for each of the ``ev.k`` variants of
+    ``ev``; ``first[c]``: a genome variant c descends from before its sampled starts (the nested smaller search's
+    result, so the result is never worse), or None.  Returns (best objective (k,), best genomes).
+
+    Each variant's search is the one it would run alone: the same samples (one seed), then descents from its own
+    starts whose moves depend on its own objective values.  Variants whose searches have made the same moves so
+    far are one :class:`_Descent` — their candidates are generated and evaluated once, for all of them — which
+    splits wherever their next start or best move differs (with a copy of the generator's state, so each part
+    draws what it would alone)."""
     L = ms.arch.arrays.n_levels
     glen = ms.genome_len
     S = len(ms.spatial_x)
     n_orders, n_keeps = ms.n_orders, len(ms.keeps)
     rng = np.random.Generator(np.random.PCG64(seed))
     G = random_genomes(ms, _sample_spatial(S, samples), rng)
-    v = ev(G)
-    order = np.argsort(v, kind="stable")
-    order = order[np.isfinite(v[order])]
-    _, firsts = np.unique(G[order, G_SPATIAL], return_index=True)  # best genome of each spatial candidate,
-    starts = ([] if first is None else [first]) + list(order[np.sort(firsts)])  # best first (rows of G)
+    V = ev.price(G, np.arange(ev.k))
+    # each variant's starts: its `first`, then the best valid sample of each spatial candidate, best first
+    starts: list[list] = []
+    VT = np.ascontiguousarray(V.T)
+    orders = np.argsort(VT, axis=1, kind="stable")  # (k, n)
+    n = len(G)
+    pos = np.full((ev.k, S), n)  # each spatial candidate's first position in each variant's order
+    rank = np.broadcast_to(np.arange(n), (ev.k, n))
+    valid = np.isfinite(np.take_along_axis(VT, orders, axis=1))
+    np.minimum.at(pos, (np.repeat(np.arange(ev.k), n)[valid.ravel()], G[orders[valid], G_SPATIAL]), rank[valid])
+    pos.sort(axis=1)
+    for c in range(ev.k):
+        p = pos[c]
+        starts.append(([] if first[c] is None else [first[c]]) + orders[c, p[p < n]].tolist())
+    n_first = [int(f is not None) for f in first]
+    stack = [_Descent(np.arange(ev.k), rng, 0, 0, None, None, 0)]
     nb = np.empty((N_DIMS * max(SCAN_LIMIT, 16) + int(n_orders.sum()) + n_keeps + 8, glen), dtype=np.int64)
     sp = np.empty((max(S - 1, 1), glen), dtype=np.int64)
-    best_v, best_g = np.inf, None
-    sampled = ev.count
-    for n, g in enumerate(starts):
-        # at least `restarts` descents (plus `first`), more while they have cost fewer than `samples`
-        if n >= restarts + (first is not None) and ev.count - sampled >= samples:
-            break
-        if not isinstance(g, np.ndarray):
-            g = G[g].copy()
-        cur, cur_v = g, ev(g[None, :])[0]
-        for _ in range(rounds):
-            m = _neighbours(cur, ms.nsplits, n_orders, n_keeps, L, rng.random(96), nb)
-            vals = ev(nb[:m]) if m else np.full(1, np.inf)
-            j = int(np.argmin(vals))
-            if vals[j] < cur_v:
-                cur, cur_v = nb[j].copy(), vals[j]
+    best_v, best_g = np.full(ev.k, np.inf), [None] * ev.k
+    while stack:
+        d = stack.pop()
+        while True:
+            if d.cur is None:  # the variants' next descents: at least `restarts` (plus `first`), more while
+                parts: dict = {}  # they have cost fewer than `samples` evaluations
+                for c in d.cols.tolist():
+                    st = starts[c]
+                    if d.n >= len(st) or (d.n >= restarts + n_first[c] and d.spent >= samples):
+                        continue  # this variant's search is over
+                    g = st[d.n]
+                    parts.setdefault(g if isinstance(g, int) else g.tobytes(), (g, []))[1].append(c)
+                if not parts:
+                    break
+                todo = list(parts.values())
+                for g, cs in todo[1:]:
+                    stack.append(_Descent(np.array(cs), _fork(d.rng), d.n, d.spent, G[g].copy() if isinstance(g, int)
+                                          else g, None, 0))
+                g, cs = todo[0]
+                d.cols, d.cur, d.cur_v, d.r = np.array(cs), G[g].copy() if isinstance(g, int) else g, None, 0
+            if d.cur_v is None:  # a descent begins
+                d.cur_v = ev.price(d.cur[None, :], d.cols)[0]
+                d.spent += 1
+            if d.r >= rounds:  # the descent ended: keep the better of it and the variants' best so far
+                better = d.cur_v < best_v[d.cols]
+                for c, v in zip(d.cols[better].tolist(), d.cur_v[better].tolist()):
+                    best_v[c], best_g[c] = v, d.cur
+                d.n, d.cur = d.n + 1, None
                 continue
-            if S < 2:  # a local optimum of the one-gene moves: try the other spatial candidates
-                break
-            m = _spatial_moves(cur, ms.nsplits, ms.chains, ms.chain_start, L, sp)
-            vals = ev(sp[:m])
-            j = int(np.argmin(vals))
-            if vals[j] < cur_v:
-                cur, cur_v = sp[j].copy(), vals[j]
+            m = _neighbours(d.cur, ms.nsplits, n_orders, n_keeps, L, d.rng.random(96), nb)
+            if m:
+                vals = ev.price(nb[:m], d.cols)
+                d.spent += m
             else:
-                break
-        if cur_v < best_v:
-            best_v, best_g = cur_v, cur
+                vals = np.full((1, len(d.cols)), np.inf)
+            j = np.argmin(vals, axis=0)
+            vj = vals[j, np.arange(len(d.cols))]
+            acc = vj < d.cur_v
+            if acc.all() and (j == j[0]).all():  # every variant takes the same move
+                d.cur, d.cur_v, d.r = nb[j[0]].copy(), vj, d.r + 1
+                continue
+            moves = [(d.cols[sel], nb[jj].copy(), vj[sel], d.spent, d.r + 1)
+                     for jj in np.unique(j[acc]) for sel in [acc & (j == jj)]]
+            rej = ~acc
+            if rej.any():
+                cr, cv = d.cols[rej], d.cur_v[rej]
+                if S < 2:  # a local optimum of the one-gene moves and no other spatial candidate: ended
+                    moves.append((cr, d.cur, cv, d.spent, rounds))
+                else:  # try the other spatial candidates
+                    m = _spatial_moves(d.cur, ms.nsplits, ms.chains, ms.chain_start, L, sp)
+                    vals = ev.price(sp[:m], cr)
+                    j = np.argmin(vals, axis=0)
+                    vj = vals[j, np.arange(len(cr))]
+                    acc = vj < cv
+                    moves += [(cr[sel], sp[jj].copy(), vj[sel], d.spent + m, d.r + 1)
+                              for jj in np.unique(j[acc]) for sel in [acc & (j == jj)]]
+                    if not acc.all():
+                        moves.append((cr[~acc], d.cur, cv[~acc], d.spent + m, rounds))
+            for cols, cur, cur_v, spent, r in moves[1:]:
+                stack.append(_Descent(cols, _fork(d.rng), d.n, spent, cur, cur_v, r))
+            d.cols, d.cur, d.cur_v, d.spent, d.r = moves[0]
     return best_v, best_g
 
 
@@ -463,4 +607,4 @@ def raw_record(ms: MapSpace, g: np.ndarray) -> np.ndarray:
     return out
 
 
-__all__ = ["search_mapping", "SearchResult", "NoValidMapping", "genome_to_mapping", "record_from_raw"]
+__all__ = ["search_mapping", "search_mapping_group", "SearchResult", "NoValidMapping", "genome_to_mapping", "record_from_raw"]

@@ -1,5 +1,6 @@
-"""Sweeps at scale: points that differ only in their clock share one mapping search (exactly: every row
-equals a fresh search on that point's own accelerator), and the shipped 100,000-point spec expands."""
+"""Sweeps at scale: the points of a batch that differ only in their clock and bandwidths share each layer's mapping
+search (exactly: every row equals a fresh search on that point's own accelerator), and the shipped 100,000-point spec
+expands."""
 
 import math
 from pathlib import Path
@@ -8,6 +9,7 @@ import pytest
 import yaml
 
 import accel.app.sweep as sweep_mod
+import mapper.search as search_mod
 from accel.app.sweep import SerialExecutor, run_sweep
 from accel.arch import parse_arch
 from accel.arch import static_power_mw as static_power
@@ -27,7 +29,7 @@ def _spec(base: Path) -> dict:
 
 
 @pytest.mark.parametrize("static", [False, True], ids=["no-static-power", "leakage-and-always-on"])
-def test_clock_variants_share_searches_and_equal_fresh_searches(tmp_path, monkeypatch, static):
+def test_clock_and_bandwidth_variants_share_searches_and_equal_fresh_searches(tmp_path, monkeypatch, static):
     """eyeriss draws leakage and always-on power (its technology block); without that block it draws none."""
     cfg = yaml.safe_load((ROOT / "configs" / "eyeriss.yaml").read_text())
     if not static:
@@ -37,21 +39,27 @@ def test_clock_variants_share_searches_and_equal_fresh_searches(tmp_path, monkey
     pts = sw.points()
     static_power_mw = static_power(parse_arch(pts[0].config, "p"))
     assert (static_power_mw > 0) == static
-    searches = []
-    real = NetworkEvaluator._layer
+    alone, grouped = [], []
+    real_layer, real_group = NetworkEvaluator._layer, search_mod.search_mapping_group
 
     def counting(self, layer):
-        if type(self) is NetworkEvaluator and layer.shape_key() not in self._cache:
-            searches.append(self.arch.digest())
-        return real(self, layer)
+        if layer.shape_key() not in self._cache:
+            alone.append(self.arch.digest())
+        return real_layer(self, layer)
+
+    def counting_group(layer, archs, *args, **kw):
+        grouped.append(len(archs))
+        return real_group(layer, archs, *args, **kw)
 
     monkeypatch.setattr(NetworkEvaluator, "_layer", counting)
-    sweep_mod._DONORS.clear()
-    df = run_sweep(sw, [LAYER, NB], tmp_path / "c.parquet", executor=SerialExecutor(), batch_size=3)
+    monkeypatch.setattr(search_mod, "search_mapping_group", counting_group)
+    df = run_sweep(sw, [LAYER, NB], tmp_path / "c.parquet", executor=SerialExecutor(), batch_size=4)
     monkeypatch.undo()
-    # no static power: one search per (DRAM bandwidth) group of 3 clocks; with static power every point searches
+    # batches of 4 and 2 points (6 = 2 DRAM bandwidths x 3 clocks, one accelerator but for them): one search per
+    # layer shape and batch, shared by the batch's points; no point searches alone
     n_shapes = 1 + 21  # the layer + the NB201 CIFAR-10 shapes
-    assert len(searches) == (6 if static else 2) * n_shapes
+    assert sorted(grouped) == [2] * n_shapes + [4] * n_shapes
+    assert alone == []
     assert (df.status == "ok").all()
     for p in pts:
         arch = parse_arch(p.config, "p")

@@ -191,86 +191,33 @@ class _Task:
     prune_dead: bool = False
 
 
-def _search_key(cfg: dict, arch, task: _Task) -> str:
-    """What a point's mapping searches depend on: its config, objective, seed and effort — without
-    ``clock_mhz`` when the accelerator draws no static power (:func:`accel.arch.static_power_mw`: the config's
-    ``static_power_mw`` plus every component's leakage).  The search ranks mappings by latency in cycles,
-    energy in pJ or their product (:func:`mapper.genome._objective`); the clock enters the cost only through
-    static energy (static power × cycles / clock) and ``latency_s``, so with no static power two points that
-    differ only in their clock search the same mapspace with the same objective values and seed: one search
-    serves both, and each point's costs come from evaluating that mapping on its own accelerator.  With
-    static power the clock changes the energy of every mapping, so each clock searches on its own."""
-    from accel.arch import static_power_mw
-
-    if static_power_mw(arch) == 0:
-        cfg = {k: v for k, v in cfg.items() if k != "clock_mhz"}
-    blob = json.dumps([cfg, task.objective, task.seed, task.effort], sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()
-
-
-@functools.cache
-def _shared_evaluator_class():
-    from mapper.network import LayerResult, NetworkEvaluator
-
-    class SharedSearchEvaluator(NetworkEvaluator):
-        """A :class:`~mapper.network.NetworkEvaluator` whose mapping searches are those of ``donor`` (an
-        evaluator with the same :func:`_search_key`); costs are evaluated on this evaluator's own arch."""
-
-        def __init__(self, arch, donor: NetworkEvaluator):
-            super().__init__(arch, objective=donor.objective, seed=donor.seed, parallel=False, effort=donor.effort)
-            self.donor = donor
-
-        def _layer(self, layer) -> LayerResult:  # where NetworkEvaluator searches (layer() adds its checks)
-            from accel.cost import evaluate
-
-            key = layer.shape_key()
-            hit = self._cache.get(key)
-            if hit is None:
-                d = self.donor._layer(layer)  # raises NoValidMapping exactly as a search on this arch would
-                hit = (d.mapping, evaluate(layer, self.arch, d.mapping), d.evaluations)
-                self._cache[key] = hit
-            return LayerResult(layer, hit[0], hit[1], hit[2])
-
-    return SharedSearchEvaluator
-
-
-# per worker process: the evaluators (with their mapping caches) of the last few search keys, so that
-# design points differing only in their clock (consecutive in a grid whose last parameter is the clock)
-# share their searches across the points of a batch and across the batches a worker runs
-_DONORS: dict[str, Any] = {}
-_MAX_DONORS = 16
-# per worker process: the bandwidth- and clock-free costs of the genomes its searches have evaluated
-# (mapper.genome.MemoPool), so the searches of points that differ only in their clock or bandwidths (each searches on
-# its own: its objective values differ) cost each genome once; the results are the same as without it
-_MEMO_POOL: list = []
-MEMO_POOL_BYTES = 512 << 20
-"""Each sweep worker's memo budget (bytes): the memos of one group of points that differ only in clock and bandwidths
-(configs/sweeps/scale-100k.yaml, 21 NB201 layer shapes x 125 points) take ~100-500 MB; the pool evicts other groups'
-memos first (:class:`mapper.genome.MemoPool`)."""
-
-
-def _evaluator_for(p: DesignPoint, arch, task: _Task):
+def _evaluators(points: Sequence[DesignPoint], task: _Task) -> dict[int, Any]:
+    """The :class:`mapper.network.NetworkEvaluator` of each point of a batch that is not dropped, with the layers of
+    the task's workloads mapped: points that differ only in their clock, static power and bandwidths (a grid's last
+    parameters, consecutive in a batch) share each layer's search
+    (:meth:`~mapper.network.NetworkEvaluator.map_group`: the mappings each point's own search finds)."""
     from mapper.network import NetworkEvaluator
 
-    key = _search_key(p.config, arch, task)
-    donor = _DONORS.pop(key, None)
-    if donor is None:
-        if not _MEMO_POOL:
-            from mapper.genome import MemoPool
+    evs = {p.point: NetworkEvaluator(parse_arch(p.config, p.label("sweep")), objective=task.objective, seed=task.seed,
+                                     parallel=False, effort=task.effort)
+           for p in points if not p.dropped}
+    if len(evs) < 2:
+        return evs
+    layers = []
+    for w in task.workloads:
+        if w.kind == "nb201" and not task.per_layer:
+            from nas.hwcost import cost_structure
 
-            _MEMO_POOL.append(MemoPool(max_bytes=MEMO_POOL_BYTES))
-        ev = donor = NetworkEvaluator(arch, objective=task.objective, seed=task.seed, parallel=False,
-                                      effort=task.effort, memo_pool=_MEMO_POOL[0])
-    else:
-        ev = _shared_evaluator_class()(arch, donor)
-    _DONORS[key] = donor  # most recently used last
-    while len(_DONORS) > _MAX_DONORS:
-        del _DONORS[next(iter(_DONORS))]
-    return ev
+            layers += cost_structure("cifar10", task.net_batch, task.prune_dead).layers
+        else:
+            layers += _network(w.kind, w.ref, task.net_batch, task.prune_dead).layers
+    NetworkEvaluator.map_group(list(evs.values()), layers)
+    return evs
 
 
-def _point_rows(p: DesignPoint, task: _Task) -> list[dict]:
-    """Rows of one design point (one per workload, or per layer)."""
+def _point_rows(p: DesignPoint, task: _Task, ev) -> list[dict]:
+    """Rows of one design point (one per workload, or per layer); ``ev`` its evaluator (:func:`_evaluators`; None
+    when the point is dropped)."""
     from mapper.mapspace import NoValidMapping
 
     base = {"point": p.point, **p.params, "hw_digest": p.hw_digest, "area_mm2": p.area_mm2,
@@ -285,8 +232,6 @@ def _point_rows(p: DesignPoint, task: _Task) -> list[dict]:
 
     if p.dropped:
         return [row(w, p.reason) for w in wl]
-    arch = parse_arch(p.config, p.label("sweep"))
-    ev = _evaluator_for(p, arch, task)
     rows: list[dict] = []
     nb = [w for w in wl if w.kind == "nb201"]
     nb_tot: dict[str, dict] = {}
@@ -354,8 +299,9 @@ def _point_rows(p: DesignPoint, task: _Task) -> list[dict]:
 def _run_batch(task: _Task) -> pd.DataFrame:
     """Evaluate one batch of design points (executor task; module-level so it pickles)."""
     rows: list[dict] = []
+    evs = _evaluators(task.points, task)
     for p in task.points:
-        rows.extend(_point_rows(p, task))
+        rows.extend(_point_rows(p, task, evs.get(p.point)))
     df = pd.DataFrame(rows)
     df["nb201_index"] = df["nb201_index"].astype("Int64")
     for c in ("point", "peak_macs_per_cycle"):

@@ -59,11 +59,14 @@ def _search_workload() -> None:
     # the parallel genome evaluator (search_mapping(parallel=True), the evaluations/s benchmark)
     search_mapping(parse_layer_spec("conv K=64 C=64 P=56 Q=56 R=3 S=3"), load_arch("eyeriss"), samples=600,
                    rounds=1, restarts=1, parallel=True, explain=False)
-    # the memo evaluator of sweeps (mapper.genome.MemoPool), grown once (its rehash kernel)
-    from mapper.genome import MemoPool
+    # the group search of sweeps (mapper.search.search_mapping_group: its memo evaluator), and the memo's rehash
+    from mapper.genome import _grown, new_memo
+    from mapper.search import SearchBudget, search_mapping_group
 
-    search_mapping(parse_layer_spec("conv K=16 C=16 P=8 Q=8 R=3 S=3"), load_arch("eyeriss"), samples=3000,
-                   rounds=2, restarts=1, exhaustive_limit=0, explain=False, memo_pool=MemoPool())
+    eyeriss = load_arch("eyeriss")
+    search_mapping_group(parse_layer_spec("conv K=16 C=16 P=8 Q=8 R=3 S=3"), [eyeriss, eyeriss.with_config(clock_mhz=100)],
+                         budget=SearchBudget(samples=300, rounds=2, restarts=1, exhaustive_limit=0))
+    _grown(new_memo(14, 64), 64)
 
 
 def _decode_workload() -> None:
