@@ -1141,7 +1141,7 @@ def _energy(layer, arch, reads, writes, energy, noc_bits, real_points, latency, 
 def _energy_total(arch, access_e, noc_e, mac_e, latency):
     """(total, static) energy in pJ from the access, NoC and MAC energies (pJ) and the latency (cycles):
     static = static power (mW) × latency / clock_hz.  The one place the clock enters a mapping's energy
-    (:func:`mapper.genome._eval_genomes_memo` replays it for another clock, bit for bit)."""
+    (:func:`mapper.genome._price_stored` replays it for another clock, bit for bit)."""
     static_e = arch.static_power_mw * 1e-3 * latency / arch.clock_hz * 1e12
     e = access_e
     e += noc_e + mac_e + static_e
