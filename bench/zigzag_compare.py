@@ -15,6 +15,12 @@ What it does:
    and prints a table per (example, layer): energy per ZigZag memory (pJ, summed over operands), MAC energy,
    total energy, cycles, and the % difference (accelsim - ZigZag) / ZigZag.  ``--out`` writes the same as JSON
    with ZigZag's raw dump and the command (refused if the file exists, unless ``--force``).
+4. Search speed and quality (issue 13): on each translated accelerator accelsim runs its own mapping search
+   (:func:`mapper.search.search_mapping`, ``--effort``, the objective of ZigZag's ``--opt``) and the table gives
+   ZigZag's wall time per layer (its LOMA search and cost model, in its warm process) over accelsim's (cold
+   mapspace cache, warm kernels, median of 3): the speedup; and the objective and EDP of accelsim's mapping over
+   those of ZigZag's, both costed by accelsim's model on that accelerator (< 1: accelsim's search found the better
+   mapping).  ``--opt EDP`` makes both searches minimise EDP.
 
 ZigZag's conventions as selected in accelsim (options in brackets):
 
@@ -338,6 +344,7 @@ def compare(ex: str, hw: dict, res: dict, conv: dict) -> dict:
         for o, e in rec.energy_breakdown_pj[lvl["name"]].items():
             if e:
                 per_operand.setdefault(mem, {}).setdefault(o, {"zigzag": 0.0, "accelsim": 0.0})["accelsim"] += e
+    search = _search_vs_zigzag(layer, arch, res, rec, conv["objective"], conv["effort"])
     rows = {f"{m} energy_pj": (zz_mem[m], acc_mem.get(m, 0.0)) for m in zz_mem}
     rows["MAC energy_pj"] = (res["mac_energy_pj"], rec.mac_energy_pj)
     rows["total energy_pj"] = (res["energy_total_pj"], rec.energy_pj)
@@ -347,8 +354,43 @@ def compare(ex: str, hw: dict, res: dict, conv: dict) -> dict:
             "energy_pj_per_memory_operand": per_operand, "accelsim_config": config, "accelsim_mapping": mdict,
             "zigzag_onloading_cycles": res["onloading_cycles"], "zigzag_offloading_cycles": res["offloading_cycles"],
             "accelsim_serial_onload_cycles": rec.serial_onload_cycles, "accelsim_noc_energy_pj": rec.noc_energy_pj,
+            "search": search,
             "rows": {k: {"zigzag": z, "accelsim": a, "diff_pct": (a - z) / z * 100 if z else None}
                      for k, (z, a) in rows.items()}}
+
+
+OBJECTIVE = {"energy": "energy", "latency": "latency", "EDP": "edp"}  # ZigZag's --opt -> accelsim's objective
+SEARCH_REPEATS = 3
+
+
+def _objective_value(rec, objective: str) -> float:
+    return {"energy": rec.energy_pj, "latency": rec.latency_cycles, "edp": rec.energy_pj * rec.latency_cycles}[objective]
+
+
+def _search_vs_zigzag(layer, arch, res: dict, zz_rec, objective: str, effort: str) -> dict:
+    """accelsim's own search on the translated accelerator vs ZigZag's search (LOMA) on its own: wall time per layer
+    (ZigZag: ``search_s`` of the call in its warm process; accelsim: :func:`mapper.search.search_mapping` with a cold
+    mapspace cache and warm kernels, median of SEARCH_REPEATS) and the quality of the two mappings, both costed by
+    accelsim's model on that accelerator (``zz_rec``: ZigZag's mapping; the ratios are accelsim's / ZigZag's, < 1:
+    accelsim's search found the better mapping)."""
+    import time
+
+    import mapper.mapspace as mapspace
+    from mapper.search import BUDGETS, search_mapping
+
+    times = []
+    for _ in range(SEARCH_REPEATS):
+        mapspace._CACHE.clear()  # each search builds its mapspace, as a first search on an accelerator does
+        t0 = time.perf_counter()
+        found = search_mapping(layer, arch, objective=objective, seed=0, budget=BUDGETS[effort])
+        times.append(time.perf_counter() - t0)
+    ours = found.cost
+    acc_s = sorted(times)[len(times) // 2]
+    return {"objective": objective, "effort": effort, "zigzag_search_s": res["search_s"], "accelsim_search_s": acc_s,
+            "speedup": res["search_s"] / acc_s, "accelsim_evaluations": found.evaluations,
+            "objective_ratio": _objective_value(ours, objective) / _objective_value(zz_rec, objective),
+            "edp_ratio": _objective_value(ours, "edp") / _objective_value(zz_rec, "edp"),
+            "energy_ratio": ours.energy_pj / zz_rec.energy_pj, "latency_ratio": ours.latency_cycles / zz_rec.latency_cycles}
 
 
 def table(results: list[dict]) -> str:
@@ -360,8 +402,22 @@ def table(results: list[dict]) -> str:
             d = "n/a" if v["diff_pct"] is None else f"{v['diff_pct']:+.1f}"
             flag = "" if v["diff_pct"] is None or abs(v["diff_pct"]) <= TARGET_PCT else "  *"
             out.append(f"  {k:<26}{v['zigzag']:>16.6g}{v['accelsim']:>16.6g}{d:>9}{flag}")
+        sr = r.get("search")
+        if sr:
+            out.append(f"  search ({sr['objective']}, accelsim {sr['effort']}): ZigZag {sr['zigzag_search_s']:.2f} s, "
+                       f"accelsim {sr['accelsim_search_s'] * 1e3:.1f} ms ({sr['speedup']:.0f}x); accelsim's mapping / "
+                       f"ZigZag's, both in accelsim's model: {sr['objective']} {sr['objective_ratio']:.3f}, "
+                       f"EDP {sr['edp_ratio']:.3f}")
         for n in r["notes"]:
             out.append(f"  note: {n}")
+    searched = [r["search"] for r in results if r.get("search")]
+    if searched:
+        sp = [x["speedup"] for x in searched]
+        ed = [x["edp_ratio"] for x in searched]
+        ob = [x["objective_ratio"] for x in searched]
+        out.append(f"\nsearch over {len(searched)} (example, layer) cases: accelsim {min(sp):.0f}-{max(sp):.0f}x faster "
+                   f"(geometric mean {math.exp(sum(map(math.log, sp)) / len(sp)):.0f}x); {searched[0]['objective']} "
+                   f"ratio {min(ob):.3f}-{max(ob):.3f}, EDP ratio {min(ed):.3f}-{max(ed):.3f} (accelsim's / ZigZag's)")
     out.append(f"\n* = outside the {TARGET_PCT:g} % target")
     return "\n".join(out)
 
@@ -381,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
                          "double_buffered: everywhere")
     ap.add_argument("--halo-reuse", choices=["on", "off"], default="off",
                     help="accelsim conventions.halo_reuse (off: ZigZag refetches whole input tiles; see the docstring)")
+    ap.add_argument("--effort", choices=["fast", "thorough"], default="thorough",
+                    help="accelsim's search budget in the search comparison (mapper.search.BUDGETS)")
     ap.add_argument("--out", help="write the comparison as JSON here")
     ap.add_argument("--force", action="store_true", help="overwrite --out")
     args = ap.parse_args(argv)
@@ -406,7 +464,8 @@ def main(argv: list[str] | None = None) -> int:
         from accel.errors import AccelsimError
 
         conv = {"operand_registers": args.operand_registers == "zigzag", "padded_accesses": args.padded_accesses,
-                "transfer_overlap": args.transfer_overlap, "halo_reuse": args.halo_reuse}
+                "transfer_overlap": args.transfer_overlap, "halo_reuse": args.halo_reuse,
+                "objective": OBJECTIVE[args.opt], "effort": args.effort}
         results = []
         for ex, data in zz.items():
             hw = yaml.safe_load(data["hardware_yaml"])
