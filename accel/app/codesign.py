@@ -287,15 +287,16 @@ def _hw_batch(task: _HwTask) -> list[dict]:
     from mapper.network import NetworkEvaluator
     from mapper.mapspace import NoValidMapping
     from nas import nb201
-    from nas.hwcost import nb201_hwcost
+    from nas.hwcost import cost_structure, nb201_hwcost
 
     acc = nb201.accuracies(task.dataset)
     metric, maximize = OBJECTIVES[task.objective]
     out = []
-    for p in task.points:
-        arch = parse_arch(p.config, f"point {p.point}")
-        ev = NetworkEvaluator(arch, objective=task.mapping_objective, seed=task.seed, parallel=False,
-                              effort=task.effort)
+    evs = [NetworkEvaluator(parse_arch(p.config, f"point {p.point}"), objective=task.mapping_objective, seed=task.seed,
+                            parallel=False, effort=task.effort) for p in task.points]
+    # points that differ only in their clock, static power and bandwidths share each layer's search (same results)
+    NetworkEvaluator.map_group(evs, cost_structure(task.dataset, task.batch, task.prune_dead).layers)
+    for p, ev in zip(task.points, evs):
         try:
             df = nb201_hwcost(evaluator=ev, dataset=task.dataset, batch=task.batch, workers=1, prune=task.prune_dead)
         except NoValidMapping as e:
