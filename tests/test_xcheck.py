@@ -81,6 +81,15 @@ def test_kernel_keys_match_layer_keys():
     assert _kernel_key({"kernel": "relu2", "arg_shapes": [(1, 64, 8, 8), (1, 64, 8, 8)]}) is None
 
 
+def test_allocator_is_a_choice_as_in_calibrate(tmp_path, capsys):
+    """``--allocator`` (accel.app.options.add_allocator_option): the same option as ``accelsim calibrate``'s."""
+    with pytest.raises(SystemExit) as e:
+        main(["xcheck", "--hw", str(CPU), "--space", "nb201", "--sample", "3", "--allocator", "tcmalloc",
+              "-o", str(tmp_path / "x.json")])
+    assert e.value.code == 2 and "invalid choice: 'tcmalloc'" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()
+
+
 # ---- CLI errors -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("argv, msg", [
     (["xcheck", "--hw", str(CPU)], "nothing to cross-check"),
@@ -152,6 +161,7 @@ def test_real_crosscheck_invariants(onnx_cache, tmp_path):
             "test_retest_spearman"} <= set(js[0])
     assert set(js[0]["networks"][0]) >= {"name", "macs", "predicted_ms", "measured_ms"}
     json.dumps(js)
+    assert js[0]["allocator"] == "system" and df.attrs["allocator_setting"].startswith("allocator system")
     if "tvm" in backends:
         assert out["refused"]["tvm"] == {}
         assert len(out["numerics"]) == 5 and max(out["numerics"].values()) <= 1e-4

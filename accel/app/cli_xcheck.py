@@ -9,8 +9,8 @@ import sys
 
 
 def add_parsers(sub) -> None:
-    from accel.app.options import (add_effort_option, add_output_options, add_prune_option, path_arg, fraction_open,
-                                   nonneg_int, positive_int, seed_int)
+    from accel.app.options import (add_allocator_option, add_effort_option, add_output_options, add_prune_option,
+                                   path_arg, fraction_open, nonneg_int, positive_int, seed_int)
 
     x = sub.add_parser(
         "xcheck", help="cross-check model predictions against real compiled runs (TVM, onnxruntime)",
@@ -45,6 +45,7 @@ def add_parsers(sub) -> None:
                    help="fraction of networks the BBSSP correction is fitted on, in (0, 1) (rest: held out)")
     x.add_argument("--cache-dir", help="where exported ONNX files are kept")
     add_prune_option(x)
+    add_allocator_option(x)
     x.add_argument("--plot", metavar="FILE", help="predicted-vs-measured scatter (.png, .pdf or .svg)")
     add_output_options(x, ("table", "json", "csv", "parquet"),
                        "the summary (table, json) or the per-network table (csv, parquet)")
@@ -121,7 +122,7 @@ def cmd_xcheck(args) -> int:
                          warmup=args.warmup, repeats=args.repeats, number=args.number, cache_dir=args.cache_dir,
                          train_fraction=args.train_fraction, seed=args.seed, search=args.search,
                          progress=progress, prune_dead=args.prune_dead,
-                         effort=effort_budget(args.effort, "thorough"))
+                         effort=effort_budget(args.effort, "thorough"), allocator=args.allocator)
     except (M.MeasureError, ValueError, FileNotFoundError) as e:
         raise UserError(str(e)) from None
     js = to_json(out)
@@ -168,6 +169,7 @@ def _command(args, names: list[str], backends: tuple[str, ...]) -> str:
             parts += ["--" + opt.replace("_", "-"), str(v)]
     if args.prune_dead:
         parts.append("--prune-dead")
+    parts += ["--allocator", args.allocator]
     return shlex.join(parts)
 
 

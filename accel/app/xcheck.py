@@ -193,7 +193,7 @@ def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_
                trials: int = 0, threads: int = 1, warmup: int = 3, repeats: int = 5, number: int = 10,
                cache_dir: str | os.PathLike | None = None, train_fraction: float = 0.5, seed: int = 0,
                per_layer: bool = True, search: str = "evolutionary", progress=None, executor=None,
-               prune_dead: bool = False, effort: str = "thorough") -> dict:
+               prune_dead: bool = False, effort: str = "thorough", allocator: str = "system") -> dict:
     """Cross-check ``names`` (see :func:`export_network`) on ``arch`` against real runs.
 
     ``backends``: "tvm" (MetaSchedule-tuned kernels from ``db_dir``; with ``trials`` > 0 the missing kernels of
@@ -204,6 +204,9 @@ def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_
     without their dead edges (module docstring; default False).  ``executor`` is accepted for interface
     uniformity and unused: measurements must share one process and the model step shares one mapping cache.
     ``effort``: the mapper's search budget per layer shape (:data:`mapper.search.BUDGETS`).
+    ``allocator`` (:data:`accel.app.options.ALLOCATORS`): how this process's C allocator treats freed memory while it
+    measures (:func:`accel.app.measure.set_allocator`; ``retain`` stays in effect for the rest of the process), as
+    ``accelsim calibrate --allocator`` measured the device config; recorded in ``df.attrs["allocator"]``.
 
     Returns ``{"networks": DataFrame (one row per network × backend), "layers": DataFrame (per kernel call,
     TVM), "summary": {backend: stats}, "refused": {backend: {network: reason}}, "numerics": {network:
@@ -224,6 +227,7 @@ def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_
             raise M.MeasureError(why)
     if len(names) < 3:
         raise ValueError(f"a cross-check needs at least 3 networks to rank, got {len(names)}")
+    allocator_src = M.set_allocator(allocator)
     say = progress or (lambda msg: None)
     cache = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "accelsim-xcheck-onnx"
     paths = {}
@@ -340,7 +344,7 @@ def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_
         summary[b] = s
     df.attrs.update({"hw": arch.name, "hw_digest": arch.digest(), "threads": threads, "warmup": warmup,
                      "repeats": repeats, "number": number, "seed": seed, "tuning_db": str(db_dir),
-                     "prune_dead": bool(prune_dead)})
+                     "prune_dead": bool(prune_dead), "allocator": allocator, "allocator_setting": allocator_src})
     return {"networks": df, "layers": layers, "summary": summary, "refused": refused, "numerics": numerics,
             "tuning": tuning}
 
@@ -348,7 +352,8 @@ def run_xcheck(names: list[str], arch, backends: tuple[str, ...] = ("tvm",), db_
 def to_json(out: dict) -> list[dict]:
     """The ``--format json`` contract: one object per backend ``{"backend", "networks": [{"name", "macs",
     "predicted_ms", "measured_ms"}], "spearman", "kendall", "macs_spearman", "macs_kendall",
-    "test_retest_spearman"}`` plus ``mape_pct``, ``correction`` (held-out before/after), ``refused``."""
+    "test_retest_spearman"}`` plus ``mape_pct``, ``correction`` (held-out before/after), ``refused``, ``prune_dead``,
+    ``allocator``."""
     df, res = out["networks"], []
     for b, s in out["summary"].items():
         sub = df[df.backend == b]
@@ -359,7 +364,7 @@ def to_json(out: dict) -> list[dict]:
             "spearman", "kendall", "mape_pct", "macs_spearman", "macs_kendall", "test_retest_spearman")},
             "correction": s.get("correction"), "per_layer": s.get("per_layer"),
             "refused": [{"name": n, "reason": why} for n, why in out["refused"].get(b, {}).items()],
-            "prune_dead": bool(df.attrs.get("prune_dead", False))})
+            "prune_dead": bool(df.attrs.get("prune_dead", False)), "allocator": df.attrs.get("allocator", "system")})
     return res
 
 
