@@ -46,6 +46,17 @@ went; the protocol is in the metadata, a re-measurement nesting the one before):
   clock 1.2–3.3×, thread CPU time 1.03–1.27× the idle figures), and it is no latency for the multi-thread rows
   (other threads' time is not counted): those stay wall clock.
 
+``--study NAME`` (measure and analyze): another machine's study beside the committed one
+(``device_measurements_NAME.csv.gz``, ``device_measurements_NAME_machine.json``, ``device_study_NAME.json``;
+:func:`study_paths`).  The committed ``xeon`` study (2026-12-01, an Intel Xeon Firecracker guest, calibrated
+afresh as ``configs/cpu-host-xeon.yaml``)::
+
+    nice -n -15 accelsim calibrate --device cpu --runtime ort --runtime torch --runs 3 --name cpu-host-xeon \
+        -o configs/cpu-host-xeon.yaml
+    nice -n -15 python bench/device_study.py measure --study xeon --nb201 500 --others 102 --seed 0 --warmup 5 \
+        --repeats 11 --repeats-all-threads 11 --budget-min 40
+    python bench/device_study.py analyze --study xeon --hw configs/cpu-host-xeon.yaml --hw configs/cpu-host.yaml
+
 ``contention`` — the evidence for the thread-CPU-time statistic::
 
     nice -n -15 python bench/device_study.py contention --busy 4
@@ -94,7 +105,19 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results"
-MEASUREMENTS = RESULTS / "device_measurements.parquet"
+
+
+def study_paths(study: str) -> tuple[Path, Path, Path]:
+    """(measurement table, machine description, analysis JSON) of a study: ``--study ""`` (the default) is the
+    committed study of the AMD EPYC VM (``device_measurements.parquet``, ``device_measurements_machine.json``,
+    ``device_study.json``); ``--study NAME`` keeps another machine's measurements beside it
+    (``device_measurements_NAME.parquet`` etc.), so a study re-run on a new machine never mixes with or
+    overwrites another machine's rows."""
+    if study and not study.replace("-", "").replace("_", "").isalnum():
+        raise SystemExit(f"--study: letters, digits, - and _ only, got {study!r}")
+    suf = f"_{study}" if study else ""
+    return (RESULTS / f"device_measurements{suf}.parquet", RESULTS / f"device_measurements{suf}_machine.json",
+            RESULTS / f"device_study{suf}.json")
 OTHER_SPACES = ("mbconv", "fbnet", "darts")
 
 
@@ -240,10 +263,10 @@ def measure(args) -> None:
     if args.phases:  # re-measure only these (runtime:threads) phases; the other rows of the table are kept
         keep = {tuple(p.split(":")) for p in args.phases.split(",")}
         phases = [(pas, rt, t) for pas, rt, t in phases if (rt, str(t)) in keep]
-        old = read_measurements()
+        old = read_measurements(args.study)
         old = old[[(rt, str(t)) not in keep for rt, t in zip(old.runtime, old.threads)]]
         rows = old.rename(columns={"pass": "pass_"}).to_dict("records")
-        prev = json.loads((RESULTS / "device_measurements_machine.json").read_text())["protocol"]
+        prev = json.loads(study_paths(args.study)[1].read_text())["protocol"]
         if prev.get("allocator_mode", "system") != args.allocator:  # never mix rows of two allocator settings
             raise SystemExit(f"--phases: the kept rows were measured with --allocator "
                              f"{prev.get('allocator_mode', 'system')}; re-measure every phase, or pass that setting")
@@ -272,10 +295,10 @@ def measure(args) -> None:
                              thread_cpu_s=cpu, repeats=reps, warmup=args.warmup, loadavg_1min=os.getloadavg()[0]))
         print(f"pass {pas} {rt} {t}t: {time.time() - t_phase:.0f}s load {os.getloadavg()[0]:.1f}", flush=True)
         meta["protocol"]["skipped_phases"] = skipped
-        _write(rows, meta, t_start)
+        _write(rows, meta, t_start, args.study)
     meta["protocol"]["skipped_phases"] = skipped
-    _write(rows, meta, t_start)
-    print(f"wrote {MEASUREMENTS} ({len(rows)} rows) in {time.time() - t_start:.0f}s")
+    _write(rows, meta, t_start, args.study)
+    print(f"wrote {study_paths(args.study)[0]} ({len(rows)} rows) in {time.time() - t_start:.0f}s")
 
 
 def contention(args) -> None:
@@ -315,16 +338,17 @@ def contention(args) -> None:
                     pr.wait()
 
 
-def read_measurements() -> pd.DataFrame:
-    """The measurement table (the Parquet file is git-ignored, repo convention; the committed copy is the gzipped
-    CSV); rows measured before ``thread_cpu_s`` was recorded have it NaN."""
-    tab = pd.read_parquet(MEASUREMENTS) if MEASUREMENTS.exists() else pd.read_csv(MEASUREMENTS.with_suffix(".csv.gz"))
+def read_measurements(study: str = "") -> pd.DataFrame:
+    """The measurement table of a study (:func:`study_paths`; the Parquet file is git-ignored, repo convention;
+    the committed copy is the gzipped CSV); rows measured before ``thread_cpu_s`` was recorded have it NaN."""
+    path = study_paths(study)[0]
+    tab = pd.read_parquet(path) if path.exists() else pd.read_csv(path.with_suffix(".csv.gz"))
     if "thread_cpu_s" not in tab.columns:
         tab["thread_cpu_s"] = np.nan
     return tab
 
 
-def _write(rows, meta, t_start) -> None:
+def _write(rows, meta, t_start, study: str) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -332,9 +356,10 @@ def _write(rows, meta, t_start) -> None:
     meta = {**meta, "protocol": {**meta["protocol"], "wall_s": round(time.time() - t_start, 1)}}
     table = pa.Table.from_pandas(df, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"accelsim_meta": json.dumps(meta).encode()})
-    pq.write_table(table, MEASUREMENTS)
-    df.to_csv(MEASUREMENTS.with_suffix(".csv.gz"), index=False)
-    (RESULTS / "device_measurements_machine.json").write_text(json.dumps(meta, indent=1) + "\n")
+    path, machine, _ = study_paths(study)
+    pq.write_table(table, path)
+    df.to_csv(path.with_suffix(".csv.gz"), index=False)
+    machine.write_text(json.dumps(meta, indent=1) + "\n")
 
 
 RUNTIME_PROFILE = {"ort": "onnxruntime", "torch": "torch"}
@@ -391,9 +416,11 @@ def analyze(args) -> None:
     from accel.device import DeviceModel
     from nas.latency_table import type_totals
 
+    path, machine, default_out = study_paths(args.study)
+    args.o = args.o or str(default_out)
     check_output(args.o, args.force)
-    tab = read_measurements()
-    meta = json.loads((RESULTS / "device_measurements_machine.json").read_text())
+    tab = read_measurements(args.study)
+    meta = json.loads(machine.read_text())
     nets = tab.drop_duplicates("net").set_index("net")[["space", "arch"]]
     t0 = time.time()
     networks = {i: accelsim_network(r.space, r.arch) for i, r in nets.iterrows()}
@@ -409,7 +436,7 @@ def analyze(args) -> None:
     const = pd.Series({i: r.space == "nb201" and nb201.output_is_constant(nb201.parse_arch(r.arch))
                        for i, r in nets.iterrows()})
     hws = args.hw or [str(ROOT / "configs" / "cpu-host.yaml")]
-    out = {"measurements": str(MEASUREMENTS.relative_to(ROOT)), "machine": meta["machine"], "protocol": meta["protocol"],
+    out = {"measurements": str(path.relative_to(ROOT)), "study": args.study, "machine": meta["machine"], "protocol": meta["protocol"],
            "n_networks": int(len(nets)), "per_space": nets["space"].value_counts().to_dict(),
            "loadavg_1min": {"min": float(tab.loadavg_1min.min()), "median": float(tab.loadavg_1min.median()),
                             "max": float(tab.loadavg_1min.max())},
@@ -535,8 +562,11 @@ def main(argv=None) -> int:
     m.add_argument("--onnx-dir", help="reuse (or fill) this directory of exported models n<i>.onnx")
     add_allocator_option(m)
     a = sub.add_parser("analyze")
+    for q in (m, a):
+        q.add_argument("--study", default="", help="which machine's measurements (study_paths): '' = the committed "
+                                                   "AMD EPYC study; NAME = device_measurements_NAME.* beside it")
     a.add_argument("--hw", action="append", default=None)
-    a.add_argument("-o", default=str(RESULTS / "device_study.json"))
+    a.add_argument("-o", default=None, help="analysis JSON (default bench/results/device_study[_STUDY].json)")
     a.add_argument("--statistic", choices=("auto", "wall"), default="auto",
                    help="auto: 1-thread rows by the calling thread's CPU time where recorded, others by wall clock; "
                         "wall: every row by wall clock")

@@ -164,3 +164,65 @@ def test_allocator_option_is_checked_and_recorded(tmp_path, capsys):
     assert not (tmp_path / "x.yaml").exists()
     data = calibrate("cpu", "torch", Budget.quick())  # system: nothing changed, and said so in the sources
     assert any(s.startswith("Measured with the allocator system") for s in data["sources"])
+
+
+def test_two_runtimes_one_config(tmp_path, capsys):
+    """``--runtime ort --runtime torch``: one config with both profiles, the machine's figures from the first
+    run, every source line prefixed with its run; the runtimes' execution semantics (graph fusion, concat copies)
+    are written into each profile; a runtime named twice is one clear error and writes nothing."""
+    out = tmp_path / "host.yaml"
+    assert main(["calibrate", "--device", "cpu", "--runtime", "ort", "--runtime", "torch", "--quick",
+                 "-o", str(out)]) == 0
+    dev = load_arch(out)
+    c = dev.config
+    assert set(c.runtimes) == {"onnxruntime", "torch"} and c.runtime == "onnxruntime"
+    assert c.runtimes["onnxruntime"].graph_fusion and c.runtimes["onnxruntime"].concat == "copy"
+    assert not c.runtimes["torch"].graph_fusion and c.runtimes["torch"].concat == "copy"
+    assert c.runtimes["torch"].batchnorm == "separate" and c.runtimes["onnxruntime"].batchnorm == "folded"
+    assert all(s.startswith(("onnxruntime run: ", "torch run: ")) for s in c.sources)
+    assert sum(s.startswith("torch run: macs_per_cycle") for s in c.sources) == 1
+    assert "--runtime ort --runtime torch" in c.description
+    # both profiles cost the same layer, differently (torch dispatch costs more than onnxruntime's)
+    layer = parse_layer_spec("relu K=16 P=2 Q=2")
+    t_ort = DeviceModel(dev).layer(layer).latency_s
+    t_torch = DeviceModel(dev.with_runtime("torch")).layer(layer).latency_s
+    assert t_ort > 0 and t_torch > 0 and t_ort != t_torch
+    capsys.readouterr()
+    dup = tmp_path / "dup.yaml"
+    assert main(["calibrate", "--device", "cpu", "--runtime", "ort", "--runtime", "ort", "--quick",
+                 "-o", str(dup)]) == 1
+    err = capsys.readouterr().err
+    assert "each runtime once" in err and "Traceback" not in err and not dup.exists()
+
+
+def test_median_of_runs_per_number(tmp_path, capsys):
+    """``--runs N``: every number the median of N runs' (integers stay integers), a field one run could not fit is
+    dropped, the sources say which numbers differed and give every run's value; the CLI writes a loadable config."""
+    from accel.app.calibrate import median_of_runs
+
+    one = calibrate("cpu", "ort", Budget.quick())
+    runs = [copy.deepcopy(one) for _ in range(3)]
+    prof = [r["runtimes"]["onnxruntime"] for r in runs]
+    for p, eff, grain in zip(prof, (0.01, 0.6, 0.5), (512, 73728, 32768)):
+        p["parallel_efficiency"], p["parallel_grain_elements"] = eff, grain
+    prof[0]["parallel_grain_macs"] = 1000
+    prof[1].pop("parallel_grain_macs", None)
+    runs[2]["levels"][0]["bandwidth_gbs_per_core"] = 1e6
+    m = median_of_runs(runs)
+    mp = m["runtimes"]["onnxruntime"]
+    assert mp["parallel_efficiency"] == 0.5 and mp["parallel_grain_elements"] == 32768
+    assert isinstance(mp["parallel_grain_elements"], int) and "parallel_grain_macs" not in mp
+    assert m["levels"][0]["bandwidth_gbs_per_core"] == one["levels"][0]["bandwidth_gbs_per_core"]  # the outlier loses
+    assert m["sources"][0].startswith("the median of 3 runs") and m["sources"][1].startswith("run 1 of 3: ")
+    assert any(s == "per-run values (median first): runtimes.onnxruntime.parallel_efficiency 0.5 (runs: 0.01, 0.6, 0.5)"
+               for s in m["sources"])
+    assert not any("op_overhead_us" in s and s.startswith("per-run") for s in m["sources"])  # equal in every run
+    parse_device(m)
+    assert median_of_runs([one]) is one
+    out = tmp_path / "h.yaml"
+    assert main(["calibrate", "--device", "cpu", "--runs", "3", "--quick", "-o", str(out)]) == 0
+    assert load_arch(out).config.sources[0].startswith("the median of 3 runs")
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["calibrate", "--device", "cpu", "--runs", "0", "--quick", "-o", str(tmp_path / "z.yaml")])
+    assert "--runs" in capsys.readouterr().err and not (tmp_path / "z.yaml").exists()

@@ -380,6 +380,7 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         "parallel_overhead_us": round(parallel_s * 1e6, 3),
         "batchnorm": "folded" if runtime == "ort" else "separate",
         "activation": "fused" if runtime == "ort" else "separate",
+        **RUNTIME_SEMANTICS[runtime],
         "parallel_grain_elements": DEFAULT_GRAIN,
         "efficiency": {k: 1.0 for k in ("conv", "depthwise", "gemm", "pool", "eltwise")},
     }
@@ -496,6 +497,7 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         "batchnorm/activation: " + ("ORT folds BatchNormalization into Conv and fuses Conv+Relu/Clip (graph "
                                     "optimizer, ORT_ENABLE_ALL)" if runtime == "ort" else
                                     "PyTorch eager executes BatchNorm2d and activations as separate ops"),
+        RUNTIME_SEMANTICS_SOURCE[runtime],
     ]
     from accel.device import parse_device
 
@@ -504,6 +506,16 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
 
 
 DEFAULT_GRAIN = 16384
+# How each runtime executes a graph — properties of the runtime, not numbers of the machine (accel/device.py
+# equations 2c and 5): written into every calibrated profile so a fresh calibration costs what the runtime runs.
+RUNTIME_SEMANTICS = {"ort": {"graph_fusion": True, "concat": "copy"}, "torch": {"concat": "copy"}}
+RUNTIME_SEMANTICS_SOURCE = {
+    "ort": "graph_fusion true, concat copy: onnxruntime's behaviour, no measured number (ORT_ENABLE_ALL: one ReLU per "
+           "tensor, common_subexpression_elimination.cc; Conv+Relu, conv_activation_fusion.cc; the residual Add into "
+           "an NCHWc conv's Sum input, nchwc_transformer.cc TransformBinary; Concat copies its inputs).",
+    "torch": "concat copy: PyTorch eager's torch.cat writes a new tensor (no measured number); no graph fusion "
+             "(eager mode).",
+}
 UNBLOCKED_CHANNELS = 36  # a channel count that is a multiple of neither NCHWc block (8, 16): the NCHW pool
 
 
@@ -597,6 +609,87 @@ def fit_efficiency(data: dict, spec: str, measured_s: float, overhead_s: float) 
     return float(min(MAX_EFFICIENCY, max(0.01, cost.compute_s / busy)))
 
 
+def merge_calibrations(runs: list[dict], name: str | None = None) -> dict:
+    """One device config from calibrations of the same machine with different runtimes (:func:`calibrate` once
+    per runtime, in order): the first run's machine figures (clock, peak, SIMD width, cache levels, DRAM, warm
+    weights) and default runtime, every run's runtime profile, and every run's sources prefixed with its runtime
+    ("onnxruntime run: ...").  A runtime calibrated twice is refused (:class:`InputError`)."""
+    from accel.device import parse_device
+    from accel.errors import InputError
+
+    if not runs:
+        raise InputError("no calibration to merge")
+    if len(runs) == 1:
+        return runs[0]
+    seen = [r["runtime"] for r in runs]
+    if len(set(seen)) != len(seen):
+        raise InputError(f"--runtime: each runtime once, got {', '.join(seen)}")
+    base = runs[0]
+    data = {**base, "runtimes": {}, "sources": []}
+    for r in runs:
+        data["runtimes"].update(r["runtimes"])
+        data["sources"] += [f"{r['runtime']} run: {s}" for s in r["sources"]]
+    model_name = base["description"].split(":", 1)[0]
+    data["name"] = name or _slug(model_name)
+    data["description"] = (f"{model_name}: calibrated by `accelsim calibrate --device cpu "
+                           + " ".join(f"--runtime {RUNTIME_FLAG[r['runtime']]}" for r in runs)
+                           + f"` (profiles {', '.join(seen)}; the machine's figures from the {seen[0]} run)")
+    parse_device(data, "<calibrated>")  # what we write must load
+    return data
+
+
+RUNTIME_FLAG = {"onnxruntime": "ort", "torch": "torch"}
+
+
+def _num(v: int | float) -> str:
+    return str(v) if isinstance(v, int) else f"{v:g}"
+
+
+def median_of_runs(runs: list[dict]) -> dict:
+    """One calibration from ``runs`` of the same runtime on the same machine (``--runs N``): every number is the
+    median of the runs' values (an integer field stays an integer: the median of an odd number of runs is one of
+    them, of an even number rounded), everything else the first run's; a field one run lacks (a grain it could
+    not fit) is kept only where every run has it.  Single runs of the thread figures and of the short operator
+    chains are not reproducible on a shared VM (README, device study: one of three torch runs measured a parallel
+    efficiency of 0.01); the sources keep the first run's lines, prefixed, and add one line per number that
+    differed between the runs with every run's value."""
+    from accel.errors import InputError
+
+    if not runs:
+        raise InputError("no calibration run")
+    if len(runs) == 1:
+        return runs[0]
+    spread: list[str] = []
+
+    def med(path: str, vals: list):
+        first = vals[0]
+        if isinstance(first, dict):
+            keys = [k for k in first if all(isinstance(v, dict) and k in v for v in vals)]
+            return {k: med(f"{path}.{k}" if path else k, [v[k] for v in vals]) for k in keys}
+        if isinstance(first, list) and all(isinstance(v, list) and len(v) == len(first) for v in vals):
+            return [med(f"{path}[{i}]", [v[i] for v in vals]) for i in range(len(first))]
+        if isinstance(first, bool) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+            return first
+        m = statistics.median(vals)
+        out = int(round(m)) if all(isinstance(v, int) for v in vals) else round(float(m), 3)
+        if len(set(vals)) > 1:
+            spread.append(f"{path} {_num(out)} (runs: {', '.join(_num(v) for v in vals)})")
+        return out
+
+    body = {k: v for k, v in runs[0].items() if k != "sources"}
+    data = med("", [{k: v for k, v in r.items() if k != "sources"} for r in runs])
+    data = {k: data.get(k, body[k]) for k in body if k in data}
+    data["sources"] = ([f"the median of {len(runs)} runs (accelsim calibrate --runs {len(runs)}), per number; the "
+                        "lines below are the first run's, with its own figures"]
+                       + [f"run 1 of {len(runs)}: {s}" for s in runs[0]["sources"]]
+                       + [f"per-run values (median first): {s}" for s in spread])
+    data["description"] = runs[0]["description"] + f", the median of {len(runs)} runs per number"
+    from accel.device import parse_device
+
+    parse_device(data, "<calibrated>")  # what we write must load
+    return data
+
+
 def _slug(s: str) -> str:
     import re
 
@@ -626,7 +719,7 @@ def to_yaml(data: dict) -> str:
 # command line
 # ---------------------------------------------------------------------------------------------------------
 def add_parsers(sub) -> None:
-    from accel.app.options import add_allocator_option, path_arg
+    from accel.app.options import add_allocator_option, int_in, path_arg
 
     p = sub.add_parser(
         "calibrate", help="micro-benchmark this machine and write a CPU device config",
@@ -638,10 +731,14 @@ def add_parsers(sub) -> None:
                     "description.  The config loads wherever --hw takes one (eval, rankcorr, xcheck).")
     p.add_argument("--device", choices=("cpu", "gpu"), required=True,
                    help="cpu (gpu: refused with a clear error when no GPU is usable)")
-    p.add_argument("--runtime", choices=("ort", "torch", "tvm"), default="ort",
+    p.add_argument("--runtime", choices=("ort", "torch", "tvm"), action="append", default=None,
                    help="runtime whose operator overheads and efficiencies are measured (default ort = onnxruntime; "
-                        "tvm is refused: it needs tuned kernels)")
+                        "tvm is refused: it needs tuned kernels); repeat it (--runtime ort --runtime torch) for one "
+                        "config with a profile per runtime, the machine's figures from the first")
     p.add_argument("--name", help="config name (default: derived from the CPU model and runtime)")
+    p.add_argument("--runs", type=int_in(1, 99), default=1, metavar="N",
+                   help="calibrate each runtime N times and keep the median of every number (default 1; 3 on a "
+                        "shared or virtual machine, where single runs of the thread figures do not reproduce)")
     p.add_argument("--quick", action="store_true",
                    help="tiny budget (short chains, 3 repeats, small arrays; seconds): for tests, numbers are noisy")
     add_allocator_option(p)
@@ -656,9 +753,22 @@ def cmd_calibrate(args) -> int:
     from accel.app.cli_study import ProgressBar
     from accel.app.output import report_written, write_text
 
+    from accel.errors import InputError
+
+    runtimes = args.runtime or ["ort"]
+    if len(set(runtimes)) != len(runtimes):
+        raise InputError(f"--runtime: each runtime once, got {', '.join(runtimes)}")
     bar = ProgressBar("calibrate", "steps")
-    data = calibrate(args.device, args.runtime, Budget.quick() if args.quick else Budget(),
-                     progress=lambda done, total, label: bar(done, total), name=args.name, allocator=args.allocator)
+    per_runtime, n = [], len(runtimes) * args.runs
+    for j, rt in enumerate(runtimes):
+        runs = []
+        for k in range(args.runs):
+            i = j * args.runs + k
+            runs.append(calibrate(args.device, rt, Budget.quick() if args.quick else Budget(),
+                                  progress=lambda done, total, label, i=i: bar(i * total + done, n * total),
+                                  name=args.name, allocator=args.allocator))
+        per_runtime.append(median_of_runs(runs))
+    data = merge_calibrations(per_runtime, args.name)
     write_text(args.output, to_yaml(data))
     report_written(args.output)
     print(f"{data['name']}: {data['cores']} cores @ {data['clock_mhz']:g} MHz, "
