@@ -191,9 +191,10 @@ def ort_executed_network(space: str, enc: str):
     return Network(full.name, g.subgraph(keep).copy(), full.input_shape)
 
 
-def _time_calls(fn, warmup: int, repeats: int) -> tuple[float, float]:
-    """(median wall-clock seconds, median CPU seconds of the calling thread) of ``repeats`` calls after
-    ``warmup`` untimed ones.  With one intra-op thread both runtimes execute the whole network on the calling
+def _time_calls(fn, warmup: int, repeats: int) -> tuple[float, float, float, float]:
+    """(median wall-clock seconds, median CPU seconds of the calling thread, and the minimum of each) of
+    ``repeats`` calls after ``warmup`` untimed ones (the minimum: noise only adds time, as the calibration's
+    best-of-N micro-benchmarks).  With one intra-op thread both runtimes execute the whole network on the calling
     thread, so its CPU time (``time.thread_time``: user + system) is the latency without the time the thread
     waited for a core that another process held (module docstring, "Thread CPU time")."""
     for _ in range(warmup):
@@ -204,7 +205,7 @@ def _time_calls(fn, warmup: int, repeats: int) -> tuple[float, float]:
         fn()
         cs.append(time.thread_time() - c0)
         ts.append(time.perf_counter() - t0)
-    return float(np.median(ts)), float(np.median(cs))
+    return float(np.median(ts)), float(np.median(cs)), float(np.min(ts)), float(np.min(cs))
 
 
 def _ort_session(path, threads: int):
@@ -251,7 +252,7 @@ def measure(args) -> None:
         models[i] = (model, torch.randn(*shape, generator=torch.Generator().manual_seed(0)))
     meta = {"machine": machine_description(), "protocol": {
         "warmup_calls": args.warmup, "repeats_1_thread": args.repeats,
-        "repeats_all_threads": args.repeats_all_threads, "budget_min": args.budget_min, "statistic": "median of repeats (latency_s: wall clock; thread_cpu_s: CPU time of the calling thread)", "passes": 2,
+        "repeats_all_threads": args.repeats_all_threads, "budget_min": args.budget_min, "statistic": "median of repeats (latency_s: wall clock; thread_cpu_s: CPU time of the calling thread); latency_min_s / thread_cpu_min_s: the minimum of the same repeats", "passes": 2,
         "threads": threads, "seed": args.seed, "nb201_prune": False, "batch": 1, "dtype": "fp32",
         "nice": os.nice(0), "torch": torch.__version__, "onnxruntime": ort.__version__,
         "order": "pass -> (runtime, threads) phase -> network", "export_s": round(t_export, 1),
@@ -284,15 +285,15 @@ def measure(args) -> None:
             if rt == "torch":
                 model, x = models[i]
                 with torch.inference_mode():
-                    lat, cpu = _time_calls(lambda: model(x), args.warmup, reps)
+                    lat, cpu, lat_min, cpu_min = _time_calls(lambda: model(x), args.warmup, reps)
             else:
                 sess = _ort_session(onnx_paths[i], t)
                 ins = sess.get_inputs()  # none when the exporter folded a constant network (dead cells)
                 feed = {ins[0].name: models[i][1].numpy()} if ins else {}
-                lat, cpu = _time_calls(lambda: sess.run(None, feed), args.warmup, reps)
+                lat, cpu, lat_min, cpu_min = _time_calls(lambda: sess.run(None, feed), args.warmup, reps)
                 del sess
             rows.append(dict(net=i, space=sp, arch=enc, runtime=rt, threads=t, pass_=pas, latency_s=lat,
-                             thread_cpu_s=cpu, repeats=reps, warmup=args.warmup, loadavg_1min=os.getloadavg()[0]))
+                             thread_cpu_s=cpu, latency_min_s=lat_min, thread_cpu_min_s=cpu_min, repeats=reps, warmup=args.warmup, loadavg_1min=os.getloadavg()[0]))
         print(f"pass {pas} {rt} {t}t: {time.time() - t_phase:.0f}s load {os.getloadavg()[0]:.1f}", flush=True)
         meta["protocol"]["skipped_phases"] = skipped
         _write(rows, meta, t_start, args.study)
@@ -329,7 +330,7 @@ def contention(args) -> None:
             time.sleep(0.5)
             try:
                 for name, fn in cases:
-                    wall, cpu = _time_calls(fn, 1, args.calls)
+                    wall, cpu, _, _ = _time_calls(fn, 1, args.calls)
                     print(f"  busy loops {busy}: {name:24s} wall {wall * 1e3:8.2f}  thread CPU {cpu * 1e3:8.2f}  "
                           f"load {os.getloadavg()[0]:.1f}", flush=True)
             finally:
@@ -448,8 +449,13 @@ def analyze(args) -> None:
             dev = base.with_runtime(RUNTIME_PROFILE[rt]).with_threads(int(th))
             model = DeviceModel(dev)
             # 1 thread: the calling thread's CPU time when recorded (module docstring, "Thread CPU time")
-            use_cpu = args.statistic == "auto" and int(th) == 1 and bool(g["thread_cpu_s"].notna().all())
+            use_cpu = args.statistic in ("auto", "min") and int(th) == 1 and bool(g["thread_cpu_s"].notna().all())
             stat = "thread_cpu_s" if use_cpu else "latency_s"
+            if args.statistic == "min":  # the fastest of the repeats (rows measured since 2026-12-01 have it)
+                stat = stat.replace("_s", "_min_s")
+                if stat not in g.columns or not bool(g[stat].notna().all()):
+                    raise SystemExit(f"--statistic min: the {rt} {th}-thread rows have no {stat} (measured before "
+                                     "the minimum was recorded); re-measure, or use auto / wall")
             wide = g.pivot(index="net", columns="pass", values=stat)
             meas = wide.mean(axis=1)
             wall = g.pivot(index="net", columns="pass", values="latency_s").mean(axis=1)
@@ -567,9 +573,10 @@ def main(argv=None) -> int:
                                                    "AMD EPYC study; NAME = device_measurements_NAME.* beside it")
     a.add_argument("--hw", action="append", default=None)
     a.add_argument("-o", default=None, help="analysis JSON (default bench/results/device_study[_STUDY].json)")
-    a.add_argument("--statistic", choices=("auto", "wall"), default="auto",
+    a.add_argument("--statistic", choices=("auto", "wall", "min"), default="auto",
                    help="auto: 1-thread rows by the calling thread's CPU time where recorded, others by wall clock; "
-                        "wall: every row by wall clock")
+                        "wall: every row by wall clock; min: as auto, the fastest of the repeats instead of their "
+                        "median (the calibration's statistic: best of N)")
     a.add_argument("--force", action="store_true", help="overwrite -o")
     c = sub.add_parser("contention")
     c.add_argument("--busy", type=int, default=4, help="busy-loop processes of the second round")

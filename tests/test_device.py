@@ -419,6 +419,28 @@ def _device_study():
     return mod
 
 
+def test_device_study_files_per_machine_and_timing_statistics():
+    """``--study NAME`` keeps another machine's files beside the committed study's (a name that could leave
+    bench/results is refused); ``_time_calls`` gives the medians and the minima of the same timed calls; the
+    committed second study loads (thread CPU minima recorded) while the first has no minima."""
+    ds = _device_study()
+    first, second = ds.study_paths(""), ds.study_paths("xeon")
+    assert [p.name for p in first] == ["device_measurements.parquet", "device_measurements_machine.json",
+                                       "device_study.json"]
+    assert [p.name for p in second] == ["device_measurements_xeon.parquet", "device_measurements_xeon_machine.json",
+                                        "device_study_xeon.json"]
+    assert all(p.parent == ds.RESULTS for p in first + second)
+    for bad in ("../x", "a/b", "x y"):
+        with pytest.raises(SystemExit):
+            ds.study_paths(bad)
+    calls = iter([0.002, 0.001, 0.003])
+    med, cpu_med, mn, cpu_mn = ds._time_calls(lambda: __import__("time").sleep(next(calls)), 0, 3)
+    assert mn <= med and cpu_mn <= cpu_med and 0.0009 < mn < med < 0.01
+    tab = ds.read_measurements("xeon")
+    assert len(tab) == 602 * 8 and tab.groupby(["runtime", "threads", "pass"]).size().eq(602).all()
+    assert "thread_cpu_min_s" not in ds.read_measurements("").columns
+
+
 def test_ort_executed_nb201_network_keeps_the_additions_of_folded_constants():
     """bench/device_study.py ``ort_executed_network``: in ``|none~0|+|none~0|nor_conv_3x3~1|+|avg_pool_3x3~0|
     skip_connect~1|nor_conv_1x1~2|`` node 1 is zero and node 2 = conv3x3(0) a constant the exporter folds; node 3
