@@ -438,6 +438,8 @@ def test_device_study_files_per_machine_and_timing_statistics():
     assert mn <= med and cpu_mn <= cpu_med and 0.0009 < mn < med < 0.01
     tab = ds.read_measurements("xeon")
     assert len(tab) == 602 * 8 and tab.groupby(["runtime", "threads", "pass"]).size().eq(602).all()
+    assert tab.thread_cpu_min_s.notna().all() and (tab.thread_cpu_min_s <= tab.thread_cpu_s).all()
+    assert (tab.latency_min_s <= tab.latency_s).all()
     assert "thread_cpu_min_s" not in ds.read_measurements("").columns
 
 
