@@ -53,7 +53,7 @@ afresh as ``configs/cpu-host-xeon.yaml``)::
 
     nice -n -15 accelsim calibrate --device cpu --runtime ort --runtime torch --runs 3 --name cpu-host-xeon \
         -o configs/cpu-host-xeon.yaml
-    nice -n -15 python bench/device_study.py measure --study xeon --nb201 500 --others 102 --seed 0 --warmup 5 \
+    nice -n -15 python bench/device_study.py measure --study xeon --force --nb201 500 --others 102 --seed 0 --warmup 5 \
         --repeats 11 --repeats-all-threads 11 --budget-min 40
     python bench/device_study.py analyze --study xeon --hw configs/cpu-host-xeon.yaml --hw configs/cpu-host.yaml
 
@@ -229,6 +229,10 @@ def measure(args) -> None:
     from accel.app.measure import set_allocator
     from accel.nn import export_module_onnx
 
+    table = study_paths(args.study)[0]
+    if not args.phases and not args.force and (table.exists() or table.with_suffix(".csv.gz").exists()):
+        raise SystemExit(f"{table.with_suffix('.csv.gz')} exists: use --force to measure it again, --phases to "
+                         "re-measure some phases, or --study NAME for another machine")
     allocator = set_allocator(args.allocator)  # before anything is allocated for the runs
     specs = network_specs(args.nb201, args.others, args.seed)
     cores = os.cpu_count() or 1
@@ -252,7 +256,8 @@ def measure(args) -> None:
         models[i] = (model, torch.randn(*shape, generator=torch.Generator().manual_seed(0)))
     meta = {"machine": machine_description(), "protocol": {
         "warmup_calls": args.warmup, "repeats_1_thread": args.repeats,
-        "repeats_all_threads": args.repeats_all_threads, "budget_min": args.budget_min, "statistic": "median of repeats (latency_s: wall clock; thread_cpu_s: CPU time of the calling thread); latency_min_s / thread_cpu_min_s: the minimum of the same repeats", "passes": 2,
+        "repeats_all_threads": args.repeats_all_threads, "budget_min": args.budget_min, "statistic": ("median of repeats (latency_s: wall clock; thread_cpu_s: CPU time of the calling thread); "
+                      "latency_min_s / thread_cpu_min_s: the minimum of the same repeats"), "passes": 2,
         "threads": threads, "seed": args.seed, "nb201_prune": False, "batch": 1, "dtype": "fp32",
         "nice": os.nice(0), "torch": torch.__version__, "onnxruntime": ort.__version__,
         "order": "pass -> (runtime, threads) phase -> network", "export_s": round(t_export, 1),
@@ -293,7 +298,8 @@ def measure(args) -> None:
                 lat, cpu, lat_min, cpu_min = _time_calls(lambda: sess.run(None, feed), args.warmup, reps)
                 del sess
             rows.append(dict(net=i, space=sp, arch=enc, runtime=rt, threads=t, pass_=pas, latency_s=lat,
-                             thread_cpu_s=cpu, latency_min_s=lat_min, thread_cpu_min_s=cpu_min, repeats=reps, warmup=args.warmup, loadavg_1min=os.getloadavg()[0]))
+                             thread_cpu_s=cpu, latency_min_s=lat_min, thread_cpu_min_s=cpu_min,
+                             repeats=reps, warmup=args.warmup, loadavg_1min=os.getloadavg()[0]))
         print(f"pass {pas} {rt} {t}t: {time.time() - t_phase:.0f}s load {os.getloadavg()[0]:.1f}", flush=True)
         meta["protocol"]["skipped_phases"] = skipped
         _write(rows, meta, t_start, args.study)
@@ -566,6 +572,7 @@ def main(argv=None) -> int:
     m.add_argument("--budget-min", type=float, default=25.0, help="start no phase after this many minutes")
     m.add_argument("--phases", help="re-measure only these phases, e.g. torch:1,ort:1 (other rows kept)")
     m.add_argument("--onnx-dir", help="reuse (or fill) this directory of exported models n<i>.onnx")
+    m.add_argument("--force", action="store_true", help="replace the study's existing measurements")
     add_allocator_option(m)
     a = sub.add_parser("analyze")
     for q in (m, a):

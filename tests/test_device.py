@@ -433,6 +433,8 @@ def test_device_study_files_per_machine_and_timing_statistics():
     for bad in ("../x", "a/b", "x y"):
         with pytest.raises(SystemExit):
             ds.study_paths(bad)
+    with pytest.raises(SystemExit, match="exists: use --force"):  # the committed measurements are kept
+        ds.main(["measure", "--study", "xeon"])
     calls = iter([0.002, 0.001, 0.003])
     med, cpu_med, mn, cpu_mn = ds._time_calls(lambda: __import__("time").sleep(next(calls)), 0, 3)
     assert mn <= med and cpu_mn <= cpu_med and 0.0009 < mn < med < 0.01

@@ -678,7 +678,7 @@ def median_of_runs(runs: list[dict]) -> dict:
 
     body = {k: v for k, v in runs[0].items() if k != "sources"}
     data = med("", [{k: v for k, v in r.items() if k != "sources"} for r in runs])
-    data = {k: data.get(k, body[k]) for k in body if k in data}
+    data = {k: data[k] for k in body if k in data}
     data["sources"] = ([f"the median of {len(runs)} runs (accelsim calibrate --runs {len(runs)}), per number; the "
                         "lines below are the first run's, with its own figures"]
                        + [f"run 1 of {len(runs)}: {s}" for s in runs[0]["sources"]]
