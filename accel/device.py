@@ -139,6 +139,23 @@ Op class: conv with one input channel per group and more than one group → ``de
    ``t_i = T_i / BW_i``, ``BW_i = min(u · bandwidth_gbs_per_core, bandwidth_gbs)`` · 1e9.
 4. ``latency = max(t_compute, max_i t_i) + overhead[class] + [u > 1] · parallel_overhead`` (compute and data
    movement overlap — the roofline — and the runtime's fixed per-operator cost adds).
+
+   4b. In-network scale (``network_scale``, optional, default none: 1): every operator costs
+   ``s(T) ×`` the above (with its separate BN / activation passes, 5, its reorders, 2b, and concatenation
+   copies, 5), where T = ``threads`` and ``s(1) = network_scale.one_thread``, ``s(cores) =
+   network_scale.all_threads``, linear in T between them (an assumption: a calibration measures the two ends).
+   The per-call inference overhead (6) is not scaled.  The efficiencies and overheads come from chains of one
+   operator repeated; inside a network every operator has its own weights, reads what another kernel wrote, and
+   shares the caches with the whole graph, so it costs more than in the chain (on the Xeon guests of the second
+   and third device studies the networks ran 1.3–1.9× slower than the chain-built model predicted, in every
+   operator class: README, device study).  ``accelsim calibrate`` measures it: it times eight small probe
+   networks (:mod:`accel.app.probes`, built from accelsim's torch block library, not from any NAS space or
+   benchmark) in the runtime on 1 and all threads, and each factor is the median over the probes of
+   (measured − per-call overhead) / (modelled − per-call overhead).  One factor for every op class: it moves
+   every network's prediction by the same ratio and leaves the model's ranking as it is (per-class factors
+   fitted to eight probes did not reproduce between calibration runs — a gemm factor of 0.06, 2.6 and 0.6 in
+   three runs — and cost the torch ranking 0.06–0.12 in Spearman ρ on the third study).
+
 5. Runtime execution: a conv whose runtime keeps BatchNorm ``separate`` (PyTorch eager) executes one more
    element-wise pass over its output (a unary op costed by 1–4, with its own overhead — ``class_overhead_us.
    batchnorm`` instead of ``eltwise``'s when the profile gives it), and one more for an activation that is not
@@ -177,7 +194,7 @@ from accel.schema import (MAX_AREA_MM2, MAX_CLOCK_MHZ, MAX_SIZE_BYTES, MIN_CLOCK
 from accel.workload import Layer, Network
 
 __all__ = ["DeviceError", "DeviceConfig", "CpuConfig", "GpuConfig", "RuntimeProfile", "MemoryLevel", "Device",
-           "DeviceModel", "DeviceCost", "DeviceLayerResult", "DeviceNetworkResult", "parse_device", "load_device",
+           "DeviceModel", "DeviceCost", "DeviceLayerResult", "NetworkScale", "network_scale", "DeviceNetworkResult", "parse_device", "load_device",
            "is_device_config", "DTYPE_BYTES", "OP_CLASSES", "op_class", "nchwc_padding", "nchwc_pool"]
 
 SCHEMA_VERSION = 1
@@ -197,6 +214,7 @@ class DeviceError(ConfigError):
 
 
 MAX_EFFICIENCY = 16.0
+MAX_NETWORK_SCALE = 16.0
 
 
 class DeviceAttributeError(DeviceError, AttributeError):
@@ -231,6 +249,15 @@ class ClassOverhead(Strict):
     batchnorm: float | None = Field(None, ge=0, le=MAX_OVERHEAD_US)
 
 
+class NetworkScale(Strict):
+    """Factor on every operator's modelled time inside a network (equation 4b): what a calibration's probe
+    networks measured against the model built from its operator chains (``accelsim calibrate``), on one thread
+    (``one_thread``) and on all cores (``all_threads``)."""
+
+    one_thread: float = Field(gt=0, le=MAX_NETWORK_SCALE)
+    all_threads: float = Field(gt=0, le=MAX_NETWORK_SCALE)
+
+
 class RuntimeProfile(Strict):
     description: str = ""
     op_overhead_us: float = Field(ge=0, le=MAX_OVERHEAD_US)
@@ -248,6 +275,7 @@ class RuntimeProfile(Strict):
     concat: Literal["free", "copy"] = "free"
     parallel_efficiency: float = Field(1.0, gt=0, le=1)
     efficiency: Efficiency
+    network_scale: NetworkScale | None = None
 
 
 class MemoryLevel(Strict):
@@ -434,6 +462,12 @@ class Device:
         """The same device under another of its runtime profiles."""
         return self._replace(runtime=runtime)
 
+    def without_network_scale(self) -> "Device":
+        """The same device with no in-network scale in any runtime profile (module docstring, 4b): the model
+        built from the operator chains alone (an ablation)."""
+        rts = {k: {**v, "network_scale": None} for k, v in self.config.model_dump(mode="python")["runtimes"].items()}
+        return self._replace(runtimes=rts)
+
 
 def op_class(layer: Layer) -> str:
     """``conv``, ``depthwise``, ``gemm``, ``pool`` or ``eltwise`` (see the module docstring)."""
@@ -491,12 +525,26 @@ class DeviceLayerResult:
     evaluations: int = 0
 
 
+def network_scale(device: Device) -> float:
+    """The in-network factor of ``device``'s runtime at its thread count (module docstring, 4b): 1 without
+    ``network_scale``; ``one_thread`` at 1 thread, ``all_threads`` at ``cores``, linear in between."""
+    ns = device.profile.network_scale
+    if ns is None:
+        return 1.0
+    cores = device.config.cores
+    t = device.threads
+    if cores <= 1 or t <= 1:
+        return float(ns.one_thread)
+    return float(ns.one_thread + (ns.all_threads - ns.one_thread) * (min(t, cores) - 1) / (cores - 1))
+
+
 class DeviceModel:
     """Costs layers and networks on a :class:`Device` under its runtime profile (module docstring, 1–5)."""
 
     def __init__(self, device: Device):
         self.device = device
         self._cache: dict[tuple, DeviceCost] = {}
+        self.scale = network_scale(device)
 
     # -- one operator -----------------------------------------------------------------------------------
     def _operator(self, layer: Layer, weight_home: int) -> tuple[float, float, dict, dict, float, int, str, str]:
@@ -573,7 +621,7 @@ class DeviceModel:
             co = prof.class_overhead_us
             if prof.batchnorm == "separate" and co is not None and co.batchnorm is not None:
                 epi += (co.batchnorm - co.eltwise) * 1e-6  # the BN pass's own fixed cost (docstring, 5)
-        total = lat + epi
+        total = (lat + epi) * self.scale
         cost = DeviceCost(latency_s=total, latency_cycles=total * self.device.clock_hz, compute_s=comp, level_s=lvl,
                           traffic_bytes=traffic, overhead_s=ovh, epilogue_s=epi, threads_used=u, op_class=cls,
                           bound=bound, epilogue_ops=int(extra))
@@ -617,7 +665,7 @@ class DeviceModel:
         key = ("reorder", elements, weight_home)
         hit = self._cache.get(key)
         if hit is None:
-            hit = self._operator(Layer("reorder", "relu", K=max(1, int(elements))), weight_home)[0]
+            hit = self._operator(Layer("reorder", "relu", K=max(1, int(elements))), weight_home)[0] * self.scale
             self._cache[key] = hit
         return hit
 

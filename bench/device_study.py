@@ -448,8 +448,14 @@ def analyze(args) -> None:
            "loadavg_1min": {"min": float(tab.loadavg_1min.min()), "median": float(tab.loadavg_1min.median()),
                             "max": float(tab.loadavg_1min.max())},
            "results": {}}
+    # each config as given, and a config with an in-network scale also without it (the chain-built model: ablation)
+    configs = []
     for hw in hws:
-        base = load_arch(hw)
+        dev = load_arch(hw)
+        configs.append((Path(hw).name, dev))
+        if any(p.network_scale is not None for p in dev.config.runtimes.values()):
+            configs.append((f"{Path(hw).name} without network_scale", dev.without_network_scale()))
+    for label, base in configs:
         res_hw = {}
         for (rt, th), g in tab.groupby(["runtime", "threads"]):
             dev = base.with_runtime(RUNTIME_PROFILE[rt]).with_threads(int(th))
@@ -494,6 +500,10 @@ def analyze(args) -> None:
                      "bias_pred_over_meas_median": float((pred[idx] / meas[idx]).median()),
                      "measured_ms": {"min": float(meas[idx].min() * 1e3), "median": float(meas[idx].median() * 1e3),
                                      "max": float(meas[idx].max() * 1e3)}}
+                if 2 in wide.columns:  # how far the two passes of the same networks are apart (the noise floor)
+                    r12 = wide.loc[idx, 1] / wide.loc[idx, 2]
+                    e["pass_to_pass"] = {"mean_abs_pct": float(100 * (r12 - 1).abs().mean()),
+                                         "median_pass1_over_pass2": float(r12.median())}
                 # the predictors are compared with the mean of the two passes, whose reliability is higher than one
                 # pass's: Spearman-Brown, r2 = 2r / (1 + r); no predictor correlates with the mean beyond sqrt(r2)
                 e["ceiling_vs_mean_of_passes"] = {k: float(np.sqrt(max(0.0, 2 * ceil_[k] / (1 + ceil_[k]))))
@@ -523,7 +533,7 @@ def analyze(args) -> None:
             "corrected_mape_le_5pct_every_pair_mean_over_splits":
                 all(v["correction"]["mape_after_pct"]["mean"] <= 5.0 for v in al),
         }
-        out["results"][str(Path(hw).name)] = res_hw
+        out["results"][label] = res_hw
     out["gpu"] = "pending: no GPU on this machine (the device machine was not lent to this task); no GPU measurement made"
     out["analysis_s"] = round(time.time() - t0, 1)
     write_text(args.o, json.dumps(out, indent=1) + "\n")
@@ -538,7 +548,8 @@ def analyze(args) -> None:
                   f"model {a['model']['spearman']:.3f} tau {a['model']['kendall']:.3f} (macs {a['macs']['kendall']:.3f}, "
                   f"retest {a['test_retest']['kendall']:.3f}) MAPE {100 * a['mape']:.1f}% "
                   f"(w/o {a['n_constant_networks']} constant nets {100 * a['mape_without_constant_networks']:.1f}%) "
-                  f"bias {a['bias_pred_over_meas_median']:.2f}")
+                  f"bias {a['bias_pred_over_meas_median']:.2f}"
+                  + (f" pass-to-pass {a['pass_to_pass']['mean_abs_pct']:.1f}%" if "pass_to_pass" in a else ""))
         print(f"  few-shot correction (k={CORRECTION_K}, {CORRECTION_SPLITS} splits, seed {CORRECTION_SEED}): "
               "held-out MAPE % mean ± std (min–max), Spearman ρ mean")
         print(f"  {'pair':10s} {'subset':16s} {'n':>4s}  {'MAPE before':>26s}  {'MAPE after':>26s}  rho before/after")

@@ -522,7 +522,7 @@ def test_mapper_commands_refuse_a_device_with_one_error(capsys):
 def test_shipped_device_configs_load():
     devices = [load_arch(p) for p in list_configs()]
     devices = {d.name: d for d in devices if isinstance(d, Device)}
-    assert {"cpu-host", "cpu-host-xeon", "gpu-h200", "xeon-gold-6226", "xeon-gold-6240", "xeon-silver-4114", "xeon-silver-4210r",
+    assert {"cpu-host", "cpu-host-xeon", "cpu-host-xeon-kvm", "gpu-h200", "xeon-gold-6226", "xeon-gold-6240", "xeon-silver-4114", "xeon-silver-4210r",
             "gtx-1080ti", "titan-rtx", "rtx-2080ti"} <= set(devices)
     for d in devices.values():
         assert d.config.sources, d.name

@@ -119,9 +119,15 @@ class Budget:
     weight_side: int = 1024  # 4 MiB of fp32 weights per layer
     weight_layers: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12)  # 4 … 48 MiB of weights
 
+    # probe networks (accel/app/probes.py: the in-network scale): warm-up calls, then the median of `probe_repeats`
+    probe_warmup: int = 3
+    probe_repeats: int = 11
+    probes: tuple[str, ...] | None = None  # names of accel.app.probes.PROBES to run (None: all)
+
     @classmethod
     def quick(cls) -> "Budget":
-        return cls(chain=4, repeats=3, bw_seconds=0.03, dram_factor=1.5, weight_side=256, weight_layers=(1, 2))
+        return cls(chain=4, repeats=3, bw_seconds=0.03, dram_factor=1.5, weight_side=256, weight_layers=(1, 2),
+                   probe_warmup=1, probe_repeats=3, probes=("cifar-res-narrow", "cifar-cat-24"))
 
 
 def _best_time(fn, repeats: int) -> float:
@@ -142,19 +148,46 @@ class _Runner:
         self._n = 0
 
     def time(self, module, shape, threads: int) -> float:
+        """Seconds per call of ``module`` on an input of ``shape``: the best of the budget's repeats."""
+        import torch
+
+        with torch.inference_mode():
+            return _best_time(self._call(module, shape, threads), self.budget.repeats)
+
+    def export(self, module, shape) -> Path:
+        """``module`` exported to ONNX (:func:`accel.nn.export_module_onnx`) in this runner's directory."""
+        from accel.nn import export_module_onnx
+
+        self._n += 1
+        return export_module_onnx(module.eval(), tuple(shape), self.tmpdir / f"m{self._n}.onnx")
+
+    def median_time(self, module, shape, threads: int, warmup: int, repeats: int, path: Path | None = None) -> float:
+        """Seconds per call: the median of ``repeats`` calls after ``warmup`` calls (how latency benchmarks and
+        the device study time whole networks); ``path``: ``module`` already exported (onnxruntime)."""
+        import torch
+
+        fn = self._call(module, shape, threads, path)
+        times = []
+        with torch.inference_mode():
+            for _ in range(warmup):
+                fn()
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t0)
+        return float(statistics.median(times))
+
+    def _call(self, module, shape, threads: int, path: Path | None = None):
+        """A no-argument function that runs ``module`` once in the runtime on ``threads`` threads."""
         import torch
 
         x = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
         if self.runtime == "torch":
             torch.set_num_threads(threads)
-            with torch.inference_mode():
-                return _best_time(lambda: module(x), self.budget.repeats)
+            return lambda: module(x)  # called inside torch.inference_mode() (time, median_time)
         import onnxruntime as ort
 
-        from accel.nn import export_module_onnx
-
-        self._n += 1
-        path = export_module_onnx(module.eval(), tuple(shape), self.tmpdir / f"m{self._n}.onnx")
+        path = path or self.export(module, shape)
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
@@ -162,7 +195,7 @@ class _Runner:
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
         feed = {sess.get_inputs()[0].name: x.numpy()}
-        return _best_time(lambda: sess.run(None, feed), self.budget.repeats)
+        return lambda: sess.run(None, feed)
 
     def per_op(self, make, shape, threads: int) -> float:
         """Seconds per operator: slope between a chain of ``chain`` operators and a chain of one (removes the
@@ -226,7 +259,10 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
     reductions over an array of half the level's size, 1 thread; shared levels and DRAM also with all
     threads); onnxruntime only: the NCHWc block (MLAS ``NchwcBlockSize`` from the SIMD width) and the NCHW pooling
     kernel's efficiency (a 36-channel pool, ``efficiency.pool_unblocked``); the warm-weight ladder (batch-1
-    Linear chains of 4–48 MiB of weights: ``warm_weight_bytes``, :func:`warm_weight_bytes`).
+    Linear chains of 4–48 MiB of weights: ``warm_weight_bytes``, :func:`warm_weight_bytes`); last, the probe
+    networks (:mod:`accel.app.probes`: eight small networks of accelsim's torch blocks, median of the calls after
+    a warm-up, 1 and all threads) against the model built from all of the above: the in-network factors
+    ``network_scale`` (accel/device.py 4b, :func:`network_scale`).
 
     ``allocator`` (:data:`accel.app.options.ALLOCATORS`): ``system`` leaves the C allocator as it is; ``retain``
     keeps freed memory in this process for the rest of its life (:func:`accel.app.measure.set_allocator`), so
@@ -256,7 +292,7 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
     allocator_src = set_allocator(allocator)
     b = budget or Budget()
     steps = ["describe", "overhead", "parallel", "gemm", "conv", "depthwise", "fc", "pool", "eltwise", "bandwidth",
-             "residency"]
+             "residency", "probes"]
     done = 0
 
     def step(label):
@@ -357,6 +393,8 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
         step("bandwidth")
         ladder = weight_ladder(r, b, call_s, class_ovh["gemm"])
         step("residency")
+        probe_runs = time_probes(r, b, threads_all)
+        step("probes")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -437,6 +475,8 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
     warm_bytes, warm_src = warm_weight_bytes(ladder, cache_bw, dram_one)
     if warm_bytes is not None:
         data["warm_weight_bytes"] = warm_bytes
+    scale, scale_src = network_scale(data, probe_runs, b)
+    profile["network_scale"] = scale
     data["sources"] = [
         f"Machine: lscpu 'Model name: {model_name}', {cores} physical cores ('Core(s) per socket' x 'Socket(s)'), "
         f"flags {ls.get('simd_flags', '')}; caches from /sys/devices/system/cpu/cpu0/cache "
@@ -494,6 +534,7 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
            "TransformConv / TransformPool) rounds conv channels up to it and runs pools NCHWc only when their "
            "channels are a multiple of it."] if runtime == "ort" else []),
         warm_src,
+        scale_src,
         "batchnorm/activation: " + ("ORT folds BatchNormalization into Conv and fuses Conv+Relu/Clip (graph "
                                     "optimizer, ORT_ENABLE_ALL)" if runtime == "ort" else
                                     "PyTorch eager executes BatchNorm2d and activations as separate ops"),
@@ -503,6 +544,51 @@ def calibrate(device: str = "cpu", runtime: str = "ort", budget: Budget | None =
 
     parse_device(data, "<calibrated>")  # what we write must load
     return data
+
+
+def time_probes(r: "_Runner", b: Budget, threads_all: int) -> list[tuple[str, int, float, object]]:
+    """Time the probe networks (:mod:`accel.app.probes`) in the runner's runtime on 1 and ``threads_all`` threads:
+    [(probe name, threads, median seconds per call, the accelsim network imported from the exported ONNX)]."""
+    from accel.app.probes import PROBES, build_probe
+    from accel.onnx_import import load_onnx_network
+
+    out = []
+    for name, shape, blocks in PROBES:
+        if b.probes is not None and name not in b.probes:
+            continue
+        module = build_probe(blocks, shape[0])
+        path = r.export(module, (1, *shape))
+        net = load_onnx_network(path)
+        for th in sorted({1, threads_all}):
+            t = r.median_time(module, (1, *shape), th, b.probe_warmup, b.probe_repeats,
+                              path if r.runtime == "ort" else None)
+            out.append((name, th, t, net))
+    return out
+
+
+def network_scale(data: dict, probe_runs: list, b: Budget) -> tuple[dict, str]:
+    """The profile's ``network_scale`` (accel/device.py 4b): the device model of ``data`` (without the scale)
+    costs each probe at its thread count; :func:`accel.app.probes.fit_network_scale` takes the median ratios.
+    Returns ({"one_thread", "all_threads"} rounded to 3 decimals, the source line with every probe's measured and
+    modelled time)."""
+    from accel.app.probes import ProbeTiming, fit_network_scale
+    from accel.device import DeviceModel, parse_device
+
+    timings = []
+    for name, th, t, net in probe_runs:
+        dev = parse_device({**data, "threads": th}, "<calibrating>")
+        res = DeviceModel(dev).network(net)
+        call = res.inference_overhead_s
+        timings.append(ProbeTiming(name, th, t, res.latency_s - call, call))
+    scale = {k: round(v, 3) for k, v in fit_network_scale(timings).items()}
+    rt = data["runtime"]
+    desc = "; ".join(f"{t.name} {t.threads}t {t.latency_s * 1e3:.3f} ms (model {(t.modelled_s + t.call_s) * 1e3:.3f}, "
+                     f"ratio {t.ratio:.2f})" for t in timings)
+    src = (f"network_scale one_thread {scale['one_thread']:g}, all_threads {scale['all_threads']:g}: measured, the "
+           f"median over {len({t.name for t in timings})} probe networks (accel/app/probes.py; {rt}, median of "
+           f"{b.probe_repeats} calls after {b.probe_warmup} warm-up) of (measured - per-call overhead) / (this "
+           f"config's model without the scale - per-call overhead), on 1 and on all threads: {desc}.")
+    return scale, src
 
 
 DEFAULT_GRAIN = 16384
@@ -726,7 +812,8 @@ def add_parsers(sub) -> None:
         description="Micro-benchmarks on this machine (empty-operator overhead, parallel overhead, GEMM peak, conv / "
                     "depthwise / fc / pool / element-wise operator times in the runtime, read bandwidth of every "
                     "cache level and DRAM, the weight footprint the caches keep warm between calls, onnxruntime's "
-                    "NCHW pooling kernel; about a minute, --quick a few seconds) written as a device config "
+                    "NCHW pooling kernel, and the in-network scale of the operators from eight small probe "
+                    "networks; about a minute per runtime and run, --quick a few seconds) written as a device config "
                     "(kind: cpu; accel/device.py) with the measured numbers, their sources and the machine "
                     "description.  The config loads wherever --hw takes one (eval, rankcorr, xcheck).")
     p.add_argument("--device", choices=("cpu", "gpu"), required=True,
