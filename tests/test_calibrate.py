@@ -21,6 +21,8 @@ def test_quick_calibration_writes_a_loadable_config(tmp_path, capsys):
     assert main(["calibrate", "--device", "cpu", "--runtime", "ort", "--quick", "-o", str(out)]) == 0
     err = capsys.readouterr().err
     assert "calibrate [" in err and f"wrote {out}" in err  # progress bar, then the file
+    ns = load_arch(out).config.runtimes["onnxruntime"].network_scale
+    assert f"onnxruntime: in-network scale {ns.one_thread:g} (1 thread)" in err
     dev = load_arch(out)
     assert isinstance(dev, Device) and dev.kind == "cpu" and dev.config.runtime == "onnxruntime"
     c = dev.config

@@ -861,4 +861,9 @@ def cmd_calibrate(args) -> int:
     print(f"{data['name']}: {data['cores']} cores @ {data['clock_mhz']:g} MHz, "
           f"{data['macs_per_cycle_per_core']['fp32']:g} fp32 MAC/cycle/core, overhead "
           f"{data['runtimes'][data['runtime']]['op_overhead_us']:g} us/op", file=sys.stderr)
+    for rt, prof in data["runtimes"].items():
+        ns = prof.get("network_scale")
+        if ns:
+            print(f"  {rt}: in-network scale {ns['one_thread']:g} (1 thread), {ns['all_threads']:g} "
+                  f"({data['cores']} threads) from the probe networks", file=sys.stderr)
     return 0
