@@ -57,6 +57,20 @@ afresh as ``configs/cpu-host-xeon.yaml``)::
         --repeats 11 --repeats-all-threads 11 --budget-min 40
     python bench/device_study.py analyze --study xeon --hw configs/cpu-host-xeon.yaml --hw configs/cpu-host.yaml
 
+Drift sentinels (``--sentinel-every N``, default 50; 0: none).  A shared or virtual machine changes speed between
+minutes (the third study's KVM guest: the same networks 1.3–1.8× apart in thread CPU time a few minutes apart), so a
+model calibrated at one moment and measurements made at another differ by the machine's drift as well as by the
+model's error.  In every phase the eight probe networks of ``accelsim calibrate`` (:data:`SENTINELS`,
+:mod:`accel.app.probes`) are timed in the phase's runtime and thread count (median of 11 calls after 3, both
+statistics) before network 0, before every N-th network and after the last, into ``device_sentinels[_STUDY].csv.gz``
+(``position``: the index of the next network; ``t_s``: seconds since the start; the network rows have ``t_s`` too).
+``analyze`` turns them into a diagnostic (``drift_tracked`` in the JSON, one line per pair): at each position the
+in-network scale the probes give right then (:func:`accel.app.probes.fit_network_scale` against the config's model
+without its scale — what ``accelsim calibrate`` would have fitted at that moment), interpolated in the network index,
+replaces the config's scale; its MAPE, ρ and τ are the model's error with a calibration made at the time of each
+measurement, and ``pass_to_pass_normalised`` is the spread of the two passes once each is divided by its local scale.
+It uses measurements of the study's time and is not a prediction: the targets are judged on the configs' own rows.
+
 ``contention`` — the evidence for the thread-CPU-time statistic::
 
     nice -n -15 python bench/device_study.py contention --busy 4
@@ -104,6 +118,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from accel.app.probes import PROBES  # noqa: E402  (standard library only at import time)
 RESULTS = ROOT / "bench" / "results"
 
 
@@ -119,6 +135,40 @@ def study_paths(study: str) -> tuple[Path, Path, Path]:
     return (RESULTS / f"device_measurements{suf}.parquet", RESULTS / f"device_measurements{suf}_machine.json",
             RESULTS / f"device_study{suf}.json")
 OTHER_SPACES = ("mbconv", "fbnet", "darts")
+# the interleaved drift sentinels (``measure --sentinel-every``): the probe networks of accelsim calibrate
+# (accel/app/probes.py, all eight), timed in the phase's runtime and thread count before every N-th network and at
+# the end of each phase
+SENTINELS = tuple(name for name, _, _ in PROBES)
+SENTINEL_WARMUP, SENTINEL_REPEATS = 3, 11
+# ``measure --sentinel-each``: this probe timed (same warm-up and repeats) right before every network: the machine's
+# speed at the moment of each measurement
+SENTINEL_EACH = "cifar-res-16"
+
+
+def sentinel_path(study: str) -> Path:
+    """The sentinel table of a study (``device_sentinels[_STUDY].csv.gz``, beside its measurement table)."""
+    table = study_paths(study)[0]
+    return table.with_name(table.name.replace("device_measurements", "device_sentinels")).with_suffix(".csv.gz")
+
+
+def read_sentinels(study: str = "") -> pd.DataFrame | None:
+    """The sentinel rows of a study, or None for a study measured without them."""
+    path = sentinel_path(study)
+    return pd.read_csv(path) if path.exists() else None
+
+
+def sentinel_networks(tmp: Path, names=None) -> dict:
+    """{probe name: (eval-mode torch module, input shape, exported ONNX path)} of ``names`` (default
+    :data:`SENTINELS`)."""
+    from accel.app.probes import PROBES, build_probe
+    from accel.nn import export_module_onnx
+
+    out = {}
+    for name, shape, blocks in PROBES:
+        if name in (SENTINELS if names is None else names):
+            module = build_probe(blocks, shape[0])
+            out[name] = (module, (1, *shape), export_module_onnx(module, (1, *shape), tmp / f"sentinel-{name}.onnx"))
+    return out
 
 
 def machine_description() -> dict:
@@ -135,7 +185,7 @@ def network_specs(n_nb201: int, n_others: int, seed: int) -> list[tuple[str, str
     out = [("nb201", s.split(":", 1)[1]) for s in sample_specs("nb201", n_nb201, seed)]
     per = [n_others // len(OTHER_SPACES) + (i < n_others % len(OTHER_SPACES)) for i in range(len(OTHER_SPACES))]
     for sp, k in zip(OTHER_SPACES, per):
-        out += [(sp, s.split(":", 1)[1]) for s in sample_specs(sp, k, seed)]
+        out += [(sp, s.split(":", 1)[1]) for s in (sample_specs(sp, k, seed) if k else [])]
     return out
 
 
@@ -238,7 +288,7 @@ def measure(args) -> None:
     cores = os.cpu_count() or 1
     threads = sorted({1, cores})
     tmp = Path(args.onnx_dir) if args.onnx_dir else Path(tempfile.mkdtemp(prefix="device-study-"))
-    rows = []
+    rows, sent_rows = [], []
     t_start = time.time()
     onnx_paths = {}
     for i, (sp, enc) in enumerate(specs):
@@ -254,6 +304,10 @@ def measure(args) -> None:
     for i, (sp, enc) in enumerate(specs):
         model, shape = torch_model(sp, enc)
         models[i] = (model, torch.randn(*shape, generator=torch.Generator().manual_seed(0)))
+    sentinels = sentinel_networks(tmp, set(SENTINELS if args.sentinel_every else ())
+                                  | ({SENTINEL_EACH} if args.sentinel_each else set()))
+    sentinel_inputs = {k: torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+                       for k, (_, shape, _) in sentinels.items()}
     meta = {"machine": machine_description(), "protocol": {
         "warmup_calls": args.warmup, "repeats_1_thread": args.repeats,
         "repeats_all_threads": args.repeats_all_threads, "budget_min": args.budget_min, "statistic": ("median of repeats (latency_s: wall clock; thread_cpu_s: CPU time of the calling thread); "
@@ -261,7 +315,16 @@ def measure(args) -> None:
         "threads": threads, "seed": args.seed, "nb201_prune": False, "batch": 1, "dtype": "fp32",
         "nice": os.nice(0), "torch": torch.__version__, "onnxruntime": ort.__version__,
         "order": "pass -> (runtime, threads) phase -> network", "export_s": round(t_export, 1),
-        "allocator_mode": args.allocator, "allocator": allocator}}
+        "allocator_mode": args.allocator, "allocator": allocator,
+        "sentinels": ({"probes": list(SENTINELS), "every_networks": args.sentinel_every, "warmup_calls": SENTINEL_WARMUP,
+                       "repeats": SENTINEL_REPEATS, "table": sentinel_path(args.study).name,
+                       "what": "the probes timed in the phase's runtime and threads before network 0, every "
+                               "--sentinel-every networks and after the last (position = the next network's index)"}
+                      if args.sentinel_every else None),
+        "sentinel_each": ({"probe": SENTINEL_EACH, "warmup_calls": SENTINEL_WARMUP, "repeats": SENTINEL_REPEATS,
+                           "what": "timed right before every network in the same phase: sentinel_latency_s, "
+                                   "sentinel_thread_cpu_s (medians) in the network's row"}
+                          if args.sentinel_each else None)}}
     RESULTS.mkdir(parents=True, exist_ok=True)
     # 1-thread phases of both passes first, then the all-thread phases (on a shared machine these are slow): a
     # phase that would start after --budget-min minutes is skipped and recorded as such
@@ -272,6 +335,10 @@ def measure(args) -> None:
         old = read_measurements(args.study)
         old = old[[(rt, str(t)) not in keep for rt, t in zip(old.runtime, old.threads)]]
         rows = old.rename(columns={"pass": "pass_"}).to_dict("records")
+        old_sent = read_sentinels(args.study)
+        if old_sent is not None:
+            sent_rows = old_sent[[(rt, str(t)) not in keep for rt, t in zip(old_sent.runtime, old_sent.threads)]
+                                 ].rename(columns={"pass": "pass_"}).to_dict("records")
         prev = json.loads(study_paths(args.study)[1].read_text())["protocol"]
         if prev.get("allocator_mode", "system") != args.allocator:  # never mix rows of two allocator settings
             raise SystemExit(f"--phases: the kept rows were measured with --allocator "
@@ -279,6 +346,23 @@ def measure(args) -> None:
         meta["protocol"]["remeasured"] = {"phases": args.phases, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                           "previous_protocol": prev}
     skipped = []
+
+    def time_probe(name, rt, sessions):
+        module, x = sentinels[name][0], sentinel_inputs[name]
+        if rt == "torch":
+            with torch.inference_mode():
+                return _time_calls(lambda: module(x), SENTINEL_WARMUP, SENTINEL_REPEATS)
+        sess = sessions[name]
+        feed = {sess.get_inputs()[0].name: x.numpy()}
+        return _time_calls(lambda: sess.run(None, feed), SENTINEL_WARMUP, SENTINEL_REPEATS)
+
+    def time_sentinels(pas, rt, t, position, sessions):
+        for name in SENTINELS:
+            lat, cpu, lat_min, cpu_min = time_probe(name, rt, sessions)
+            sent_rows.append(dict(probe=name, runtime=rt, threads=t, pass_=pas, position=position,
+                                  t_s=round(time.time() - t_start, 2), latency_s=lat, thread_cpu_s=cpu,
+                                  latency_min_s=lat_min, thread_cpu_min_s=cpu_min))
+
     for pas, rt, t in phases:
         if time.time() - t_start > 60 * args.budget_min:
             skipped.append(f"pass {pas} {rt} {t}t")
@@ -286,7 +370,11 @@ def measure(args) -> None:
         reps = args.repeats if t == 1 else args.repeats_all_threads
         t_phase = time.time()
         torch.set_num_threads(t)
+        sessions = ({k: _ort_session(path, t) for k, (_, _, path) in sentinels.items()} if rt == "ort" else {})
         for i, (sp, enc) in enumerate(specs):
+            if args.sentinel_every and i % args.sentinel_every == 0:
+                time_sentinels(pas, rt, t, i, sessions)
+            each = time_probe(SENTINEL_EACH, rt, sessions) if args.sentinel_each else (np.nan,) * 4
             if rt == "torch":
                 model, x = models[i]
                 with torch.inference_mode():
@@ -299,12 +387,16 @@ def measure(args) -> None:
                 del sess
             rows.append(dict(net=i, space=sp, arch=enc, runtime=rt, threads=t, pass_=pas, latency_s=lat,
                              thread_cpu_s=cpu, latency_min_s=lat_min, thread_cpu_min_s=cpu_min,
-                             repeats=reps, warmup=args.warmup, loadavg_1min=os.getloadavg()[0]))
+                             repeats=reps, warmup=args.warmup, loadavg_1min=os.getloadavg()[0],
+                             t_s=round(time.time() - t_start, 2), sentinel_latency_s=each[0],
+                             sentinel_thread_cpu_s=each[1]))
+        if args.sentinel_every:
+            time_sentinels(pas, rt, t, len(specs), sessions)
         print(f"pass {pas} {rt} {t}t: {time.time() - t_phase:.0f}s load {os.getloadavg()[0]:.1f}", flush=True)
         meta["protocol"]["skipped_phases"] = skipped
-        _write(rows, meta, t_start, args.study)
+        _write(rows, sent_rows, meta, t_start, args.study)
     meta["protocol"]["skipped_phases"] = skipped
-    _write(rows, meta, t_start, args.study)
+    _write(rows, sent_rows, meta, t_start, args.study)
     print(f"wrote {study_paths(args.study)[0]} ({len(rows)} rows) in {time.time() - t_start:.0f}s")
 
 
@@ -355,7 +447,7 @@ def read_measurements(study: str = "") -> pd.DataFrame:
     return tab
 
 
-def _write(rows, meta, t_start, study: str) -> None:
+def _write(rows, sent_rows, meta, t_start, study: str) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -366,6 +458,8 @@ def _write(rows, meta, t_start, study: str) -> None:
     path, machine, _ = study_paths(study)
     pq.write_table(table, path)
     df.to_csv(path.with_suffix(".csv.gz"), index=False)
+    if sent_rows:
+        pd.DataFrame(sent_rows).rename(columns={"pass_": "pass"}).to_csv(sentinel_path(study), index=False)
     machine.write_text(json.dumps(meta, indent=1) + "\n")
 
 
@@ -398,13 +492,15 @@ def _correction_stats(totals: dict, idx, meas: pd.Series) -> dict:
     types = sorted({t for i in idx for t in totals[i]})
     T = np.array([[totals[i].get(t, 0.0) for t in types] for i in idx], dtype=float)
     y = meas.loc[idx].to_numpy(float)
-    h = held_out_error(T, types, y, k=CORRECTION_K, splits=CORRECTION_SPLITS, seed=CORRECTION_SEED)
+    # the runtime's per-call cost is measured by calibrate, not modelled: kept, not scaled by the fit
+    fixed = [t for t in types if t == "inference_call"]
+    h = held_out_error(T, types, y, k=CORRECTION_K, splits=CORRECTION_SPLITS, seed=CORRECTION_SEED, fixed=fixed)
     rng = np.random.Generator(np.random.PCG64(CORRECTION_SEED))  # the draws held_out_error made
     rho_before, rho_after = [], []
     for s in range(CORRECTION_SPLITS):
         perm = rng.permutation(len(y))
         train, test = perm[:CORRECTION_K], perm[CORRECTION_K:]
-        pred = fit_type_correction(T[train], types, y[train]).predict_matrix(T[test], types)
+        pred = fit_type_correction(T[train], types, y[train], fixed=fixed).predict_matrix(T[test], types)
         after_pct = 100.0 * float(np.mean(np.abs(pred / y[test] - 1.0)))
         if not np.isclose(after_pct, h.mape_after_pct[s]):  # the replay must be held_out_error's split
             raise RuntimeError(f"split {s}: replayed MAPE {after_pct} != held_out_error's {h.mape_after_pct[s]}")
@@ -412,8 +508,100 @@ def _correction_stats(totals: dict, idx, meas: pd.Series) -> dict:
         rho_after.append(spearmanr(pred, y[test])[0])
     out = h.to_dict()
     out["layer_types"] = types
+    out["fixed_types"] = fixed
     out["spearman_held_out_before"] = HeldOutError._stats(np.array(rho_before, float))
     out["spearman_held_out_after"] = HeldOutError._stats(np.array(rho_after, float))
+    return out
+
+
+def _lag1(x: np.ndarray) -> float:
+    """Pearson correlation of consecutive values (NaN for fewer than 3 values or a constant series)."""
+    if len(x) < 3 or np.std(x[:-1]) == 0 or np.std(x[1:]) == 0:
+        return float("nan")
+    return float(np.corrcoef(x[:-1], x[1:])[0, 1])
+
+
+def _drift_tracked(sent: pd.DataFrame, probe_nets: dict, dev, wide: pd.DataFrame, nw: dict, spaces: pd.Series,
+                   stat: str) -> dict:
+    """The drift diagnostic of one (runtime, threads) pair (module docstring, "Drift sentinels"): the in-network
+    scale the sentinel probes give at each sentinel position of each pass (:func:`accel.app.probes.fit_network_scale`
+    on the probes timed there against ``dev``'s model without its scale: what ``accelsim calibrate`` would have fitted
+    at that moment), interpolated linearly in the network index; each network's prediction = per-call overhead +
+    local scale × (chain-built prediction − per-call overhead), per pass, averaged over the passes and compared with
+    the mean of the passes (``wide``: network × pass, statistic ``stat``).  Not a prediction: it uses
+    measurements made during the study.  It splits the model's error into what a calibration made at the same time
+    would leave (the model's own) and the machine's drift between a calibration and the measurement."""
+    from accel.app.probes import ProbeTiming, fit_network_scale
+    from accel.device import DeviceModel
+
+    model = DeviceModel(dev.without_network_scale())
+    probe_res = {k: model.network(n) for k, n in probe_nets.items()}
+    chain = {i: model.network(nw[i]) for i in wide.index}
+    out = {"sentinel_scale": {}}
+    preds, scales = {}, {}
+    for pas in wide.columns:
+        g = sent[sent["pass"] == pas]
+        pos, sc = [], []
+        for position, gp in g.groupby("position"):
+            timings = [ProbeTiming(r.probe, 1, float(getattr(r, stat)),
+                                   probe_res[r.probe].latency_s - probe_res[r.probe].inference_overhead_s,
+                                   probe_res[r.probe].inference_overhead_s) for r in gp.itertuples()]
+            pos.append(int(position))
+            sc.append(fit_network_scale(timings)["one_thread"])
+        if not pos:
+            return {}
+        scales[pas] = pd.Series(np.interp(wide.index.to_numpy(float), pos, sc), index=wide.index)
+        preds[pas] = pd.Series({i: chain[i].inference_overhead_s + scales[pas][i] * (chain[i].latency_s
+                                                                                   - chain[i].inference_overhead_s)
+                                for i in wide.index})
+        arr = np.asarray(sc)
+        out["sentinel_scale"][f"pass{pas}"] = {"min": float(arr.min()), "median": float(np.median(arr)),
+                                               "max": float(arr.max()), "max_over_min": float(arr.max() / arr.min()),
+                                               "n_positions": len(pos),
+                                               # does the machine's speed persist from one position to the next?
+                                               "lag1_autocorrelation_log": _lag1(np.log(arr))}
+    pred = pd.concat(preds, axis=1).mean(axis=1)
+    meas = wide.mean(axis=1)
+    for subset, idx in (("all", wide.index), ("nb201", wide.index[spaces.loc[wide.index] == "nb201"]),
+                        ("other_spaces", wide.index[spaces.loc[wide.index] != "nb201"])):
+        if len(idx) < 3:
+            continue
+        ape = (pred[idx] - meas[idx]).abs() / meas[idx]
+        e = {"n": int(len(idx)), "model": _rank_stats(pred[idx], meas[idx]), "mape": float(ape.mean()),
+             "median_ape": float(ape.median()), "bias_pred_over_meas_median": float((pred[idx] / meas[idx]).median())}
+        if len(scales) == 2:  # each pass's scaled part over its local scale: the spread without the drift
+            p1, p2 = wide.columns[:2]
+            call = pd.Series({i: chain[i].inference_overhead_s for i in idx})
+            n1, n2 = (call + (wide.loc[idx, p] - call) / scales[p][idx] for p in (p1, p2))
+            e["pass_to_pass_normalised"] = {"mean_abs_pct": float(100 * (n1 / n2 - 1).abs().mean()),
+                                            "test_retest": _rank_stats(n1, n2)}
+        out[subset] = e
+    return out
+
+
+def _speed_normalised(g: pd.DataFrame, wide: pd.DataFrame, pred: pd.Series, floor: pd.Series, stat: str) -> dict:
+    """The speed-normalised diagnostic of one (runtime, threads) pair (module docstring, "Drift sentinels"): each
+    network's measurement in each pass times ref / sentinel, where sentinel is :data:`SENTINEL_EACH` timed right
+    before it (the same statistic: thread CPU or wall clock) and ref that sentinel's median over the pair's rows —
+    every measurement brought to the machine's median speed during the study.  Test-retest, pass-to-pass spread, the
+    floor (``floor``: MACs) and the model (``pred``) against the normalised mean of the passes.  Not a prediction."""
+    col = "sentinel_thread_cpu_s" if stat.startswith("thread_cpu") else "sentinel_latency_s"
+    sw = g.pivot(index="net", columns="pass", values=col).loc[wide.index, wide.columns]
+    ref = float(np.nanmedian(sw.to_numpy()))
+    norm = wide * ref / sw
+    meas = norm.mean(axis=1)
+    ape = (pred[meas.index] - meas).abs() / meas
+    out = {"sentinel_ms": {"min": float(np.nanmin(sw.to_numpy()) * 1e3), "median": ref * 1e3,
+                           "max": float(np.nanmax(sw.to_numpy()) * 1e3)},
+           "model": _rank_stats(pred[meas.index], meas), "macs": _rank_stats(floor[meas.index], meas),
+           "mape": float(ape.mean()), "bias_pred_over_meas_median": float((pred[meas.index] / meas).median())}
+    if norm.shape[1] == 2:
+        p1, p2 = norm.columns
+        out["test_retest"] = _rank_stats(norm[p1], norm[p2])
+        out["pass_to_pass_mean_abs_pct"] = float(100 * (norm[p1] / norm[p2] - 1).abs().mean())
+        # how much of a network's pass-to-pass change the sentinel saw: corr of the log ratios
+        out["corr_log_ratio_network_vs_sentinel"] = float(np.corrcoef(np.log(wide[p1] / wide[p2]),
+                                                                      np.log(sw[p1] / sw[p2]))[0, 1])
     return out
 
 
@@ -443,7 +631,7 @@ def analyze(args) -> None:
     const = pd.Series({i: r.space == "nb201" and nb201.output_is_constant(nb201.parse_arch(r.arch))
                        for i, r in nets.iterrows()})
     hws = args.hw or [str(ROOT / "configs" / "cpu-host.yaml")]
-    out = {"measurements": str(path.relative_to(ROOT)), "study": args.study, "machine": meta["machine"], "protocol": meta["protocol"],
+    out = {"measurements": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path), "study": args.study, "machine": meta["machine"], "protocol": meta["protocol"],
            "n_networks": int(len(nets)), "per_space": nets["space"].value_counts().to_dict(),
            "loadavg_1min": {"min": float(tab.loadavg_1min.min()), "median": float(tab.loadavg_1min.median()),
                             "max": float(tab.loadavg_1min.max())},
@@ -455,6 +643,14 @@ def analyze(args) -> None:
         configs.append((Path(hw).name, dev))
         if any(p.network_scale is not None for p in dev.config.runtimes.values()):
             configs.append((f"{Path(hw).name} without network_scale", dev.without_network_scale()))
+    sent = read_sentinels(args.study)
+    probe_nets = {}
+    if sent is not None:  # the sentinels as accelsim costs them: exported and re-imported, as calibrate does
+        from accel.onnx_import import load_onnx_network
+
+        tmp = Path(tempfile.mkdtemp(prefix="device-study-sentinels-"))
+        probe_nets = {k: load_onnx_network(path) for k, (_, _, path) in sentinel_networks(tmp).items()}
+        out["drift_tracked"] = {}
     for label, base in configs:
         res_hw = {}
         for (rt, th), g in tab.groupby(["runtime", "threads"]):
@@ -479,6 +675,14 @@ def analyze(args) -> None:
             totals = {i: {**type_totals((lr.layer, lr.cost.latency_s) for lr in r.layers),
                           **({"inference_call": r.inference_overhead_s} if r.inference_overhead_s > 0 else {})}
                       for i, r in results.items()}
+            if g.get("sentinel_latency_s") is not None and g["sentinel_latency_s"].notna().all():
+                out.setdefault("speed_normalised", {}).setdefault(label, {})[f"{rt}/{th}t"] = _speed_normalised(
+                    g, wide, pred, macs_pruned if RUNTIME_PRUNES[rt] else macs, stat)
+            if sent is not None and not label.endswith("without network_scale"):
+                g_sent = sent[(sent.runtime == rt) & (sent.threads == th)]
+                if len(g_sent):
+                    out["drift_tracked"].setdefault(label, {})[f"{rt}/{th}t"] = _drift_tracked(
+                        g_sent, probe_nets, dev, wide, nw, nets["space"], stat)
             entry = {}
             for subset, idx in (("all", wide.index), ("nb201", wide.index[nets.loc[wide.index, "space"] == "nb201"]),
                                 ("other_spaces", wide.index[nets.loc[wide.index, "space"] != "nb201"]),
@@ -517,8 +721,11 @@ def analyze(args) -> None:
                                        "macs": _rank_stats((macs_pruned if RUNTIME_PRUNES[rt] else macs)[idx], wall[idx]),
                                        "mape": float(wape.mean()), "median_ape": float(wape.median()),
                                        "wall_over_cpu_median": float((wall[idx] / meas[idx]).median())}
+                if len(idx) <= CORRECTION_K:  # too few networks to fit on K and test on the rest
+                    entry[subset] = e
+                    continue
                 e["correction"] = _correction_stats(totals, idx, meas[idx])
-                if len(live) < len(idx):  # as mape_without_constant_networks: the folded-constant cells left out
+                if len(live) < len(idx) and len(live) > CORRECTION_K:  # as mape_without_constant_networks: the folded-constant cells left out
                     e["correction_without_constant_networks"] = _correction_stats(totals, pd.Index(live), meas[live])
                 entry[subset] = e
             res_hw[f"{rt}/{th}t"] = entry
@@ -531,7 +738,8 @@ def analyze(args) -> None:
             "mean_fraction_of_gap_closed_kendall": float(np.nanmean([v["kendall_fraction_of_gap_closed"] for v in al])),
             "mape_le_15pct_every_pair": all(v["mape"] <= 0.15 for v in al),
             "corrected_mape_le_5pct_every_pair_mean_over_splits":
-                all(v["correction"]["mape_after_pct"]["mean"] <= 5.0 for v in al),
+                (all(v["correction"]["mape_after_pct"]["mean"] <= 5.0 for v in al)
+                 if all("correction" in v for v in al) else None),
         }
         out["results"][label] = res_hw
     out["gpu"] = "pending: no GPU on this machine (the device machine was not lent to this task); no GPU measurement made"
@@ -550,6 +758,22 @@ def analyze(args) -> None:
                   f"(w/o {a['n_constant_networks']} constant nets {100 * a['mape_without_constant_networks']:.1f}%) "
                   f"bias {a['bias_pred_over_meas_median']:.2f}"
                   + (f" pass-to-pass {a['pass_to_pass']['mean_abs_pct']:.1f}%" if "pass_to_pass" in a else ""))
+        for k, v in out.get("speed_normalised", {}).get(hw, {}).items():
+            print(f"  {k:10s} speed-normalised (diagnostic; sentinel {v['sentinel_ms']['min']:.2f}-"
+                  f"{v['sentinel_ms']['max']:.2f} ms): model {v['model']['spearman']:.3f} tau {v['model']['kendall']:.3f} "
+                  f"macs {v['macs']['spearman']:.3f} MAPE {100 * v['mape']:.1f}% bias {v['bias_pred_over_meas_median']:.2f}"
+                  + (f" retest {v['test_retest']['spearman']:.3f} pass-to-pass {v['pass_to_pass_mean_abs_pct']:.1f}% "
+                     f"corr(network, sentinel) {v['corr_log_ratio_network_vs_sentinel']:.2f}" if "test_retest" in v else ""))
+        for k, v in out.get("drift_tracked", {}).get(hw, {}).items():
+            a = v.get("all")
+            if not a:
+                continue
+            sc = "; ".join(f"{p} {d['min']:.2f}-{d['max']:.2f}" for p, d in v["sentinel_scale"].items())
+            print(f"  {k:10s} drift-tracked (diagnostic; sentinel scale {sc}): model {a['model']['spearman']:.3f} "
+                  f"tau {a['model']['kendall']:.3f} MAPE {100 * a['mape']:.1f}% bias {a['bias_pred_over_meas_median']:.2f}"
+                  + (f" pass-to-pass normalised {a['pass_to_pass_normalised']['mean_abs_pct']:.1f}% (retest rho "
+                     f"{a['pass_to_pass_normalised']['test_retest']['spearman']:.3f})"
+                     if "pass_to_pass_normalised" in a else ""))
         print(f"  few-shot correction (k={CORRECTION_K}, {CORRECTION_SPLITS} splits, seed {CORRECTION_SEED}): "
               "held-out MAPE % mean ± std (min–max), Spearman ρ mean")
         print(f"  {'pair':10s} {'subset':16s} {'n':>4s}  {'MAPE before':>26s}  {'MAPE after':>26s}  rho before/after")
@@ -584,6 +808,12 @@ def main(argv=None) -> int:
     m.add_argument("--phases", help="re-measure only these phases, e.g. torch:1,ort:1 (other rows kept)")
     m.add_argument("--onnx-dir", help="reuse (or fill) this directory of exported models n<i>.onnx")
     m.add_argument("--force", action="store_true", help="replace the study's existing measurements")
+    m.add_argument("--sentinel-every", type=int, default=50,
+                   help="time the drift sentinels (SENTINELS) before every N-th network of a phase and after the "
+                        "last; 0: none")
+    m.add_argument("--sentinel-each", action=argparse.BooleanOptionalAction, default=True,
+                   help="time SENTINEL_EACH right before every network (the machine's speed at each measurement; "
+                        "analyze's speed-normalised rows)")
     add_allocator_option(m)
     a = sub.add_parser("analyze")
     for q in (m, a):

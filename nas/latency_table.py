@@ -13,13 +13,15 @@
   latency correction"), the one correction of accelsim (``accelsim nas-latency`` and ``accelsim xcheck`` use
   it): a table built from isolated layers mispredicts whole networks because a compiler treats layer types
   differently.  With ``T[n, t]`` = table (model) latency of the layers of type ``t`` (:func:`layer_type`) in
-  network ``n`` and measured whole-network latencies ``y[n]``, fit factors ``α_t ≥ 0`` by non-negative
-  least squares on the *relative* error ``Σ_n ((Σ_t α_t T[n, t] − y[n]) / y[n])²`` (small and large
-  networks weigh alike); corrected latency = ``Σ_t α_t T[n, t]``.  There is no intercept: a fixed
+  network ``n`` and measured whole-network latencies ``y[n]``, fit factors ``α_t`` within :data:`FACTOR_RANGE`
+  (1/8 … 8×) of the single best global factor by bounded least squares on the *relative* error
+  ``Σ_n ((Σ_t α_t T[n, t] − y[n]) / y[n])²`` (small and large networks weigh alike); corrected latency = ``Σ_t α_t T[n, t]``.  There is no intercept: a fixed
   per-inference overhead would be confounded with every layer type that all networks share at the same size
   (stem, classifier), making those factors arbitrary, and those types absorb it anyway.  A type no training
-  network exercises gets ``default_factor`` = the median of the fitted factors (the table's overall bias is
-  the best guess for it; 1 when nothing was fitted).  Few networks (K training networks, C exercised types):
+  network exercises gets ``default_factor`` = :func:`global_factor`, the one factor of all types that fits the
+  training networks best (the table's overall bias is the best guess for it; 1 when nothing was fitted — the
+  median of the fitted factors, used before, inherits their noise: 10 NB201 networks gave 3.0 and put every
+  MBConv / FBNet / DARTS network 3.6× too slow).  Few networks (K training networks, C exercised types):
   with K < C the least-squares problem is underdetermined, and with K a little above C ten noisy networks
   still pin C free factors badly (fitted on 10 of 602 measured networks, an unregularised fit was *worse* than
   no correction for onnxruntime: held-out MAPE 22 ± 15 % vs 16 %), so the fit is regularised toward the
@@ -273,6 +275,15 @@ small next to the data's pull."""
 PRIOR_WEIGHT_GRID = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)
 """The λ :func:`choose_prior_weight` picks from (0: plain NNLS; 100: factors within a few % of 1)."""
 
+FACTOR_RANGE = (0.125, 8.0)
+"""The bounds of every fitted factor relative to the global factor g (:func:`_nnls_factors`: the single factor that
+fits the networks best): a correction may treat one layer type at most 8× differently from the table's overall
+bias, which itself is free (a table built for another chip: :func:`correction_study`).  Plain non-negative least
+squares let a type that every training network runs at the same size (NAS-Bench-201's classifier, its stem) act
+as an intercept: fitted on 10 NB201 networks of the ``xeon-kvm-3`` device study (bench/results) it gave the
+classifier a factor of 849 and the 1×1 convs and additions 0 — no layer's cost is 0 or 849× its model — and put
+held-out networks 3–4× too slow (held-out MAPE 52 % against 18.5 % uncorrected; with the bounds 19.8 %)."""
+
 CV_FOLDS = 10  # leave-one-out up to this many training networks, this many folds (network i in fold i mod 10) above
 
 
@@ -297,7 +308,7 @@ def type_matrix(nets: Sequence[Network], table: LayerTable, types: Sequence[str]
 @dataclass(frozen=True)
 class LatencyCorrection:
     """BBSSP correction (module docstring): per-layer-type factors ``factors[type]`` and ``default_factor``
-    for types never seen in training (the median of the fitted factors); ``prior_weight``: the λ the fit
+    for types never seen in training (:func:`global_factor` of the training networks); ``prior_weight``: the λ the fit
     used (0: plain NNLS)."""
 
     factors: dict[str, float]
@@ -329,19 +340,38 @@ def _check_matrix(T, types: Sequence[str], measured_latency_s) -> tuple[np.ndarr
     return T, y
 
 
+def _fixed_columns(T: np.ndarray, types: Sequence[str], fixed: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(T with the columns of the ``fixed`` types zeroed, the per-network sum of those columns: the offset)."""
+    unknown = [t for t in fixed if t not in types]
+    if unknown:
+        raise CorrectionError(f"fixed types {', '.join(map(repr, unknown))} are not columns of the matrix "
+                              f"({', '.join(types)})")
+    cols = [j for j, t in enumerate(types) if t in fixed]
+    offset = T[:, cols].sum(axis=1) if cols else np.zeros(T.shape[0])
+    T = T.copy()
+    T[:, cols] = 0.0
+    return T, offset
+
+
 def fit_type_correction(T: np.ndarray, types: Sequence[str], measured_latency_s: Sequence[float],
-                        prior_weight: float | None = None) -> LatencyCorrection:
+                        prior_weight: float | None = None, fixed: Sequence[str] = ()) -> LatencyCorrection:
     """Fit α_t ≥ 0 on a (K networks × n_types) table-latency matrix ``T`` (s: each network's predicted latency
     summed per layer type) against the K measured whole-network latencies (s), by non-negative least squares
     on the relative error (module docstring).  Types with an all-zero column are not fitted: they get
-    ``default_factor`` = the median of the fitted factors.  ``prior_weight`` λ ≥ 0 adds ``λ·Σ_t (α_t − 1)²``;
+    ``default_factor`` = :func:`global_factor` of the training networks.  ``prior_weight`` λ ≥ 0 adds ``λ·Σ_t (α_t − 1)²``;
     None: chosen by cross-validation on these networks (:func:`choose_prior_weight`).  With
-    ``prior_weight=0`` and fewer networks than fitted types: :class:`CorrectionError`."""
+    with ``prior_weight=0`` and fewer networks than fitted types: :class:`CorrectionError`.  ``fixed``: types
+    kept at α = 1 and not fitted (their time an offset the fitted factors do not scale): costs measured directly
+    rather than modelled, such as a runtime's per-call overhead — a free factor on a column that is the same for
+    every network acts as an intercept that absorbs the mean error of the training networks and multiplies the
+    cost of every tiny held-out network (the ``xeon-kvm-3`` device study: a per-call factor of 56 fitted on 10 NB201
+    networks put the constant-output networks 100× too slow)."""
     T, y = _check_matrix(T, types, measured_latency_s)
+    T, offset = _fixed_columns(T, types, fixed)
     used = np.flatnonzero(T.sum(axis=0) > 0)
     k, c = len(y), len(used)
     if prior_weight is None:
-        lam = choose_prior_weight(T, types, y)
+        lam = choose_prior_weight(T, types, y, offset=offset)
     elif not (math.isfinite(prior_weight) and prior_weight >= 0):
         raise CorrectionError(f"prior_weight must be a finite number >= 0, got {prior_weight!r}")
     else:
@@ -350,32 +380,50 @@ def fit_type_correction(T: np.ndarray, types: Sequence[str], measured_latency_s:
         raise CorrectionError(f"{k} training network(s) cannot determine the factors of {c} layer types "
                               f"({', '.join(types[j] for j in used)}): measure at least {c} networks, or fit "
                               f"with prior_weight > 0 (pulls the undetermined factors toward 1)")
-    alpha = _nnls_factors(T[:, used], y, lam)
+    alpha = _nnls_factors(T[:, used], y, lam, offset)
     fitted = {types[j]: float(a) for j, a in zip(used, alpha)}
-    default = float(np.median(list(fitted.values()))) if fitted else 1.0
-    return LatencyCorrection({t: fitted.get(t, default) for t in types}, default, lam)
+    default = global_factor(T[:, used], y, offset) if fitted else 1.0
+    return LatencyCorrection({t: 1.0 if t in fixed else fitted.get(t, default) for t in types}, default, lam)
 
 
-def _nnls_factors(T: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:
-    """α ≥ 0 minimising ``Σ_n (Σ_t α_t T[n, t] / y[n] − 1)² + λ·Σ_t (α_t − 1)²`` (columns of ``T`` all fitted)."""
-    from scipy.optimize import nnls
+def global_factor(T: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None) -> float:
+    """The one factor g of every fitted type that fits the networks best, in closed form: g = argmin
+    ``Σ_n ((o[n] + g·Σ_t T[n, t]) / y[n] − 1)²`` = Σ r·(1 − o/y) / Σ r² with r[n] = Σ_t T[n, t] / y[n] (at least
+    1e-12).  The table's overall bias: the default factor of a type no training network runs, and the centre of
+    :data:`FACTOR_RANGE`."""
+    r = np.asarray(T, dtype=float).sum(axis=1) / y
+    b = 1.0 - (np.asarray(offset, dtype=float) / y if offset is not None else 0.0)
+    return max(float(np.sum(r * b)) / max(float(r @ r), 1e-300), 1e-12)
+
+
+def _nnls_factors(T: np.ndarray, y: np.ndarray, lam: float,
+                  offset: np.ndarray | None = None) -> np.ndarray:
+    """α minimising ``Σ_n ((o[n] + Σ_t α_t T[n, t]) / y[n] − 1)² + λ·Σ_t (α_t − 1)²`` with every α_t within
+    :data:`FACTOR_RANGE` of the global factor g — the one factor of all types that fits best, the same objective
+    with λ = 0 (bounded least squares, scipy ``lsq_linear``; columns of ``T`` all fitted; o = ``offset``, the
+    unfitted time of each network, default 0)."""
+    from scipy.optimize import lsq_linear
 
     c = T.shape[1]
-    A, b = T / y[:, None], np.ones(len(y))
+    A, b = T / y[:, None], 1.0 - (offset / y if offset is not None else 0.0) * np.ones(len(y))
+    g = global_factor(T, y, offset)
     if lam > 0:
         A = np.vstack([A, math.sqrt(lam) * np.eye(c)])
         b = np.concatenate([b, math.sqrt(lam) * np.ones(c)])
-    return nnls(A, b)[0]
+    return lsq_linear(A, b, bounds=(g * FACTOR_RANGE[0], g * FACTOR_RANGE[1]), method="bvls").x
 
 
-def choose_prior_weight(T: np.ndarray, types: Sequence[str], measured_latency_s: Sequence[float]) -> float:
+def choose_prior_weight(T: np.ndarray, types: Sequence[str], measured_latency_s: Sequence[float],
+                        offset: np.ndarray | None = None) -> float:
     """The λ of :data:`PRIOR_WEIGHT_GRID` whose fit predicts held-out *training* networks best: the sum over
     folds of the squared relative errors of the networks a fold leaves out, each fold fitted on the others
     (leave-one-out for up to :data:`CV_FOLDS` networks; above, network i in fold i mod CV_FOLDS).  λ = 0 is a
     candidate only when every fold's fit has at least as many networks as fitted types; ties go to the smaller
     λ.  Fewer than 3 networks cannot be cross-validated: :data:`FEW_SHOT_PRIOR_WEIGHT` when K < C, else 0.
-    Uses nothing but the training networks, so a held-out test set stays untouched."""
+    Uses nothing but the training networks, so a held-out test set stays untouched.  ``offset``: each network's
+    unfitted time (:func:`fit_type_correction`'s ``fixed`` types; their columns of ``T`` zero)."""
     T, y = _check_matrix(T, types, measured_latency_s)
+    o = np.zeros(len(y)) if offset is None else np.asarray(offset, dtype=float)
     used = np.flatnonzero(T.sum(axis=0) > 0)
     k, c = len(y), len(used)
     if k < 3:
@@ -390,8 +438,8 @@ def choose_prior_weight(T: np.ndarray, types: Sequence[str], measured_latency_s:
         err = 0.0
         for f in range(folds):
             out = fold == f
-            alpha = _nnls_factors(T[~out][:, used], y[~out], lam)
-            err += float(np.sum((T[out][:, used] @ alpha / y[out] - 1.0) ** 2))
+            alpha = _nnls_factors(T[~out][:, used], y[~out], lam, o[~out])
+            err += float(np.sum(((o[out] + T[out][:, used] @ alpha) / y[out] - 1.0) ** 2))
         if err < best_err * (1 - 1e-9):
             best_err, best_lam = err, lam
     return best_lam
@@ -424,10 +472,12 @@ class HeldOutError:
 
 
 def held_out_error(T: np.ndarray, types: Sequence[str], measured_latency_s: Sequence[float], k: int = 10,
-                   splits: int = 20, seed: int = 0, prior_weight: float | None = None) -> HeldOutError:
+                   splits: int = 20, seed: int = 0, prior_weight: float | None = None,
+                   fixed: Sequence[str] = ()) -> HeldOutError:
     """The few-shot protocol: ``splits`` times, draw ``k`` of the n networks (rows of ``T``, see
     :func:`fit_type_correction`) without replacement (``Generator(PCG64(seed))``, one permutation per
-    split), fit on them, and take the MAPE (%) on the other n − k, before (α = 1) and after correction.
+    split), fit on them (``fixed``: as :func:`fit_type_correction`), and take the MAPE (%) on the other n − k, before
+    (α = 1) and after correction.
     Raises :class:`CorrectionError` unless 1 <= k < n and splits >= 1."""
     T, y = _check_matrix(T, types, measured_latency_s)
     n = len(y)
@@ -442,7 +492,7 @@ def held_out_error(T: np.ndarray, types: Sequence[str], measured_latency_s: Sequ
     for s in range(splits):
         perm = rng.permutation(n)
         train, test = perm[:k], perm[k:]
-        corr = fit_type_correction(T[train], types, y[train], prior_weight)
+        corr = fit_type_correction(T[train], types, y[train], prior_weight, fixed)
         pred = corr.predict_matrix(T[test], types)
         before[s] = 100.0 * float(np.mean(np.abs(raw[test] / y[test] - 1.0)))
         after[s] = 100.0 * float(np.mean(np.abs(pred / y[test] - 1.0)))

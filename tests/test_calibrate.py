@@ -228,3 +228,41 @@ def test_median_of_runs_per_number(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["calibrate", "--device", "cpu", "--runs", "0", "--quick", "-o", str(tmp_path / "z.yaml")])
     assert "--runs" in capsys.readouterr().err and not (tmp_path / "z.yaml").exists()
+
+
+def test_scale_spread_flags_an_unstable_machine():
+    """The probes are the same networks in every run: their run-to-run spread is the machine's, the largest max / min
+    over both thread ends; none with one run or no scale; above UNSTABLE_SPREAD the CLI warns (no change to the
+    config)."""
+    from accel.app.calibrate import UNSTABLE_SPREAD, scale_spread
+
+    def run(one, all_):
+        return {"runtime": "onnxruntime",
+                "runtimes": {"onnxruntime": {"network_scale": {"one_thread": one, "all_threads": all_}}}}
+
+    assert scale_spread([run(0.616, 0.696), run(0.927, 1.205), run(0.991, 1.487)]) == pytest.approx(1.487 / 0.696)
+    assert scale_spread([run(1.0, 1.0), run(1.1, 1.05)]) == pytest.approx(1.1)
+    assert scale_spread([run(2.0, 3.0)]) == 1.0
+    assert scale_spread([{"runtime": "torch", "runtimes": {"torch": {}}}] * 2) == 1.0
+    assert 1.1 < UNSTABLE_SPREAD < 1.5
+
+
+def test_calibrate_cli_warns_when_the_runs_disagree(tmp_path, capsys, monkeypatch):
+    """Three runs whose probes disagree by 2x: a warning naming the runtime and the spread; the config is written."""
+    import accel.app.calibrate as cal
+
+    one = calibrate("cpu", "ort", Budget.quick())
+    scales = iter((0.5, 1.0, 0.75))
+
+    def fake(device, runtime, budget, progress=None, name=None, allocator="system"):
+        r = copy.deepcopy(one)
+        s = next(scales)
+        r["runtimes"]["onnxruntime"]["network_scale"] = {"one_thread": s, "all_threads": s}
+        return r
+
+    monkeypatch.setattr(cal, "calibrate", fake)
+    out = tmp_path / "h.yaml"
+    assert main(["calibrate", "--device", "cpu", "--runs", "3", "--quick", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "the 3 runs 2.00x apart" in err and "warning: onnxruntime: the same probe networks ran up to 2.00x" in err
+    assert load_arch(out).config.runtimes["onnxruntime"].network_scale.one_thread == 0.75

@@ -118,3 +118,42 @@ def test_cross_validated_prior_weight():
     assert np.mean(cv) < 0.85 * np.mean(plain)
     with pytest.raises(CorrectionError, match="measured latencies must be positive"):
         choose_prior_weight(T[:10], TYPES, -y[:10])
+
+
+def test_fixed_types_are_an_unscaled_offset():
+    """``fixed`` types keep α = 1 and are not fitted: y = per-call cost + Σ α_t T recovers the planted factors
+    exactly, in the fit and in the held-out protocol; an unknown fixed type is refused."""
+    T, y = _synthetic(12, seed=6)
+    call = np.full(len(y), 3e-4)
+    Tc, yc = np.c_[T, call], y + call
+    corr = fit_type_correction(Tc, [*TYPES, "inference_call"], yc, fixed=["inference_call"])
+    assert corr.factors["inference_call"] == 1.0
+    assert [corr.factors[t] for t in TYPES] == pytest.approx(TRUTH, rel=1e-6)
+    h = held_out_error(np.c_[_synthetic(30, seed=7)[0], np.full(30, 3e-4)], [*TYPES, "inference_call"],
+                       _synthetic(30, seed=7)[1] + 3e-4, k=10, splits=3, fixed=["inference_call"])
+    assert h.mape_after_pct.max() < 1e-6
+    with pytest.raises(CorrectionError, match="fixed types 'call'"):
+        fit_type_correction(Tc, [*TYPES, "inference_call"], yc, fixed=["call"])
+
+
+def test_a_column_shared_by_every_network_cannot_become_an_intercept():
+    """A type every network runs at the same size (a classifier) is confounded with an intercept; measurements with
+    a constant extra cost used to drive its factor to hundreds.  The bounds keep every factor within FACTOR_RANGE
+    of the global factor, so a held-out tiny network is not blown up."""
+    from nas.latency_table import FACTOR_RANGE, _nnls_factors
+
+    rng = np.random.default_rng(8)
+    n = 10
+    T = np.c_[rng.uniform(2e-4, 2e-3, n), rng.uniform(1e-4, 1e-3, n), np.full(n, 2e-6)]  # conv, add, fc (tiny)
+    y = T[:, 0] * 1.1 + T[:, 1] * 1.3 + T[:, 2] + 4e-4 * (1 + 0.05 * rng.standard_normal(n))  # + unmodelled 400 µs
+    types = ["conv3x3", "add", "fc"]
+    unbounded = __import__("scipy.optimize", fromlist=["nnls"]).nnls(T / y[:, None], np.ones(n))[0]
+    assert unbounded[2] > 50  # the old fit: the classifier carries the 400 µs
+    corr = fit_type_correction(T, types, y, prior_weight=0.0)
+    r = (T / y[:, None]).sum(axis=1)
+    g = float(r.sum() / (r @ r))
+    assert g * FACTOR_RANGE[0] - 1e-9 <= min(corr.factors.values())
+    assert max(corr.factors.values()) <= g * FACTOR_RANGE[1] + 1e-9
+    tiny = np.array([[1e-5, 1e-5, 2e-6]])  # a held-out network of almost nothing but the classifier
+    assert corr.predict_matrix(tiny, types)[0] < 8.5 * g * tiny.sum()
+    assert _nnls_factors(T, y, 0.0).shape == (3,)

@@ -445,6 +445,95 @@ def test_device_study_files_per_machine_and_timing_statistics():
     assert "thread_cpu_min_s" not in ds.read_measurements("").columns
 
 
+def test_drift_tracked_diagnostic_recovers_a_drifting_machine():
+    """bench/device_study.py ``_drift_tracked``: measurements that are exactly the chain-built model times a machine
+    speed drifting within and between passes, with sentinel probes timed on the same drifting machine, give back the
+    measurements (MAPE 0, ρ 1, the passes' normalised spread 0) while the raw passes are 20–50 % apart; the local
+    scale is read off the probes as calibrate fits it (the median over the probes)."""
+    import numpy as np
+    import pandas as pd
+
+    from nas import nb201
+
+    ds = _device_study()
+    dev = load_arch(ROOT / "configs" / "cpu-host-xeon-kvm.yaml").with_runtime("onnxruntime").with_threads(1)
+    model = DeviceModel(dev.without_network_scale())
+    archs = ["|nor_conv_3x3~0|+|avg_pool_3x3~0|nor_conv_1x1~1|+|nor_conv_3x3~0|nor_conv_1x1~1|avg_pool_3x3~2|",
+             "|skip_connect~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|nor_conv_3x3~0|none~1|skip_connect~2|",
+             "|nor_conv_1x1~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_3x3~2|",
+             "|avg_pool_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|nor_conv_1x1~0|nor_conv_3x3~1|none~2|",
+             "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"]
+    nw = {i: nb201.build_network(a) for i, a in enumerate(archs)}
+    probes = {"p-small": nw[1], "p-large": nw[4], "p-mid": nw[2]}  # any networks serve as probes here
+    positions, speed = [0, 2, 5], {1: [1.0, 1.5, 2.0], 2: [1.3, 1.3, 1.3]}
+
+    def timed(net, s):
+        r = model.network(net)
+        return r.inference_overhead_s + s * (r.latency_s - r.inference_overhead_s)
+
+    sent = pd.DataFrame([dict(probe=k, runtime="ort", threads=1, position=pos, latency_s=timed(n, s), **{"pass": p})
+                         for p in (1, 2) for pos, s in zip(positions, speed[p]) for k, n in probes.items()])
+    wide = pd.DataFrame({p: {i: timed(nw[i], float(np.interp(i, positions, speed[p]))) for i in nw} for p in (1, 2)})
+    spaces = pd.Series("nb201", index=wide.index)
+    d = ds._drift_tracked(sent, probes, dev, wide, nw, spaces, "latency_s")
+    a = d["all"]
+    assert a["mape"] < 1e-9 and a["model"]["spearman"] == pytest.approx(1.0)
+    assert a["pass_to_pass_normalised"]["mean_abs_pct"] < 1e-6
+    assert 20 < 100 * (wide[1] / wide[2] - 1).abs().max() < 60
+    assert d["sentinel_scale"]["pass1"]["max_over_min"] == pytest.approx(2.0)
+    assert d["sentinel_scale"]["pass1"]["lag1_autocorrelation_log"] == pytest.approx(1.0)
+    p2 = d["sentinel_scale"]["pass2"]
+    assert math.isnan(p2.pop("lag1_autocorrelation_log"))  # a constant speed has no autocorrelation
+    assert p2 == {"min": pytest.approx(1.3), "median": pytest.approx(1.3), "max": pytest.approx(1.3),
+                  "max_over_min": pytest.approx(1.0), "n_positions": 3}
+    assert ds._drift_tracked(sent[sent["pass"] == 3], probes, dev, wide, nw, spaces, "latency_s") == {}
+
+
+def test_device_study_measures_sentinels_and_analyzes_them(tmp_path, monkeypatch, capsys):
+    """``measure --sentinel-every N`` times the sentinel probes in every phase before network 0, every N-th network
+    and after the last (position = the next network's index), in their own table beside the measurements; network
+    rows carry ``t_s`` and the ``--sentinel-each`` probe's times; ``analyze`` writes both diagnostics for every pair
+    and skips the few-shot correction of a subset too small to fit on 10 networks (a real, tiny measurement: 7
+    networks, one sentinel probe); ``--no-sentinel-each`` leaves the columns empty and the diagnostic out."""
+    ds = _device_study()
+    monkeypatch.setattr(ds, "RESULTS", tmp_path)
+    monkeypatch.setattr(ds, "SENTINELS", ("cifar-res-narrow",))
+    monkeypatch.setattr(ds, "SENTINEL_EACH", "cifar-res-narrow")
+    monkeypatch.setattr(ds, "SENTINEL_WARMUP", 1)
+    monkeypatch.setattr(ds, "SENTINEL_REPEATS", 2)
+    assert ds.main(["measure", "--study", "t", "--nb201", "4", "--others", "3", "--sentinel-every", "3",
+                    "--warmup", "1", "--repeats", "1", "--repeats-all-threads", "1",
+                    "--onnx-dir", str(tmp_path)]) == 0
+    tab, sent = ds.read_measurements("t"), ds.read_sentinels("t")
+    phases = tab.groupby(["runtime", "threads", "pass"]).size()
+    assert len(phases) == 4 * len({1, __import__("os").cpu_count() or 1}) and phases.eq(7).all()
+    assert tab.t_s.gt(0).all() and sent.t_s.gt(0).all()
+    assert tab.sentinel_thread_cpu_s.gt(0).all() and tab.sentinel_latency_s.gt(0).all()
+    assert set(sent.probe) == {"cifar-res-narrow"} and set(sent.runtime) == {"ort", "torch"}
+    for _, g in sent.groupby(["runtime", "threads", "pass"]):
+        assert sorted(g.position) == [0, 3, 6, 7]
+    assert (sent.latency_min_s <= sent.latency_s).all() and sent.thread_cpu_s.gt(0).all()
+    meta = json.loads(ds.study_paths("t")[1].read_text())["protocol"]["sentinels"]
+    assert meta["every_networks"] == 3 and meta["probes"] == ["cifar-res-narrow"]
+    capsys.readouterr()
+    assert ds.main(["analyze", "--study", "t", "--hw", str(ROOT / "configs" / "cpu-host-xeon-kvm.yaml")]) == 0
+    out = json.loads(ds.study_paths("t")[2].read_text())
+    drift = out["drift_tracked"]["cpu-host-xeon-kvm.yaml"]
+    assert set(drift) == set(out["results"]["cpu-host-xeon-kvm.yaml"]) - {"targets"}
+    for v in drift.values():
+        assert v["all"]["n"] == 7 and v["all"]["mape"] > 0 and v["sentinel_scale"]["pass1"]["n_positions"] == 4
+    assert "correction" not in out["results"]["cpu-host-xeon-kvm.yaml"]["ort/1t"]["all"]  # 7 networks: too few
+    norm = out["speed_normalised"]["cpu-host-xeon-kvm.yaml"]
+    assert set(norm) == set(drift) and all(v["mape"] > 0 and "test_retest" in v for v in norm.values())
+    printed = capsys.readouterr().out
+    assert "drift-tracked (diagnostic" in printed and "speed-normalised (diagnostic" in printed
+    (tmp_path / "u").mkdir()
+    assert ds.main(["measure", "--study", "u", "--nb201", "2", "--others", "0", "--sentinel-every", "0",
+                    "--no-sentinel-each", "--warmup", "1", "--repeats", "1", "--repeats-all-threads", "1",
+                    "--onnx-dir", str(tmp_path / "u")]) == 0
+    assert ds.read_measurements("u").sentinel_latency_s.isna().all() and ds.read_sentinels("u") is None
+
+
 def test_ort_executed_nb201_network_keeps_the_additions_of_folded_constants():
     """bench/device_study.py ``ort_executed_network``: in ``|none~0|+|none~0|nor_conv_3x3~1|+|avg_pool_3x3~0|
     skip_connect~1|nor_conv_1x1~2|`` node 1 is zero and node 2 = conv3x3(0) a constant the exporter folds; node 3

@@ -776,6 +776,23 @@ def median_of_runs(runs: list[dict]) -> dict:
     return data
 
 
+UNSTABLE_SPREAD = 1.2  # runs whose probe networks ran further apart than this (max / min) get a warning
+
+
+def scale_spread(runs: list[dict]) -> float:
+    """How far apart the runs of one runtime (``--runs N``) found the probe networks: the largest max / min over the
+    runs of ``network_scale.one_thread`` and of ``network_scale.all_threads`` (1.0 with fewer than two runs or no
+    scale).  The probes are the same networks in every run, so their spread is the machine's own: a shared or
+    virtual machine whose speed drifts between minutes (the third device study's guest: 1.35× between calibrations
+    25 minutes apart, README) cannot be predicted more closely than that."""
+    worst = 1.0
+    for end in ("one_thread", "all_threads"):
+        vals = [ns[end] for r in runs for ns in [r["runtimes"][r["runtime"]].get("network_scale")] if ns]
+        if len(vals) >= 2 and min(vals) > 0:
+            worst = max(worst, max(vals) / min(vals))
+    return worst
+
+
 def _slug(s: str) -> str:
     import re
 
@@ -846,7 +863,7 @@ def cmd_calibrate(args) -> int:
     if len(set(runtimes)) != len(runtimes):
         raise InputError(f"--runtime: each runtime once, got {', '.join(runtimes)}")
     bar = ProgressBar("calibrate", "steps")
-    per_runtime, n = [], len(runtimes) * args.runs
+    per_runtime, spreads, n = [], {}, len(runtimes) * args.runs
     for j, rt in enumerate(runtimes):
         runs = []
         for k in range(args.runs):
@@ -855,6 +872,7 @@ def cmd_calibrate(args) -> int:
                                   progress=lambda done, total, label, i=i: bar(i * total + done, n * total),
                                   name=args.name, allocator=args.allocator))
         per_runtime.append(median_of_runs(runs))
+        spreads[runs[0]["runtime"]] = scale_spread(runs)
     data = merge_calibrations(per_runtime, args.name)
     write_text(args.output, to_yaml(data))
     report_written(args.output)
@@ -864,6 +882,13 @@ def cmd_calibrate(args) -> int:
     for rt, prof in data["runtimes"].items():
         ns = prof.get("network_scale")
         if ns:
+            spread = spreads.get(rt, 1.0)
             print(f"  {rt}: in-network scale {ns['one_thread']:g} (1 thread), {ns['all_threads']:g} "
-                  f"({data['cores']} threads) from the probe networks", file=sys.stderr)
+                  f"({data['cores']} threads) from the probe networks"
+                  + (f"; the {args.runs} runs {spread:.2f}x apart" if args.runs > 1 else ""), file=sys.stderr)
+            if spread > UNSTABLE_SPREAD:
+                print(f"warning: {rt}: the same probe networks ran up to {spread:.2f}x apart between the {args.runs} "
+                      "runs: this machine's speed is not stable (shared or virtual); a prediction from this config is "
+                      "uncertain by about that much. Calibrate again just before measuring, or on an idle machine.",
+                      file=sys.stderr)
     return 0
