@@ -70,6 +70,13 @@ without its scale — what ``accelsim calibrate`` would have fitted at that mome
 replaces the config's scale; its MAPE, ρ and τ are the model's error with a calibration made at the time of each
 measurement, and ``pass_to_pass_normalised`` is the spread of the two passes once each is divided by its local scale.
 It uses measurements of the study's time and is not a prediction: the targets are judged on the configs' own rows.
+On the session-9 guest the machine's speed changed within seconds (lag-1 autocorrelation of the scale between
+positions mostly below 0.5), faster than any calibration can follow, and this diagnostic came out worse than the
+calibration made before the study.  ``--sentinel-each`` (default on) times :data:`SENTINEL_EACH` right before every
+network instead (``sentinel_latency_s`` / ``sentinel_thread_cpu_s`` in the network's row); ``analyze`` then writes
+``speed_normalised``: every measurement times (the sentinel's median over the pair) / (its sentinel), i.e. brought to
+the machine's median speed during the study, with the test-retest, the floor and each config's model against it, and
+the correlation of each network's pass-to-pass log ratio with its sentinel's (how much of the noise the sentinel saw).
 
 ``contention`` — the evidence for the thread-CPU-time statistic::
 
