@@ -287,6 +287,8 @@ def measure(args) -> None:
     from accel.nn import export_module_onnx
 
     table = study_paths(args.study)[0]
+    if args.sentinel_every < 0:
+        raise SystemExit(f"--sentinel-every: a number of networks >= 0 (0: none), got {args.sentinel_every}")
     if not args.phases and not args.force and (table.exists() or table.with_suffix(".csv.gz").exists()):
         raise SystemExit(f"{table.with_suffix('.csv.gz')} exists: use --force to measure it again, --phases to "
                          "re-measure some phases, or --study NAME for another machine")

@@ -501,6 +501,8 @@ def test_device_study_measures_sentinels_and_analyzes_them(tmp_path, monkeypatch
     monkeypatch.setattr(ds, "SENTINEL_EACH", "cifar-res-narrow")
     monkeypatch.setattr(ds, "SENTINEL_WARMUP", 1)
     monkeypatch.setattr(ds, "SENTINEL_REPEATS", 2)
+    with pytest.raises(SystemExit, match="--sentinel-every: a number of networks >= 0"):
+        ds.main(["measure", "--study", "t", "--sentinel-every", "-1"])
     assert ds.main(["measure", "--study", "t", "--nb201", "4", "--others", "3", "--sentinel-every", "3",
                     "--warmup", "1", "--repeats", "1", "--repeats-all-threads", "1",
                     "--onnx-dir", str(tmp_path)]) == 0
