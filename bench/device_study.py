@@ -167,7 +167,7 @@ def read_sentinels(study: str = "") -> pd.DataFrame | None:
 def sentinel_networks(tmp: Path, names=None) -> dict:
     """{probe name: (eval-mode torch module, input shape, exported ONNX path)} of ``names`` (default
     :data:`SENTINELS`)."""
-    from accel.app.probes import PROBES, build_probe
+    from accel.app.probes import build_probe
     from accel.nn import export_module_onnx
 
     out = {}
