@@ -523,6 +523,14 @@ def _correction_stats(totals: dict, idx, meas: pd.Series) -> dict:
     return out
 
 
+def _spearman_brown_ceiling(r: float) -> float:
+    """The highest correlation any predictor can reach with the mean of two passes whose correlation with each
+    other is ``r``: sqrt(2r / (1 + r)) (Spearman-Brown); 0 for r <= 0, NaN for NaN."""
+    if np.isnan(r):
+        return float("nan")
+    return float(np.sqrt(2 * r / (1 + r))) if r > 0 else 0.0
+
+
 def _lag1(x: np.ndarray) -> float:
     """Pearson correlation of consecutive values (NaN for fewer than 3 values or a constant series)."""
     if len(x) < 3 or np.std(x[:-1]) == 0 or np.std(x[1:]) == 0:
@@ -719,8 +727,8 @@ def analyze(args) -> None:
                                          "median_pass1_over_pass2": float(r12.median())}
                 # the predictors are compared with the mean of the two passes, whose reliability is higher than one
                 # pass's: Spearman-Brown, r2 = 2r / (1 + r); no predictor correlates with the mean beyond sqrt(r2)
-                e["ceiling_vs_mean_of_passes"] = {k: float(np.sqrt(max(0.0, 2 * ceil_[k] / (1 + ceil_[k]))))
-                                                  for k in ("spearman", "kendall")}
+                # (a pass-to-pass correlation <= 0 — a handful of networks — leaves no reliable ceiling: 0)
+                e["ceiling_vs_mean_of_passes"] = {k: _spearman_brown_ceiling(ceil_[k]) for k in ("spearman", "kendall")}
                 for k in ("spearman", "kendall"):
                     gap = e["ceiling_vs_mean_of_passes"][k] - floor_[k]
                     e[f"{k}_fraction_of_gap_closed"] = float((mod[k] - floor_[k]) / gap) if gap > 0 else float("nan")

@@ -445,6 +445,16 @@ def test_device_study_files_per_machine_and_timing_statistics():
     assert "thread_cpu_min_s" not in ds.read_measurements("").columns
 
 
+def test_spearman_brown_ceiling_of_the_mean_of_two_passes():
+    """sqrt(2r / (1 + r)); a non-positive pass-to-pass correlation (3 networks in reversed order: r = -1, which
+    divided by zero) gives no ceiling (0); NaN stays NaN."""
+    ds = _device_study()
+    assert ds._spearman_brown_ceiling(0.8) == pytest.approx(math.sqrt(1.6 / 1.8))
+    assert ds._spearman_brown_ceiling(1.0) == pytest.approx(1.0)
+    assert ds._spearman_brown_ceiling(-1.0) == 0.0 and ds._spearman_brown_ceiling(0.0) == 0.0
+    assert math.isnan(ds._spearman_brown_ceiling(float("nan")))
+
+
 def test_drift_tracked_diagnostic_recovers_a_drifting_machine():
     """bench/device_study.py ``_drift_tracked``: measurements that are exactly the chain-built model times a machine
     speed drifting within and between passes, with sentinel probes timed on the same drifting machine, give back the
