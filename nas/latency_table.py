@@ -276,7 +276,7 @@ PRIOR_WEIGHT_GRID = (0.0, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)
 """The λ :func:`choose_prior_weight` picks from (0: plain NNLS; 100: factors within a few % of 1)."""
 
 FACTOR_RANGE = (0.125, 8.0)
-"""The bounds of every fitted factor relative to the global factor g (:func:`_nnls_factors`: the single factor that
+"""The bounds of every fitted factor relative to the global factor g (:func:`global_factor`: the single factor that
 fits the networks best): a correction may treat one layer type at most 8× differently from the table's overall
 bias, which itself is free (a table built for another chip: :func:`correction_study`).  Plain non-negative least
 squares let a type that every training network runs at the same size (NAS-Bench-201's classifier, its stem) act
@@ -380,7 +380,7 @@ def fit_type_correction(T: np.ndarray, types: Sequence[str], measured_latency_s:
         raise CorrectionError(f"{k} training network(s) cannot determine the factors of {c} layer types "
                               f"({', '.join(types[j] for j in used)}): measure at least {c} networks, or fit "
                               f"with prior_weight > 0 (pulls the undetermined factors toward 1)")
-    alpha = _nnls_factors(T[:, used], y, lam, offset)
+    alpha = _bounded_factors(T[:, used], y, lam, offset)
     fitted = {types[j]: float(a) for j, a in zip(used, alpha)}
     default = global_factor(T[:, used], y, offset) if fitted else 1.0
     return LatencyCorrection({t: 1.0 if t in fixed else fitted.get(t, default) for t in types}, default, lam)
@@ -396,7 +396,7 @@ def global_factor(T: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None
     return max(float(np.sum(r * b)) / max(float(r @ r), 1e-300), 1e-12)
 
 
-def _nnls_factors(T: np.ndarray, y: np.ndarray, lam: float,
+def _bounded_factors(T: np.ndarray, y: np.ndarray, lam: float,
                   offset: np.ndarray | None = None) -> np.ndarray:
     """α minimising ``Σ_n ((o[n] + Σ_t α_t T[n, t]) / y[n] − 1)² + λ·Σ_t (α_t − 1)²`` with every α_t within
     :data:`FACTOR_RANGE` of the global factor g — the one factor of all types that fits best, the same objective
@@ -438,7 +438,7 @@ def choose_prior_weight(T: np.ndarray, types: Sequence[str], measured_latency_s:
         err = 0.0
         for f in range(folds):
             out = fold == f
-            alpha = _nnls_factors(T[~out][:, used], y[~out], lam, o[~out])
+            alpha = _bounded_factors(T[~out][:, used], y[~out], lam, o[~out])
             err += float(np.sum(((o[out] + T[out][:, used] @ alpha) / y[out] - 1.0) ** 2))
         if err < best_err * (1 - 1e-9):
             best_err, best_lam = err, lam

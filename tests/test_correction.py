@@ -140,7 +140,7 @@ def test_a_column_shared_by_every_network_cannot_become_an_intercept():
     """A type every network runs at the same size (a classifier) is confounded with an intercept; measurements with
     a constant extra cost used to drive its factor to hundreds.  The bounds keep every factor within FACTOR_RANGE
     of the global factor, so a held-out tiny network is not blown up."""
-    from nas.latency_table import FACTOR_RANGE, _nnls_factors
+    from nas.latency_table import FACTOR_RANGE, _bounded_factors
 
     rng = np.random.default_rng(8)
     n = 10
@@ -156,4 +156,4 @@ def test_a_column_shared_by_every_network_cannot_become_an_intercept():
     assert max(corr.factors.values()) <= g * FACTOR_RANGE[1] + 1e-9
     tiny = np.array([[1e-5, 1e-5, 2e-6]])  # a held-out network of almost nothing but the classifier
     assert corr.predict_matrix(tiny, types)[0] < 8.5 * g * tiny.sum()
-    assert _nnls_factors(T, y, 0.0).shape == (3,)
+    assert _bounded_factors(T, y, 0.0).shape == (3,)
